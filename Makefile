@@ -1,0 +1,43 @@
+# The README's two commands: `make plan` (offline plan of a stack) and `make test` (the whole suite).
+# Both create and fill the project's virtualenv on first use; nothing else needs installing by hand.
+
+STACK  ?= dev
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+
+.PHONY: plan test lint format clean
+
+# The Pulumi program's dependencies only (the same ones `pulumi install` puts in .venv).
+$(VENV)/.infra: pyproject.toml requirements.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements.txt
+	touch $@
+
+# Everything: the program, the workloads and the test toolchain.
+$(VENV)/.all: $(VENV)/.infra
+	$(BIN)/python -m pip install --quiet -e '.[infra,workloads,dev]'
+	touch $@
+
+## plan: run the stack's real program under Pulumi's mock runtime (no cloud, no CLI); STACK=dev|prod
+plan: $(VENV)/.infra
+	$(BIN)/python -m stacks.plan --stack $(STACK)
+
+## lint: ruff lint and format check
+lint: $(VENV)/.all
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+## test: lint, then the whole pytest suite; a run that collects no tests is a failure
+test: lint
+	$(BIN)/python -m pytest $(PYTEST_ARGS); status=$$?; \
+	if [ $$status -eq 5 ]; then echo "pytest collected no tests: the suite is missing" >&2; fi; \
+	exit $$status
+
+format: $(VENV)/.all
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+clean:
+	rm -rf build .pytest_cache .ruff_cache

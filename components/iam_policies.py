@@ -1,0 +1,105 @@
+"""IAM and resource policy documents, built as plain Python data and serialised with json.dumps.
+
+Building policies in Python (rather than through the ``get_policy_document`` invoke) keeps them
+visible in the offline plan and testable as data.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+Statement = dict[str, Any]
+
+
+def policy_json(*statements: Statement) -> str:
+    """Serialise statements into a policy document."""
+    return json.dumps({"Version": "2012-10-17", "Statement": list(statements)}, sort_keys=True)
+
+
+def deny_insecure_transport(bucket_arn: str) -> list[Statement]:
+    """Deny any request to a bucket that is not over TLS 1.2 or newer (S3 best practice)."""
+    resources = [bucket_arn, f"{bucket_arn}/*"]
+    return [
+        {
+            "Sid": "DenyInsecureTransport",
+            "Effect": "Deny",
+            "Principal": {"AWS": "*"},
+            "Action": "s3:*",
+            "Resource": resources,
+            "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+        },
+        {
+            "Sid": "DenyOutdatedTls",
+            "Effect": "Deny",
+            "Principal": {"AWS": "*"},
+            "Action": "s3:*",
+            "Resource": resources,
+            "Condition": {"NumericLessThan": {"s3:TlsVersion": "1.2"}},
+        },
+    ]
+
+
+def allow_server_access_log_delivery(bucket_arn: str, account_id: str) -> Statement:
+    """Let S3's logging service write access logs of this account's buckets into ``bucket_arn``."""
+    return {
+        "Sid": "AllowServerAccessLogDelivery",
+        "Effect": "Allow",
+        "Principal": {"Service": "logging.s3.amazonaws.com"},
+        "Action": "s3:PutObject",
+        "Resource": f"{bucket_arn}/*",
+        "Condition": {"StringEquals": {"aws:SourceAccount": account_id}},
+    }
+
+
+def service_trust_policy(service: str, account_id: str, source_arn_like: str | None = None) -> str:
+    """A role trust policy for an AWS service, limited to this account (confused-deputy guard)."""
+    condition: dict[str, Any] = {"StringEquals": {"aws:SourceAccount": account_id}}
+    if source_arn_like:
+        condition["ArnLike"] = {"aws:SourceArn": source_arn_like}
+    return policy_json(
+        {
+            "Effect": "Allow",
+            "Principal": {"Service": service},
+            "Action": "sts:AssumeRole",
+            "Condition": condition,
+        }
+    )
+
+
+def platform_key_policy(partition: str, account_id: str, region: str) -> str:
+    """The key policy of the platform's KMS key.
+
+    The account root statement is AWS's default: it lets IAM policies in this account grant use of
+    the key (without it the key can become unmanageable). CloudWatch Logs gets use of the key only
+    for this account's log groups in this region. No statement has a wildcard principal.
+    """
+    return policy_json(
+        {
+            "Sid": "EnableIamPoliciesOfThisAccount",
+            "Effect": "Allow",
+            "Principal": {"AWS": f"arn:{partition}:iam::{account_id}:root"},
+            "Action": "kms:*",
+            "Resource": "*",
+        },
+        {
+            "Sid": "AllowCloudWatchLogsOfThisAccount",
+            "Effect": "Allow",
+            "Principal": {"Service": f"logs.{region}.amazonaws.com"},
+            "Action": [
+                "kms:Encrypt*",
+                "kms:Decrypt*",
+                "kms:ReEncrypt*",
+                "kms:GenerateDataKey*",
+                "kms:Describe*",
+            ],
+            "Resource": "*",
+            "Condition": {
+                "ArnLike": {
+                    "kms:EncryptionContext:aws:logs:arn": (
+                        f"arn:{partition}:logs:{region}:{account_id}:log-group:*"
+                    )
+                }
+            },
+        },
+    )

@@ -1,0 +1,266 @@
+"""PrivateNetwork: a VPC with no route to the internet, reaching AWS services through endpoints.
+
+* private subnets only, one per availability zone, no public IPs, no internet or NAT gateway;
+* the VPC's default security group stripped of every rule (nothing can use it by accident);
+* a gateway endpoint for S3 and interface endpoints (private DNS) for the APIs SageMaker jobs and
+  endpoints call: sagemaker.api, sagemaker.runtime, sts, logs, ecr.api, ecr.dkr;
+* a workload security group for the platform's jobs and endpoints: HTTPS to the endpoints and S3,
+  and any traffic among its own members (multi-node training needs it);
+* VPC flow logs into a KMS-encrypted CloudWatch log group.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_aws as aws
+
+from components import iam_policies
+from components.retention import DataRetention
+
+#: Interface endpoints the platform's workloads need without internet access.
+INTERFACE_ENDPOINT_SERVICES = (
+    "sagemaker.api",
+    "sagemaker.runtime",
+    "sts",
+    "logs",
+    "ecr.api",
+    "ecr.dkr",
+)
+
+_HTTPS = 443
+
+
+@dataclass(frozen=True)
+class PrivateNetworkArgs:
+    """Inputs of a PrivateNetwork."""
+
+    cidr: str
+    """The VPC's IPv4 range."""
+    subnets: Sequence[tuple[str, str]]
+    """``(availability_zone, cidr)`` of each private subnet."""
+    region: str
+    """The region, for endpoint service names."""
+    account_id: pulumi.Input[str]
+    """This account's id, to scope the flow-log role's trust policy."""
+    partition: pulumi.Input[str]
+    """The AWS partition (``aws``, ``aws-cn``, ``aws-us-gov``) for ARNs."""
+    kms_key_arn: pulumi.Input[str]
+    """Key that encrypts the flow-log group."""
+    log_retention_days: int
+    """Retention of the flow-log group."""
+    log_group_prefix: str
+    """Name prefix of the platform's log groups, e.g. ``/ml-platform/dev``."""
+    retention: DataRetention
+    """Whether the flow logs survive ``pulumi destroy``."""
+    flow_log_traffic: str = "ALL"
+    """Traffic the flow logs record: ALL, ACCEPT or REJECT."""
+
+    def __post_init__(self) -> None:
+        if not self.subnets:
+            raise ValueError("subnets: at least one (availability_zone, cidr) is required")
+        zones = [zone for zone, _ in self.subnets]
+        if len(set(zones)) != len(zones):
+            raise ValueError(f"subnets: availability zones repeat: {zones}")
+
+
+class PrivateNetwork(pulumi.ComponentResource):
+    """A private VPC with endpoints, flow logs and a locked-down default security group."""
+
+    vpc_id: pulumi.Output[str]
+    """The VPC's id."""
+    subnet_ids: pulumi.Output[list[str]]
+    """Private subnet ids, one per availability zone, in zone order."""
+    workload_security_group_id: pulumi.Output[str]
+    """Security group for the platform's jobs and endpoints."""
+    endpoint_security_group_id: pulumi.Output[str]
+    """Security group of the interface endpoints."""
+    flow_log_group_name: pulumi.Output[str]
+    """CloudWatch log group receiving the VPC flow logs."""
+
+    def __init__(
+        self, name: str, args: PrivateNetworkArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__("mlplatform:network:PrivateNetwork", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+
+        vpc = aws.ec2.Vpc(
+            f"{name}-vpc",
+            cidr_block=args.cidr,
+            # Interface endpoints with private DNS need both.
+            enable_dns_support=True,
+            enable_dns_hostnames=True,
+            tags={"Name": f"{name}-vpc"},
+            opts=child,
+        )
+        # Adopting the default security group with no rules removes AWS's allow-all defaults.
+        aws.ec2.DefaultSecurityGroup(
+            f"{name}-default-sg", vpc_id=vpc.id, ingress=[], egress=[], opts=child
+        )
+
+        route_table = aws.ec2.RouteTable(
+            f"{name}-private-routes", vpc_id=vpc.id, tags={"Name": f"{name}-private"}, opts=child
+        )
+        subnets = []
+        for zone, cidr in args.subnets:
+            subnet = aws.ec2.Subnet(
+                f"{name}-private-{zone}",
+                vpc_id=vpc.id,
+                cidr_block=cidr,
+                availability_zone=zone,
+                map_public_ip_on_launch=False,
+                tags={"Name": f"{name}-private-{zone}"},
+                opts=child,
+            )
+            aws.ec2.RouteTableAssociation(
+                f"{name}-private-{zone}-routes",
+                subnet_id=subnet.id,
+                route_table_id=route_table.id,
+                opts=pulumi.ResourceOptions(parent=subnet),
+            )
+            subnets.append(subnet)
+
+        s3_endpoint = aws.ec2.VpcEndpoint(
+            f"{name}-s3",
+            vpc_id=vpc.id,
+            service_name=f"com.amazonaws.{args.region}.s3",
+            vpc_endpoint_type="Gateway",
+            route_table_ids=[route_table.id],
+            tags={"Name": f"{name}-s3"},
+            opts=child,
+        )
+
+        endpoint_sg = aws.ec2.SecurityGroup(
+            f"{name}-endpoints",
+            vpc_id=vpc.id,
+            description="Interface endpoints: HTTPS from inside the VPC only",
+            opts=child,
+        )
+        aws.vpc.SecurityGroupIngressRule(
+            f"{name}-endpoints-https-in",
+            security_group_id=endpoint_sg.id,
+            description="HTTPS from the VPC",
+            ip_protocol="tcp",
+            from_port=_HTTPS,
+            to_port=_HTTPS,
+            cidr_ipv4=args.cidr,
+            opts=pulumi.ResourceOptions(parent=endpoint_sg),
+        )
+        for service in INTERFACE_ENDPOINT_SERVICES:
+            aws.ec2.VpcEndpoint(
+                f"{name}-{service.replace('.', '-')}",
+                vpc_id=vpc.id,
+                service_name=f"com.amazonaws.{args.region}.{service}",
+                vpc_endpoint_type="Interface",
+                private_dns_enabled=True,
+                subnet_ids=[subnet.id for subnet in subnets],
+                security_group_ids=[endpoint_sg.id],
+                tags={"Name": f"{name}-{service}"},
+                opts=child,
+            )
+
+        workload_sg = aws.ec2.SecurityGroup(
+            f"{name}-workloads",
+            vpc_id=vpc.id,
+            description="Platform jobs and endpoints: AWS APIs over HTTPS, peers in this group",
+            opts=child,
+        )
+        workload_rules = pulumi.ResourceOptions(parent=workload_sg)
+        aws.vpc.SecurityGroupEgressRule(
+            f"{name}-workloads-endpoints-out",
+            security_group_id=workload_sg.id,
+            description="HTTPS to the interface endpoints",
+            ip_protocol="tcp",
+            from_port=_HTTPS,
+            to_port=_HTTPS,
+            referenced_security_group_id=endpoint_sg.id,
+            opts=workload_rules,
+        )
+        aws.vpc.SecurityGroupEgressRule(
+            f"{name}-workloads-s3-out",
+            security_group_id=workload_sg.id,
+            description="HTTPS to S3 through the gateway endpoint",
+            ip_protocol="tcp",
+            from_port=_HTTPS,
+            to_port=_HTTPS,
+            prefix_list_id=s3_endpoint.prefix_list_id,
+            opts=workload_rules,
+        )
+        for direction, rule_type in (
+            ("in", aws.vpc.SecurityGroupIngressRule),
+            ("out", aws.vpc.SecurityGroupEgressRule),
+        ):
+            # Distributed training and multi-instance endpoints talk to their peers on any port.
+            rule_type(
+                f"{name}-workloads-peers-{direction}",
+                security_group_id=workload_sg.id,
+                description="Traffic among members of this group",
+                ip_protocol="-1",
+                referenced_security_group_id=workload_sg.id,
+                opts=workload_rules,
+            )
+
+        flow_log_group = aws.cloudwatch.LogGroup(
+            f"{name}-flow-logs",
+            name=f"{args.log_group_prefix}/vpc-flow-logs",
+            kms_key_id=args.kms_key_arn,
+            retention_in_days=args.log_retention_days,
+            opts=args.retention.stateful(self),
+        )
+        flow_log_role = aws.iam.Role(
+            f"{name}-flow-logs",
+            description="Lets VPC Flow Logs write to the platform's flow-log group",
+            assume_role_policy=pulumi.Output.all(args.partition, args.account_id).apply(
+                lambda values: iam_policies.service_trust_policy(
+                    "vpc-flow-logs.amazonaws.com",
+                    values[1],
+                    f"arn:{values[0]}:ec2:{args.region}:{values[1]}:vpc-flow-log/*",
+                )
+            ),
+            opts=child,
+        )
+        aws.iam.RolePolicy(
+            f"{name}-flow-logs-write",
+            role=flow_log_role.id,
+            policy=flow_log_group.arn.apply(
+                lambda arn: iam_policies.policy_json(
+                    {
+                        "Effect": "Allow",
+                        "Action": [
+                            "logs:CreateLogStream",
+                            "logs:PutLogEvents",
+                            "logs:DescribeLogStreams",
+                        ],
+                        "Resource": [arn, f"{arn}:*"],
+                    }
+                )
+            ),
+            opts=pulumi.ResourceOptions(parent=flow_log_role),
+        )
+        aws.ec2.FlowLog(
+            f"{name}-flow-log",
+            vpc_id=vpc.id,
+            traffic_type=args.flow_log_traffic,
+            log_destination_type="cloud-watch-logs",
+            log_destination=flow_log_group.arn,
+            iam_role_arn=flow_log_role.arn,
+            max_aggregation_interval=60,
+            opts=child,
+        )
+
+        self.vpc_id = vpc.id
+        self.subnet_ids = pulumi.Output.all(*[subnet.id for subnet in subnets])
+        self.workload_security_group_id = workload_sg.id
+        self.endpoint_security_group_id = endpoint_sg.id
+        self.flow_log_group_name = flow_log_group.name
+        self.register_outputs(
+            {
+                "vpc_id": self.vpc_id,
+                "subnet_ids": self.subnet_ids,
+                "workload_security_group_id": self.workload_security_group_id,
+                "endpoint_security_group_id": self.endpoint_security_group_id,
+                "flow_log_group_name": self.flow_log_group_name,
+            }
+        )

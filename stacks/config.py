@@ -1,0 +1,469 @@
+"""Stack configuration: the one place a stack's config is read and validated.
+
+A stack's ``Pulumi.<stack>.yaml`` holds one key per section under the project's namespace
+(``ml-platform:data``, ``ml-platform:layers`` ...) plus ``aws:region``. :func:`load_platform_config`
+turns those raw values into a frozen :class:`PlatformConfig` or raises one :class:`ConfigError`
+listing every problem as ``path: reason`` (for example ``data.kms.deletion_window_days: must be
+>= 7``), before any resource exists.
+
+Rules that only hold in production (multi-AZ, a 30-day key deletion window, retained data) are
+field validators that read the stack's tier from the validation context, so they are reported at
+the exact path together with every other problem in a single pass.
+"""
+
+from __future__ import annotations
+
+import difflib
+import ipaddress
+import json
+import re
+from collections.abc import Mapping
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
+
+from stacks.layers import LAYERS, PROJECT
+
+#: Retention values CloudWatch Logs accepts (PutRetentionPolicy); 0 keeps logs forever.
+LOG_RETENTION_DAYS = (
+    0, 1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731,
+    1096, 1827, 2192, 2557, 2922, 3288, 3653,
+)  # fmt: skip
+
+#: S3 storage classes a lifecycle rule may transition objects to.
+StorageClass = Literal[
+    "STANDARD_IA", "ONEZONE_IA", "INTELLIGENT_TIERING", "GLACIER_IR", "GLACIER", "DEEP_ARCHIVE"
+]
+
+#: S3 refuses transitions to the infrequent-access classes before an object is 30 days old.
+_MIN_DAYS_FOR_IA = 30
+
+_PRIVATE_RANGES = tuple(
+    ipaddress.IPv4Network(cidr) for cidr in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16")
+)
+
+
+class ConfigError(Exception):
+    """A stack's config is invalid; ``problems`` holds every ``path: reason`` line."""
+
+    def __init__(self, stack: str, problems: list[str]) -> None:
+        self.stack = stack
+        self.problems = problems
+        lines = "\n".join(f"  - {problem}" for problem in problems)
+        super().__init__(
+            f"invalid config for stack '{stack}' ({len(problems)} problem"
+            f"{'s' if len(problems) != 1 else ''}):\n{lines}"
+        )
+
+
+class _Section(BaseModel):
+    """Base of every config model: immutable, and unknown keys are errors rather than ignored."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
+
+
+def _is_production(info: ValidationInfo) -> bool:
+    return bool(info.context) and info.context.get("tier") == "production"
+
+
+# --------------------------------------------------------------------------------------------
+# data layer
+# --------------------------------------------------------------------------------------------
+
+
+class KmsKeyConfig(_Section):
+    """The platform's customer-managed KMS key."""
+
+    deletion_window_days: int = Field(default=30, ge=7, le=30)
+    """Days a deleted key stays recoverable (AWS allows 7-30); production requires 30."""
+
+    @field_validator("deletion_window_days")
+    @classmethod
+    def _production_keeps_keys_recoverable(cls, value: int, info: ValidationInfo) -> int:
+        if _is_production(info) and value < 30:
+            raise ValueError("must be 30 in a production stack")
+        return value
+
+
+class LifecycleTransition(_Section):
+    """Move objects to a cheaper storage class after some days."""
+
+    # storage_class comes first: the `days` rule below depends on it.
+    storage_class: StorageClass
+    """The target S3 storage class."""
+    days: int = Field(ge=0)
+    """Age in days at which objects move."""
+
+    @field_validator("days")
+    @classmethod
+    def _infrequent_access_needs_30_days(cls, value: int, info: ValidationInfo) -> int:
+        storage_class = info.data.get("storage_class")
+        if storage_class in ("STANDARD_IA", "ONEZONE_IA") and value < _MIN_DAYS_FOR_IA:
+            raise ValueError(f"must be >= {_MIN_DAYS_FOR_IA} for {storage_class} (an S3 rule)")
+        return value
+
+
+class BucketLifecycle(_Section):
+    """Lifecycle rules of one bucket."""
+
+    transitions: tuple[LifecycleTransition, ...] = ()
+    """Storage-class transitions of current object versions, in increasing order of days."""
+    expiration_days: int | None = Field(default=None, ge=1)
+    """Expire current object versions after this many days; unset keeps them."""
+    noncurrent_version_expiration_days: int = Field(default=90, ge=1)
+    """Delete versions this many days after they stopped being current."""
+    abort_incomplete_multipart_upload_days: int = Field(default=7, ge=1)
+    """Abort multipart uploads left unfinished for this many days (their parts cost money)."""
+
+    # Fields validate in declaration order, so `transitions` is in info.data here.
+    @field_validator("expiration_days")
+    @classmethod
+    def _expire_after_transitions(cls, value: int | None, info: ValidationInfo) -> int | None:
+        transitions = info.data.get("transitions") or ()
+        if value is not None and transitions and value <= transitions[-1].days:
+            raise ValueError(f"must be > {transitions[-1].days}, the last transition's days")
+        return value
+
+    @field_validator("transitions")
+    @classmethod
+    def _transitions_in_order(
+        cls, value: tuple[LifecycleTransition, ...]
+    ) -> tuple[LifecycleTransition, ...]:
+        days = [transition.days for transition in value]
+        if days != sorted(set(days)):
+            raise ValueError("days must be strictly increasing from one transition to the next")
+        return value
+
+
+class BucketsConfig(_Section):
+    """Lifecycle rules per bucket of the data layer; every bucket has safe defaults."""
+
+    raw: BucketLifecycle = BucketLifecycle()
+    """Data as it arrives."""
+    processed: BucketLifecycle = BucketLifecycle()
+    """Cleaned data, feature-store offline data."""
+    models: BucketLifecycle = BucketLifecycle()
+    """Model artifacts and code archives."""
+    experiments: BucketLifecycle = BucketLifecycle()
+    """Experiment tracking artifacts and checkpoints."""
+    capture: BucketLifecycle = BucketLifecycle()
+    """Endpoint data capture."""
+    monitoring: BucketLifecycle = BucketLifecycle()
+    """Monitoring baselines and reports."""
+    access_logs: BucketLifecycle = BucketLifecycle()
+    """S3 server access logs of the other buckets."""
+
+
+class NetworkConfig(_Section):
+    """The private VPC the platform's workloads run in."""
+
+    cidr: str = "10.20.0.0/16"
+    """The VPC's IPv4 range: a private (RFC 1918) network, prefix /16 to /24."""
+    availability_zones: int = Field(default=2, ge=1, le=6)
+    """How many availability zones get a private subnet; production requires at least 2."""
+    subnet_prefix_length: int = Field(default=20, ge=16, le=28)
+    """Prefix length of each private subnet carved out of ``cidr``."""
+    flow_log_traffic: Literal["ALL", "ACCEPT", "REJECT"] = "ALL"
+    """Which traffic the VPC flow logs record."""
+
+    @field_validator("cidr")
+    @classmethod
+    def _private_ipv4_network(cls, value: str) -> str:
+        try:
+            network = ipaddress.IPv4Network(value)
+        except ValueError:
+            raise ValueError(
+                f"'{value}' is not an IPv4 network in CIDR notation (e.g. 10.20.0.0/16)"
+            ) from None
+        if not 16 <= network.prefixlen <= 24:
+            raise ValueError("prefix length must be between /16 and /24 (a VPC limit)")
+        if not any(network.subnet_of(private) for private in _PRIVATE_RANGES):
+            raise ValueError("must be a private range (10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16)")
+        return str(network)
+
+    @field_validator("availability_zones")
+    @classmethod
+    def _production_is_multi_az(cls, value: int, info: ValidationInfo) -> int:
+        if _is_production(info) and value < 2:
+            raise ValueError("must be >= 2 in a production stack")
+        return value
+
+    @field_validator("subnet_prefix_length")
+    @classmethod
+    def _subnets_fit(cls, value: int, info: ValidationInfo) -> int:
+        cidr, zones = info.data.get("cidr"), info.data.get("availability_zones")
+        if cidr is None or zones is None:
+            return value  # already reported
+        vpc_prefix = ipaddress.IPv4Network(cidr).prefixlen
+        if value <= vpc_prefix:
+            raise ValueError(f"must be > {vpc_prefix}, the VPC's own prefix length")
+        if 2 ** (value - vpc_prefix) < zones:
+            raise ValueError(f"leaves room for fewer than {zones} subnets in {cidr}")
+        return value
+
+    def subnet_cidrs(self) -> list[str]:
+        """Return one private subnet range per availability zone, carved in order from ``cidr``."""
+        subnets = ipaddress.IPv4Network(self.cidr).subnets(new_prefix=self.subnet_prefix_length)
+        return [str(next(subnets)) for _ in range(self.availability_zones)]
+
+
+class DataConfig(_Section):
+    """The data layer: KMS, buckets, network, catalog and logs."""
+
+    kms: KmsKeyConfig = KmsKeyConfig()
+    """The platform key."""
+    buckets: BucketsConfig = BucketsConfig()
+    """Lifecycle rules per bucket."""
+    network: NetworkConfig = NetworkConfig()
+    """The private VPC."""
+    log_retention_days: int = 30
+    """Retention of the platform's CloudWatch log groups (one of CloudWatch's allowed values)."""
+
+    @field_validator("log_retention_days")
+    @classmethod
+    def _cloudwatch_retention(cls, value: int, info: ValidationInfo) -> int:
+        if value not in LOG_RETENTION_DAYS:
+            allowed = ", ".join(str(days) for days in LOG_RETENTION_DAYS)
+            raise ValueError(f"must be one of {allowed} (CloudWatch Logs retention values)")
+        if _is_production(info) and 0 < value < 365:
+            raise ValueError("must be >= 365 (or 0, never expire) in a production stack")
+        return value
+
+
+# --------------------------------------------------------------------------------------------
+# sections of later layers: empty until their issues fill them, so any key is an error
+# --------------------------------------------------------------------------------------------
+
+
+class FeatureStoreConfig(_Section):
+    """Feature groups (the feature-store layer)."""
+
+
+class TrainingConfig(_Section):
+    """Training infrastructure (the training layer)."""
+
+
+class GpuConfig(_Section):
+    """Self-managed GPU instances (the gpu layer)."""
+
+
+class ServingConfig(_Section):
+    """Serving endpoints (the serving layer)."""
+
+
+class MonitoringConfig(_Section):
+    """Model monitors (the monitoring layer)."""
+
+
+class KubernetesConfig(_Section):
+    """Kubernetes options (the kubernetes layer)."""
+
+
+# --------------------------------------------------------------------------------------------
+# the whole platform
+# --------------------------------------------------------------------------------------------
+
+
+def _known_layer(name: str) -> str:
+    if name not in LAYERS:
+        raise ValueError(f"'{name}' is not a layer (known: {', '.join(LAYERS)})")
+    if not LAYERS[name].implemented:
+        raise ValueError(f"'{name}' is not available yet in this version")
+    return name
+
+
+#: A layer name from stacks/layers.py whose components exist.
+LayerName = Annotated[str, AfterValidator(_known_layer)]
+
+_TAG_KEY = re.compile(r"^[\w .:/=+\-@]{1,128}$")
+
+
+class PlatformConfig(_Section):
+    """Everything a stack configures. Field names are the keys under ``ml-platform:``."""
+
+    model_config = ConfigDict(populate_by_name=False)
+
+    region: str = Field(alias="aws:region", pattern=r"^[a-z]{2}(-gov|-iso[a-z]*)?-[a-z]+-\d$")
+    """The AWS region (``aws:region``), e.g. ``us-east-1``."""
+    environment: str = Field(pattern=r"^[a-z][a-z0-9]{1,11}$")
+    """Short environment name (``dev``, ``prod``) used in resource names and tags."""
+    tier: Literal["development", "production"]
+    """``production`` turns on the production rules and retains data on destroy."""
+    retain_data: bool | None = None
+    """Keep stateful resources on ``pulumi destroy``; defaults to true exactly in production."""
+    tags: dict[str, str] = {}
+    """Tags every resource carries (through the provider's default tags)."""
+    layers: tuple[LayerName, ...] = ("data",)
+    """The layers this stack deploys (see stacks/layers.py)."""
+    data: DataConfig = DataConfig()
+    """The data layer."""
+    feature_store: FeatureStoreConfig = FeatureStoreConfig()
+    """The feature-store layer."""
+    training: TrainingConfig = TrainingConfig()
+    """The training layer."""
+    gpu: GpuConfig = GpuConfig()
+    """The GPU-compute layer."""
+    serving: ServingConfig = ServingConfig()
+    """The serving layer."""
+    monitoring: MonitoringConfig = MonitoringConfig()
+    """The monitoring layer."""
+    kubernetes: KubernetesConfig = KubernetesConfig()
+    """The Kubernetes layer."""
+
+    @field_validator("retain_data")
+    @classmethod
+    def _production_retains(cls, value: bool | None, info: ValidationInfo) -> bool | None:
+        if _is_production(info) and value is False:
+            raise ValueError("must not be false in a production stack")
+        return value
+
+    @field_validator("tags")
+    @classmethod
+    def _aws_tag_rules(cls, value: dict[str, str]) -> dict[str, str]:
+        for key, tag_value in value.items():
+            if not _TAG_KEY.match(key) or key.lower().startswith("aws:"):
+                raise ValueError(f"'{key}' is not a valid tag key (1-128 chars, no 'aws:' prefix)")
+            if len(tag_value) > 256:
+                raise ValueError(f"the value of '{key}' is longer than 256 characters")
+        return value
+
+    @field_validator("layers")
+    @classmethod
+    def _layers_complete(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        problems = []
+        if duplicates := sorted({name for name in value if value.count(name) > 1}):
+            problems.append(f"lists {', '.join(duplicates)} more than once")
+        for name in value:
+            if missing := [dep for dep in LAYERS[name].depends_on if dep not in value]:
+                problems.append(f"'{name}' needs {', '.join(missing)}, which is not listed")
+        if problems:
+            raise ValueError("; ".join(problems))
+        return value
+
+    @property
+    def retains_data(self) -> bool:
+        """Whether stateful resources survive ``pulumi destroy`` (protected, retained)."""
+        return self.tier == "production" if self.retain_data is None else self.retain_data
+
+
+# --------------------------------------------------------------------------------------------
+# loading
+# --------------------------------------------------------------------------------------------
+
+#: Config keys outside the project's namespace that the platform reads.
+_FOREIGN_KEYS = ("aws:region",)
+
+
+def decode_config_value(value: Any) -> Any:
+    """Decode one value as the Pulumi engine hands it over: objects and lists arrive as JSON text.
+
+    Plain strings that are not JSON (``dev``) stay strings; ``true`` and ``30`` become a bool and a
+    number, as Pulumi's own ``Config.get_object`` would read them.
+    """
+    if not isinstance(value, str):
+        return value
+    try:
+        return json.loads(value)
+    except json.JSONDecodeError:
+        return value
+
+
+def raw_platform_values(flat_config: Mapping[str, Any]) -> dict[str, Any]:
+    """Pick this project's keys (namespace stripped) and the foreign keys it reads, decoded."""
+    prefix = f"{PROJECT}:"
+    values: dict[str, Any] = {}
+    for key, value in flat_config.items():
+        if key.startswith(prefix):
+            values[key.removeprefix(prefix)] = decode_config_value(value)
+        elif key in _FOREIGN_KEYS:
+            values[key] = value
+    return values
+
+
+def load_platform_config(stack: str, flat_config: Mapping[str, Any]) -> PlatformConfig:
+    """Validate a stack's flat config map (``{"ml-platform:data": "{...}", ...}``).
+
+    Raises:
+        ConfigError: with every problem as ``path: reason``, sorted by path.
+
+    """
+    values = raw_platform_values(flat_config)
+    tier = values.get("tier")
+    try:
+        return PlatformConfig.model_validate_json(
+            json.dumps(values), context={"tier": tier, "stack": stack}
+        )
+    except ValidationError as error:
+        problems = [_describe(item) for item in error.errors(include_url=False)]
+        raise ConfigError(stack, sorted(set(problems))) from None
+
+
+def format_path(location: tuple[int | str, ...]) -> str:
+    """Render a pydantic error location as a config path: ``serving.endpoints[0].weight``."""
+    path = ""
+    for part in location:
+        if isinstance(part, int):
+            path += f"[{part}]"
+        else:
+            path += f".{part}" if path else str(part)
+    return path or "<config>"
+
+
+def _describe(item: Any) -> str:
+    """Turn one pydantic error into ``path: reason`` with a short, user-facing reason."""
+    location = tuple(item["loc"])
+    kind, ctx = item["type"], item.get("ctx", {})
+    if kind == "extra_forbidden":
+        reason = "unknown key" + _suggestion(location)
+    elif kind == "missing":
+        reason = "required"
+    elif kind in ("greater_than_equal", "greater_than", "less_than_equal", "less_than"):
+        sign = {"greater_than_equal": ">=", "greater_than": ">"}.get(kind) or (
+            "<=" if kind == "less_than_equal" else "<"
+        )
+        bound = next(iter(ctx.values()))
+        reason = f"must be {sign} {bound}"
+    elif kind == "literal_error":
+        reason = f"must be one of {ctx['expected']}"
+    elif kind == "value_error":
+        reason = str(ctx["error"])
+    elif kind == "string_pattern_mismatch":
+        reason = f"must match {ctx['pattern']}"
+    elif kind.startswith("int_"):
+        reason = "must be an integer"
+    elif kind.startswith("bool_"):
+        reason = "must be true or false"
+    elif kind.startswith("string_"):
+        reason = "must be a string"
+    elif kind in ("model_type", "model_attributes_type", "dict_type"):
+        reason = "must be a mapping"
+    elif kind in ("tuple_type", "list_type"):
+        reason = "must be a list"
+    else:
+        reason = item["msg"]
+    return f"{format_path(location)}: {reason}"
+
+
+def _suggestion(location: tuple[int | str, ...]) -> str:
+    """Suggest the closest known key for a misspelt one, by walking the models to its parent."""
+    model: Any = PlatformConfig
+    for part in location[:-1]:
+        field = model.model_fields.get(part) if isinstance(part, str) else None
+        if field is None or not isinstance(field.annotation, type):
+            if isinstance(part, int):
+                continue
+            return ""
+        model = field.annotation
+        if not issubclass(model, BaseModel):
+            return ""
+    known = [field.alias or name for name, field in model.model_fields.items()]
+    close = difflib.get_close_matches(str(location[-1]), known, n=1)
+    return f" (did you mean '{close[0]}'?)" if close else ""

@@ -1,0 +1,103 @@
+"""The platform's layers: what each one is called, what it needs, and how to select it.
+
+A layer is one top-level ComponentResource of a stack. Two mechanisms act on one layer at a time:
+
+* ``ml-platform:layers`` in the stack's config lists the layers the stack deploys. Adding a name and
+  running ``pulumi up`` deploys that layer; removing it and running ``pulumi up`` destroys exactly
+  that layer. Config validation refuses a list where a layer's dependencies are missing, which is
+  what enforces the teardown order.
+* ``pulumi up|destroy --target '<glob>'`` restricts one operation to one layer's resources (for
+  example to roll out a change to one layer while edits to another wait). :func:`target_glob`
+  gives the glob; :func:`glob_matches` implements the engine's matching so tests can check that the
+  glob selects exactly that layer.
+
+This module is plain data and functions (no pulumi import) so config validation can use it.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+#: The project name from Pulumi.yaml; it is part of every URN and the config namespace.
+PROJECT = "ml-platform"
+
+#: The package part of this project's component type tokens (``package:module:Type``).
+TYPE_PACKAGE = "mlplatform"
+
+
+@dataclass(frozen=True)
+class Layer:
+    """One deployable layer of the platform."""
+
+    name: str
+    """The name used in ``ml-platform:layers`` and as the component's logical name."""
+    component_type: str
+    """The ComponentResource type token; with the name it makes the layer's stable URN."""
+    depends_on: tuple[str, ...]
+    """Layers whose outputs this one consumes; they must be deployed with it."""
+    implemented: bool
+    """False while the layer's config section exists but its components do not yet."""
+
+
+#: Every layer, in deployment order (each layer only depends on layers before it).
+LAYERS: dict[str, Layer] = {
+    layer.name: layer
+    for layer in (
+        Layer("data", f"{TYPE_PACKAGE}:data:DataLayer", (), implemented=True),
+        Layer(
+            "feature_store",
+            f"{TYPE_PACKAGE}:featurestore:FeatureStoreLayer",
+            ("data",),
+            implemented=False,
+        ),
+        Layer("training", f"{TYPE_PACKAGE}:training:TrainingLayer", ("data",), implemented=False),
+        Layer("gpu", f"{TYPE_PACKAGE}:gpu:GpuLayer", ("data",), implemented=False),
+        Layer("serving", f"{TYPE_PACKAGE}:serving:ServingLayer", ("data",), implemented=False),
+        Layer(
+            "monitoring",
+            f"{TYPE_PACKAGE}:monitoring:MonitoringLayer",
+            ("data", "serving"),
+            implemented=False,
+        ),
+        Layer(
+            "kubernetes",
+            f"{TYPE_PACKAGE}:kubernetes:KubernetesLayer",
+            ("data",),
+            implemented=False,
+        ),
+    )
+}
+
+
+def layer_urn(stack: str, layer: str) -> str:
+    """Return the URN of a layer's component in ``stack``; it never depends on other config."""
+    return f"urn:pulumi:{stack}::{PROJECT}::{LAYERS[layer].component_type}::{layer}"
+
+
+def target_glob(layer: str) -> str:
+    """Return the ``--target`` glob that selects a layer's component and all its descendants.
+
+    Children's URNs carry their ancestors' types joined by ``$``, and a layer is always a
+    top-level resource, so its type directly after ``::`` identifies everything inside it.
+    """
+    return f"**::{LAYERS[layer].component_type}**"
+
+
+def teardown_order(layers: tuple[str, ...]) -> list[str]:
+    """Return ``layers`` in the order they can be destroyed: dependents before what they use."""
+    order = list(LAYERS)
+    return sorted(layers, key=order.index, reverse=True)
+
+
+def glob_matches(glob: str, urn: str) -> bool:
+    """Match a URN against a ``--target`` glob the way the Pulumi engine does.
+
+    The engine (pkg/resource/deploy/deployment.go, ``UrnTargets.getMatcher``) turns ``**`` into
+    "any characters" and ``*`` into "any characters but ``:``", anchored at both ends.
+    """
+    pattern = ".*".join(
+        "[^:]*".join(re.escape(piece) for piece in segment.split("*"))
+        for segment in glob.split("**")
+    )
+    return re.fullmatch(pattern, urn) is not None

@@ -1,0 +1,342 @@
+"""The recording mock runtime: runs the real program offline and records what it would create.
+
+``make plan`` and the tests share this one harness. It plugs into Pulumi's documented unit-test
+hook (``pulumi.runtime.set_mocks``) with two additions:
+
+* :class:`RecordingMonitor` keeps every registration request as the engine would receive it:
+  URN (built by the engine's rule, not the mock's), parent, provider, the resolved inputs and the
+  options the engine sees (``protect``, ``retain_on_delete``, ...).
+* :class:`PlatformMocks` answers data-source invokes and fills resource outputs with realistic,
+  deterministic values (ARNs, ids, auto-generated names) so the program's ``apply`` calls see the
+  shapes they would see in AWS.
+
+Inputs are recorded with the provider's property names (camelCase), as in ``pulumi stack export``
+and ``pulumi preview --json``; integral numbers come back from protobuf as floats and are shown as
+integers.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import pulumi
+from pulumi.runtime import mocks as pulumi_mocks
+from pulumi.runtime import rpc, settings
+
+from stacks.layers import PROJECT
+
+#: The account id every mocked AWS answer uses (AWS's documentation example account).
+MOCK_ACCOUNT_ID = "123456789012"
+
+_STACK_TYPE = "pulumi:pulumi:Stack"
+
+# The property that Pulumi auto-names for a type when the program leaves it unset, so outputs
+# carry the physical name AWS would report.
+_AUTONAMED = {
+    "aws:s3/bucket:Bucket": "bucket",
+    "aws:iam/role:Role": "name",
+    "aws:iam/rolePolicy:RolePolicy": "name",
+    "aws:iam/policy:Policy": "name",
+    "aws:ec2/securityGroup:SecurityGroup": "name",
+    "aws:cloudwatch/logGroup:LogGroup": "name",
+}
+
+# Resource id prefixes AWS uses, so ids in the plan look like the ones in the console.
+_ID_PREFIX = {
+    "aws:ec2/vpc:Vpc": "vpc-",
+    "aws:ec2/subnet:Subnet": "subnet-",
+    "aws:ec2/securityGroup:SecurityGroup": "sg-",
+    "aws:ec2/defaultSecurityGroup:DefaultSecurityGroup": "sg-",
+    "aws:ec2/routeTable:RouteTable": "rtb-",
+    "aws:ec2/routeTableAssociation:RouteTableAssociation": "rtbassoc-",
+    "aws:ec2/vpcEndpoint:VpcEndpoint": "vpce-",
+    "aws:ec2/flowLog:FlowLog": "fl-",
+    "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule": "sgr-",
+    "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule": "sgr-",
+}
+
+#: The prefix list AWS publishes for S3 in us-east-1; any realistic value will do offline.
+_S3_PREFIX_LIST_ID = "pl-63a5400a"
+
+
+def _digest(*parts: str, length: int = 17) -> str:
+    return hashlib.sha256("/".join(parts).encode()).hexdigest()[:length]
+
+
+def normalize(value: Any) -> Any:
+    """Turn protobuf's floats back into ints where they are integral, recursively."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, Mapping):
+        return {key: normalize(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [normalize(item) for item in value]
+    return value
+
+
+def _engine_urn(stack: str, parent: str, type_: str, name: str) -> str:
+    """Build a URN the way the engine does (deployment.go ``generateURN``).
+
+    Children carry the parent's full qualified type joined by ``$``; children of the root stack
+    carry none. (The SDK's mock keeps only the parent's last type and prefixes the stack's.)
+    """
+    qualified = type_
+    if parent:
+        parent_type = parent.split("::")[2]
+        if parent_type != _STACK_TYPE:
+            qualified = f"{parent_type}${type_}"
+    return f"urn:pulumi:{stack}::{PROJECT}::{qualified}::{name}"
+
+
+@dataclass
+class RecordedResource:
+    """One resource registration as the engine would receive it."""
+
+    urn: str
+    type: str
+    name: str
+    parent: str | None
+    custom: bool
+    provider: str | None
+    inputs: dict[str, Any]
+    protect: bool
+    retain_on_delete: bool
+    delete_before_replace: bool
+    ignore_changes: list[str]
+    depends_on: list[str]
+    outputs: dict[str, Any] = field(default_factory=dict)
+
+    def as_plan_entry(self) -> dict[str, Any]:
+        """The entry for this resource in ``build/plan/<stack>.json``."""
+        return {
+            "urn": self.urn,
+            "type": self.type,
+            "name": self.name,
+            "parent": self.parent,
+            "custom": self.custom,
+            "provider": self.provider,
+            "inputs": self.inputs,
+            "protect": self.protect,
+            "retain_on_delete": self.retain_on_delete,
+            "delete_before_replace": self.delete_before_replace,
+            "ignore_changes": self.ignore_changes,
+            "depends_on": self.depends_on,
+        }
+
+
+class PlatformMocks(pulumi.runtime.Mocks):
+    """Realistic answers for the AWS data sources and resource outputs the program reads."""
+
+    def __init__(self, region: str, account_id: str = MOCK_ACCOUNT_ID) -> None:
+        self.region = region
+        self.account_id = account_id
+        self.partition = "aws-cn" if region.startswith("cn-") else "aws"
+        if region.startswith("us-gov-"):
+            self.partition = "aws-us-gov"
+
+    def call(self, args: pulumi.runtime.MockCallArgs) -> dict:
+        """Answer a data-source invoke; an unknown one fails loudly rather than return nothing."""
+        token = args.token
+        if token == "aws:index/getCallerIdentity:getCallerIdentity":
+            return {
+                "accountId": self.account_id,
+                "arn": f"arn:{self.partition}:iam::{self.account_id}:user/platform-engineer",
+                "userId": "AIDAEXAMPLEUSERID",
+                "id": self.account_id,
+            }
+        if token == "aws:index/getPartition:getPartition":
+            suffix = "amazonaws.com.cn" if self.partition == "aws-cn" else "amazonaws.com"
+            return {
+                "partition": self.partition,
+                "dnsSuffix": suffix,
+                "reverseDnsPrefix": ".".join(reversed(suffix.split("."))),
+                "id": self.partition,
+            }
+        if token == "aws:index/getRegion:getRegion":
+            return {
+                "name": self.region,
+                "region": self.region,
+                "id": self.region,
+                "endpoint": f"ec2.{self.region}.amazonaws.com",
+                "description": self.region,
+            }
+        if token == "aws:index/getAvailabilityZones:getAvailabilityZones":
+            letters = "abcdef"
+            return {
+                "names": [f"{self.region}{letter}" for letter in letters],
+                "zoneIds": [f"use1-az{index + 1}" for index in range(len(letters))],
+                "groupNames": [self.region] * len(letters),
+                "id": self.region,
+            }
+        raise NotImplementedError(f"the mock runtime has no answer for the invoke '{token}'")
+
+    def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str | None, dict]:
+        """Return an id and outputs: the inputs plus what AWS would compute."""
+        state = dict(args.inputs)
+        if not args.custom:
+            return None, state
+        type_, name = args.typ, args.name
+        resource_id = _ID_PREFIX.get(type_, "") + _digest(type_, name)
+        autoname_property = _AUTONAMED.get(type_)
+        if autoname_property and not state.get(autoname_property):
+            state[autoname_property] = f"{name}-{_digest(name, length=7)}"
+        physical = state.get(autoname_property or "name") or name
+        if type_ == "aws:s3/bucket:Bucket":
+            resource_id = physical
+            state.update(
+                bucketDomainName=f"{physical}.s3.amazonaws.com",
+                bucketRegionalDomainName=f"{physical}.s3.{self.region}.amazonaws.com",
+                region=self.region,
+            )
+        elif type_ == "aws:kms/key:Key":
+            resource_id = (
+                "-".join(
+                    _digest(type_, name, length=32)[i:j] for i, j in ((0, 8), (8, 12), (12, 16))
+                )
+                + f"-{_digest(name, length=4)}-{_digest(name, 'k', length=12)}"
+            )
+            state["keyId"] = resource_id
+        elif type_ == "aws:ec2/vpc:Vpc":
+            state.update(
+                defaultSecurityGroupId=f"sg-{_digest(name, 'default-sg')}",
+                mainRouteTableId=f"rtb-{_digest(name, 'main')}",
+                defaultRouteTableId=f"rtb-{_digest(name, 'main')}",
+                defaultNetworkAclId=f"acl-{_digest(name, 'acl')}",
+            )
+        elif type_ == "aws:ec2/vpcEndpoint:VpcEndpoint" and state.get("vpcEndpointType") == (
+            "Gateway"
+        ):
+            state["prefixListId"] = _S3_PREFIX_LIST_ID
+        elif type_ == "aws:glue/catalogDatabase:CatalogDatabase":
+            resource_id = f"{self.account_id}:{physical}"
+        state.setdefault("arn", self._arn(type_, str(physical), resource_id))
+        return resource_id, state
+
+    def _arn(self, type_: str, physical: str, resource_id: str) -> str:
+        """An ARN of the shape AWS gives this type."""
+        partition, region, account = self.partition, self.region, self.account_id
+        module, kind = type_.split(":")[1].split("/")[0], type_.split(":")[2]
+        if type_ == "aws:s3/bucket:Bucket":
+            return f"arn:{partition}:s3:::{physical}"
+        if type_ == "aws:kms/key:Key":
+            return f"arn:{partition}:kms:{region}:{account}:key/{resource_id}"
+        if type_ == "aws:kms/alias:Alias":
+            return f"arn:{partition}:kms:{region}:{account}:{physical}"
+        if module == "iam":
+            return f"arn:{partition}:iam::{account}:{kind[0].lower() + kind[1:]}/{physical}"
+        if type_ == "aws:cloudwatch/logGroup:LogGroup":
+            return f"arn:{partition}:logs:{region}:{account}:log-group:{physical}"
+        if type_ == "aws:glue/catalogDatabase:CatalogDatabase":
+            return f"arn:{partition}:glue:{region}:{account}:database/{physical}"
+        if module in ("ec2", "vpc"):
+            return f"arn:{partition}:ec2:{region}:{account}:{kind.lower()}/{resource_id}"
+        return f"arn:{partition}:{module}:{region}:{account}:{kind.lower()}/{physical}"
+
+
+class RecordingMonitor(pulumi_mocks.MockMonitor):
+    """A mock resource monitor that records each registration with its options."""
+
+    def __init__(self, mocks: PlatformMocks, stack: str) -> None:
+        super().__init__(mocks)
+        self.stack = stack
+        self.records: list[RecordedResource] = []
+
+    def make_urn(self, parent: str, type_: str, name: str) -> str:
+        """Build URNs by the engine's rule so ``--target`` globs can be checked against them."""
+        return _engine_urn(self.stack, parent, type_, name)
+
+    def RegisterResource(self, request: Any) -> Any:
+        """Register as the SDK's mock does, then keep what the engine would have been told."""
+        response = super().RegisterResource(request)
+        if request.type == _STACK_TYPE:
+            return response
+        parent = request.parent or None
+        if parent and parent.split("::")[2] == _STACK_TYPE:
+            parent = None
+        registration = self.resources.get(response.urn)
+        self.records.append(
+            RecordedResource(
+                urn=response.urn,
+                type=request.type,
+                name=request.name,
+                parent=parent,
+                custom=request.custom,
+                # A provider reference is "<provider urn>::<provider id>".
+                provider=request.provider.rsplit("::", 1)[0] if request.provider else None,
+                inputs=normalize(rpc.deserialize_properties(request.object)),
+                protect=request.HasField("protect") and request.protect,
+                retain_on_delete=request.HasField("retainOnDelete") and request.retainOnDelete,
+                delete_before_replace=request.deleteBeforeReplace,
+                ignore_changes=list(request.ignoreChanges),
+                depends_on=sorted(request.dependencies),
+                outputs=normalize(dict(registration.state)) if registration else {},
+            )
+        )
+        return response
+
+
+@dataclass
+class PlanRun:
+    """Everything one offline run of the program produced."""
+
+    stack: str
+    resources: list[RecordedResource]
+    exports: dict[str, Any]
+
+    def as_json(self) -> dict[str, Any]:
+        """The document written to ``build/plan/<stack>.json``."""
+        return {
+            "stack": self.stack,
+            "project": PROJECT,
+            "resources": [resource.as_plan_entry() for resource in self.resources],
+            "exports": self.exports,
+        }
+
+
+def run_offline(stack: str, flat_config: Mapping[str, Any]) -> PlanRun:
+    """Run the real program for ``stack`` with ``flat_config`` under the recording mocks.
+
+    ``flat_config`` is the stack's config as the engine passes it (``{"ml-platform:data":
+    "<json>", "aws:region": "us-east-1", ...}``). Config errors propagate as the program raises
+    them.
+    """
+    from stacks.program import run_program  # the program imports pulumi-aws: import on use
+
+    region = str(flat_config.get("aws:region") or "us-east-1")
+    mocks = PlatformMocks(region=region)
+    monitor = RecordingMonitor(mocks, stack)
+    # A fresh root stack per run, so runs in one process (the tests) do not share one.
+    settings.set_root_resource(None)  # type: ignore[arg-type]
+    pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=stack, preview=False, monitor=monitor)
+    pulumi.runtime.set_all_config({key: str(value) for key, value in flat_config.items()})
+    exports: dict[str, Any] = {}
+
+    @pulumi.runtime.test
+    def program() -> pulumi.Output[Any]:
+        return pulumi.Output.from_input(run_program()).apply(exports.update)
+
+    program()
+    return PlanRun(stack=stack, resources=monitor.records, exports=normalize(exports))
+
+
+def flatten_stack_file(document: Mapping[str, Any]) -> dict[str, str]:
+    """Turn a ``Pulumi.<stack>.yaml`` document into the flat map the engine hands the program.
+
+    Structured values (objects, lists) travel as JSON text and scalars as their string form, the
+    way the Pulumi CLI passes config in ``PULUMI_CONFIG``.
+    """
+    flat: dict[str, str] = {}
+    for key, value in (document.get("config") or {}).items():
+        if isinstance(value, Mapping) and "secure" in value:
+            raise ValueError(f"{key}: secrets cannot be decrypted offline")
+        if isinstance(value, Mapping | list):
+            flat[key] = json.dumps(value)
+        elif isinstance(value, bool):
+            flat[key] = "true" if value else "false"
+        else:
+            flat[key] = str(value)
+    return flat

@@ -11,7 +11,6 @@ BIN    := $(VENV)/bin
 # The Pulumi program's dependencies only (the same ones `pulumi install` puts in .venv).
 $(VENV)/.infra: pyproject.toml requirements.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -r requirements.txt
 	touch $@
 

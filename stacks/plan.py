@@ -1,0 +1,210 @@
+"""Offline plan: run a stack's real program under the mock runtime and show what it would create.
+
+    python -m stacks.plan --stack dev            # what `make plan STACK=dev` runs
+
+No cloud account, credentials or Pulumi CLI is needed. It prints a tree of resources grouped by
+component with the settings that matter, counts by type, and writes ``build/plan/<stack>.json``.
+A config error exits with status 2 and the list of problems.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections import Counter, defaultdict
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from stacks.config import ConfigError, load_platform_config
+from stacks.mock_runtime import PlanRun, RecordedResource, flatten_stack_file, run_offline
+
+#: Settings shown next to each resource type in the tree: (label, dotted path into the inputs).
+SUMMARY_FIELDS: dict[str, Sequence[tuple[str, str]]] = {
+    "pulumi:providers:aws": [("region", "region")],
+    "aws:kms/key:Key": [
+        ("rotation", "enableKeyRotation"),
+        ("deletion_window_days", "deletionWindowInDays"),
+    ],
+    "aws:kms/alias:Alias": [("name", "name")],
+    "aws:s3/bucket:Bucket": [("force_destroy", "forceDestroy")],
+    "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration": [
+        ("sse", "rules.0.applyServerSideEncryptionByDefault.sseAlgorithm"),
+        ("bucket_key", "rules.0.bucketKeyEnabled"),
+    ],
+    "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock": [
+        ("block_public_acls", "blockPublicAcls"),
+        ("block_public_policy", "blockPublicPolicy"),
+        ("ignore_public_acls", "ignorePublicAcls"),
+        ("restrict_public_buckets", "restrictPublicBuckets"),
+    ],
+    "aws:s3/bucketVersioning:BucketVersioning": [
+        ("status", "versioningConfiguration.status"),
+    ],
+    "aws:s3/bucketOwnershipControls:BucketOwnershipControls": [
+        ("ownership", "rule.objectOwnership"),
+    ],
+    "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration": [
+        ("transitions", "rules.0.transitions"),
+        ("expire_days", "rules.0.expiration.days"),
+        ("noncurrent_expire_days", "rules.0.noncurrentVersionExpiration.noncurrentDays"),
+        ("abort_upload_days", "rules.0.abortIncompleteMultipartUpload.daysAfterInitiation"),
+    ],
+    "aws:s3/bucketLogging:BucketLogging": [("prefix", "targetPrefix")],
+    "aws:ec2/vpc:Vpc": [("cidr", "cidrBlock")],
+    "aws:ec2/subnet:Subnet": [
+        ("zone", "availabilityZone"),
+        ("cidr", "cidrBlock"),
+        ("public_ip", "mapPublicIpOnLaunch"),
+    ],
+    "aws:ec2/defaultSecurityGroup:DefaultSecurityGroup": [
+        ("ingress", "ingress"),
+        ("egress", "egress"),
+    ],
+    "aws:ec2/vpcEndpoint:VpcEndpoint": [
+        ("service", "serviceName"),
+        ("type", "vpcEndpointType"),
+    ],
+    "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule": [
+        ("protocol", "ipProtocol"),
+        ("port", "fromPort"),
+        ("from", "cidrIpv4"),
+    ],
+    "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule": [
+        ("protocol", "ipProtocol"),
+        ("port", "fromPort"),
+        ("to_prefix_list", "prefixListId"),
+    ],
+    "aws:ec2/flowLog:FlowLog": [("traffic", "trafficType"), ("to", "logDestinationType")],
+    "aws:cloudwatch/logGroup:LogGroup": [
+        ("name", "name"),
+        ("retention_days", "retentionInDays"),
+    ],
+    "aws:glue/catalogDatabase:CatalogDatabase": [("name", "name")],
+}
+
+
+def _lookup(inputs: Any, path: str) -> Any:
+    value = inputs
+    for part in path.split("."):
+        if isinstance(value, list) and part.isdigit() and int(part) < len(value):
+            value = value[int(part)]
+        elif isinstance(value, dict) and part in value:
+            value = value[part]
+        else:
+            return None
+    return value
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    if isinstance(value, list) and all(isinstance(item, dict) for item in value):
+        return "[" + ", ".join("/".join(str(v) for v in item.values()) for item in value) + "]"
+    return json.dumps(value) if isinstance(value, list | dict) else str(value)
+
+
+def summarize(resource: RecordedResource) -> str:
+    """The settings that matter for one resource, as ``label=value`` pairs."""
+    parts = []
+    for label, path in SUMMARY_FIELDS.get(resource.type, ()):
+        value = _lookup(resource.inputs, path)
+        if value is not None:
+            parts.append(f"{label}={_show(value)}")
+    if "kmsKeyId" in resource.inputs:
+        parts.append("kms=on")
+    flags = [
+        flag
+        for flag, on in (("protect", resource.protect), ("retain", resource.retain_on_delete))
+        if on
+    ]
+    if flags:
+        parts.append(f"[{', '.join(flags)}]")
+    return "  ".join(part for part in parts if part)
+
+
+def tree_order(resources: Sequence[RecordedResource]) -> list[tuple[int, RecordedResource]]:
+    """Resources depth-first from the top-level ones, children sorted by type then name."""
+    children: dict[str | None, list[RecordedResource]] = defaultdict(list)
+    for resource in resources:
+        children[resource.parent].append(resource)
+    ordered: list[tuple[int, RecordedResource]] = []
+
+    def visit(parent: str | None, depth: int) -> None:
+        for resource in sorted(children[parent], key=lambda r: (r.custom, r.type, r.name)):
+            ordered.append((depth, resource))
+            visit(resource.urn, depth + 1)
+
+    visit(None, 0)
+    return ordered
+
+
+def render(run: PlanRun) -> str:
+    """The human-readable plan: the resource tree, counts, and what survives a destroy."""
+    lines = [f"Offline plan of stack '{run.stack}' (mock runtime: nothing is deployed)", ""]
+    for depth, resource in tree_order(run.resources):
+        indent = "   " * depth + ("└─ " if depth else "")
+        summary = summarize(resource)
+        lines.append(
+            f"{indent}{resource.type}  {resource.name}" + (f"   {summary}" if summary else "")
+        )
+    counts = Counter(resource.type for resource in run.resources)
+    custom = sum(1 for resource in run.resources if resource.custom)
+    lines += [
+        "",
+        f"{len(run.resources)} resources "
+        f"({custom} cloud resources, {len(run.resources) - custom} components):",
+    ]
+    lines += [
+        f"  {count:4d}  {type_}"
+        for type_, count in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
+    ]
+    protected = sum(1 for resource in run.resources if resource.protect)
+    retained = sum(1 for resource in run.resources if resource.retain_on_delete)
+    lines.append(f"\nprotected: {protected}   retained on delete: {retained}")
+    return "\n".join(lines)
+
+
+def write_plan(run: PlanRun, out_dir: Path) -> Path:
+    """Write ``<out_dir>/<stack>.json`` with resources in tree order; return its path."""
+    document = run.as_json()
+    document["resources"] = [resource.as_plan_entry() for _, resource in tree_order(run.resources)]
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path = out_dir / f"{run.stack}.json"
+    path.write_text(json.dumps(document, indent=2, sort_keys=False) + "\n")
+    return path
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the offline plan; return the process exit status."""
+    parser = argparse.ArgumentParser(
+        prog="python -m stacks.plan", description=__doc__.split("\n")[0]
+    )
+    parser.add_argument("--stack", default="dev", help="stack name (default: dev)")
+    parser.add_argument(
+        "--config-file", type=Path, help="stack config (default: Pulumi.<stack>.yaml)"
+    )
+    parser.add_argument("--out", type=Path, default=Path("build/plan"), help="output folder")
+    args = parser.parse_args(argv)
+
+    config_file = args.config_file or Path(f"Pulumi.{args.stack}.yaml")
+    if not config_file.is_file():
+        print(f"error: no stack config {config_file} (stacks here: dev, prod)", file=sys.stderr)
+        return 2
+    try:
+        flat = flatten_stack_file(yaml.safe_load(config_file.read_text()) or {})
+        load_platform_config(args.stack, flat)
+    except (ConfigError, ValueError, yaml.YAMLError) as error:
+        print(f"error: {config_file}: {error}", file=sys.stderr)
+        return 2
+    run = run_offline(args.stack, flat)
+    print(render(run))
+    print(f"wrote {write_plan(run, args.out)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,86 @@
+"""Shared fixtures: the one recording mock runtime, run over the real stack files."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from stacks.mock_runtime import PlanRun, RecordedResource, flatten_stack_file, run_offline
+
+ROOT = Path(__file__).resolve().parent.parent
+STACKS = ("dev", "prod")
+
+
+def stack_config(stack: str) -> dict[str, str]:
+    """The flat config of ``Pulumi.<stack>.yaml`` as the engine passes it to the program."""
+    return flatten_stack_file(yaml.safe_load((ROOT / f"Pulumi.{stack}.yaml").read_text()))
+
+
+def with_section(flat: dict[str, str], key: str, value: Any) -> dict[str, str]:
+    """A copy of a flat config with one ``ml-platform:<key>`` replaced (objects as JSON)."""
+    changed = dict(flat)
+    changed[f"ml-platform:{key}"] = value if isinstance(value, str) else json.dumps(value)
+    return changed
+
+
+class Plan:
+    """Query helpers over one offline run."""
+
+    def __init__(self, run: PlanRun) -> None:
+        self.run = run
+        self.resources = run.resources
+        self.by_urn = {resource.urn: resource for resource in run.resources}
+
+    def of_type(self, type_: str) -> list[RecordedResource]:
+        """Every resource of one type token."""
+        return [resource for resource in self.resources if resource.type == type_]
+
+    def named(self, name: str) -> RecordedResource:
+        """The one resource with this logical name."""
+        matches = [resource for resource in self.resources if resource.name == name]
+        assert len(matches) == 1, f"{len(matches)} resources named {name!r}"
+        return matches[0]
+
+    def children(
+        self, parent: RecordedResource, type_: str | None = None
+    ) -> list[RecordedResource]:
+        """Direct children of ``parent``, optionally of one type."""
+        return [
+            resource
+            for resource in self.resources
+            if resource.parent == parent.urn and (type_ is None or resource.type == type_)
+        ]
+
+    def descendants(self, ancestor: RecordedResource) -> list[RecordedResource]:
+        """Everything below ``ancestor`` in the resource tree."""
+        found, frontier = [], [ancestor.urn]
+        while frontier:
+            urn = frontier.pop()
+            for resource in self.resources:
+                if resource.parent == urn:
+                    found.append(resource)
+                    frontier.append(resource.urn)
+        return found
+
+
+@pytest.fixture(scope="session")
+def plans() -> dict[str, Plan]:
+    """The offline plan of every stack file, run once per test session."""
+    return {stack: Plan(run_offline(stack, stack_config(stack))) for stack in STACKS}
+
+
+@pytest.fixture(params=STACKS)
+def plan(request: pytest.FixtureRequest, plans: dict[str, Plan]) -> Iterator[Plan]:
+    """Each stack's plan in turn (tests using it run for dev and for prod)."""
+    yield plans[request.param]
+
+
+@pytest.fixture
+def run_stack() -> Callable[[str, dict[str, str]], Plan]:
+    """Run the program for a stack name and an arbitrary flat config."""
+    return lambda stack, flat: Plan(run_offline(stack, flat))

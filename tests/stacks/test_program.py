@@ -1,0 +1,106 @@
+"""The program: one explicit provider with the platform's tags, exports, and fail-fast config."""
+
+from __future__ import annotations
+
+import json
+
+import pulumi
+import pytest
+
+from stacks.mock_runtime import run_offline
+from tests.conftest import Plan, stack_config, with_section
+
+PROVIDER_TYPE = "pulumi:providers:aws"
+
+
+def provider_of(plan: Plan):
+    (provider,) = plan.of_type(PROVIDER_TYPE)
+    return provider
+
+
+def test_one_explicit_provider_with_the_stack_region(plan: Plan) -> None:
+    provider = provider_of(plan)
+    assert provider.name == "aws"
+    assert provider.inputs["region"] == "us-east-1"
+
+
+def test_default_tags_carry_platform_and_stack_tags(plan: Plan) -> None:
+    # given the provider / then its default tags hold the platform's tags and the stack file's
+    stack = plan.run.stack
+    tags = provider_of(plan).inputs["defaultTags"]
+    tags = json.loads(tags) if isinstance(tags, str) else tags
+    assert tags["tags"] == {
+        "Project": "ml-platform",
+        "Environment": stack,
+        "PulumiStack": stack,
+        "ManagedBy": "pulumi",
+        **stack_config_tags(stack),
+    }
+
+
+def stack_config_tags(stack: str) -> dict[str, str]:
+    return json.loads(stack_config(stack)["ml-platform:tags"])
+
+
+def test_every_cloud_resource_uses_the_stack_provider(plan: Plan) -> None:
+    # so every taggable resource gets the default tags, and none falls back to ambient settings
+    provider = provider_of(plan)
+    cloud = [r for r in plan.resources if r.custom and r.type != PROVIDER_TYPE]
+    assert cloud
+    assert {r.provider for r in cloud} == {provider.urn}
+
+
+def test_exports_hold_the_data_layer_contract(plan: Plan) -> None:
+    exports = plan.run.exports
+    assert exports["layers"] == ["data"]
+    data = exports["data"]
+    assert set(data) == {
+        "kms_key_arn",
+        "bucket_names",
+        "bucket_arns",
+        "vpc_id",
+        "subnet_ids",
+        "workload_security_group_id",
+        "glue_database_name",
+        "log_group_name",
+    }
+    assert set(data["bucket_names"]) == {
+        "raw",
+        "processed",
+        "models",
+        "experiments",
+        "capture",
+        "monitoring",
+        "access_logs",
+    }
+    assert data["kms_key_arn"].startswith("arn:aws:kms:us-east-1:123456789012:key/")
+    assert data["bucket_arns"]["raw"] == f"arn:aws:s3:::{data['bucket_names']['raw']}"
+    assert len(data["subnet_ids"]) == {"dev": 1, "prod": 3}[plan.run.stack]
+
+
+def test_invalid_config_stops_before_any_resource() -> None:
+    # given a config with a bad value / when the program runs under the mock runtime
+    flat = with_section(stack_config("dev"), "data", {"log_retention_days": -1})
+    with pytest.raises(
+        pulumi.RunError, match=r"data\.log_retention_days: must be one of"
+    ) as raised:
+        run_offline("dev", flat)
+    # then the error is the config error, not a traceback from deep in a component
+    assert str(raised.value).startswith("invalid config for stack 'dev' (1 problem)")
+
+
+def test_invalid_config_registers_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
+    from stacks import mock_runtime
+
+    created = []
+    original = mock_runtime.RecordingMonitor.RegisterResource
+
+    def spy(self, request):
+        created.append(request.type)
+        return original(self, request)
+
+    monkeypatch.setattr(mock_runtime.RecordingMonitor, "RegisterResource", spy)
+    with pytest.raises(pulumi.RunError):
+        run_offline("dev", with_section(stack_config("dev"), "tier", "staging"))
+    # then nothing but the root stack (which the runtime registers first) was registered
+    assert [type_ for type_ in created if type_ != "pulumi:pulumi:Stack"] == []

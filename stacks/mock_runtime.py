@@ -128,6 +128,15 @@ class RecordedResource:
         }
 
 
+def _require_explicit_provider(what: str, provider: str | None) -> None:
+    """Fail like the engine does when the stack disables default providers and none is given."""
+    if not provider:
+        raise ValueError(
+            f"{what} has no explicit provider: the stacks set pulumi:disable-default-providers, "
+            "so pass the stack's provider (opts parent/providers)"
+        )
+
+
 class PlatformMocks(pulumi.runtime.Mocks):
     """Realistic answers for the AWS data sources and resource outputs the program reads."""
 
@@ -141,6 +150,7 @@ class PlatformMocks(pulumi.runtime.Mocks):
     def call(self, args: pulumi.runtime.MockCallArgs) -> dict:
         """Answer a data-source invoke; an unknown one fails loudly rather than return nothing."""
         token = args.token
+        _require_explicit_provider(f"the invoke '{token}'", args.provider)
         if token == "aws:index/getCallerIdentity:getCallerIdentity":
             return {
                 "accountId": self.account_id,
@@ -179,6 +189,8 @@ class PlatformMocks(pulumi.runtime.Mocks):
         state = dict(args.inputs)
         if not args.custom:
             return None, state
+        if not args.typ.startswith("pulumi:providers:"):
+            _require_explicit_provider(f"{args.typ} '{args.name}'", args.provider)
         type_, name = args.typ, args.name
         resource_id = _ID_PREFIX.get(type_, "") + _digest(type_, name)
         autoname_property = _AUTONAMED.get(type_)

@@ -92,7 +92,14 @@ class DataLayer(pulumi.ComponentResource):
         identity = aws.get_caller_identity_output(opts=invoke)
         partition = aws.get_partition_output(opts=invoke)
         zones = aws.get_availability_zones(
-            state="available", opts=pulumi.InvokeOptions(parent=self)
+            state="available",
+            # Regular zones only: Local and Wavelength zones (opt-in) lack most endpoints.
+            filters=[
+                aws.GetAvailabilityZonesFilterArgs(
+                    name="opt-in-status", values=["opt-in-not-required"]
+                )
+            ],
+            opts=pulumi.InvokeOptions(parent=self),
         ).names
         if len(zones) < len(args.subnet_cidrs):
             raise ValueError(

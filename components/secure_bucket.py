@@ -56,6 +56,11 @@ class SecureBucketArgs:
             # Only a log-delivery target may fall back to SSE-S3: S3 server access logging cannot
             # write to a bucket whose default encryption is SSE-KMS.
             raise ValueError("kms_key_arn is required unless the bucket receives access logs")
+        if self.kms_key_arn is not None and self.receives_access_logs_of_account is not None:
+            raise ValueError(
+                "kms_key_arn and receives_access_logs_of_account are mutually exclusive: "
+                "S3 server access logging cannot deliver to an SSE-KMS bucket"
+            )
         if self.access_log_bucket is not None and self.receives_access_logs_of_account is not None:
             raise ValueError(
                 "access_log_bucket and receives_access_logs_of_account are mutually exclusive: "

@@ -19,7 +19,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -68,11 +69,14 @@ def _digest(*parts: str, length: int = 17) -> str:
 
 
 def normalize(value: Any) -> Any:
-    """Turn protobuf's floats back into ints where they are integral, recursively."""
+    """Turn protobuf's floats back into ints where they are integral, and sort mapping keys.
+
+    Keys arrive in the order outputs happened to resolve; sorting makes plans byte-stable.
+    """
     if isinstance(value, float) and value.is_integer():
         return int(value)
     if isinstance(value, Mapping):
-        return {key: normalize(item) for key, item in value.items()}
+        return {key: normalize(value[key]) for key in sorted(value)}
     if isinstance(value, list | tuple):
         return [normalize(item) for item in value]
     return value
@@ -291,6 +295,22 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
         return response
 
 
+def tree_order(resources: Sequence[RecordedResource]) -> list[tuple[int, RecordedResource]]:
+    """Resources depth-first from the top-level ones, with their depth; siblings by type, name."""
+    children: dict[str | None, list[RecordedResource]] = defaultdict(list)
+    for resource in resources:
+        children[resource.parent].append(resource)
+    ordered: list[tuple[int, RecordedResource]] = []
+
+    def visit(parent: str | None, depth: int) -> None:
+        for resource in sorted(children[parent], key=lambda r: (r.custom, r.type, r.name)):
+            ordered.append((depth, resource))
+            visit(resource.urn, depth + 1)
+
+    visit(None, 0)
+    return ordered
+
+
 @dataclass
 class PlanRun:
     """Everything one offline run of the program produced."""
@@ -300,11 +320,11 @@ class PlanRun:
     exports: dict[str, Any]
 
     def as_json(self) -> dict[str, Any]:
-        """The document written to ``build/plan/<stack>.json``."""
+        """The document written to ``build/plan/<stack>.json``, resources in tree order."""
         return {
             "stack": self.stack,
             "project": PROJECT,
-            "resources": [resource.as_plan_entry() for resource in self.resources],
+            "resources": [resource.as_plan_entry() for _, resource in tree_order(self.resources)],
             "exports": self.exports,
         }
 

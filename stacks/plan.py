@@ -12,15 +12,21 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections import Counter, defaultdict
+from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import pulumi
 import yaml
 
-from stacks.config import ConfigError, load_platform_config
-from stacks.mock_runtime import PlanRun, RecordedResource, flatten_stack_file, run_offline
+from stacks.mock_runtime import (
+    PlanRun,
+    RecordedResource,
+    flatten_stack_file,
+    run_offline,
+    tree_order,
+)
 
 #: Settings shown next to each resource type in the tree: (label, dotted path into the inputs).
 SUMMARY_FIELDS: dict[str, Sequence[tuple[str, str]]] = {
@@ -123,23 +129,7 @@ def summarize(resource: RecordedResource) -> str:
     ]
     if flags:
         parts.append(f"[{', '.join(flags)}]")
-    return "  ".join(part for part in parts if part)
-
-
-def tree_order(resources: Sequence[RecordedResource]) -> list[tuple[int, RecordedResource]]:
-    """Resources depth-first from the top-level ones, children sorted by type then name."""
-    children: dict[str | None, list[RecordedResource]] = defaultdict(list)
-    for resource in resources:
-        children[resource.parent].append(resource)
-    ordered: list[tuple[int, RecordedResource]] = []
-
-    def visit(parent: str | None, depth: int) -> None:
-        for resource in sorted(children[parent], key=lambda r: (r.custom, r.type, r.name)):
-            ordered.append((depth, resource))
-            visit(resource.urn, depth + 1)
-
-    visit(None, 0)
-    return ordered
+    return "  ".join(parts)
 
 
 def render(run: PlanRun) -> str:
@@ -169,12 +159,10 @@ def render(run: PlanRun) -> str:
 
 
 def write_plan(run: PlanRun, out_dir: Path) -> Path:
-    """Write ``<out_dir>/<stack>.json`` with resources in tree order; return its path."""
-    document = run.as_json()
-    document["resources"] = [resource.as_plan_entry() for _, resource in tree_order(run.resources)]
+    """Write ``<out_dir>/<stack>.json``; return its path."""
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / f"{run.stack}.json"
-    path.write_text(json.dumps(document, indent=2, sort_keys=False) + "\n")
+    path.write_text(json.dumps(run.as_json(), indent=2) + "\n")
     return path
 
 
@@ -196,11 +184,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     try:
         flat = flatten_stack_file(yaml.safe_load(config_file.read_text()) or {})
-        load_platform_config(args.stack, flat)
-    except (ConfigError, ValueError, yaml.YAMLError) as error:
+        # The program validates its config before registering anything and stops with RunError.
+        run = run_offline(args.stack, flat)
+    except (pulumi.RunError, ValueError, yaml.YAMLError) as error:
         print(f"error: {config_file}: {error}", file=sys.stderr)
         return 2
-    run = run_offline(args.stack, flat)
     print(render(run))
     print(f"wrote {write_plan(run, args.out)}")
     return 0

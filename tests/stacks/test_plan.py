@@ -72,6 +72,8 @@ def test_plan_is_deterministic(tmp_path: Path) -> None:
     first = run_plan(tmp_path / "a", "--stack", "dev")
     second = run_plan(tmp_path / "b", "--stack", "dev")
     assert first == second
+    # byte for byte, so plans can be diffed
+    assert (tmp_path / "a" / "dev.json").read_bytes() == (tmp_path / "b" / "dev.json").read_bytes()
 
 
 def test_broken_stack_file_fails_with_every_problem(

@@ -16,9 +16,14 @@ ROOT = Path(__file__).resolve().parent.parent
 STACKS = ("dev", "prod")
 
 
+def stack_file(stack: str) -> dict[str, Any]:
+    """The ``config:`` mapping of ``Pulumi.<stack>.yaml`` as written (a fresh copy each call)."""
+    return yaml.safe_load((ROOT / f"Pulumi.{stack}.yaml").read_text())["config"]
+
+
 def stack_config(stack: str) -> dict[str, str]:
     """The flat config of ``Pulumi.<stack>.yaml`` as the engine passes it to the program."""
-    return flatten_stack_file(yaml.safe_load((ROOT / f"Pulumi.{stack}.yaml").read_text()))
+    return flatten_stack_file({"config": stack_file(stack)})
 
 
 def with_section(flat: dict[str, str], key: str, value: Any) -> dict[str, str]:

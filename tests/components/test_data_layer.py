@@ -9,17 +9,15 @@ ignores it.
 from __future__ import annotations
 
 import copy
-import functools
 import json
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-import yaml
 
 from stacks.config import NetworkConfig
 from stacks.mock_runtime import MOCK_ACCOUNT_ID, RecordedResource
-from tests.conftest import ROOT, Plan, stack_config, with_section
+from tests.conftest import Plan, stack_config, stack_file, with_section
 
 REGION = "us-east-1"
 
@@ -93,16 +91,6 @@ DEFAULT_ABORT_UPLOAD_DAYS = 7
 # --------------------------------------------------------------------------------------------
 # helpers
 # --------------------------------------------------------------------------------------------
-
-
-@functools.cache
-def _stack_file_text(stack: str) -> str:
-    return (ROOT / f"Pulumi.{stack}.yaml").read_text()
-
-
-def stack_file(stack: str) -> dict[str, Any]:
-    """The ``config:`` mapping of ``Pulumi.<stack>.yaml`` (a fresh copy, safe to modify)."""
-    return yaml.safe_load(_stack_file_text(stack))["config"]
 
 
 def data_section(stack: str) -> dict[str, Any]:

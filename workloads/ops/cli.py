@@ -1,0 +1,248 @@
+"""``python -m workloads.ops``: the deployment operations from a shell, results as JSON.
+
+Exit status: 0 done (or verified), 1 an operation refused or failed (message on stderr) or a
+verification found problems, 2 bad arguments.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from workloads.ops.batch_transform import SPLIT_TYPES, start_batch_transform
+from workloads.ops.endpoint import WaitPolicy
+from workloads.ops.errors import OpsError
+from workloads.ops.registry import APPROVAL_STATUSES, register_model_version
+from workloads.ops.traffic import promote_canary, rollback_canary, shift_traffic
+from workloads.ops.verify import verify_deployment
+
+Command = Callable[[argparse.Namespace, Any], tuple[dict[str, Any], int]]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command; its exit status (argparse's own status for bad arguments and --help)."""
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exit_:
+        return exit_.code if isinstance(exit_.code, int) else 2
+    try:
+        session = _session(args.region, args.profile)
+        output, status = args.command(args, session)
+    except OpsError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    print(json.dumps(output, indent=2))
+    return status
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser with one subcommand per operation."""
+    parser = argparse.ArgumentParser(
+        prog="python -m workloads.ops",
+        description="SageMaker deployment operations; each prints its result as JSON.",
+    )
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--region", help="AWS region (default: the environment's)")
+    common.add_argument("--profile", help="AWS profile (default: the environment's)")
+    waiting = argparse.ArgumentParser(add_help=False)
+    waiting.add_argument(
+        "--wait", action="store_true", help="wait until the endpoint is InService again"
+    )
+    waiting.add_argument(
+        "--timeout", type=_positive_seconds, default=1800.0, help="seconds to wait (1800)"
+    )
+    commands = parser.add_subparsers(title="commands", required=True, metavar="COMMAND")
+
+    def command(name: str, run: Command, help_: str, *parents: argparse.ArgumentParser) -> Any:
+        sub = commands.add_parser(name, help=help_, description=help_, parents=[common, *parents])
+        sub.set_defaults(command=run)
+        return sub
+
+    promote = command("promote", _promote, "Send all traffic to the canary variant.", waiting)
+    promote.add_argument("--endpoint", required=True)
+    promote.add_argument("--canary", required=True, help="the canary variant's name")
+
+    rollback = command(
+        "rollback",
+        _rollback,
+        "Take all traffic off the canary; the other variants get their declared weights.",
+        waiting,
+    )
+    rollback.add_argument("--endpoint", required=True)
+    rollback.add_argument("--canary", required=True, help="the canary variant's name")
+
+    shift = command("shift", _shift, "Set variant weights (others keep theirs).", waiting)
+    shift.add_argument("--endpoint", required=True)
+    shift.add_argument(
+        "--weight",
+        dest="weights",
+        action="append",
+        required=True,
+        type=_variant_weight,
+        metavar="VARIANT=WEIGHT",
+        help="repeat per variant, e.g. --weight blue=90 --weight green=10",
+    )
+
+    verify = command(
+        "verify",
+        _verify,
+        "Check an endpoint after pulumi up; exit 1 when anything is off.",
+        waiting,
+    )
+    verify.add_argument("--endpoint", required=True)
+    verify.add_argument("--expected-config", help="the endpoint config name the stack exported")
+    verify.add_argument(
+        "--expected-weight",
+        dest="expected_weights",
+        action="append",
+        type=_variant_weight,
+        metavar="VARIANT=WEIGHT",
+        help="repeat per variant; shares (weight / sum) are compared",
+    )
+
+    register = command("register", _register, "Register a model version in a package group.")
+    register.add_argument("--group", required=True, help="model package group name")
+    register.add_argument("--image", required=True, help="inference image URI")
+    register.add_argument("--model-data", required=True, help="s3:// URI of model.tar.gz")
+    register.add_argument(
+        "--content-type", dest="content_types", action="append", required=True, help="repeatable"
+    )
+    register.add_argument(
+        "--response-type", dest="response_types", action="append", required=True, help="repeatable"
+    )
+    register.add_argument(
+        "--approval-status", choices=APPROVAL_STATUSES, default="PendingManualApproval"
+    )
+    register.add_argument("--description")
+    register.add_argument(
+        "--create-group", action="store_true", help="create the group when it does not exist"
+    )
+    register.add_argument(
+        "--metadata",
+        action="append",
+        type=_key_value,
+        metavar="KEY=VALUE",
+        help="customer metadata, repeatable",
+    )
+    register.add_argument("--metrics", help="s3:// URI of a JSON model quality report")
+
+    batch = command("batch-transform", _batch_transform, "Start a batch transform job.")
+    batch.add_argument("--model", required=True, help="SageMaker model name")
+    batch.add_argument("--input", required=True, help="s3:// input prefix")
+    batch.add_argument("--output", required=True, help="s3:// output prefix")
+    batch.add_argument("--kms-key", required=True, help="KMS key for output and volumes")
+    batch.add_argument("--instance-type", required=True)
+    batch.add_argument("--instance-count", type=int, default=1)
+    batch.add_argument("--content-type", default="text/csv")
+    batch.add_argument("--split-type", choices=SPLIT_TYPES, default="Line")
+    batch.add_argument("--accept", help="output MIME type (default: the content type)")
+    batch.add_argument("--max-payload-mb", type=int, default=6)
+    batch.add_argument("--job-name")
+    return parser
+
+
+def _session(region: str | None, profile: str | None) -> Any:
+    """A boto3 session for the chosen region and profile (boto3 imported only now)."""
+    import boto3
+    from botocore.exceptions import ProfileNotFound
+
+    try:
+        return boto3.Session(region_name=region, profile_name=profile)
+    except ProfileNotFound as error:
+        raise OpsError(str(error)) from error
+
+
+def _wait(args: argparse.Namespace) -> WaitPolicy | None:
+    return WaitPolicy(timeout_s=args.timeout) if args.wait else None
+
+
+def _promote(args: argparse.Namespace, session: Any) -> tuple[dict[str, Any], int]:
+    shift = promote_canary(args.endpoint, args.canary, session=session, wait=_wait(args))
+    return shift.to_dict(), 0
+
+
+def _rollback(args: argparse.Namespace, session: Any) -> tuple[dict[str, Any], int]:
+    shift = rollback_canary(args.endpoint, args.canary, session=session, wait=_wait(args))
+    return shift.to_dict(), 0
+
+
+def _shift(args: argparse.Namespace, session: Any) -> tuple[dict[str, Any], int]:
+    shift = shift_traffic(args.endpoint, dict(args.weights), session=session, wait=_wait(args))
+    return shift.to_dict(), 0
+
+
+def _verify(args: argparse.Namespace, session: Any) -> tuple[dict[str, Any], int]:
+    result = verify_deployment(
+        args.endpoint,
+        expected_config_name=args.expected_config,
+        expected_weights=dict(args.expected_weights) if args.expected_weights else None,
+        session=session,
+        wait=_wait(args),
+    )
+    for problem in result.problems:
+        print(f"problem: endpoint '{result.endpoint_name}': {problem}", file=sys.stderr)
+    return result.to_dict(), 0 if result.ok else 1
+
+
+def _register(args: argparse.Namespace, session: Any) -> tuple[dict[str, Any], int]:
+    arn = register_model_version(
+        args.group,
+        args.image,
+        args.model_data,
+        args.content_types,
+        args.response_types,
+        approval_status=args.approval_status,
+        description=args.description,
+        create_group_if_missing=args.create_group,
+        metadata=dict(args.metadata) if args.metadata else None,
+        metrics_s3_uri=args.metrics,
+        session=session,
+    )
+    return {"model_package_group_name": args.group, "model_package_arn": arn}, 0
+
+
+def _batch_transform(args: argparse.Namespace, session: Any) -> tuple[dict[str, Any], int]:
+    name = start_batch_transform(
+        args.model,
+        args.input,
+        args.output,
+        args.kms_key,
+        args.instance_type,
+        instance_count=args.instance_count,
+        content_type=args.content_type,
+        split_type=args.split_type,
+        accept=args.accept,
+        max_payload_mb=args.max_payload_mb,
+        job_name=args.job_name,
+        session=session,
+    )
+    return {"transform_job_name": name, "model_name": args.model}, 0
+
+
+def _key_value(text: str) -> tuple[str, str]:
+    key, sep, value = text.partition("=")
+    if not sep or not key:
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
+    return key, value
+
+
+def _variant_weight(text: str) -> tuple[str, float]:
+    name, value = _key_value(text)
+    try:
+        return name, float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"weight of {name!r} is not a number: {value!r}") from None
+
+
+def _positive_seconds(text: str) -> float:
+    try:
+        seconds = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    if seconds <= 0:
+        raise argparse.ArgumentTypeError(f"must be positive, got {text!r}")
+    return seconds

@@ -1,0 +1,33 @@
+"""Where the SageMaker client comes from: passed in, or built from a session when first needed."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from workloads.ops.errors import aws_errors
+
+if TYPE_CHECKING:
+    import boto3
+
+# boto3 generates client classes at run time; botocore's BaseClient is the honest static type but
+# has none of the operation methods, so operations take the client as ``Any``.
+SageMakerClient = Any
+
+
+def sagemaker_client(
+    client: SageMakerClient | None = None, session: boto3.Session | None = None
+) -> SageMakerClient:
+    """The given client, or a new SageMaker client from ``session`` (default: a fresh session).
+
+    Nothing is created at import time; passing both a client and a session is refused.
+    """
+    if client is not None and session is not None:
+        raise ValueError("pass either client or session, not both")
+    if client is not None:
+        return client
+    with aws_errors("Creating the SageMaker client"):
+        if session is None:
+            import boto3  # deferred: importing boto3 is not free and not needed to build args
+
+            session = boto3.Session()
+        return session.client("sagemaker")

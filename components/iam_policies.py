@@ -102,4 +102,63 @@ def platform_key_policy(partition: str, account_id: str, region: str) -> str:
                 }
             },
         },
+        {
+            # Alarms publish to the platform's KMS-encrypted SNS topics; SNS asks KMS for a data
+            # key on behalf of CloudWatch, so CloudWatch needs these two actions on the key.
+            "Sid": "AllowCloudWatchAlarmsToEncryptedTopics",
+            "Effect": "Allow",
+            "Principal": {"Service": "cloudwatch.amazonaws.com"},
+            "Action": ["kms:Decrypt", "kms:GenerateDataKey"],
+            "Resource": "*",
+            "Condition": {"StringEquals": {"aws:SourceAccount": account_id}},
+        },
+    )
+
+
+def invoke_endpoint_statement(endpoint_arns: list[str]) -> Statement:
+    """Allow invoking exactly these SageMaker endpoints (real-time, streaming and async)."""
+    return {
+        "Sid": "InvokeEndpoints",
+        "Effect": "Allow",
+        "Action": [
+            "sagemaker:InvokeEndpoint",
+            "sagemaker:InvokeEndpointAsync",
+            "sagemaker:InvokeEndpointWithResponseStream",
+        ],
+        "Resource": sorted(endpoint_arns),
+    }
+
+
+def alarm_topic_policy(topic_arn: str, account_id: str, partition: str) -> str:
+    """The policy of an alarm topic: this account's alarms may publish; never without TLS."""
+    return policy_json(
+        {
+            "Sid": "AllowCloudWatchAlarmsOfThisAccount",
+            "Effect": "Allow",
+            "Principal": {"Service": "cloudwatch.amazonaws.com"},
+            "Action": "sns:Publish",
+            "Resource": topic_arn,
+            "Condition": {"StringEquals": {"aws:SourceAccount": account_id}},
+        },
+        {
+            "Sid": "AllowThisAccountToManage",
+            "Effect": "Allow",
+            "Principal": {"AWS": f"arn:{partition}:iam::{account_id}:root"},
+            "Action": [
+                "sns:GetTopicAttributes",
+                "sns:SetTopicAttributes",
+                "sns:Subscribe",
+                "sns:ListSubscriptionsByTopic",
+                "sns:Publish",
+            ],
+            "Resource": topic_arn,
+        },
+        {
+            "Sid": "DenyInsecureTransport",
+            "Effect": "Deny",
+            "Principal": {"AWS": "*"},
+            "Action": "sns:Publish",
+            "Resource": topic_arn,
+            "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+        },
     )

@@ -53,7 +53,7 @@ LAYERS: dict[str, Layer] = {
         ),
         Layer("training", f"{TYPE_PACKAGE}:training:TrainingLayer", ("data",), implemented=False),
         Layer("gpu", f"{TYPE_PACKAGE}:gpu:GpuLayer", ("data",), implemented=False),
-        Layer("serving", f"{TYPE_PACKAGE}:serving:ServingLayer", ("data",), implemented=False),
+        Layer("serving", f"{TYPE_PACKAGE}:serving:ServingLayer", ("data",), implemented=True),
         Layer(
             "monitoring",
             f"{TYPE_PACKAGE}:monitoring:MonitoringLayer",

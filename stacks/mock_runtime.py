@@ -44,6 +44,20 @@ _AUTONAMED = {
     "aws:iam/policy:Policy": "name",
     "aws:ec2/securityGroup:SecurityGroup": "name",
     "aws:cloudwatch/logGroup:LogGroup": "name",
+    "aws:cloudwatch/metricAlarm:MetricAlarm": "name",
+    "aws:sagemaker/model:Model": "name",
+    "aws:sagemaker/endpointConfiguration:EndpointConfiguration": "name",
+    "aws:sns/topic:Topic": "name",
+}
+
+# The accounts that publish SageMaker's prebuilt images in us-east-1 (the registry path's
+# account differs per region and repository family; the shape is what matters offline).
+_PREBUILT_REGISTRY = {"pytorch-inference": "763104351884"}
+_SAGEMAKER_REGISTRY = "683313688378"
+
+# ARN resource types SageMaker uses, where they differ from the Pulumi type's name.
+_SAGEMAKER_ARN_KIND = {
+    "endpointConfiguration": "endpoint-config",
 }
 
 # Resource id prefixes AWS uses, so ids in the plan look like the ones in the console.
@@ -186,6 +200,19 @@ class PlatformMocks(pulumi.runtime.Mocks):
                 "groupNames": [self.region] * len(letters),
                 "id": self.region,
             }
+        if token == "aws:sagemaker/getPrebuiltEcrImage:getPrebuiltEcrImage":
+            repository = args.args["repositoryName"]
+            tag = args.args.get("imageTag") or "1"
+            region = args.args.get("region") or self.region
+            registry = _PREBUILT_REGISTRY.get(repository, _SAGEMAKER_REGISTRY)
+            return {
+                "repositoryName": repository,
+                "imageTag": tag,
+                "region": region,
+                "registryId": registry,
+                "registryPath": f"{registry}.dkr.ecr.{region}.amazonaws.com/{repository}:{tag}",
+                "id": registry,
+            }
         raise NotImplementedError(f"the mock runtime has no answer for the invoke '{token}'")
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str | None, dict]:
@@ -248,6 +275,14 @@ class PlatformMocks(pulumi.runtime.Mocks):
             return f"arn:{partition}:logs:{region}:{account}:log-group:{physical}"
         if type_ == "aws:glue/catalogDatabase:CatalogDatabase":
             return f"arn:{partition}:glue:{region}:{account}:database/{physical}"
+        if type_ == "aws:sns/topic:Topic":
+            return f"arn:{partition}:sns:{region}:{account}:{physical}"
+        if type_ == "aws:cloudwatch/metricAlarm:MetricAlarm":
+            return f"arn:{partition}:cloudwatch:{region}:{account}:alarm:{physical}"
+        if module == "sagemaker":
+            kind = _SAGEMAKER_ARN_KIND.get(type_.split("/")[1].split(":")[0], kind.lower())
+            # SageMaker ARNs carry the name in lower case.
+            return f"arn:{partition}:sagemaker:{region}:{account}:{kind}/{physical.lower()}"
         if module in ("ec2", "vpc"):
             return f"arn:{partition}:ec2:{region}:{account}:{kind.lower()}/{resource_id}"
         return f"arn:{partition}:{module}:{region}:{account}:{kind.lower()}/{physical}"

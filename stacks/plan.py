@@ -90,6 +90,49 @@ SUMMARY_FIELDS: dict[str, Sequence[tuple[str, str]]] = {
         ("retention_days", "retentionInDays"),
     ],
     "aws:glue/catalogDatabase:CatalogDatabase": [("name", "name")],
+    "aws:sns/topic:Topic": [("name", "name")],
+    "aws:s3/bucketObjectv2:BucketObjectv2": [("key", "key")],
+    "aws:sagemaker/model:Model": [
+        ("image", "primaryContainer.image"),
+        ("network_isolation", "enableNetworkIsolation"),
+        ("vpc_subnets", "vpcConfig.subnets"),
+    ],
+    "aws:sagemaker/endpointConfiguration:EndpointConfiguration": [
+        ("capture_percent", "dataCaptureConfig.initialSamplingPercentage"),
+    ],
+    "aws:sagemaker/endpoint:Endpoint": [
+        ("name", "name"),
+        ("rollout", "deploymentConfig.blueGreenUpdatePolicy.trafficRoutingConfiguration.type"),
+        (
+            "canary_percent",
+            "deploymentConfig.blueGreenUpdatePolicy.trafficRoutingConfiguration.canarySize.value",
+        ),
+        (
+            "linear_step_percent",
+            "deploymentConfig.blueGreenUpdatePolicy.trafficRoutingConfiguration"
+            ".linearStepSize.value",
+        ),
+        ("baking_s", "deploymentConfig.blueGreenUpdatePolicy.terminationWaitInSeconds"),
+    ],
+    "aws:appautoscaling/target:Target": [
+        ("variant", "resourceId"),
+        ("min", "minCapacity"),
+        ("max", "maxCapacity"),
+    ],
+    "aws:appautoscaling/policy:Policy": [
+        (
+            "metric",
+            "targetTrackingScalingPolicyConfiguration.predefinedMetricSpecification"
+            ".predefinedMetricType",
+        ),
+        ("target", "targetTrackingScalingPolicyConfiguration.targetValue"),
+    ],
+    "aws:cloudwatch/metricAlarm:MetricAlarm": [
+        ("metric", "metricName"),
+        ("stat", "statistic"),
+        ("stat", "extendedStatistic"),
+        ("threshold", "threshold"),
+    ],
 }
 
 
@@ -113,6 +156,25 @@ def _show(value: Any) -> str:
     return json.dumps(value) if isinstance(value, list | dict) else str(value)
 
 
+def _variants_summary(inputs: dict[str, Any]) -> str:
+    """``variants=blue:ml.m5.large x1 @90%, ...`` with each variant's traffic share."""
+    variants = inputs.get("productionVariants") or []
+    total = sum(variant.get("initialVariantWeight", 1) for variant in variants) or 1
+    shown = []
+    for variant in variants:
+        weight = variant.get("initialVariantWeight", 1)
+        serverless = variant.get("serverlessConfig")
+        compute = (
+            f"serverless {serverless.get('memorySizeInMb')}MB"
+            if serverless
+            else f"{variant.get('instanceType')} x{variant.get('initialInstanceCount')}"
+        )
+        shown.append(f"{variant['variantName']}:{compute} @{100 * weight / total:.0f}%")
+    for shadow in inputs.get("shadowProductionVariants") or []:
+        shown.append(f"{shadow['variantName']}:shadow {shadow.get('instanceType')}")
+    return "variants=" + ", ".join(shown)
+
+
 def summarize(resource: RecordedResource) -> str:
     """The settings that matter for one resource, as ``label=value`` pairs."""
     parts = []
@@ -120,7 +182,13 @@ def summarize(resource: RecordedResource) -> str:
         value = _lookup(resource.inputs, path)
         if value is not None:
             parts.append(f"{label}={_show(value)}")
-    if "kmsKeyId" in resource.inputs:
+    if resource.type == "aws:sagemaker/endpointConfiguration:EndpointConfiguration":
+        parts[:0] = [_variants_summary(resource.inputs)]
+    if resource.type == "aws:sagemaker/endpoint:Endpoint":
+        rollback = _lookup(resource.inputs, "deploymentConfig.autoRollbackConfiguration.alarms")
+        if rollback:
+            parts.append(f"rollback_alarms={len(rollback)}")
+    if any(key in resource.inputs for key in ("kmsKeyId", "kmsKeyArn", "kmsMasterKeyId")):
         parts.append("kms=on")
     flags = [
         flag
@@ -155,6 +223,15 @@ def render(run: PlanRun) -> str:
     protected = sum(1 for resource in run.resources if resource.protect)
     retained = sum(1 for resource in run.resources if resource.retain_on_delete)
     lines.append(f"\nprotected: {protected}   retained on delete: {retained}")
+    endpoints = (run.exports.get("serving") or {}).get("endpoints") or {}
+    if endpoints:
+        lines.append("\nendpoints (traffic share = weight / sum of weights):")
+        for name, endpoint in sorted(endpoints.items()):
+            shares = ", ".join(
+                f"{variant} {100 * share:.0f}%"
+                for variant, share in endpoint["traffic_shares"].items()
+            )
+            lines.append(f"  {name}: {shares}")
     return "\n".join(lines)
 
 

@@ -8,17 +8,61 @@ call it under the recording mock runtime (:mod:`stacks.mock_runtime`).
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
 
 import pulumi
 import pulumi_aws as aws
 from pulumi.runtime import config as runtime_config
 
 from components.data_layer import ACCESS_LOG_BUCKET, DATA_BUCKETS, DataLayer, DataLayerArgs
+from components.endpoint_alarms import AlarmThresholds
 from components.retention import DataRetention
 from components.secure_bucket import LifecycleRules
-from stacks.config import BucketLifecycle, ConfigError, PlatformConfig, load_platform_config
-from stacks.layers import PROJECT
+from components.serving_endpoint import EndpointSpec, RolloutSpec, ServerlessSpec, VariantSpec
+from components.serving_layer import ServingLayer, ServingLayerArgs
+from components.serving_model import PREBUILT_REPOSITORIES, ModelImage
+from components.source_archive import build_source_archive
+from components.variant_autoscaling import ScalingBounds
+from stacks.config import (
+    PREBUILT_FRAMEWORK_TAGS,
+    BucketLifecycle,
+    ConfigError,
+    PlatformConfig,
+    ServingEndpointConfig,
+    VariantConfig,
+    load_platform_config,
+)
+from stacks.layers import PROJECT, teardown_order
+
+#: The repository root: the source archive is built from its ``workloads/``.
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+
+#: Where the program writes the archives it uploads (ignored by git).
+ARCHIVE_DIR = PROJECT_ROOT / "build" / "archives"
+
+
+class LayerComponent(Protocol):
+    """What every layer component offers the program: its exports."""
+
+    def exports(self) -> dict[str, Any]:
+        """The layer's stack outputs."""
+        ...
+
+
+@dataclass
+class DeployContext:
+    """What a layer's deployer gets: the config, shared options and the layers built before it."""
+
+    config: PlatformConfig
+    """The validated stack config."""
+    opts: pulumi.ResourceOptions
+    """Options every layer component takes (the stack's provider)."""
+    retention: DataRetention
+    """The stack's teardown policy."""
+    layers: dict[str, Any] = field(default_factory=dict)
+    """Layers already deployed, by name (dependencies come first)."""
 
 
 def read_engine_config() -> dict[str, Any]:
@@ -58,17 +102,16 @@ def lifecycle_rules(bucket: BucketLifecycle) -> LifecycleRules:
     )
 
 
-def deploy_data_layer(
-    config: PlatformConfig, opts: pulumi.ResourceOptions, retention: DataRetention
-) -> DataLayer:
+def deploy_data_layer(context: DeployContext) -> DataLayer:
     """The data layer from the ``data`` section."""
+    config = context.config
     data = config.data
     return DataLayer(
         "data",
         DataLayerArgs(
             environment=config.environment,
             region=config.region,
-            retention=retention,
+            retention=context.retention,
             kms_deletion_window_days=data.kms.deletion_window_days,
             bucket_lifecycles={
                 purpose: lifecycle_rules(getattr(data.buckets, purpose))
@@ -79,26 +122,122 @@ def deploy_data_layer(
             flow_log_traffic=data.network.flow_log_traffic,
             log_retention_days=data.log_retention_days,
         ),
-        opts=opts,
+        opts=context.opts,
+    )
+
+
+def endpoint_name(environment: str, endpoint: ServingEndpointConfig) -> str:
+    """The endpoint's name in AWS: ``mlp-<environment>-<name>``."""
+    return f"mlp-{environment}-{endpoint.name}"
+
+
+def variant_spec(variant: VariantConfig) -> VariantSpec:
+    """Map one variant's config to the component's spec."""
+    if variant.framework is not None:
+        image = ModelImage(
+            framework_repository=PREBUILT_REPOSITORIES[variant.framework],
+            framework_tag=variant.framework_image_tag or PREBUILT_FRAMEWORK_TAGS[variant.framework],
+        )
+    else:
+        assert variant.image is not None  # config validation requires one of the two
+        image = ModelImage(ecr_repository=variant.image.repository, ecr_tag=variant.image.tag)
+    scaling = None
+    if variant.autoscaling is not None:
+        scaling = ScalingBounds(
+            min_capacity=variant.initial_instance_count,
+            max_capacity=variant.autoscaling.max_capacity,
+            target_invocations_per_instance=variant.autoscaling.target_invocations_per_instance,
+            scale_in_cooldown_seconds=variant.autoscaling.scale_in_cooldown_seconds,
+            scale_out_cooldown_seconds=variant.autoscaling.scale_out_cooldown_seconds,
+        )
+    serverless = None
+    if variant.serverless is not None:
+        serverless = ServerlessSpec(
+            memory_size_mb=variant.serverless.memory_size_mb,
+            max_concurrency=variant.serverless.max_concurrency,
+            provisioned_concurrency=variant.serverless.provisioned_concurrency,
+        )
+    return VariantSpec(
+        name=variant.name,
+        image=image,
+        model_artifact_key=variant.model_artifact,
+        weight=variant.weight,
+        instance_type=variant.instance_type,
+        initial_instance_count=variant.initial_instance_count,
+        serverless=serverless,
+        scaling=scaling,
+    )
+
+
+def endpoint_spec(environment: str, endpoint: ServingEndpointConfig) -> EndpointSpec:
+    """Map one endpoint's config to the component's spec."""
+    rollout, alarms = endpoint.rollout, endpoint.alarms
+    return EndpointSpec(
+        endpoint_name=endpoint_name(environment, endpoint),
+        variants=[variant_spec(variant) for variant in endpoint.variants],
+        shadow_variant=variant_spec(endpoint.shadow_variant) if endpoint.shadow_variant else None,
+        capture_sampling_percentage=endpoint.data_capture.sampling_percentage
+        if endpoint.data_capture.enabled
+        else None,
+        rollout=RolloutSpec(
+            strategy=rollout.strategy,
+            step_percent=rollout.step_percent,
+            wait_interval_seconds=rollout.wait_interval_seconds,
+            baking_period_seconds=rollout.baking_period_seconds,
+            maximum_execution_timeout_seconds=rollout.maximum_execution_timeout_seconds,
+        ),
+        alarms=AlarmThresholds(
+            error_5xx=alarms.error_5xx_threshold,
+            invocation_errors=alarms.invocation_errors_threshold,
+            latency_p99_ms=alarms.latency_p99_ms,
+            period_seconds=alarms.period_seconds,
+            evaluation_periods=alarms.evaluation_periods,
+        ),
+    )
+
+
+def deploy_serving_layer(context: DeployContext) -> ServingLayer:
+    """The serving layer from the ``serving`` section, on top of the data layer."""
+    config = context.config
+    specs = [endpoint_spec(config.environment, endpoint) for endpoint in config.serving.endpoints]
+    needs_code = any(variant.image.is_prebuilt for spec in specs for variant in spec.all_variants)
+    return ServingLayer(
+        "serving",
+        ServingLayerArgs(
+            environment=config.environment,
+            region=config.region,
+            data=context.layers["data"],
+            endpoints=specs,
+            source_archive=build_source_archive(PROJECT_ROOT, ARCHIVE_DIR) if needs_code else None,
+            alarm_emails=list(config.serving.alarm_emails),
+            log_retention_days=config.data.log_retention_days,
+            retention=context.retention,
+        ),
+        opts=context.opts,
     )
 
 
 #: How each implemented layer is deployed; keys match stacks.layers.LAYERS.
-LAYER_DEPLOYERS: dict[
-    str, Callable[[PlatformConfig, pulumi.ResourceOptions, DataRetention], DataLayer]
-] = {
+LAYER_DEPLOYERS: dict[str, Callable[[DeployContext], LayerComponent]] = {
     "data": deploy_data_layer,
+    "serving": deploy_serving_layer,
 }
 
 
 def build_platform(config: PlatformConfig, stack: str) -> dict[str, Any]:
     """Create every enabled layer and return the stack's exports (one entry per layer)."""
     provider = aws_provider(config, stack)
-    retention = DataRetention(retain=config.retains_data)
-    opts = pulumi.ResourceOptions(providers={"aws": provider})
+    context = DeployContext(
+        config=config,
+        opts=pulumi.ResourceOptions(providers={"aws": provider}),
+        retention=DataRetention(retain=config.retains_data),
+    )
     exports: dict[str, Any] = {"environment": config.environment, "layers": list(config.layers)}
-    for layer in config.layers:
-        exports[layer] = LAYER_DEPLOYERS[layer](config, opts, retention).exports()
+    # Dependencies first: the reverse of the order in which layers are torn down.
+    for layer in reversed(teardown_order(config.layers)):
+        component = LAYER_DEPLOYERS[layer](context)
+        context.layers[layer] = component
+        exports[layer] = component.exports()
     return exports
 
 

@@ -1,0 +1,90 @@
+"""The alarms that watch an endpoint's variants; they page the stack's topic and roll back updates.
+
+Three alarms per production variant, on the metrics SageMaker publishes per endpoint and variant
+(namespace ``AWS/SageMaker``): server errors, model errors and p99 model latency. Deployment
+guardrails name them in the endpoint's auto-rollback configuration, so a blue/green update that
+trips one is rolled back (without alarms, rollback does nothing).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_aws as aws
+
+
+@dataclass(frozen=True)
+class AlarmThresholds:
+    """When the endpoint's alarms fire."""
+
+    error_5xx: int
+    """5XX errors per period."""
+    invocation_errors: int
+    """Model errors per period."""
+    latency_p99_ms: int
+    """p99 model latency, milliseconds."""
+    period_seconds: int
+    """Length of one period."""
+    evaluation_periods: int
+    """Consecutive breaching periods before the alarm fires."""
+
+
+@dataclass(frozen=True)
+class _AlarmKind:
+    suffix: str
+    metric: str
+    description: str
+
+
+_KINDS = (
+    _AlarmKind("5xx", "Invocation5XXErrors", "server (5XX) errors"),
+    _AlarmKind("model-errors", "InvocationModelErrors", "model invocation errors"),
+    _AlarmKind("latency-p99", "ModelLatency", "p99 model latency"),
+)
+
+
+def variant_alarms(
+    name: str,
+    *,
+    endpoint_name: str,
+    variant_name: str,
+    thresholds: AlarmThresholds,
+    topic_arn: pulumi.Input[str],
+    parent: pulumi.Resource,
+) -> list[aws.cloudwatch.MetricAlarm]:
+    """Create the three alarms of one variant, each notifying ``topic_arn`` when it fires."""
+    alarms = []
+    for kind in _KINDS:
+        is_latency = kind.metric == "ModelLatency"
+        alarms.append(
+            aws.cloudwatch.MetricAlarm(
+                f"{name}-{kind.suffix}",
+                alarm_description=(
+                    f"{endpoint_name}/{variant_name}: {kind.description} above threshold; "
+                    "rolls back a deployment in progress"
+                ),
+                namespace="AWS/SageMaker",
+                metric_name=kind.metric,
+                dimensions={"EndpointName": endpoint_name, "VariantName": variant_name},
+                # ModelLatency is reported in microseconds.
+                extended_statistic="p99" if is_latency else None,
+                statistic=None if is_latency else "Sum",
+                threshold=(
+                    thresholds.latency_p99_ms * 1000
+                    if is_latency
+                    else thresholds.error_5xx
+                    if kind.metric == "Invocation5XXErrors"
+                    else thresholds.invocation_errors
+                ),
+                comparison_operator="GreaterThanOrEqualToThreshold",
+                period=thresholds.period_seconds,
+                evaluation_periods=thresholds.evaluation_periods,
+                # No traffic is not an outage: idle variants stay OK.
+                treat_missing_data="notBreaching",
+                alarm_actions=[topic_arn],
+                ok_actions=[topic_arn],
+                opts=pulumi.ResourceOptions(parent=parent),
+            )
+        )
+    return alarms

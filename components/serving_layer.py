@@ -1,0 +1,163 @@
+"""ServingLayer: the stack's endpoints, their alarm topic and the inference code they run.
+
+It consumes the data layer (models and capture buckets, the platform key, the VPC) and owns:
+
+* an SNS topic, encrypted with the platform key, that every endpoint alarm notifies (plus the
+  configured e-mail subscriptions);
+* the inference source archive (``workloads/``) in the models bucket, under a key named by its
+  digest, so a code change rolls the models that run it and an unchanged one changes nothing;
+* one :class:`ServingEndpoint` per configured endpoint.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import pulumi
+import pulumi_aws as aws
+
+from components import iam_policies
+from components.data_layer import DataLayer
+from components.retention import DataRetention
+from components.serving_endpoint import EndpointSpec, ServingEndpoint, ServingPlatform
+from components.source_archive import SourceArchive
+
+#: Where the inference code archives live in the models bucket.
+CODE_PREFIX = "code/inference"
+
+
+@dataclass(frozen=True)
+class ServingLayerArgs:
+    """Inputs of the ServingLayer."""
+
+    environment: str
+    """Short environment name (``dev``, ``prod``)."""
+    region: str
+    """The stack's region."""
+    data: DataLayer
+    """The data layer the endpoints read models from and capture into."""
+    endpoints: list[EndpointSpec]
+    """The endpoints to deploy."""
+    source_archive: SourceArchive | None
+    """The inference code; required when a variant runs a prebuilt framework container."""
+    alarm_emails: list[str]
+    """Addresses subscribed to the alarm topic."""
+    log_retention_days: int
+    """Retention of the endpoints' log groups."""
+    retention: DataRetention
+    """Whether the endpoints' logs survive destroy."""
+
+    def __post_init__(self) -> None:
+        names = [spec.endpoint_name for spec in self.endpoints]
+        if len(set(names)) != len(names):
+            raise ValueError(f"ServingLayer: endpoint names must be unique, got {names}")
+        needs_code = any(
+            variant.image.is_prebuilt for spec in self.endpoints for variant in spec.all_variants
+        )
+        if needs_code and self.source_archive is None:
+            raise ValueError(
+                "ServingLayer: source_archive is required: variants run prebuilt containers"
+            )
+
+
+class ServingLayer(pulumi.ComponentResource):
+    """SageMaker endpoints with guarded rollouts and their alarms."""
+
+    alarm_topic_arn: pulumi.Output[str]
+    """The topic every endpoint alarm notifies."""
+    code_archive_uri: pulumi.Output[str] | None
+    """Where the inference code archive lies in S3."""
+    endpoints: dict[str, ServingEndpoint]
+    """Each endpoint by its full name."""
+
+    def __init__(
+        self, name: str, args: ServingLayerArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__("mlplatform:serving:ServingLayer", name, None, opts)
+        data = args.data
+        prefix = f"mlp-{args.environment}"
+
+        topic = aws.sns.Topic(
+            f"{prefix}-serving-alarms",
+            display_name=f"ml-platform {args.environment} serving alarms",
+            kms_master_key_id=data.kms_key_arn,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        aws.sns.TopicPolicy(
+            f"{prefix}-serving-alarms-policy",
+            arn=topic.arn,
+            policy=pulumi.Output.all(topic.arn, data.account_id, data.partition).apply(
+                lambda values: iam_policies.alarm_topic_policy(*values)
+            ),
+            opts=pulumi.ResourceOptions(parent=topic),
+        )
+        for index, address in enumerate(args.alarm_emails):
+            aws.sns.TopicSubscription(
+                f"{prefix}-serving-alarms-email-{index}",
+                topic=topic.arn,
+                protocol="email",
+                endpoint=address,
+                opts=pulumi.ResourceOptions(parent=topic),
+            )
+
+        code_key: pulumi.Output[str] | None = None
+        self.code_archive_uri = None
+        models_bucket = data.buckets["models"].bucket
+        if args.source_archive is not None:
+            archive = args.source_archive
+            key = f"{CODE_PREFIX}/{archive.sha256[:16]}/sourcedir.tar.gz"
+            code_object = aws.s3.BucketObjectv2(
+                f"{prefix}-inference-code",
+                bucket=models_bucket,
+                key=key,
+                # Relative to the project, so plans do not depend on where the clone lives.
+                source=pulumi.FileAsset(_project_relative(archive.path)),
+                content_type="application/gzip",
+                server_side_encryption="aws:kms",
+                kms_key_id=data.kms_key_arn,
+                opts=pulumi.ResourceOptions(parent=self),
+            )
+            code_key = code_object.key
+            self.code_archive_uri = pulumi.Output.concat("s3://", models_bucket, "/", key)
+
+        platform = ServingPlatform(
+            alarm_topic_arn=topic.arn,
+            models_bucket=models_bucket,
+            capture_bucket=data.buckets["capture"].bucket,
+            kms_key_arn=data.kms_key_arn,
+            code_archive_key=code_key,
+            subnet_ids=data.subnet_ids,
+            security_group_id=data.workload_security_group_id,
+            vpc_id=data.vpc_id,
+            region=args.region,
+            account_id=data.account_id,
+            partition=data.partition,
+            log_retention_days=args.log_retention_days,
+            retention=args.retention,
+        )
+        self.endpoints = {
+            spec.endpoint_name: ServingEndpoint(
+                spec.endpoint_name, spec, platform, opts=pulumi.ResourceOptions(parent=self)
+            )
+            for spec in args.endpoints
+        }
+        self.alarm_topic_arn = topic.arn
+        self.register_outputs(self.exports())
+
+    def exports(self) -> dict[str, object]:
+        """The layer's outputs as the stack exports them."""
+        return {
+            "alarm_topic_arn": self.alarm_topic_arn,
+            "code_archive_uri": self.code_archive_uri,
+            "endpoints": {name: endpoint.exports() for name, endpoint in self.endpoints.items()},
+        }
+
+
+def _project_relative(path: Path) -> str:
+    """``path`` relative to the working directory (the project) when it lies inside it."""
+    try:
+        return os.path.relpath(path)
+    except ValueError:  # another drive on Windows
+        return str(path)

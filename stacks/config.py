@@ -480,9 +480,10 @@ class ServingEndpointConfig(_Section):
     """Production variants (1-10) sharing traffic by weight."""
     shadow_variant: VariantConfig | None = None
     """A variant that receives a copy of the traffic; its answers are captured, not returned."""
-    data_capture: DataCaptureConfig = DataCaptureConfig()
+    # validate_default: the defaults (capture on, canary) must pass the serverless rules too.
+    data_capture: DataCaptureConfig = Field(default=DataCaptureConfig(), validate_default=True)
     """Request/response capture."""
-    rollout: RolloutConfig = RolloutConfig()
+    rollout: RolloutConfig = Field(default=RolloutConfig(), validate_default=True)
     """Guardrails for updates."""
     alarms: EndpointAlarmsConfig = EndpointAlarmsConfig()
     """Alarm thresholds."""

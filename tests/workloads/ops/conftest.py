@@ -1,0 +1,138 @@
+"""moto fixtures: dummy credentials, a mocked account, and a live two-variant endpoint."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import boto3
+import botocore.loaders
+import botocore.session
+import pytest
+from moto import mock_aws
+
+REGION = "us-east-1"
+ACCOUNT = "123456789012"
+ENDPOINT = "serving"
+CONFIG = "serving-config-1"
+MODEL = "scorer"
+ROLE_ARN = f"arn:aws:iam::{ACCOUNT}:role/sagemaker-execution"
+IMAGE = f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/scorer:1"
+KMS_KEY = f"arn:aws:kms:{REGION}:{ACCOUNT}:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+
+
+@pytest.fixture(scope="session")
+def botocore_loader() -> botocore.loaders.Loader:
+    """One botocore data loader for the test run: it caches SageMaker's large service model."""
+    return botocore.loaders.create_loader()
+
+
+@pytest.fixture
+def aws(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Any, botocore_loader: botocore.loaders.Loader
+) -> Iterator[None]:
+    """Dummy credentials and region in the environment (nothing from ~/.aws) and moto's mock.
+
+    Every botocore session made meanwhile (also the ones the code under test makes) shares one
+    data loader, so the service model JSON is parsed once per run instead of once per client.
+    """
+    monkeypatch.setattr(botocore.session, "create_loader", lambda *_: botocore_loader)
+    for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN", "AWS_ENDPOINT_URL"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
+    monkeypatch.setenv("AWS_REGION", REGION)
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-config"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-credentials"))
+    with mock_aws():
+        yield
+
+
+@pytest.fixture
+def sagemaker(aws: None) -> Any:
+    """A SageMaker client inside the mock."""
+    return boto3.client("sagemaker", region_name=REGION)
+
+
+def create_model(sagemaker: Any, name: str = MODEL) -> str:
+    """A SageMaker model in moto; its name."""
+    sagemaker.create_model(
+        ModelName=name,
+        ExecutionRoleArn=ROLE_ARN,
+        PrimaryContainer={"Image": IMAGE, "ModelDataUrl": "s3://models/scorer/model.tar.gz"},
+    )
+    return name
+
+
+def create_endpoint(
+    sagemaker: Any, weights: dict[str, float], name: str = ENDPOINT, config: str = CONFIG
+) -> str:
+    """An endpoint in moto with one variant per weight (all serving the one model); its name."""
+    create_model(sagemaker)
+    sagemaker.create_endpoint_config(
+        EndpointConfigName=config,
+        ProductionVariants=[
+            {
+                "VariantName": variant,
+                "ModelName": MODEL,
+                "InitialInstanceCount": 1,
+                "InstanceType": "ml.m5.large",
+                "InitialVariantWeight": weight,
+            }
+            for variant, weight in weights.items()
+        ],
+    )
+    sagemaker.create_endpoint(EndpointName=name, EndpointConfigName=config)
+    return name
+
+
+@pytest.fixture
+def endpoint(sagemaker: Any) -> str:
+    """A live endpoint with variants blue (weight 90) and green (the canary, weight 10)."""
+    return create_endpoint(sagemaker, {"blue": 90, "green": 10})
+
+
+def weights_of(sagemaker: Any, endpoint_name: str = ENDPOINT) -> dict[str, float | None]:
+    """Each variant's CurrentWeight as moto reports it now."""
+    variants = sagemaker.describe_endpoint(EndpointName=endpoint_name)["ProductionVariants"]
+    return {variant["VariantName"]: variant.get("CurrentWeight") for variant in variants}
+
+
+@contextmanager
+def endpoint_reports(sagemaker: Any, *states: dict[str, Any]) -> Iterator[list[dict[str, Any]]]:
+    """Overlay the next DescribeEndpoint answers of this client with ``states``, one per call.
+
+    moto puts every endpoint InService at once and never fails an update, so statuses such as
+    Updating or Failed (with a FailureReason) are laid over moto's real answer through botocore's
+    after-call event; once the states run out, moto's answers come through unchanged. Yields the
+    list of states still to come.
+    """
+    pending = list(states)
+
+    def overlay(parsed: dict[str, Any], **_: Any) -> None:
+        if pending:
+            parsed.update(pending.pop(0))
+
+    event = "after-call.sagemaker.DescribeEndpoint"
+    sagemaker.meta.events.register(event, overlay)
+    try:
+        yield pending
+    finally:
+        sagemaker.meta.events.unregister(event, overlay)
+
+
+class FakeClock:
+    """A clock and sleep for WaitPolicy: sleeping advances the clock, nothing really waits."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+        self.sleeps: list[float] = []
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.now += seconds

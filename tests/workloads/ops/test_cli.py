@@ -1,0 +1,237 @@
+"""The command line, run in-process against moto: exit statuses, JSON on stdout, errors on stderr."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from tests.workloads.ops.conftest import CONFIG, IMAGE, KMS_KEY, create_model, weights_of
+from workloads.ops.cli import main
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, Any, str]:
+    """Exit status, stdout parsed as JSON (None when empty), and stderr."""
+    status = main(list(argv))
+    out, err = capsys.readouterr()
+    return status, json.loads(out) if out else None, err
+
+
+def test_promote_prints_the_shift(
+    capsys: pytest.CaptureFixture[str], sagemaker: Any, endpoint: str
+) -> None:
+    # given blue 90 / green 10
+    # when
+    status, output, err = run(capsys, "promote", "--endpoint", endpoint, "--canary", "green")
+    # then
+    assert (status, err) == (0, "")
+    assert output == {
+        "endpoint_name": "serving",
+        "previous_weights": {"blue": 90.0, "green": 10.0},
+        "new_weights": {"blue": 0.0, "green": 1.0},
+        "status": None,
+    }
+    assert weights_of(sagemaker) == {"blue": 0.0, "green": 1.0}
+
+
+def test_promote_can_wait(capsys: pytest.CaptureFixture[str], endpoint: str) -> None:
+    # given / when (moto's endpoint is InService at once, so nothing really waits)
+    status, output, _ = run(
+        capsys, "promote", "--endpoint", endpoint, "--canary", "green", "--wait", "--timeout", "5"
+    )
+    # then
+    assert status == 0
+    assert output["status"] == "InService"
+
+
+def test_rollback_restores_the_declared_weights(
+    capsys: pytest.CaptureFixture[str], sagemaker: Any, endpoint: str
+) -> None:
+    # given a promoted canary
+    run(capsys, "promote", "--endpoint", endpoint, "--canary", "green")
+    # when
+    status, output, _ = run(capsys, "rollback", "--endpoint", endpoint, "--canary", "green")
+    # then
+    assert status == 0
+    assert output["new_weights"] == {"blue": 90.0, "green": 0.0}
+    assert weights_of(sagemaker) == {"blue": 90.0, "green": 0.0}
+
+
+def test_shift_takes_repeated_weights(
+    capsys: pytest.CaptureFixture[str], sagemaker: Any, endpoint: str
+) -> None:
+    # given / when
+    status, output, _ = run(
+        capsys, "shift", "--endpoint", endpoint, "--weight", "blue=75", "--weight", "green=25"
+    )
+    # then
+    assert status == 0
+    assert output["new_weights"] == {"blue": 75.0, "green": 25.0}
+    assert weights_of(sagemaker) == {"blue": 75.0, "green": 25.0}
+
+
+def test_a_refused_operation_exits_1_with_the_message_and_no_traceback(
+    capsys: pytest.CaptureFixture[str], sagemaker: Any, endpoint: str
+) -> None:
+    # given / when
+    status, output, err = run(capsys, "shift", "--endpoint", endpoint, "--weight", "red=10")
+    # then
+    assert (status, output) == (1, None)
+    assert (
+        err
+        == "error: Cannot shift traffic on endpoint 'serving': unknown variant 'red' (the endpoint has 'blue', 'green')\n"
+    )
+    assert weights_of(sagemaker) == {"blue": 90.0, "green": 10.0}
+
+
+def test_a_missing_endpoint_exits_1(capsys: pytest.CaptureFixture[str], aws: None) -> None:
+    # given / when
+    status, _, err = run(capsys, "verify", "--endpoint", "absent")
+    # then
+    assert (status, err) == (1, "error: Endpoint 'absent' not found\n")
+
+
+@pytest.mark.parametrize(
+    ("argv", "complaint"),
+    [
+        ([], "the following arguments are required: COMMAND"),
+        (["deploy"], "invalid choice: 'deploy'"),
+        (["promote", "--canary", "green"], "the following arguments are required: --endpoint"),
+        (["shift", "--endpoint", "serving", "--weight", "blue"], "expected KEY=VALUE, got 'blue'"),
+        (
+            ["shift", "--endpoint", "serving", "--weight", "blue=lots"],
+            "weight of 'blue' is not a number: 'lots'",
+        ),
+        (
+            ["verify", "--endpoint", "serving", "--wait", "--timeout", "0"],
+            "must be positive, got '0'",
+        ),
+        (["register", "--group", "g"], "the following arguments are required: --image"),
+        (["batch-transform", "--model", "m"], "the following arguments are required: --input"),
+    ],
+)
+def test_bad_arguments_exit_2_with_a_message(
+    capsys: pytest.CaptureFixture[str], argv: list[str], complaint: str
+) -> None:
+    # given / when
+    status, output, err = run(capsys, *argv)
+    # then
+    assert (status, output) == (2, None)
+    assert complaint in err
+
+
+def test_help_exits_0(capsys: pytest.CaptureFixture[str]) -> None:
+    # given / when
+    status = main(["--help"])
+    # then
+    assert status == 0
+    assert "batch-transform" in capsys.readouterr().out
+
+
+def test_an_unknown_profile_exits_1(capsys: pytest.CaptureFixture[str], aws: None) -> None:
+    # given / when
+    status, _, err = run(capsys, "verify", "--endpoint", "serving", "--profile", "nope")
+    # then
+    assert (status, err) == (1, "error: The config profile (nope) could not be found\n")
+
+
+def test_verify_exits_0_on_a_good_deployment(
+    capsys: pytest.CaptureFixture[str], endpoint: str
+) -> None:
+    # given / when
+    status, output, err = run(
+        capsys, "verify", "--endpoint", endpoint, "--expected-config", CONFIG,
+        "--expected-weight", "blue=90", "--expected-weight", "green=10",
+    )  # fmt: skip
+    # then
+    assert (status, err) == (0, "")
+    assert output["ok"] is True
+    assert output["problems"] == []
+
+
+def test_verify_exits_1_and_lists_problems(
+    capsys: pytest.CaptureFixture[str], endpoint: str
+) -> None:
+    # given / when
+    status, output, err = run(
+        capsys, "verify", "--endpoint", endpoint, "--expected-config", "serving-config-2"
+    )
+    # then
+    problem = "endpoint config is 'serving-config-1', expected 'serving-config-2' (SageMaker may have rolled the update back)"
+    assert status == 1
+    assert output["ok"] is False
+    assert output["problems"] == [problem]
+    assert err == f"problem: endpoint 'serving': {problem}\n"
+
+
+def test_register_prints_the_package_arn(
+    capsys: pytest.CaptureFixture[str], sagemaker: Any
+) -> None:
+    # given no group yet
+    # when
+    status, output, _ = run(
+        capsys, "register", "--group", "scorer-models", "--image", IMAGE,
+        "--model-data", "s3://models/scorer/model.tar.gz", "--content-type", "text/csv",
+        "--response-type", "text/csv", "--approval-status", "Approved", "--create-group",
+        "--metadata", "git_commit=abc123",
+    )  # fmt: skip
+    # then
+    assert status == 0
+    assert output == {
+        "model_package_group_name": "scorer-models",
+        "model_package_arn": "arn:aws:sagemaker:us-east-1:123456789012:model-package/scorer-models/1",
+    }
+    package = sagemaker.describe_model_package(ModelPackageName=output["model_package_arn"])
+    assert package["CustomerMetadataProperties"] == {"git_commit": "abc123"}
+
+
+def test_register_without_a_group_exits_1(capsys: pytest.CaptureFixture[str], aws: None) -> None:
+    # given no group / when
+    status, _, err = run(
+        capsys, "register", "--group", "scorer-models", "--image", IMAGE,
+        "--model-data", "s3://models/scorer/model.tar.gz", "--content-type", "text/csv",
+        "--response-type", "text/csv",
+    )  # fmt: skip
+    # then
+    assert status == 1
+    assert err.startswith(
+        "error: Cannot register a model version in group 'scorer-models': the model package group does not exist"
+    )
+
+
+def test_batch_transform_prints_the_job_name(
+    capsys: pytest.CaptureFixture[str], sagemaker: Any
+) -> None:
+    # given a model
+    create_model(sagemaker)
+    # when
+    status, output, _ = run(
+        capsys, "batch-transform", "--model", "scorer", "--input", "s3://data/in/",
+        "--output", "s3://data/out/", "--kms-key", KMS_KEY, "--instance-type", "ml.m5.large",
+        "--job-name", "scoring-1",
+    )  # fmt: skip
+    # then
+    assert status == 0
+    assert output == {"transform_job_name": "scoring-1", "model_name": "scorer"}
+    job = sagemaker.describe_transform_job(TransformJobName="scoring-1")
+    assert job["TransformOutput"]["KmsKeyId"] == KMS_KEY
+    assert job["TransformResources"]["VolumeKmsKeyId"] == KMS_KEY
+
+
+def test_batch_transform_refuses_a_local_path(
+    capsys: pytest.CaptureFixture[str], sagemaker: Any
+) -> None:
+    # given a model
+    create_model(sagemaker)
+    # when
+    status, _, err = run(
+        capsys, "batch-transform", "--model", "scorer", "--input", "./data",
+        "--output", "s3://data/out/", "--kms-key", KMS_KEY, "--instance-type", "ml.m5.large",
+    )  # fmt: skip
+    # then
+    assert status == 1
+    assert (
+        err
+        == "error: Cannot start batch transform with model 'scorer': input must be an s3://bucket/key URI, got './data'\n"
+    )

@@ -20,7 +20,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -89,6 +89,10 @@ def normalize(value: Any) -> Any:
     """
     if isinstance(value, float) and value.is_integer():
         return int(value)
+    if isinstance(value, pulumi.FileAsset | pulumi.FileArchive):
+        # As `pulumi stack export` shows a file asset: its path (relative to the project).
+        kind = "asset" if isinstance(value, pulumi.FileAsset) else "archive"
+        return {kind: {"path": str(value.path)}}
     if isinstance(value, Mapping):
         return {key: normalize(value[key]) for key in sorted(value)}
     if isinstance(value, list | tuple):
@@ -254,6 +258,11 @@ class PlatformMocks(pulumi.runtime.Mocks):
             "Gateway"
         ):
             state["prefixListId"] = _S3_PREFIX_LIST_ID
+        elif type_ in ("aws:iam/role:Role", "aws:sns/topic:Topic"):
+            # IAM's id of a role is its name; an SNS topic's id is its ARN.
+            resource_id = str(physical)
+            if type_ == "aws:sns/topic:Topic":
+                resource_id = self._arn(type_, str(physical), resource_id)
         elif type_ == "aws:glue/catalogDatabase:CatalogDatabase":
             resource_id = f"{self.account_id}:{physical}"
         state.setdefault("arn", self._arn(type_, str(physical), resource_id))
@@ -364,14 +373,21 @@ class PlanRun:
         }
 
 
-def run_offline(stack: str, flat_config: Mapping[str, Any]) -> PlanRun:
+def run_offline(
+    stack: str,
+    flat_config: Mapping[str, Any],
+    program_function: Callable[[], Any] | None = None,
+) -> PlanRun:
     """Run the real program for ``stack`` with ``flat_config`` under the recording mocks.
 
     ``flat_config`` is the stack's config as the engine passes it (``{"ml-platform:data":
     "<json>", "aws:region": "us-east-1", ...}``). Config errors propagate as the program raises
-    them.
+    them. ``program_function`` replaces the real program (tests of a single component); what it
+    returns is taken as the exports.
     """
     from stacks.program import run_program  # the program imports pulumi-aws: import on use
+
+    run_program_function = program_function or run_program
 
     region = str(flat_config.get("aws:region") or "us-east-1")
     mocks = PlatformMocks(region=region)
@@ -384,7 +400,7 @@ def run_offline(stack: str, flat_config: Mapping[str, Any]) -> PlanRun:
 
     @pulumi.runtime.test
     def program() -> pulumi.Output[Any]:
-        return pulumi.Output.from_input(run_program()).apply(exports.update)
+        return pulumi.Output.from_input(run_program_function()).apply(exports.update)
 
     program()
     return PlanRun(stack=stack, resources=monitor.records, exports=normalize(exports))

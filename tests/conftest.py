@@ -36,10 +36,15 @@ def with_section(flat: dict[str, str], key: str, value: Any) -> dict[str, str]:
 class Plan:
     """Query helpers over one offline run."""
 
-    def __init__(self, run: PlanRun) -> None:
+    def __init__(self, run: PlanRun, resources: list[RecordedResource] | None = None) -> None:
         self.run = run
-        self.resources = run.resources
-        self.by_urn = {resource.urn: resource for resource in run.resources}
+        self.resources = run.resources if resources is None else resources
+        self.by_urn = {resource.urn: resource for resource in self.resources}
+
+    def layer(self, name: str) -> Plan:
+        """The same run seen through one layer: its component and everything below it."""
+        (component,) = [r for r in self.resources if r.parent is None and r.name == name]
+        return Plan(self.run, [component, *self.descendants(component)])
 
     def of_type(self, type_: str) -> list[RecordedResource]:
         """Every resource of one type token."""

@@ -93,6 +93,12 @@ DEFAULT_ABORT_UPLOAD_DAYS = 7
 # --------------------------------------------------------------------------------------------
 
 
+@pytest.fixture
+def plan(plan: Plan) -> Plan:
+    """Each stack's plan, seen through its data layer only (other layers have their own tests)."""
+    return plan.layer("data")
+
+
 def data_section(stack: str) -> dict[str, Any]:
     """The stack file's ``ml-platform:data`` section."""
     return stack_file(stack)["ml-platform:data"]
@@ -235,12 +241,13 @@ def test_kms_key_policy_has_no_wildcard_principal(plan: Plan) -> None:
         if statement["Effect"] == "Allow":
             assert statement.get("Principal") not in ("*", {"AWS": "*"}), statement
             assert "NotPrincipal" not in statement, statement
-    # and no principal anywhere is a wildcard: only this account's root and regional CW Logs
+    # and no principal anywhere is a wildcard: this account's root, regional CW Logs, CW alarms
     named = [principal for statement in statements for principal in principals(statement)]
     assert all("*" not in principal for principal in named), named
     assert set(named) == {
         f"arn:aws:iam::{MOCK_ACCOUNT_ID}:root",
         f"logs.{REGION}.amazonaws.com",
+        "cloudwatch.amazonaws.com",  # alarms publishing to encrypted topics, this account only
     }
 
 
@@ -610,7 +617,7 @@ def test_changing_log_retention_changes_every_log_group(
     # when the program runs
     changed = run_stack("dev", flat)
     # then every log group keeps logs 60 days, still encrypted
-    log_groups = changed.of_type(LOG_GROUP)
+    log_groups = changed.layer("data").of_type(LOG_GROUP)
     assert len(log_groups) == 2
     assert [group.inputs["retentionInDays"] for group in log_groups] == [60, 60]
     assert all(group.inputs["kmsKeyId"] == kms_key(changed).outputs["arn"] for group in log_groups)

@@ -23,18 +23,23 @@ def test_layer_component_urn_is_stable(plan: Plan) -> None:
 
 
 def test_target_glob_selects_exactly_the_layer_and_its_descendants(plan: Plan) -> None:
-    # given the data layer component in the plan
-    layer = plan.by_urn[layer_urn(plan.run.stack, "data")]
-    expected = {layer.urn} | {resource.urn for resource in plan.descendants(layer)}
-    # when the layer's --target glob is matched against every URN as the engine matches them
-    selected = {
-        resource.urn
-        for resource in plan.resources
-        if glob_matches(target_glob("data"), resource.urn)
-    }
-    # then it selects the layer and everything in it, and nothing else (not the provider)
-    assert selected == expected
-    assert len(selected) == len(plan.resources) - 1
+    layers = plan.run.exports["layers"]
+    covered: set[str] = set()
+    for name in layers:
+        # given one layer component in the plan
+        layer = plan.by_urn[layer_urn(plan.run.stack, name)]
+        expected = {layer.urn} | {resource.urn for resource in plan.descendants(layer)}
+        # when the layer's --target glob is matched against every URN as the engine matches them
+        selected = {
+            resource.urn
+            for resource in plan.resources
+            if glob_matches(target_glob(name), resource.urn)
+        }
+        # then it selects the layer and everything in it, and nothing else
+        assert selected == expected, name
+        covered |= selected
+    # and the layers together hold every resource but the provider
+    assert len(covered) == len(plan.resources) - 1
 
 
 def test_glob_semantics_follow_the_engine() -> None:

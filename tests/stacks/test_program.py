@@ -52,7 +52,7 @@ def test_every_cloud_resource_uses_the_stack_provider(plan: Plan) -> None:
 
 def test_exports_hold_the_data_layer_contract(plan: Plan) -> None:
     exports = plan.run.exports
-    assert exports["layers"] == ["data"]
+    assert exports["layers"] == ["data", "serving"]
     data = exports["data"]
     assert set(data) == {
         "kms_key_arn",
@@ -104,3 +104,18 @@ def test_invalid_config_registers_nothing(monkeypatch: pytest.MonkeyPatch) -> No
         run_offline("dev", with_section(stack_config("dev"), "tier", "staging"))
     # then nothing but the root stack (which the runtime registers first) was registered
     assert [type_ for type_ in created if type_ != "pulumi:pulumi:Stack"] == []
+
+
+def test_exports_hold_each_endpoints_contract(plan: Plan) -> None:
+    # given a stack with the serving layer / then each endpoint exports what ops and users need
+    serving = plan.run.exports["serving"]
+    assert serving["alarm_topic_arn"].startswith("arn:aws:sns:us-east-1:123456789012:")
+    assert serving["code_archive_uri"].startswith(
+        f"s3://{plan.run.exports['data']['bucket_names']['models']}/code/inference/"
+    )
+    for name, endpoint in serving["endpoints"].items():
+        assert endpoint["name"] == name
+        assert endpoint["arn"].endswith(f":endpoint/{name}")
+        assert sum(endpoint["traffic_shares"].values()) == pytest.approx(1)
+        assert list(endpoint["traffic_shares"]) == endpoint["variants"]
+        assert endpoint["endpoint_config_name"]

@@ -1,0 +1,83 @@
+"""The inference source archive: what prebuilt containers download and import."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import tarfile
+from pathlib import Path
+
+import pytest
+
+from components.source_archive import ENTRY_POINT, build_source_archive
+from tests.conftest import ROOT
+
+
+def test_archive_holds_the_entry_point_and_the_handlers(tmp_path: Path) -> None:
+    # given the repository / when the archive is built
+    archive = build_source_archive(ROOT, tmp_path)
+    with tarfile.open(archive.path) as tar:
+        names = tar.getnames()
+        members = tar.getmembers()
+    # then the entry point sits at the root, the handlers beside the package they import
+    assert ENTRY_POINT in names
+    assert "workloads/__init__.py" in names
+    assert "workloads/inference/handlers.py" in names
+    assert "workloads/model_layout.py" in names
+    # and nothing but Python sources of the inference path: no tests, caches, ops or secrets
+    assert all(name.endswith(".py") for name in names), names
+    assert not [name for name in names if "__pycache__" in name or "/ops/" in name]
+    assert all((member.uid, member.mtime) == (0, 0) for member in members)
+
+
+def test_same_code_gives_the_same_bytes(tmp_path: Path) -> None:
+    first = build_source_archive(ROOT, tmp_path / "a")
+    second = build_source_archive(ROOT, tmp_path / "b")
+    assert first.sha256 == second.sha256
+    assert first.path.read_bytes() == second.path.read_bytes()
+    assert first.path.name == f"inference-sourcedir-{first.sha256[:16]}.tar.gz"
+
+
+def test_a_code_change_changes_the_digest(tmp_path: Path) -> None:
+    # given a copy of the shipped files, one of them edited
+    copy = tmp_path / "repo"
+    (copy / "workloads" / "inference").mkdir(parents=True)
+    (copy / "workloads" / "__init__.py").write_text("")
+    handlers = copy / "workloads" / "inference" / "handlers.py"
+    handlers.write_text("A = 1\n")
+    before = build_source_archive(copy, tmp_path / "out").sha256
+    handlers.write_text("A = 2\n")
+    # then the archive (and so the S3 key and the models) change
+    assert build_source_archive(copy, tmp_path / "out").sha256 != before
+
+
+def test_missing_handlers_are_a_clear_error(tmp_path: Path) -> None:
+    (tmp_path / "workloads").mkdir()
+    with pytest.raises(FileNotFoundError, match=r"workloads/inference/handlers.py is missing"):
+        build_source_archive(tmp_path, tmp_path / "out")
+
+
+def test_entry_point_exposes_the_four_handlers_when_unpacked(tmp_path: Path) -> None:
+    # given the archive unpacked as the container does (into a code dir on sys.path)
+    archive = build_source_archive(ROOT, tmp_path / "out")
+    code_dir = tmp_path / "code"
+    with tarfile.open(archive.path) as tar:
+        tar.extractall(code_dir, filter="data")
+    # when a fresh interpreter imports the entry point from there (and not from the repo)
+    script = (
+        "import sys, importlib; sys.path.insert(0, sys.argv[1]); "
+        "m = importlib.import_module('inference'); "
+        "h = importlib.import_module('workloads.inference.handlers'); "
+        "assert m.__file__.startswith(sys.argv[1]) and h.__file__.startswith(sys.argv[1]); "
+        "print(sorted(n for n in ('model_fn','input_fn','predict_fn','output_fn') "
+        "if callable(getattr(m, n))))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script, str(code_dir)],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        check=True,
+    )
+    # then the container finds all four handlers
+    assert result.stdout.strip() == "['input_fn', 'model_fn', 'output_fn', 'predict_fn']"

@@ -115,3 +115,32 @@ def test_plan_runs_as_the_make_target_runs_it(tmp_path: Path) -> None:
     )
     assert result.returncode == 0, result.stderr
     assert f"wrote {tmp_path}/dev.json" in result.stdout
+
+
+def test_dev_plan_shows_an_endpoint_with_two_variants_and_their_shares(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # when the dev plan runs / then the tree shows the variants with shares, and a summary
+    run_plan(tmp_path, "--stack", "dev")
+    printed = capsys.readouterr().out
+    assert (
+        "variants=blue:ml.m5.large x1 @90%, green:ml.m5.large x1 @10%  capture_percent=50  kms=on"
+        in printed
+    )
+    assert "endpoints (traffic share = weight / sum of weights):" in printed
+    assert "  mlp-dev-churn: blue 90%, green 10%" in printed
+    assert "variants=main:serverless 2048MB @100%" in printed
+
+
+def test_prod_plan_shows_guarded_rollouts_and_autoscaling(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run_plan(tmp_path, "--stack", "prod")
+    printed = capsys.readouterr().out
+    assert (
+        "name=mlp-prod-churn  rollout=CANARY  canary_percent=10  baking_s=1800  rollback_alarms=6"
+        in printed
+    )
+    assert "rollout=LINEAR  linear_step_percent=25" in printed
+    assert "variant=endpoint/mlp-prod-churn/variant/blue  min=2  max=6" in printed
+    assert "metric=SageMakerVariantInvocationsPerInstance  target=200" in printed

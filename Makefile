@@ -15,7 +15,10 @@ $(VENV)/.infra: pyproject.toml requirements.txt
 	touch $@
 
 # Everything: the program, the workloads and the test toolchain.
+# torch first and pinned: it is the CPU wheel, and `.[workloads]` then finds torch satisfied instead
+# of resolving its open range to several GB of CUDA wheels.
 $(VENV)/.all: $(VENV)/.infra
+	$(BIN)/python -m pip install --quiet torch==2.13.0
 	$(BIN)/python -m pip install --quiet -e '.[infra,workloads,dev]'
 	touch $@
 

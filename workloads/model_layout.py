@@ -1,0 +1,566 @@
+"""The on-disk layout of a trained model: one place that training writes and inference reads.
+
+A model directory holds ``metadata.json`` and one model file whose name depends on the framework:
+
+- scikit-learn: ``model.joblib`` (joblib; only our own artifacts from our KMS-encrypted bucket are
+  ever loaded this way, never request bodies);
+- XGBoost: ``model.ubj`` (XGBoost's native UBJSON format, no pickle);
+- PyTorch: ``model.pt``, a ``state_dict`` loaded with ``torch.load(..., weights_only=True)`` (no
+  pickle); the architecture lives in the metadata's ``network``.
+
+No ML library is imported at module import time: numpy, joblib, xgboost and torch are imported
+inside the functions that need them, so the handler path inside AWS's prebuilt containers only
+ever imports the one framework in use. The handler path must stay importable on Python 3.10 (the
+oldest interpreter in the current prebuilt containers).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import tempfile
+import warnings
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import numpy as np
+
+METADATA_FILE = "metadata.json"
+FORMAT_VERSION = 1
+SKLEARN, XGBOOST, PYTORCH = "sklearn", "xgboost", "pytorch"
+CLASSIFICATION, REGRESSION = "classification", "regression"
+MODEL_FILES: Mapping[str, str] = {
+    SKLEARN: "model.joblib",
+    XGBOOST: "model.ubj",
+    PYTORCH: "model.pt",
+}
+FRAMEWORKS = tuple(MODEL_FILES)
+TASKS = (CLASSIFICATION, REGRESSION)
+NETWORK_KEYS = ("input_size", "hidden_sizes", "output_size", "dropout")
+"""The keys of a PyTorch model's ``network`` (what ``workloads.tabular_net.TabularNet`` needs)."""
+
+
+class ModelLayoutError(ValueError):
+    """A model directory, its metadata or a model does not follow the layout."""
+
+
+class FeatureCountError(ValueError):
+    """An input has a different number of columns than the model's ``feature_names``."""
+
+
+def _problem(field_name: str, message: str) -> str:
+    return f"{field_name}: {message}"
+
+
+def _is_label(value: object) -> bool:
+    return isinstance(value, str | int | float) and not (
+        isinstance(value, float) and not math.isfinite(value)
+    )
+
+
+def network_problems(network: Mapping[str, Any], n_features: int) -> list[str]:
+    """Every problem with a PyTorch ``network`` spec, each naming its key (empty when valid)."""
+    problems = []
+    unknown = sorted(set(network) - set(NETWORK_KEYS))
+    missing = [key for key in NETWORK_KEYS if key not in network]
+    if unknown:
+        problems.append(_problem("network", f"unknown keys {unknown}; allowed: {NETWORK_KEYS}"))
+    if missing:
+        problems.append(_problem("network", f"missing keys {missing}"))
+    for key in ("input_size", "output_size"):
+        value = network.get(key)
+        if key in network and (type(value) is not int or value < 1):
+            problems.append(_problem(f"network.{key}", f"must be an integer >= 1, not {value!r}"))
+    if network.get("input_size") not in (None, n_features) and type(network["input_size"]) is int:
+        problems.append(
+            _problem(
+                "network.input_size",
+                f"is {network['input_size']} but there are {n_features} feature_names",
+            )
+        )
+    hidden = network.get("hidden_sizes")
+    if "hidden_sizes" in network and (
+        not isinstance(hidden, list | tuple)
+        or not all(type(size) is int and size > 0 for size in hidden)
+    ):
+        problems.append(
+            _problem("network.hidden_sizes", f"must be a list of positive integers, not {hidden!r}")
+        )
+    dropout = network.get("dropout")
+    if "dropout" in network and (
+        type(dropout) not in (int, float) or not 0.0 <= float(dropout) < 1.0
+    ):
+        problems.append(_problem("network.dropout", f"must be a number in [0, 1), not {dropout!r}"))
+    return problems
+
+
+@dataclass(frozen=True, kw_only=True)
+class ModelMetadata:
+    """What a model directory says about its model (``metadata.json``).
+
+    Lists are stored as tuples so the metadata stays immutable; JSON holds them as arrays.
+    """
+
+    framework: str
+    """``sklearn``, ``xgboost`` or ``pytorch``: decides the model file and how it is loaded."""
+    task: str
+    """``classification`` or ``regression``."""
+    feature_names: tuple[str, ...]
+    """The input columns, in the order the model expects them."""
+    target: str = "target"
+    """The name of the predicted column."""
+    classes: tuple[str | int | float, ...] = ()
+    """Class labels in the model's output order (classification only; may be empty, then the
+    model's own labels or class indices are returned)."""
+    metrics: Mapping[str, float] = field(default_factory=dict)
+    """Evaluation metrics recorded by training, e.g. ``{"accuracy": 0.93}``."""
+    network: Mapping[str, Any] = field(default_factory=dict)
+    """PyTorch only: the architecture (``input_size``, ``hidden_sizes``, ``output_size``,
+    ``dropout``) that ``workloads.tabular_net.TabularNet`` is rebuilt from."""
+    name: str = ""
+    """An optional human-readable model name (e.g. the registry's model package group)."""
+    format_version: int = FORMAT_VERSION
+    """The layout version; only 1 exists."""
+
+    def __post_init__(self) -> None:
+        # Accept any sequence from callers, keep tuples: the dataclass is frozen.
+        # numpy scalars (labels, metric values from training) become the Python scalars JSON holds.
+        for name in ("feature_names", "classes"):
+            value = getattr(self, name)
+            if isinstance(value, list | tuple):
+                object.__setattr__(self, name, tuple(_plain(item) for item in value))
+        if isinstance(self.metrics, Mapping):
+            plain = {key: _plain(value) for key, value in self.metrics.items()}
+            object.__setattr__(self, "metrics", plain)
+        problems = self.problems()
+        if problems:
+            raise ModelLayoutError("invalid model metadata: " + "; ".join(problems))
+
+    def problems(self) -> list[str]:
+        """Every problem with these values, each naming its field (empty when valid)."""
+        problems = []
+        if self.format_version != FORMAT_VERSION:
+            problems.append(
+                _problem("format_version", f"must be {FORMAT_VERSION}, not {self.format_version!r}")
+            )
+        if self.framework not in FRAMEWORKS:
+            problems.append(_problem("framework", f"must be one of {FRAMEWORKS}"))
+        if self.task not in TASKS:
+            problems.append(_problem("task", f"must be one of {TASKS}"))
+        names = self.feature_names
+        if (
+            not isinstance(names, tuple)
+            or not names
+            or not all(isinstance(name, str) and name for name in names)
+        ):
+            problems.append(_problem("feature_names", "must be a non-empty list of non-empty str"))
+        elif len(set(names)) != len(names):
+            duplicates = sorted({name for name in names if names.count(name) > 1})
+            problems.append(_problem("feature_names", f"duplicate names {duplicates}"))
+        if not isinstance(self.target, str) or not self.target:
+            problems.append(_problem("target", "must be a non-empty str"))
+        if not isinstance(self.classes, tuple) or not all(_is_label(c) for c in self.classes):
+            problems.append(_problem("classes", "must be a list of str or numbers"))
+        elif self.task == REGRESSION and self.classes:
+            problems.append(_problem("classes", "must be empty for a regression model"))
+        elif len(set(self.classes)) != len(self.classes):
+            problems.append(_problem("classes", "must not repeat a label"))
+        if not isinstance(self.metrics, Mapping) or not all(
+            isinstance(key, str) and type(value) in (int, float)
+            for key, value in self.metrics.items()
+        ):
+            problems.append(_problem("metrics", "must map str to numbers"))
+        if not isinstance(self.network, Mapping):
+            problems.append(_problem("network", "must be an object"))
+        elif self.framework == PYTORCH and isinstance(names, tuple):
+            problems.extend(network_problems(self.network, len(names)))
+            if (
+                self.task == CLASSIFICATION
+                and self.classes
+                and self.network.get("output_size") != len(self.classes)
+            ):
+                problems.append(
+                    _problem(
+                        "network.output_size",
+                        f"is {self.network.get('output_size')!r} but there are "
+                        f"{len(self.classes)} classes",
+                    )
+                )
+        elif self.network:
+            problems.append(_problem("network", "is only for pytorch models"))
+        if not isinstance(self.name, str):
+            problems.append(_problem("name", "must be a str"))
+        return problems
+
+    @property
+    def model_file(self) -> str:
+        """The model file's name inside the model directory."""
+        return MODEL_FILES[self.framework]
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-ready values (tuples as lists)."""
+        values = asdict(self)
+        values["feature_names"] = list(self.feature_names)
+        values["classes"] = list(self.classes)
+        values["metrics"] = dict(self.metrics)
+        values["network"] = dict(self.network)
+        return values
+
+    def to_json(self) -> str:
+        """The ``metadata.json`` text (sorted keys, so equal metadata gives equal bytes)."""
+        return json.dumps(self.to_dict(), indent=2, sort_keys=True) + "\n"
+
+    @classmethod
+    def from_dict(cls, values: Mapping[str, Any], *, source: str = METADATA_FILE) -> ModelMetadata:
+        """Metadata from plain values; errors name ``source`` and every bad field."""
+        if not isinstance(values, Mapping):
+            kind = type(values).__name__
+            raise ModelLayoutError(f"{source}: must hold a JSON object, not {kind}")
+        known = {f.name for f in fields(cls)}
+        problems = [_problem(key, "unknown field") for key in sorted(set(values) - known)]
+        problems += [
+            _problem(f.name, "missing")
+            for f in fields(cls)
+            if f.name not in values and f.name in ("framework", "task", "feature_names")
+        ]
+        if problems:
+            raise ModelLayoutError(f"{source}: invalid model metadata: " + "; ".join(problems))
+        try:
+            return cls(**values)
+        except ModelLayoutError as error:
+            raise ModelLayoutError(f"{source}: {error}") from None
+
+    @classmethod
+    def from_json(cls, text: str | bytes, *, source: str = METADATA_FILE) -> ModelMetadata:
+        """Metadata from ``metadata.json`` text."""
+        try:
+            values = json.loads(text)
+        except ValueError as error:
+            raise ModelLayoutError(f"{source}: not valid JSON ({error})") from None
+        return cls.from_dict(values, source=source)
+
+    @classmethod
+    def read(cls, model_dir: str | os.PathLike[str]) -> ModelMetadata:
+        """The metadata of a model directory."""
+        path = Path(model_dir) / METADATA_FILE
+        try:
+            text = path.read_bytes()
+        except FileNotFoundError:
+            raise ModelLayoutError(
+                f"{path}: missing; a model directory needs {METADATA_FILE} beside its model file"
+            ) from None
+        return cls.from_json(text, source=str(path))
+
+    def write(self, model_dir: str | os.PathLike[str]) -> Path:
+        """Write ``metadata.json`` into ``model_dir`` (atomically); returns its path."""
+        path = Path(model_dir) / METADATA_FILE
+        _write_atomically(path, lambda target: target.write_text(self.to_json()))
+        return path
+
+
+def _write_atomically(path: Path, write: Callable[[Path], object]) -> None:
+    """Write through a temporary file in the same directory, then rename: never a half file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    os.close(handle)
+    try:
+        write(Path(temporary))
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def _plain(value: Any) -> Any:
+    """A numpy scalar as the Python scalar JSON can hold."""
+    return value.item() if hasattr(value, "item") else value
+
+
+def _framework_of(model: Any) -> str:
+    module = type(model).__module__.split(".")[0]
+    if module == "xgboost":
+        return XGBOOST
+    if module == "torch" or any(cls.__module__.startswith("torch.") for cls in type(model).__mro__):
+        return PYTORCH
+    return SKLEARN
+
+
+def metadata_for(
+    model: Any,
+    feature_names: Sequence[str] | None = None,
+    **values: Any,
+) -> ModelMetadata:
+    """Metadata for a fitted model, deriving what the model itself knows.
+
+    ``framework`` comes from the model's type, ``task`` and ``classes`` from scikit-learn's
+    conventions (``classes_``; XGBoost's sklearn API too), ``feature_names`` from
+    ``feature_names_in_`` (a model fitted on a DataFrame) or ``x0..x{n-1}``, and
+    ``network`` from a ``TabularNet``. Anything in ``values`` wins over what is derived.
+    ``n_features``, if given, is checked against the feature names.
+    """
+    n_features = values.pop("n_features", None)
+    framework = values.pop("framework", None) or _framework_of(model)
+    if feature_names is None:
+        feature_names = values.pop("feature_names", None)
+    if feature_names is None:
+        names_in = getattr(model, "feature_names_in_", None)
+        count = getattr(model, "n_features_in_", None) or n_features
+        if names_in is not None:
+            feature_names = [str(name) for name in names_in]
+        elif count:
+            feature_names = [f"x{i}" for i in range(int(count))]
+        else:
+            raise ModelLayoutError("feature_names: cannot be derived from the model; pass them")
+    feature_names = [str(name) for name in feature_names]
+    if n_features is not None and n_features != len(feature_names):
+        raise ModelLayoutError(
+            f"n_features: is {n_features} but there are {len(feature_names)} feature_names"
+        )
+    if framework == PYTORCH and "network" not in values and hasattr(model, "network_spec"):
+        values["network"] = model.network_spec()
+    model_classes = getattr(model, "classes_", None)
+    if "task" not in values:
+        if framework == PYTORCH:
+            raise ModelLayoutError("task: cannot be derived from a PyTorch model; pass it")
+        values["task"] = CLASSIFICATION if model_classes is not None else REGRESSION
+    if "classes" not in values and values["task"] == CLASSIFICATION and model_classes is not None:
+        values["classes"] = [_plain(label) for label in model_classes]
+    return ModelMetadata(framework=framework, feature_names=tuple(feature_names), **values)
+
+
+def save_model(
+    model_dir: str | os.PathLike[str],
+    model: Any,
+    metadata: ModelMetadata | Mapping[str, Any] | None = None,
+) -> ModelMetadata:
+    """Save a fitted model and its metadata into ``model_dir`` (created if missing).
+
+    ``metadata`` is a ``ModelMetadata``, or a mapping of its fields where anything left out is
+    derived from the model (see ``metadata_for``). The model file is written first and
+    ``metadata.json`` last, both atomically, so a directory with metadata is always complete.
+    Returns the metadata written.
+    """
+    if not isinstance(metadata, ModelMetadata):
+        metadata = metadata_for(model, **dict(metadata or {}))
+    path = Path(model_dir) / metadata.model_file
+    if metadata.framework == SKLEARN:
+        import joblib
+
+        _write_atomically(path, lambda target: joblib.dump(model, target))
+    elif metadata.framework == XGBOOST:
+        # XGBoost picks the format from the file name's extension, so the temporary keeps it.
+        booster = model.get_booster() if hasattr(model, "get_booster") else model
+        _write_atomically(path, lambda target: _save_booster(booster, target))
+    else:
+        import torch
+
+        from workloads.tabular_net import TabularNet
+
+        state = model.state_dict()
+        # Prove now that the metadata's network can load this state, not at deploy time.
+        TabularNet.from_network(metadata.network).load_state_dict(state)
+        _write_atomically(path, lambda target: torch.save(state, target))
+    metadata.write(model_dir)
+    return metadata
+
+
+def _save_booster(booster: Any, target: Path) -> None:
+    ubj = target.with_name(target.name + ".ubj")
+    booster.save_model(str(ubj))
+    os.replace(ubj, target)
+
+
+def save_sklearn_model(
+    model_dir: str | os.PathLike[str],
+    estimator: Any,
+    feature_names: Sequence[str] | None = None,
+    **values: Any,
+) -> ModelMetadata:
+    """Save a fitted scikit-learn estimator (or pipeline) in our layout.
+
+    The few-lines path for local serving: task and classes come from the estimator, feature names
+    from the argument, the estimator's ``feature_names_in_``, or ``x0..x{n-1}``.
+    """
+    metadata = metadata_for(estimator, feature_names, framework=SKLEARN, **values)
+    return save_model(model_dir, estimator, metadata)
+
+
+class LoadedModel:
+    """A model read from a model directory, ready to predict on 2-D float arrays."""
+
+    def __init__(self, metadata: ModelMetadata) -> None:
+        self.metadata = metadata
+        self.n_features = len(metadata.feature_names)
+
+    def check_columns(self, x: np.ndarray) -> None:
+        """Raise ``FeatureCountError`` unless ``x`` is 2-D with one column per feature."""
+        if x.ndim != 2 or x.shape[1] != self.n_features:
+            got = f"{x.shape[1]} columns" if x.ndim == 2 else f"a {x.ndim}-D array"
+            raise FeatureCountError(
+                f"expected {self.n_features} columns ({', '.join(self.metadata.feature_names)}), "
+                f"got {got}"
+            )
+
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        """Predictions for each row: class labels for classification, values for regression."""
+        self.check_columns(x)
+        return self._predict(x)
+
+    @property
+    def has_predict_proba(self) -> bool:
+        """Whether ``predict_proba`` is available (classification models that give scores)."""
+        return False
+
+    def predict_proba(self, x: np.ndarray) -> np.ndarray:
+        """Class probabilities, one column per class in ``metadata.classes`` order."""
+        raise NotImplementedError(f"{self.metadata.framework} model gives no probabilities")
+
+    def _predict(self, x: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+
+class SklearnModel(LoadedModel):
+    """A scikit-learn estimator loaded with joblib."""
+
+    def __init__(self, metadata: ModelMetadata, estimator: Any) -> None:
+        super().__init__(metadata)
+        self.estimator = estimator
+        # A model fitted on a DataFrame warns on every ndarray; our columns are already in
+        # feature_names order, so that warning says nothing here.
+        self._quiet = hasattr(estimator, "feature_names_in_")
+
+    @property
+    def has_predict_proba(self) -> bool:
+        """Whether the estimator has ``predict_proba``."""
+        return hasattr(self.estimator, "predict_proba")
+
+    def _predict(self, x: np.ndarray) -> np.ndarray:
+        if not self._quiet:
+            return self.estimator.predict(x)
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="X does not have valid feature names")
+            return self.estimator.predict(x)
+
+    def predict_proba(self, x: np.ndarray) -> np.ndarray:
+        """The estimator's ``predict_proba``."""
+        self.check_columns(x)
+        return self.estimator.predict_proba(x)
+
+
+class XGBoostModel(LoadedModel):
+    """An XGBoost booster loaded from its native format."""
+
+    def __init__(self, metadata: ModelMetadata, booster: Any) -> None:
+        import numpy as np
+
+        super().__init__(metadata)
+        self.booster = booster
+        config = json.loads(booster.save_config())
+        self.objective: str = config["learner"]["objective"]["name"]
+        self._labels = np.asarray(metadata.classes) if metadata.classes else None
+
+    @property
+    def has_predict_proba(self) -> bool:
+        """Classification objectives that give probabilities."""
+        return self.objective in ("binary:logistic", "multi:softprob")
+
+    def _scores(self, x: np.ndarray) -> np.ndarray:
+        # inplace_predict skips building a DMatrix: the cheapest call for small batches.
+        return self.booster.inplace_predict(x)
+
+    def _predict(self, x: np.ndarray) -> np.ndarray:
+        import numpy as np
+
+        scores = self._scores(x)
+        if self.metadata.task == REGRESSION:
+            return scores
+        if scores.ndim == 2:
+            index = scores.argmax(axis=1)
+        elif self.objective == "binary:logistic":
+            index = (scores > 0.5).astype(np.intp)
+        elif self.objective == "binary:logitraw":
+            index = (scores > 0.0).astype(np.intp)
+        else:  # multi:softmax and other objectives that already give the class index
+            index = scores.astype(np.intp)
+        return index if self._labels is None else self._labels[index]
+
+    def predict_proba(self, x: np.ndarray) -> np.ndarray:
+        """Class probabilities (binary objectives give two columns)."""
+        import numpy as np
+
+        self.check_columns(x)
+        if not self.has_predict_proba:
+            return super().predict_proba(x)
+        scores = self._scores(x)
+        return scores if scores.ndim == 2 else np.column_stack([1.0 - scores, scores])
+
+
+class TorchModel(LoadedModel):
+    """A ``TabularNet`` rebuilt from the metadata's network and its saved ``state_dict``."""
+
+    def __init__(self, metadata: ModelMetadata, net: Any) -> None:
+        import numpy as np
+
+        super().__init__(metadata)
+        self.net = net
+        self._labels = np.asarray(metadata.classes) if metadata.classes else None
+
+    @property
+    def has_predict_proba(self) -> bool:
+        """Classification networks give softmax probabilities."""
+        return self.metadata.task == CLASSIFICATION
+
+    def _outputs(self, x: np.ndarray) -> Any:
+        import numpy as np
+        import torch
+
+        with torch.inference_mode():
+            return self.net(torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32)))
+
+    def _predict(self, x: np.ndarray) -> np.ndarray:
+        outputs = self._outputs(x)
+        if self.metadata.task == REGRESSION:
+            values = outputs.numpy()
+            return values[:, 0] if values.shape[1] == 1 else values
+        index = outputs.argmax(dim=1).numpy()
+        return index if self._labels is None else self._labels[index]
+
+    def predict_proba(self, x: np.ndarray) -> np.ndarray:
+        """Softmax over the network's outputs."""
+        self.check_columns(x)
+        if not self.has_predict_proba:
+            return super().predict_proba(x)
+        return self._outputs(x).softmax(dim=1).numpy()
+
+
+def load_model(model_dir: str | os.PathLike[str]) -> LoadedModel:
+    """Read a model directory: its metadata, then its model file with the framework's loader."""
+    metadata = ModelMetadata.read(model_dir)
+    path = Path(model_dir) / metadata.model_file
+    if not path.is_file():
+        raise ModelLayoutError(
+            f"{path}: missing; {METADATA_FILE} says framework {metadata.framework!r}, "
+            f"whose model file is {metadata.model_file}"
+        )
+    if metadata.framework == SKLEARN:
+        import joblib
+
+        return SklearnModel(metadata, joblib.load(path))
+    if metadata.framework == XGBOOST:
+        import xgboost
+
+        booster = xgboost.Booster()
+        booster.load_model(str(path))
+        return XGBoostModel(metadata, booster)
+    import torch
+
+    from workloads.tabular_net import TabularNet
+
+    net = TabularNet.from_network(metadata.network)
+    net.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
+    net.eval()
+    return TorchModel(metadata, net)

@@ -5,9 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+import yaml
 
 from stacks.config import ConfigError, load_platform_config
-from tests.conftest import stack_config, with_section
+from tests.conftest import ROOT, stack_config, with_section
 
 DEV = stack_config("dev")
 PROD = stack_config("prod")
@@ -214,3 +215,14 @@ def test_rollout_and_alarm_bounds() -> None:
 def test_alarm_emails_are_checked() -> None:
     section = {"alarm_emails": ["oncall"], "endpoints": []}
     assert problems_of(section) == ["serving.alarm_emails: 'oncall' is not an email address"]
+
+
+def test_the_readme_serving_example_is_valid_config() -> None:
+    # given the serving example of the README / when validated in the prod stack
+    readme = (ROOT / "README.md").read_text()
+    section = readme.split("## The serving layer", 1)[1]
+    block = section.split("```yaml\n", 1)[1].split("```", 1)[0]
+    example = yaml.safe_load(block)["ml-platform:serving"]
+    config = load_platform_config("prod", with_section(PROD, "serving", example))
+    # then it loads as written
+    assert [variant.name for variant in config.serving.endpoints[0].variants] == ["blue", "green"]

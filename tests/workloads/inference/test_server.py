@@ -1,0 +1,562 @@
+"""The standalone server: SageMaker's contract, every bad-input class, batching, shutdown."""
+
+from __future__ import annotations
+
+import io
+import json
+import socket
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tests.workloads.inference import models
+from tests.workloads.inference.conftest import (
+    ModelDirs,
+    ProcessServer,
+    ThreadServer,
+    invoke,
+    request,
+)
+from workloads.inference.server import build_parser
+from workloads.model_layout import LoadedModel, load_model
+
+ROW = [0.5, -1.0, 2.0, 0.25]
+StartServer = Callable[..., ThreadServer]
+
+
+def raw_exchange(port: int, payload: bytes, timeout: float = 5.0) -> bytes:
+    """Send raw bytes, read until the server closes the connection (or the timeout)."""
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as client:
+        client.sendall(payload)
+        received = b""
+        try:
+            while chunk := client.recv(65536):
+                received += chunk
+        except TimeoutError:
+            pass
+    return received
+
+
+def split_responses(raw: bytes) -> list[tuple[int, dict[str, str], bytes]]:
+    """Parse back-to-back HTTP responses with Content-Length bodies."""
+    responses = []
+    while raw:
+        head, _, rest = raw.partition(b"\r\n\r\n")
+        lines = head.decode("latin-1").split("\r\n")
+        headers = dict(line.split(": ", 1) for line in lines[1:])
+        headers = {name.lower(): value for name, value in headers.items()}
+        length = int(headers["content-length"])
+        responses.append((int(lines[0].split(" ")[1]), headers, rest[:length]))
+        raw = rest[length:]
+    return responses
+
+
+# --- the contract ---------------------------------------------------------------------------
+
+
+def test_ping_is_503_until_the_model_is_loaded_then_200(
+    start_server: StartServer, sklearn_model: LoadedModel
+) -> None:
+    # given a listening server whose model is still loading
+    server = start_server()
+    # when /ping and /invocations are called, then both say "not yet", as JSON
+    ping = request(server.port, "GET", "/ping")
+    assert (ping.status, ping.json()) == (503, {"error": "model is not loaded yet"})
+    assert invoke(server.port, json.dumps([ROW])).status == 503
+    # when the model arrives, then /ping is 200
+    server.call(lambda: server.server.set_model(sklearn_model))
+    assert request(server.port, "GET", "/ping").status == 200
+
+
+def test_json_rows_are_answered_with_the_models_predictions(
+    start_server: StartServer, sklearn_model: LoadedModel
+) -> None:
+    # given a server with the sklearn classifier and three rows
+    server = start_server(sklearn_model)
+    rows = models.dataset()[0][:3]
+    # when they are posted as a list of rows
+    answer = invoke(server.port, json.dumps(rows.tolist()))
+    # then the answer is the model's own predictions, with the time predict took
+    assert answer.status == 200
+    assert answer.headers["content-type"] == "application/json"
+    assert answer.json() == {"predictions": sklearn_model.predict(rows).tolist()}
+    assert float(answer.headers["x-model-time"]) > 0
+
+
+def test_csv_and_npy_bodies_and_a_csv_answer(
+    start_server: StartServer, sklearn_model: LoadedModel
+) -> None:
+    # given two rows
+    server = start_server(sklearn_model)
+    rows = models.dataset()[0][:2]
+    expected = sklearn_model.predict(rows).tolist()
+    csv_body = "\n".join(",".join(repr(v) for v in row) for row in rows.tolist())
+    npy = io.BytesIO()
+    np.save(npy, rows)
+    # when they are posted as CSV (answer as CSV) and as NPY
+    as_csv = invoke(server.port, csv_body, "text/csv", accept="text/csv")
+    as_npy = invoke(server.port, npy.getvalue(), "application/x-npy")
+    # then both are answered as the model predicts
+    assert (as_csv.status, as_csv.headers["content-type"]) == (200, "text/csv")
+    assert as_csv.body.decode().splitlines() == expected
+    assert as_npy.json() == {"predictions": expected}
+
+
+def test_objects_keyed_by_feature_name_are_put_in_feature_order(
+    start_server: StartServer, sklearn_model: LoadedModel
+) -> None:
+    # given a row as an object whose keys are in another order
+    server = start_server(sklearn_model)
+    named = dict(zip(reversed(models.FEATURES), reversed(ROW), strict=True))
+    # when it is posted, then it is predicted like the same row as a list
+    assert (
+        invoke(server.port, json.dumps(named)).json() == invoke(server.port, json.dumps(ROW)).json()
+    )
+
+
+def test_metrics_count_requests_by_status_and_observe_latency_and_batches(
+    start_server: StartServer, sklearn_model: LoadedModel
+) -> None:
+    # given a server that answered one good and one bad request
+    server = start_server(sklearn_model)
+    invoke(server.port, json.dumps([ROW]))
+    invoke(server.port, "nope")
+    # when /metrics is read
+    metrics = request(server.port, "GET", "/metrics")
+    text = metrics.body.decode()
+    # then it is Prometheus text with the counts, the latency and batch histograms
+    assert metrics.headers["content-type"] == "text/plain; version=0.0.4; charset=utf-8"
+    assert 'inference_requests_total{path="/invocations",status="200"} 1' in text
+    assert 'inference_requests_total{path="/invocations",status="400"} 1' in text
+    assert "inference_request_duration_seconds_count 2" in text
+    assert 'inference_batch_rows_bucket{le="1"} 1' in text
+    assert "inference_model_loaded 1" in text
+
+
+def test_execution_parameters_for_batch_transform(
+    start_server: StartServer, sklearn_model: LoadedModel
+) -> None:
+    server = start_server(sklearn_model, max_body_bytes=6 * 1024 * 1024)
+    answer = request(server.port, "GET", "/execution-parameters")
+    assert answer.json() == {
+        "MaxConcurrentTransforms": 1,
+        "BatchStrategy": "MULTI_RECORD",
+        "MaxPayloadInMB": 6,
+    }
+
+
+# --- every class of bad input ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body", "headers", "status", "error", "allow"),
+    [
+        (
+            "POST",
+            "/invocations",
+            b"{not json",
+            {"Content-Type": "application/json"},
+            400,
+            "body is not valid JSON",
+            None,
+        ),
+        (
+            "POST",
+            "/invocations",
+            b"[[1, 2]]",
+            {"Content-Type": "application/json"},
+            400,
+            "expected 4 values per row (a, b, c, d), got 2",
+            None,
+        ),
+        (
+            "POST",
+            "/invocations",
+            b'[[1, "x", 3, 4]]',
+            {},
+            400,
+            "JSON: every value must be a number",
+            None,
+        ),
+        (
+            "POST",
+            "/invocations",
+            b"[[1, NaN, 3, 4]]",
+            {},
+            400,
+            "JSON: values must be finite and within float32 range",
+            None,
+        ),
+        (
+            "POST",
+            "/invocations",
+            b'{"a": 1, "b": 2, "c": 3, "e": 4}',
+            {},
+            400,
+            "missing features: d; unknown features: 'e'",
+            None,
+        ),
+        (
+            "POST",
+            "/invocations",
+            b"1,2,3,4",
+            {"Content-Type": "text/plain"},
+            415,
+            "content type 'text/plain' is not supported; use one of application/json, text/csv, application/x-npy",
+            None,
+        ),
+        (
+            "POST",
+            "/invocations",
+            b"[[1, 2, 3, 4]]",
+            {"Accept": "application/xml"},
+            406,
+            "cannot answer in 'application/xml'; use one of application/json, text/csv",
+            None,
+        ),
+        ("GET", "/invocations", None, {}, 405, "/invocations does not take 'GET'", "POST"),
+        ("POST", "/ping", b"", {}, 405, "/ping does not take 'POST'", "GET"),
+        ("DELETE", "/metrics", None, {}, 405, "/metrics does not take 'DELETE'", "GET"),
+        ("GET", "/nope", None, {}, 404, "no such path; use POST /invocations or GET /ping", None),
+    ],
+)
+def test_bad_requests_get_their_status_and_a_short_json_error(
+    start_server: StartServer,
+    sklearn_model: LoadedModel,
+    method: str,
+    path: str,
+    body: bytes | None,
+    headers: dict[str, str],
+    status: int,
+    error: str,
+    allow: str | None,
+) -> None:
+    # given a serving server
+    server = start_server(sklearn_model)
+    # when a bad request arrives
+    answer = request(server.port, method, path, body, headers)
+    # then it gets exactly its status and error, as JSON, without a traceback
+    assert (answer.status, answer.json()) == (status, {"error": error})
+    assert answer.headers["content-type"] == "application/json"
+    assert answer.headers.get("allow") == allow
+    assert b"Traceback" not in answer.body
+    # and the server goes on serving
+    assert invoke(server.port, json.dumps([ROW])).status == 200
+
+
+def test_413_is_decided_from_content_length_before_any_body_arrives(
+    start_server: StartServer, sklearn_model: LoadedModel
+) -> None:
+    # given a server taking at most 1000 bytes
+    server = start_server(sklearn_model, max_body_bytes=1000)
+    # when a request announces 5000 bytes and sends none of them
+    raw = raw_exchange(
+        server.port,
+        b"POST /invocations HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        b"Content-Length: 5000\r\n\r\n",
+    )
+    # then the 413 comes at once and the connection is closed
+    [(status, headers, body)] = split_responses(raw)
+    assert status == 413
+    assert json.loads(body) == {"error": "body of 5000 bytes is over the limit of 1000 bytes"}
+    assert headers["connection"] == "close"
+
+
+def test_a_client_sending_an_oversized_body_reads_the_413(
+    start_server: StartServer, sklearn_model: LoadedModel
+) -> None:
+    # given a 1000-byte limit and a client that sends a 2 MB body whatever happens
+    server = start_server(sklearn_model, max_body_bytes=1000)
+    # when it posts, then it reads the 413 rather than a reset connection
+    answer = invoke(server.port, b"[" + b"1," * 1_000_000 + b"1]")
+    assert (answer.status, answer.json()["error"]) == (
+        413,
+        "body of 2000003 bytes is over the limit of 1000 bytes",
+    )
+
+
+@pytest.mark.parametrize(
+    ("payload", "status", "error"),
+    [
+        (b"GARBAGE\r\n\r\n", 400, "malformed request line"),
+        (b"GET /ping HTTP/2.0\r\n\r\n", 505, "only HTTP/1.0 and HTTP/1.1 are served"),
+        (b"GET /ping HTTP/1.1\r\nno-colon\r\n\r\n", 400, "malformed header line"),
+        (
+            b"POST /invocations HTTP/1.1\r\nContent-Length: -1\r\n\r\n",
+            400,
+            "invalid Content-Length",
+        ),
+        (
+            b"POST /invocations HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n",
+            400,
+            "conflicting Content-Length headers",
+        ),
+        (
+            b"POST /invocations HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n",
+            411,
+            "chunked bodies are not accepted; send Content-Length",
+        ),
+        (b"GET /" + b"x" * 70_000 + b" HTTP/1.1\r\n\r\n", 431, "request head is too large"),
+    ],
+)
+def test_malformed_http_gets_a_4xx_and_a_close(
+    start_server: StartServer,
+    sklearn_model: LoadedModel,
+    payload: bytes,
+    status: int,
+    error: str,
+) -> None:
+    # given a serving server, when the request itself is broken
+    server = start_server(sklearn_model)
+    [(got, headers, body)] = split_responses(raw_exchange(server.port, payload))
+    # then it is refused with its status and the connection closed
+    assert (got, json.loads(body), headers["connection"]) == (status, {"error": error}, "close")
+    assert request(server.port, "GET", "/ping").status == 200
+
+
+# --- HTTP/1.1 details -----------------------------------------------------------------------
+
+
+def test_pipelined_requests_are_answered_in_order(
+    start_server: StartServer, sklearn_model: LoadedModel
+) -> None:
+    # given three requests written in one go, the last asking to close
+    server = start_server(sklearn_model)
+    rows = models.dataset()[0][:2]
+    bodies = [json.dumps([row]).encode() for row in rows.tolist()]
+    payload = b"".join(
+        b"POST /invocations HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n%s" % (len(b), b)
+        for b in bodies
+    )
+    payload += b"GET /ping HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    # when they are sent
+    responses = split_responses(raw_exchange(server.port, payload))
+    # then each is answered, in order, and the connection closes after the last
+    assert [json.loads(body) for _, _, body in responses[:2]] == [
+        {"predictions": [label]} for label in sklearn_model.predict(rows).tolist()
+    ]
+    assert responses[2][0] == 200
+    assert responses[2][1]["connection"] == "close"
+
+
+def test_keep_alive_serves_many_requests_on_one_connection(
+    start_server: StartServer, sklearn_model: LoadedModel
+) -> None:
+    import http.client
+
+    server = start_server(sklearn_model)
+    connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=5)
+    try:
+        for _ in range(5):
+            connection.request(
+                "POST", "/invocations", json.dumps([ROW]), {"Content-Type": "application/json"}
+            )
+            answer = connection.getresponse()
+            assert answer.status == 200
+            answer.read()
+    finally:
+        connection.close()
+
+
+def test_expect_100_continue_gets_an_interim_answer(
+    start_server: StartServer, sklearn_model: LoadedModel
+) -> None:
+    # given a client that waits for 100 Continue before sending its body (as curl does)
+    server = start_server(sklearn_model)
+    body = json.dumps([ROW]).encode()
+    with socket.create_connection(("127.0.0.1", server.port), timeout=5) as client:
+        client.sendall(
+            b"POST /invocations HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\n"
+            b"Content-Length: %d\r\nConnection: close\r\n\r\n" % len(body)
+        )
+        # then the server says continue, and answers once the body comes
+        assert client.recv(1024) == b"HTTP/1.1 100 Continue\r\n\r\n"
+        client.sendall(body)
+        received = b""
+        while chunk := client.recv(65536):
+            received += chunk
+    [(status, _, answer)] = split_responses(received)
+    assert (status, json.loads(answer)) == (200, {"predictions": ["yes"]})
+
+
+def test_http_1_0_closes_after_each_answer(
+    start_server: StartServer, sklearn_model: LoadedModel
+) -> None:
+    server = start_server(sklearn_model)
+    [(status, headers, _)] = split_responses(
+        raw_exchange(server.port, b"GET /ping HTTP/1.0\r\n\r\n")
+    )
+    assert (status, headers["connection"]) == (200, "close")
+
+
+# --- micro-batching -------------------------------------------------------------------------
+
+
+class CountingModel(LoadedModel):
+    """Wraps a model and records the rows of every predict call."""
+
+    def __init__(self, inner: LoadedModel) -> None:
+        super().__init__(inner.metadata)
+        self.inner = inner
+        self.calls: list[int] = []
+
+    def _predict(self, x: np.ndarray) -> np.ndarray:
+        self.calls.append(x.shape[0])
+        return self.inner.predict(x)
+
+
+def post_concurrently(port: int, rows: np.ndarray) -> list[object]:
+    """Post each row from its own thread, all released together; answers in row order."""
+    answers: list[object] = [None] * len(rows)
+    barrier = threading.Barrier(len(rows))
+
+    def post(index: int) -> None:
+        body = json.dumps([rows[index].tolist()])
+        barrier.wait()
+        answers[index] = invoke(port, body).json()
+
+    threads = [threading.Thread(target=post, args=(i,)) for i in range(len(rows))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    return answers
+
+
+def test_concurrent_requests_are_merged_and_answered_as_if_sequential(
+    start_server: StartServer, model_dirs: ModelDirs
+) -> None:
+    # given a batching server (a long wait, so the threads' requests surely meet)
+    model = CountingModel(load_model(model_dirs["sklearn"]))
+    server = start_server(model, max_batch_wait_ms=200.0, max_batch_size=64)
+    rows = models.dataset(rows=24, seed=3)[0]
+    # when 24 single-row requests arrive together
+    answers = post_concurrently(server.port, rows)
+    # then each gets what it gets alone
+    sequential = [invoke(server.port, json.dumps([row])).json() for row in rows.tolist()]
+    assert answers == sequential
+    assert answers == [{"predictions": [label]} for label in model.inner.predict(rows).tolist()]
+    # and they were merged: fewer predict calls than requests, shown in the metrics too
+    concurrent_calls = model.calls[: len(model.calls) - len(rows)]
+    assert sum(concurrent_calls) == len(rows)
+    assert len(concurrent_calls) < len(rows)
+    metrics = request(server.port, "GET", "/metrics").body.decode()
+    assert f"inference_batch_requests_sum {float(2 * len(rows))}" in metrics
+    assert f"inference_batch_requests_count {len(model.calls)}" in metrics
+
+
+def test_batches_hold_at_most_max_batch_size_rows(
+    start_server: StartServer, model_dirs: ModelDirs
+) -> None:
+    model = CountingModel(load_model(model_dirs["sklearn"]))
+    server = start_server(model, max_batch_wait_ms=200.0, max_batch_size=4)
+    post_concurrently(server.port, models.dataset(rows=12, seed=4)[0])
+    assert max(model.calls) <= 4
+    assert sum(model.calls) == 12
+
+
+def test_without_batching_each_request_is_its_own_predict_call(
+    start_server: StartServer, model_dirs: ModelDirs
+) -> None:
+    model = CountingModel(load_model(model_dirs["sklearn"]))
+    server = start_server(model, batching=False)
+    rows = models.dataset(rows=8, seed=5)[0]
+    answers = post_concurrently(server.port, rows)
+    assert answers == [{"predictions": [label]} for label in model.inner.predict(rows).tolist()]
+    assert model.calls == [1] * 8
+
+
+def test_a_failing_predict_is_a_500_for_that_request_only(
+    start_server: StartServer, sklearn_model: LoadedModel
+) -> None:
+    # given a model that raises on one particular row
+    class Picky(CountingModel):
+        def _predict(self, x: np.ndarray) -> np.ndarray:
+            if (x[:, 0] == 99.0).any():
+                raise RuntimeError("secret internals")
+            return self.inner.predict(x)
+
+    server = start_server(Picky(sklearn_model), max_batch_wait_ms=200.0)
+    rows = np.array([ROW, [99.0, 0.0, 0.0, 0.0], ROW])
+    # when it comes with others, then only it fails, with no internals shown
+    answers = post_concurrently(server.port, rows)
+    assert answers[1] == {"error": "prediction failed"}
+    assert (
+        answers[0] == answers[2] == {"predictions": sklearn_model.predict(np.array([ROW])).tolist()}
+    )
+
+
+# --- as a process: the CLI, SIGTERM ---------------------------------------------------------
+
+
+def test_sigterm_finishes_the_request_in_flight_and_exits_0(
+    start_process: Callable[..., ProcessServer], tmp_path: Path
+) -> None:
+    # given a server process whose model takes 1.5 s on a marked row
+    models.save_slow(tmp_path / "slow", delay=1.5)
+    server = start_process("--model-dir", str(tmp_path / "slow"))
+    server.wait_ready()
+    slow_row = json.dumps([[models.SLOW_MARKER, 0, 0, 0]])
+    answers: list[object] = []
+    client = threading.Thread(target=lambda: answers.append(invoke(server.port, slow_row)))
+    client.start()
+    time.sleep(0.4)
+    # when SIGTERM arrives while that request is being predicted
+    server.terminate()
+    client.join(30)
+    # then the request is answered, and the process exits 0
+    assert [(a.status, a.json()) for a in answers] == [(200, {"predictions": ["yes"]})]  # type: ignore[attr-defined]
+    assert server.process.wait(30) == 0, server.output()
+    # and it no longer accepts connections
+    with pytest.raises(OSError):
+        request(server.port, "GET", "/ping", timeout=1.0)
+
+
+def test_cli_flags_reach_the_server(
+    start_process: Callable[..., ProcessServer], model_dirs: ModelDirs
+) -> None:
+    # given the server started with every flag
+    server = start_process(
+        "--model-dir",
+        str(model_dirs["sklearn"]),
+        "--host",
+        "127.0.0.1",
+        "--max-batch-size",
+        "8",
+        "--max-batch-wait-ms",
+        "1",
+        "--no-batching",
+        "--max-body-bytes",
+        "100",
+    )
+    server.wait_ready()
+    # then the body limit and the batching switch are in force
+    assert invoke(server.port, json.dumps([ROW] * 10)).status == 413
+    assert invoke(server.port, json.dumps([ROW])).status == 200
+    metrics = request(server.port, "GET", "/metrics").body.decode()
+    assert "inference_batch_requests_count 0" in metrics
+    server.terminate()
+    assert server.process.wait(30) == 0
+
+
+def test_a_model_that_cannot_load_exits_1(
+    start_process: Callable[..., ProcessServer], tmp_path: Path
+) -> None:
+    server = start_process("--model-dir", str(tmp_path))
+    assert server.process.wait(30) == 1
+    assert f"{tmp_path}/metadata.json: missing" in server.output()
+
+
+def test_cli_defaults_follow_sagemaker(monkeypatch: pytest.MonkeyPatch) -> None:
+    # given SageMaker's port variable, when the CLI is parsed without flags
+    monkeypatch.setenv("SAGEMAKER_BIND_TO_PORT", "9090")
+    monkeypatch.delenv("SM_MODEL_DIR", raising=False)
+    args = build_parser().parse_args([])
+    # then it serves /opt/ml/model on that port, batching 64 rows for at most 2 ms
+    assert (args.model_dir, args.port, args.host) == (Path("/opt/ml/model"), 9090, "127.0.0.1")
+    assert (args.max_batch_size, args.max_batch_wait_ms, args.batching) == (64, 2.0, True)
+    assert args.max_body_bytes == 6 * 1024 * 1024

@@ -181,7 +181,8 @@ class ModelMetadata:
             if (
                 self.task == CLASSIFICATION
                 and self.classes
-                and self.network.get("output_size") != len(self.classes)
+                and "output_size" in self.network
+                and self.network["output_size"] != len(self.classes)
             ):
                 problems.append(
                     _problem(

@@ -79,7 +79,6 @@ _REASONS = {
     431: b"Request Header Fields Too Large",
     500: b"Internal Server Error",
     503: b"Service Unavailable",
-    505: b"HTTP Version Not Supported",
 }
 _STATUS_LINES = {code: b"HTTP/1.1 %d %s\r\n" % (code, reason) for code, reason in _REASONS.items()}
 _MEDIA = {codecs.JSON: b"application/json", codecs.CSV: b"text/csv"}
@@ -136,8 +135,9 @@ class _Head:
             raise _BadRequest(400, "malformed request line")
         self.method, self.target, version = parts
         if version not in (b"HTTP/1.1", b"HTTP/1.0"):
+            # A 400 rather than 505: bad input is never answered with a 5xx.
             if version.startswith(b"HTTP/"):
-                raise _BadRequest(505, "only HTTP/1.0 and HTTP/1.1 are served")
+                raise _BadRequest(400, "only HTTP/1.0 and HTTP/1.1 are served")
             raise _BadRequest(400, "malformed request line")
         length: int | None = None
         content_type = accept = None

@@ -283,7 +283,7 @@ def test_a_client_sending_an_oversized_body_reads_the_413(
     ("payload", "status", "error"),
     [
         (b"GARBAGE\r\n\r\n", 400, "malformed request line"),
-        (b"GET /ping HTTP/2.0\r\n\r\n", 505, "only HTTP/1.0 and HTTP/1.1 are served"),
+        (b"GET /ping HTTP/2.0\r\n\r\n", 400, "only HTTP/1.0 and HTTP/1.1 are served"),
         (b"GET /ping HTTP/1.1\r\nno-colon\r\n\r\n", 400, "malformed header line"),
         (
             b"POST /invocations HTTP/1.1\r\nContent-Length: -1\r\n\r\n",

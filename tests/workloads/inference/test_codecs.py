@@ -1,0 +1,225 @@
+"""Decoding bodies into rows and encoding predictions: every accepted shape, every refusal."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pytest
+
+from workloads.inference import codecs
+from workloads.inference.errors import InferenceError
+
+NAMES = ("a", "b", "c")
+
+
+def npy(array: np.ndarray, **options: object) -> bytes:
+    buffer = io.BytesIO()
+    np.save(buffer, array, **options)  # type: ignore[arg-type]
+    return buffer.getvalue()
+
+
+def decoded(body: bytes | str, content_type: str = codecs.JSON) -> np.ndarray:
+    return codecs.align(codecs.decode(body, content_type), NAMES)
+
+
+def refusal(body: bytes | str, content_type: str = codecs.JSON) -> tuple[int, str]:
+    with pytest.raises(InferenceError) as refused:
+        decoded(body, content_type)
+    return refused.value.status, refused.value.message
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "[[1, 2, 3], [4, 5, 6]]",
+        '{"instances": [[1, 2, 3], [4, 5, 6]]}',
+        '[{"a": 1, "b": 2, "c": 3}, {"c": 6, "a": 4, "b": 5}]',
+        '{"instances": [{"c": 3, "b": 2, "a": 1}, {"a": 4, "b": 5, "c": 6}]}',
+    ],
+)
+def test_json_shapes_all_give_the_same_rows(body: str) -> None:
+    assert decoded(body).tolist() == [[1, 2, 3], [4, 5, 6]]
+
+
+@pytest.mark.parametrize("body", ["[1, 2.5, 3]", '{"c": 3, "a": 1, "b": 2.5}', b"[[1, 2.5, 3]]"])
+def test_a_single_json_row(body: str | bytes) -> None:
+    assert decoded(body).tolist() == [[1, 2.5, 3]]
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ("", "body is not valid JSON"),
+        ("[[1, 2, 3]", "body is not valid JSON"),
+        ("[" * 100_000 + "]" * 100_000, "body is not valid JSON"),
+        (b"\xff\xfe\x00", "body is not valid JSON"),
+        (
+            "[]",
+            'JSON: expected a row, a list of rows, or {"instances": [...]}, with at least one row',
+        ),
+        (
+            '"text"',
+            'JSON: expected a row, a list of rows, or {"instances": [...]}, with at least one row',
+        ),
+        (
+            '{"instances": [[1, 2, 3]], "extra": 1}',
+            'JSON: an object with "instances" must hold nothing else',
+        ),
+        ("[[1, 2, 3], [4, 5]]", "JSON: every row must have the same number of values"),
+        ("[[1, null, 3]]", "JSON: every value must be a number"),
+        ('[[1, "2", 3]]', "JSON: every value must be a number"),
+        ("[[[1, 2, 3]]]", "JSON: expected rows of numbers (a 2-D array), got 3-D"),
+        ("[[1, 2, 1e39]]", "JSON: values must be finite and within float32 range"),
+        ("[[1, 2, Infinity]]", "JSON: values must be finite and within float32 range"),
+        # Integers past int64 are Python objects to numpy: refused as not plain numbers.
+        (
+            "[[1, 2, 100000000000000000000000000000000000000000000]]",
+            "JSON: every value must be a number",
+        ),
+        (
+            '[{"a": 1, "b": 2, "c": 3}, {"a": 1, "b": 2}]',
+            "JSON row 1: its keys differ from row 0's",
+        ),
+        ('[{"a": 1, "b": 2, "c": 3}, [1, 2, 3]]', "JSON row 1: expected an object like row 0"),
+        ('{"a": 1, "b": 2}', "missing features: c"),
+        ('{"a": 1, "b": 2, "c": 3, "zz": 4}', "unknown features: 'zz'"),
+        ("[[1, 2]]", "expected 3 values per row (a, b, c), got 2"),
+    ],
+)
+def test_bad_json_is_a_400_saying_why(body: str | bytes, message: str) -> None:
+    assert refusal(body) == (400, message)
+
+
+def test_csv_without_and_with_a_header_in_any_order() -> None:
+    assert decoded("1,2,3\n4,5,6\n", codecs.CSV).tolist() == [[1, 2, 3], [4, 5, 6]]
+    assert decoded("c,a,b\r\n3,1,2\r\n\r\n", codecs.CSV).tolist() == [[1, 2, 3]]
+    assert decoded(b'"b","a","c"\n"2",1, 3\n', codecs.CSV).tolist() == [[1, 2, 3]]
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ("", "CSV body has no rows"),
+        ("a,b,c\n", "CSV body has a header but no rows"),
+        ("1,2,3\n4,5\n", "CSV line 2 has 2 values, the first row has 3"),
+        ("a,b,c\n1,2,3\n4,5\n", "CSV line 3 has 2 values, the first row has 3"),
+        ("1,2,3\n4,x,6\n", "CSV values must be numbers"),
+        ("1,2,nan\n", "CSV: values must be finite and within float32 range"),
+        (b"1,2,\xff\n", "CSV body is not UTF-8 text"),
+        ("a,b,d\n1,2,3\n", "missing features: c; unknown features: 'd'"),
+        ("a,a,b\n1,2,3\n", "missing features: c"),
+        ("1,2\n", "expected 3 values per row (a, b, c), got 2"),
+    ],
+)
+def test_bad_csv_is_a_400_saying_why(body: str | bytes, message: str) -> None:
+    assert refusal(body, codecs.CSV) == (400, message)
+
+
+@pytest.mark.parametrize(
+    "array",
+    [
+        np.array([[1, 2, 3], [4, 5, 6]], dtype=np.float32),
+        np.array([[1, 2, 3], [4, 5, 6]], dtype=">i8"),
+        np.asfortranarray(np.array([[1, 2, 3], [4, 5, 6]], dtype=np.float64)),
+    ],
+)
+def test_npy_numeric_arrays_of_any_dtype_and_order(array: np.ndarray) -> None:
+    assert decoded(npy(array), codecs.NPY).tolist() == [[1, 2, 3], [4, 5, 6]]
+
+
+def test_a_1d_npy_array_is_one_row() -> None:
+    assert decoded(npy(np.array([1.0, 2.0, 3.0])), codecs.NPY).tolist() == [[1, 2, 3]]
+
+
+def lying_header(body: bytes) -> bytes:
+    return body.replace(b"(1, 3)", b"(100000000000, 3)")
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        (
+            npy(np.array([{"x": 1}], dtype=object), allow_pickle=True),
+            ".npy array must hold numbers; dtype object is refused",
+        ),
+        (npy(np.array([["a", "b", "c"]])), ".npy array must hold numbers; dtype <U1 is refused"),
+        (npy(np.zeros((1, 1, 3))), ".npy array must be 1-D or 2-D, got 3-D"),
+        (npy(np.zeros((1, 3)))[:-5], ".npy body size does not match its header"),
+        (lying_header(npy(np.zeros((1, 3)))), ".npy body size does not match its header"),
+        (b"\x93NUMPY\x01\x00garbage", "body is not a .npy array (bad header)"),
+        (b"\x80\x04\x95pickle", "body is not a .npy array"),
+        ("text is not binary", ".npy body must be binary, not text"),
+        (
+            npy(np.array([[1.0, np.inf, 3.0]])),
+            ".npy: values must be finite and within float32 range",
+        ),
+    ],
+)
+def test_bad_npy_is_a_400_and_never_unpickled(body: bytes | str, message: str) -> None:
+    assert refusal(body, codecs.NPY) == (400, message)
+
+
+@pytest.mark.parametrize(
+    ("header", "expected"),
+    [
+        (None, codecs.JSON),
+        ("application/json; charset=utf-8", codecs.JSON),
+        ("TEXT/CSV", codecs.CSV),
+        ("application/x-npy", codecs.NPY),
+        ("application/npy", codecs.NPY),
+    ],
+)
+def test_content_types_and_their_aliases(header: str | None, expected: str) -> None:
+    assert codecs.content_type_of(header) == expected
+
+
+@pytest.mark.parametrize(
+    ("header", "expected"),
+    [
+        (None, codecs.JSON),
+        ("", codecs.JSON),
+        ("*/*", codecs.JSON),
+        ("text/csv", codecs.CSV),
+        ("text/html, text/*;q=0.5", codecs.CSV),
+        ("application/json;q=0.5, text/csv", codecs.CSV),
+        ("text/csv;q=0.2, application/json;q=0.9", codecs.JSON),
+        ("image/png, */*;q=0.1", codecs.JSON),
+    ],
+)
+def test_accept_picks_the_best_supported_format(header: str | None, expected: str) -> None:
+    assert codecs.accept_of(header) == expected
+
+
+@pytest.mark.parametrize("header", ["image/png", "text/csv;q=0", "application/json;q=bad"])
+def test_accept_with_nothing_supported_is_a_406(header: str) -> None:
+    with pytest.raises(InferenceError) as refused:
+        codecs.accept_of(header)
+    assert refused.value.status == 406
+
+
+def test_errors_quote_client_text_cut_short() -> None:
+    with pytest.raises(InferenceError) as refused:
+        codecs.content_type_of("x/" + "y" * 500)
+    assert len(refused.value.message) < 200
+
+
+def test_encoding_json_and_csv() -> None:
+    labels = np.array(["yes", "no, really", 'say "hi"'])
+    assert (
+        codecs.encode(labels, codecs.JSON)
+        == b'{"predictions": ["yes", "no, really", "say \\"hi\\""]}'
+    )
+    assert codecs.encode(labels, codecs.CSV) == b'yes\n"no, really"\n"say ""hi"""\n'
+    assert codecs.encode(np.array([[1.5, 2.0], [3.0, 4.25]]), codecs.CSV) == b"1.5,2.0\n3.0,4.25\n"
+    assert codecs.encode(np.array([1, 2]), codecs.JSON) == b'{"predictions": [1, 2]}'
+
+
+def test_size_check() -> None:
+    codecs.check_size(10, 10)
+    with pytest.raises(InferenceError) as refused:
+        codecs.check_size(11, 10)
+    assert (refused.value.status, refused.value.message) == (
+        413,
+        "body of 11 bytes is over the limit of 10 bytes",
+    )

@@ -51,6 +51,7 @@ BENCH_DIR = REPO / "build" / "bench"
 MLFLOW_VENV = BENCH_DIR / "mlflow-venv"
 MODELS_DIR = BENCH_DIR / "models"
 LOGS_DIR = BENCH_DIR / "logs"
+BODIES_DIR = BENCH_DIR / "bodies"
 LUA_SCRIPT = REPO / "benchmarks" / "serving" / "post.lua"
 TO_MLFLOW = REPO / "benchmarks" / "serving" / "to_mlflow.py"
 DEFAULT_OUT = BENCH_DIR / "serving.json"
@@ -62,8 +63,20 @@ DEFAULT_MLFLOW_VERSION = "3.17.2"
 # estimator with the same code.
 SHARED_PACKAGES = ("scikit-learn", "numpy", "joblib")
 # Shown in the report when present in the project's venv (what our server may stand on).
-OUR_PACKAGES = (*SHARED_PACKAGES, "scipy", "uvicorn", "starlette", "fastapi", "aiohttp", "orjson")
-RIVAL_PACKAGES = ("mlflow", *SHARED_PACKAGES, "scipy", "pandas", "fastapi", "uvicorn")
+# uvloop matters: our server uses it when installed, and `pip install mlflow` brings uvicorn
+# without uvloop or httptools (plain asyncio and h11), which is how MLflow is measured here.
+OUR_PACKAGES = (*SHARED_PACKAGES, "scipy", "uvloop")
+RIVAL_PACKAGES = (
+    "mlflow",
+    *SHARED_PACKAGES,
+    "scipy",
+    "pandas",
+    "fastapi",
+    "starlette",
+    "uvicorn",
+    "uvloop",
+    "httptools",
+)
 
 N_FEATURES = 20
 SEED = 0
@@ -176,7 +189,8 @@ def ensure_wrk() -> str:
 def wrk_version(wrk: str) -> str:
     # `wrk -v` prints its version on the first line and exits 1: that is not an error here.
     out = subprocess.run([wrk, "-v"], capture_output=True, text=True, check=False)
-    return (out.stdout or out.stderr).splitlines()[0].strip()
+    first = (out.stdout or out.stderr).splitlines()[0]
+    return first.split(" Copyright")[0].strip()
 
 
 def package_versions(python: str | Path, names: tuple[str, ...]) -> dict[str, str]:
@@ -203,9 +217,9 @@ def local_versions(names: tuple[str, ...]) -> dict[str, str]:
     return out
 
 
-def ensure_mlflow_venv(mlflow_version: str) -> Path:
-    """Create or reuse build/bench/mlflow-venv with MLflow and our scikit-learn stack."""
-    python = MLFLOW_VENV / "bin" / "python"
+def ensure_mlflow_venv(venv: Path, mlflow_version: str) -> Path:
+    """Create or reuse the MLflow virtualenv with MLflow and our scikit-learn stack."""
+    python = venv / "bin" / "python"
     wanted = {"mlflow": mlflow_version, **local_versions(SHARED_PACKAGES)}
     missing = [name for name in SHARED_PACKAGES if name not in wanted]
     if missing:
@@ -216,13 +230,13 @@ def ensure_mlflow_venv(mlflow_version: str) -> Path:
             return python
         print(f"MLflow venv has {have}, want {wanted}: updating it", flush=True)
     else:
-        print(f"creating {MLFLOW_VENV.relative_to(REPO)} (first run only, a few minutes)")
+        print(f"creating {venv} (first run only, a few minutes)", flush=True)
         # The venv module builds from this venv's base interpreter: same Python version.
-        subprocess.run([sys.executable, "-m", "venv", str(MLFLOW_VENV)], check=True)
+        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
     specs = [f"{name}=={ver}" for name, ver in wanted.items()]
-    log = BENCH_DIR / "mlflow-venv-install.log"
+    log = venv.parent / f"{venv.name}-install.log"
     command = [str(python), "-m", "pip", "install", "--quiet", *specs]
-    print(f"  $ {shlex.join(command)}  (log: {log.relative_to(REPO)})", flush=True)
+    print(f"  $ {shlex.join(command)}  (log: {log})", flush=True)
     with log.open("w") as out:
         proc = subprocess.run(command, stdout=out, stderr=subprocess.STDOUT, check=False)
     if proc.returncode != 0:
@@ -262,23 +276,14 @@ def tail(path: Path, lines: int = 30) -> str:
 # Models
 
 
-def train_models(mlflow_python: Path, rival_only: bool) -> dict[str, BenchModel]:
+def train_models(mlflow_python: Path) -> dict[str, BenchModel]:
     # Imported here so `--help` works without the ML stack installed.
     import joblib
     from sklearn.datasets import make_classification
     from sklearn.ensemble import RandomForestClassifier
     from sklearn.linear_model import LogisticRegression
 
-    try:
-        from workloads.model_layout import save_model
-    except ImportError as exc:
-        if not rival_only:
-            sys.exit(f"cannot import workloads.model_layout ({exc}): run from the repository root")
-
-        # MLflow alone needs only the joblib file that our layout would hold.
-        def save_model(model_dir: Path, model: Any, metadata: dict[str, Any]) -> None:
-            model_dir.mkdir(parents=True)
-            joblib.dump(model, model_dir / "model.joblib")
+    from workloads.model_layout import save_model
 
     x, y = make_classification(
         n_samples=4000, n_features=N_FEATURES, n_informative=10, random_state=SEED
@@ -308,11 +313,16 @@ def train_models(mlflow_python: Path, rival_only: bool) -> dict[str, BenchModel]
         mlflow_dir = MODELS_DIR / name / "mlflow"
         # Same file, loaded by MLflow's own venv: the rival serves the very same estimator.
         convert = [mlflow_python, TO_MLFLOW, joblib_path, mlflow_dir, N_FEATURES]
-        subprocess.run(
+        # Quiet unless it fails: MLflow warns about cloudpickle on every save.
+        proc = subprocess.run(
             [str(part) for part in convert],
-            check=True,
             cwd=BENCH_DIR,
+            capture_output=True,
+            text=True,
+            check=False,
         )
+        if proc.returncode != 0:
+            sys.exit(f"saving the MLflow copy of {name} failed:\n{proc.stdout}{proc.stderr}")
         expected = joblib.load(joblib_path).predict([row]).tolist()
         models[name] = BenchModel(name, our_dir, joblib_path, mlflow_dir, row, expected)
     return models
@@ -386,7 +396,7 @@ def mlflow_server(model: BenchModel, mlflow_python: Path) -> ServerSpec:
     env = {
         **os.environ,
         "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}",
-        "VIRTUAL_ENV": str(MLFLOW_VENV),
+        "VIRTUAL_ENV": str(bin_dir.parent),
         "PYTHONUNBUFFERED": "1",
     }
     return ServerSpec("mlflow", command, env, BENCH_DIR, body, port, f"{model.name}-mlflow")
@@ -404,22 +414,31 @@ def http(
         return exc.code, exc.read()
 
 
-def process_group_peak_rss_mb(pgid: int) -> float:
-    """Peak resident memory (VmHWM) summed over every process in the server's group."""
-    total_kb = 0
+def process_group(pgid: int) -> list[int]:
+    """The live processes of a process group (zombies left out)."""
+    members = []
     for proc in Path("/proc").iterdir():
         if not proc.name.isdigit():
             continue
         try:
-            # The process group is field 5 of /proc/PID/stat, after the parenthesised name.
-            stat = (proc / "stat").read_text()
-            if int(stat.rsplit(")", 1)[1].split()[2]) != pgid:
-                continue
-            for line in (proc / "status").read_text().splitlines():
-                if line.startswith("VmHWM:"):
-                    total_kb += int(line.split()[1])
+            # State and process group are fields 3 and 5 of /proc/PID/stat, after the
+            # parenthesised name (which may itself hold spaces or parentheses).
+            fields = (proc / "stat").read_text().rsplit(")", 1)[1].split()
+            if int(fields[2]) == pgid and fields[0] != "Z":
+                members.append(int(proc.name))
         except (OSError, ValueError, IndexError):
             continue  # the process went away meanwhile
+    return members
+
+
+def process_group_peak_rss_mb(pgid: int) -> float:
+    """Peak resident memory (VmHWM) summed over every process in the server's group."""
+    total_kb = 0
+    for pid in process_group(pgid):
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                if line.startswith("VmHWM:"):
+                    total_kb += int(line.split()[1])
     return total_kb / 1024
 
 
@@ -467,11 +486,21 @@ def wait_until_ready(spec: ServerSpec, proc: subprocess.Popen[bytes], log_path: 
 
 
 def stop(proc: subprocess.Popen[bytes]) -> None:
+    """SIGTERM the server, children first, then make sure nothing of its group is left."""
     if proc.poll() is None:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGTERM)
-        with contextlib.suppress(subprocess.TimeoutExpired):
+        # `mlflow models serve` is a CLI process waiting on its uvicorn child: stopping the child
+        # first lets the CLI reap it and exit on its own, instead of orphaning it as a zombie.
+        children = [pid for pid in process_group(proc.pid) if pid != proc.pid]
+        for pid in children or [proc.pid]:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGTERM)
+        try:
             proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGTERM)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                proc.wait(timeout=5)
     # Whatever the leader did, no straggler of this group may outlive the run.
     with contextlib.suppress(ProcessLookupError):
         os.killpg(proc.pid, signal.SIGKILL)
@@ -509,9 +538,13 @@ def check_answer(spec: ServerSpec, model: BenchModel) -> None:
 def run_wrk(
     wrk: str, spec: ServerSpec, connections: int, duration_s: int, threads: int
 ) -> tuple[list[str], WrkResult]:
-    body_file = BENCH_DIR / f"body-{spec.port}.json"
+    body_file = BODIES_DIR / f"{spec.log_name}.json"
+    body_file.parent.mkdir(parents=True, exist_ok=True)
     body_file.write_bytes(spec.body)
+    # `env VAR=... wrk ...`: the command as printed is the command run, runnable by hand.
     command = [
+        "env",
+        f"WRK_BODY_FILE={body_file}",
         wrk,
         f"-t{min(threads, connections)}",
         f"-c{connections}",
@@ -523,9 +556,8 @@ def run_wrk(
         str(LUA_SCRIPT),
         f"http://127.0.0.1:{spec.port}/invocations",
     ]
-    env = {**os.environ, "WRK_BODY_FILE": str(body_file)}
     proc = subprocess.run(
-        command, env=env, capture_output=True, text=True, check=False, timeout=duration_s + 120
+        command, capture_output=True, text=True, check=False, timeout=duration_s + 120
     )
     if proc.returncode != 0:
         raise RuntimeError(f"wrk failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
@@ -666,6 +698,10 @@ def print_report(
         f"{args.wrk_threads} wrk thread(s), one server at a time, 127.0.0.1 only"
     )
     print(
+        "load: the 1-minute load average just before each measured run (other work on the "
+        "machine shows there); peak RSS: all processes of the server's group"
+    )
+    print(
         "request bodies: one row of 20 floats; ours `[[...]]`, MLflow's scoring protocol "
         '`{"inputs": [[...]]}` (same numbers, a few bytes more)'
     )
@@ -674,7 +710,7 @@ def print_report(
         print(f"\nscenario {scenario.name}, {scenario.connections} connections")
         header = (
             f"  {'server':<20}{'req/s':>10}{'p50 ms':>9}{'p90 ms':>9}{'p99 ms':>9}"
-            f"{'p99.9 ms':>10}{'max ms':>9}{'errors':>8}{'peak RSS MB':>13}"
+            f"{'p99.9 ms':>10}{'max ms':>9}{'errors':>8}{'peak RSS MB':>13}{'load':>6}"
         )
         print(header)
         for run in scenario.runs:
@@ -682,7 +718,7 @@ def print_report(
             print(
                 f"  {run.label:<20}{r.requests_per_s:>10,.0f}{lat['p50']:>9.2f}"
                 f"{lat['p90']:>9.2f}{lat['p99']:>9.2f}{lat['p99_9']:>10.2f}{lat['max']:>9.1f}"
-                f"{r.error_count:>8}{run.peak_rss_mb:>13.0f}"
+                f"{r.error_count:>8}{run.peak_rss_mb:>13.0f}{run.loadavg_before[0]:>6.2f}"
             )
         for check in scenario.checks:
             if check.informational:
@@ -700,7 +736,7 @@ def print_report(
     for scenario in scenarios:
         for run in scenario.runs:
             print(f"  [{scenario.name[:1]}] {run.label}: $ {shlex.join(run.server_command)}")
-            print(f"      load: $ WRK_BODY_FILE=<body> {shlex.join(run.wrk_command)}")
+            print(f"      load: $ {shlex.join(run.wrk_command)}")
     return all_passed
 
 
@@ -758,10 +794,18 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--max-batch-wait-ms", type=float, default=2.0)
     parser.add_argument("--mlflow-version", default=DEFAULT_MLFLOW_VERSION)
     parser.add_argument(
+        "--mlflow-venv",
+        type=Path,
+        default=MLFLOW_VENV,
+        help="virtualenv for MLflow, created on first use (default build/bench/mlflow-venv)",
+    )
+    parser.add_argument(
         "--rival-only", action="store_true", help="measure MLflow only (no floors checked)"
     )
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="JSON results file")
     args = parser.parse_args(argv)
+    # Paths given on the command line are relative to where we were started, not to the repo.
+    args.mlflow_venv, args.out = args.mlflow_venv.resolve(), args.out.resolve()
     if args.quick:
         args.duration, args.warmup = 3, 1
     if not 1 <= args.duration <= 120 or not 0 <= args.warmup <= 30:
@@ -775,11 +819,16 @@ def main(argv: list[str] | None = None) -> int:
     sys.path.insert(0, str(REPO))  # `workloads` from this checkout, however we were started
     BENCH_DIR.mkdir(parents=True, exist_ok=True)
     wrk = ensure_wrk()
-    mlflow_python = ensure_mlflow_venv(args.mlflow_version)
+    mlflow_python = ensure_mlflow_venv(args.mlflow_venv, args.mlflow_version)
     machine = machine_description(wrk, mlflow_python)
     print("training and saving the models (fixed seed)", flush=True)
-    models = train_models(mlflow_python, args.rival_only)
-    scenarios = run_scenarios(wrk, models, mlflow_python, args)
+    models = train_models(mlflow_python)
+    try:
+        scenarios = run_scenarios(wrk, models, mlflow_python, args)
+    except (RuntimeError, subprocess.TimeoutExpired) as error:
+        # A server that does not start or answers wrongly: no figure is worth printing.
+        print(f"\nbenchmark aborted: {error}", file=sys.stderr)
+        return 2
     passed = print_report(machine, scenarios, args)
     write_json(args.out, machine, scenarios, args, passed)
     print(f"\nresults: {args.out}")

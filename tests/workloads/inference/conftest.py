@@ -165,11 +165,11 @@ def free_port() -> int:
 class ProcessServer:
     """The server as its own process, as SageMaker and the benchmark run it."""
 
-    def __init__(self, command: list[str], port: int) -> None:
+    def __init__(self, command: list[str], port: int, cwd: Path = ROOT) -> None:
         self.port = port
         self.process = subprocess.Popen(
             command,
-            cwd=ROOT,
+            cwd=cwd,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             env={**os.environ, "PYTHONUNBUFFERED": "1"},

@@ -1,0 +1,70 @@
+"""The serving image's Dockerfile (no Docker engine here: its properties are checked as text)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[3]
+DOCKERFILE = ROOT / "docker" / "serving.Dockerfile"
+
+
+def instructions() -> list[tuple[str, str]]:
+    """(INSTRUCTION, arguments) pairs, continuation lines joined, comments dropped."""
+    text = re.sub(r"\\\n", " ", DOCKERFILE.read_text())
+    found = []
+    for line in text.splitlines():
+        stripped = line.strip()
+        if stripped and not stripped.startswith("#"):
+            keyword, _, arguments = stripped.partition(" ")
+            found.append((keyword.upper(), arguments.strip()))
+    return found
+
+
+def arguments_of(keyword: str) -> list[str]:
+    return [arguments for found, arguments in instructions() if found == keyword]
+
+
+def test_base_image_is_python_slim_pinned_to_a_version() -> None:
+    [image] = arguments_of("FROM")
+    name, _, tag = image.partition(":")
+    assert name == "python"
+    assert re.fullmatch(r"3\.\d+\.\d+-slim(-\w+)?", tag), tag
+    assert "latest" not in image
+
+
+def test_it_runs_as_a_non_root_user() -> None:
+    users = arguments_of("USER")
+    assert users[-1].split(":")[0] == "10001"
+    assert not any(user.split(":")[0] in ("0", "root") for user in users)
+    assert any("useradd --uid 10001" in run for run in arguments_of("RUN"))
+
+
+def test_torch_cpu_is_pinned_and_installed_before_the_project() -> None:
+    runs = arguments_of("RUN")
+    torch = next(i for i, run in enumerate(runs) if "torch==2.13.0" in run)
+    project = next(i for i, run in enumerate(runs) if "[workloads]" in run)
+    assert torch < project
+    assert "/whl/cpu" in runs[torch]
+
+
+def test_serve_is_on_path_and_runs_the_server_on_8080() -> None:
+    assert arguments_of("EXPOSE") == ["8080"]
+    assert arguments_of("CMD") == ['["serve"]']
+    assert any(
+        "/usr/local/bin/serve" in run and "exec ml-platform-serve --host 0.0.0.0" in run
+        for run in arguments_of("RUN")
+    )
+    assert "SM_MODEL_DIR=/opt/ml/model" in arguments_of("ENV")
+
+
+@pytest.mark.parametrize(
+    "word", ["SECRET", "PASSWORD", "TOKEN", "ACCESS_KEY", "CREDENTIAL", "PRIVATE"]
+)
+def test_no_secrets_are_baked_in(word: str) -> None:
+    for keyword in ("ENV", "ARG", "LABEL"):
+        for arguments in arguments_of(keyword):
+            assert word not in arguments.upper()
+    assert not arguments_of("ADD")  # COPY only: nothing fetched from URLs at build time

@@ -48,7 +48,7 @@ from workloads.inference.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from workloads.inference.metrics import ServerMetrics
 from workloads.model_layout import LoadedModel, load_model
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("workloads.inference.server")  # the same name under `python -m`
 
 DEFAULT_MODEL_DIR = "/opt/ml/model"
 MODEL_DIR_ENV = "SM_MODEL_DIR"
@@ -192,6 +192,7 @@ class _Connection(asyncio.Protocol):
         self.closed_at = 0.0
         self.paused = False
         self.keep_alive = True
+        self.peer_done = False  # the client half-closed: close after the answers owed
         self.linger = False  # close by half-closing first (after a refusal)
         self.accept = codecs.JSON
         self.started = 0.0
@@ -208,6 +209,13 @@ class _Connection(asyncio.Protocol):
         """Forget this connection; a prediction still coming for it is dropped."""
         self._mark_closed()
         self.server.connection_lost(self)
+
+    def eof_received(self) -> bool:
+        """The client sent everything it will: answer what is complete, then close."""
+        self.peer_done = True
+        if not self.busy:  # every complete request was answered as it arrived
+            self.close()
+        return True  # keep our side open: _resume closes it after the answers owed
 
     def data_received(self, data: bytes) -> None:
         """Buffer bytes and answer every complete request, in order."""
@@ -363,6 +371,8 @@ class _Connection(asyncio.Protocol):
             self.transport.resume_reading()
         if self.buffer and not self.processing:
             self._process()
+        if self.peer_done and not self.busy:
+            self.close()
 
     def _error(self, status: int, message: str, path: str, extra: bytes = b"") -> None:
         body = json.dumps({"error": message}).encode()

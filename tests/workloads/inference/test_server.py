@@ -343,6 +343,28 @@ def test_pipelined_requests_are_answered_in_order(
     assert responses[2][1]["connection"] == "close"
 
 
+def test_a_client_that_half_closes_still_gets_every_answer(
+    start_server: StartServer, sklearn_model: LoadedModel
+) -> None:
+    # given two pipelined predictions (batched, so answered later), then the client's FIN
+    server = start_server(sklearn_model, max_batch_wait_ms=50.0)
+    body = json.dumps([ROW]).encode()
+    request_bytes = b"POST /invocations HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n%s" % (
+        len(body),
+        body,
+    )
+    with socket.create_connection(("127.0.0.1", server.port), timeout=5) as client:
+        client.sendall(request_bytes * 2)
+        client.shutdown(socket.SHUT_WR)
+        received = b""
+        while chunk := client.recv(65536):
+            received += chunk
+    # then both are answered before the server closes
+    assert [json.loads(answer) for _, _, answer in split_responses(received)] == [
+        {"predictions": ["yes"]}
+    ] * 2
+
+
 def test_keep_alive_serves_many_requests_on_one_connection(
     start_server: StartServer, sklearn_model: LoadedModel
 ) -> None:

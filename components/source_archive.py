@@ -3,7 +3,8 @@
 AWS's prebuilt framework containers download the archive named by ``SAGEMAKER_SUBMIT_DIRECTORY``,
 unpack it to ``/opt/ml/code``, put that folder on ``sys.path`` and import ``SAGEMAKER_PROGRAM``
 from it. The archive holds the ``workloads`` package files the handlers need and, at its root, a
-small ``inference.py`` that re-exports the handlers, so the container finds ``model_fn`` & co.
+copy of ``workloads/inference/sagemaker_program.py`` named ``inference.py`` that re-exports the
+handlers, so the container finds ``model_fn`` & co.
 
 The archive is byte-for-byte reproducible (sorted entries, fixed times and owners, no gzip
 timestamp): the same code gives the same digest, so the S3 object and the models that point at it
@@ -23,13 +24,8 @@ from pathlib import Path
 #: The program the prebuilt containers import (``SAGEMAKER_PROGRAM``), at the archive's root.
 ENTRY_POINT = "inference.py"
 
-#: What the entry point contains: the handlers, imported from the shipped package.
-ENTRY_POINT_SOURCE = '''"""SageMaker entry point: the platform's inference handlers."""
-
-from workloads.inference.handlers import input_fn, model_fn, output_fn, predict_fn
-
-__all__ = ["input_fn", "model_fn", "output_fn", "predict_fn"]
-'''
+#: The module that becomes ``inference.py`` at the archive's root: it re-exports the handlers.
+ENTRY_POINT_SOURCE = "workloads/inference/sagemaker_program.py"
 
 #: Files of the repository the handlers import, as glob patterns relative to its root. The
 #: containers have the standard library, numpy and their framework, nothing else of ours.
@@ -40,8 +36,8 @@ INFERENCE_FILES = (
     "workloads/inference/*.py",
 )
 
-#: A handler module the archive must contain, or the containers could not serve at all.
-REQUIRED_FILE = "workloads/inference/handlers.py"
+#: Files the archive must contain, or the containers could not serve at all.
+REQUIRED_FILES = ("workloads/inference/handlers.py", ENTRY_POINT_SOURCE)
 
 
 @dataclass(frozen=True)
@@ -58,25 +54,25 @@ def archive_members(root: Path, patterns: Iterable[str] = INFERENCE_FILES) -> li
     """The files (relative to ``root``) that go into the archive, sorted."""
     files = {path.relative_to(root) for pattern in patterns for path in root.glob(pattern)}
     members = sorted(path for path in files if (root / path).is_file())
-    if Path(REQUIRED_FILE) not in members:
-        raise FileNotFoundError(
-            f"{root / REQUIRED_FILE} is missing: the inference handlers cannot be shipped"
-        )
+    for required in REQUIRED_FILES:
+        if Path(required) not in members:
+            raise FileNotFoundError(
+                f"{root / required} is missing: the inference handlers cannot be shipped"
+            )
     return members
 
 
 def build_source_archive(root: Path, out_dir: Path) -> SourceArchive:
     """Write ``out_dir/inference-sourcedir-<digest>.tar.gz`` from ``root`` and return it."""
+    members = archive_members(root)  # fails first, and clearly, when the handlers are missing
     buffer = io.BytesIO()
     # mtime=0 keeps gzip's header free of the build time.
     with (
         gzip.GzipFile(fileobj=buffer, mode="wb", mtime=0, compresslevel=9) as compressed,
         tarfile.open(fileobj=compressed, mode="w", format=tarfile.PAX_FORMAT) as archive,
     ):
-        entries = [(ENTRY_POINT, ENTRY_POINT_SOURCE.encode())]
-        entries += [
-            (member.as_posix(), (root / member).read_bytes()) for member in archive_members(root)
-        ]
+        entries = [(ENTRY_POINT, (root / ENTRY_POINT_SOURCE).read_bytes())]
+        entries += [(member.as_posix(), (root / member).read_bytes()) for member in members]
         for name, content in sorted(entries):
             info = tarfile.TarInfo(name)
             info.size, info.mode, info.mtime = len(content), 0o644, 0

@@ -45,6 +45,7 @@ def test_a_code_change_changes_the_digest(tmp_path: Path) -> None:
     (copy / "workloads" / "__init__.py").write_text("")
     handlers = copy / "workloads" / "inference" / "handlers.py"
     handlers.write_text("A = 1\n")
+    (copy / "workloads" / "inference" / "sagemaker_program.py").write_text("")
     before = build_source_archive(copy, tmp_path / "out").sha256
     handlers.write_text("A = 2\n")
     # then the archive (and so the S3 key and the models) change

@@ -56,11 +56,13 @@ def test_metadata_round_trips_through_its_file(tmp_path: Path) -> None:
 
 
 def test_numpy_scalars_become_plain_json_values() -> None:
+    """Given numpy labels and metrics, when stored, then they are plain JSON values."""
     found = metadata(classes=list(np.array([0, 1])), metrics={"auc": np.float32(0.5)})
     assert found.to_json() == metadata(classes=[0, 1], metrics={"auc": 0.5}).to_json()
 
 
 def test_every_invalid_field_is_named_at_once() -> None:
+    """Given four bad fields, when metadata is built, then one error names all four."""
     with pytest.raises(ModelLayoutError) as invalid:
         metadata(
             framework="tensorflow",
@@ -100,12 +102,14 @@ def test_every_invalid_field_is_named_at_once() -> None:
     ],
 )
 def test_invalid_metadata_says_which_field(changes: dict[str, object], message: str) -> None:
+    """Given one bad field, when metadata is built, then the error names it."""
     with pytest.raises(ModelLayoutError) as invalid:
         metadata(**changes)
     assert str(invalid.value) == f"invalid model metadata: {message}"
 
 
 def test_a_missing_metadata_file_is_named(tmp_path: Path) -> None:
+    """Given an empty directory, when loaded, then the error names the missing metadata.json."""
     with pytest.raises(ModelLayoutError) as missing:
         load_model(tmp_path)
     assert str(missing.value) == (
@@ -134,6 +138,7 @@ def test_a_missing_metadata_file_is_named(tmp_path: Path) -> None:
 def test_invalid_metadata_files_name_the_file_and_the_field(
     tmp_path: Path, text: str, message: str
 ) -> None:
+    """Given a bad metadata.json, when read, then the error names the file and the field."""
     (tmp_path / METADATA_FILE).write_text(text)
     with pytest.raises(ModelLayoutError) as invalid:
         ModelMetadata.read(tmp_path)
@@ -141,6 +146,7 @@ def test_invalid_metadata_files_name_the_file_and_the_field(
 
 
 def test_a_missing_model_file_is_named_with_its_framework(tmp_path: Path) -> None:
+    """Given metadata without its model file, when loaded, then the error names the file and framework."""
     metadata(framework="xgboost").write(tmp_path)
     with pytest.raises(ModelLayoutError) as missing:
         load_model(tmp_path)
@@ -182,6 +188,7 @@ def test_each_framework_saves_its_file_and_loads_to_the_same_predictions(
 
 
 def test_a_wrong_number_of_columns_is_refused_by_name(tmp_path: Path) -> None:
+    """Given a 4-feature model, when 3 columns come, then the error lists the features."""
     models.train_sklearn(tmp_path)
     with pytest.raises(FeatureCountError) as refused:
         load_model(tmp_path).predict(np.zeros((1, 3)))
@@ -189,6 +196,7 @@ def test_a_wrong_number_of_columns_is_refused_by_name(tmp_path: Path) -> None:
 
 
 def test_xgboost_binary_and_regression_objectives(tmp_path: Path) -> None:
+    """Given binary and regression XGBoost models, when loaded, then they predict as XGBoost does."""
     import xgboost
 
     x, y = models.dataset()
@@ -218,6 +226,7 @@ def test_xgboost_binary_and_regression_objectives(tmp_path: Path) -> None:
 
 
 def test_pytorch_regression_gives_one_value_per_row(tmp_path: Path) -> None:
+    """Given a 1-output regression network, when it predicts, then one value per row."""
     from workloads.tabular_net import TabularNet
 
     net = TabularNet(len(models.FEATURES), [4], 1)
@@ -238,6 +247,7 @@ def test_pytorch_weights_are_loaded_without_unpickling_objects(tmp_path: Path) -
 
 
 def test_tabular_net_rebuilds_from_its_spec() -> None:
+    """Given a TabularNet, when rebuilt from its spec, then the same architecture loads its weights."""
     from workloads.tabular_net import TabularNet
 
     net = TabularNet(4, [8, 6], 3, dropout=0.25)
@@ -251,6 +261,7 @@ def test_tabular_net_rebuilds_from_its_spec() -> None:
 
 
 def test_save_refuses_a_network_spec_that_cannot_load_the_weights(tmp_path: Path) -> None:
+    """Given a spec that does not match the weights, when saved, then refused and nothing written."""
     from workloads.tabular_net import TabularNet
 
     net = TabularNet(4, [8], 3)
@@ -297,6 +308,7 @@ def test_save_model_takes_a_plain_dict_and_derives_the_rest(tmp_path: Path) -> N
 
 
 def test_save_sklearn_model_names_features_when_nobody_did(tmp_path: Path) -> None:
+    """Given an estimator fitted on an array, when saved without names, then x0..x3."""
     from sklearn.linear_model import LinearRegression
 
     x, _ = models.dataset()
@@ -325,6 +337,7 @@ def test_a_model_fitted_on_named_columns_predicts_without_warnings(tmp_path: Pat
 
 
 def test_importing_the_layout_imports_no_ml_library() -> None:
+    """Given a fresh interpreter, when model_layout is imported, then no ML library is."""
     # The handler path inside a prebuilt container may only load the framework it serves.
     code = (
         "import sys, workloads.model_layout; "

@@ -81,6 +81,7 @@ def test_a_full_batch_runs_at_once_and_answers_each_request_its_own_rows() -> No
 
 
 def test_when_every_open_connection_is_waiting_the_batch_runs_without_waiting() -> None:
+    """Given 3 open connections, when all 3 have a request queued, then the batch runs without waiting."""
     model, requesters = Model(), [Requester(), Requester(), Requester()]
 
     def scenario() -> None:
@@ -93,6 +94,7 @@ def test_when_every_open_connection_is_waiting_the_batch_runs_without_waiting() 
 
 
 def test_otherwise_the_batch_runs_after_max_wait() -> None:
+    """Given 5 open connections and 1 request queued, when max_wait passes, then it runs alone."""
     model, requester = Model(), Requester()
 
     async def scenario() -> None:
@@ -106,6 +108,7 @@ def test_otherwise_the_batch_runs_after_max_wait() -> None:
 
 
 def test_batches_never_exceed_max_rows_except_a_single_larger_request() -> None:
+    """Given a 4-row limit, when blocks of 3, 2, 6 and 1 rows queue, then no call mixes past the limit."""
     model = Model()
     requesters = [Requester() for _ in range(4)]
 
@@ -122,6 +125,7 @@ def test_batches_never_exceed_max_rows_except_a_single_larger_request() -> None:
 
 
 def test_a_failing_batch_is_retried_request_by_request() -> None:
+    """Given a batch with one bad row, when predict raises, then each request is retried alone."""
     model = Model()
     good, bad, other = Requester(), Requester(), Requester()
 
@@ -138,6 +142,7 @@ def test_a_failing_batch_is_retried_request_by_request() -> None:
 
 
 def test_requests_submitted_while_answering_wait_for_the_next_batch() -> None:
+    """Given an answer that submits again, when it is delivered, then the new request is a new batch."""
     model = Model()
     late = Requester()
 
@@ -153,5 +158,6 @@ def test_requests_submitted_while_answering_wait_for_the_next_batch() -> None:
 
 
 def test_invalid_settings_are_refused() -> None:
+    """Given a 0-row limit, when a batcher is made, then it is refused."""
     with pytest.raises(ValueError, match="max_rows must be >= 1 and max_wait >= 0"):
         batcher(Model(), max_rows=0)

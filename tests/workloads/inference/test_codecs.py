@@ -39,11 +39,13 @@ def refusal(body: bytes | str, content_type: str = codecs.JSON) -> tuple[int, st
     ],
 )
 def test_json_shapes_all_give_the_same_rows(body: str) -> None:
+    """Given each accepted JSON shape, when decoded, then the rows come out in feature order."""
     assert decoded(body).tolist() == [[1, 2, 3], [4, 5, 6]]
 
 
 @pytest.mark.parametrize("body", ["[1, 2.5, 3]", '{"c": 3, "a": 1, "b": 2.5}', b"[[1, 2.5, 3]]"])
 def test_a_single_json_row(body: str | bytes) -> None:
+    """Given one flat row or one object, when decoded, then it is a 1-row matrix."""
     assert decoded(body).tolist() == [[1, 2.5, 3]]
 
 
@@ -88,10 +90,12 @@ def test_a_single_json_row(body: str | bytes) -> None:
     ],
 )
 def test_bad_json_is_a_400_saying_why(body: str | bytes, message: str) -> None:
+    """Given malformed JSON, when decoded, then a 400 names the problem."""
     assert refusal(body) == (400, message)
 
 
 def test_csv_without_and_with_a_header_in_any_order() -> None:
+    """Given CSV with no header, or a header in any order (quoted too), when decoded, then rows are in feature order."""
     assert decoded("1,2,3\n4,5,6\n", codecs.CSV).tolist() == [[1, 2, 3], [4, 5, 6]]
     assert decoded("c,a,b\r\n3,1,2\r\n\r\n", codecs.CSV).tolist() == [[1, 2, 3]]
     assert decoded(b'"b","a","c"\n"2",1, 3\n', codecs.CSV).tolist() == [[1, 2, 3]]
@@ -113,6 +117,7 @@ def test_csv_without_and_with_a_header_in_any_order() -> None:
     ],
 )
 def test_bad_csv_is_a_400_saying_why(body: str | bytes, message: str) -> None:
+    """Given malformed CSV, when decoded, then a 400 names the problem (and the line)."""
     assert refusal(body, codecs.CSV) == (400, message)
 
 
@@ -125,10 +130,12 @@ def test_bad_csv_is_a_400_saying_why(body: str | bytes, message: str) -> None:
     ],
 )
 def test_npy_numeric_arrays_of_any_dtype_and_order(array: np.ndarray) -> None:
+    """Given numeric .npy arrays of other dtypes, byte orders and layouts, when decoded, then they are float rows."""
     assert decoded(npy(array), codecs.NPY).tolist() == [[1, 2, 3], [4, 5, 6]]
 
 
 def test_a_1d_npy_array_is_one_row() -> None:
+    """Given a 1-D .npy array, when decoded, then it is one row."""
     assert decoded(npy(np.array([1.0, 2.0, 3.0])), codecs.NPY).tolist() == [[1, 2, 3]]
 
 
@@ -157,6 +164,7 @@ def lying_header(body: bytes) -> bytes:
     ],
 )
 def test_bad_npy_is_a_400_and_never_unpickled(body: bytes | str, message: str) -> None:
+    """Given pickles, strings, bad shapes and lying headers, when decoded, then a 400 and nothing unpickled or allocated."""
     assert refusal(body, codecs.NPY) == (400, message)
 
 
@@ -171,6 +179,7 @@ def test_bad_npy_is_a_400_and_never_unpickled(body: bytes | str, message: str) -
     ],
 )
 def test_content_types_and_their_aliases(header: str | None, expected: str) -> None:
+    """Given a Content-Type with parameters, case or an alias, when parsed, then it is the canonical type."""
     assert codecs.content_type_of(header) == expected
 
 
@@ -188,23 +197,27 @@ def test_content_types_and_their_aliases(header: str | None, expected: str) -> N
     ],
 )
 def test_accept_picks_the_best_supported_format(header: str | None, expected: str) -> None:
+    """Given an Accept header with q-values and wildcards, when negotiated, then the best supported format wins."""
     assert codecs.accept_of(header) == expected
 
 
 @pytest.mark.parametrize("header", ["image/png", "text/csv;q=0", "application/json;q=bad"])
 def test_accept_with_nothing_supported_is_a_406(header: str) -> None:
+    """Given an Accept header with nothing we can send, when negotiated, then a 406."""
     with pytest.raises(InferenceError) as refused:
         codecs.accept_of(header)
     assert refused.value.status == 406
 
 
 def test_errors_quote_client_text_cut_short() -> None:
+    """Given a huge client-supplied header, when refused, then the message quotes it cut short."""
     with pytest.raises(InferenceError) as refused:
         codecs.content_type_of("x/" + "y" * 500)
     assert len(refused.value.message) < 200
 
 
 def test_encoding_json_and_csv() -> None:
+    """Given labels and values, when encoded, then JSON and CSV (quoted where needed) come out."""
     labels = np.array(["yes", "no, really", 'say "hi"'])
     assert (
         codecs.encode(labels, codecs.JSON)
@@ -216,6 +229,7 @@ def test_encoding_json_and_csv() -> None:
 
 
 def test_size_check() -> None:
+    """Given a 10-byte limit, when 10 and 11 bytes are checked, then only 11 is a 413."""
     codecs.check_size(10, 10)
     with pytest.raises(InferenceError) as refused:
         codecs.check_size(11, 10)

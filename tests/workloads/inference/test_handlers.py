@@ -54,6 +54,7 @@ def test_each_framework_answers_json_csv_and_npy(model_dirs: ModelDirs, framewor
 
 
 def test_regression_values_come_back_as_numbers(model_dirs: ModelDirs) -> None:
+    """Given a regressor, when two rows are served, then the values come back as JSON numbers."""
     model = handlers.model_fn(str(model_dirs["sklearn-regressor"]))
     body, content_type = serve(model, "[[1, 0, 0, 0], [0, 0, 0, 1]]", "application/json")
     predictions = json.loads(body)["predictions"]
@@ -110,6 +111,7 @@ def test_a_pickled_object_array_is_refused_without_unpickling(model_dirs: ModelD
 def test_bad_requests_raise_errors_carrying_their_status(
     model_dirs: ModelDirs, body: str, content_type: str, accept: str, status: int, message: str
 ) -> None:
+    """Given bad bodies, types and accepts, when served outside any toolkit, then the error carries its status."""
     model = handlers.model_fn(str(model_dirs["sklearn"]))
     with pytest.raises(InferenceError) as refused:
         serve(model, body, content_type, accept)
@@ -119,6 +121,7 @@ def test_bad_requests_raise_errors_carrying_their_status(
 def test_the_body_limit_can_be_raised_for_batch_transform(
     model_dirs: ModelDirs, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """Given a 10-byte limit from the environment, when 14 bytes come, then a 413."""
     model = handlers.model_fn(str(model_dirs["sklearn"]))
     monkeypatch.setenv(handlers.MAX_BODY_BYTES_ENV, "10")
     with pytest.raises(InferenceError) as refused:
@@ -130,6 +133,7 @@ def test_the_body_limit_can_be_raised_for_batch_transform(
 
 
 def test_an_already_decoded_array_is_accepted_by_predict_fn(model_dirs: ModelDirs) -> None:
+    """Given rows decoded by someone else, when passed to predict_fn, then they are predicted."""
     model = handlers.model_fn(str(model_dirs["sklearn"]))
     rows = models.dataset(rows=2)[0]
     assert (

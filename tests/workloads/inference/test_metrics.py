@@ -6,6 +6,7 @@ from workloads.inference.metrics import Histogram, ServerMetrics
 
 
 def test_histogram_buckets_are_cumulative_and_upper_bounds_inclusive() -> None:
+    """Given four observations, when rendered, then buckets are cumulative with inclusive bounds."""
     histogram = Histogram("h_seconds", "Help text.", [0.1, 1.0])
     for value in (0.05, 0.1, 0.5, 7.0):
         histogram.observe(value)
@@ -22,6 +23,7 @@ def test_histogram_buckets_are_cumulative_and_upper_bounds_inclusive() -> None:
 
 
 def test_request_counts_keep_path_labels_bounded() -> None:
+    """Given requests to unknown paths, when counted, then they share the label 'other'."""
     metrics = ServerMetrics()
     metrics.count_request("/invocations", 200)
     metrics.count_request("/invocations", 200)
@@ -36,6 +38,7 @@ def test_request_counts_keep_path_labels_bounded() -> None:
 
 
 def test_batches_are_observed_by_requests_rows_and_time() -> None:
+    """Given one batch of 3 requests and 5 rows, when rendered, then each histogram has it."""
     metrics = ServerMetrics()
     metrics.observe_batch(requests=3, rows=5, seconds=0.002)
     text = metrics.render(model_loaded=True, connections=0).decode()

@@ -30,6 +30,7 @@ FOREIGN = ["pandas", "pulumi", "boto3", "uvloop", "hypothesis"]
 
 
 def test_the_shim_exports_the_four_handlers() -> None:
+    """Given the shim, then it re-exports exactly the four handler functions."""
     assert sagemaker_program.__all__ == ["input_fn", "model_fn", "output_fn", "predict_fn"]
     assert sagemaker_program.model_fn is handlers.model_fn
     assert sagemaker_program.output_fn is handlers.output_fn
@@ -83,5 +84,6 @@ print(json.dumps({{"body": body.decode(), "type": content_type, "frameworks": fr
 
 @pytest.mark.parametrize("relative", HANDLER_PATH)
 def test_the_handler_path_parses_as_python_3_10(relative: str) -> None:
+    """Given a handler-path module, when parsed as Python 3.10, then it parses."""
     # The prebuilt containers' oldest current interpreter is 3.10: no 3.11-only syntax here.
     ast.parse((ROOT / relative).read_text(), feature_version=(3, 10))

@@ -140,6 +140,7 @@ def test_metrics_count_requests_by_status_and_observe_latency_and_batches(
 def test_execution_parameters_for_batch_transform(
     start_server: StartServer, sklearn_model: LoadedModel
 ) -> None:
+    """Given a 6 MiB limit, when batch transform asks, then it gets matching execution parameters."""
     server = start_server(sklearn_model, max_body_bytes=6 * 1024 * 1024)
     answer = request(server.port, "GET", "/execution-parameters")
     assert answer.json() == {
@@ -368,6 +369,7 @@ def test_a_client_that_half_closes_still_gets_every_answer(
 def test_keep_alive_serves_many_requests_on_one_connection(
     start_server: StartServer, sklearn_model: LoadedModel
 ) -> None:
+    """Given one keep-alive connection, when 5 requests are sent, then all are answered on it."""
     import http.client
 
     server = start_server(sklearn_model)
@@ -408,6 +410,7 @@ def test_expect_100_continue_gets_an_interim_answer(
 def test_http_1_0_closes_after_each_answer(
     start_server: StartServer, sklearn_model: LoadedModel
 ) -> None:
+    """Given an HTTP/1.0 request without keep-alive, when answered, then the connection closes."""
     server = start_server(sklearn_model)
     [(status, headers, _)] = split_responses(
         raw_exchange(server.port, b"GET /ping HTTP/1.0\r\n\r\n")
@@ -474,6 +477,7 @@ def test_concurrent_requests_are_merged_and_answered_as_if_sequential(
 def test_batches_hold_at_most_max_batch_size_rows(
     start_server: StartServer, model_dirs: ModelDirs
 ) -> None:
+    """Given a 4-row batch limit, when 12 requests arrive together, then no call has more than 4 rows."""
     model = CountingModel(load_model(model_dirs["sklearn"]))
     server = start_server(model, max_batch_wait_ms=200.0, max_batch_size=4)
     post_concurrently(server.port, models.dataset(rows=12, seed=4)[0])
@@ -484,6 +488,7 @@ def test_batches_hold_at_most_max_batch_size_rows(
 def test_without_batching_each_request_is_its_own_predict_call(
     start_server: StartServer, model_dirs: ModelDirs
 ) -> None:
+    """Given batching off, when 8 requests arrive together, then 8 one-row predict calls answer them."""
     model = CountingModel(load_model(model_dirs["sklearn"]))
     server = start_server(model, batching=False)
     rows = models.dataset(rows=8, seed=5)[0]
@@ -568,6 +573,7 @@ def test_cli_flags_reach_the_server(
 def test_a_model_that_cannot_load_exits_1(
     start_process: Callable[..., ProcessServer], tmp_path: Path
 ) -> None:
+    """Given a directory without a model, when the server starts, then it exits 1 naming the file."""
     server = start_process("--model-dir", str(tmp_path))
     assert server.process.wait(30) == 1
     assert f"{tmp_path}/metadata.json: missing" in server.output()

@@ -152,6 +152,7 @@ def test_arbitrary_bytes_on_the_socket_never_break_the_server(
 
 
 def test_the_server_still_serves_after_the_fuzzing(server: ThreadServer) -> None:
+    """Given the fuzzed server, then it still answers, and never counted a 5xx."""
     assert request(server.port, "GET", "/ping").status == 200
     assert invoke(server.port, "[[0.5, -1, 2, 0.25]]").json() == {"predictions": ["yes"]}
     metrics = request(server.port, "GET", "/metrics").body.decode()

@@ -210,12 +210,14 @@ class _Connection(asyncio.Protocol):
         self._mark_closed()
         self.server.connection_lost(self)
 
-    def eof_received(self) -> bool:
+    def eof_received(self) -> bool | None:
         """The client sent everything it will: answer what is complete, then close."""
         self.peer_done = True
-        if not self.busy:  # every complete request was answered as it arrived
-            self.close()
-        return True  # keep our side open: _resume closes it after the answers owed
+        if self.busy and not self.closed:
+            return True  # keep our side open for the answer being predicted; _resume closes
+        # Idle, or lingering after a refusal: every answer owed is written; let asyncio close.
+        self._mark_closed()
+        return None
 
     def data_received(self, data: bytes) -> None:
         """Buffer bytes and answer every complete request, in order."""

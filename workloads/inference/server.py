@@ -20,7 +20,10 @@ per read, one header scan and one ``write`` per response, with concurrent reques
 into one predict call (``workloads.inference.batching``). Predict runs on the event loop thread:
 with the GIL, a worker thread adds a hand-off per batch and lets no Python run in parallel, and
 requests that arrive during a predict are read right after it and merged into the next batch.
-uvloop is used when installed (it roughly halves the per-request overhead of the loop).
+Measured with wrk on 2 cores (LogisticRegression, 16 connections): predict in a worker thread
+gave 3.0k req/s against 10.2k inline. uvloop is used when installed: 9.4k against 9.0k req/s on a
+quiet machine, 10.2k against 7.1k (medians) with other work running; the stdlib loop is the
+fallback.
 """
 
 from __future__ import annotations

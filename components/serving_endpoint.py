@@ -290,7 +290,7 @@ class ServingEndpoint(pulumi.ComponentResource):
                     models_bucket=platform.models_bucket,
                     model_artifact_key=variant.model_artifact_key,
                     code_archive_key=platform.code_archive_key
-                    if variant.image.is_prebuilt
+                    if variant.image.downloads_code
                     else None,
                     capture_bucket=platform.capture_bucket,
                     kms_key_arn=platform.kms_key_arn,

@@ -54,7 +54,7 @@ class ServingLayerArgs:
         if len(set(names)) != len(names):
             raise ValueError(f"ServingLayer: endpoint names must be unique, got {names}")
         needs_code = any(
-            variant.image.is_prebuilt for spec in self.endpoints for variant in spec.all_variants
+            variant.image.downloads_code for spec in self.endpoints for variant in spec.all_variants
         )
         if needs_code and self.source_archive is None:
             raise ValueError(

@@ -6,10 +6,11 @@ gets a role of its own that can read exactly its model archive (and the code arc
 with the platform key through S3, pull its own image, write its endpoint's logs and capture, and
 run in the platform's VPC: nothing more.
 
-Network isolation is on for our own image (code and model are in the container before it starts;
-it needs no network). The prebuilt containers download ``SAGEMAKER_SUBMIT_DIRECTORY`` from S3 at
-start, which isolation would forbid; they run in the VPC, whose only way out is the S3 gateway and
-the interface endpoints (no internet gateway, no NAT).
+Network isolation is on wherever code and model are in the container before it starts: our own
+image, and the PyTorch container (it loads our handlers from ``code/`` in the model archive). The
+scikit-learn and XGBoost containers download ``SAGEMAKER_SUBMIT_DIRECTORY`` from S3 at start,
+which isolation would forbid; they run in the VPC, whose only way out is the S3 gateway and the
+interface endpoints (no internet gateway, no NAT).
 """
 
 from __future__ import annotations
@@ -27,6 +28,10 @@ PREBUILT_REPOSITORIES = {
     "xgboost": "sagemaker-xgboost",
     "pytorch": "pytorch-inference",
 }
+
+#: Prebuilt repositories whose toolkit loads handlers only from ``code/`` inside model.tar.gz
+#: (the PyTorch inference toolkit); they ignore ``SAGEMAKER_SUBMIT_DIRECTORY``.
+CODE_IN_MODEL_ARCHIVE = frozenset({"pytorch-inference"})
 
 #: ECR actions needed to pull an image (GetAuthorizationToken has no resource-level scope).
 _ECR_PULL_ACTIONS = [
@@ -68,8 +73,17 @@ class ModelImage:
 
     @property
     def is_prebuilt(self) -> bool:
-        """Whether this is an AWS prebuilt framework container (it downloads our code)."""
+        """Whether this is an AWS prebuilt framework container."""
         return self.framework_repository is not None
+
+    @property
+    def downloads_code(self) -> bool:
+        """Whether the container downloads our source archive from S3 when it starts.
+
+        True for the scikit-learn and XGBoost containers; the PyTorch container reads the same
+        files from ``code/`` inside the model archive, and our own image has them built in.
+        """
+        return self.is_prebuilt and self.framework_repository not in CODE_IN_MODEL_ARCHIVE
 
 
 @dataclass(frozen=True)
@@ -291,13 +305,20 @@ class ServingModel(pulumi.ComponentResource):
             "SAGEMAKER_REGION": args.region,
             "SAGEMAKER_CONTAINER_LOG_LEVEL": "20",
         }
-        if image.is_prebuilt and args.code_archive_key is not None:
-            # The prebuilt containers read these two to load our handlers.
+        if image.is_prebuilt:
+            # The prebuilt containers import this module (from code/ in the model archive for
+            # PyTorch, from the downloaded source archive for the others).
             environment["SAGEMAKER_PROGRAM"] = "inference.py"
+        if image.downloads_code:
+            if args.code_archive_key is None:
+                raise ValueError(
+                    f"{name}: the {image.framework_repository} container needs the code archive"
+                )
             environment["SAGEMAKER_SUBMIT_DIRECTORY"] = pulumi.Output.concat(
                 "s3://", args.models_bucket, "/", args.code_archive_key
             )
-        self.network_isolation = not image.is_prebuilt
+        # Isolated unless the container must download our code at start (isolation forbids it).
+        self.network_isolation = not image.downloads_code
         model = aws.sagemaker.Model(
             f"{name}-model",
             # No `name`: an auto-name makes a changed model a new model, created before the old

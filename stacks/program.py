@@ -200,7 +200,9 @@ def deploy_serving_layer(context: DeployContext) -> ServingLayer:
     """The serving layer from the ``serving`` section, on top of the data layer."""
     config = context.config
     specs = [endpoint_spec(config.environment, endpoint) for endpoint in config.serving.endpoints]
-    needs_code = any(variant.image.is_prebuilt for spec in specs for variant in spec.all_variants)
+    needs_code = any(
+        variant.image.downloads_code for spec in specs for variant in spec.all_variants
+    )
     return ServingLayer(
         "serving",
         ServingLayerArgs(

@@ -292,7 +292,8 @@ def test_execution_policies_have_no_wildcard_actions_and_read_only_their_artifac
             # reads its own model archive (and the code archive for prebuilt containers)
             readable = statements["ReadModelAndCode"]["Resource"]
             assert f"arn:aws:s3:::{models_bucket}/{variant['model_artifact']}" in readable
-            assert len(readable) == (2 if "framework" in variant else 1)
+            downloads_code = variant.get("framework") in ("sklearn", "xgboost")
+            assert len(readable) == (2 if downloads_code else 1)
             # writes capture only under its endpoint's prefix
             assert statements["WriteCapture"]["Resource"] == (
                 f"arn:aws:s3:::{data_bucket(plan, 'capture')}/{full_name(plan, endpoint)}/*"
@@ -446,3 +447,27 @@ def test_removing_the_serving_layer_removes_only_serving(run_stack: Any) -> None
 @pytest.mark.parametrize("stack", ["dev", "prod"])
 def test_stack_files_are_valid_serving_config(stack: str) -> None:
     assert load_platform_config(stack, stack_config(stack)).serving.endpoints
+
+
+def test_pytorch_variants_load_code_from_the_model_archive_and_are_isolated(
+    run_stack: Any,
+) -> None:
+    # given dev's churn endpoint with its blue variant on the PyTorch container
+    config = stack_file("dev")
+    config["ml-platform:serving"]["endpoints"][0]["variants"][0]["framework"] = "pytorch"
+    flat = with_section(stack_config("dev"), "serving", config["ml-platform:serving"])
+    plan = run_stack("dev", flat)
+    # when its model is read
+    model = plan.named("mlp-dev-churn-blue-model")
+    container = model.inputs["primaryContainer"]
+    # then the PyTorch image runs inference.py from code/ in model.tar.gz: no download, isolated
+    assert container["image"].endswith("/pytorch-inference:2.6.0-cpu-py312")
+    assert container["environment"]["SAGEMAKER_PROGRAM"] == "inference.py"
+    assert "SAGEMAKER_SUBMIT_DIRECTORY" not in container["environment"]
+    assert model.inputs["enableNetworkIsolation"] is True
+    # and its role reads its model archive only
+    document = model_policy(plan, plan.named("mlp-dev-churn-blue"))
+    (read,) = [s for s in document["Statement"] if s["Sid"] == "ReadModelAndCode"]
+    assert read["Resource"] == [
+        f"arn:aws:s3:::{plan.run.exports['data']['bucket_names']['models']}/churn/v1/model.tar.gz"
+    ]

@@ -11,16 +11,24 @@ from pathlib import Path
 
 from tests.workloads.inference.conftest import ProcessServer, free_port
 
-# The README's snippet, verbatim.
-TRAIN_AND_SAVE = """\
-from sklearn.datasets import load_iris
-from sklearn.linear_model import LogisticRegression
-from workloads.model_layout import save_sklearn_model
+ROOT = Path(__file__).resolve().parents[3]
 
-iris = load_iris()
-model = LogisticRegression(max_iter=1000).fit(iris.data, iris.target)
-save_sklearn_model("models/iris", model, feature_names=iris.feature_names)
-"""
+
+def readme_block(language: str) -> str:
+    """The first ``language`` code block of the README's "Serve a model locally" section."""
+    section = (ROOT / "README.md").read_text().split("## Serve a model locally", 1)[1]
+    return section.split(f"```{language}\n", 1)[1].split("```", 1)[0]
+
+
+# The README's snippet, read from the README so the two cannot drift apart.
+TRAIN_AND_SAVE = readme_block("python")
+
+
+def test_the_readme_serves_with_the_console_script_this_test_runs() -> None:
+    commands = readme_block("sh")
+    assert ".venv/bin/ml-platform-serve --model-dir models/iris" in commands
+    assert "-d '[[5.1, 3.5, 1.4, 0.2]]'" in commands
+    assert '# {"predictions": [0]}' in commands
 
 
 def post(port: int, body: bytes, content_type: str, accept: str = "*/*") -> tuple[int, str, bytes]:

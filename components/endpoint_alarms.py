@@ -8,6 +8,7 @@ trips one is rolled back (without alarms, rollback does nothing).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import pulumi
@@ -35,12 +36,30 @@ class _AlarmKind:
     suffix: str
     metric: str
     description: str
+    threshold: Callable[[AlarmThresholds], int]
+    statistic: str = "Sum"
+    extended_statistic: str | None = None
 
 
 _KINDS = (
-    _AlarmKind("5xx", "Invocation5XXErrors", "server (5XX) errors"),
-    _AlarmKind("model-errors", "InvocationModelErrors", "model invocation errors"),
-    _AlarmKind("latency-p99", "ModelLatency", "p99 model latency"),
+    _AlarmKind(
+        "5xx", "Invocation5XXErrors", "server (5XX) errors", lambda limits: limits.error_5xx
+    ),
+    _AlarmKind(
+        "model-errors",
+        "InvocationModelErrors",
+        "model invocation errors",
+        lambda limits: limits.invocation_errors,
+    ),
+    _AlarmKind(
+        "latency-p99",
+        "ModelLatency",
+        "p99 model latency",
+        # ModelLatency is reported in microseconds.
+        lambda limits: limits.latency_p99_ms * 1000,
+        statistic="",
+        extended_statistic="p99",
+    ),
 )
 
 
@@ -56,7 +75,6 @@ def variant_alarms(
     """Create the three alarms of one variant, each notifying ``topic_arn`` when it fires."""
     alarms = []
     for kind in _KINDS:
-        is_latency = kind.metric == "ModelLatency"
         alarms.append(
             aws.cloudwatch.MetricAlarm(
                 f"{name}-{kind.suffix}",
@@ -67,16 +85,10 @@ def variant_alarms(
                 namespace="AWS/SageMaker",
                 metric_name=kind.metric,
                 dimensions={"EndpointName": endpoint_name, "VariantName": variant_name},
-                # ModelLatency is reported in microseconds.
-                extended_statistic="p99" if is_latency else None,
-                statistic=None if is_latency else "Sum",
-                threshold=(
-                    thresholds.latency_p99_ms * 1000
-                    if is_latency
-                    else thresholds.error_5xx
-                    if kind.metric == "Invocation5XXErrors"
-                    else thresholds.invocation_errors
-                ),
+                # A percentile alarm names an extended statistic and no plain one.
+                statistic=kind.statistic or None,
+                extended_statistic=kind.extended_statistic,
+                threshold=kind.threshold(thresholds),
                 comparison_operator="GreaterThanOrEqualToThreshold",
                 period=thresholds.period_seconds,
                 evaluation_periods=thresholds.evaluation_periods,

@@ -17,18 +17,23 @@ def policy_json(*statements: Statement) -> str:
     return json.dumps({"Version": "2012-10-17", "Statement": list(statements)}, sort_keys=True)
 
 
+def deny_without_tls(action: str, resource: str | list[str]) -> Statement:
+    """Deny ``action`` on ``resource`` to anyone calling without TLS (resource policies)."""
+    return {
+        "Sid": "DenyInsecureTransport",
+        "Effect": "Deny",
+        "Principal": {"AWS": "*"},
+        "Action": action,
+        "Resource": resource,
+        "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+    }
+
+
 def deny_insecure_transport(bucket_arn: str) -> list[Statement]:
     """Deny any request to a bucket that is not over TLS 1.2 or newer (S3 best practice)."""
     resources = [bucket_arn, f"{bucket_arn}/*"]
     return [
-        {
-            "Sid": "DenyInsecureTransport",
-            "Effect": "Deny",
-            "Principal": {"AWS": "*"},
-            "Action": "s3:*",
-            "Resource": resources,
-            "Condition": {"Bool": {"aws:SecureTransport": "false"}},
-        },
+        deny_without_tls("s3:*", resources),
         {
             "Sid": "DenyOutdatedTls",
             "Effect": "Deny",
@@ -153,12 +158,5 @@ def alarm_topic_policy(topic_arn: str, account_id: str, partition: str) -> str:
             ],
             "Resource": topic_arn,
         },
-        {
-            "Sid": "DenyInsecureTransport",
-            "Effect": "Deny",
-            "Principal": {"AWS": "*"},
-            "Action": "sns:Publish",
-            "Resource": topic_arn,
-            "Condition": {"Bool": {"aws:SecureTransport": "false"}},
-        },
+        deny_without_tls("sns:Publish", topic_arn),
     )

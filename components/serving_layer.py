@@ -28,6 +28,11 @@ from components.source_archive import SourceArchive
 CODE_PREFIX = "code/inference"
 
 
+def needs_source_archive(endpoints: list[EndpointSpec]) -> bool:
+    """Whether any variant runs a container that downloads our code archive when it starts."""
+    return any(variant.image.downloads_code for spec in endpoints for variant in spec.all_variants)
+
+
 @dataclass(frozen=True)
 class ServingLayerArgs:
     """Inputs of the ServingLayer."""
@@ -53,10 +58,7 @@ class ServingLayerArgs:
         names = [spec.endpoint_name for spec in self.endpoints]
         if len(set(names)) != len(names):
             raise ValueError(f"ServingLayer: endpoint names must be unique, got {names}")
-        needs_code = any(
-            variant.image.downloads_code for spec in self.endpoints for variant in spec.all_variants
-        )
-        if needs_code and self.source_archive is None:
+        if needs_source_archive(self.endpoints) and self.source_archive is None:
             raise ValueError(
                 "ServingLayer: source_archive is required: variants run prebuilt containers"
             )

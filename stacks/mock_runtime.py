@@ -258,11 +258,10 @@ class PlatformMocks(pulumi.runtime.Mocks):
             "Gateway"
         ):
             state["prefixListId"] = _S3_PREFIX_LIST_ID
-        elif type_ in ("aws:iam/role:Role", "aws:sns/topic:Topic"):
-            # IAM's id of a role is its name; an SNS topic's id is its ARN.
-            resource_id = str(physical)
-            if type_ == "aws:sns/topic:Topic":
-                resource_id = self._arn(type_, str(physical), resource_id)
+        elif type_ == "aws:iam/role:Role":
+            resource_id = str(physical)  # IAM's id of a role is its name
+        elif type_ == "aws:sns/topic:Topic":
+            resource_id = self._arn(type_, str(physical), resource_id)  # a topic's id is its ARN
         elif type_ == "aws:glue/catalogDatabase:CatalogDatabase":
             resource_id = f"{self.account_id}:{physical}"
         state.setdefault("arn", self._arn(type_, str(physical), resource_id))

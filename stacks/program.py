@@ -21,7 +21,7 @@ from components.endpoint_alarms import AlarmThresholds
 from components.retention import DataRetention
 from components.secure_bucket import LifecycleRules
 from components.serving_endpoint import EndpointSpec, RolloutSpec, ServerlessSpec, VariantSpec
-from components.serving_layer import ServingLayer, ServingLayerArgs
+from components.serving_layer import ServingLayer, ServingLayerArgs, needs_source_archive
 from components.serving_model import PREBUILT_REPOSITORIES, ModelImage
 from components.source_archive import build_source_archive
 from components.variant_autoscaling import ScalingBounds
@@ -200,9 +200,6 @@ def deploy_serving_layer(context: DeployContext) -> ServingLayer:
     """The serving layer from the ``serving`` section, on top of the data layer."""
     config = context.config
     specs = [endpoint_spec(config.environment, endpoint) for endpoint in config.serving.endpoints]
-    needs_code = any(
-        variant.image.downloads_code for spec in specs for variant in spec.all_variants
-    )
     return ServingLayer(
         "serving",
         ServingLayerArgs(
@@ -210,7 +207,9 @@ def deploy_serving_layer(context: DeployContext) -> ServingLayer:
             region=config.region,
             data=context.layers["data"],
             endpoints=specs,
-            source_archive=build_source_archive(PROJECT_ROOT, ARCHIVE_DIR) if needs_code else None,
+            source_archive=build_source_archive(PROJECT_ROOT, ARCHIVE_DIR)
+            if needs_source_archive(specs)
+            else None,
             alarm_emails=list(config.serving.alarm_emails),
             log_retention_days=config.data.log_retention_days,
             retention=context.retention,

@@ -29,9 +29,11 @@ from pydantic import (
     ValidationError,
     ValidationInfo,
     field_validator,
+    model_validator,
 )
 
 from stacks.layers import LAYERS, PROJECT
+from workloads.training.objectives import METRICS
 
 #: Retention values CloudWatch Logs accepts (PutRetentionPolicy); 0 keeps logs forever.
 LOG_RETENTION_DAYS = (
@@ -307,7 +309,7 @@ class AutoscalingConfig(_Section):
 
 
 class ImageConfig(_Section):
-    """Our own inference image in this account's ECR (built from docker/serving.Dockerfile)."""
+    """An image of our own in this account's ECR (built from a Dockerfile in docker/)."""
 
     repository: str = Field(pattern=r"^[a-z0-9]+(?:[._/-][a-z0-9]+)*$")
     """The ECR repository name (in the stack's account and region)."""
@@ -583,20 +585,447 @@ class ServingConfig(_Section):
 
 
 # --------------------------------------------------------------------------------------------
+# training layer
+# --------------------------------------------------------------------------------------------
+
+#: Prebuilt SageMaker training containers that run our training code in script mode, with the tag
+#: used when a pipeline names none. The serving container of the same framework must load what
+#: they train, so these versions match PREBUILT_FRAMEWORK_TAGS.
+PREBUILT_TRAINING_TAGS = {
+    "sklearn": "1.4-2",
+    "xgboost": "1.7-1",
+    "pytorch": "2.6.0-cpu-py312",
+}
+
+#: The PyTorch training container tag used on GPU instances (same version as the CPU tag).
+PYTORCH_GPU_TRAINING_TAG = "2.6.0-gpu-py312"
+
+#: SageMaker instance families with NVIDIA GPUs (training, notebooks).
+GPU_FAMILIES = (
+    "p3",
+    "p3dn",
+    "p4d",
+    "p4de",
+    "p5",
+    "p5e",
+    "p5en",
+    "g4dn",
+    "g5",
+    "g6",
+    "g6e",
+)
+
+#: EC2 instance families with NVIDIA GPUs that the deep-learning AMIs support (the gpu layer).
+GPU_FAMILIES = ("p3", "p3dn", "p4d", "p4de", "p5", "p5e", "p5en", "g4dn", "g5", "g6", "g6e")
+
+#: What the training entrypoint trains: one algorithm, or AutoML across all of them.
+Algorithm = Literal["sklearn", "xgboost", "pytorch", "automl"]
+
+#: The only algorithm that trains on more than one instance (DDP through torchrun).
+_DISTRIBUTED_ALGORITHMS = ("pytorch",)
+
+_SAGEMAKER_INSTANCE = r"^ml\.[a-z0-9-]+\.\w+$"
+_HYPERPARAMETER_NAME = r"^[a-z][a-z0-9_]{0,62}$"
+
+
+def _instance_family(instance_type: str) -> str:
+    """``g5`` for ``ml.g5.2xlarge`` and for ``g5.2xlarge``."""
+    parts = instance_type.split(".")
+    return parts[1] if parts[0] == "ml" else parts[0]
+
+
+class RepositoriesConfig(_Section):
+    """The ECR repositories for the platform's own images (``ml-platform/<name>``)."""
+
+    names: tuple[Annotated[str, Field(pattern=r"^[a-z0-9]+(?:[._-][a-z0-9]+)*$")], ...] = (
+        "training",
+        "serving",
+    )
+    """Repository names under the ``ml-platform/`` namespace."""
+    keep_tagged_images: int = Field(default=30, ge=1, le=1000)
+    """Tagged images a repository keeps; older ones expire (a lifecycle rule)."""
+    untagged_expiry_days: int = Field(default=7, ge=1, le=365)
+    """Days after which untagged images (failed or superseded pushes) expire."""
+
+    @field_validator("names")
+    @classmethod
+    def _unique_names(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        if duplicates := sorted({name for name in value if value.count(name) > 1}):
+            raise ValueError(f"repository names must be unique: {', '.join(duplicates)} repeated")
+        return value
+
+
+class NotebookInstanceConfig(_Section):
+    """A SageMaker notebook instance in the private VPC (no internet, no root)."""
+
+    instance_type: str = Field(default="ml.t3.medium", pattern=_SAGEMAKER_INSTANCE)
+    """Instance type of the notebook."""
+    volume_size_gb: int = Field(default=20, ge=5, le=16384)
+    """Size of the notebook's KMS-encrypted storage volume."""
+    platform_identifier: str = Field(default="notebook-al2023-v1", pattern=r"^notebook-al\w+-v\d$")
+    """The notebook platform (Amazon Linux and JupyterLab version)."""
+    idle_stop_minutes: int | None = Field(default=60, ge=10, le=1440)
+    """Stop the instance after this long without a running kernel (the lifecycle script); unset
+    never stops it."""
+
+
+class StudioConfig(_Section):
+    """A SageMaker Studio domain in the private VPC (VPC-only traffic, IAM auth, KMS)."""
+
+    user_profiles: tuple[Annotated[str, Field(pattern=_NAME_PATTERN)], ...] = ()
+    """A user profile per data scientist (they sign in through the console's IAM access)."""
+
+    @field_validator("user_profiles")
+    @classmethod
+    def _unique_profiles(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        if duplicates := sorted({name for name in value if value.count(name) > 1}):
+            raise ValueError(f"user profiles must be unique: {', '.join(duplicates)} repeated")
+        return value
+
+
+class NotebooksConfig(_Section):
+    """Where data scientists work: a notebook instance, a Studio domain, both or neither."""
+
+    instance: NotebookInstanceConfig | None = None
+    """A SageMaker notebook instance; unset creates none."""
+    studio: StudioConfig | None = None
+    """A SageMaker Studio domain; unset creates none."""
+
+
+class ExperimentTrackingConfig(_Section):
+    """A SageMaker managed MLflow tracking server with its artifacts in the experiments bucket."""
+
+    enabled: bool = True
+    """Create the tracking server (training jobs log to it when their container has mlflow)."""
+    server_size: Literal["Small", "Medium", "Large"] = "Small"
+    """Tracking server size (Small: up to 25 users)."""
+    mlflow_version: str = Field(default="3.0", pattern=r"^\d+\.\d+(\.\d+)?$")
+    """The MLflow version the server runs."""
+    automatic_model_registration: bool = False
+    """Register MLflow models in the SageMaker model registry automatically."""
+    weekly_maintenance_window_start: str = Field(
+        default="Sun:03:00", pattern=r"^(Mon|Tue|Wed|Thu|Fri|Sat|Sun):([01]\d|2[0-3]):[0-5]\d$"
+    )
+    """When AWS may patch the server (``Day:HH:MM``, UTC)."""
+
+
+class SpotConfig(_Section):
+    """Managed spot training: cheaper capacity that may be interrupted and resumed."""
+
+    enabled: bool = True
+    """Run on spot capacity; the job resumes from its newest checkpoint after an interruption."""
+    max_wait_seconds: int = Field(default=14400, ge=1, le=2419200)
+    """Longest the job may take including waiting for spot capacity (>= max_runtime_seconds)."""
+
+
+class ParameterRangeConfig(_Section):
+    """One hyperparameter range a tuning job searches."""
+
+    name: str = Field(pattern=_HYPERPARAMETER_NAME)
+    """The hyperparameter (as the training code reads it)."""
+    type: Literal["integer", "continuous", "categorical"]
+    """Integer or continuous ranges need ``min``/``max``; categorical ones ``values``."""
+    min: float | None = None
+    """Lowest value (integer and continuous ranges)."""
+    max: float | None = None
+    """Highest value (integer and continuous ranges)."""
+    scaling: Literal["Auto", "Linear", "Logarithmic", "ReverseLogarithmic"] = "Auto"
+    """How values are sampled across the range."""
+    values: tuple[str, ...] = ()
+    """The choices of a categorical range."""
+
+    @model_validator(mode="after")
+    def _range_shape(self) -> ParameterRangeConfig:
+        kind, low, high, scaling = self.type, self.min, self.max, self.scaling
+        if kind == "categorical":
+            if not self.values:
+                raise ValueError("a categorical range needs at least one value")
+            if low is not None or high is not None:
+                raise ValueError("a categorical range has values, not min/max")
+            if len(set(self.values)) != len(self.values):
+                raise ValueError("values must not repeat")
+            return self
+        if self.values:
+            raise ValueError(f"an {kind} range has min/max, not values")
+        if low is None or high is None:
+            raise ValueError(f"an {kind} range needs both min and max")
+        if low >= high:
+            raise ValueError(f"min ({low:g}) must be below max ({high:g})")
+        if kind == "integer" and (low != int(low) or high != int(high)):
+            raise ValueError("an integer range needs whole-number min and max")
+        if scaling in ("Logarithmic", "ReverseLogarithmic") and low <= 0:
+            raise ValueError(f"{scaling} scaling needs min > 0")
+        if scaling == "ReverseLogarithmic" and (kind != "continuous" or high >= 1):
+            raise ValueError("ReverseLogarithmic scaling needs a continuous range below 1")
+        return self
+
+
+class TuningConfig(_Section):
+    """A hyperparameter tuning step that runs instead of the single training step."""
+
+    strategy: Literal["Bayesian", "Hyperband"] = "Bayesian"
+    """Search strategy; Hyperband stops weak jobs early using the per-epoch objective."""
+    objective: str = "valid_loss"
+    """The reported metric to optimise (see workloads/training/objectives.py)."""
+    max_jobs: int = Field(default=20, ge=1, le=750)
+    """Training jobs the tuning job runs in total."""
+    max_parallel_jobs: int = Field(default=2, ge=1, le=100)
+    """Training jobs it runs at the same time (at most ``max_jobs``)."""
+    ranges: tuple[ParameterRangeConfig, ...]
+    """The hyperparameters searched (1-30, unique names)."""
+    hyperband_min_resource: int | None = Field(default=None, ge=1)
+    """Hyperband only: the fewest epochs a job runs before it may be stopped."""
+    hyperband_max_resource: int | None = Field(default=None, ge=1, validate_default=True)
+    """Hyperband only: the most epochs a job runs."""
+
+    @field_validator("max_parallel_jobs")
+    @classmethod
+    def _parallel_within_total(cls, value: int, info: ValidationInfo) -> int:
+        total = info.data.get("max_jobs")
+        if total is not None and value > total:
+            raise ValueError(f"must be <= max_jobs ({total})")
+        return value
+
+    @field_validator("ranges")
+    @classmethod
+    def _ranges(cls, value: tuple[ParameterRangeConfig, ...]) -> tuple[ParameterRangeConfig, ...]:
+        if not 1 <= len(value) <= 30:
+            raise ValueError(f"needs 1-30 ranges (a SageMaker limit), got {len(value)}")
+        names = [item.name for item in value]
+        if duplicates := sorted({name for name in names if names.count(name) > 1}):
+            raise ValueError(f"range names must be unique: {', '.join(duplicates)} repeated")
+        return value
+
+    @field_validator("hyperband_max_resource")
+    @classmethod
+    def _hyperband_resources(cls, value: int | None, info: ValidationInfo) -> int | None:
+        strategy, low = info.data.get("strategy"), info.data.get("hyperband_min_resource")
+        if strategy != "Hyperband":
+            if value is not None or low is not None:
+                raise ValueError("hyperband_min_resource/hyperband_max_resource need Hyperband")
+            return value
+        if value is None or low is None:
+            raise ValueError("Hyperband needs hyperband_min_resource and hyperband_max_resource")
+        if low >= value:
+            raise ValueError(f"must be above hyperband_min_resource ({low})")
+        return value
+
+
+class TrainingPipelineConfig(_Section):
+    """A SageMaker Pipeline that trains (or tunes) one model with our training code."""
+
+    name: str = Field(pattern=r"^[a-z][a-z0-9-]{0,40}[a-z0-9]$")
+    """Short name; the pipeline is ``mlp-<environment>-<name>``."""
+    algorithm: Algorithm
+    """What to train: ``sklearn``, ``xgboost``, ``pytorch`` or ``automl`` (all of them)."""
+    task: Literal["classification", "regression"]
+    """Whether the target is a class or a number."""
+    target: str = Field(pattern=r"^[\w.-]{1,128}$")
+    """The target column of the training data."""
+    train_data: str = Field(pattern=r"^[\w!\-.*'()][\w!\-.*'()/]*/$")
+    """Key prefix (ending in ``/``) of the training CSV files in the processed bucket."""
+    validation_data: str = Field(pattern=r"^[\w!\-.*'()][\w!\-.*'()/]*/$")
+    """Key prefix of the validation CSV files in the processed bucket."""
+    framework: Literal["sklearn", "xgboost", "pytorch"] | None = None
+    """Run on AWS's prebuilt training container for this framework; or set ``image``."""
+    framework_image_tag: str | None = None
+    """The prebuilt container's tag; defaults per framework and CPU/GPU."""
+    image: ImageConfig | None = Field(default=None, validate_default=True)
+    """Run on our own training image (which has mlflow for experiment tracking)."""
+    hyperparameters: dict[
+        Annotated[str, Field(pattern=_HYPERPARAMETER_NAME)], str | int | float | bool
+    ] = {}
+    """Fixed hyperparameters (passed to the training code as strings)."""
+    instance_type: str = Field(default="ml.m5.xlarge", pattern=_SAGEMAKER_INSTANCE)
+    """Training instance type (GPU families for GPU training)."""
+    instance_count: int = Field(default=1, ge=1, le=64)
+    """Instances per training job; more than one only for pytorch (DDP)."""
+    volume_size_gb: int = Field(default=30, ge=1, le=16384)
+    """Storage per instance for data, checkpoints and the model."""
+    max_runtime_seconds: int = Field(default=3600, ge=60, le=2419200)
+    """Longest a training job may run."""
+    spot: SpotConfig = Field(default=SpotConfig(), validate_default=True)
+    """Managed spot training."""
+    tuning: TuningConfig | None = None
+    """Tune hyperparameters instead of training once."""
+    track_experiments: bool = Field(default=False, validate_default=True)
+    """Log runs to the stack's MLflow tracking server (needs ``image``: the prebuilt containers
+    have no mlflow and the private VPC cannot install it)."""
+
+    @field_validator("framework_image_tag")
+    @classmethod
+    def _tag_needs_framework(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is not None and info.data.get("framework") is None:
+            raise ValueError("only applies with 'framework'")
+        return value
+
+    @field_validator("image")
+    @classmethod
+    def _one_image_source(cls, value: ImageConfig | None, info: ValidationInfo) -> Any:
+        framework, algorithm = info.data.get("framework"), info.data.get("algorithm")
+        if value is not None and framework is not None:
+            raise ValueError("set either 'framework' or 'image', not both")
+        if value is None and framework is None and "framework" in info.data:
+            raise ValueError("set 'framework' (a prebuilt container) or 'image' (our own image)")
+        if framework is not None and algorithm not in (None, "automl", framework):
+            raise ValueError(
+                f"algorithm {algorithm} needs the {algorithm} container, not {framework}"
+            )
+        if framework is not None and algorithm == "automl":
+            raise ValueError(
+                "automl trains every framework: it needs 'image' (our training image has them all)"
+            )
+        return value
+
+    @field_validator("instance_count")
+    @classmethod
+    def _distributed_algorithm(cls, value: int, info: ValidationInfo) -> int:
+        algorithm = info.data.get("algorithm")
+        if value > 1 and algorithm is not None and algorithm not in _DISTRIBUTED_ALGORITHMS:
+            raise ValueError(
+                f"{algorithm} trains on one instance; only pytorch trains on several (DDP)"
+            )
+        return value
+
+    @field_validator("spot")
+    @classmethod
+    def _spot_wait(cls, value: SpotConfig, info: ValidationInfo) -> SpotConfig:
+        max_runtime = info.data.get("max_runtime_seconds")
+        if value.enabled and max_runtime is not None and value.max_wait_seconds < max_runtime:
+            raise ValueError(
+                f"max_wait_seconds ({value.max_wait_seconds}) must be >= max_runtime_seconds "
+                f"({max_runtime}): it includes the run itself"
+            )
+        return value
+
+    @field_validator("tuning")
+    @classmethod
+    def _tuning_objective(cls, value: TuningConfig | None, info: ValidationInfo) -> Any:
+        task = info.data.get("task")
+        if value is None or task is None:
+            return value
+        problems = []
+        if value.objective not in METRICS[task]:
+            problems.append(
+                f"objective '{value.objective}' is not a {task} metric "
+                f"(known: {', '.join(METRICS[task])})"
+            )
+        fixed = sorted(set(info.data.get("hyperparameters") or {}) & {r.name for r in value.ranges})
+        if fixed:
+            problems.append(f"{', '.join(fixed)} both fixed in hyperparameters and tuned")
+        if problems:
+            raise ValueError("; ".join(problems))
+        return value
+
+    @field_validator("track_experiments")
+    @classmethod
+    def _tracking_needs_mlflow(cls, value: bool, info: ValidationInfo) -> bool:
+        framework = info.data.get("framework")
+        if value and framework is not None:
+            raise ValueError(
+                f"the prebuilt {framework} container has no mlflow and the private VPC cannot "
+                "pip-install it: set 'image' to an image built from docker/training.Dockerfile, "
+                "or set track_experiments to false"
+            )
+        return value
+
+    @property
+    def uses_gpu(self) -> bool:
+        """Whether the training instances have GPUs."""
+        return _instance_family(self.instance_type) in GPU_FAMILIES
+
+
+class TrainingConfig(_Section):
+    """Training infrastructure (the training layer)."""
+
+    repositories: RepositoriesConfig = RepositoriesConfig()
+    """ECR repositories for the training and serving images."""
+    notebooks: NotebooksConfig = NotebooksConfig()
+    """Notebook environments for data scientists."""
+    experiment_tracking: ExperimentTrackingConfig = ExperimentTrackingConfig()
+    """The MLflow tracking server."""
+    pipelines: tuple[TrainingPipelineConfig, ...] = ()
+    """Training pipelines (one model each)."""
+
+    @field_validator("pipelines")
+    @classmethod
+    def _unique_pipelines(
+        cls, value: tuple[TrainingPipelineConfig, ...], info: ValidationInfo
+    ) -> tuple[TrainingPipelineConfig, ...]:
+        names = [pipeline.name for pipeline in value]
+        if duplicates := sorted({name for name in names if names.count(name) > 1}):
+            raise ValueError(f"pipeline names must be unique: {', '.join(duplicates)} repeated")
+        tracking = info.data.get("experiment_tracking")
+        untracked = [p.name for p in value if p.track_experiments]
+        if tracking is not None and not tracking.enabled and untracked:
+            raise ValueError(
+                f"{', '.join(untracked)} track experiments but experiment_tracking is disabled"
+            )
+        return value
+
+
+# --------------------------------------------------------------------------------------------
+# gpu layer
+# --------------------------------------------------------------------------------------------
+
+
+class GpuConfig(_Section):
+    """Self-managed GPU instances (the gpu layer): an Auto Scaling group of GPU boxes."""
+
+    instance_types: tuple[Annotated[str, Field(pattern=r"^[a-z0-9-]+\.\w+$")], ...] = (
+        "g5.xlarge",
+        "g4dn.xlarge",
+    )
+    """EC2 GPU instance types the group may launch (several give spot more pools)."""
+    min_size: int = Field(default=0, ge=0, le=100)
+    """The fewest instances (0 lets the group scale to nothing)."""
+    max_size: int = Field(default=2, ge=0, le=100)
+    """The most instances."""
+    desired_capacity: int | None = Field(default=None, ge=0, le=100, validate_default=True)
+    """Instances at deploy (between min_size and max_size); unset starts at min_size."""
+    on_demand_base_capacity: int = Field(default=0, ge=0)
+    """Instances that are always on-demand, before any spot."""
+    on_demand_percentage_above_base: int = Field(default=0, ge=0, le=100)
+    """Share of on-demand above the base; the rest is spot (capacity-optimized)."""
+    ami_name_filter: str = "Deep Learning Base OSS Nvidia Driver GPU AMI (Ubuntu 22.04) *"
+    """Name filter of the GPU deep-learning AMI (the newest match owned by Amazon is used)."""
+    root_volume_size_gb: int = Field(default=200, ge=50, le=16384)
+    """Size of each instance's encrypted root volume."""
+
+    @field_validator("instance_types")
+    @classmethod
+    def _gpu_types(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        if not value:
+            raise ValueError("at least one GPU instance type is required")
+        not_gpu = [name for name in value if _instance_family(name) not in GPU_FAMILIES]
+        if not_gpu:
+            raise ValueError(
+                f"not GPU instance types: {', '.join(not_gpu)} "
+                f"(GPU families: {', '.join(GPU_FAMILIES)})"
+            )
+        if duplicates := sorted({name for name in value if value.count(name) > 1}):
+            raise ValueError(f"instance types must be unique: {', '.join(duplicates)} repeated")
+        return value
+
+    @field_validator("desired_capacity")
+    @classmethod
+    def _within_bounds(cls, value: int | None, info: ValidationInfo) -> int | None:
+        low, high = info.data.get("min_size"), info.data.get("max_size")
+        if low is not None and high is not None:
+            if low > high:
+                raise ValueError(f"min_size ({low}) must be <= max_size ({high})")
+            if value is not None and not low <= value <= high:
+                raise ValueError(f"must be between min_size ({low}) and max_size ({high})")
+        return value
+
+
+# --------------------------------------------------------------------------------------------
 # sections of later layers: empty until their issues fill them, so any key is an error
 # --------------------------------------------------------------------------------------------
 
 
 class FeatureStoreConfig(_Section):
     """Feature groups (the feature-store layer)."""
-
-
-class TrainingConfig(_Section):
-    """Training infrastructure (the training layer)."""
-
-
-class GpuConfig(_Section):
-    """Self-managed GPU instances (the gpu layer)."""
 
 
 class MonitoringConfig(_Section):

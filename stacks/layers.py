@@ -51,8 +51,8 @@ LAYERS: dict[str, Layer] = {
             ("data",),
             implemented=False,
         ),
-        Layer("training", f"{TYPE_PACKAGE}:training:TrainingLayer", ("data",), implemented=False),
-        Layer("gpu", f"{TYPE_PACKAGE}:gpu:GpuLayer", ("data",), implemented=False),
+        Layer("training", f"{TYPE_PACKAGE}:training:TrainingLayer", ("data",), implemented=True),
+        Layer("gpu", f"{TYPE_PACKAGE}:gpu:GpuLayer", ("data",), implemented=True),
         Layer("serving", f"{TYPE_PACKAGE}:serving:ServingLayer", ("data",), implemented=True),
         Layer(
             "monitoring",

@@ -100,7 +100,7 @@ def test_error_message_names_the_stack_and_counts_problems() -> None:
         ("data", {"buckets": {"raw": {"noncurrent_version_expiration_days": 0}}}, "data.buckets.raw.noncurrent_version_expiration_days: must be >= 1"),
         ("data", [], "data: must be a mapping"),
         ("training", {"jobs": []}, "training.jobs: unknown key"),
-        ("layers", ["data", "training"], "layers[1]: 'training' is not available yet in this version"),
+        ("layers", ["data", "serving", "monitoring"], "layers[2]: 'monitoring' is not available yet in this version"),
         ("layers", ["data", "bogus"], "layers[1]: 'bogus' is not a layer (known: data, feature_store, training, gpu, serving, monitoring, kubernetes)"),
         ("layers", ["data", "data"], "layers: lists data more than once"),
         ("layers", "data", "layers: must be a list"),

@@ -73,6 +73,12 @@ class DataLayer(pulumi.ComponentResource):
     """Private subnets, one per availability zone."""
     workload_security_group_id: pulumi.Output[str]
     """Security group for jobs and endpoints of later layers."""
+    endpoint_security_group_id: pulumi.Output[str]
+    """Security group of the VPC's interface endpoints (later layers add endpoints to it)."""
+    s3_prefix_list_id: pulumi.Output[str]
+    """Prefix list of the VPC's S3 gateway endpoint."""
+    log_group_arn: pulumi.Output[str]
+    """ARN of the log group for the platform's own workloads."""
     glue_database_name: pulumi.Output[str]
     """The Glue catalog database."""
     log_group_name: pulumi.Output[str]
@@ -186,6 +192,9 @@ class DataLayer(pulumi.ComponentResource):
         self.vpc_id = network.vpc_id
         self.subnet_ids = network.subnet_ids
         self.workload_security_group_id = network.workload_security_group_id
+        self.endpoint_security_group_id = network.endpoint_security_group_id
+        self.s3_prefix_list_id = network.s3_prefix_list_id
+        self.log_group_arn = workload_logs.arn
         self.glue_database_name = glue_database.name
         self.log_group_name = workload_logs.name
         self.account_id = identity.account_id

@@ -77,6 +77,8 @@ class PrivateNetwork(pulumi.ComponentResource):
     """Security group for the platform's jobs and endpoints."""
     endpoint_security_group_id: pulumi.Output[str]
     """Security group of the interface endpoints."""
+    s3_prefix_list_id: pulumi.Output[str]
+    """Prefix list of the S3 gateway endpoint (for HTTPS egress rules to S3)."""
     flow_log_group_name: pulumi.Output[str]
     """CloudWatch log group receiving the VPC flow logs."""
 
@@ -254,6 +256,7 @@ class PrivateNetwork(pulumi.ComponentResource):
         self.subnet_ids = pulumi.Output.all(*[subnet.id for subnet in subnets])
         self.workload_security_group_id = workload_sg.id
         self.endpoint_security_group_id = endpoint_sg.id
+        self.s3_prefix_list_id = s3_endpoint.prefix_list_id
         self.flow_log_group_name = flow_log_group.name
         self.register_outputs(
             {

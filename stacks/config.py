@@ -1007,15 +1007,20 @@ class GpuConfig(_Section):
             raise ValueError(f"instance types must be unique: {', '.join(duplicates)} repeated")
         return value
 
+    @field_validator("max_size")
+    @classmethod
+    def _above_minimum(cls, value: int, info: ValidationInfo) -> int:
+        low = info.data.get("min_size")
+        if low is not None and value < low:
+            raise ValueError(f"must be >= min_size ({low})")
+        return value
+
     @field_validator("desired_capacity")
     @classmethod
     def _within_bounds(cls, value: int | None, info: ValidationInfo) -> int | None:
         low, high = info.data.get("min_size"), info.data.get("max_size")
-        if low is not None and high is not None:
-            if low > high:
-                raise ValueError(f"min_size ({low}) must be <= max_size ({high})")
-            if value is not None and not low <= value <= high:
-                raise ValueError(f"must be between min_size ({low}) and max_size ({high})")
+        if None not in (low, high, value) and not low <= value <= high:
+            raise ValueError(f"must be between min_size ({low}) and max_size ({high})")
         return value
 
 

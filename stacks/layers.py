@@ -52,7 +52,7 @@ LAYERS: dict[str, Layer] = {
             implemented=False,
         ),
         Layer("training", f"{TYPE_PACKAGE}:training:TrainingLayer", ("data",), implemented=True),
-        Layer("gpu", f"{TYPE_PACKAGE}:gpu:GpuLayer", ("data",), implemented=True),
+        Layer("gpu", f"{TYPE_PACKAGE}:gpu:GpuCompute", ("data",), implemented=True),
         Layer("serving", f"{TYPE_PACKAGE}:serving:ServingLayer", ("data",), implemented=True),
         Layer(
             "monitoring",

@@ -48,6 +48,9 @@ _AUTONAMED = {
     "aws:sagemaker/model:Model": "name",
     "aws:sagemaker/endpointConfiguration:EndpointConfiguration": "name",
     "aws:sns/topic:Topic": "name",
+    "aws:ec2/launchTemplate:LaunchTemplate": "name",
+    "aws:autoscaling/group:Group": "name",
+    "aws:iam/instanceProfile:InstanceProfile": "name",
 }
 
 # The accounts that publish SageMaker's prebuilt images in us-east-1 (the registry path's
@@ -72,6 +75,22 @@ _ID_PREFIX = {
     "aws:ec2/flowLog:FlowLog": "fl-",
     "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule": "sgr-",
     "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule": "sgr-",
+    "aws:ec2/launchTemplate:LaunchTemplate": "lt-",
+}
+
+# The name AWS gives a service's service-linked role after "AWSServiceRoleFor".
+_SERVICE_LINKED_ROLE_SUFFIX = {"autoscaling.amazonaws.com": "AutoScaling"}
+
+#: What ``aws.ec2.get_ami`` finds offline: a deep-learning AMI of the shape AWS publishes.
+_MOCK_AMI = {
+    "architecture": "x86_64",
+    "rootDeviceName": "/dev/sda1",
+    "rootDeviceType": "ebs",
+    "virtualizationType": "hvm",
+    "ownerId": "898082745236",
+    "imageOwnerAlias": "amazon",
+    "state": "available",
+    "public": True,
 }
 
 #: The prefix list AWS publishes for S3 in us-east-1; any realistic value will do offline.
@@ -217,6 +236,17 @@ class PlatformMocks(pulumi.runtime.Mocks):
                 "registryPath": f"{registry}.dkr.ecr.{region}.amazonaws.com/{repository}:{tag}",
                 "id": registry,
             }
+        if token == "aws:ec2/getAmi:getAmi":
+            filters = {item["name"]: item["values"] for item in args.args.get("filters", [])}
+            pattern = filters.get("name", ["ami"])[0]
+            ami_id = f"ami-{_digest(pattern)}"
+            return {
+                **_MOCK_AMI,
+                "id": ami_id,
+                "imageId": ami_id,
+                "name": pattern.replace("*", "20261101"),
+                "arn": f"arn:{self.partition}:ec2:{self.region}::image/{ami_id}",
+            }
         raise NotImplementedError(f"the mock runtime has no answer for the invoke '{token}'")
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str | None, dict]:
@@ -260,6 +290,20 @@ class PlatformMocks(pulumi.runtime.Mocks):
             state["prefixListId"] = _S3_PREFIX_LIST_ID
         elif type_ == "aws:iam/role:Role":
             resource_id = str(physical)  # IAM's id of a role is its name
+        elif type_ == "aws:iam/serviceLinkedRole:ServiceLinkedRole":
+            service = state["awsServiceName"]
+            role_name = "AWSServiceRoleFor" + _SERVICE_LINKED_ROLE_SUFFIX.get(
+                service, service.split(".")[0].title()
+            )
+            if state.get("customSuffix"):
+                role_name += f"_{state['customSuffix']}"
+            state.update(name=role_name, path=f"/aws-service-role/{service}/")
+            state["arn"] = (
+                f"arn:{self.partition}:iam::{self.account_id}:role/aws-service-role/"
+                f"{service}/{role_name}"
+            )
+        elif type_ == "aws:ec2/launchTemplate:LaunchTemplate":
+            state.update(latestVersion=1, defaultVersion=1)
         elif type_ == "aws:sns/topic:Topic":
             resource_id = self._arn(type_, str(physical), resource_id)  # a topic's id is its ARN
         elif type_ == "aws:glue/catalogDatabase:CatalogDatabase":

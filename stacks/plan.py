@@ -133,6 +133,29 @@ SUMMARY_FIELDS: dict[str, Sequence[tuple[str, str]]] = {
         ("stat", "extendedStatistic"),
         ("threshold", "threshold"),
     ],
+    "aws:ec2/launchTemplate:LaunchTemplate": [
+        ("ami", "imageId"),
+        ("imds_tokens", "metadataOptions.httpTokens"),
+        ("public_ip", "networkInterfaces.0.associatePublicIpAddress"),
+        ("root_gb", "blockDeviceMappings.0.ebs.volumeSize"),
+        ("ebs_encrypted", "blockDeviceMappings.0.ebs.encrypted"),
+        ("key_pair", "keyName"),
+    ],
+    "aws:autoscaling/group:Group": [
+        ("min", "minSize"),
+        ("max", "maxSize"),
+        ("desired", "desiredCapacity"),
+        ("types", "mixedInstancesPolicy.launchTemplate.overrides"),
+        ("spot", "mixedInstancesPolicy.instancesDistribution.spotAllocationStrategy"),
+        (
+            "on_demand_base",
+            "mixedInstancesPolicy.instancesDistribution.onDemandBaseCapacity",
+        ),
+        (
+            "on_demand_above_base_percent",
+            "mixedInstancesPolicy.instancesDistribution.onDemandPercentageAboveBaseCapacity",
+        ),
+    ],
 }
 
 

@@ -18,6 +18,7 @@ from pulumi.runtime import config as runtime_config
 
 from components.data_layer import ACCESS_LOG_BUCKET, DATA_BUCKETS, DataLayer, DataLayerArgs
 from components.endpoint_alarms import AlarmThresholds
+from components.gpu_compute import GpuCompute, GpuComputeArgs
 from components.retention import DataRetention
 from components.secure_bucket import LifecycleRules
 from components.serving_endpoint import EndpointSpec, RolloutSpec, ServerlessSpec, VariantSpec
@@ -218,9 +219,42 @@ def deploy_serving_layer(context: DeployContext) -> ServingLayer:
     )
 
 
+def deploy_gpu_layer(context: DeployContext) -> GpuCompute:
+    """The GPU instances from the ``gpu`` section, in the data layer's VPC."""
+    config, data = context.config, context.layers["data"]
+    gpu = config.gpu
+    return GpuCompute(
+        "gpu",
+        GpuComputeArgs(
+            environment=config.environment,
+            region=config.region,
+            instance_types=list(gpu.instance_types),
+            min_size=gpu.min_size,
+            max_size=gpu.max_size,
+            desired_capacity=gpu.desired_capacity,
+            on_demand_base_capacity=gpu.on_demand_base_capacity,
+            on_demand_percentage_above_base=gpu.on_demand_percentage_above_base,
+            ami_name_filter=gpu.ami_name_filter,
+            root_volume_size_gb=gpu.root_volume_size_gb,
+            vpc_id=data.vpc_id,
+            subnet_ids=data.subnet_ids,
+            endpoint_security_group_id=data.endpoint_security_group_id,
+            s3_prefix_list_id=data.s3_prefix_list_id,
+            kms_key_arn=data.kms_key_arn,
+            data_bucket_arn=data.buckets["processed"].arn,
+            work_bucket_arn=data.buckets["experiments"].arn,
+            log_group_arn=data.log_group_arn,
+            account_id=data.account_id,
+            partition=data.partition,
+        ),
+        opts=context.opts,
+    )
+
+
 #: How each implemented layer is deployed; keys match stacks.layers.LAYERS.
 LAYER_DEPLOYERS: dict[str, Callable[[DeployContext], LayerComponent]] = {
     "data": deploy_data_layer,
+    "gpu": deploy_gpu_layer,
     "serving": deploy_serving_layer,
 }
 

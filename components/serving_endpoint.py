@@ -16,7 +16,6 @@ alarms need the name before it exists, while the endpoint needs the alarms' name
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 import pulumi
@@ -48,6 +47,7 @@ from pulumi_aws.sagemaker import (
 
 from components import iam_policies
 from components.endpoint_alarms import AlarmThresholds, variant_alarms
+from components.instance_storage import has_instance_storage
 from components.retention import DataRetention
 from components.serving_model import ModelImage, ServingModel, ServingModelArgs
 from components.variant_autoscaling import ScalingBounds, variant_autoscaling
@@ -58,10 +58,6 @@ MAX_VARIANTS = 10
 #: Content types the capture decodes as CSV or JSON (the rest is base64-encoded).
 CAPTURE_CSV_TYPES = ["text/csv"]
 CAPTURE_JSON_TYPES = ["application/json", "application/jsonlines"]
-
-# Instance families with local NVMe instance storage: SageMaker refuses a volume KMS key for
-# them (their instance store is always encrypted by the hardware).
-_INSTANCE_STORE = re.compile(r"^ml\.([a-z]+\d+[a-z]*d[a-z]*|g4dn|g5|g6|g6e|p4de?|p5e?|p3dn)\.")
 
 
 @dataclass(frozen=True)
@@ -337,7 +333,7 @@ class ServingEndpoint(pulumi.ComponentResource):
                 ),
             )
         encrypt_volumes = not spec.is_serverless and not any(
-            _INSTANCE_STORE.match(variant.instance_type or "") for variant in spec.all_variants
+            has_instance_storage(variant.instance_type) for variant in spec.all_variants
         )
         endpoint_config = aws.sagemaker.EndpointConfiguration(
             f"{name}-config",

@@ -1,0 +1,166 @@
+"""SageMaker's training container contract: every path and environment variable name, in one place.
+
+A training job's container sees this tree (``/opt/ml`` unless ``ML_PLATFORM_SAGEMAKER_ROOT``
+points elsewhere, which the tests do)::
+
+    /opt/ml/input/config/hyperparameters.json   every hyperparameter as a JSON string value
+    /opt/ml/input/config/resourceconfig.json    current_host and hosts (distributed jobs)
+    /opt/ml/input/data/<channel>/               one directory per input channel
+    /opt/ml/model/                              written by training, uploaded as model.tar.gz
+    /opt/ml/output/data/                        other outputs, uploaded as output.tar.gz
+    /opt/ml/output/failure                      why the job failed (shown as FailureReason)
+    /opt/ml/checkpoints/                        synced with S3 when checkpointing is configured
+
+The sagemaker-training toolkit (in AWS's prebuilt containers) also exports ``SM_MODEL_DIR``,
+``SM_OUTPUT_DATA_DIR`` and ``SM_CHANNEL_<NAME>``; when set they win over the paths above.
+
+Nothing happens at import: :class:`SageMakerEnvironment` reads the environment when asked, and
+describes it as a read-only snapshot.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT_ENV = "ML_PLATFORM_SAGEMAKER_ROOT"
+"""Overrides the ``/opt/ml`` root (tests and local dry runs point it at a scratch tree)."""
+DEFAULT_ROOT = "/opt/ml"
+"""Where SageMaker mounts the training contract."""
+
+HYPERPARAMETERS_FILE = "input/config/hyperparameters.json"
+"""Relative to the root: the hyperparameters, each value a string."""
+RESOURCE_CONFIG_FILE = "input/config/resourceconfig.json"
+"""Relative to the root: ``current_host`` and ``hosts`` of the job."""
+DATA_DIR = "input/data"
+"""Relative to the root: one subdirectory per input channel."""
+MODEL_DIR = "model"
+"""Relative to the root: the model directory SageMaker uploads as ``model.tar.gz``."""
+OUTPUT_DATA_DIR = "output/data"
+"""Relative to the root: other outputs, uploaded as ``output.tar.gz``."""
+FAILURE_FILE = "output/failure"
+"""Relative to the root: the failure reason SageMaker shows (it keeps the first 1 KB or so)."""
+CHECKPOINT_DIR = "checkpoints"
+"""Relative to the root: the local side of the job's checkpoint S3 sync."""
+
+MODEL_DIR_ENV = "SM_MODEL_DIR"
+"""Set by the sagemaker-training toolkit: the model directory."""
+OUTPUT_DATA_DIR_ENV = "SM_OUTPUT_DATA_DIR"
+"""Set by the sagemaker-training toolkit: the output data directory."""
+CHANNEL_ENV_PREFIX = "SM_CHANNEL_"
+"""``SM_CHANNEL_<NAME>`` (upper case) is the directory of channel ``<name>``."""
+TRAINING_JOB_NAME_ENV = "TRAINING_JOB_NAME"
+"""Set by SageMaker in every training container: the job's name (tagged on the MLflow run)."""
+
+TRAIN_CHANNEL = "train"
+"""The channel holding the training CSV files."""
+VALIDATION_CHANNEL = "validation"
+"""The optional channel holding the validation CSV files."""
+
+MLFLOW_TRACKING_URI_ENV = "MLFLOW_TRACKING_URI"
+"""Turns on MLflow tracking (also ``--tracking-uri``); a SageMaker MLflow server's ARN works."""
+MLFLOW_EXPERIMENT_NAME_ENV = "MLFLOW_EXPERIMENT_NAME"
+"""The MLflow experiment (also ``--experiment``)."""
+
+MAX_FAILURE_BYTES = 1000
+"""SageMaker truncates FailureReason to about 1 KB: we keep the reason shorter than that."""
+
+
+def root_from(environ: Mapping[str, str]) -> Path:
+    """The contract's root directory: ``ML_PLATFORM_SAGEMAKER_ROOT`` or ``/opt/ml``."""
+    return Path(environ.get(ROOT_ENV) or DEFAULT_ROOT)
+
+
+@dataclass(frozen=True)
+class SageMakerEnvironment:
+    """A read-only snapshot of the training contract as this container sees it."""
+
+    root: Path
+    """The contract's root (``/opt/ml``)."""
+    model_dir: Path
+    """Where the model directory goes (``SM_MODEL_DIR`` or ``<root>/model``)."""
+    output_data_dir: Path
+    """Where other outputs go (``SM_OUTPUT_DATA_DIR`` or ``<root>/output/data``)."""
+    checkpoint_dir: Path
+    """Checkpoints (``<root>/checkpoints``)."""
+    channels: Mapping[str, Path] = field(default_factory=dict)
+    """Input channels by name: ``SM_CHANNEL_<NAME>`` variables and ``<root>/input/data/*``."""
+    training_job_name: str = ""
+    """The job's name, when SageMaker set it."""
+
+    @property
+    def hyperparameters_file(self) -> Path:
+        """``<root>/input/config/hyperparameters.json``."""
+        return self.root / HYPERPARAMETERS_FILE
+
+    @property
+    def failure_file(self) -> Path:
+        """``<root>/output/failure``."""
+        return self.root / FAILURE_FILE
+
+    @classmethod
+    def detect(cls, environ: Mapping[str, str] | None = None) -> SageMakerEnvironment | None:
+        """The contract when this process runs as a SageMaker training job, else ``None``.
+
+        A training job always has ``hyperparameters.json`` (``{}`` when there are none), so its
+        presence under the root is what tells a job from a local run.
+        """
+        environ = os.environ if environ is None else environ
+        if not (root_from(environ) / HYPERPARAMETERS_FILE).is_file():
+            return None
+        return cls.from_environ(environ)
+
+    @classmethod
+    def from_environ(cls, environ: Mapping[str, str] | None = None) -> SageMakerEnvironment:
+        """The contract's paths from the environment (nothing is created or read but a listing)."""
+        environ = os.environ if environ is None else environ
+        root = root_from(environ)
+        channels: dict[str, Path] = {}
+        data_dir = root / DATA_DIR
+        if data_dir.is_dir():
+            channels.update({entry.name: entry for entry in sorted(data_dir.iterdir())})
+        for name, value in environ.items():
+            if name.startswith(CHANNEL_ENV_PREFIX) and value:
+                channels[name[len(CHANNEL_ENV_PREFIX) :].lower()] = Path(value)
+        return cls(
+            root=root,
+            model_dir=Path(environ.get(MODEL_DIR_ENV) or root / MODEL_DIR),
+            output_data_dir=Path(environ.get(OUTPUT_DATA_DIR_ENV) or root / OUTPUT_DATA_DIR),
+            checkpoint_dir=root / CHECKPOINT_DIR,
+            channels=channels,
+            training_job_name=environ.get(TRAINING_JOB_NAME_ENV, ""),
+        )
+
+    def read_hyperparameters(self) -> dict[str, str]:
+        """``hyperparameters.json`` as strings; a clear ``ValueError`` naming the file if bad.
+
+        SageMaker passes every value as a string. Numbers, booleans and lists written by other
+        launchers are accepted and turned into the strings SageMaker would have sent.
+        """
+        path = self.hyperparameters_file
+        try:
+            values = json.loads(path.read_text(encoding="utf-8"))
+        except ValueError as error:
+            raise ValueError(f"{path.name}: not valid JSON ({error})") from None
+        if not isinstance(values, dict):
+            raise ValueError(f"{path.name}: must hold a JSON object, not {type(values).__name__}")
+        return {
+            str(key): value if isinstance(value, str) else json.dumps(value)
+            for key, value in values.items()
+        }
+
+    def write_failure(self, reason: str) -> None:
+        """Write ``reason`` (cut to :data:`MAX_FAILURE_BYTES`) to the failure file."""
+        write_failure(self.failure_file, reason)
+
+
+def write_failure(path: Path, reason: str) -> None:
+    """Write a failure reason, cut to :data:`MAX_FAILURE_BYTES` UTF-8 bytes on a character edge."""
+    data = reason.encode("utf-8")
+    if len(data) > MAX_FAILURE_BYTES:
+        data = data[: MAX_FAILURE_BYTES - 3].decode("utf-8", errors="ignore").encode() + b"..."
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)

@@ -1,0 +1,316 @@
+"""Tabular training data: CSV channels (or a bundled scikit-learn dataset) as float32 arrays.
+
+A channel is one CSV file or a directory of them (every ``*.csv``, sorted by name and
+concatenated; each must have the same header row). The target column is named; the features are
+every other column in file order, or the ``features`` listed. Classification labels of any type
+become class indices into ``classes`` (the labels in sorted order), so every framework trains on
+0..k-1 and the model directory maps them back. Without a validation channel the training data is
+split with a seed (stratified for classification).
+
+Problems are :class:`DataError` messages naming the file or split and the column.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from workloads.training import objectives
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+CLASSIFICATION, REGRESSION = objectives.CLASSIFICATION, objectives.REGRESSION
+
+DATASETS: dict[str, str] = {
+    "breast_cancer": CLASSIFICATION,
+    "iris": CLASSIFICATION,
+    "wine": CLASSIFICATION,
+    "diabetes": REGRESSION,
+}
+"""scikit-learn's bundled datasets (no download) by name, with their task."""
+DATASET_TARGET = "target"
+"""The target column of a bundled dataset."""
+
+
+class DataError(ValueError):
+    """The training or validation data cannot be used as given."""
+
+
+@dataclass(frozen=True)
+class TabularData:
+    """Training and validation arrays with what the model directory needs to describe them."""
+
+    feature_names: tuple[str, ...]
+    """The feature columns, in the order of the arrays' columns."""
+    target: str
+    """The target column's name."""
+    task: str  # "classification" | "regression" (objectives.CLASSIFICATION/REGRESSION)
+    """``classification`` or ``regression``."""
+    classes: tuple  # original labels in index order (classification); () for regression
+    """Classification: the original labels, sorted; index ``i`` of ``y`` is ``classes[i]``."""
+    x_train: np.ndarray  # float32, shape (n, d), C-contiguous
+    """Training features, float32, shape ``(n, d)``, C-contiguous (NaN where missing)."""
+    y_train: np.ndarray  # int64 class indices (classification) or float32 (regression), shape (n,)
+    """Training targets: int64 class indices (classification) or float32 values, shape ``(n,)``."""
+    x_valid: np.ndarray
+    """Validation features, as ``x_train``."""
+    y_valid: np.ndarray
+    """Validation targets, as ``y_train``."""
+
+    @property
+    def n_classes(self) -> int:
+        """The number of classes (0 for regression)."""
+        return len(self.classes)
+
+    def labels(self, indices: np.ndarray) -> np.ndarray:
+        """The original labels of class indices."""
+        return np.asarray(self.classes, dtype=object)[indices]
+
+    def missing_columns(self) -> list[str]:
+        """The feature columns that have a missing value in either split."""
+        missing = np.isnan(self.x_train).any(axis=0) | np.isnan(self.x_valid).any(axis=0)
+        return [name for name, flag in zip(self.feature_names, missing, strict=True) if flag]
+
+
+def require_complete(data: TabularData, who: str) -> None:
+    """A :class:`DataError` when any feature has missing values that ``who`` cannot use."""
+    columns = data.missing_columns()
+    if columns:
+        raise DataError(
+            f"feature column{'s' if len(columns) > 1 else ''} "
+            f"{', '.join(repr(c) for c in columns[:10])}{', ...' if len(columns) > 10 else ''} "
+            f"{'have' if len(columns) > 1 else 'has'} missing values, which {who} cannot use: "
+            "impute them, or train with xgboost or sklearn's hist_gradient_boosting"
+        )
+
+
+def csv_files(path: Path, name: str) -> list[Path]:
+    """The CSV files of a channel: the file itself, or a directory's ``*.csv`` sorted by name."""
+    if path.is_file():
+        return [path]
+    if path.is_dir():
+        files = sorted(p for p in path.glob("*.csv") if p.is_file())
+        if not files:
+            raise DataError(f"{name}: no *.csv files in {path}")
+        return files
+    raise DataError(f"{name}: {path} does not exist")
+
+
+def read_csv(path: Path, name: str) -> pd.DataFrame:
+    """A channel's CSV files (header row each, same columns) as one frame."""
+    import pandas as pd
+
+    frames = []
+    header: list[str] | None = None
+    for file in csv_files(path, name):
+        try:
+            frame = pd.read_csv(file)
+        except (ValueError, UnicodeDecodeError) as error:  # pandas' ParserError is a ValueError
+            raise DataError(f"{file.name}: not a readable CSV file ({error})") from None
+        columns = [str(column) for column in frame.columns]
+        if len(set(columns)) != len(columns):
+            duplicates = sorted({c for c in columns if columns.count(c) > 1})
+            raise DataError(f"{file.name}: duplicate columns {duplicates}")
+        frame.columns = columns
+        if header is None:
+            header = columns
+            first = file.name
+        elif columns != header:
+            raise DataError(
+                f"{file.name}: its header {columns} differs from {first}'s {header}; "
+                "every CSV file of a channel needs the same columns"
+            )
+        frames.append(frame)
+    data = frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
+    if data.empty:
+        raise DataError(f"{name}: no rows in {path}")
+    return data
+
+
+def load_dataset(name: str) -> pd.DataFrame:
+    """One of scikit-learn's bundled datasets as a frame with a ``target`` column."""
+    from sklearn import datasets
+
+    loaders = {
+        "breast_cancer": datasets.load_breast_cancer,
+        "iris": datasets.load_iris,
+        "wine": datasets.load_wine,
+        "diabetes": datasets.load_diabetes,
+    }
+    if name not in loaders:
+        raise DataError(f"dataset {name!r} is not bundled; choose one of {', '.join(DATASETS)}")
+    frame = loaders[name](as_frame=True).frame
+    frame.columns = [str(column) for column in frame.columns]
+    return frame
+
+
+def _feature_columns(
+    frame: pd.DataFrame, target: str, features: Sequence[str], name: str
+) -> list[str]:
+    columns = list(frame.columns)
+    if target not in columns:
+        raise DataError(
+            f"{name}: target column {target!r} not found; columns: {', '.join(columns)}"
+        )
+    if not features:
+        chosen = [column for column in columns if column != target]
+        if not chosen:
+            raise DataError(f"{name}: no feature columns besides the target {target!r}")
+        return chosen
+    problems = [f"{f!r} not found" for f in features if f not in columns]
+    if target in features:
+        problems.append(f"the target {target!r} cannot be a feature")
+    if len(set(features)) != len(features):
+        problems.append("a feature is listed twice")
+    if problems:
+        raise DataError(f"{name}: features: " + "; ".join(problems))
+    return list(features)
+
+
+def _features(frame: pd.DataFrame, columns: list[str], name: str) -> np.ndarray:
+    import pandas as pd
+
+    for column in columns:
+        series = frame[column]
+        if not (pd.api.types.is_numeric_dtype(series) or pd.api.types.is_bool_dtype(series)):
+            present = series.dropna()
+            example = f" (e.g. {present.iloc[0]!r})" if len(present) else ""
+            raise DataError(
+                f"{name}: feature column {column!r} is not numeric{example}; encode it as "
+                "numbers or leave it out with the features hyperparameter"
+            )
+    values = frame[columns].to_numpy(dtype=np.float32, na_value=np.nan)
+    infinite = np.isinf(values).any(axis=0)
+    if infinite.any():
+        bad = [c for c, flag in zip(columns, infinite, strict=True) if flag]
+        raise DataError(f"{name}: feature column {bad[0]!r} has infinite values")
+    return np.ascontiguousarray(values)
+
+
+def _plain(label: Any) -> Any:
+    return label.item() if hasattr(label, "item") else label
+
+
+def _targets(frame: pd.DataFrame, target: str, task: str, name: str) -> Any:
+    import pandas as pd
+
+    series = frame[target]
+    if series.isna().any():
+        rows = [int(i) for i in np.flatnonzero(series.isna().to_numpy())[:5]]
+        raise DataError(f"{name}: target column {target!r} has missing values (rows {rows})")
+    if task == REGRESSION:
+        if not pd.api.types.is_numeric_dtype(series) or pd.api.types.is_bool_dtype(series):
+            raise DataError(
+                f"{name}: target column {target!r} is not numeric (e.g. {series.iloc[0]!r}); "
+                "a regression target must be a number"
+            )
+        values = series.to_numpy(dtype=np.float32)
+        if not np.isfinite(values).all():
+            raise DataError(f"{name}: target column {target!r} has infinite values")
+        return values
+    return series.to_numpy(dtype=object)
+
+
+def _class_indices(labels: np.ndarray, classes: tuple, name: str, target: str) -> np.ndarray:
+    index = {label: i for i, label in enumerate(classes)}
+    found = [index.get(_plain(label), -1) for label in labels]
+    indices = np.asarray(found, dtype=np.int64)
+    if (indices < 0).any():
+        unseen = sorted({repr(_plain(label)) for label in labels[indices < 0]})
+        raise DataError(
+            f"{name}: target {target!r} has label{'s' if len(unseen) > 1 else ''} "
+            f"{', '.join(unseen[:10])} not seen in training (training labels: "
+            f"{', '.join(repr(c) for c in classes[:20])})"
+        )
+    return indices
+
+
+def _sorted_labels(labels: np.ndarray, target: str) -> tuple:
+    plain = {_plain(label) for label in labels}
+    try:
+        return tuple(sorted(plain))
+    except TypeError:  # mixed types (numbers and text): order by their text
+        return tuple(sorted(plain, key=lambda label: (type(label).__name__, str(label))))
+
+
+def prepare(
+    train: pd.DataFrame,
+    validation: pd.DataFrame | None,
+    *,
+    target: str,
+    task: str,
+    features: Sequence[str] = (),
+    validation_fraction: float = 0.2,
+    seed: int = 0,
+    train_name: str = "train",
+    validation_name: str = "validation",
+) -> TabularData:
+    """Frames to :class:`TabularData`: features chosen, labels encoded, validation split off."""
+    if task not in (CLASSIFICATION, REGRESSION):
+        raise DataError(f"task must be {CLASSIFICATION!r} or {REGRESSION!r}, not {task!r}")
+    columns = _feature_columns(train, target, features, train_name)
+    if validation is None:
+        train, validation = _split(train, target, task, validation_fraction, seed, train_name)
+        validation_name = f"{train_name} (validation split)"
+    else:
+        missing = [c for c in [*columns, target] if c not in validation.columns]
+        if missing:
+            raise DataError(
+                f"{validation_name}: column{'s' if len(missing) > 1 else ''} "
+                f"{', '.join(repr(c) for c in missing)} not found; the training data has them"
+            )
+    x_train = _features(train, columns, train_name)
+    x_valid = _features(validation, columns, validation_name)
+    y_train = _targets(train, target, task, train_name)
+    y_valid = _targets(validation, target, task, validation_name)
+    classes: tuple = ()
+    if task == CLASSIFICATION:
+        classes = _sorted_labels(y_train, target)
+        if len(classes) < 2:
+            raise DataError(
+                f"{train_name}: target {target!r} has a single class {classes[0]!r}; "
+                "classification needs at least two"
+            )
+        y_train = _class_indices(y_train, classes, train_name, target)
+        y_valid = _class_indices(y_valid, classes, validation_name, target)
+    return TabularData(
+        feature_names=tuple(columns),
+        target=target,
+        task=task,
+        classes=classes,
+        x_train=x_train,
+        y_train=y_train,
+        x_valid=x_valid,
+        y_valid=y_valid,
+    )
+
+
+def _split(
+    frame: pd.DataFrame, target: str, task: str, fraction: float, seed: int, name: str
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    from sklearn.model_selection import train_test_split
+
+    if not 0.0 < fraction < 1.0:
+        raise DataError(f"validation_fraction must be between 0 and 1, not {fraction}")
+    n_valid = math.ceil(len(frame) * fraction)
+    if len(frame) < 2 or n_valid >= len(frame):
+        raise DataError(
+            f"{name}: {len(frame)} rows are too few to split off a validation set "
+            f"(validation_fraction {fraction}); add rows or a validation channel"
+        )
+    stratify = None
+    if task == CLASSIFICATION and not frame[target].isna().any():
+        counts = frame[target].value_counts()
+        # Stratify when every class can appear on both sides; otherwise a plain random split.
+        if counts.min() >= 2 and n_valid >= len(counts) and len(frame) - n_valid >= len(counts):
+            stratify = frame[target]
+    train, validation = train_test_split(
+        frame, test_size=n_valid, random_state=seed, stratify=stratify
+    )
+    return train, validation

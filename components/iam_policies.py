@@ -160,3 +160,94 @@ def alarm_topic_policy(topic_arn: str, account_id: str, partition: str) -> str:
         },
         deny_without_tls("sns:Publish", topic_arn),
     )
+
+
+def kms_via_s3_statement(
+    kms_key_arn: str, region: str, sid: str = "UsePlatformKeyThroughS3"
+) -> Statement:
+    """Use the platform key only through S3 (to read and write SSE-KMS objects), not directly."""
+    return {
+        "Sid": sid,
+        "Effect": "Allow",
+        "Action": ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey"],
+        "Resource": kms_key_arn,
+        "Condition": {"StringEquals": {"kms:ViaService": f"s3.{region}.amazonaws.com"}},
+    }
+
+
+#: ECR actions needed to pull an image (GetAuthorizationToken has no resource-level scope).
+ECR_PULL_ACTIONS = [
+    "ecr:BatchCheckLayerAvailability",
+    "ecr:BatchGetImage",
+    "ecr:GetDownloadUrlForLayer",
+]
+
+
+def ecr_pull_statements(repository_arns: list[str]) -> list[Statement]:
+    """Pull images from exactly these repositories (and the registry login they need)."""
+    return [
+        {
+            "Sid": "PullImages",
+            "Effect": "Allow",
+            "Action": ECR_PULL_ACTIONS,
+            "Resource": sorted(set(repository_arns)),
+        },
+        {
+            "Sid": "EcrLogin",
+            "Effect": "Allow",
+            "Action": "ecr:GetAuthorizationToken",
+            "Resource": "*",  # no resource-level permissions exist for this action
+        },
+    ]
+
+
+#: EC2 describe calls SageMaker makes for a job or app in a VPC; AWS allows no resource scope.
+VPC_DESCRIBE_ACTIONS = [
+    "ec2:DescribeDhcpOptions",
+    "ec2:DescribeNetworkInterfaces",
+    "ec2:DescribeSecurityGroups",
+    "ec2:DescribeSubnets",
+    "ec2:DescribeVpcs",
+]
+
+
+def vpc_interface_statements(
+    *,
+    partition: str,
+    region: str,
+    account_id: str,
+    vpc_id: str,
+    subnet_ids: list[str],
+    security_group_id: str,
+) -> list[Statement]:
+    """Let SageMaker create and remove network interfaces in the platform's subnets only."""
+    ec2 = f"arn:{partition}:ec2:{region}:{account_id}"
+    return [
+        {
+            "Sid": "DescribeNetwork",
+            "Effect": "Allow",
+            "Action": VPC_DESCRIBE_ACTIONS,
+            "Resource": "*",  # EC2 Describe* calls support no resource-level permissions
+        },
+        {
+            "Sid": "CreateInterfacesInPlatformSubnets",
+            "Effect": "Allow",
+            "Action": "ec2:CreateNetworkInterface",
+            "Resource": [
+                f"{ec2}:network-interface/*",
+                f"{ec2}:security-group/{security_group_id}",
+                *(f"{ec2}:subnet/{subnet}" for subnet in sorted(subnet_ids)),
+            ],
+        },
+        {
+            "Sid": "ManageInterfacesInPlatformVpc",
+            "Effect": "Allow",
+            "Action": [
+                "ec2:CreateNetworkInterfacePermission",
+                "ec2:DeleteNetworkInterface",
+                "ec2:DeleteNetworkInterfacePermission",
+            ],
+            "Resource": f"{ec2}:network-interface/*",
+            "Condition": {"ArnEquals": {"ec2:Vpc": f"{ec2}:vpc/{vpc_id}"}},
+        },
+    ]

@@ -3,7 +3,8 @@
 * private subnets only, one per availability zone, no public IPs, no internet or NAT gateway;
 * the VPC's default security group stripped of every rule (nothing can use it by accident);
 * a gateway endpoint for S3 and interface endpoints (private DNS) for the APIs SageMaker jobs and
-  endpoints call: sagemaker.api, sagemaker.runtime, sts, logs, ecr.api, ecr.dkr;
+  endpoints call: sagemaker.api, sagemaker.runtime, sts, logs, ecr.api, ecr.dkr, and the
+  SageMaker MLflow tracking servers (sagemaker.experiments);
 * a workload security group for the platform's jobs and endpoints: HTTPS to the endpoints and S3,
   and any traffic among its own members (multi-node training needs it);
 * VPC flow logs into a KMS-encrypted CloudWatch log group.
@@ -28,7 +29,19 @@ INTERFACE_ENDPOINT_SERVICES = (
     "logs",
     "ecr.api",
     "ecr.dkr",
+    "sagemaker.experiments",
 )
+
+#: Services whose endpoint service name is not ``com.amazonaws.<region>.<service>``: MLflow
+#: tracking servers are reached through ``aws.sagemaker.<region>.experiments``
+#: (https://docs.aws.amazon.com/sagemaker/latest/dg/mlflow-interface-endpoint.html).
+_SERVICE_NAMES = {"sagemaker.experiments": "aws.sagemaker.{region}.experiments"}
+
+
+def endpoint_service_name(service: str, region: str) -> str:
+    """The VPC endpoint service name of ``service`` (as listed above) in ``region``."""
+    return _SERVICE_NAMES.get(service, "com.amazonaws.{region}." + service).format(region=region)
+
 
 _HTTPS = 443
 
@@ -154,7 +167,7 @@ class PrivateNetwork(pulumi.ComponentResource):
             aws.ec2.VpcEndpoint(
                 f"{name}-{service.replace('.', '-')}",
                 vpc_id=vpc.id,
-                service_name=f"com.amazonaws.{args.region}.{service}",
+                service_name=endpoint_service_name(service, args.region),
                 vpc_endpoint_type="Interface",
                 private_dns_enabled=True,
                 subnet_ids=[subnet.id for subnet in subnets],

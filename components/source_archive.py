@@ -1,14 +1,21 @@
-"""The inference code as a source archive: a reproducible ``sourcedir.tar.gz`` of ``workloads/``.
+"""Our code as source archives: reproducible ``sourcedir.tar.gz`` files of ``workloads/``.
 
-AWS's prebuilt framework containers download the archive named by ``SAGEMAKER_SUBMIT_DIRECTORY``,
-unpack it to ``/opt/ml/code``, put that folder on ``sys.path`` and import ``SAGEMAKER_PROGRAM``
-from it. The archive holds the ``workloads`` package files the handlers need and, at its root, a
-copy of ``workloads/inference/sagemaker_program.py`` named ``inference.py`` that re-exports the
-handlers, so the container finds ``model_fn`` & co.
+Two archives, one builder:
 
-The archive is byte-for-byte reproducible (sorted entries, fixed times and owners, no gzip
-timestamp): the same code gives the same digest, so the S3 object and the models that point at it
-only change when the code does.
+* **inference**: AWS's prebuilt framework containers download the archive named by
+  ``SAGEMAKER_SUBMIT_DIRECTORY``, unpack it to ``/opt/ml/code``, put that folder on ``sys.path``
+  and import ``SAGEMAKER_PROGRAM`` from it. It holds the ``workloads`` package files the handlers
+  need and, at its root, a copy of ``workloads/inference/sagemaker_program.py`` named
+  ``inference.py`` that re-exports the handlers, so the container finds ``model_fn`` & co.
+* **training**: the training containers run in script mode. The archive reaches the job as the
+  input channel ``code`` and the hyperparameter ``sagemaker_submit_directory`` names its local
+  path, which the sagemaker-training toolkit unpacks before it runs ``sagemaker_program``: a copy
+  of ``workloads/training/sagemaker_program.py`` named ``train.py`` at the archive's root, next
+  to the ``workloads`` files the training code imports.
+
+Each archive is byte-for-byte reproducible (sorted entries, fixed times and owners, no gzip
+timestamp): the same code gives the same digest, so the S3 object and whatever points at it only
+change when the code does.
 """
 
 from __future__ import annotations
@@ -16,12 +23,32 @@ from __future__ import annotations
 import gzip
 import hashlib
 import io
+import os
 import tarfile
-from collections.abc import Iterable
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-#: The program the prebuilt containers import (``SAGEMAKER_PROGRAM``), at the archive's root.
+
+@dataclass(frozen=True)
+class ArchiveLayout:
+    """What goes into one kind of source archive."""
+
+    kind: str
+    """Names the file (``<kind>-sourcedir-<digest>.tar.gz``) and the error messages."""
+    entry_point: str
+    """The program at the archive's root that the container runs or imports."""
+    entry_point_source: str
+    """The repository file copied to ``entry_point``."""
+    files: Sequence[str]
+    """Repository files in the archive, as glob patterns relative to its root."""
+    required: Sequence[str]
+    """Files without which the archive is useless; a missing one is an error naming it."""
+    purpose: str
+    """What a missing required file prevents, for the error message."""
+
+
+#: The program the prebuilt inference containers import (``SAGEMAKER_PROGRAM``), at the root.
 ENTRY_POINT = "inference.py"
 
 #: The module that becomes ``inference.py`` at the archive's root: it re-exports the handlers.
@@ -39,6 +66,40 @@ INFERENCE_FILES = (
 #: Files the archive must contain, or the containers could not serve at all.
 REQUIRED_FILES = ("workloads/inference/handlers.py", ENTRY_POINT_SOURCE)
 
+#: The inference archive (the prebuilt serving containers).
+INFERENCE = ArchiveLayout(
+    kind="inference",
+    entry_point=ENTRY_POINT,
+    entry_point_source=ENTRY_POINT_SOURCE,
+    files=INFERENCE_FILES,
+    required=REQUIRED_FILES,
+    purpose="the inference handlers cannot be shipped",
+)
+
+#: The program the training toolkit runs (the hyperparameter ``sagemaker_program``), at the root.
+TRAINING_ENTRY_POINT = "train.py"
+
+#: The module that becomes ``train.py`` at the archive's root.
+TRAINING_ENTRY_POINT_SOURCE = "workloads/training/sagemaker_program.py"
+
+#: Files of the repository the training code imports (the model layout and network it saves).
+TRAINING_FILES = (
+    "workloads/__init__.py",
+    "workloads/model_layout.py",
+    "workloads/tabular_net.py",
+    "workloads/training/*.py",
+)
+
+#: The training archive (script mode in the training containers).
+TRAINING = ArchiveLayout(
+    kind="training",
+    entry_point=TRAINING_ENTRY_POINT,
+    entry_point_source=TRAINING_ENTRY_POINT_SOURCE,
+    files=TRAINING_FILES,
+    required=(TRAINING_ENTRY_POINT_SOURCE,),
+    purpose="the training code cannot be shipped",
+)
+
 
 @dataclass(frozen=True)
 class SourceArchive:
@@ -47,31 +108,36 @@ class SourceArchive:
     path: Path
     """The ``.tar.gz`` file."""
     sha256: str
-    """Hex digest of the file's bytes (names the S3 object, so code changes roll the models)."""
+    """Hex digest of the file's bytes (names the S3 object, so code changes roll what uses it)."""
+    entry_point: str = ENTRY_POINT
+    """The program at the archive's root."""
 
 
-def archive_members(root: Path, patterns: Iterable[str] = INFERENCE_FILES) -> list[Path]:
-    """The files (relative to ``root``) that go into the archive, sorted."""
-    files = {path.relative_to(root) for pattern in patterns for path in root.glob(pattern)}
+def archive_members(root: Path, layout: ArchiveLayout = INFERENCE) -> list[Path]:
+    """The files (relative to ``root``) that go into the archive, sorted.
+
+    Raises:
+        FileNotFoundError: naming the first required file that is missing.
+
+    """
+    files = {path.relative_to(root) for pattern in layout.files for path in root.glob(pattern)}
     members = sorted(path for path in files if (root / path).is_file())
-    for required in REQUIRED_FILES:
+    for required in layout.required:
         if Path(required) not in members:
-            raise FileNotFoundError(
-                f"{root / required} is missing: the inference handlers cannot be shipped"
-            )
+            raise FileNotFoundError(f"{root / required} is missing: {layout.purpose}")
     return members
 
 
-def build_source_archive(root: Path, out_dir: Path) -> SourceArchive:
-    """Write ``out_dir/inference-sourcedir-<digest>.tar.gz`` from ``root`` and return it."""
-    members = archive_members(root)  # fails first, and clearly, when the handlers are missing
+def build_archive(root: Path, out_dir: Path, layout: ArchiveLayout) -> SourceArchive:
+    """Write ``out_dir/<kind>-sourcedir-<digest>.tar.gz`` from ``root`` and return it."""
+    members = archive_members(root, layout)  # fails first, and clearly, when code is missing
     buffer = io.BytesIO()
     # mtime=0 keeps gzip's header free of the build time.
     with (
         gzip.GzipFile(fileobj=buffer, mode="wb", mtime=0, compresslevel=9) as compressed,
         tarfile.open(fileobj=compressed, mode="w", format=tarfile.PAX_FORMAT) as archive,
     ):
-        entries = [(ENTRY_POINT, (root / ENTRY_POINT_SOURCE).read_bytes())]
+        entries = [(layout.entry_point, (root / layout.entry_point_source).read_bytes())]
         entries += [(member.as_posix(), (root / member).read_bytes()) for member in members]
         for name, content in sorted(entries):
             info = tarfile.TarInfo(name)
@@ -82,7 +148,28 @@ def build_source_archive(root: Path, out_dir: Path) -> SourceArchive:
     data = buffer.getvalue()
     digest = hashlib.sha256(data).hexdigest()
     out_dir.mkdir(parents=True, exist_ok=True)
-    path = out_dir / f"inference-sourcedir-{digest[:16]}.tar.gz"
+    path = out_dir / f"{layout.kind}-sourcedir-{digest[:16]}.tar.gz"
     if not path.exists():
         path.write_bytes(data)
-    return SourceArchive(path=path, sha256=digest)
+    return SourceArchive(path=path, sha256=digest, entry_point=layout.entry_point)
+
+
+def build_source_archive(root: Path, out_dir: Path) -> SourceArchive:
+    """Write ``out_dir/inference-sourcedir-<digest>.tar.gz`` from ``root`` and return it."""
+    return build_archive(root, out_dir, INFERENCE)
+
+
+def build_training_archive(root: Path, out_dir: Path) -> SourceArchive:
+    """Write ``out_dir/training-sourcedir-<digest>.tar.gz`` from ``root`` and return it."""
+    return build_archive(root, out_dir, TRAINING)
+
+
+def project_relative(path: Path) -> str:
+    """``path`` relative to the working directory (the project) when it lies inside it.
+
+    What an uploaded archive's ``FileAsset`` names, so plans do not depend on where the clone is.
+    """
+    try:
+        return os.path.relpath(path)
+    except ValueError:  # another drive on Windows
+        return str(path)

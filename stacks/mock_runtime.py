@@ -47,6 +47,9 @@ _AUTONAMED = {
     "aws:cloudwatch/metricAlarm:MetricAlarm": "name",
     "aws:sagemaker/model:Model": "name",
     "aws:sagemaker/endpointConfiguration:EndpointConfiguration": "name",
+    "aws:sagemaker/notebookInstanceLifecycleConfiguration:NotebookInstanceLifecycleConfiguration": (
+        "name"
+    ),
     "aws:sns/topic:Topic": "name",
     "aws:ec2/launchTemplate:LaunchTemplate": "name",
     "aws:autoscaling/group:Group": "name",
@@ -55,12 +58,24 @@ _AUTONAMED = {
 
 # The accounts that publish SageMaker's prebuilt images in us-east-1 (the registry path's
 # account differs per region and repository family; the shape is what matters offline).
-_PREBUILT_REGISTRY = {"pytorch-inference": "763104351884"}
+_PREBUILT_REGISTRY = {"pytorch-inference": "763104351884", "pytorch-training": "763104351884"}
 _SAGEMAKER_REGISTRY = "683313688378"
 
 # ARN resource types SageMaker uses, where they differ from the Pulumi type's name.
 _SAGEMAKER_ARN_KIND = {
     "endpointConfiguration": "endpoint-config",
+    "mlflowTrackingServer": "mlflow-tracking-server",
+    "notebookInstance": "notebook-instance",
+    "notebookInstanceLifecycleConfiguration": "notebook-instance-lifecycle-config",
+    "userProfile": "user-profile",
+}
+
+# The property holding a type's physical name where it is not ``name``.
+_NAME_PROPERTY = {
+    "aws:sagemaker/domain:Domain": "domainName",
+    "aws:sagemaker/mlflowTrackingServer:MlflowTrackingServer": "trackingServerName",
+    "aws:sagemaker/pipeline:Pipeline": "pipelineName",
+    "aws:sagemaker/userProfile:UserProfile": "userProfileName",
 }
 
 # Resource id prefixes AWS uses, so ids in the plan look like the ones in the console.
@@ -261,7 +276,7 @@ class PlatformMocks(pulumi.runtime.Mocks):
         autoname_property = _AUTONAMED.get(type_)
         if autoname_property and not state.get(autoname_property):
             state[autoname_property] = f"{name}-{_digest(name, length=7)}"
-        physical = state.get(autoname_property or "name") or name
+        physical = state.get(autoname_property or _NAME_PROPERTY.get(type_, "name")) or name
         if type_ == "aws:s3/bucket:Bucket":
             resource_id = physical
             state.update(
@@ -308,6 +323,25 @@ class PlatformMocks(pulumi.runtime.Mocks):
             resource_id = self._arn(type_, str(physical), resource_id)  # a topic's id is its ARN
         elif type_ == "aws:glue/catalogDatabase:CatalogDatabase":
             resource_id = f"{self.account_id}:{physical}"
+        elif type_ == "aws:ecr/repository:Repository":
+            state.update(
+                registryId=self.account_id,
+                repositoryUrl=f"{self.account_id}.dkr.ecr.{self.region}.amazonaws.com/{physical}",
+            )
+        elif type_ == "aws:sagemaker/domain:Domain":
+            resource_id = physical = f"d-{_digest(type_, name, length=12)}"  # ARNs carry the id
+            state.update(
+                url=f"https://{resource_id}.studio.{self.region}.sagemaker.aws",
+                homeEfsFileSystemId=f"fs-{_digest(name, 'efs')}",
+            )
+        elif type_ == "aws:sagemaker/userProfile:UserProfile":
+            physical = f"{state['domainId']}/{physical}"
+        elif type_ == "aws:sagemaker/notebookInstance:NotebookInstance":
+            state["url"] = f"{physical}.notebook.{self.region}.sagemaker.aws"
+        elif type_ == "aws:sagemaker/mlflowTrackingServer:MlflowTrackingServer":
+            state["trackingServerUrl"] = (
+                f"https://t-{_digest(name, length=12)}.{self.region}.experiments.sagemaker.aws"
+            )
         state.setdefault("arn", self._arn(type_, str(physical), resource_id))
         return resource_id, state
 

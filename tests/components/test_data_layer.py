@@ -492,7 +492,11 @@ def test_interface_endpoints_with_private_dns_for_exactly_the_needed_services(pl
     # then there is one per needed service and no other
     services = [endpoint.inputs["serviceName"] for endpoint in interfaces]
     assert sorted(services) == sorted(
-        f"com.amazonaws.{REGION}.{name}" for name in INTERFACE_SERVICES
+        [
+            *(f"com.amazonaws.{REGION}.{name}" for name in INTERFACE_SERVICES),
+            # the SageMaker MLflow tracking servers' endpoint has a name of its own
+            f"aws.sagemaker.{REGION}.experiments",
+        ]
     )
     # and each resolves privately, in every subnet, behind the endpoint security group
     for endpoint in interfaces:
@@ -500,7 +504,7 @@ def test_interface_endpoints_with_private_dns_for_exactly_the_needed_services(pl
         assert sorted(endpoint.inputs["subnetIds"]) == subnet_ids
         assert endpoint.inputs["securityGroupIds"] == [ec2_id(endpoint_sg)]
     # and the only endpoints are these and the S3 gateway
-    assert len(plan.of_type(ENDPOINT)) == len(INTERFACE_SERVICES) + 1
+    assert len(plan.of_type(ENDPOINT)) == len(INTERFACE_SERVICES) + 2
 
 
 def test_endpoint_security_group_allows_only_https_from_the_vpc(plan: Plan) -> None:

@@ -1,0 +1,495 @@
+"""The SageMaker Pipeline definition of a training pipeline, built as plain Python data.
+
+A pipeline holds one step: ``Training`` (its ``Arguments`` are a ``CreateTrainingJob`` request) or,
+when the pipeline tunes, ``Tuning`` (a ``CreateHyperParameterTuningJob`` request whose
+``TrainingJobDefinition`` carries the same job). Pipeline parameters ``TrainData`` and
+``ValidationData`` (S3 URIs, defaults from the stack's config) feed the ``train`` and
+``validation`` channels, so an execution can train on another snapshot without a deploy.
+
+The job runs our ``workloads/training`` code in script mode: the training source archive reaches
+the container as the input channel ``code`` (SageMaker downloads it before the container starts),
+and ``sagemaker_submit_directory`` names its local path, which the sagemaker-training toolkit
+unpacks before it runs ``sagemaker_program``. Nothing is fetched from inside the container, so
+the job runs with network isolation unless it logs to the MLflow tracking server.
+
+Everything here is standard library only and deterministic, so the definition is testable as
+data and shows in the offline plan exactly as SageMaker will receive it.
+Schema: https://aws-sagemaker-mlops.github.io/sagemaker-model-building-pipeline-definition-JSON-schema/
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import PurePosixPath
+from typing import Any
+
+from components.instance_storage import has_instance_storage
+from workloads.training import objectives
+
+#: The pipeline definition schema version SageMaker accepts.
+SCHEMA_VERSION = "2020-12-01"
+
+#: Where SageMaker puts an input channel's files inside the container.
+CHANNEL_ROOT = "/opt/ml/input/data"
+
+#: The local folder SageMaker syncs with the checkpoint S3 URI (and restores on a restart).
+CHECKPOINT_LOCAL_PATH = "/opt/ml/checkpoints"
+
+#: The input channel that delivers the training source archive.
+CODE_CHANNEL = "code"
+
+#: The pipeline parameters of every training pipeline, with the channel each one feeds.
+DATA_PARAMETERS = {"TrainData": "train", "ValidationData": "validation"}
+
+#: The step's name (one step per pipeline).
+TRAINING_STEP, TUNING_STEP = "Train", "Tune"
+
+#: Retries of the training job itself on SageMaker internal errors (CreateTrainingJob allows 30).
+JOB_RETRY_ATTEMPTS = 2
+
+#: SageMaker job failures worth retrying the step for: capacity (also spot capacity), limits and
+#: internal errors. Anything else (bad data, a bug) fails the execution at once.
+STEP_RETRY_EXCEPTIONS = (
+    "SageMaker.CAPACITY_ERROR",
+    "SageMaker.JOB_INTERNAL_ERROR",
+    "SageMaker.RESOURCE_LIMIT",
+)
+
+#: Key prefix of every pipeline's trained models in the models bucket.
+MODELS_PREFIX = "training/"
+
+#: Key prefix of every pipeline's checkpoints in the experiments bucket.
+CHECKPOINTS_PREFIX = "checkpoints/"
+
+#: The hyperparameter that bounds an algorithm's epochs: what Hyperband's resource counts.
+EPOCHS_HYPERPARAMETER = {"pytorch": "epochs"}
+
+# GPUs per instance of the multi-GPU SageMaker sizes (https://aws.amazon.com/sagemaker/pricing/);
+# every other GPU size has one.
+_MULTI_GPU = re.compile(
+    r"^ml\.("
+    r"p3\.(8|16)xlarge|p3dn\.24xlarge|p4de?\.24xlarge|p5e?n?\.48xlarge"
+    r"|g4dn\.12xlarge|g5\.(12|24|48)xlarge|g6e?\.(12|24|48)xlarge"
+    r")$"
+)
+
+
+@dataclass(frozen=True)
+class ParameterRange:
+    """One hyperparameter range of a tuning job."""
+
+    name: str
+    """The hyperparameter."""
+    type: str
+    """``integer``, ``continuous`` or ``categorical``."""
+    min: float | None = None
+    """Lowest value (integer and continuous)."""
+    max: float | None = None
+    """Highest value (integer and continuous)."""
+    scaling: str = "Auto"
+    """``Auto``, ``Linear``, ``Logarithmic`` or ``ReverseLogarithmic``."""
+    values: Sequence[str] = ()
+    """The choices of a categorical range."""
+
+
+@dataclass(frozen=True)
+class TuningSpec:
+    """A hyperparameter tuning step."""
+
+    strategy: str
+    """``Bayesian`` or ``Hyperband``."""
+    objective: str
+    """The metric tuned (a name from ``objectives.METRICS[task]``)."""
+    max_jobs: int
+    """Training jobs in total."""
+    max_parallel_jobs: int
+    """Training jobs at the same time."""
+    ranges: Sequence[ParameterRange]
+    """The hyperparameters searched."""
+    hyperband_min_resource: int | None = None
+    """Hyperband: the fewest epochs before a job may be stopped."""
+    hyperband_max_resource: int | None = None
+    """Hyperband: the most epochs a job runs."""
+
+    @property
+    def tuned_names(self) -> set[str]:
+        """The names of the tuned hyperparameters."""
+        return {item.name for item in self.ranges}
+
+
+@dataclass(frozen=True)
+class TrainingJobSpec:
+    """What one pipeline trains and on what compute: plain values from the stack's config."""
+
+    pipeline_name: str
+    """The pipeline's name (``mlp-<env>-<name>``): prefixes S3 paths, jobs and the experiment."""
+    algorithm: str
+    """``sklearn``, ``xgboost``, ``pytorch`` or ``automl``."""
+    task: str
+    """``classification`` or ``regression``."""
+    target: str
+    """The target column."""
+    train_prefix: str
+    """Key prefix of the training data in the processed bucket."""
+    validation_prefix: str
+    """Key prefix of the validation data in the processed bucket."""
+    instance_type: str
+    """Training instance type."""
+    instance_count: int = 1
+    """Instances per job."""
+    volume_size_gb: int = 30
+    """Storage per instance."""
+    max_runtime_seconds: int = 3600
+    """Longest a job may run."""
+    spot: bool = True
+    """Managed spot training."""
+    max_wait_seconds: int | None = None
+    """Spot only: longest a job may take including waits for capacity (>= max_runtime)."""
+    hyperparameters: Mapping[str, str] = field(default_factory=dict)
+    """Fixed hyperparameters, already as strings."""
+    track_experiments: bool = False
+    """Log to the MLflow tracking server (needs the network: no isolation)."""
+    tuning: TuningSpec | None = None
+    """Tune instead of training once."""
+
+    def __post_init__(self) -> None:
+        problems = []
+        if self.spot and (self.max_wait_seconds or 0) < self.max_runtime_seconds:
+            problems.append(
+                f"max_wait_seconds ({self.max_wait_seconds}) must be >= max_runtime_seconds "
+                f"({self.max_runtime_seconds}) with spot"
+            )
+        if self.tuning is not None:
+            if fixed := sorted(self.tuning.tuned_names & set(self.hyperparameters)):
+                problems.append(f"{', '.join(fixed)} both fixed and tuned")
+            objectives.direction(self.task, self.tuning.objective)  # raises for an unknown one
+        if problems:
+            raise ValueError(f"pipeline {self.pipeline_name}: " + "; ".join(problems))
+
+    @property
+    def distributed(self) -> bool:
+        """Whether PyTorch should launch one process per GPU and instance (torchrun)."""
+        return self.algorithm == "pytorch" and (
+            self.instance_count > 1 or is_multi_gpu(self.instance_type)
+        )
+
+    @property
+    def network_isolation(self) -> bool:
+        """Whether the container runs without network (everything it needs arrives as a channel)."""
+        return not self.track_experiments
+
+    @property
+    def encrypts_volume(self) -> bool:
+        """Whether the job's volumes get the platform key (not on NVMe instance-store types)."""
+        return not has_instance_storage(self.instance_type)
+
+
+@dataclass(frozen=True)
+class TrainingPlatform:
+    """Resolved values of the resources a job uses (plain strings, inside an ``apply``)."""
+
+    region: str
+    """The stack's region."""
+    role_arn: str
+    """The training execution role."""
+    image_uri: str
+    """The training container image."""
+    processed_bucket: str
+    """Bucket of the training data."""
+    models_bucket: str
+    """Bucket of the code archive and the trained models."""
+    experiments_bucket: str
+    """Bucket of the checkpoints."""
+    code_archive_key: str
+    """Key of the training source archive in the models bucket."""
+    kms_key_arn: str
+    """The platform key."""
+    subnet_ids: Sequence[str]
+    """Private subnets the job runs in."""
+    security_group_id: str
+    """The workload security group."""
+    tracking_server_arn: str | None = None
+    """The MLflow tracking server (tracked pipelines only)."""
+
+
+def is_multi_gpu(instance_type: str) -> bool:
+    """Whether ``instance_type`` (``ml.g5.12xlarge``) has more than one GPU."""
+    return bool(_MULTI_GPU.match(instance_type))
+
+
+def as_hyperparameter(value: str | int | float | bool) -> str:
+    """A config value as SageMaker passes hyperparameters: a string (``true``, ``0.1``, ``64``)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def checkpoint_prefix(pipeline_name: str) -> str:
+    """Key prefix of a pipeline's checkpoints in the experiments bucket (one folder per run)."""
+    return f"{CHECKPOINTS_PREFIX}{pipeline_name}/"
+
+
+def output_prefix(pipeline_name: str) -> str:
+    """Key prefix of a pipeline's trained models in the models bucket."""
+    return f"{MODELS_PREFIX}{pipeline_name}/"
+
+
+def submit_directory(code_archive_key: str) -> str:
+    """Where the code channel puts the archive in the container (what the toolkit unpacks)."""
+    return f"{CHANNEL_ROOT}/{CODE_CHANNEL}/{PurePosixPath(code_archive_key).name}"
+
+
+def metric_definitions(task: str) -> list[dict[str, str]]:
+    """Every metric the training code reports for ``task``, read from the job's log."""
+    return [
+        {"Name": name, "Regex": objectives.metric_regex(name)} for name in objectives.METRICS[task]
+    ]
+
+
+def hyperparameters(spec: TrainingJobSpec, platform: TrainingPlatform) -> dict[str, str]:
+    """The job's fixed hyperparameters: what to train, script mode, and the config's own.
+
+    Tuned names are left out (the tuning job sets them per training job).
+    """
+    values = {
+        "algorithm": spec.algorithm,
+        "task": spec.task,
+        "target": spec.target,
+        **spec.hyperparameters,
+        # Script mode: the toolkit unpacks this local archive and runs the program from it.
+        "sagemaker_program": "train.py",
+        "sagemaker_submit_directory": submit_directory(platform.code_archive_key),
+        "sagemaker_region": platform.region,
+    }
+    if spec.distributed:
+        # The PyTorch container then starts the program with torchrun on every instance.
+        values["sagemaker_torch_distributed_enabled"] = "true"
+    tuning = spec.tuning
+    if tuning is not None:
+        # The training code picks its best epoch (and stops early) by the metric being tuned.
+        values.setdefault("objective", tuning.objective)
+        epochs = EPOCHS_HYPERPARAMETER.get(spec.algorithm)
+        if tuning.strategy == "Hyperband" and epochs is not None:
+            # Hyperband's resource is the epoch: the jobs it keeps run the whole budget.
+            values.setdefault(epochs, str(tuning.hyperband_max_resource))
+        values = {name: value for name, value in values.items() if name not in tuning.tuned_names}
+    return dict(sorted(values.items()))
+
+
+def _s3_channel(name: str, uri: Any, content_type: str | None) -> dict[str, Any]:
+    channel: dict[str, Any] = {
+        "ChannelName": name,
+        "DataSource": {
+            "S3DataSource": {
+                "S3DataType": "S3Prefix",
+                "S3Uri": uri,
+                # Every instance gets all the data (DDP shards it itself).
+                "S3DataDistributionType": "FullyReplicated",
+            }
+        },
+        "CompressionType": "None",
+    }
+    if content_type is not None:
+        channel["ContentType"] = content_type
+    return channel
+
+
+def input_channels(platform: TrainingPlatform) -> list[dict[str, Any]]:
+    """The ``train`` and ``validation`` channels (from the pipeline parameters) and ``code``."""
+    channels = [
+        _s3_channel(channel, {"Get": f"Parameters.{parameter}"}, "text/csv")
+        for parameter, channel in DATA_PARAMETERS.items()
+    ]
+    code_uri = f"s3://{platform.models_bucket}/{platform.code_archive_key}"
+    channels.append(_s3_channel(CODE_CHANNEL, code_uri, "application/x-tar"))
+    return channels
+
+
+def _job_definition(spec: TrainingJobSpec, platform: TrainingPlatform) -> dict[str, Any]:
+    """What a training job and a tuning job's TrainingJobDefinition share."""
+    resources: dict[str, Any] = {
+        "InstanceType": spec.instance_type,
+        "InstanceCount": spec.instance_count,
+        "VolumeSizeInGB": spec.volume_size_gb,
+    }
+    if spec.encrypts_volume:
+        resources["VolumeKmsKeyId"] = platform.kms_key_arn
+    stopping: dict[str, Any] = {"MaxRuntimeInSeconds": spec.max_runtime_seconds}
+    if spec.spot:
+        # Includes the time spent waiting for spot capacity, so never below the runtime.
+        stopping["MaxWaitTimeInSeconds"] = spec.max_wait_seconds
+    definition: dict[str, Any] = {
+        "RoleArn": platform.role_arn,
+        "InputDataConfig": input_channels(platform),
+        "OutputDataConfig": {
+            "S3OutputPath": f"s3://{platform.models_bucket}/{output_prefix(spec.pipeline_name)}",
+            "KmsKeyId": platform.kms_key_arn,
+        },
+        "ResourceConfig": resources,
+        "StoppingCondition": stopping,
+        "EnableManagedSpotTraining": spec.spot,
+        "CheckpointConfig": {
+            # One folder per pipeline execution: a rerun never resumes another run's model.
+            "S3Uri": {
+                "Std:Join": {
+                    "On": "/",
+                    "Values": [
+                        f"s3://{platform.experiments_bucket}/"
+                        f"{checkpoint_prefix(spec.pipeline_name).rstrip('/')}",
+                        {"Get": "Execution.PipelineExecutionId"},
+                    ],
+                }
+            },
+            "LocalPath": CHECKPOINT_LOCAL_PATH,
+        },
+        "VpcConfig": {
+            "SecurityGroupIds": [platform.security_group_id],
+            "Subnets": list(platform.subnet_ids),
+        },
+        "EnableNetworkIsolation": spec.network_isolation,
+        # Several instances exchange gradients: encrypt that traffic too.
+        "EnableInterContainerTrafficEncryption": spec.instance_count > 1,
+        "RetryStrategy": {"MaximumRetryAttempts": JOB_RETRY_ATTEMPTS},
+    }
+    if spec.track_experiments:
+        if platform.tracking_server_arn is None:
+            raise ValueError(f"pipeline {spec.pipeline_name}: tracking needs the tracking server")
+        definition["Environment"] = {
+            "MLFLOW_TRACKING_URI": platform.tracking_server_arn,
+            "MLFLOW_EXPERIMENT_NAME": spec.pipeline_name,
+        }
+    return definition
+
+
+def training_job_request(spec: TrainingJobSpec, platform: TrainingPlatform) -> dict[str, Any]:
+    """The ``CreateTrainingJob`` request of the training step."""
+    return {
+        # With a name in the step's arguments, SageMaker Pipelines uses it as the prefix of the
+        # job names it generates: the pipeline role is scoped to exactly these jobs.
+        "TrainingJobName": spec.pipeline_name,
+        "AlgorithmSpecification": {
+            "TrainingImage": platform.image_uri,
+            "TrainingInputMode": "File",
+            "MetricDefinitions": metric_definitions(spec.task),
+            "EnableSageMakerMetricsTimeSeries": True,
+        },
+        "HyperParameters": hyperparameters(spec, platform),
+        **_job_definition(spec, platform),
+    }
+
+
+def _parameter_ranges(ranges: Sequence[ParameterRange]) -> dict[str, list[dict[str, Any]]]:
+    """Ranges grouped by kind as the API takes them; bounds are strings (integers without a dot).
+
+    Kinds without a range are left out.
+    """
+    grouped: dict[str, list[dict[str, Any]]] = {
+        "IntegerParameterRanges": [],
+        "ContinuousParameterRanges": [],
+        "CategoricalParameterRanges": [],
+    }
+    for item in ranges:
+        if item.type == "categorical":
+            grouped["CategoricalParameterRanges"].append(
+                {"Name": item.name, "Values": list(item.values)}
+            )
+            continue
+        if item.min is None or item.max is None:
+            raise ValueError(f"range {item.name}: an {item.type} range needs min and max")
+        bounds = (
+            (str(int(item.min)), str(int(item.max)))
+            if item.type == "integer"
+            else (repr(float(item.min)), repr(float(item.max)))
+        )
+        key = "IntegerParameterRanges" if item.type == "integer" else "ContinuousParameterRanges"
+        grouped[key].append(
+            {
+                "Name": item.name,
+                "MinValue": bounds[0],
+                "MaxValue": bounds[1],
+                "ScalingType": item.scaling,
+            }
+        )
+    return {kind: items for kind, items in grouped.items() if items}
+
+
+def tuning_job_request(spec: TrainingJobSpec, platform: TrainingPlatform) -> dict[str, Any]:
+    """The ``CreateHyperParameterTuningJob`` request of the tuning step (name left to SageMaker)."""
+    tuning = spec.tuning
+    if tuning is None:
+        raise ValueError(f"pipeline {spec.pipeline_name}: no tuning configured")
+    config: dict[str, Any] = {
+        "Strategy": tuning.strategy,
+        "HyperParameterTuningJobObjective": {
+            "Type": objectives.direction(spec.task, tuning.objective),
+            "MetricName": tuning.objective,
+        },
+        "ResourceLimits": {
+            "MaxNumberOfTrainingJobs": tuning.max_jobs,
+            "MaxParallelTrainingJobs": tuning.max_parallel_jobs,
+        },
+        "ParameterRanges": _parameter_ranges(tuning.ranges),
+    }
+    if tuning.strategy == "Hyperband":
+        config["StrategyConfig"] = {
+            "HyperbandStrategyConfig": {
+                "MinResource": tuning.hyperband_min_resource,
+                "MaxResource": tuning.hyperband_max_resource,
+            }
+        }
+        # Hyperband stops weak jobs itself; SageMaker refuses any other early stopping with it.
+        config["TrainingJobEarlyStoppingType"] = "Off"
+    else:
+        # Stop jobs whose objective trails the median of the earlier ones at the same epoch.
+        config["TrainingJobEarlyStoppingType"] = "Auto"
+    return {
+        "HyperParameterTuningJobConfig": config,
+        "TrainingJobDefinition": {
+            "AlgorithmSpecification": {
+                "TrainingImage": platform.image_uri,
+                "TrainingInputMode": "File",
+                "MetricDefinitions": metric_definitions(spec.task),
+            },
+            "StaticHyperParameters": hyperparameters(spec, platform),
+            **_job_definition(spec, platform),
+        },
+    }
+
+
+def pipeline_definition(spec: TrainingJobSpec, platform: TrainingPlatform) -> dict[str, Any]:
+    """The whole pipeline definition document (schema ``2020-12-01``)."""
+    defaults = {
+        "TrainData": f"s3://{platform.processed_bucket}/{spec.train_prefix}",
+        "ValidationData": f"s3://{platform.processed_bucket}/{spec.validation_prefix}",
+    }
+    if spec.tuning is None:
+        step: dict[str, Any] = {
+            "Name": TRAINING_STEP,
+            "Type": "Training",
+            "Arguments": training_job_request(spec, platform),
+        }
+    else:
+        step = {
+            "Name": TUNING_STEP,
+            "Type": "Tuning",
+            "Arguments": tuning_job_request(spec, platform),
+        }
+    step["RetryPolicies"] = [
+        {
+            "ExceptionType": list(STEP_RETRY_EXCEPTIONS),
+            "IntervalSeconds": 60,
+            "BackoffRate": 2.0,
+            "MaxAttempts": 3,
+        }
+    ]
+    return {
+        "Version": SCHEMA_VERSION,
+        "Metadata": {},
+        "Parameters": [
+            {"Name": name, "Type": "String", "DefaultValue": defaults[name]}
+            for name in DATA_PARAMETERS
+        ],
+        "Steps": [step],
+    }

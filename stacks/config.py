@@ -745,10 +745,11 @@ class ParameterRangeConfig(_Section):
             if len(set(self.values)) != len(self.values):
                 raise ValueError("values must not repeat")
             return self
+        article = "an" if kind == "integer" else "a"
         if self.values:
-            raise ValueError(f"an {kind} range has min/max, not values")
+            raise ValueError(f"{article} {kind} range has min/max, not values")
         if low is None or high is None:
-            raise ValueError(f"an {kind} range needs both min and max")
+            raise ValueError(f"{article} {kind} range needs both min and max")
         if low >= high:
             raise ValueError(f"min ({low:g}) must be below max ({high:g})")
         if kind == "integer" and (low != int(low) or high != int(high)):

@@ -123,6 +123,10 @@ class ModelMetadata:
     ``dropout``) that ``workloads.tabular_net.TabularNet`` is rebuilt from."""
     name: str = ""
     """An optional human-readable model name (e.g. the registry's model package group)."""
+    framework_version: str = ""
+    """The version of the library that trained the model (``sklearn.__version__``, ...); empty in
+    files written before it was recorded. scikit-learn models load only under the same
+    major.minor version: their pickles are not portable across versions."""
     format_version: int = FORMAT_VERSION
     """The layout version; only 1 exists."""
 
@@ -195,6 +199,8 @@ class ModelMetadata:
             problems.append(_problem("network", "is only for pytorch models"))
         if not isinstance(self.name, str):
             problems.append(_problem("name", "must be a str"))
+        if not isinstance(self.framework_version, str):
+            problems.append(_problem("framework_version", "must be a str"))
         return problems
 
     @property
@@ -290,6 +296,38 @@ def _framework_of(model: Any) -> str:
     return SKLEARN
 
 
+_FRAMEWORK_MODULES = {SKLEARN: "sklearn", XGBOOST: "xgboost", PYTORCH: "torch"}
+
+
+def installed_version(framework: str) -> str:
+    """The installed version of a framework's library (without a local label like ``+cpu``)."""
+    import importlib
+
+    module = importlib.import_module(_FRAMEWORK_MODULES[framework])
+    return str(module.__version__).split("+")[0]
+
+
+def _major_minor(version: str) -> tuple[str, ...]:
+    return tuple(version.split(".")[:2])
+
+
+def check_framework_version(metadata: ModelMetadata, path: Path) -> None:
+    """Refuse a scikit-learn model trained under another scikit-learn major.minor version.
+
+    scikit-learn pickles are not portable across versions (loading may fail or, worse, predict
+    differently). XGBoost's UBJSON and PyTorch ``state_dict`` files are portable: no check.
+    """
+    if metadata.framework != SKLEARN or not metadata.framework_version:
+        return
+    installed = installed_version(SKLEARN)
+    if _major_minor(metadata.framework_version) != _major_minor(installed):
+        raise ModelLayoutError(
+            f"{path.name} was trained with scikit-learn {metadata.framework_version} but this "
+            f"container has {installed}: serve it with a container of the same version "
+            "(framework_image_tag) or retrain it"
+        )
+
+
 def metadata_for(
     model: Any,
     feature_names: Sequence[str] | None = None,
@@ -299,8 +337,9 @@ def metadata_for(
 
     ``framework`` comes from the model's type, ``task`` and ``classes`` from scikit-learn's
     conventions (``classes_``; XGBoost's sklearn API too), ``feature_names`` from
-    ``feature_names_in_`` (a model fitted on a DataFrame) or ``x0..x{n-1}``, and
-    ``network`` from a ``TabularNet``. Anything in ``values`` wins over what is derived.
+    ``feature_names_in_`` (a model fitted on a DataFrame) or ``x0..x{n-1}``, ``network`` from a
+    ``TabularNet``, and ``framework_version`` from the installed library. Anything in
+    ``values`` wins over what is derived.
     ``n_features``, if given, is checked against the feature names.
     """
     n_features = values.pop("n_features", None)
@@ -321,6 +360,8 @@ def metadata_for(
         raise ModelLayoutError(
             f"n_features: is {n_features} but there are {len(feature_names)} feature_names"
         )
+    if "framework_version" not in values:
+        values["framework_version"] = installed_version(framework)
     if framework == PYTORCH and "network" not in values and hasattr(model, "network_spec"):
         values["network"] = model.network_spec()
     model_classes = getattr(model, "classes_", None)
@@ -550,6 +591,7 @@ def load_model(model_dir: str | os.PathLike[str]) -> LoadedModel:
     if metadata.framework == SKLEARN:
         import joblib
 
+        check_framework_version(metadata, path)
         return SklearnModel(metadata, joblib.load(path))
     if metadata.framework == XGBOOST:
         import xgboost

@@ -20,11 +20,12 @@ describes it as a read-only snapshot.
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from workloads.training.hyperparameters import read_json
 
 ROOT_ENV = "ML_PLATFORM_SAGEMAKER_ROOT"
 """Overrides the ``/opt/ml`` root (tests and local dry runs point it at a scratch tree)."""
@@ -54,6 +55,11 @@ CHANNEL_ENV_PREFIX = "SM_CHANNEL_"
 """``SM_CHANNEL_<NAME>`` (upper case) is the directory of channel ``<name>``."""
 TRAINING_JOB_NAME_ENV = "TRAINING_JOB_NAME"
 """Set by SageMaker in every training container: the job's name (tagged on the MLflow run)."""
+
+RANK_ENV = "RANK"
+"""Set by torchrun: this process's rank (0 is the primary, which alone tracks and saves)."""
+WORLD_SIZE_ENV = "WORLD_SIZE"
+"""Set by torchrun: how many processes train together."""
 
 TRAIN_CHANNEL = "train"
 """The channel holding the training CSV files."""
@@ -135,22 +141,8 @@ class SageMakerEnvironment:
         )
 
     def read_hyperparameters(self) -> dict[str, str]:
-        """``hyperparameters.json`` as strings; a clear ``ValueError`` naming the file if bad.
-
-        SageMaker passes every value as a string. Numbers, booleans and lists written by other
-        launchers are accepted and turned into the strings SageMaker would have sent.
-        """
-        path = self.hyperparameters_file
-        try:
-            values = json.loads(path.read_text(encoding="utf-8"))
-        except ValueError as error:
-            raise ValueError(f"{path.name}: not valid JSON ({error})") from None
-        if not isinstance(values, dict):
-            raise ValueError(f"{path.name}: must hold a JSON object, not {type(values).__name__}")
-        return {
-            str(key): value if isinstance(value, str) else json.dumps(value)
-            for key, value in values.items()
-        }
+        """``hyperparameters.json`` as strings (errors name the file)."""
+        return read_json(self.hyperparameters_file)
 
     def write_failure(self, reason: str) -> None:
         """Write ``reason`` (cut to :data:`MAX_FAILURE_BYTES`) to the failure file."""

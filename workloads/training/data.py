@@ -190,7 +190,14 @@ def _features(frame: pd.DataFrame, columns: list[str], name: str) -> np.ndarray:
     if infinite.any():
         bad = [c for c, flag in zip(columns, infinite, strict=True) if flag]
         raise DataError(f"{name}: feature column {bad[0]!r} has infinite values")
-    return np.ascontiguousarray(values)
+    return _owned(values)
+
+
+def _owned(values: np.ndarray) -> np.ndarray:
+    """A C-contiguous, writable array (pandas' copy-on-write hands out read-only views)."""
+    if values.flags.c_contiguous and values.flags.writeable:
+        return values
+    return np.array(values, order="C", copy=True)
 
 
 def _plain(label: Any) -> Any:
@@ -210,11 +217,16 @@ def _targets(frame: pd.DataFrame, target: str, task: str, name: str) -> Any:
                 f"{name}: target column {target!r} is not numeric (e.g. {series.iloc[0]!r}); "
                 "a regression target must be a number"
             )
-        values = series.to_numpy(dtype=np.float32)
+        values = _owned(series.to_numpy(dtype=np.float32))
         if not np.isfinite(values).all():
             raise DataError(f"{name}: target column {target!r} has infinite values")
         return values
-    return series.to_numpy(dtype=object)
+    labels = series.to_numpy(dtype=object)
+    kinds = {"number" if isinstance(_plain(v), int | float) else type(v).__name__ for v in labels}
+    if len(kinds) > 1:
+        # Mixed kinds of labels (numbers and text) are compared as text, so they sort.
+        labels = np.asarray([str(_plain(v)) for v in labels], dtype=object)
+    return labels
 
 
 def _class_indices(labels: np.ndarray, classes: tuple, name: str, target: str) -> np.ndarray:
@@ -231,12 +243,8 @@ def _class_indices(labels: np.ndarray, classes: tuple, name: str, target: str) -
     return indices
 
 
-def _sorted_labels(labels: np.ndarray, target: str) -> tuple:
-    plain = {_plain(label) for label in labels}
-    try:
-        return tuple(sorted(plain))
-    except TypeError:  # mixed types (numbers and text): order by their text
-        return tuple(sorted(plain, key=lambda label: (type(label).__name__, str(label))))
+def _sorted_labels(labels: np.ndarray) -> tuple:
+    return tuple(sorted({_plain(label) for label in labels}))
 
 
 def prepare(
@@ -271,7 +279,7 @@ def prepare(
     y_valid = _targets(validation, target, task, validation_name)
     classes: tuple = ()
     if task == CLASSIFICATION:
-        classes = _sorted_labels(y_train, target)
+        classes = _sorted_labels(y_train)
         if len(classes) < 2:
             raise DataError(
                 f"{train_name}: target {target!r} has a single class {classes[0]!r}; "

@@ -26,6 +26,7 @@ import math
 import types
 import typing
 from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
 from typing import Any, Literal, TypeVar, Union
 
 T = TypeVar("T")
@@ -192,7 +193,8 @@ def parse_many(
     A key goes to every class that has a field of that name (``seed`` may belong to two). A key
     no class knows is an error naming the allowed keys, unless it starts with one of
     ``ignore_prefixes`` (SageMaker's own ``sagemaker_*`` keys). A class's ``problems`` method
-    gets the entries of ``context`` it names as parameters (e.g. ``problems(self, task)``).
+    gets the entries of ``context`` it names as parameters (e.g. ``problems(self, task)``); it is
+    skipped when the context lacks one of them.
     Every problem across all the classes is collected and raised as one
     :class:`HyperparameterError`.
     """
@@ -211,18 +213,20 @@ def parse_many(
     for params_type in params_types:
         values, found = _parse_fields(raw, params_type)
         problems += found
-        if found:
+        try:
+            # Bad values are left at their defaults here, so the checks across fields still
+            # report what is wrong with the good ones.
+            instance = params_type(**values)
+        except TypeError:  # a required field is missing: already reported
             parsed.append(None)
             continue
-        try:
-            instance = params_type(**values)
-        except (TypeError, ValueError) as error:
+        except ValueError as error:
             problems.append(str(error))
             parsed.append(None)
             continue
-        found = _check(instance, context or {})
-        problems += found
-        parsed.append(None if found else instance)
+        checked = _check(instance, context or {})
+        problems += checked
+        parsed.append(None if found or checked else instance)
     if problems:
         raise HyperparameterError(source, problems)
     return tuple(parsed)
@@ -233,9 +237,9 @@ def _check(instance: Any, context: Mapping[str, Any]) -> list[str]:
     if not callable(check):
         return []
     wanted = inspect.signature(check).parameters
-    missing = [name for name in wanted if name not in context]
-    if missing:
-        raise TypeError(f"{type(instance).__name__}.problems needs {missing} in the context")
+    if any(name not in context for name in wanted):
+        # What it checks against is unknown (e.g. the task is itself invalid and reported).
+        return []
     return list(check(**{name: context[name] for name in wanted}))
 
 
@@ -252,6 +256,28 @@ def parse(
         raw, [params_type], source=source, ignore_prefixes=ignore_prefixes, context=context
     )
     return typing.cast(T, params)
+
+
+def read_json(path: Path) -> dict[str, str]:
+    """A JSON object of hyperparameters (``hyperparameters.json``) as strings.
+
+    SageMaker writes every value as a string; numbers, booleans and lists written by other
+    launchers become the strings SageMaker would have sent. Errors name the file.
+    """
+    try:
+        values = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise HyperparameterError(path.name, [f"{path} does not exist"]) from None
+    except ValueError as error:
+        raise HyperparameterError(path.name, [f"not valid JSON ({error})"]) from None
+    if not isinstance(values, dict):
+        raise HyperparameterError(
+            path.name, [f"must hold a JSON object, not {type(values).__name__}"]
+        )
+    return {
+        str(key): value if isinstance(value, str) else json.dumps(value)
+        for key, value in values.items()
+    }
 
 
 def as_strings(params: Any) -> dict[str, str]:

@@ -54,6 +54,7 @@ class Progress:
         self.started = clock()
         self._shown = self.started
         self._width = 0
+        self._last: tuple[object, ...] = ()
         self._closed = False
         try:
             self.interactive = bool(stream.isatty())
@@ -94,14 +95,20 @@ class Progress:
             self._shown = now
 
     def close(self) -> None:
-        """Show the final line (once)."""
+        """Show the final line (once; in a log, not again when the last line already said it)."""
         if self._closed:
             return
         self._closed = True
+        if not self.interactive and self._last == self._state():
+            return
         self._show(final=True)
+
+    def _state(self) -> tuple[object, ...]:
+        return (self.count, *self.postfix.items())
 
     def _show(self, *, final: bool) -> None:
         text = self.line()
+        self._last = self._state()
         if self.interactive:
             # Pad over the longer text of the previous redraw.
             padding = " " * max(0, self._width - len(text))

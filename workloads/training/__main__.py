@@ -1,0 +1,5 @@
+"""``python -m workloads.training ...``: the training entrypoint (see ``entrypoint``)."""
+
+from workloads.training.entrypoint import main
+
+raise SystemExit(main())

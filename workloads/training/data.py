@@ -12,6 +12,7 @@ Problems are :class:`DataError` messages naming the file or split and the column
 
 from __future__ import annotations
 
+import csv
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -110,13 +111,20 @@ def read_csv(path: Path, name: str) -> pd.DataFrame:
     header: list[str] | None = None
     for file in csv_files(path, name):
         try:
+            with file.open(newline="", encoding="utf-8") as stream:
+                # pandas renames repeated columns (a, a.1); the header as written is checked.
+                columns = next(csv.reader(stream), [])
             frame = pd.read_csv(file)
-        except (ValueError, UnicodeDecodeError) as error:  # pandas' ParserError is a ValueError
+        except (ValueError, UnicodeDecodeError, csv.Error) as error:  # ParserError: ValueError
             raise DataError(f"{file.name}: not a readable CSV file ({error})") from None
-        columns = [str(column) for column in frame.columns]
         if len(set(columns)) != len(columns):
             duplicates = sorted({c for c in columns if columns.count(c) > 1})
             raise DataError(f"{file.name}: duplicate columns {duplicates}")
+        if len(columns) != len(frame.columns):
+            raise DataError(
+                f"{file.name}: the header has {len(columns)} columns but the rows have "
+                f"{len(frame.columns)}"
+            )
         frame.columns = columns
         if header is None:
             header = columns

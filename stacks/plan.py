@@ -141,6 +141,36 @@ SUMMARY_FIELDS: dict[str, Sequence[tuple[str, str]]] = {
         ("ebs_encrypted", "blockDeviceMappings.0.ebs.encrypted"),
         ("key_pair", "keyName"),
     ],
+    "aws:ecr/repository:Repository": [
+        ("name", "name"),
+        ("tags", "imageTagMutability"),
+        ("scan_on_push", "imageScanningConfiguration.scanOnPush"),
+        ("encryption", "encryptionConfigurations.0.encryptionType"),
+        ("force_delete", "forceDelete"),
+    ],
+    "aws:sagemaker/mlflowTrackingServer:MlflowTrackingServer": [
+        ("name", "trackingServerName"),
+        ("size", "trackingServerSize"),
+        ("mlflow", "mlflowVersion"),
+        ("artifacts", "artifactStoreUri"),
+        ("auto_register", "automaticModelRegistration"),
+    ],
+    "aws:sagemaker/notebookInstance:NotebookInstance": [
+        ("name", "name"),
+        ("type", "instanceType"),
+        ("platform", "platformIdentifier"),
+        ("internet", "directInternetAccess"),
+        ("root", "rootAccess"),
+        ("imds", "instanceMetadataServiceConfiguration.minimumInstanceMetadataServiceVersion"),
+    ],
+    "aws:sagemaker/domain:Domain": [
+        ("name", "domainName"),
+        ("auth", "authMode"),
+        ("network", "appNetworkAccessType"),
+        ("home_efs", "retentionPolicy.homeEfsFileSystem"),
+    ],
+    "aws:sagemaker/userProfile:UserProfile": [("user", "userProfileName")],
+    "aws:sagemaker/pipeline:Pipeline": [("name", "pipelineName")],
     "aws:autoscaling/group:Group": [
         ("min", "minSize"),
         ("max", "maxSize"),
@@ -198,6 +228,53 @@ def _variants_summary(inputs: dict[str, Any]) -> str:
     return "variants=" + ", ".join(shown)
 
 
+def _repository_lifecycle_summary(inputs: dict[str, Any]) -> list[str]:
+    """``expire_untagged_days=7  keep_tagged=30`` from an ECR lifecycle policy document."""
+    parts = []
+    for rule in json.loads(inputs.get("policy") or "{}").get("rules", []):
+        selection = rule.get("selection", {})
+        if selection.get("tagStatus") == "untagged":
+            parts.append(f"expire_untagged_days={selection.get('countNumber')}")
+        elif selection.get("countType") == "imageCountMoreThan":
+            parts.append(f"keep_tagged={selection.get('countNumber')}")
+    return parts
+
+
+def _pipeline_summary(inputs: dict[str, Any]) -> list[str]:
+    """The step of a SageMaker Pipeline definition: compute, spot, isolation, tuning."""
+    steps = json.loads(inputs.get("pipelineDefinition") or "{}").get("Steps", [])
+    parts = []
+    for step in steps:
+        arguments = step.get("Arguments", {})
+        job = arguments.get("TrainingJobDefinition", arguments)
+        compute = job.get("ResourceConfig", {})
+        stopping = job.get("StoppingCondition", {})
+        parts += [
+            f"step={step.get('Type')}",
+            f"compute={compute.get('InstanceType')} x{compute.get('InstanceCount')}",
+            f"spot={_show(bool(job.get('EnableManagedSpotTraining')))}",
+            f"max_run_s={stopping.get('MaxRuntimeInSeconds')}",
+        ]
+        if "MaxWaitTimeInSeconds" in stopping:
+            parts.append(f"max_wait_s={stopping['MaxWaitTimeInSeconds']}")
+        parts += [
+            f"isolation={_show(bool(job.get('EnableNetworkIsolation')))}",
+            f"volume_kms={_show('VolumeKmsKeyId' in compute)}",
+        ]
+        if job.get("EnableInterContainerTrafficEncryption"):
+            parts.append("inter_container_encryption=on")
+        tuning = arguments.get("HyperParameterTuningJobConfig")
+        if tuning:
+            objective = tuning.get("HyperParameterTuningJobObjective", {})
+            limits = tuning.get("ResourceLimits", {})
+            parts.append(
+                f"tuning={tuning.get('Strategy')} {objective.get('Type')} "
+                f"{objective.get('MetricName')} {limits.get('MaxNumberOfTrainingJobs')} jobs"
+                f"/{limits.get('MaxParallelTrainingJobs')} parallel"
+            )
+    return parts
+
+
 def summarize(resource: RecordedResource) -> str:
     """The settings that matter for one resource, as ``label=value`` pairs."""
     parts = []
@@ -207,6 +284,10 @@ def summarize(resource: RecordedResource) -> str:
             parts.append(f"{label}={_show(value)}")
     if resource.type == "aws:sagemaker/endpointConfiguration:EndpointConfiguration":
         parts[:0] = [_variants_summary(resource.inputs)]
+    if resource.type == "aws:ecr/lifecyclePolicy:LifecyclePolicy":
+        parts += _repository_lifecycle_summary(resource.inputs)
+    if resource.type == "aws:sagemaker/pipeline:Pipeline":
+        parts += _pipeline_summary(resource.inputs)
     if resource.type == "aws:sagemaker/endpoint:Endpoint":
         rollback = _lookup(resource.inputs, "deploymentConfig.autoRollbackConfiguration.alarms")
         if rollback:

@@ -29,6 +29,10 @@ STATEFUL_TYPES = {
     "aws:kms/alias:Alias",
     "aws:glue/catalogDatabase:CatalogDatabase",
     "aws:cloudwatch/logGroup:LogGroup",
+    # the training layer: images, and every experiment's runs and metrics
+    "aws:ecr/repository:Repository",
+    "aws:ecr/lifecyclePolicy:LifecyclePolicy",
+    "aws:sagemaker/mlflowTrackingServer:MlflowTrackingServer",
 }
 
 

@@ -209,7 +209,7 @@ def test_models_run_the_configured_image_and_artifact(plan: Plan) -> None:
 
 def test_prebuilt_containers_load_our_code_archive(plan: Plan) -> None:
     # given the code archive the layer uploads
-    code = plan.of_type(CODE_OBJECT)
+    code = plan.layer("serving").of_type(CODE_OBJECT)
     assert len(code) == 1
     code_object = code[0]
     models_bucket = data_bucket(plan, "models")

@@ -52,7 +52,7 @@ def test_every_cloud_resource_uses_the_stack_provider(plan: Plan) -> None:
 
 def test_exports_hold_the_data_layer_contract(plan: Plan) -> None:
     exports = plan.run.exports
-    assert exports["layers"] == ["data", "gpu", "serving"]
+    assert exports["layers"] == ["data", "training", "gpu", "serving"]
     data = exports["data"]
     assert set(data) == {
         "kms_key_arn",

@@ -1,4 +1,4 @@
-"""The inference source archive: what prebuilt containers download and import."""
+"""The source archives: what the prebuilt containers download and import or run."""
 
 from __future__ import annotations
 
@@ -9,7 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from components.source_archive import ENTRY_POINT, build_source_archive
+from components.source_archive import (
+    ENTRY_POINT,
+    TRAINING_ENTRY_POINT,
+    TRAINING_ENTRY_POINT_SOURCE,
+    build_source_archive,
+    build_training_archive,
+)
 from tests.conftest import ROOT
 
 
@@ -82,3 +88,70 @@ def test_entry_point_exposes_the_four_handlers_when_unpacked(tmp_path: Path) -> 
     )
     # then the container finds all four handlers
     assert result.stdout.strip() == "['input_fn', 'model_fn', 'output_fn', 'predict_fn']"
+
+
+# --------------------------------------------------------------------------------------------
+# the training archive (script mode in the training containers)
+# --------------------------------------------------------------------------------------------
+
+
+def test_training_archive_holds_train_py_and_the_training_code(tmp_path: Path) -> None:
+    # given the repository / when the training archive is built
+    archive = build_training_archive(ROOT, tmp_path)
+    with tarfile.open(archive.path) as tar:
+        names = tar.getnames()
+        members = tar.getmembers()
+        program = tar.extractfile(TRAINING_ENTRY_POINT).read()  # type: ignore[union-attr]
+    # then train.py at the root is the training program, beside the package it imports
+    assert archive.entry_point == TRAINING_ENTRY_POINT == "train.py"
+    assert program == (ROOT / TRAINING_ENTRY_POINT_SOURCE).read_bytes()
+    assert {"workloads/__init__.py", "workloads/model_layout.py", "workloads/tabular_net.py"} <= (
+        set(names)
+    )
+    assert "workloads/training/entrypoint.py" in names
+    # and nothing of serving, ops, tests or caches
+    assert all(name.endswith(".py") for name in names), names
+    assert not [n for n in names if "/inference/" in n or "/ops/" in n or "__pycache__" in n]
+    assert all((member.uid, member.mtime) == (0, 0) for member in members)
+    assert archive.path.name == f"training-sourcedir-{archive.sha256[:16]}.tar.gz"
+
+
+def test_training_archive_is_reproducible(tmp_path: Path) -> None:
+    first = build_training_archive(ROOT, tmp_path / "a")
+    second = build_training_archive(ROOT, tmp_path / "b")
+    assert first.path.read_bytes() == second.path.read_bytes()
+
+
+def test_missing_training_program_is_a_clear_error(tmp_path: Path) -> None:
+    # given training code without its program
+    (tmp_path / "workloads" / "training").mkdir(parents=True)
+    (tmp_path / "workloads" / "training" / "entrypoint.py").write_text("")
+    # then the build names the missing file and what it prevents
+    with pytest.raises(
+        FileNotFoundError,
+        match=r"workloads/training/sagemaker_program.py is missing: the training code cannot be shipped",
+    ):
+        build_training_archive(tmp_path, tmp_path / "out")
+
+
+def test_unpacked_training_archive_runs_its_own_code(tmp_path: Path) -> None:
+    # given the archive unpacked as the toolkit does (into a directory it runs train.py from)
+    archive = build_training_archive(ROOT, tmp_path / "out")
+    code_dir = tmp_path / "code"
+    with tarfile.open(archive.path) as tar:
+        tar.extractall(code_dir, filter="data")
+    # when a fresh interpreter imports the program's entrypoint from there (not from the repo)
+    script = (
+        "import sys, importlib; sys.path.insert(0, sys.argv[1]); "
+        "m = importlib.import_module('workloads.training.entrypoint'); "
+        "assert m.__file__.startswith(sys.argv[1]); print(callable(m.main))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script, str(code_dir)],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        check=True,
+    )
+    # then the training code it carries is complete enough to load
+    assert result.stdout.strip() == "True"

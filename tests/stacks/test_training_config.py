@@ -90,6 +90,7 @@ def test_defaults_need_no_training_section() -> None:
 
 
 def test_repository_names_are_unique_and_limits_hold() -> None:
+    # given a repeated name, then counts out of ECR's bounds / then each is reported
     assert problems_of({"repositories": {"names": ["training", "training"]}}) == [
         "training.repositories.names: repository names must be unique: training repeated"
     ]
@@ -101,6 +102,7 @@ def test_repository_names_are_unique_and_limits_hold() -> None:
 
 
 def test_notebook_instance_limits() -> None:
+    # given a too short idle time and an unknown platform / then both are reported
     section = {"notebooks": {"instance": {"idle_stop_minutes": 5, "platform_identifier": "al2"}}}
     assert problems_of(section) == [
         "training.notebooks.instance.idle_stop_minutes: must be >= 10",
@@ -109,18 +111,21 @@ def test_notebook_instance_limits() -> None:
 
 
 def test_notebook_instance_may_run_without_idle_stop() -> None:
+    # given an instance without idle stop / then it loads (the stop is opt-out)
     section = {"notebooks": {"instance": {"idle_stop_minutes": None}}}
     training = load_platform_config("dev", with_section(DEV, "training", section)).training
     assert training.notebooks.instance.idle_stop_minutes is None
 
 
 def test_studio_user_profiles_are_unique() -> None:
+    # given a repeated profile / then it is named
     assert problems_of({"notebooks": {"studio": {"user_profiles": ["alice", "alice"]}}}) == [
         "training.notebooks.studio.user_profiles: user profiles must be unique: alice repeated"
     ]
 
 
 def test_tracking_server_size_and_maintenance_window() -> None:
+    # given an unknown size and an impossible hour / then both are reported
     section = {
         "experiment_tracking": {
             "server_size": "Huge",
@@ -164,10 +169,12 @@ def test_tracking_server_size_and_maintenance_window() -> None:
     ],
 )
 def test_one_image_source_that_fits_the_algorithm(overrides: dict[str, Any], problem: str) -> None:
+    # given a pipeline with one image mistake / then exactly that mistake is reported
     assert problems_of({"pipelines": [pipeline(**overrides)]}) == [problem]
 
 
 def test_image_tag_is_pinned_and_framework_tag_needs_a_framework() -> None:
+    # given a framework tag on our image, then a moving tag / then each is refused
     assert problems_of({"pipelines": [own_image(framework_image_tag="1.7-1")]}) == [
         "training.pipelines[0].framework_image_tag: only applies with 'framework'"
     ]
@@ -178,6 +185,7 @@ def test_image_tag_is_pinned_and_framework_tag_needs_a_framework() -> None:
 
 
 def test_only_pytorch_trains_on_several_instances() -> None:
+    # given XGBoost on two instances / then only pytorch may (DDP)
     assert problems_of({"pipelines": [pipeline(instance_count=2)]}) == [
         "training.pipelines[0].instance_count: xgboost trains on one instance; only pytorch "
         "trains on several (DDP)"
@@ -185,6 +193,7 @@ def test_only_pytorch_trains_on_several_instances() -> None:
 
 
 def test_spot_wait_includes_the_run() -> None:
+    # given a spot wait shorter than the runtime / then it is refused
     section = {"pipelines": [pipeline(max_runtime_seconds=7200, spot={"max_wait_seconds": 3600})]}
     assert problems_of(section) == [
         "training.pipelines[0].spot: max_wait_seconds (3600) must be >= max_runtime_seconds "
@@ -193,6 +202,7 @@ def test_spot_wait_includes_the_run() -> None:
 
 
 def test_spot_wait_does_not_matter_without_spot() -> None:
+    # given spot off with a short wait / then the wait is not checked
     section = {
         "pipelines": [
             pipeline(max_runtime_seconds=7200, spot={"enabled": False, "max_wait_seconds": 60})
@@ -203,6 +213,7 @@ def test_spot_wait_does_not_matter_without_spot() -> None:
 
 
 def test_tracking_needs_our_image() -> None:
+    # given tracking on a prebuilt container / then our image is asked for
     assert problems_of({"pipelines": [pipeline(track_experiments=True)]}) == [
         "training.pipelines[0].track_experiments: the prebuilt xgboost container has no mlflow "
         "and the private VPC cannot pip-install it: set 'image' to an image built from "
@@ -211,6 +222,7 @@ def test_tracking_needs_our_image() -> None:
 
 
 def test_tracking_needs_the_tracking_server() -> None:
+    # given a tracked pipeline without a tracking server / then it is refused
     section = {
         "experiment_tracking": {"enabled": False},
         "pipelines": [own_image(track_experiments=True)],
@@ -221,6 +233,7 @@ def test_tracking_needs_the_tracking_server() -> None:
 
 
 def test_pipeline_names_are_unique_and_short() -> None:
+    # given a repeated name, then a malformed one / then each is refused
     assert problems_of({"pipelines": [pipeline(), pipeline()]}) == [
         "training.pipelines: pipeline names must be unique: churn repeated"
     ]
@@ -230,6 +243,7 @@ def test_pipeline_names_are_unique_and_short() -> None:
 
 
 def test_data_prefixes_and_instance_types_are_checked() -> None:
+    # given prefixes and an instance type SageMaker would refuse / then all are reported
     section = {
         "pipelines": [
             pipeline(train_data="/abs", validation_data="no-slash", instance_type="m5.xlarge")
@@ -248,6 +262,7 @@ def test_data_prefixes_and_instance_types_are_checked() -> None:
 
 
 def test_tuning_objective_is_a_metric_of_the_task() -> None:
+    # given a regression metric on a classification task / then the known ones are listed
     section = {"pipelines": [pipeline(tuning=tuning(objective="valid_rmse"))]}
     assert problems_of(section) == [
         "training.pipelines[0].tuning: objective 'valid_rmse' is not a classification metric "
@@ -256,6 +271,7 @@ def test_tuning_objective_is_a_metric_of_the_task() -> None:
 
 
 def test_a_hyperparameter_is_fixed_or_tuned_not_both() -> None:
+    # given max_depth fixed and tuned / then it is refused
     section = {"pipelines": [pipeline(hyperparameters={"max_depth": 4}, tuning=tuning())]}
     assert problems_of(section) == [
         "training.pipelines[0].tuning: max_depth both fixed in hyperparameters and tuned"
@@ -263,6 +279,7 @@ def test_a_hyperparameter_is_fixed_or_tuned_not_both() -> None:
 
 
 def test_tuning_limits() -> None:
+    # given SageMaker's tuning limits broken one at a time / then each is reported
     assert problems_of(
         {"pipelines": [pipeline(tuning=tuning(max_jobs=2, max_parallel_jobs=3))]}
     ) == ["training.pipelines[0].tuning.max_parallel_jobs: must be <= max_jobs (2)"]
@@ -280,6 +297,7 @@ def test_tuning_limits() -> None:
 
 
 def test_hyperband_resources() -> None:
+    # given Hyperband settings without Hyperband, missing, then equal / then each is refused
     bayesian = tuning(hyperband_min_resource=1)
     assert problems_of({"pipelines": [pipeline(tuning=bayesian)]}) == [
         "training.pipelines[0].tuning.hyperband_max_resource: "
@@ -328,6 +346,7 @@ def test_parameter_range_shapes() -> None:
 
 
 def test_unknown_training_key_suggests_the_known_one() -> None:
+    # given a misspelt key / then the known one is suggested
     assert problems_of({"pipeline": []}) == [
         "training.pipeline: unknown key (did you mean 'pipelines'?)"
     ]

@@ -35,7 +35,7 @@ class Progress:
         self,
         total: int,
         description: str,
-        stream: TextIO = sys.stderr,
+        stream: TextIO | None = None,
         *,
         interval: float = 5.0,
         redraw: float = 0.1,
@@ -43,7 +43,8 @@ class Progress:
     ) -> None:
         self.total = max(0, int(total))
         self.description = description
-        self.stream = stream
+        # sys.stderr as it is now, not as it was at import (tests and tools replace it).
+        self.stream: TextIO = sys.stderr if stream is None else stream
         self.interval = interval
         """Seconds between plain lines when the stream is not a terminal."""
         self.redraw = redraw
@@ -57,7 +58,7 @@ class Progress:
         self._last: tuple[object, ...] = ()
         self._closed = False
         try:
-            self.interactive = bool(stream.isatty())
+            self.interactive = bool(self.stream.isatty())
         except (AttributeError, ValueError):  # a closed or file-less stream
             self.interactive = False
 

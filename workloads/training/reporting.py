@@ -33,9 +33,10 @@ class MetricReporter:
     """Prints metric lines and, when tracking, logs the same metrics to the experiment tracker."""
 
     def __init__(
-        self, stream: TextIO = sys.stdout, tracker: ExperimentTracker | None = None
+        self, stream: TextIO | None = None, tracker: ExperimentTracker | None = None
     ) -> None:
-        self.stream = stream
+        # sys.stdout as it is now, not as it was at import (tests and tools replace it).
+        self.stream: TextIO = sys.stdout if stream is None else stream
         self.tracker = tracker
 
     def report(self, metrics: Mapping[str, float], step: int | None = None) -> None:

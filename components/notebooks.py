@@ -38,6 +38,9 @@ IDLE_STOP_PROGRAM = Path(__file__).parent / "notebook_scripts" / "idle_stop.py"
 #: Where the start-up script puts the idle auto-stop program on the instance.
 IDLE_STOP_PATH = "/usr/local/lib/ml-platform/idle_stop.py"
 
+#: SageMaker's limit on a lifecycle script, base64-encoded (CreateNotebookInstanceLifecycleConfig).
+MAX_LIFECYCLE_SCRIPT_LENGTH = 16384
+
 #: Log groups SageMaker writes notebook-instance and Studio logs to.
 NOTEBOOK_LOG_GROUP = "/aws/sagemaker/NotebookInstances"
 STUDIO_LOG_GROUP = "/aws/sagemaker/studio"
@@ -133,6 +136,17 @@ def on_start_script(
         "",
     ]
     return "\n".join(lines)
+
+
+def encode_lifecycle_script(script: str) -> str:
+    """The script as SageMaker takes it (base64), refused here when longer than SageMaker allows."""
+    encoded = base64.b64encode(script.encode()).decode()
+    if len(encoded) > MAX_LIFECYCLE_SCRIPT_LENGTH:
+        raise ValueError(
+            f"the notebook start-up script is {len(encoded)} characters in base64; SageMaker "
+            f"allows {MAX_LIFECYCLE_SCRIPT_LENGTH}"
+        )
+    return encoded
 
 
 def notebook_role_policy(
@@ -403,15 +417,15 @@ class Notebooks(pulumi.ComponentResource):
         """The instance and its lifecycle configuration; returns the instance's URL."""
         notebook_name = self.notebook_name or ""
         script = pulumi.Output.from_input(args.tracking_server_arn).apply(
-            lambda tracking: base64.b64encode(
+            lambda tracking: encode_lifecycle_script(
                 on_start_script(
                     notebook_name=notebook_name,
                     region=args.region,
                     tracking_server_arn=tracking,
                     idle_stop_minutes=spec.idle_stop_minutes,
                     idle_stop_program=IDLE_STOP_PROGRAM.read_text(),
-                ).encode()
-            ).decode()
+                )
+            )
         )
         lifecycle = aws.sagemaker.NotebookInstanceLifecycleConfiguration(
             f"{name}-lifecycle",

@@ -111,11 +111,8 @@ class TrainingLayerArgs:
             problems.append(f"pipeline names repeat: {', '.join(duplicates)}")
         if self.pipelines and self.source_archive is None:
             problems.append("source_archive is required: pipelines run the training code")
-        if self.tracking is None and (
-            tracked := [
-                spec.job.pipeline_name for spec in self.pipelines if spec.job.track_experiments
-            ]
-        ):
+        tracked = [spec.job.pipeline_name for spec in self.pipelines if spec.job.track_experiments]
+        if tracked and self.tracking is None:
             problems.append(f"{', '.join(tracked)} track experiments without a tracking server")
         if problems:
             raise ValueError("TrainingLayer: " + "; ".join(problems))
@@ -216,7 +213,9 @@ class TrainingLayer(pulumi.ComponentResource):
         """The code archive, the execution role and one pipeline per spec."""
         data, archive = args.data, args.source_archive
         assert archive is not None  # checked by the caller
-        models_bucket = data.buckets["models"].bucket
+        processed, models_bucket, experiments = (
+            data.buckets[purpose].bucket for purpose in ("processed", "models", "experiments")
+        )
         key = code_archive_key(archive)
         code_object = aws.s3.BucketObjectv2(
             f"{prefix}-training-code",
@@ -247,9 +246,9 @@ class TrainingLayer(pulumi.ComponentResource):
                 region=args.region,
                 account_id=data.account_id,
                 partition=data.partition,
-                processed_bucket=data.buckets["processed"].bucket,
+                processed_bucket=processed,
                 models_bucket=models_bucket,
-                experiments_bucket=data.buckets["experiments"].bucket,
+                experiments_bucket=experiments,
                 code_archive_key=code_object.key,
                 kms_key_arn=data.kms_key_arn,
                 image_repository_arns=[image.repository_arn for image in images.values()],
@@ -273,9 +272,9 @@ class TrainingLayer(pulumi.ComponentResource):
                     partition=data.partition,
                     execution_role_arn=self.execution_role.role_arn,
                     image_uri=images[job.pipeline_name].uri,
-                    processed_bucket=data.buckets["processed"].bucket,
+                    processed_bucket=processed,
                     models_bucket=models_bucket,
-                    experiments_bucket=data.buckets["experiments"].bucket,
+                    experiments_bucket=experiments,
                     code_archive_key=code_object.key,
                     kms_key_arn=data.kms_key_arn,
                     subnet_ids=data.subnet_ids,

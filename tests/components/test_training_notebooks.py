@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 
 from components.notebook_scripts import idle_stop
-from components.notebooks import IDLE_STOP_PATH, on_start_script
+from components.notebooks import IDLE_STOP_PATH, encode_lifecycle_script, on_start_script
 from stacks.mock_runtime import RecordedResource, run_offline
 from tests.conftest import Plan, stack_config, stack_file, with_section
 
@@ -142,6 +142,15 @@ def test_without_idle_stop_or_tracking_the_script_only_sets_the_region() -> None
     assert "export AWS_DEFAULT_REGION=eu-west-1" in script
     assert "MLFLOW_TRACKING_URI" not in script
     assert "cron" not in script
+
+
+def test_a_start_up_script_longer_than_sagemaker_allows_is_refused() -> None:
+    # given a script of 13 KB (over 16384 characters in base64)
+    script = "#!/bin/bash\n" + "# padding\n" * 1300
+    # then it is refused before any deploy, with the limit
+    with pytest.raises(ValueError, match=r"characters in base64; SageMaker allows 16384"):
+        encode_lifecycle_script(script)
+    assert base64.b64decode(encode_lifecycle_script("#!/bin/bash\n")) == b"#!/bin/bash\n"
 
 
 # --------------------------------------------------------------------------------------------

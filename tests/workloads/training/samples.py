@@ -3,11 +3,25 @@
 from __future__ import annotations
 
 import io
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
+import pytest
+from threadpoolctl import threadpool_limits
 
 from workloads.training.data import TabularData
+
+
+@pytest.fixture(autouse=True)
+def one_thread() -> Iterator[None]:
+    """OpenMP and BLAS on one thread (import this fixture into a test module to use it).
+
+    The cores are shared with other jobs: OpenMP's waiting threads then cost scikit-learn's
+    histogram boosting ten times its work.
+    """
+    with threadpool_limits(limits=1):
+        yield
 
 
 def make_data(

@@ -14,7 +14,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.workloads.training.samples import make_data, report_lines, write_csv
+from tests.workloads.training.samples import (  # noqa: F401  (one_thread: an autouse fixture)
+    make_data,
+    one_thread,
+    report_lines,
+    write_csv,
+)
 from workloads.inference import handlers
 from workloads.model_layout import ModelMetadata
 from workloads.training import contract, entrypoint

@@ -7,7 +7,12 @@ import io
 import numpy as np
 import pytest
 
-from tests.workloads.training.samples import StopAfter, make_data, report_lines
+from tests.workloads.training.samples import (  # noqa: F401  (one_thread: an autouse fixture)
+    StopAfter,
+    make_data,
+    one_thread,
+    report_lines,
+)
 from workloads.training.algorithms import TrainingContext
 from workloads.training.data import DataError
 from workloads.training.evaluation import evaluate

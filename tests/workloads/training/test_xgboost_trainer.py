@@ -9,7 +9,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.workloads.training.samples import StopAfter, make_data, report_lines
+from tests.workloads.training.samples import (  # noqa: F401  (one_thread: an autouse fixture)
+    StopAfter,
+    make_data,
+    one_thread,
+    report_lines,
+)
 from workloads.training.algorithms import TrainingContext
 from workloads.training.checkpoints import CheckpointStore
 from workloads.training.evaluation import evaluate

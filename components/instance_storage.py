@@ -10,7 +10,9 @@ from __future__ import annotations
 import re
 
 # The "d" families (m5d, c5d, r5d, ...) and the GPU families that ship with NVMe drives.
-_INSTANCE_STORE = re.compile(r"^ml\.([a-z]+\d+[a-z]*d[a-z]*|g4dn|g5|g6|g6e|p4de?|p5e?|p3dn)\.")
+_INSTANCE_STORE = re.compile(
+    r"^ml\.([a-z]+\d+[a-z]*d[a-z]*|g4dn|g5|g6|g6e|p4de?|p5(?:e|en)?|p3dn)\."
+)
 
 
 def has_instance_storage(instance_type: str | None) -> bool:

@@ -600,22 +600,8 @@ PREBUILT_TRAINING_TAGS = {
 #: The PyTorch training container tag used on GPU instances (same version as the CPU tag).
 PYTORCH_GPU_TRAINING_TAG = "2.6.0-gpu-py312"
 
-#: SageMaker instance families with NVIDIA GPUs (training, notebooks).
-GPU_FAMILIES = (
-    "p3",
-    "p3dn",
-    "p4d",
-    "p4de",
-    "p5",
-    "p5e",
-    "p5en",
-    "g4dn",
-    "g5",
-    "g6",
-    "g6e",
-)
-
-#: EC2 instance families with NVIDIA GPUs that the deep-learning AMIs support (the gpu layer).
+#: Instance families with NVIDIA GPUs, the same in EC2 (``g5.xlarge``) and SageMaker
+#: (``ml.g5.xlarge``); the deep-learning AMIs and the GPU training containers support them all.
 GPU_FAMILIES = ("p3", "p3dn", "p4d", "p4de", "p5", "p5e", "p5en", "g4dn", "g5", "g6", "g6e")
 
 #: What the training entrypoint trains: one algorithm, or AutoML across all of them.
@@ -957,10 +943,10 @@ class TrainingConfig(_Section):
         if duplicates := sorted({name for name in names if names.count(name) > 1}):
             raise ValueError(f"pipeline names must be unique: {', '.join(duplicates)} repeated")
         tracking = info.data.get("experiment_tracking")
-        untracked = [p.name for p in value if p.track_experiments]
-        if tracking is not None and not tracking.enabled and untracked:
+        tracked = [p.name for p in value if p.track_experiments]
+        if tracking is not None and not tracking.enabled and tracked:
             raise ValueError(
-                f"{', '.join(untracked)} track experiments but experiment_tracking is disabled"
+                f"{', '.join(tracked)} track experiments but experiment_tracking is disabled"
             )
         return value
 

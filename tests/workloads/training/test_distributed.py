@@ -9,6 +9,7 @@ resumed) and saves what it saw to ``<dir>/rank<r>.pt``.
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -89,11 +90,9 @@ def test_torchrun_two_ranks_train_one_model_stop_together_and_resume(tmp_path: P
     command += ["-m", "tests.workloads.training.test_distributed", str(tmp_path)]
     environ = {**os.environ, "OMP_NUM_THREADS": "1"}
     # when they train, then train again with a stop that only rank 1 asks for, then resume
-    result = subprocess.run(
-        command, cwd=ROOT, env=environ, capture_output=True, text=True, timeout=120, check=False
-    )
+    returncode, stderr = run_in_own_group(command, environ, timeout=120)
     # then both exit 0 ...
-    assert result.returncode == 0, result.stderr[-3000:]
+    assert returncode == 0, stderr[-3000:]
     ranks = [torch.load(tmp_path / f"rank{rank}.pt", weights_only=True) for rank in (0, 1)]
     # ... with one model on both ranks that learned the problem
     assert_same_weights(ranks[0]["reference"], ranks[1]["reference"])
@@ -109,6 +108,30 @@ def test_torchrun_two_ranks_train_one_model_stop_together_and_resume(tmp_path: P
     for rank in ranks:
         assert_same_weights(rank["resumed"], rank["reference"])
         assert rank["resumed_metrics"] == rank["reference_metrics"]
+
+
+def run_in_own_group(command: list[str], environ: dict[str, str], timeout: float):
+    """Run torchrun in a session of its own; on timeout kill the session, workers included.
+
+    Killing torchrun alone (what ``subprocess.run`` does on timeout) would leave its workers
+    waiting in gloo for a peer that never comes.
+    """
+    process = subprocess.Popen(
+        command,
+        cwd=ROOT,
+        env=environ,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        _, stderr = process.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        _, stderr = process.communicate()
+        pytest.fail(f"torchrun did not finish in {timeout} s: {stderr[-3000:]}")
+    return process.returncode, stderr
 
 
 def main(directory: Path) -> int:

@@ -271,10 +271,15 @@ def test_sigterm_mid_run_exits_0_and_the_restart_finishes_identically(tmp_path: 
     )
     # when it is sent SIGTERM as soon as it reports its first epoch
     worker = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, text=True)
-    assert worker.stdout is not None
-    first_line = worker.stdout.readline()
-    worker.send_signal(signal.SIGTERM)
-    rest, _ = worker.communicate(timeout=60)
+    try:
+        assert worker.stdout is not None
+        first_line = worker.stdout.readline()
+        worker.send_signal(signal.SIGTERM)
+        rest, _ = worker.communicate(timeout=60)
+    finally:
+        if worker.poll() is None:  # never leave a training process behind
+            worker.kill()
+            worker.wait()
     # then it exits 0 without a model, having written a final checkpoint
     assert first_line.startswith("step=1 ")
     assert worker.returncode == 0

@@ -10,7 +10,7 @@ What a run records:
 
 - params: every hyperparameter, defaults included;
 - metrics: each reported step (boosting round, epoch, AutoML trial) at its step, and the best
-  model's metrics last, as the run's final values;
+  model's metrics last, as the run's final values (sent in batches, at least every 10 s);
 - artifacts: the model directory under ``model/`` (exactly what SageMaker serves), plus the
   output files (``metrics.json``, AutoML's ``trials.json``);
 - the model in MLflow's own flavor, in a format that loads without unpickling untrusted code:
@@ -48,6 +48,8 @@ FLAVOR_ARTIFACT = {
 }
 """The name of each framework's MLflow-flavor model."""
 _MAX_PARAM_LENGTH = 6000  # MLflow's limit on a param value
+_MAX_BATCH = 1000  # MLflow's limit on metrics per log_batch
+_FLUSH_SECONDS = 10.0
 
 
 class TrackingUnavailable(RuntimeError):
@@ -120,6 +122,8 @@ class ExperimentTracker:
         self.parent = parent
         self._last_step = 0
         self._last_timestamp = 0
+        self._pending: list[Any] = []
+        self._flushed = time.monotonic()
 
     @classmethod
     def start(
@@ -180,10 +184,20 @@ class ExperimentTracker:
         # Strictly increasing timestamps: "the latest" must not depend on the clock's resolution.
         timestamp = max(int(time.time() * 1000), self._last_timestamp + 1)
         self._last_timestamp = timestamp
-        entries = [
+        self._pending += [
             Metric(name, float(value), timestamp, int(step)) for name, value in metrics.items()
         ]
-        self.client.log_batch(self.run_id, metrics=entries)
+        # One request per boosting round would make a remote tracking server the bottleneck:
+        # metrics go in batches, at least every few seconds, and all of them at the end.
+        if len(self._pending) >= _MAX_BATCH or time.monotonic() - self._flushed >= _FLUSH_SECONDS:
+            self.flush()
+
+    def flush(self) -> None:
+        """Send the metrics logged so far."""
+        while self._pending:
+            batch, self._pending = self._pending[:_MAX_BATCH], self._pending[_MAX_BATCH:]
+            self.client.log_batch(self.run_id, metrics=batch)
+        self._flushed = time.monotonic()
 
     def log_artifact(self, path: Path, artifact_path: str | None = None) -> None:
         """Upload one file or a directory's contents."""
@@ -204,6 +218,7 @@ class ExperimentTracker:
         Registers a version of the flavor model when ``registered_model_name`` is given.
         Returns the flavor model's URI (None when the flavor could not be logged safely).
         """
+        self.flush()
         self.log_artifact(model_dir, "model")
         try:
             info = self._log_flavor(trained, data, registered_model_name or None)
@@ -271,7 +286,8 @@ class ExperimentTracker:
             self.client.set_tag(self.run_id, key, value)
 
     def finish(self, status: str = "FINISHED") -> None:
-        """End the run: ``FINISHED``, ``FAILED`` or ``KILLED`` (a spot interruption)."""
+        """Send what is pending and end the run: ``FINISHED``, ``FAILED`` or ``KILLED``."""
+        self.flush()
         if self.parent is None:
             self.mlflow.end_run(status=status)
         else:

@@ -303,7 +303,9 @@ def test_the_console_script_and_the_module_run_the_entrypoint(tmp_path: Path) ->
     assert run.stdout.startswith("usage: ml-platform-train")
 
 
-def test_sigterm_mid_xgboost_exits_0_and_a_rerun_resumes(tmp_path: Path) -> None:
+def test_sigterm_mid_xgboost_exits_0_and_a_rerun_resumes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     # given a long XGBoost run on CSV data, checkpointing into a directory, as train.py in a
     # source directory the way the prebuilt containers run script mode
     data = make_data(rows=4000)
@@ -354,18 +356,13 @@ def test_sigterm_mid_xgboost_exits_0_and_a_rerun_resumes(tmp_path: Path) -> None
     [checkpoint] = list((tmp_path / "checkpoints").glob("checkpoint-*.ubj"))
     saved = int(checkpoint.name.split("-")[1])
     assert saved >= 3
-    # and a rerun resumes from that round and finishes two rounds later
-    rerun = subprocess.run(
-        [*base, "--hyperparameter", f"num_round={saved + 2}"],
-        cwd=source,
-        env=environment,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert rerun.returncode == 0, rerun.stderr
-    assert f"resuming from the checkpoint of round {saved}" in rerun.stderr
-    assert [line.get("step") for line in report_lines(rerun.stdout)] == [saved + 1, saved + 2, None]
+    # and a rerun (in this process) resumes from that round and finishes two rounds later
+    monkeypatch.setenv(contract.ROOT_ENV, str(tmp_path / "no-job"))
+    monkeypatch.delenv(contract.MLFLOW_TRACKING_URI_ENV, raising=False)
+    assert main([*base[2:], "--hyperparameter", f"num_round={saved + 2}"]) == 0
+    captured = capsys.readouterr()
+    assert f"resuming from the checkpoint of round {saved}" in captured.err
+    assert [line.get("step") for line in report_lines(captured.out)] == [saved + 1, saved + 2, None]
     assert ModelMetadata.read(tmp_path / "model").framework == "xgboost"
 
 

@@ -235,3 +235,38 @@ def test_a_job_tracks_through_the_environment(
     # then the run is in that experiment, tagged with the job
     _, run = only_run(store, "from-env")
     assert run.data.tags["sagemaker.training_job_name"] == "mlp-train-42"
+
+
+@pytest.mark.usefixtures("local")
+def test_automl_records_each_trial_as_a_nested_run(store: str, tmp_path: Path) -> None:
+    # given an AutoML search with tracking
+    output_dir = tmp_path / "output"
+    # when it runs through the entrypoint
+    status = main(
+        ["--algorithm", "automl", "--dataset", "iris", "--model-dir", str(tmp_path / "m"),
+         "--output-dir", str(output_dir), "--tracking-uri", store, "--experiment", "automl",
+         "--hyperparameter", "max_trials=3", "--hyperparameter", "families=linear,xgboost"]
+    )  # fmt: skip
+    # then each trial is a nested run with its family, params and metrics, as in trials.json
+    assert status == 0
+    import mlflow
+
+    client = mlflow.MlflowClient(store)
+    experiment = client.get_experiment_by_name("automl")
+    runs = client.search_runs([experiment.experiment_id])
+    [parent] = [run for run in runs if "mlflow.parentRunId" not in run.data.tags]
+    children = sorted(
+        (run for run in runs if run.data.tags.get("mlflow.parentRunId") == parent.info.run_id),
+        key=lambda run: run.info.run_name,
+    )
+    record = json.loads((output_dir / "trials.json").read_text())
+    assert [run.info.run_name for run in children] == [
+        f"trial-{t['trial']}-{t['family']}" for t in record["trials"]
+    ]
+    for run, trial in zip(children, record["trials"], strict=True):
+        assert run.info.status == "FINISHED"
+        assert run.data.params["family"] == trial["family"]
+        assert run.data.metrics == trial["metrics"]
+    best = record["trials"][record["best_trial"] - 1]
+    assert parent.data.metrics == best["metrics"]
+    assert parent.data.params["max_trials"] == "3"

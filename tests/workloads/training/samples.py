@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -97,3 +98,24 @@ class StopAfter:
         """True from the ``polls + 1``-th check on."""
         self.checked += 1
         return self.checked > self.polls
+
+
+_STORE_TEMPLATES: dict[str, Path] = {}
+
+
+def mlflow_store(database: Path, factory: pytest.TempPathFactory) -> str:
+    """The URI of a SQLite MLflow store at ``database``, with MLflow's schema already in it.
+
+    Creating MLflow's schema (its database migrations) takes seconds, so it happens once per
+    session in a template that each store is copied from.
+    """
+    key = str(factory.getbasetemp())
+    if key not in _STORE_TEMPLATES:
+        import mlflow
+
+        template = factory.mktemp("mlflow-template") / "mlflow.db"
+        mlflow.MlflowClient(f"sqlite:///{template}").search_experiments()
+        _STORE_TEMPLATES[key] = template
+    database.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(_STORE_TEMPLATES[key], database)
+    return f"sqlite:///{database}"

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from tests.workloads.training.samples import (  # noqa: F401  (one_thread: an autouse fixture)
+    mlflow_store,
     one_thread,
     report_lines,
 )
@@ -29,8 +30,8 @@ pytestmark = [
 
 @pytest.fixture(scope="module")
 def store(tmp_path_factory: pytest.TempPathFactory) -> str:
-    """One SQLite store for the module (creating MLflow's schema takes seconds)."""
-    return f"sqlite:///{tmp_path_factory.mktemp('mlflow') / 'mlflow.db'}"
+    """One SQLite store for the module."""
+    return mlflow_store(tmp_path_factory.mktemp("mlflow") / "mlflow.db", tmp_path_factory)
 
 
 @pytest.fixture

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -311,8 +312,10 @@ def test_sigterm_mid_xgboost_exits_0_and_a_rerun_resumes(
     data = make_data(rows=4000)
     write_csv(tmp_path / "train.csv", data, "train")
     source = tmp_path / "code"
-    source.mkdir()
-    (source / "train.py").write_text((ROOT / "workloads/training/sagemaker_program.py").read_text())
+    shutil.copytree(
+        ROOT / "workloads", source / "workloads", ignore=shutil.ignore_patterns("__pycache__")
+    )
+    shutil.copy(ROOT / "workloads/training/sagemaker_program.py", source / "train.py")
     base = [
         sys.executable, "train.py", "--algorithm", "xgboost", "--task", "classification",
         "--target", "y", "--train", str(tmp_path / "train.csv"),

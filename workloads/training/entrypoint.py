@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from workloads.training import contract, objectives
+from workloads.training import algorithms, contract, objectives
 from workloads.training.algorithms import ALGORITHMS, TrainedModel, TrainingContext, params_type
 from workloads.training.contract import SageMakerEnvironment
 from workloads.training.data import DATASET_TARGET, DATASETS, DataError, TabularData
@@ -364,8 +364,6 @@ def run(job: Job, environ: Mapping[str, str] | None = None) -> int:
                 tracker=tracker,
                 output_dir=job.output_dir,
             )
-            from workloads.training import algorithms
-
             trained = algorithms.train(params.algorithm, data, job.algorithm_params, context)
         if trained.interrupted:
             status = "KILLED"

@@ -109,6 +109,10 @@ def _local_artifact_location(tracking_uri: str) -> str | None:
     return (database.parent / "mlartifacts").resolve().as_uri()
 
 
+class UnsafeFlavor(ValueError):
+    """The model's MLflow flavor would not load without trusting code it should not."""
+
+
 class ExperimentTracker:
     """One MLflow run (and its nested child runs) that training logs into."""
 
@@ -216,17 +220,26 @@ class ExperimentTracker:
         """Log the model directory under ``model/`` and the framework's MLflow flavor.
 
         Registers a version of the flavor model when ``registered_model_name`` is given.
-        Returns the flavor model's URI (None when the flavor could not be logged safely).
+        Returns the flavor model's URI (None when the flavor could not be logged).
         """
         self.flush()
         self.log_artifact(model_dir, "model")
         try:
             info = self._log_flavor(trained, data, registered_model_name or None)
-        except UnsafeFlavor as error:
-            print(f"MLflow: {error}; only the model directory was logged", file=sys.stderr)
+        except Exception as error:  # the model directory is saved and logged: keep the job
+            reason = (
+                str(error)
+                if isinstance(error, UnsafeFlavor)
+                else f"{type(error).__name__}: {error}"
+            )
+            print(
+                f"MLflow: the {trained.framework} flavor was not logged ({reason}); only the model "
+                "directory was",
+                file=sys.stderr,
+            )
             if registered_model_name:
                 raise TrackingUnavailable(
-                    f"cannot register {registered_model_name!r}: {error}"
+                    f"cannot register {registered_model_name!r}: {reason}"
                 ) from None
             return None
         return str(info.model_uri)
@@ -292,7 +305,3 @@ class ExperimentTracker:
             self.mlflow.end_run(status=status)
         else:
             self.client.set_terminated(self.run_id, status=status)
-
-
-class UnsafeFlavor(ValueError):
-    """The model's MLflow flavor would not load without trusting code it should not."""

@@ -271,3 +271,52 @@ def test_automl_records_each_trial_as_a_nested_run(store: str, tmp_path: Path) -
     best = record["trials"][record["best_trial"] - 1]
     assert parent.data.metrics == best["metrics"]
     assert parent.data.params["max_trials"] == "3"
+
+
+@pytest.mark.usefixtures("local")
+def test_a_flavor_that_cannot_be_logged_keeps_the_job_unless_it_was_to_be_registered(
+    store: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # given MLflow failing to log the framework's flavor
+    def broken(*args: object) -> None:
+        raise RuntimeError("export failed")
+
+    monkeypatch.setattr("workloads.training.tracking.ExperimentTracker._log_flavor", broken)
+    arguments = [
+        "--algorithm",
+        "sklearn",
+        "--dataset",
+        "iris",
+        "--hyperparameter",
+        "estimator=linear",
+        "--tracking-uri",
+        store,
+    ]
+    # when a run is tracked, and another is also to be registered
+    kept = main([*arguments, "--model-dir", str(tmp_path / "a"), "--experiment", "no-flavor"])
+    kept_err = capsys.readouterr().err
+    refused = main(
+        [
+            *arguments,
+            "--model-dir",
+            str(tmp_path / "b"),
+            "--experiment",
+            "no-flavor-registered",
+            "--register-model",
+            "never",
+        ]
+    )
+    # then the first succeeds with its model directory logged, the second fails saying why
+    assert kept == 0
+    assert "MLflow: the sklearn flavor was not logged (RuntimeError: export failed)" in kept_err
+    client, run = only_run(store, "no-flavor")
+    assert {a.path for a in client.list_artifacts(run.info.run_id, "model")} == {
+        "model/metadata.json",
+        "model/model.joblib",
+    }
+    assert refused == 1
+    assert (
+        capsys.readouterr().err.strip().splitlines()[-1]
+        == "error: cannot register 'never': RuntimeError: export failed"
+    )
+    assert only_run(store, "no-flavor-registered")[1].info.status == "FAILED"

@@ -32,7 +32,7 @@ import traceback
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from workloads.training import algorithms, contract, objectives
 from workloads.training.algorithms import ALGORITHMS, TrainedModel, TrainingContext, params_type
@@ -47,6 +47,9 @@ from workloads.training.hyperparameters import (
     unwrap,
 )
 from workloads.training.tracking import TrackingUnavailable
+
+if TYPE_CHECKING:
+    from workloads.training.spot import StopRequest
 
 EXIT_OK, EXIT_FAILED = 0, 1
 METRICS_FILE = "metrics.json"
@@ -313,11 +316,20 @@ def _world_size(environ: Mapping[str, str]) -> int:
 
 
 def run(job: Job, environ: Mapping[str, str] | None = None) -> int:
-    """Train, save the model and outputs, track; returns the exit status."""
-    from workloads.training.reporting import MetricReporter
+    """Train, save the model and outputs, track; returns the exit status.
+
+    SIGTERM is caught from the start: before training it ends the run at once with status 0
+    (a spot interruption while the data loads), during training at the next step boundary.
+    """
     from workloads.training.spot import StopRequest
 
-    environ = os.environ if environ is None else environ
+    with StopRequest.on_sigterm() as stop:
+        return _run(job, os.environ if environ is None else environ, stop)
+
+
+def _run(job: Job, environ: Mapping[str, str], stop: StopRequest) -> int:
+    from workloads.training.reporting import MetricReporter
+
     params = job.params
     if params.algorithm != "pytorch" and _world_size(environ) > 1:
         raise JobError(
@@ -326,6 +338,9 @@ def run(job: Job, environ: Mapping[str, str] | None = None) -> int:
             "torchrun (only pytorch trains distributed)"
         )
     data = load_data(job)
+    if stop.requested:
+        _say("stopped on request (SIGTERM) before training")
+        return EXIT_OK
     _say(
         f"training {params.algorithm} ({params.task} of {params.target!r}): "
         f"{len(data.x_train)} training and {len(data.x_valid)} validation rows, "
@@ -355,16 +370,15 @@ def run(job: Job, environ: Mapping[str, str] | None = None) -> int:
                 }
             )
         reporter = MetricReporter(sys.stdout, tracker)
-        with StopRequest.on_sigterm() as stop:
-            context = TrainingContext(
-                objective=params.resolved_objective,
-                checkpoint_dir=job.checkpoint_dir,
-                reporter=reporter,
-                stop=stop,
-                tracker=tracker,
-                output_dir=job.output_dir,
-            )
-            trained = algorithms.train(params.algorithm, data, job.algorithm_params, context)
+        context = TrainingContext(
+            objective=params.resolved_objective,
+            checkpoint_dir=job.checkpoint_dir,
+            reporter=reporter,
+            stop=stop,
+            tracker=tracker,
+            output_dir=job.output_dir,
+        )
+        trained = algorithms.train(params.algorithm, data, job.algorithm_params, context)
         if trained.interrupted:
             status = "KILLED"
             _say(

@@ -384,3 +384,28 @@ def test_parse_hyperparameters_returns_the_shared_and_the_algorithms_params() ->
     assert (shared.seed, shared.resolved_objective) == (4, "valid_loss")
     assert own.max_depth == 2
     assert np.isclose(own.learning_rate, 0.1)
+
+
+@pytest.mark.usefixtures("no_job")
+def test_sigterm_while_the_data_loads_exits_0_before_training(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # given a SIGTERM that arrives while the data is being read
+    real_load = entrypoint.load_data
+    handler = signal.getsignal(signal.SIGTERM)
+
+    def load_then_signal(job: entrypoint.Job) -> object:
+        data = real_load(job)
+        os.kill(os.getpid(), signal.SIGTERM)
+        return data
+
+    monkeypatch.setattr(entrypoint, "load_data", load_then_signal)
+    # when the entrypoint runs
+    status = main(
+        ["--algorithm", "xgboost", "--dataset", "iris", "--model-dir", str(tmp_path / "m")]
+    )
+    # then it exits 0 without training, and the previous SIGTERM handler is back
+    assert status == 0
+    assert "stopped on request (SIGTERM) before training" in capsys.readouterr().err
+    assert not (tmp_path / "m").exists()
+    assert signal.getsignal(signal.SIGTERM) is handler

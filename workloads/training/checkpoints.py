@@ -150,7 +150,7 @@ class CheckpointStore:
         try:
             write(temporary)
             _fsync_file(temporary)
-            # Hash what reached the disk, not what the writer meant to write.
+            # Hash the bytes the file holds (what a reader will check), not what was meant.
             path = self.path_for(step, sha256_of(temporary))
             os.replace(temporary, path)
         except BaseException:

@@ -1,7 +1,8 @@
 """Train a ``TabularNet`` on tabular data: one process or data-parallel under torchrun, spot-safe.
 
 The loop is a plain PyTorch loop (AdamW, cross-entropy or mean squared error, minibatches from a
-seeded permutation per epoch) with three additions, each kept out of the per-batch path:
+seeded permutation per epoch) with three additions that put nothing on the per-batch path but a
+stop-flag check (benchmarks/training_loop_overhead.py measures it against a bare loop):
 
 - early stopping: after each epoch the validation metrics (``evaluation.evaluate``, the same
   metrics every algorithm reports) decide whether ``objective`` improved; the best weights are

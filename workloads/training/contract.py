@@ -80,6 +80,18 @@ def root_from(environ: Mapping[str, str]) -> Path:
     return Path(environ.get(ROOT_ENV) or DEFAULT_ROOT)
 
 
+def checkpoint_dir_for(root: Path, training_job_name: str) -> Path:
+    """The job's own folder under ``<root>/checkpoints``.
+
+    SageMaker syncs ``/opt/ml/checkpoints`` with one S3 URI, and every training job of a tuning
+    job gets the same URI, so a job restarted after a spot interruption would download its
+    siblings' checkpoints too. A restarted job keeps its name, so a folder per job name resumes
+    exactly its own run. Without a name (a local run of the contract) the folder itself is used.
+    """
+    base = root / CHECKPOINT_DIR
+    return base / training_job_name if training_job_name else base
+
+
 @dataclass(frozen=True)
 class SageMakerEnvironment:
     """A read-only snapshot of the training contract as this container sees it."""
@@ -91,7 +103,7 @@ class SageMakerEnvironment:
     output_data_dir: Path
     """Where other outputs go (``SM_OUTPUT_DATA_DIR`` or ``<root>/output/data``)."""
     checkpoint_dir: Path
-    """Checkpoints (``<root>/checkpoints``)."""
+    """This job's checkpoints: ``<root>/checkpoints/<job name>`` (see checkpoint_dir_for)."""
     channels: Mapping[str, Path] = field(default_factory=dict)
     """Input channels by name: ``SM_CHANNEL_<NAME>`` variables and ``<root>/input/data/*``."""
     training_job_name: str = ""
@@ -135,7 +147,7 @@ class SageMakerEnvironment:
             root=root,
             model_dir=Path(environ.get(MODEL_DIR_ENV) or root / MODEL_DIR),
             output_data_dir=Path(environ.get(OUTPUT_DATA_DIR_ENV) or root / OUTPUT_DATA_DIR),
-            checkpoint_dir=root / CHECKPOINT_DIR,
+            checkpoint_dir=checkpoint_dir_for(root, environ.get(TRAINING_JOB_NAME_ENV, "")),
             channels=channels,
             training_job_name=environ.get(TRAINING_JOB_NAME_ENV, ""),
         )

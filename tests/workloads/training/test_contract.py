@@ -36,12 +36,26 @@ def test_a_job_is_detected_under_the_overridden_root(tmp_path: Path) -> None:
         root=root,
         model_dir=root / "model",
         output_data_dir=root / "output" / "data",
-        checkpoint_dir=root / "checkpoints",
+        checkpoint_dir=root / "checkpoints" / "j-1",
         channels={"train": root / "input/data/train", "validation": root / "input/data/validation"},
         training_job_name="j-1",
     )
     assert found.failure_file == root / "output" / "failure"
     assert found.hyperparameters_file == root / "input" / "config" / "hyperparameters.json"
+
+
+def test_each_job_of_a_tuning_run_checkpoints_in_its_own_folder(tmp_path: Path) -> None:
+    # given two jobs of one tuning run, which share the checkpoint S3 URI, and a job without name
+    root = fake_job(tmp_path)
+    # when each one's contract is read
+    first, second, unnamed = (
+        SageMakerEnvironment.from_environ({contract.ROOT_ENV: str(root), **names})
+        for names in ({"TRAINING_JOB_NAME": "t-001-a"}, {"TRAINING_JOB_NAME": "t-002-b"}, {})
+    )
+    # then they never read each other's checkpoints; a restarted job (same name) finds its own
+    assert first.checkpoint_dir == root / "checkpoints" / "t-001-a"
+    assert second.checkpoint_dir == root / "checkpoints" / "t-002-b"
+    assert unnamed.checkpoint_dir == root / "checkpoints"
 
 
 def test_the_toolkits_variables_win_over_the_default_paths(tmp_path: Path) -> None:

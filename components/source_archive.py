@@ -29,6 +29,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from workloads.inference.handler_code import ENTRY_POINT, ENTRY_POINT_SOURCE, HANDLER_FILES
+
 
 @dataclass(frozen=True)
 class ArchiveLayout:
@@ -48,20 +50,9 @@ class ArchiveLayout:
     """What a missing required file prevents, for the error message."""
 
 
-#: The program the prebuilt inference containers import (``SAGEMAKER_PROGRAM``), at the root.
-ENTRY_POINT = "inference.py"
-
-#: The module that becomes ``inference.py`` at the archive's root: it re-exports the handlers.
-ENTRY_POINT_SOURCE = "workloads/inference/sagemaker_program.py"
-
-#: Files of the repository the handlers import, as glob patterns relative to its root. The
-#: containers have the standard library, numpy and their framework, nothing else of ours.
-INFERENCE_FILES = (
-    "workloads/__init__.py",
-    "workloads/model_layout.py",
-    "workloads/tabular_net.py",
-    "workloads/inference/*.py",
-)
+# The inference archive's entry point and files are the handler files that PyTorch model
+# directories carry in code/: one list, in the workloads module that copies them there.
+INFERENCE_FILES = HANDLER_FILES
 
 #: Files the archive must contain, or the containers could not serve at all.
 REQUIRED_FILES = ("workloads/inference/handlers.py", ENTRY_POINT_SOURCE)
@@ -88,6 +79,8 @@ TRAINING_FILES = (
     "workloads/model_layout.py",
     "workloads/tabular_net.py",
     "workloads/training/*.py",
+    # PyTorch models carry the inference handlers in code/ (workloads/inference/handler_code.py).
+    *HANDLER_FILES,
 )
 
 #: The training archive (script mode in the training containers).

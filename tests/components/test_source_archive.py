@@ -17,6 +17,7 @@ from components.source_archive import (
     build_training_archive,
 )
 from tests.conftest import ROOT
+from workloads.inference.handler_code import handler_files
 
 
 def test_archive_holds_the_entry_point_and_the_handlers(tmp_path: Path) -> None:
@@ -109,9 +110,12 @@ def test_training_archive_holds_train_py_and_the_training_code(tmp_path: Path) -
         set(names)
     )
     assert "workloads/training/entrypoint.py" in names
-    # and nothing of serving, ops, tests or caches
+    # and the inference handlers (PyTorch models carry them in code/), nothing of ops, tests or
+    # caches
     assert all(name.endswith(".py") for name in names), names
-    assert not [n for n in names if "/inference/" in n or "/ops/" in n or "__pycache__" in n]
+    inference = sorted(n for n in names if "/inference/" in n)
+    assert inference == [str(p) for p in handler_files(ROOT) if "/inference/" in str(p)]
+    assert not [n for n in names if "/ops/" in n or "__pycache__" in n or "tests/" in n]
     assert all((member.uid, member.mtime) == (0, 0) for member in members)
     assert archive.path.name == f"training-sourcedir-{archive.sha256[:16]}.tar.gz"
 

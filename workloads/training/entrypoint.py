@@ -412,7 +412,7 @@ def _run(job: Job, environ: Mapping[str, str], stop: StopRequest) -> int:
 
 def save(job: Job, data: TabularData, trained: TrainedModel) -> None:
     """Write the model directory and ``metrics.json``."""
-    from workloads.model_layout import save_model
+    from workloads.model_layout import PYTORCH, save_model
 
     metadata = save_model(
         job.model_dir,
@@ -428,6 +428,12 @@ def save(job: Job, data: TabularData, trained: TrainedModel) -> None:
             "name": job.params.registered_model_name,
         },
     )
+    if metadata.framework == PYTORCH:
+        # AWS's PyTorch inference container imports the handlers only from code/ inside
+        # model.tar.gz, which SageMaker makes of this directory.
+        from workloads.inference.handler_code import write_handler_code
+
+        write_handler_code(job.model_dir)
     _say(f"model saved to {job.model_dir} ({metadata.framework}, best step {trained.best_step})")
     if job.output_dir is None:
         return

@@ -119,6 +119,8 @@ def test_a_bundled_dataset_trains_each_framework(
     assert metadata.metrics["valid_accuracy"] > 0.5
     assert metadata.framework_version.split(".")[0].isdigit()
     assert served(model_dir, [[5.1, 3.5, 1.4, 0.2]])[0] in (0, 1, 2)
+    # and a PyTorch model carries the handlers the PyTorch container loads from code/
+    assert (model_dir / "code" / "inference.py").is_file() is (algorithm == "pytorch")
 
 
 def fake_job(root: Path, hyperparameters: dict[str, str], channels: bool = True) -> None:

@@ -34,6 +34,9 @@ T = TypeVar("T")
 IGNORED_PREFIX = "sagemaker_"
 """Keys SageMaker and its SDK add for themselves (``sagemaker_program``, ...): never ours."""
 
+TUNING_PREFIX = "_tuning_"
+"""Keys a tuning job adds to each of its training jobs (``_tuning_objective_metric``)."""
+
 _TRUE = ("true", "1")
 _FALSE = ("false", "0")
 _NONE = ("", "none", "null")
@@ -185,16 +188,16 @@ def parse_many(
     params_types: Sequence[type],
     *,
     source: str = "hyperparameters",
-    ignore_prefixes: Iterable[str] = (IGNORED_PREFIX,),
+    ignore_prefixes: Iterable[str] = (IGNORED_PREFIX, TUNING_PREFIX),
     context: Mapping[str, Any] | None = None,
 ) -> tuple[Any, ...]:
     """Parse one set of raw values into several params dataclasses at once.
 
     A key goes to every class that has a field of that name (``seed`` may belong to two). A key
     no class knows is an error naming the allowed keys, unless it starts with one of
-    ``ignore_prefixes`` (SageMaker's own ``sagemaker_*`` keys). A class's ``problems`` method
-    gets the entries of ``context`` it names as parameters (e.g. ``problems(self, task)``); it is
-    skipped when the context lacks one of them.
+    ``ignore_prefixes`` (SageMaker's own ``sagemaker_*`` and ``_tuning_*`` keys). A class's
+    ``problems`` method gets the entries of ``context`` it names as parameters (e.g.
+    ``problems(self, task)``); it is skipped when the context lacks one of them.
     Every problem across all the classes is collected and raised as one
     :class:`HyperparameterError`.
     """
@@ -248,7 +251,7 @@ def parse(
     params_type: type[T],
     *,
     source: str = "hyperparameters",
-    ignore_prefixes: Iterable[str] = (IGNORED_PREFIX,),
+    ignore_prefixes: Iterable[str] = (IGNORED_PREFIX, TUNING_PREFIX),
     context: Mapping[str, Any] | None = None,
 ) -> T:
     """Parse raw string values into ``params_type`` (a dataclass); see :func:`parse_many`."""

@@ -147,7 +147,7 @@ def job_root(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
 def test_a_sagemaker_job_reads_the_contract_and_ignores_the_toolkits_arguments(
     job_root: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    # given a job tree with string hyperparameters (some JSON-encoded by the SDK, some SageMaker's)
+    # given a job tree with string hyperparameters (some JSON-encoded, some SageMaker's own)
     fake_job(
         job_root,
         {
@@ -159,6 +159,8 @@ def test_a_sagemaker_job_reads_the_contract_and_ignores_the_toolkits_arguments(
             "nthread": "1",
             "sagemaker_program": '"train.py"',
             "sagemaker_submit_directory": '"s3://bucket/source.tar.gz"',
+            # what a tuning job adds to each of its training jobs
+            "_tuning_objective_metric": '"valid_loss"',
         },
     )
     # when the script-mode program runs with the toolkit's arguments

@@ -20,6 +20,7 @@ import pulumi_aws as aws
 
 from components import iam_policies
 from components.retention import DataRetention
+from components.service_role import service_role
 
 #: Key prefix of MLflow's artifacts in the experiments bucket.
 ARTIFACT_PREFIX = "mlflow/"
@@ -220,14 +221,11 @@ class ExperimentTracking(pulumi.ComponentResource):
     ) -> None:
         super().__init__("mlplatform:training:ExperimentTracking", name, None, opts)
         self.server_name = tracking_server_name(args.environment)
-        role = aws.iam.Role(
+        role = service_role(
             f"{name}-role",
+            service="sagemaker.amazonaws.com",
             description=f"Lets the MLflow tracking server {self.server_name} use its artifacts",
-            assume_role_policy=pulumi.Output.from_input(args.account_id).apply(
-                lambda account: iam_policies.service_trust_policy(
-                    "sagemaker.amazonaws.com", account
-                )
-            ),
+            account_id=args.account_id,
             opts=pulumi.ResourceOptions(parent=self),
         )
         policy = aws.iam.RolePolicy(

@@ -26,6 +26,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components import iam_policies
+from components.service_role import service_role
 
 #: Interface endpoints SSM Session Manager needs in a VPC without internet access.
 SSM_ENDPOINT_SERVICES = ("ssm", "ssmmessages", "ec2messages")
@@ -248,12 +249,11 @@ class GpuCompute(pulumi.ComponentResource):
                 opts=child,
             )
 
-        role = aws.iam.Role(
+        role = service_role(
             f"{prefix}-instance",
+            service="ec2.amazonaws.com",
             description="GPU instances: SSM sessions, training data, checkpoints, images, logs",
-            assume_role_policy=pulumi.Output.from_input(args.account_id).apply(
-                lambda account: iam_policies.service_trust_policy("ec2.amazonaws.com", account)
-            ),
+            account_id=args.account_id,
             opts=child,
         )
         aws.iam.RolePolicyAttachment(

@@ -31,6 +31,7 @@ import pulumi_aws as aws
 from components import iam_policies
 from components.experiment_tracking import MLFLOW_NOTEBOOK_ACTIONS, mlflow_statements
 from components.retention import DataRetention
+from components.service_role import service_role
 
 #: The idle auto-stop program the lifecycle configuration installs on the instance.
 IDLE_STOP_PROGRAM = Path(__file__).parent / "notebook_scripts" / "idle_stop.py"
@@ -352,14 +353,11 @@ class Notebooks(pulumi.ComponentResource):
         self.notebook_name = notebook_instance_name(args.environment) if instance else None
         stops_itself = instance is not None and instance.idle_stop_minutes is not None
 
-        role = aws.iam.Role(
+        role = service_role(
             f"{name}-role",
+            service="sagemaker.amazonaws.com",
             description=f"Execution role of the ml-platform {args.environment} notebooks",
-            assume_role_policy=pulumi.Output.from_input(args.account_id).apply(
-                lambda account: iam_policies.service_trust_policy(
-                    "sagemaker.amazonaws.com", account
-                )
-            ),
+            account_id=args.account_id,
             opts=pulumi.ResourceOptions(parent=self),
         )
         policy = aws.iam.RolePolicy(

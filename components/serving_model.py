@@ -21,6 +21,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components import iam_policies
+from components.service_role import service_role
 
 #: AWS's prebuilt inference repositories per framework (``get_prebuilt_ecr_image``).
 PREBUILT_REPOSITORIES = {
@@ -32,22 +33,6 @@ PREBUILT_REPOSITORIES = {
 #: Prebuilt repositories whose toolkit loads handlers only from ``code/`` inside model.tar.gz
 #: (the PyTorch inference toolkit); they ignore ``SAGEMAKER_SUBMIT_DIRECTORY``.
 CODE_IN_MODEL_ARCHIVE = frozenset({"pytorch-inference"})
-
-#: ECR actions needed to pull an image (GetAuthorizationToken has no resource-level scope).
-_ECR_PULL_ACTIONS = [
-    "ecr:BatchCheckLayerAvailability",
-    "ecr:BatchGetImage",
-    "ecr:GetDownloadUrlForLayer",
-]
-
-#: EC2 describe calls SageMaker makes for a VPC model; AWS allows no resource scope on them.
-_VPC_DESCRIBE_ACTIONS = [
-    "ec2:DescribeDhcpOptions",
-    "ec2:DescribeNetworkInterfaces",
-    "ec2:DescribeSecurityGroups",
-    "ec2:DescribeSubnets",
-    "ec2:DescribeVpcs",
-]
 
 
 @dataclass(frozen=True)
@@ -151,14 +136,8 @@ def model_execution_policy(
             "Action": "s3:PutObject",
             "Resource": f"arn:{partition}:s3:::{capture_bucket}/{endpoint_name}/*",
         },
-        {
-            # Through S3 only: the key cannot be used directly by this role.
-            "Sid": "UsePlatformKeyThroughS3",
-            "Effect": "Allow",
-            "Action": ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey"],
-            "Resource": kms_key_arn,
-            "Condition": {"StringEquals": {"kms:ViaService": f"s3.{region}.amazonaws.com"}},
-        },
+        # Through S3 only: the key cannot be used directly by this role.
+        iam_policies.kms_via_s3_statement(kms_key_arn, region),
         {
             "Sid": "WriteEndpointLogs",
             "Effect": "Allow",
@@ -179,7 +158,7 @@ def model_execution_policy(
             {
                 "Sid": "PullOwnImage",
                 "Effect": "Allow",
-                "Action": _ECR_PULL_ACTIONS,
+                "Action": iam_policies.ECR_PULL_ACTIONS,
                 "Resource": repository,
             },
             {
@@ -190,36 +169,14 @@ def model_execution_policy(
             },
         ]
     if vpc_id is not None and security_group_id is not None:
-        ec2 = f"arn:{partition}:ec2:{region}:{account_id}"
-        statements += [
-            {
-                "Sid": "DescribeNetwork",
-                "Effect": "Allow",
-                "Action": _VPC_DESCRIBE_ACTIONS,
-                "Resource": "*",  # EC2 Describe* calls support no resource-level permissions
-            },
-            {
-                "Sid": "CreateInterfacesInPlatformSubnets",
-                "Effect": "Allow",
-                "Action": "ec2:CreateNetworkInterface",
-                "Resource": [
-                    f"{ec2}:network-interface/*",
-                    f"{ec2}:security-group/{security_group_id}",
-                    *(f"{ec2}:subnet/{subnet}" for subnet in sorted(subnet_ids)),
-                ],
-            },
-            {
-                "Sid": "ManageInterfacesInPlatformVpc",
-                "Effect": "Allow",
-                "Action": [
-                    "ec2:CreateNetworkInterfacePermission",
-                    "ec2:DeleteNetworkInterface",
-                    "ec2:DeleteNetworkInterfacePermission",
-                ],
-                "Resource": f"{ec2}:network-interface/*",
-                "Condition": {"ArnEquals": {"ec2:Vpc": f"{ec2}:vpc/{vpc_id}"}},
-            },
-        ]
+        statements += iam_policies.vpc_interface_statements(
+            partition=partition,
+            region=region,
+            account_id=account_id,
+            vpc_id=vpc_id,
+            subnet_ids=subnet_ids,
+            security_group_id=security_group_id,
+        )
     return iam_policies.policy_json(*statements)
 
 
@@ -255,14 +212,11 @@ class ServingModel(pulumi.ComponentResource):
                 image.ecr_repository or "", ":", image.ecr_tag or "",
             )  # fmt: skip
 
-        role = aws.iam.Role(
+        role = service_role(
             f"{name}-role",
+            service="sagemaker.amazonaws.com",
             description=f"SageMaker execution role of a model of endpoint {args.endpoint_name}",
-            assume_role_policy=pulumi.Output.from_input(args.account_id).apply(
-                lambda account: iam_policies.service_trust_policy(
-                    "sagemaker.amazonaws.com", account
-                )
-            ),
+            account_id=args.account_id,
             opts=child,
         )
         readable = [pulumi.Output.from_input(args.model_artifact_key)]

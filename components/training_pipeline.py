@@ -29,6 +29,7 @@ from components.pipeline_definition import (
     TrainingPlatform,
     pipeline_definition,
 )
+from components.service_role import service_role
 
 #: Name prefix SageMaker Pipelines gives the jobs of steps that carry no name of their own.
 GENERATED_JOB_PREFIX = "pipelines-"
@@ -168,14 +169,11 @@ class TrainingPipeline(pulumi.ComponentResource):
         self.pipeline_name = spec.pipeline_name
         self.step_type = "Training" if spec.tuning is None else "Tuning"
 
-        role = aws.iam.Role(
+        role = service_role(
             f"{name}-role",
+            service="sagemaker.amazonaws.com",
             description=f"Lets SageMaker Pipelines run {spec.pipeline_name}'s jobs",
-            assume_role_policy=pulumi.Output.from_input(args.account_id).apply(
-                lambda account: iam_policies.service_trust_policy(
-                    "sagemaker.amazonaws.com", account
-                )
-            ),
+            account_id=args.account_id,
             opts=pulumi.ResourceOptions(parent=self),
         )
         policy = aws.iam.RolePolicy(

@@ -33,6 +33,7 @@ from components.experiment_tracking import (
     mlflow_statements,
 )
 from components.pipeline_definition import CHECKPOINTS_PREFIX, MODELS_PREFIX
+from components.service_role import service_role
 
 #: Where SageMaker writes training job logs (one group for the whole account and region).
 TRAINING_LOG_GROUP = "/aws/sagemaker/TrainingJobs"
@@ -207,14 +208,11 @@ class TrainingRole(pulumi.ComponentResource):
         self, name: str, args: TrainingRoleArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__("mlplatform:training:TrainingRole", name, None, opts)
-        role = aws.iam.Role(
+        role = service_role(
             f"{name}-role",
+            service="sagemaker.amazonaws.com",
             description="SageMaker execution role of the platform's training jobs",
-            assume_role_policy=pulumi.Output.from_input(args.account_id).apply(
-                lambda account: iam_policies.service_trust_policy(
-                    "sagemaker.amazonaws.com", account
-                )
-            ),
+            account_id=args.account_id,
             opts=pulumi.ResourceOptions(parent=self),
         )
         document = pulumi.Output.all(

@@ -26,6 +26,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components import iam_policies
+from components.private_network import allow_aws_apis_and_peers
 from components.service_role import service_role
 
 #: Interface endpoints SSM Session Manager needs in a VPC without internet access.
@@ -48,8 +49,6 @@ VOLUME_KEY_OPERATIONS = (
 
 #: Accounts that publish the AWS deep-learning AMIs.
 AMI_OWNERS = ("amazon",)
-
-_HTTPS = 443
 
 
 @dataclass(frozen=True)
@@ -201,40 +200,14 @@ class GpuCompute(pulumi.ComponentResource):
             description="GPU instances: HTTPS to AWS endpoints and S3, any traffic among peers",
             opts=child,
         )
-        rules = pulumi.ResourceOptions(parent=security_group)
-        aws.vpc.SecurityGroupEgressRule(
-            f"{prefix}-endpoints-out",
-            security_group_id=security_group.id,
-            description="HTTPS to the interface endpoints",
-            ip_protocol="tcp",
-            from_port=_HTTPS,
-            to_port=_HTTPS,
-            referenced_security_group_id=args.endpoint_security_group_id,
-            opts=rules,
-        )
-        aws.vpc.SecurityGroupEgressRule(
-            f"{prefix}-s3-out",
-            security_group_id=security_group.id,
-            description="HTTPS to S3 through the gateway endpoint",
-            ip_protocol="tcp",
-            from_port=_HTTPS,
-            to_port=_HTTPS,
-            prefix_list_id=args.s3_prefix_list_id,
-            opts=rules,
-        )
-        for direction, rule_type in (
-            ("in", aws.vpc.SecurityGroupIngressRule),
-            ("out", aws.vpc.SecurityGroupEgressRule),
-        ):
+        allow_aws_apis_and_peers(
+            prefix,
+            security_group,
+            endpoint_security_group_id=args.endpoint_security_group_id,
+            s3_prefix_list_id=args.s3_prefix_list_id,
             # torchrun's rendezvous and NCCL/gloo use ports chosen at run time.
-            rule_type(
-                f"{prefix}-peers-{direction}",
-                security_group_id=security_group.id,
-                description="Traffic among the GPU instances (distributed training)",
-                ip_protocol="-1",
-                referenced_security_group_id=security_group.id,
-                opts=rules,
-            )
+            peers_description="Traffic among the GPU instances (distributed training)",
+        )
 
         for service in SSM_ENDPOINT_SERVICES:
             aws.ec2.VpcEndpoint(

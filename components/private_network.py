@@ -79,6 +79,54 @@ class PrivateNetworkArgs:
             raise ValueError(f"subnets: availability zones repeat: {zones}")
 
 
+def allow_aws_apis_and_peers(
+    prefix: str,
+    security_group: aws.ec2.SecurityGroup,
+    *,
+    endpoint_security_group_id: pulumi.Input[str],
+    s3_prefix_list_id: pulumi.Input[str],
+    peers_description: str,
+) -> None:
+    """The rules of a security group for jobs in the private VPC.
+
+    HTTPS out to the interface endpoints and to S3 through its gateway endpoint, and any traffic
+    in and out among the group's own members (peers pick their ports at run time); nothing else.
+    """
+    rules = pulumi.ResourceOptions(parent=security_group)
+    aws.vpc.SecurityGroupEgressRule(
+        f"{prefix}-endpoints-out",
+        security_group_id=security_group.id,
+        description="HTTPS to the interface endpoints",
+        ip_protocol="tcp",
+        from_port=_HTTPS,
+        to_port=_HTTPS,
+        referenced_security_group_id=endpoint_security_group_id,
+        opts=rules,
+    )
+    aws.vpc.SecurityGroupEgressRule(
+        f"{prefix}-s3-out",
+        security_group_id=security_group.id,
+        description="HTTPS to S3 through the gateway endpoint",
+        ip_protocol="tcp",
+        from_port=_HTTPS,
+        to_port=_HTTPS,
+        prefix_list_id=s3_prefix_list_id,
+        opts=rules,
+    )
+    for direction, rule_type in (
+        ("in", aws.vpc.SecurityGroupIngressRule),
+        ("out", aws.vpc.SecurityGroupEgressRule),
+    ):
+        rule_type(
+            f"{prefix}-peers-{direction}",
+            security_group_id=security_group.id,
+            description=peers_description,
+            ip_protocol="-1",
+            referenced_security_group_id=security_group.id,
+            opts=rules,
+        )
+
+
 class PrivateNetwork(pulumi.ComponentResource):
     """A private VPC with endpoints, flow logs and a locked-down default security group."""
 
@@ -182,40 +230,14 @@ class PrivateNetwork(pulumi.ComponentResource):
             description="Platform jobs and endpoints: AWS APIs over HTTPS, peers in this group",
             opts=child,
         )
-        workload_rules = pulumi.ResourceOptions(parent=workload_sg)
-        aws.vpc.SecurityGroupEgressRule(
-            f"{name}-workloads-endpoints-out",
-            security_group_id=workload_sg.id,
-            description="HTTPS to the interface endpoints",
-            ip_protocol="tcp",
-            from_port=_HTTPS,
-            to_port=_HTTPS,
-            referenced_security_group_id=endpoint_sg.id,
-            opts=workload_rules,
-        )
-        aws.vpc.SecurityGroupEgressRule(
-            f"{name}-workloads-s3-out",
-            security_group_id=workload_sg.id,
-            description="HTTPS to S3 through the gateway endpoint",
-            ip_protocol="tcp",
-            from_port=_HTTPS,
-            to_port=_HTTPS,
-            prefix_list_id=s3_endpoint.prefix_list_id,
-            opts=workload_rules,
-        )
-        for direction, rule_type in (
-            ("in", aws.vpc.SecurityGroupIngressRule),
-            ("out", aws.vpc.SecurityGroupEgressRule),
-        ):
+        allow_aws_apis_and_peers(
+            f"{name}-workloads",
+            workload_sg,
+            endpoint_security_group_id=endpoint_sg.id,
+            s3_prefix_list_id=s3_endpoint.prefix_list_id,
             # Distributed training and multi-instance endpoints talk to their peers on any port.
-            rule_type(
-                f"{name}-workloads-peers-{direction}",
-                security_group_id=workload_sg.id,
-                description="Traffic among members of this group",
-                ip_protocol="-1",
-                referenced_security_group_id=workload_sg.id,
-                opts=workload_rules,
-            )
+            peers_description="Traffic among members of this group",
+        )
 
         flow_log_group = aws.cloudwatch.LogGroup(
             f"{name}-flow-logs",

@@ -18,7 +18,7 @@ import ipaddress
 import json
 import re
 import typing
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -75,6 +75,31 @@ class _Section(BaseModel):
 
 def _is_production(info: ValidationInfo) -> bool:
     return bool(info.context) and info.context.get("tier") == "production"
+
+
+def _repeated(what: str, names: Sequence[str]) -> str | None:
+    """``"<what> must be unique: a, b repeated"`` when ``names`` repeat one, else ``None``."""
+    duplicates = sorted({name for name in names if names.count(name) > 1})
+    return f"{what} must be unique: {', '.join(duplicates)} repeated" if duplicates else None
+
+
+def _image_source(image: object, info: ValidationInfo) -> None:
+    """Exactly one of a section's ``framework`` (a prebuilt container) and ``image`` is set.
+
+    Called from the ``image`` validator, which runs with its default too (``validate_default``).
+    """
+    framework = info.data.get("framework")
+    if image is not None and framework is not None:
+        raise ValueError("set either 'framework' or 'image', not both")
+    if image is None and framework is None and "framework" in info.data:
+        raise ValueError("set 'framework' (a prebuilt container) or 'image' (our own image)")
+
+
+def _tag_needs_framework(value: str | None, info: ValidationInfo) -> str | None:
+    """``framework_image_tag`` only applies with ``framework``."""
+    if value is not None and info.data.get("framework") is None:
+        raise ValueError("only applies with 'framework'")
+    return value
 
 
 # --------------------------------------------------------------------------------------------
@@ -358,22 +383,12 @@ class VariantConfig(_Section):
             )
         return value
 
-    @field_validator("framework_image_tag")
-    @classmethod
-    def _tag_needs_framework(cls, value: str | None, info: ValidationInfo) -> str | None:
-        if value is not None and info.data.get("framework") is None:
-            raise ValueError("only applies with 'framework'")
-        return value
+    _framework_tag = field_validator("framework_image_tag")(_tag_needs_framework)
 
     @field_validator("image")
     @classmethod
     def _one_image_source(cls, value: ImageConfig | None, info: ValidationInfo) -> Any:
-        framework = info.data.get("framework")
-        if value is not None and framework is not None:
-            raise ValueError("set either 'framework' or 'image', not both")
-        if value is None and framework is None and "framework" in info.data:
-            # Reached with the default too (validate_default): one of the two is required.
-            raise ValueError("set 'framework' (a prebuilt container) or 'image' (our own image)")
+        _image_source(value, info)
         return value
 
     @field_validator("initial_instance_count")
@@ -502,8 +517,8 @@ class ServingEndpointConfig(_Section):
                 f"(a SageMaker limit), got {len(value)}"
             )
         names = [variant.name for variant in value]
-        if duplicates := sorted({name for name in names if names.count(name) > 1}):
-            problems.append(f"variant names must be unique: {', '.join(duplicates)} repeated")
+        if repeated := _repeated("variant names", names):
+            problems.append(repeated)
         if value and sum(variant.weight for variant in value) <= 0:
             problems.append("weights must have a positive sum (a variant's share is weight / sum)")
         serverless = [variant.name for variant in value if variant.is_serverless]
@@ -571,8 +586,8 @@ class ServingConfig(_Section):
         cls, value: tuple[ServingEndpointConfig, ...]
     ) -> tuple[ServingEndpointConfig, ...]:
         names = [endpoint.name for endpoint in value]
-        if duplicates := sorted({name for name in names if names.count(name) > 1}):
-            raise ValueError(f"endpoint names must be unique: {', '.join(duplicates)} repeated")
+        if repeated := _repeated("endpoint names", names):
+            raise ValueError(repeated)
         return value
 
     @field_validator("alarm_emails")
@@ -636,8 +651,8 @@ class RepositoriesConfig(_Section):
     @field_validator("names")
     @classmethod
     def _unique_names(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        if duplicates := sorted({name for name in value if value.count(name) > 1}):
-            raise ValueError(f"repository names must be unique: {', '.join(duplicates)} repeated")
+        if repeated := _repeated("repository names", value):
+            raise ValueError(repeated)
         return value
 
 
@@ -664,8 +679,8 @@ class StudioConfig(_Section):
     @field_validator("user_profiles")
     @classmethod
     def _unique_profiles(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        if duplicates := sorted({name for name in value if value.count(name) > 1}):
-            raise ValueError(f"user profiles must be unique: {', '.join(duplicates)} repeated")
+        if repeated := _repeated("user profiles", value):
+            raise ValueError(repeated)
         return value
 
 
@@ -779,8 +794,8 @@ class TuningConfig(_Section):
         if not 1 <= len(value) <= 30:
             raise ValueError(f"needs 1-30 ranges (a SageMaker limit), got {len(value)}")
         names = [item.name for item in value]
-        if duplicates := sorted({name for name in names if names.count(name) > 1}):
-            raise ValueError(f"range names must be unique: {', '.join(duplicates)} repeated")
+        if repeated := _repeated("range names", names):
+            raise ValueError(repeated)
         return value
 
     @field_validator("hyperband_max_resource")
@@ -839,21 +854,13 @@ class TrainingPipelineConfig(_Section):
     """Log runs to the stack's MLflow tracking server (needs ``image``: the prebuilt containers
     have no mlflow and the private VPC cannot install it)."""
 
-    @field_validator("framework_image_tag")
-    @classmethod
-    def _tag_needs_framework(cls, value: str | None, info: ValidationInfo) -> str | None:
-        if value is not None and info.data.get("framework") is None:
-            raise ValueError("only applies with 'framework'")
-        return value
+    _framework_tag = field_validator("framework_image_tag")(_tag_needs_framework)
 
     @field_validator("image")
     @classmethod
     def _one_image_source(cls, value: ImageConfig | None, info: ValidationInfo) -> Any:
+        _image_source(value, info)
         framework, algorithm = info.data.get("framework"), info.data.get("algorithm")
-        if value is not None and framework is not None:
-            raise ValueError("set either 'framework' or 'image', not both")
-        if value is None and framework is None and "framework" in info.data:
-            raise ValueError("set 'framework' (a prebuilt container) or 'image' (our own image)")
         if framework is not None and algorithm not in (None, "automl", framework):
             raise ValueError(
                 f"algorithm {algorithm} needs the {algorithm} container, not {framework}"
@@ -940,8 +947,8 @@ class TrainingConfig(_Section):
         cls, value: tuple[TrainingPipelineConfig, ...], info: ValidationInfo
     ) -> tuple[TrainingPipelineConfig, ...]:
         names = [pipeline.name for pipeline in value]
-        if duplicates := sorted({name for name in names if names.count(name) > 1}):
-            raise ValueError(f"pipeline names must be unique: {', '.join(duplicates)} repeated")
+        if repeated := _repeated("pipeline names", names):
+            raise ValueError(repeated)
         tracking = info.data.get("experiment_tracking")
         tracked = [p.name for p in value if p.track_experiments]
         if tracking is not None and not tracking.enabled and tracked:
@@ -990,8 +997,8 @@ class GpuConfig(_Section):
                 f"not GPU instance types: {', '.join(not_gpu)} "
                 f"(GPU families: {', '.join(GPU_FAMILIES)})"
             )
-        if duplicates := sorted({name for name in value if value.count(name) > 1}):
-            raise ValueError(f"instance types must be unique: {', '.join(duplicates)} repeated")
+        if repeated := _repeated("instance types", value):
+            raise ValueError(repeated)
         return value
 
     @field_validator("max_size")

@@ -1,0 +1,1 @@
+"""Feature-store code: definitions, ingestion, point-in-time training sets and online lookup."""

@@ -334,6 +334,8 @@ class Notebooks(pulumi.ComponentResource):
 
     role_arn: pulumi.Output[str]
     """The notebook role."""
+    role_name: pulumi.Output[str]
+    """The notebook role's name (for policies other layers attach, e.g. feature access)."""
     notebook_name: str | None
     """The notebook instance's name, if any."""
     notebook_url: pulumi.Output[str] | None
@@ -393,6 +395,7 @@ class Notebooks(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=role),
         )
         self.role_arn = role.arn
+        self.role_name = role.name
 
         self.notebook_url = None
         if instance is not None:

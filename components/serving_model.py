@@ -187,6 +187,8 @@ class ServingModel(pulumi.ComponentResource):
     """The model's auto-generated name (a new model gets a new name: create-before-destroy)."""
     role_arn: pulumi.Output[str]
     """The execution role."""
+    role_name: pulumi.Output[str]
+    """The execution role's name (for policies other layers attach, e.g. feature reads)."""
     image_uri: pulumi.Output[str]
     """The container image the model runs."""
     network_isolation: bool
@@ -298,6 +300,7 @@ class ServingModel(pulumi.ComponentResource):
 
         self.model_name = model.name
         self.role_arn = role.arn
+        self.role_name = role.name
         self.image_uri = image_uri
         self.register_outputs(
             {"model_name": self.model_name, "role_arn": self.role_arn, "image_uri": image_uri}

@@ -49,7 +49,7 @@ LAYERS: dict[str, Layer] = {
             "feature_store",
             f"{TYPE_PACKAGE}:featurestore:FeatureStoreLayer",
             ("data",),
-            implemented=False,
+            implemented=True,
         ),
         Layer("training", f"{TYPE_PACKAGE}:training:TrainingLayer", ("data",), implemented=True),
         Layer("gpu", f"{TYPE_PACKAGE}:gpu:GpuCompute", ("data",), implemented=True),

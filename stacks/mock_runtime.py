@@ -68,6 +68,7 @@ _SAGEMAKER_ARN_KIND = {
     "notebookInstance": "notebook-instance",
     "notebookInstanceLifecycleConfiguration": "notebook-instance-lifecycle-config",
     "userProfile": "user-profile",
+    "featureGroup": "feature-group",
 }
 
 # The property holding a type's physical name where it is not ``name``.
@@ -76,7 +77,12 @@ _NAME_PROPERTY = {
     "aws:sagemaker/mlflowTrackingServer:MlflowTrackingServer": "trackingServerName",
     "aws:sagemaker/pipeline:Pipeline": "pipelineName",
     "aws:sagemaker/userProfile:UserProfile": "userProfileName",
+    "aws:sagemaker/featureGroup:FeatureGroup": "featureGroupName",
 }
+
+#: The type prefix of Pulumi dynamic-provider resources (``pulumi.dynamic.Resource``); they run
+#: in the program's own provider, so the stack's AWS provider does not apply to them.
+DYNAMIC_TYPE_PREFIX = "pulumi-python:dynamic"
 
 # Resource id prefixes AWS uses, so ids in the plan look like the ones in the console.
 _ID_PREFIX = {
@@ -269,7 +275,7 @@ class PlatformMocks(pulumi.runtime.Mocks):
         state = dict(args.inputs)
         if not args.custom:
             return None, state
-        if not args.typ.startswith("pulumi:providers:"):
+        if not args.typ.startswith(("pulumi:providers:", DYNAMIC_TYPE_PREFIX)):
             _require_explicit_provider(f"{args.typ} '{args.name}'", args.provider)
         type_, name = args.typ, args.name
         resource_id = _ID_PREFIX.get(type_, "") + _digest(type_, name)
@@ -342,8 +348,21 @@ class PlatformMocks(pulumi.runtime.Mocks):
             state["trackingServerUrl"] = (
                 f"https://t-{_digest(name, length=12)}.{self.region}.experiments.sagemaker.aws"
             )
+        elif type_ == "aws:sagemaker/featureGroup:FeatureGroup":
+            self._resolve_offline_store(state, str(physical))
+        if type_.startswith(DYNAMIC_TYPE_PREFIX):
+            return resource_id, state
         state.setdefault("arn", self._arn(type_, str(physical), resource_id))
         return resource_id, state
+
+    def _resolve_offline_store(self, state: dict[str, Any], group_name: str) -> None:
+        """Add the offline-store URI SageMaker resolves at creation (account, region, group)."""
+        storage = (state.get("offlineStoreConfig") or {}).get("s3StorageConfig")
+        if storage and storage.get("s3Uri"):
+            storage["resolvedOutputS3Uri"] = (
+                f"{storage['s3Uri']}/{self.account_id}/sagemaker/{self.region}/offline-store/"
+                f"{group_name}-1767225600/data"
+            )
 
     def _arn(self, type_: str, physical: str, resource_id: str) -> str:
         """An ARN of the shape AWS gives this type."""
@@ -404,7 +423,9 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
                 custom=request.custom,
                 # A provider reference is "<provider urn>::<provider id>".
                 provider=request.provider.rsplit("::", 1)[0] if request.provider else None,
-                inputs=normalize(rpc.deserialize_properties(request.object)),
+                inputs=_without_provider_code(
+                    normalize(rpc.deserialize_properties(request.object))
+                ),
                 protect=request.HasField("protect") and request.protect,
                 retain_on_delete=request.HasField("retainOnDelete") and request.retainOnDelete,
                 delete_before_replace=request.deleteBeforeReplace,
@@ -414,6 +435,11 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
             )
         )
         return response
+
+
+def _without_provider_code(inputs: dict[str, Any]) -> dict[str, Any]:
+    """Drop a dynamic resource's serialized provider (kilobytes of pickled code) from a record."""
+    return {key: value for key, value in inputs.items() if key != "__provider"}
 
 
 def tree_order(resources: Sequence[RecordedResource]) -> list[tuple[int, RecordedResource]]:

@@ -18,6 +18,7 @@ from pulumi.runtime import config as runtime_config
 
 from components.data_layer import ACCESS_LOG_BUCKET, DATA_BUCKETS, DataLayer, DataLayerArgs
 from components.endpoint_alarms import AlarmThresholds
+from components.feature_store import FeatureGroupSpec, FeatureStoreLayer, FeatureStoreLayerArgs
 from components.gpu_compute import GpuCompute, GpuComputeArgs
 from components.notebooks import NotebookInstanceSpec, StudioSpec
 from components.pipeline_definition import (
@@ -376,9 +377,75 @@ def deploy_training_layer(context: DeployContext) -> TrainingLayer:
     )
 
 
+def deploy_feature_store_layer(context: DeployContext) -> FeatureStoreLayer:
+    """The feature-store layer from the ``feature_store`` section, on top of the data layer."""
+    config = context.config
+    section = config.feature_store
+    return FeatureStoreLayer(
+        "feature_store",
+        FeatureStoreLayerArgs(
+            environment=config.environment,
+            region=config.region,
+            data=context.layers["data"],
+            retention=context.retention,
+            groups=[
+                FeatureGroupSpec(
+                    definition=group.definition,
+                    online_store=group.online.enabled,
+                    storage_type=group.online.storage_type,
+                    ttl_days=group.online.ttl_days,
+                    offline_store=group.offline.enabled,
+                    table_format=group.offline.table_format,
+                )
+                for group in section.groups
+            ],
+            athena_bytes_scanned_cutoff=section.athena.bytes_scanned_cutoff_gb * 1024**3,
+        ),
+        opts=context.opts,
+    )
+
+
+def grant_feature_access(context: DeployContext) -> None:
+    """Give the other layers' roles the feature access they need, when both layers are deployed.
+
+    Training jobs read offline features (training sets); notebooks read and ingest; each served
+    model looks features up online. Each policy is a child of the role's own component, so it
+    goes away with either layer.
+    """
+    store = context.layers.get("feature_store")
+    if not isinstance(store, FeatureStoreLayer):
+        return
+    prefix = f"mlp-{context.config.environment}"
+    training = context.layers.get("training")
+    if isinstance(training, TrainingLayer):
+        if training.execution_role is not None:
+            role = training.execution_role
+            store.grant_read(
+                f"{prefix}-training-features-read",
+                role.role_name,
+                pulumi.ResourceOptions(parent=role),
+            )
+        if training.notebooks is not None:
+            notebooks = training.notebooks
+            opts = pulumi.ResourceOptions(parent=notebooks)
+            store.grant_read(f"{prefix}-notebooks-features-read", notebooks.role_name, opts)
+            store.grant_write(f"{prefix}-notebooks-features-write", notebooks.role_name, opts)
+    serving = context.layers.get("serving")
+    if isinstance(serving, ServingLayer):
+        for endpoint_name, endpoint in serving.endpoints.items():
+            for variant, model in endpoint.models.items():
+                store.grant_read(
+                    f"{endpoint_name}-{variant}-features-read",
+                    model.role_name,
+                    pulumi.ResourceOptions(parent=model),
+                    offline=False,
+                )
+
+
 #: How each implemented layer is deployed; keys match stacks.layers.LAYERS.
 LAYER_DEPLOYERS: dict[str, Callable[[DeployContext], LayerComponent]] = {
     "data": deploy_data_layer,
+    "feature_store": deploy_feature_store_layer,
     "training": deploy_training_layer,
     "gpu": deploy_gpu_layer,
     "serving": deploy_serving_layer,
@@ -399,6 +466,7 @@ def build_platform(config: PlatformConfig, stack: str) -> dict[str, Any]:
         component = LAYER_DEPLOYERS[layer](context)
         context.layers[layer] = component
         exports[layer] = component.exports()
+    grant_feature_access(context)
     return exports
 
 

@@ -89,9 +89,14 @@ class FeatureGroupDefinition:
         """Build a definition from its config form.
 
         ``{"name", "version", "record_identifier", "event_time", "description",
-        "features": {name: type}}``; other keys (store settings) are ignored here.
+        "features": {name: type}}`` (or ``features`` as ``[{"name", "type"}]``, the ordered form
+        :meth:`to_mapping` gives with ``ordered=True``); other keys are ignored here.
         """
         features = data.get("features")
+        if isinstance(features, list | tuple):
+            # The ordered form, [{"name": ..., "type": ...}], which survives a protobuf Struct
+            # (Pulumi's wire format) where a mapping's order would not.
+            features = {str(item.get("name")): item.get("type") for item in features}
         if not isinstance(features, Mapping):
             raise DefinitionError(
                 f"feature group '{data.get('name')}'",
@@ -160,15 +165,22 @@ class FeatureGroupDefinition:
         """The Glue table of this version's offline store."""
         return f"{self.name}_v{self.version}"
 
-    def to_mapping(self) -> dict[str, Any]:
-        """The config form (the inverse of :meth:`from_mapping`)."""
+    def to_mapping(self, *, ordered: bool = False) -> dict[str, Any]:
+        """The config form (the inverse of :meth:`from_mapping`).
+
+        ``ordered`` lists features as ``[{"name", "type"}]`` so their order survives formats
+        with unordered maps.
+        """
+        features: Any = {feature.name: feature.type for feature in self.features}
+        if ordered:
+            features = [{"name": f.name, "type": f.type} for f in self.features]
         return {
             "name": self.name,
             "version": self.version,
             "record_identifier": self.record_identifier,
             "event_time": self.event_time,
             "description": self.description,
-            "features": {feature.name: feature.type for feature in self.features},
+            "features": features,
         }
 
 
@@ -272,8 +284,10 @@ def schema_change(old: FeatureGroupDefinition, new: FeatureGroupDefinition) -> S
 
 
 def definitions_from_config(section: Mapping[str, Any]) -> dict[str, FeatureGroupDefinition]:
-    """Every group version of an ``ml-platform:feature_store`` section, keyed ``name`` for the
-    newest version of each group and ``name@vN`` for every version."""
+    """Every group version of an ``ml-platform:feature_store`` section.
+
+    Keyed ``name`` for the newest version of each group and ``name@vN`` for every version.
+    """
     found: dict[str, FeatureGroupDefinition] = {}
     for item in section.get("groups", ()):
         definition = FeatureGroupDefinition.from_mapping(item)

@@ -1,0 +1,251 @@
+"""The command line in-process: definitions from a stack file, exit statuses, JSON on stdout."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from workloads.features import cli
+from workloads.features.cli import main
+
+STACK = """\
+config:
+  ml-platform:feature_store:
+    groups:
+      - name: customers
+        version: 2
+        record_identifier: customer_id
+        event_time: updated_at
+        features:
+          customer_id: String
+          updated_at: String
+          orders: Integral
+"""
+
+
+class FakeClient:
+    """Records PutRecord calls; refuses the records whose id is in ``refuse``."""
+
+    def __init__(self, refuse: tuple[str, ...] = ()) -> None:
+        self.puts: list[dict[str, Any]] = []
+        self.refuse = refuse
+
+    def put_record(self, **request: Any) -> dict[str, Any]:
+        from botocore.exceptions import ClientError
+
+        if request["Record"][0]["ValueAsString"] in self.refuse:
+            raise ClientError({"Error": {"Code": "ValidationError", "Message": "no"}}, "PutRecord")
+        self.puts.append(request)
+        return {}
+
+    def batch_get_record(self, **request: Any) -> dict[str, Any]:
+        self.batch_request = request
+        return {
+            "Records": [
+                {
+                    "FeatureGroupName": "mlp-test-customers-v2",
+                    "RecordIdentifierValueAsString": "c-1",
+                    "Record": [{"FeatureName": "orders", "ValueAsString": "3"}],
+                }
+            ],
+            "Errors": [],
+            "UnprocessedIdentifiers": [],
+        }
+
+
+@pytest.fixture
+def fake(monkeypatch: pytest.MonkeyPatch) -> FakeClient:
+    client = FakeClient()
+    monkeypatch.setattr(cli, "make_client", lambda region, max_workers: client)
+    return client
+
+
+@pytest.fixture
+def stack_file(tmp_path: Path) -> Path:
+    path = tmp_path / "Pulumi.test.yaml"
+    path.write_text(STACK, encoding="utf-8")
+    return path
+
+
+def ingest_args(stack_file: Path, data: Path, rejects: Path, *extra: str) -> list[str]:
+    return [
+        "ingest",
+        "--stack-file",
+        str(stack_file),
+        "--environment",
+        "test",
+        "--group",
+        "customers",
+        "--input",
+        str(data),
+        "--reject-file",
+        str(rejects),
+        *extra,
+    ]
+
+
+def test_ingest_writes_every_record_and_exits_0(
+    capsys: pytest.CaptureFixture[str], fake: FakeClient, stack_file: Path, tmp_path: Path
+) -> None:
+    # given
+    data = tmp_path / "data.csv"
+    data.write_text("customer_id,updated_at,orders\nc-1,2024-05-01T12:00:00Z,3\nc-2,1714564800,\n")
+    # when
+    status = main(ingest_args(stack_file, data, tmp_path / "rejects.jsonl", "--max-workers", "2"))
+    # then
+    out, err = capsys.readouterr()
+    assert (status, err) == (0, "")
+    report = json.loads(out)
+    assert {key: report[key] for key in ("group_name", "read", "written", "rejected")} == {
+        "group_name": "mlp-test-customers-v2",
+        "read": 2,
+        "written": 2,
+        "rejected": 0,
+    }
+    assert sorted(put["Record"][0]["ValueAsString"] for put in fake.puts) == ["c-1", "c-2"]
+    assert {put["FeatureGroupName"] for put in fake.puts} == {"mlp-test-customers-v2"}
+
+
+def test_ingest_with_rejections_exits_2_and_names_the_reject_file(
+    capsys: pytest.CaptureFixture[str], fake: FakeClient, stack_file: Path, tmp_path: Path
+) -> None:
+    # given one bad line and one record the service refuses
+    fake.refuse = ("c-3",)
+    data = tmp_path / "data.jsonl"
+    data.write_text(
+        '{"customer_id": "c-1", "updated_at": "2024-05-01T12:00:00Z"}\n'
+        "{oops\n"
+        '{"customer_id": "c-3", "updated_at": "2024-05-01T12:00:00Z"}\n'
+    )
+    rejects = tmp_path / "rejects.jsonl"
+    # when
+    status = main(ingest_args(stack_file, data, rejects))
+    # then
+    out, err = capsys.readouterr()
+    assert status == 2
+    assert json.loads(out)["rejected_by_kind"] == {
+        "malformed_input": 1,
+        "service:ValidationError": 1,
+    }
+    assert err == f"2 of 3 records rejected; see {rejects}\n"
+    assert [json.loads(line)["position"] for line in rejects.read_text().splitlines()] == [2, 3]
+
+
+def test_an_unknown_group_exits_1_listing_the_defined_ones(
+    capsys: pytest.CaptureFixture[str], fake: FakeClient, stack_file: Path, tmp_path: Path
+) -> None:
+    args = ingest_args(stack_file, tmp_path / "data.csv", tmp_path / "rejects.jsonl")
+    args[args.index("customers")] = "orders"
+    status = main(args)
+    out, err = capsys.readouterr()
+    assert (status, out) == (1, "")
+    assert err == f"error: {stack_file} defines no feature group 'orders' (it defines: customers)\n"
+
+
+def test_a_missing_stack_file_exits_1(
+    capsys: pytest.CaptureFixture[str], fake: FakeClient, tmp_path: Path
+) -> None:
+    status = main(
+        ingest_args(tmp_path / "nope.yaml", tmp_path / "data.csv", tmp_path / "rejects.jsonl")
+    )
+    _, err = capsys.readouterr()
+    assert status == 1
+    assert err.startswith("error: [Errno 2] No such file or directory")
+
+
+def test_an_unknown_input_type_exits_1(
+    capsys: pytest.CaptureFixture[str], fake: FakeClient, stack_file: Path, tmp_path: Path
+) -> None:
+    status = main(ingest_args(stack_file, tmp_path / "data.xlsx", tmp_path / "rejects.jsonl"))
+    _, err = capsys.readouterr()
+    assert status == 1
+    assert "expected a .csv, .jsonl/.ndjson or .parquet file" in err
+    assert fake.puts == []
+
+
+def test_bad_arguments_exit_1_not_argparse_2(
+    capsys: pytest.CaptureFixture[str], fake: FakeClient
+) -> None:
+    status = main(["ingest", "--group", "customers"])
+    _, err = capsys.readouterr()
+    assert status == 1
+    assert err.startswith(
+        "error: python -m workloads.features.cli ingest: the following arguments are required"
+    )
+
+
+def test_a_zero_worker_count_is_a_usage_error(
+    capsys: pytest.CaptureFixture[str], fake: FakeClient, stack_file: Path, tmp_path: Path
+) -> None:
+    status = main(
+        ingest_args(stack_file, tmp_path / "d.csv", tmp_path / "r.jsonl", "--max-workers", "0")
+    )
+    _, err = capsys.readouterr()
+    assert status == 1
+    assert "argument --max-workers: 0 must be at least 1" in err
+
+
+def test_help_exits_0(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--help"]) == 0
+    assert "ingest" in capsys.readouterr().out
+
+
+def test_lookup_prints_json_per_id(
+    capsys: pytest.CaptureFixture[str], fake: FakeClient, stack_file: Path
+) -> None:
+    # when
+    status = main(
+        [
+            "lookup",
+            "--stack-file",
+            str(stack_file),
+            "--environment",
+            "test",
+            "--group",
+            "customers@v2",
+            "--id",
+            "c-1",
+            "--id",
+            "c-2",
+            "--feature",
+            "orders",
+        ]
+    )
+    # then
+    out, err = capsys.readouterr()
+    assert (status, err) == (0, "")
+    assert json.loads(out) == {"c-1": {"orders": 3}, "c-2": None}
+    assert fake.batch_request == {
+        "Identifiers": [
+            {
+                "FeatureGroupName": "mlp-test-customers-v2",
+                "RecordIdentifiersValueAsString": ["c-1", "c-2"],
+                "FeatureNames": ["orders"],
+            }
+        ]
+    }
+
+
+def test_a_missing_group_in_aws_exits_1_with_the_group_named(
+    capsys: pytest.CaptureFixture[str], fake: FakeClient, stack_file: Path, tmp_path: Path
+) -> None:
+    # given the service says the group does not exist
+    from botocore.exceptions import ClientError
+
+    def missing(**request: Any) -> dict[str, Any]:
+        raise ClientError(
+            {"Error": {"Code": "ResourceNotFound", "Message": "not found"}}, "PutRecord"
+        )
+
+    fake.put_record = missing  # type: ignore[method-assign]
+    data = tmp_path / "data.csv"
+    data.write_text("customer_id,updated_at\nc-1,1714564800\n")
+    # when
+    status = main(ingest_args(stack_file, data, tmp_path / "rejects.jsonl"))
+    # then
+    _, err = capsys.readouterr()
+    assert status == 1
+    assert err.startswith("error: feature group 'mlp-test-customers-v2' does not exist")

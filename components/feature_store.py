@@ -401,7 +401,9 @@ class FeatureStoreLayer(pulumi.ComponentResource):
                 region=args.region,
                 definition=definition,
                 settings=spec.fixed_settings,
-                opts=pulumi.ResourceOptions(parent=group, depends_on=[group]),
+                # Not stateful itself (deleting it deletes nothing), so not protected with its
+                # group: retention rules stay exactly the stateful resources.
+                opts=pulumi.ResourceOptions(parent=group, depends_on=[group], protect=False),
             )
         self.register_outputs(self.exports())
 

@@ -33,6 +33,8 @@ STATEFUL_TYPES = {
     "aws:ecr/repository:Repository",
     "aws:ecr/lifecyclePolicy:LifecyclePolicy",
     "aws:sagemaker/mlflowTrackingServer:MlflowTrackingServer",
+    # the feature-store layer: online and offline feature data
+    "aws:sagemaker/featureGroup:FeatureGroup",
 }
 
 

@@ -62,7 +62,13 @@ def refused_changes(olds: Mapping[str, Any], news: Mapping[str, Any]) -> list[st
     return problems
 
 
-def reconcile(client: Any, group_name: str, definition: Mapping[str, Any]) -> list[str]:
+def reconcile(
+    client: Any,
+    group_name: str,
+    definition: Mapping[str, Any],
+    *,
+    sleep: Callable[[float], None] = time.sleep,
+) -> list[str]:
     """Add to the live group ``group_name`` the features of ``definition`` it lacks.
 
     Refuses (``SchemaChangeRefused``) when the live group has a feature the definition lost or
@@ -83,7 +89,7 @@ def reconcile(client: Any, group_name: str, definition: Mapping[str, Any]) -> li
             for feature in change.additions
         ],
     )
-    wait_for_update(client, group_name)
+    wait_for_update(client, group_name, sleep=sleep)
     return [feature.name for feature in change.additions]
 
 

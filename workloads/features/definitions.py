@@ -118,14 +118,15 @@ class FeatureGroupDefinition:
         The group's name must follow this platform's ``mlp-<env>-<name>-v<version>`` form.
         """
         group_name = response["FeatureGroupName"]
-        match = re.fullmatch(r"mlp-[a-z0-9]+-(?P<name>[a-z0-9_]+)-v(?P<version>\d+)", group_name)
+        # group_name() writes '_' as '-' (SageMaker's names allow no '_'); names have no '-'.
+        match = re.fullmatch(r"mlp-[a-z0-9]+-(?P<name>[a-z0-9-]+)-v(?P<version>\d+)", group_name)
         if match is None:
             raise DefinitionError(
                 f"feature group '{group_name}'",
                 ["is not named mlp-<env>-<name>-v<version> (not created by this platform)"],
             )
         return cls(
-            name=match["name"],
+            name=match["name"].replace("-", "_"),
             version=int(match["version"]),
             record_identifier=response["RecordIdentifierFeatureName"],
             event_time=response["EventTimeFeatureName"],

@@ -29,7 +29,7 @@ seconds. Unknown identifier values, null identifiers and null event times simply
 from __future__ import annotations
 
 import datetime
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from os import PathLike
 from pathlib import Path
 
@@ -45,6 +45,8 @@ from workloads.features.definitions import (
 
 WRITE_TIME, API_INVOCATION_TIME, IS_DELETED = OFFLINE_STORE_COLUMNS
 _MISSING = np.iinfo(np.int64).min  # a null time: below every real instant, so it loses ties
+# Keys pack (code, time) into one int64 below this; wider ranges use dense ranks of the times.
+_PACKED_LIMIT = 2**62
 
 
 def point_in_time_join(
@@ -239,62 +241,110 @@ def _latest_records(
 
     The event time is in microseconds, the int64 minimum where there is no winner.
 
-    Sort + binary search, never a key merge: records are ranked once by (event time, write
-    time, api time, row), sorted by (key, availability time) where availability is the event
-    time, or the later of event and write time with ``respect_write_time``; a running maximum
-    of the rank along that order is then, at each position, the winner among everything of that
-    key available by then. Each entity is one binary search for (its key, its time).
+    Sort + binary search, never a key merge: records are sorted once by (key, event time) with
+    ties put in (write time, api time, row) order, so the last record at or before a time is the
+    winner; each entity is then one binary search for (its key, its time). With
+    ``respect_write_time`` a record is available from the later of its event and write time;
+    records are sorted a second time by (key, availability), and a running maximum of their
+    place in the first order gives, at each point, the winner among all available by then.
     """
     codes, uniques = pd.factorize(records[definition.record_identifier])
-    event = _to_milliseconds(
-        to_utc_micros(records[definition.event_time], "records", definition.event_time)
-    )
+    event = to_utc_micros(records[definition.event_time], "records", definition.event_time)
+    event_ms = np.where(event != _MISSING, event // 1000, _MISSING)
     write = _optional_times(records, WRITE_TIME)
     api = _optional_times(records, API_INVOCATION_TIME)
-    usable = (codes >= 0) & (event != _MISSING)
+    usable = (codes >= 0) & (event_ms != _MISSING)
     if respect_write_time:
         usable &= write != _MISSING
     kept = np.flatnonzero(usable)
+    if len(kept) < len(usable):
+        codes, event_ms, write, api = codes[kept], event_ms[kept], write[kept], api[kept]
     chosen = np.full(len(keys), -1, dtype=np.int64)
     chosen_event = np.full(len(keys), _MISSING, dtype=np.int64)
     if len(kept) == 0:
         return chosen, chosen_event
-    codes, event, write, api = codes[kept], event[kept], write[kept], api[kept]
+    codes = codes.astype(np.int64)
 
-    # Stable: records equal on all three times rank by row order, the later row higher.
-    by_rank = np.lexsort((api, write, event))
-    rank = np.empty(len(kept), dtype=np.int64)
-    rank[by_rank] = np.arange(len(kept))
-    available = np.maximum(event, write) if respect_write_time else event
+    entity_codes = uniques.get_indexer(pd.Index(keys)).astype(np.int64)
+    asked = np.flatnonzero((entity_codes >= 0) & (times != _MISSING))
+    entity_codes, entity_times = entity_codes[asked], times[asked]
 
-    # One int64 sort key per record: (key code, dense rank of its availability time).
-    instants = np.unique(available)
-    stride = len(instants) + 1
-    sort_key = codes.astype(np.int64) * stride + np.searchsorted(instants, available) + 1
-    order = np.argsort(sort_key, kind="stable")
-    sort_key = sort_key[order]
-    sorted_codes = codes[order]
-    # Adding code * n keeps the running maximum inside each key's run (codes ascend).
-    best = np.maximum.accumulate(rank[order] + sorted_codes.astype(np.int64) * len(kept))
-    best -= sorted_codes.astype(np.int64) * len(kept)
+    latest, sorted_key, stride, probe_times = _order_by_key_and_time(codes, event_ms, (write, api))
+    if respect_write_time:
+        place = np.empty(len(latest), dtype=np.int64)
+        place[latest] = np.arange(len(latest))
+        available = np.maximum(event_ms * 1000, write)
+        by_available, sorted_key, stride, probe_times = _order_by_key_and_time(codes, available, ())
+        # Places in `latest` ascend with the key, so the running maximum stays inside a key.
+        best = latest[np.maximum.accumulate(place[by_available])]
+        probes = entity_codes * stride + probe_times(entity_times)
+    else:
+        best = latest
+        probes = entity_codes * stride + probe_times(entity_times // 1000)  # event times are ms
 
-    entity_codes = uniques.get_indexer(pd.Index(keys))
-    valid = (entity_codes >= 0) & (times != _MISSING)
-    probe = entity_codes.astype(np.int64) * stride + np.searchsorted(instants, times, "right")
-    position = np.searchsorted(sort_key, probe, "right") - 1
-    safe = np.clip(position, 0, None)
-    valid &= (position >= 0) & (sorted_codes[safe] == entity_codes)
-    winner = by_rank[best[safe]]  # position among the kept records
+    # Probing in ascending order lets each binary search start where the previous one ended.
+    probe_order = np.argsort(probes)
+    position = np.empty(len(probes), dtype=np.int64)
+    position[probe_order] = np.searchsorted(sorted_key, probes[probe_order], "right") - 1
+    safe = np.maximum(position, 0)
+    found = (position >= 0) & (sorted_key[safe] // stride == entity_codes)
+    winner = best[safe]
+    winner_event = event_ms[winner] * 1000
     if max_age is not None:
         # The winner has the latest event time of all qualifying records: if it is too old,
         # every other one is too.
-        valid &= event[winner] >= times - max_age
+        found &= winner_event >= entity_times - max_age
     if IS_DELETED in records.columns:
-        deleted = records[IS_DELETED].to_numpy(dtype=bool, na_value=False)[kept]
-        valid &= ~deleted[winner]
-    chosen[valid] = kept[winner[valid]]
-    chosen_event[valid] = event[winner[valid]]
+        deleted = records[IS_DELETED].to_numpy(dtype=bool, na_value=False)
+        found &= ~deleted[kept[winner]]
+    chosen[asked[found]] = kept[winner[found]]
+    chosen_event[asked[found]] = winner_event[found]
     return chosen, chosen_event
+
+
+def _order_by_key_and_time(
+    codes: np.ndarray, times: np.ndarray, tie_breakers: tuple[np.ndarray, ...]
+) -> tuple[np.ndarray, np.ndarray, int, Callable[[np.ndarray], np.ndarray]]:
+    """Positions sorted by (code, time, *tie_breakers, position), and how to probe them.
+
+    Returns the order, the sorted one-int64 keys ``code * stride + scaled time``, the stride,
+    and the function turning probe times into scaled times (the last scaled time at or before
+    each, -1 for none) so that ``code * stride + probe_times(t)`` finds the last record of the
+    code at or before ``t`` with one ``searchsorted(..., "right") - 1``.
+    """
+    low, high = int(times.min()), int(times.max())
+    span = high - low + 1
+    if (int(codes.max()) + 1) * span < _PACKED_LIMIT:
+        scaled = times - low
+
+        def probe_times(probe: np.ndarray) -> np.ndarray:
+            return np.clip(probe - low, -1, span - 1)
+
+        stride = span
+    else:
+        # Too wide a range for one int64 with the code: dense ranks of the times instead.
+        distinct = np.sort(times)
+        distinct = distinct[np.concatenate(([True], distinct[1:] != distinct[:-1]))]
+        scaled = np.searchsorted(distinct, times)
+
+        def probe_times(probe: np.ndarray) -> np.ndarray:
+            return np.searchsorted(distinct, probe, "right") - 1
+
+        stride = len(distinct)
+    key = codes * stride + scaled
+    order = np.argsort(key)  # not stable: records with equal keys are ordered below
+    sorted_key = key[order]
+    tied = sorted_key[1:] == sorted_key[:-1]
+    if tied.any():
+        in_tie = np.zeros(len(key), dtype=bool)
+        in_tie[1:] |= tied
+        in_tie[:-1] |= tied
+        spots = np.flatnonzero(in_tie)
+        members = order[spots]
+        # lexsort: the last key is the primary one; the row position breaks full ties.
+        columns = [members, *(column[members] for column in reversed(tie_breakers))]
+        order[spots] = members[np.lexsort((*columns, sorted_key[spots]))]
+    return order, sorted_key, stride, probe_times
 
 
 def _gathered(column: pd.Series, kind: str, take: np.ndarray, matched: np.ndarray) -> pd.Series:
@@ -319,12 +369,6 @@ def _optional_times(records: pd.DataFrame, column: str) -> np.ndarray:
 def _datetimes_to_micros(stamps: pd.Series) -> np.ndarray:
     naive = stamps.dt.tz_convert("UTC").dt.tz_localize(None)
     return naive.to_numpy(dtype="datetime64[us]").view(np.int64)
-
-
-def _to_milliseconds(micros: np.ndarray) -> np.ndarray:
-    # Athena's event times are timestamp(3): drop sub-millisecond digits the same way.
-    present = micros != _MISSING
-    return np.where(present, micros // 1000 * 1000, _MISSING)
 
 
 def _micros_of(max_age: datetime.timedelta) -> int:

@@ -11,6 +11,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from workloads.features import point_in_time
 from workloads.features.definitions import Feature, FeatureGroupDefinition
 from workloads.features.point_in_time import (
     point_in_time_join,
@@ -458,3 +459,70 @@ def test_reading_a_missing_path_is_named(tmp_path: Path) -> None:
     with pytest.raises(ValueError) as raised:
         read_offline_records([tmp_path / "nope"])
     assert str(raised.value) == f"offline records: {[str(tmp_path / 'nope')]} do not exist"
+
+
+def brute_force(
+    given: pd.DataFrame,
+    history: pd.DataFrame,
+    max_age: datetime.timedelta | None,
+    respect_write_time: bool,
+) -> list[float | None]:
+    """The rules read literally, one entity row at a time: the reference for random data."""
+    event = pd.to_datetime(history["event_time"], utc=True, format="ISO8601").tolist()
+    write = pd.to_datetime(history["write_time"], utc=True).tolist()
+    api = pd.to_datetime(history["api_invocation_time"], utc=True).tolist()
+    ids, deleted = history["customer_id"].tolist(), history["is_deleted"].tolist()
+    found: list[float | None] = []
+    for key, as_of in zip(given["customer_id"], given["as_of"], strict=True):
+        as_of = pd.Timestamp(as_of).tz_localize("UTC")
+        candidates = [
+            (event[i], write[i], api[i], i)
+            for i in range(len(history))
+            if ids[i] == key
+            and event[i] <= as_of
+            and (max_age is None or event[i] >= as_of - max_age)
+            and (not respect_write_time or write[i] <= as_of)
+        ]
+        row = max(candidates)[3] if candidates else None
+        found.append(None if row is None or deleted[row] else float(row))
+    return found
+
+
+@pytest.mark.parametrize("seed", range(6))
+@pytest.mark.parametrize("respect_write_time", [False, True])
+def test_random_histories_match_the_rules_read_literally(
+    seed: int, respect_write_time: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # given a random history dense in ties (few distinct hours), deletes and late writes
+    generator = np.random.default_rng(seed)
+    size, keys, hours = 300, 8 + 40 * (seed % 2), 12 + 1000 * (seed % 2)
+    if seed % 2:
+        # odd seeds take the path for time ranges too wide to pack with the key in one int64
+        monkeypatch.setattr(point_in_time, "_PACKED_LIMIT", 0)
+    rows = [
+        (
+            int(generator.integers(0, keys)),
+            int(generator.integers(0, hours)),
+            int(generator.integers(0, hours)) + float(generator.integers(0, 3)) / 4,
+            float(i),
+            bool(generator.random() < 0.1),
+        )
+        for i in range(size)
+    ]
+    history = records([(k, e, max(e, w) if seed % 3 else w, s, d) for k, e, w, s, d in rows])
+    history["spend"] = np.arange(size, dtype=float)  # each record's own number
+    picks = generator.integers(0, size, 120)
+    given = entities([(rows[i][0], rows[i][1] + generator.integers(-2, 3) / 2) for i in picks])
+    max_age = None if seed % 4 < 2 else datetime.timedelta(hours=3)
+    # when joined
+    result = point_in_time_join(
+        given,
+        history,
+        customers(),
+        entity_time="as_of",
+        max_age=max_age,
+        respect_write_time=respect_write_time,
+    )
+    # then each row has exactly the record the rules name
+    assert spend(result) == brute_force(given, history, max_age, respect_write_time)
+    assert result["spend"].notna().sum() > 10

@@ -251,14 +251,16 @@ def _latest_records(
     codes, uniques = pd.factorize(records[definition.record_identifier])
     event = to_utc_micros(records[definition.event_time], "records", definition.event_time)
     event_ms = np.where(event != _MISSING, event // 1000, _MISSING)
-    write = _optional_times(records, WRITE_TIME)
-    api = _optional_times(records, API_INVOCATION_TIME)
+    del event
     usable = (codes >= 0) & (event_ms != _MISSING)
     if respect_write_time:
+        write = _optional_times(records, WRITE_TIME)
         usable &= write != _MISSING
     kept = np.flatnonzero(usable)
     if len(kept) < len(usable):
-        codes, event_ms, write, api = codes[kept], event_ms[kept], write[kept], api[kept]
+        codes, event_ms = codes[kept], event_ms[kept]
+        if respect_write_time:
+            write = write[kept]
     chosen = np.full(len(keys), -1, dtype=np.int64)
     chosen_event = np.full(len(keys), _MISSING, dtype=np.int64)
     if len(kept) == 0:
@@ -269,12 +271,19 @@ def _latest_records(
     asked = np.flatnonzero((entity_codes >= 0) & (times != _MISSING))
     entity_codes, entity_times = entity_codes[asked], times[asked]
 
-    latest, sorted_key, stride, probe_times = _order_by_key_and_time(codes, event_ms, (write, api))
+    def tie_breakers(members: np.ndarray) -> list[np.ndarray]:
+        # Only records tied on (key, event time) need these: converted for those alone.
+        rows = records.iloc[kept[members]]
+        return [_optional_times(rows, WRITE_TIME), _optional_times(rows, API_INVOCATION_TIME)]
+
+    latest, sorted_key, stride, probe_times = _order_by_key_and_time(codes, event_ms, tie_breakers)
     if respect_write_time:
         place = np.empty(len(latest), dtype=np.int64)
         place[latest] = np.arange(len(latest))
         available = np.maximum(event_ms * 1000, write)
-        by_available, sorted_key, stride, probe_times = _order_by_key_and_time(codes, available, ())
+        by_available, sorted_key, stride, probe_times = _order_by_key_and_time(
+            codes, available, lambda members: []
+        )
         # Places in `latest` ascend with the key, so the running maximum stays inside a key.
         best = latest[np.maximum.accumulate(place[by_available])]
         probes = entity_codes * stride + probe_times(entity_times)
@@ -303,9 +312,14 @@ def _latest_records(
 
 
 def _order_by_key_and_time(
-    codes: np.ndarray, times: np.ndarray, tie_breakers: tuple[np.ndarray, ...]
+    codes: np.ndarray,
+    times: np.ndarray,
+    tie_breakers: Callable[[np.ndarray], list[np.ndarray]],
 ) -> tuple[np.ndarray, np.ndarray, int, Callable[[np.ndarray], np.ndarray]]:
     """Positions sorted by (code, time, *tie_breakers, position), and how to probe them.
+
+    ``tie_breakers(positions)`` gives the tie-breaking columns, most significant first, of the
+    records at those positions.
 
     Returns the order, the sorted one-int64 keys ``code * stride + scaled time``, the stride,
     and the function turning probe times into scaled times (the last scaled time at or before
@@ -342,7 +356,7 @@ def _order_by_key_and_time(
         spots = np.flatnonzero(in_tie)
         members = order[spots]
         # lexsort: the last key is the primary one; the row position breaks full ties.
-        columns = [members, *(column[members] for column in reversed(tie_breakers))]
+        columns = [members, *reversed(tie_breakers(members))]
         order[spots] = members[np.lexsort((*columns, sorted_key[spots]))]
     return order, sorted_key, stride, probe_times
 

@@ -36,6 +36,18 @@ SUMMARY_FIELDS: dict[str, Sequence[tuple[str, str]]] = {
         ("deletion_window_days", "deletionWindowInDays"),
     ],
     "aws:kms/alias:Alias": [("name", "name")],
+    "aws:sagemaker/featureGroup:FeatureGroup": [
+        ("name", "featureGroupName"),
+        ("online", "onlineStoreConfig.enableOnlineStore"),
+        ("storage", "onlineStoreConfig.storageType"),
+        ("ttl_days", "onlineStoreConfig.ttlDuration.value"),
+        ("table", "offlineStoreConfig.dataCatalogConfig.tableName"),
+        ("format", "offlineStoreConfig.tableFormat"),
+    ],
+    "aws:athena/workgroup:Workgroup": [
+        ("results", "configuration.resultConfiguration.encryptionConfiguration.encryptionOption"),
+        ("scan_limit_bytes", "configuration.bytesScannedCutoffPerQuery"),
+    ],
     "aws:s3/bucket:Bucket": [("force_destroy", "forceDestroy")],
     "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration": [
         ("sse", "rules.0.applyServerSideEncryptionByDefault.sseAlgorithm"),

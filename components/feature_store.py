@@ -33,7 +33,7 @@ import pulumi_aws as aws
 from components import iam_policies
 from components.data_layer import DataLayer
 from components.feature_schema import FeatureSchema
-from components.private_network import endpoint_service_name
+from components.private_network import interface_endpoints
 from components.retention import DataRetention
 from components.service_role import service_role
 from workloads.features.definitions import FeatureGroupDefinition
@@ -338,18 +338,15 @@ class FeatureStoreLayer(pulumi.ComponentResource):
             opts=child,
         )
 
-        for service in ENDPOINT_SERVICES:
-            aws.ec2.VpcEndpoint(
-                f"{prefix}-{service.replace('.', '-')}",
-                vpc_id=data.vpc_id,
-                service_name=endpoint_service_name(service, args.region),
-                vpc_endpoint_type="Interface",
-                private_dns_enabled=True,
-                subnet_ids=data.subnet_ids,
-                security_group_ids=[data.endpoint_security_group_id],
-                tags={"Name": f"{prefix}-{service}"},
-                opts=child,
-            )
+        interface_endpoints(
+            prefix,
+            ENDPOINT_SERVICES,
+            region=args.region,
+            vpc_id=data.vpc_id,
+            subnet_ids=data.subnet_ids,
+            security_group_id=data.endpoint_security_group_id,
+            opts=child,
+        )
 
         self.offline_store_role = service_role(
             f"{prefix}-offline-store",

@@ -26,7 +26,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components import iam_policies
-from components.private_network import allow_aws_apis_and_peers
+from components.private_network import allow_aws_apis_and_peers, interface_endpoints
 from components.service_role import service_role
 
 #: Interface endpoints SSM Session Manager needs in a VPC without internet access.
@@ -209,18 +209,15 @@ class GpuCompute(pulumi.ComponentResource):
             peers_description="Traffic among the GPU instances (distributed training)",
         )
 
-        for service in SSM_ENDPOINT_SERVICES:
-            aws.ec2.VpcEndpoint(
-                f"{prefix}-{service}",
-                vpc_id=args.vpc_id,
-                service_name=f"com.amazonaws.{args.region}.{service}",
-                vpc_endpoint_type="Interface",
-                private_dns_enabled=True,
-                subnet_ids=args.subnet_ids,
-                security_group_ids=[args.endpoint_security_group_id],
-                tags={"Name": f"{prefix}-{service}"},
-                opts=child,
-            )
+        interface_endpoints(
+            prefix,
+            SSM_ENDPOINT_SERVICES,
+            region=args.region,
+            vpc_id=args.vpc_id,
+            subnet_ids=args.subnet_ids,
+            security_group_id=args.endpoint_security_group_id,
+            opts=child,
+        )
 
         role = service_role(
             f"{prefix}-instance",

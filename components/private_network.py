@@ -43,6 +43,37 @@ def endpoint_service_name(service: str, region: str) -> str:
     return _SERVICE_NAMES.get(service, "com.amazonaws.{region}." + service).format(region=region)
 
 
+def interface_endpoints(
+    prefix: str,
+    services: Sequence[str],
+    *,
+    region: str,
+    vpc_id: pulumi.Input[str],
+    subnet_ids: pulumi.Input[Sequence[pulumi.Input[str]]],
+    security_group_id: pulumi.Input[str],
+    opts: pulumi.ResourceOptions,
+) -> list[aws.ec2.VpcEndpoint]:
+    """One private-DNS interface endpoint per service (names as in the lists above).
+
+    Every layer that needs an AWS API in the VPC (which has no internet) adds its endpoints
+    through here, into the endpoints' security group.
+    """
+    return [
+        aws.ec2.VpcEndpoint(
+            f"{prefix}-{service.replace('.', '-')}",
+            vpc_id=vpc_id,
+            service_name=endpoint_service_name(service, region),
+            vpc_endpoint_type="Interface",
+            private_dns_enabled=True,
+            subnet_ids=subnet_ids,
+            security_group_ids=[security_group_id],
+            tags={"Name": f"{prefix}-{service}"},
+            opts=opts,
+        )
+        for service in services
+    ]
+
+
 _HTTPS = 443
 
 
@@ -211,18 +242,15 @@ class PrivateNetwork(pulumi.ComponentResource):
             cidr_ipv4=args.cidr,
             opts=pulumi.ResourceOptions(parent=endpoint_sg),
         )
-        for service in INTERFACE_ENDPOINT_SERVICES:
-            aws.ec2.VpcEndpoint(
-                f"{name}-{service.replace('.', '-')}",
-                vpc_id=vpc.id,
-                service_name=endpoint_service_name(service, args.region),
-                vpc_endpoint_type="Interface",
-                private_dns_enabled=True,
-                subnet_ids=[subnet.id for subnet in subnets],
-                security_group_ids=[endpoint_sg.id],
-                tags={"Name": f"{name}-{service}"},
-                opts=child,
-            )
+        interface_endpoints(
+            name,
+            INTERFACE_ENDPOINT_SERVICES,
+            region=args.region,
+            vpc_id=vpc.id,
+            subnet_ids=[subnet.id for subnet in subnets],
+            security_group_id=endpoint_sg.id,
+            opts=child,
+        )
 
         workload_sg = aws.ec2.SecurityGroup(
             f"{name}-workloads",

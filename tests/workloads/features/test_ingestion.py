@@ -20,43 +20,23 @@ from botocore.exceptions import (
 )
 from botocore.stub import Stubber
 
-from workloads.features.definitions import Feature, FeatureGroupDefinition
+from tests.workloads.features.samples import CUSTOMERS, GROUP, runtime_client
 from workloads.features.ingestion import (
     IngestionReport,
     IngestionStopped,
     RetryPolicy,
     SourceRecord,
-    default_client,
     ingest,
     is_fatal,
     is_retryable,
     read_records,
 )
 
-GROUP = "mlp-test-customers-v1"
-CUSTOMERS = FeatureGroupDefinition(
-    name="customers",
-    record_identifier="customer_id",
-    event_time="updated_at",
-    features=(
-        Feature("customer_id", "String"),
-        Feature("updated_at", "String"),
-        Feature("orders", "Integral"),
-        Feature("spend", "Fractional"),
-    ),
-)
-
 
 @pytest.fixture
 def client(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Any:
-    """A real feature-store runtime client with dummy credentials (nothing from ~/.aws)."""
-    for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-config"))
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-credentials"))
-    return default_client(max_workers=1, region="us-east-1")
+    """A runtime client with one connection (Stubber answers in order)."""
+    return runtime_client(monkeypatch, tmp_path, max_workers=1)
 
 
 @pytest.fixture

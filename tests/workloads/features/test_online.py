@@ -8,35 +8,16 @@ from typing import Any
 import pytest
 from botocore.stub import Stubber
 
+from tests.workloads.features.samples import CUSTOMERS, GROUP, runtime_client
 from workloads.features.definitions import Feature, FeatureGroupDefinition
-from workloads.features.ingestion import RetryPolicy, default_client
+from workloads.features.ingestion import RetryPolicy
 from workloads.features.online import BATCH_GET_LIMIT, FeatureLookupError, OnlineFeatures
-
-GROUP = "mlp-test-customers-v1"
-CUSTOMERS = FeatureGroupDefinition(
-    name="customers",
-    record_identifier="customer_id",
-    event_time="updated_at",
-    features=(
-        Feature("customer_id", "String"),
-        Feature("updated_at", "String"),
-        Feature("orders", "Integral"),
-        Feature("spend", "Fractional"),
-        Feature("segment", "String"),
-    ),
-)
 
 
 @pytest.fixture
 def client(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Any:
-    """A real feature-store runtime client with dummy credentials (nothing from ~/.aws)."""
-    for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-config"))
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-credentials"))
-    return default_client(region="us-east-1")
+    """A runtime client that never reaches AWS."""
+    return runtime_client(monkeypatch, tmp_path)
 
 
 @pytest.fixture

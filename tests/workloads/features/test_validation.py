@@ -6,6 +6,7 @@ import math
 
 import pytest
 
+from tests.workloads.features.samples import CUSTOMERS
 from workloads.features.definitions import Feature, FeatureGroupDefinition
 from workloads.features.validation import (
     BAD_EVENT_TIME,
@@ -16,19 +17,6 @@ from workloads.features.validation import (
     Rejection,
     ValidRecord,
     validate_record,
-)
-
-CUSTOMERS = FeatureGroupDefinition(
-    name="customers",
-    record_identifier="customer_id",
-    event_time="updated_at",
-    features=(
-        Feature("customer_id", "String"),
-        Feature("updated_at", "String"),
-        Feature("orders", "Integral"),
-        Feature("spend", "Fractional"),
-        Feature("segment", "String"),
-    ),
 )
 
 

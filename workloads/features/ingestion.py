@@ -374,16 +374,23 @@ def describe_error(error: BaseException | None) -> str:
     return f"{type(error).__name__}: {error}"
 
 
-def _stopped_message(group_name: str, error: BaseException | None, report: IngestionReport) -> str:
+def fatal_reason(group_name: str, error: BaseException | None, action: str) -> str:
+    """Why calls to ``group_name`` cannot go on, as ingestion and lookups both say it.
+
+    The group does not exist, access is denied, or (any other fatal error) ``cannot <action>``.
+    """
     code = ""
     if isinstance(error, ClientError):
         code = str(error.response.get("Error", {}).get("Code", ""))
     if code.startswith("ResourceNotFound"):
-        what = f"feature group '{group_name}' does not exist (or is not in this region)"
-    elif code.startswith("Access"):
-        what = f"access to feature group '{group_name}' is denied"
-    else:
-        what = f"cannot write to feature group '{group_name}'"
+        return f"feature group '{group_name}' does not exist (or is not in this region)"
+    if code.startswith("Access"):
+        return f"access to feature group '{group_name}' is denied"
+    return f"cannot {action} feature group '{group_name}'"
+
+
+def _stopped_message(group_name: str, error: BaseException | None, report: IngestionReport) -> str:
+    what = fatal_reason(group_name, error, "write to")
     return (
         f"{what}: {describe_error(error)}. Stopped after reading {report.read} records: "
         f"{report.written} written, {report.rejected_total} rejected "

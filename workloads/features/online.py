@@ -18,6 +18,7 @@ from workloads.features.ingestion import (
     FeatureStoreClient,
     RetryPolicy,
     describe_error,
+    fatal_reason,
     is_fatal,
     is_retryable,
 )
@@ -198,13 +199,7 @@ class OnlineFeatures:
         raise AssertionError("unreachable: the last attempt raises")  # pragma: no cover
 
     def _fatal_message(self, operation: str, error: BaseException) -> str:
-        code = error.response["Error"].get("Code", "") if isinstance(error, ClientError) else ""
-        if code.startswith("ResourceNotFound"):
-            what = f"feature group '{self.group_name}' does not exist (or is not in this region)"
-        elif code.startswith("Access"):
-            what = f"access to feature group '{self.group_name}' is denied"
-        else:
-            what = f"cannot read feature group '{self.group_name}'"
+        what = fatal_reason(self.group_name, error, "read")
         return f"{operation}: {what}: {describe_error(error)}"
 
     def _feature_names(self, features: Sequence[str] | None) -> tuple[str, ...]:

@@ -51,11 +51,12 @@ def refused_changes(olds: Mapping[str, Any], news: Mapping[str, Any]) -> list[st
     new = FeatureGroupDefinition.from_mapping(news["definition"])
     problems = list(schema_change(old, new).problems)
     where = f"feature group '{new.name}' v{new.version}"
+    before, after = olds.get("settings", {}), news.get("settings", {})
     for setting in FIXED_SETTINGS:
-        if olds.get("settings", {}).get(setting) != news.get("settings", {}).get(setting):
+        if before.get(setting) != after.get(setting):
             problems.append(
-                f"{where}: {setting} changed from {olds['settings'].get(setting)!r} to "
-                f"{news['settings'].get(setting)!r}, which SageMaker cannot change on a live "
+                f"{where}: {setting} changed from {before.get(setting)!r} to "
+                f"{after.get(setting)!r}, which SageMaker cannot change on a live "
                 f"group; add version {new.version + 1} of '{new.name}' with the new setting "
                 "instead"
             )

@@ -308,7 +308,8 @@ class FeatureStoreLayer(pulumi.ComponentResource):
         super().__init__("mlplatform:featurestore:FeatureStoreLayer", name, None, opts)
         data = args.data
         self._args = args
-        prefix = f"mlp-{args.environment}-features"
+        # Names every resource of the layer, the Athena workgroup's included.
+        self._prefix = prefix = f"mlp-{args.environment}-features"
         child = pulumi.ResourceOptions(parent=self)
         bucket = data.buckets["processed"]
         self.offline_s3_base = pulumi.Output.concat("s3://", bucket.bucket, f"/{OFFLINE_PREFIX}")
@@ -466,7 +467,7 @@ class FeatureStoreLayer(pulumi.ComponentResource):
                 # SageMaker writes the group name in lower case in its ARNs.
                 group_arns=[f"{base}/{name.lower()}" for name in names],
                 online_group_arns=[f"{base}/{name.lower()}" for name in online],
-                workgroup=f"mlp-{args.environment}-features",
+                workgroup=self._prefix,
             )
 
         return pulumi.Output.all(

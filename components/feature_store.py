@@ -447,11 +447,7 @@ class FeatureStoreLayer(pulumi.ComponentResource):
         data, args = self._args.data, self._args
         definitions = [spec.definition for spec in args.groups]
         names = [d.group_name(args.environment) for d in definitions]
-        online = [
-            d.group_name(args.environment)
-            for spec, d in zip(args.groups, definitions, strict=True)
-            if spec.online_store
-        ]
+        online = [name for spec, name in zip(args.groups, names, strict=True) if spec.online_store]
 
         def build(values: list[Any]) -> GroupAccess:
             partition, account_id, kms_key_arn, bucket_arn, database = values

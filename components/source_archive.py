@@ -1,6 +1,6 @@
-"""Our code as source archives: reproducible ``sourcedir.tar.gz`` files of ``workloads/``.
+"""Our code as archives: reproducible ``sourcedir.tar.gz`` files of ``workloads/``, and a zip.
 
-Two archives, one builder:
+Two tar archives, one builder:
 
 * **inference**: AWS's prebuilt framework containers download the archive named by
   ``SAGEMAKER_SUBMIT_DIRECTORY``, unpack it to ``/opt/ml/code``, put that folder on ``sys.path``
@@ -13,9 +13,13 @@ Two archives, one builder:
   of ``workloads/training/sagemaker_program.py`` named ``train.py`` at the archive's root, next
   to the ``workloads`` files the training code imports.
 
-Each archive is byte-for-byte reproducible (sorted entries, fixed times and owners, no gzip
-timestamp): the same code gives the same digest, so the S3 object and whatever points at it only
-change when the code does.
+And a zip, **monitoring**: the drift monitor's processing jobs get ``workloads/__init__.py`` and
+``workloads/monitoring/*.py`` as one zip file that SageMaker downloads (processing inputs are never
+unpacked) and Python imports in place (``PYTHONPATH=<zip>``, zipimport).
+
+Each archive is byte-for-byte reproducible (sorted entries, fixed times, owners and permissions, no
+gzip timestamp): the same code gives the same digest, so the S3 object and whatever points at it
+only change when the code does.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ import hashlib
 import io
 import os
 import tarfile
+import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -155,6 +160,51 @@ def build_source_archive(root: Path, out_dir: Path) -> SourceArchive:
 def build_training_archive(root: Path, out_dir: Path) -> SourceArchive:
     """Write ``out_dir/training-sourcedir-<digest>.tar.gz`` from ``root`` and return it."""
     return build_archive(root, out_dir, TRAINING)
+
+
+#: Files of the monitoring zip: the package and the monitor's modules (no tests, no subfolders).
+MONITORING_FILES = ("workloads/__init__.py", "workloads/monitoring/*.py")
+
+#: Files without which the monitor's jobs could not even import their contract.
+MONITORING_REQUIRED = ("workloads/__init__.py", "workloads/monitoring/__init__.py")
+
+#: The zip's fixed entry time: the earliest a zip can record (its epoch).
+_ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
+
+
+def build_monitoring_archive(root: Path, out_dir: Path) -> SourceArchive:
+    """Write ``out_dir/monitoring-code-<digest>.zip`` from ``root`` and return it.
+
+    Entries are sorted, dated 1980-01-01 and ``-rw-r--r--``, so the same code gives the same bytes.
+
+    Raises:
+        FileNotFoundError: naming the first required file that is missing.
+
+    """
+    layout = ArchiveLayout(
+        kind="monitoring",
+        entry_point="",
+        entry_point_source="",
+        files=MONITORING_FILES,
+        required=MONITORING_REQUIRED,
+        purpose="the monitoring code cannot be shipped",
+    )
+    members = archive_members(root, layout)
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, mode="w", compression=zipfile.ZIP_DEFLATED) as archive:
+        for member in members:
+            info = zipfile.ZipInfo(member.as_posix(), date_time=_ZIP_EPOCH)
+            info.compress_type = zipfile.ZIP_DEFLATED
+            info.create_system = 3  # unix, so the permissions below are what readers see
+            info.external_attr = (0o100644 & 0xFFFF) << 16
+            archive.writestr(info, (root / member).read_bytes(), compresslevel=9)
+    data = buffer.getvalue()
+    digest = hashlib.sha256(data).hexdigest()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path = out_dir / f"monitoring-code-{digest[:16]}.zip"
+    if not path.exists():
+        path.write_bytes(data)
+    return SourceArchive(path=path, sha256=digest, entry_point="")
 
 
 def project_relative(path: Path) -> str:

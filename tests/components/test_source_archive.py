@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import tarfile
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,7 @@ from components.source_archive import (
     ENTRY_POINT,
     TRAINING_ENTRY_POINT,
     TRAINING_ENTRY_POINT_SOURCE,
+    build_monitoring_archive,
     build_source_archive,
     build_training_archive,
 )
@@ -159,3 +161,83 @@ def test_unpacked_training_archive_runs_its_own_code(tmp_path: Path) -> None:
     )
     # then the training code it carries is complete enough to load
     assert result.stdout.strip() == "True"
+
+
+# --------------------------------------------------------------------------------------------
+# the monitoring zip
+# --------------------------------------------------------------------------------------------
+
+
+def test_monitoring_zip_holds_the_package_and_the_monitor_modules(tmp_path: Path) -> None:
+    # given the repository / when the monitoring zip is built
+    archive = build_monitoring_archive(ROOT, tmp_path)
+    with zipfile.ZipFile(archive.path) as bundle:
+        infos = bundle.infolist()
+    names = [info.filename for info in infos]
+    # then it holds workloads/__init__.py and every module of workloads/monitoring, sorted
+    modules = (ROOT / "workloads" / "monitoring").glob("*.py")
+    expected = ["workloads/__init__.py", *(f"workloads/monitoring/{p.name}" for p in modules)]
+    assert names == sorted(expected)
+    assert "workloads/monitoring/contract.py" in names
+    # and nothing else: no other workloads package, no caches
+    assert all(
+        name.startswith("workloads/monitoring/") or name == "workloads/__init__.py"
+        for name in names
+    )
+    # with fixed times and permissions
+    assert {info.date_time for info in infos} == {(1980, 1, 1, 0, 0, 0)}
+    assert {info.external_attr >> 16 for info in infos} == {0o100644}
+    assert archive.path.name == f"monitoring-code-{archive.sha256[:16]}.zip"
+
+
+def test_monitoring_zip_is_reproducible(tmp_path: Path) -> None:
+    first = build_monitoring_archive(ROOT, tmp_path / "a")
+    second = build_monitoring_archive(ROOT, tmp_path / "b")
+    assert first.sha256 == second.sha256
+    assert first.path.read_bytes() == second.path.read_bytes()
+
+
+def test_monitoring_zip_changes_with_the_code(tmp_path: Path) -> None:
+    # given a copy of the monitor's files, one of them edited
+    copy = tmp_path / "repo"
+    (copy / "workloads" / "monitoring").mkdir(parents=True)
+    (copy / "workloads" / "__init__.py").write_text("")
+    (copy / "workloads" / "monitoring" / "__init__.py").write_text("")
+    module = copy / "workloads" / "monitoring" / "check.py"
+    module.write_text("A = 1\n")
+    before = build_monitoring_archive(copy, tmp_path / "out").sha256
+    module.write_text("A = 2\n")
+    # then the digest (and so the S3 key the jobs read) changes
+    assert build_monitoring_archive(copy, tmp_path / "out").sha256 != before
+
+
+def test_monitoring_zip_without_the_package_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "workloads").mkdir()
+    (tmp_path / "workloads" / "__init__.py").write_text("")
+    with pytest.raises(FileNotFoundError, match=r"workloads/monitoring/__init__.py is missing"):
+        build_monitoring_archive(tmp_path, tmp_path / "out")
+
+
+def test_monitoring_zip_is_importable_in_place(tmp_path: Path) -> None:
+    # given the zip, as a processing job finds it (downloaded, not unpacked), in an empty folder
+    archive = build_monitoring_archive(ROOT, tmp_path / "out")
+    # when Python runs with only the zip on its path (zipimport)
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-I",  # isolated: neither the repository nor the user's site on sys.path
+            "-c",
+            "import sys; sys.path.insert(0, sys.argv[1]); "
+            "import workloads.monitoring.contract as c; print(c.METRIC_NAMESPACE, c.__file__)",
+            str(archive.path),
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    # then the contract imports from inside the zip
+    assert result.returncode == 0, result.stderr
+    namespace, origin = result.stdout.split()
+    assert namespace == "MLPlatform/Monitoring"
+    assert origin.startswith(str(archive.path))

@@ -19,6 +19,7 @@ import json
 import re
 import typing
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -34,6 +35,7 @@ from pydantic import (
 
 from stacks.layers import LAYERS, PROJECT
 from workloads.features.definitions import DefinitionError, FeatureGroupDefinition
+from workloads.monitoring.baseline_files import baseline_problems
 from workloads.training.objectives import METRICS
 
 #: Retention values CloudWatch Logs accepts (PutRetentionPolicy); 0 keeps logs forever.
@@ -49,6 +51,9 @@ StorageClass = Literal[
 
 #: S3 refuses transitions to the infrequent-access classes before an object is 30 days old.
 _MIN_DAYS_FOR_IA = 30
+
+#: The validation context's key of the validated serving section (monitoring checks against it).
+_SERVING_CONTEXT = "serving"
 
 _PRIVATE_RANGES = tuple(
     ipaddress.IPv4Network(cidr) for cidr in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16")
@@ -94,6 +99,14 @@ def _image_source(image: object, info: ValidationInfo) -> None:
         raise ValueError("set either 'framework' or 'image', not both")
     if image is None and framework is None and "framework" in info.data:
         raise ValueError("set 'framework' (a prebuilt container) or 'image' (our own image)")
+
+
+def _email_addresses(value: tuple[str, ...]) -> tuple[str, ...]:
+    """Every entry looks like an e-mail address (an alarm topic's subscriptions)."""
+    for address in value:
+        if not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", address):
+            raise ValueError(f"'{address}' is not an email address")
+    return value
 
 
 def _tag_needs_framework(value: str | None, info: ValidationInfo) -> str | None:
@@ -591,13 +604,7 @@ class ServingConfig(_Section):
             raise ValueError(repeated)
         return value
 
-    @field_validator("alarm_emails")
-    @classmethod
-    def _emails(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        for address in value:
-            if not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", address):
-                raise ValueError(f"'{address}' is not an email address")
-        return value
+    _emails = field_validator("alarm_emails")(_email_addresses)
 
 
 # --------------------------------------------------------------------------------------------
@@ -1112,8 +1119,205 @@ class FeatureStoreConfig(_Section):
         return value
 
 
+# --------------------------------------------------------------------------------------------
+# monitoring layer
+# --------------------------------------------------------------------------------------------
+
+#: The project root (the folder holding Pulumi.yaml): baseline folders are relative to it.
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+
+#: AWS's prebuilt scikit-learn processing image the monitor runs in when no image of ours is set
+#: (numpy, scipy and boto3 inside); its repository in ``get_prebuilt_ecr_image``.
+PREBUILT_MONITORING_REPOSITORY = "sagemaker-scikit-learn"
+PREBUILT_MONITORING_TAG = "1.4-2-cpu-py3"
+
+#: The longest a check may go unseen before the monitor-silent alarm pages: CloudWatch evaluates
+#: an alarm over at most 7 days (Period x EvaluationPeriods <= 604,800 s for hourly periods).
+MAX_SILENT_HOURS = 168
+
+#: Hours after a missed check before the monitor-silent alarm fires (runs start a few minutes
+#: late and take a while).
+SILENT_GRACE_HOURS = 2
+
+# EventBridge Scheduler expressions (https://docs.aws.amazon.com/scheduler/latest/UserGuide/
+# schedule-types.html): ``rate(value unit)`` with a singular unit for 1, or a six-field cron.
+_RATE = re.compile(r"^rate\((?P<value>[1-9]\d*) (?P<unit>hours?|days?)\)$")
+_CRON = re.compile(r"^cron\((?P<fields>[^()]+)\)$")
+_CRON_FIELD = re.compile(r"^[0-9A-Za-z*?,/#LW-]+$")
+
+
+def _cron_problem(expression: str) -> str | None:
+    """Why ``cron(...)`` is not a valid six-field cron expression, or None."""
+    match = _CRON.match(expression)
+    if match is None:
+        return "must be rate(1 day), rate(N hours), rate(N days) or cron(...)"
+    fields = match["fields"].split()
+    if len(fields) != 6:
+        return (
+            "a cron expression has six fields: minutes hours day-of-month month day-of-week year "
+            "(e.g. cron(0 6 * * ? *))"
+        )
+    if bad := [field for field in fields if not _CRON_FIELD.match(field)]:
+        return f"cron field {bad[0]!r} has characters cron does not allow"
+    if (fields[2] == "?") == (fields[4] == "?"):
+        return "one of day-of-month and day-of-week must be '?' (and only one)"
+    return None
+
+
+def schedule_interval_hours(expression: str) -> int:
+    """Hours between two runs of a validated schedule (a cron runs hourly when its hour is '*')."""
+    if match := _RATE.match(expression):
+        value = int(match["value"])
+        return value * 24 if match["unit"].startswith("day") else value
+    fields = expression[len("cron(") : -1].split()
+    return 1 if fields[1] == "*" else 24
+
+
+def _schedule_expression(value: str) -> str:
+    """A valid EventBridge Scheduler rate or cron expression, at most 6 days apart."""
+    if match := _RATE.match(value):
+        count, unit = int(match["value"]), match["unit"]
+        if (count == 1) != (not unit.endswith("s")):
+            raise ValueError(
+                f"write rate(1 {unit.rstrip('s')}) for one and rate(N {unit.rstrip('s')}s) "
+                "for more (EventBridge Scheduler's rule)"
+            )
+        if schedule_interval_hours(value) + SILENT_GRACE_HOURS > MAX_SILENT_HOURS:
+            raise ValueError(
+                f"runs must be at most {MAX_SILENT_HOURS - SILENT_GRACE_HOURS} hours apart "
+                "(the monitor-silent alarm watches at most 7 days)"
+            )
+        return value
+    if value.startswith("rate("):
+        raise ValueError("a rate must be rate(N hours) or rate(N days), N >= 1")
+    if problem := _cron_problem(value):
+        raise ValueError(problem)
+    return value
+
+
+ScheduleExpression = Annotated[str, AfterValidator(_schedule_expression)]
+
+
+def _cron_expression(value: str) -> str:
+    if problem := _cron_problem(value):
+        raise ValueError(problem)
+    return value
+
+
+class DriftThresholds(_Section):
+    """When a check counts a feature as drifted or a constraint as violated (the check's flags)."""
+
+    psi: float = Field(default=0.2, gt=0)
+    """Population stability index of a numeric feature (0.1 moderate, 0.2 significant)."""
+    ks_statistic: float = Field(default=0.1, gt=0, le=1)
+    """Kolmogorov-Smirnov statistic of a numeric feature."""
+    js_distance: float = Field(default=0.1, gt=0, le=1)
+    """Jensen-Shannon distance of a categorical feature."""
+    missing_rate_increase: float = Field(default=0.05, gt=0, le=1)
+    """Rise of a feature's missing-value rate over the baseline's."""
+    range_violation_rate: float = Field(default=0.01, gt=0, le=1)
+    """Share of values outside the baseline's range."""
+    type_violation_rate: float = Field(default=0.01, gt=0, le=1)
+    """Share of values of the wrong type."""
+    prediction_psi: float = Field(default=0.2, gt=0)
+    """PSI of the endpoint's predictions (prediction drift); also the prediction-drift alarm's."""
+
+
+class ModelMonitorBackendConfig(_Section):
+    """SageMaker Model Monitor (DataQualityJobDefinition + MonitoringSchedule) on the same baseline.
+
+    Only for accounts that still have Model Monitor (closed to new customers); off by default.
+    """
+
+    enabled: bool = False
+    """Also run SageMaker's data-quality monitor on the endpoint."""
+    schedule: str = "cron(0 * ? * * *)"
+    """Its cron expression (Model Monitor runs hourly or daily)."""
+    instance_type: str = Field(default="ml.m5.xlarge", pattern=_SAGEMAKER_INSTANCE)
+    """Instance type of its monitoring jobs."""
+
+    _schedule = field_validator("schedule")(_cron_expression)
+
+
+class MonitoredEndpointConfig(_Section):
+    """One monitored serving endpoint: its baseline, schedule and thresholds."""
+
+    endpoint: str
+    """The serving endpoint's short name (an entry of ``serving.endpoints`` that captures data)."""
+    baseline: str
+    """The baseline folder (``ml-platform-monitor baseline``), relative to the project root."""
+    schedule: ScheduleExpression = "rate(1 day)"
+    """When the check runs (EventBridge Scheduler, UTC): rate(1 day), rate(N hours) or cron(...)."""
+    window_hours: int = Field(default=24, ge=1, le=168)
+    """Hours of captured traffic each check reads, ending when it runs."""
+    thresholds: DriftThresholds = DriftThresholds()
+    """When features count as drifted."""
+    model_monitor: ModelMonitorBackendConfig = ModelMonitorBackendConfig()
+    """The optional SageMaker Model Monitor backend."""
+
+    @field_validator("endpoint")
+    @classmethod
+    def _captured_serving_endpoint(cls, value: str, info: ValidationInfo) -> str:
+        serving = (info.context or {}).get(_SERVING_CONTEXT)
+        if serving is None:
+            return value  # the serving section is invalid: its own problems are reported
+        endpoints = {endpoint.name: endpoint for endpoint in serving.endpoints}
+        endpoint = endpoints.get(value)
+        if endpoint is None:
+            known = ", ".join(endpoints) or "none"
+            raise ValueError(f"'{value}' is not a serving endpoint (serving.endpoints: {known})")
+        if endpoint.is_serverless:
+            raise ValueError(f"'{value}' is serverless: SageMaker captures no data there")
+        if not endpoint.data_capture.enabled:
+            raise ValueError(
+                f"'{value}' captures no data: set serving.endpoints[].data_capture.enabled"
+            )
+        return value
+
+    @field_validator("baseline")
+    @classmethod
+    def _valid_baseline(cls, value: str, info: ValidationInfo) -> str:
+        root = Path((info.context or {}).get("project_root") or PROJECT_ROOT)
+        if problems := baseline_problems(root / value):
+            raise ValueError("; ".join(problems))
+        return value
+
+    @property
+    def silent_after_hours(self) -> int:
+        """Hours without a finished check after which the monitor-silent alarm fires."""
+        return schedule_interval_hours(self.schedule) + SILENT_GRACE_HOURS
+
+    def baseline_path(self, root: Path = PROJECT_ROOT) -> Path:
+        """The baseline folder on this machine."""
+        return root / self.baseline
+
+
 class MonitoringConfig(_Section):
     """Model monitors (the monitoring layer)."""
+
+    endpoints: tuple[MonitoredEndpointConfig, ...] = ()
+    """The monitored endpoints, one entry each."""
+    alarm_emails: tuple[str, ...] = ()
+    """Addresses subscribed to the monitoring alarms' SNS topic (each confirms by mail)."""
+    instance_type: str = Field(default="ml.m5.large", pattern=_SAGEMAKER_INSTANCE)
+    """Instance type of the monitor's processing jobs."""
+    volume_size_gb: int = Field(default=30, ge=1, le=16384)
+    """Storage of each processing job (the window's capture files are staged there)."""
+    max_runtime_seconds: int = Field(default=3600, ge=60, le=432000)
+    """Longest one step of a check may run."""
+    image: ImageConfig | None = None
+    """Our own image in ECR; unset runs AWS's prebuilt scikit-learn processing image."""
+
+    @field_validator("endpoints")
+    @classmethod
+    def _unique_endpoints(
+        cls, value: tuple[MonitoredEndpointConfig, ...]
+    ) -> tuple[MonitoredEndpointConfig, ...]:
+        if repeated := _repeated("monitored endpoints", [entry.endpoint for entry in value]):
+            raise ValueError(repeated)
+        return value
+
+    _emails = field_validator("alarm_emails")(_email_addresses)
 
 
 class KubernetesConfig(_Section):
@@ -1170,6 +1374,15 @@ class PlatformConfig(_Section):
     """The monitoring layer."""
     kubernetes: KubernetesConfig = KubernetesConfig()
     """The Kubernetes layer."""
+
+    @field_validator("serving")
+    @classmethod
+    def _share_serving(cls, value: ServingConfig, info: ValidationInfo) -> ServingConfig:
+        # Fields validate in order: the monitoring section (after this one) checks its endpoints
+        # against the validated serving endpoints, at its own paths.
+        if isinstance(info.context, dict):
+            info.context[_SERVING_CONTEXT] = value
+        return value
 
     @field_validator("retain_data")
     @classmethod
@@ -1241,8 +1454,13 @@ def raw_platform_values(flat_config: Mapping[str, Any]) -> dict[str, Any]:
     return values
 
 
-def load_platform_config(stack: str, flat_config: Mapping[str, Any]) -> PlatformConfig:
+def load_platform_config(
+    stack: str, flat_config: Mapping[str, Any], project_root: Path | None = None
+) -> PlatformConfig:
     """Validate a stack's flat config map (``{"ml-platform:data": "{...}", ...}``).
+
+    Paths in the config (baseline folders) are relative to ``project_root`` (default: this
+    project's, the folder holding Pulumi.yaml).
 
     Raises:
         ConfigError: with every problem as ``path: reason``, sorted by path.
@@ -1252,7 +1470,8 @@ def load_platform_config(stack: str, flat_config: Mapping[str, Any]) -> Platform
     tier = values.get("tier")
     try:
         return PlatformConfig.model_validate_json(
-            json.dumps(values), context={"tier": tier, "stack": stack}
+            json.dumps(values),
+            context={"tier": tier, "stack": stack, "project_root": project_root or PROJECT_ROOT},
         )
     except ValidationError as error:
         problems = [_describe(item) for item in error.errors(include_url=False)]

@@ -26,6 +26,35 @@ def stack_config(stack: str) -> dict[str, str]:
     return flatten_stack_file({"config": stack_file(stack)})
 
 
+def write_baseline(folder: Path, features: dict[str, str] | None = None) -> Path:
+    """A baseline folder in Model Monitor's shape (statistics, constraints) plus a sample file.
+
+    ``features`` maps names to inferred types (default: two inputs and the prediction).
+    """
+    features = features or {"tenure": "Integral", "plan": "String", "prediction": "Fractional"}
+    folder.mkdir(parents=True, exist_ok=True)
+    statistics = {
+        "version": 0.0,
+        "dataset": {"item_count": 100},
+        "features": [
+            {"name": name, "inferred_type": kind, "numerical_statistics": {"common": {}}}
+            for name, kind in features.items()
+        ],
+    }
+    constraints = {
+        "version": 0.0,
+        "features": [
+            {"name": name, "inferred_type": kind, "completeness": 1.0}
+            for name, kind in features.items()
+        ],
+        "monitoring_config": {"evaluate_constraints": "Enabled"},
+    }
+    (folder / "statistics.json").write_text(json.dumps(statistics))
+    (folder / "constraints.json").write_text(json.dumps(constraints))
+    (folder / "baseline.npz").write_bytes(b"PK\x05\x06" + bytes(18))  # an empty zip
+    return folder
+
+
 def with_section(flat: dict[str, str], key: str, value: Any) -> dict[str, str]:
     """A copy of a flat config with one ``ml-platform:<key>`` replaced (objects as JSON)."""
     changed = dict(flat)

@@ -132,7 +132,8 @@ def _header(summary: Mapping[str, Any]) -> str:
         ("Endpoint", _escape(summary.get("endpoint", ""))),
         (
             "Window",
-            f"{_escape(window.get('start', NO_FIGURE))} to {_escape(window.get('end', NO_FIGURE))}",
+            f"{_escape(window.get('start') or NO_FIGURE)} to "
+            f"{_escape(window.get('end') or NO_FIGURE)}",
         ),
         ("Status", f'<span class="status status-{known}">{_escape(status)}</span>'),
         ("Message", _escape(summary.get("message", ""))),
@@ -140,6 +141,9 @@ def _header(summary: Mapping[str, Any]) -> str:
         ("Capture lines", _escape(summary.get("capture_lines", NO_FIGURE))),
         ("Malformed", _escape(summary.get("malformed", NO_FIGURE))),
     ]
+    if "outside_window" in summary:
+        rows.append(("Outside the window", _escape(summary["outside_window"])))
+    rows += [("Note", _escape(note)) for note in summary.get("notes") or []]
     items = "\n".join(f"<dt>{label}</dt><dd>{value}</dd>" for label, value in rows)
     title = f"<h1>Drift report: {_escape(summary.get('endpoint', ''))}</h1>"
     return f'{title}\n<dl class="meta">\n{items}\n</dl>'

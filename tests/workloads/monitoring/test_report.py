@@ -122,6 +122,29 @@ def test_the_header_names_the_endpoint_window_status_and_message() -> None:
     assert "<dd>all quiet</dd>" in page
 
 
+def test_the_checks_notes_and_skipped_invocations_are_shown() -> None:
+    # given
+    document = summary(
+        numeric_feature("age"),
+        outside_window=4,
+        notes=["no predictions were captured: prediction drift is not checked"],
+    )
+    # when
+    page = render_report(document)
+    # then
+    assert "<dt>Outside the window</dt><dd>4</dd>" in page
+    assert "<dd>no predictions were captured: prediction drift is not checked</dd>" in page
+
+
+def test_a_window_without_bounds_shows_no_figure() -> None:
+    # given
+    document = summary(numeric_feature("age"), window={"start": None, "end": None})
+    # when
+    page = render_report(document)
+    # then
+    assert f"<dd>{NO_FIGURE} to {NO_FIGURE}</dd>" in page
+
+
 def test_the_table_has_one_row_per_feature() -> None:
     # given
     document = summary(

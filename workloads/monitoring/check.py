@@ -1,0 +1,558 @@
+"""The check: a window of captured traffic against the baseline, feature by feature.
+
+Per numeric feature: KS statistic and p-value, PSI over the baseline's decile bins, the missing
+rate, the share of values that are not numbers (or not whole numbers for an Integral feature),
+and the share outside the baseline's [min, max]. Per categorical feature: Jensen-Shannon distance
+over the baseline's categories (unseen ones gathered as one), the missing rate and the unseen
+categories. The predictions are compared the same way (prediction drift).
+
+A numeric feature drifted when its PSI or its KS statistic reaches its threshold; a categorical
+one when its JS distance does. Violations use Model Monitor's check types (``baseline_drift_check``,
+``completeness_check``, ``data_type_check``, ``missing_column_check``, ``extra_column_check``,
+``categorical_values_check``) plus ``range_check`` for values outside the baseline's range.
+
+Numeric features are compared on a thread pool: sorting and binary search run in numpy without
+the GIL, so a check uses every core.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+
+import numpy as np
+
+from workloads.monitoring import contract
+from workloads.monitoring.baseline import (
+    Baseline,
+    CategoricalBaseline,
+    FeatureBaseline,
+    NumericBaseline,
+    as_number,
+    category,
+    is_missing,
+)
+from workloads.monitoring.capture import CaptureData
+from workloads.monitoring.statistics import (
+    UNSEEN,
+    bin_shares,
+    category_shares,
+    js_distance,
+    ks_test,
+    psi,
+)
+
+#: Below this many present values a feature's drift figures are flagged as unreliable.
+SMALL_SAMPLE = 100
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """When a feature counts as drifted and when a check reports a violation."""
+
+    psi: float = 0.2
+    """PSI at or above which a numeric input drifted (0.1-0.2 is commonly read as moderate)."""
+    ks_statistic: float = 0.1
+    """KS statistic at or above which a numeric input drifted."""
+    js_distance: float = 0.1
+    """Jensen-Shannon distance at or above which a categorical input drifted."""
+    missing_rate_increase: float = 0.05
+    """How far the missing rate may rise above the baseline's before it is a violation."""
+    range_violation_rate: float = 0.01
+    """Share of values outside the baseline's range (or unseen categories) allowed."""
+    type_violation_rate: float = 0.01
+    """Share of values of the wrong type allowed."""
+    prediction_psi: float = 0.2
+    """PSI (JS distance for categorical predictions) at or above which the predictions drifted."""
+
+    def __post_init__(self) -> None:
+        for name, value in asdict(self).items():
+            if not (isinstance(value, (int, float)) and math.isfinite(value) and value >= 0):
+                raise ValueError(f"threshold {name} must be a number >= 0, got {value!r}")
+
+
+@dataclass
+class FeatureResult:
+    """One feature's figures in a window."""
+
+    name: str
+    """The feature (``prediction`` for the output)."""
+    kind: str
+    """``numeric`` or ``categorical``."""
+    role: str
+    """``input`` or ``prediction``."""
+    count: int
+    """Present values of the right type in the window."""
+    missing_rate: float
+    """Share of the window's rows where the feature was missing."""
+    baseline_missing_rate: float
+    """The same share in the baseline."""
+    ks_statistic: float | None = None
+    """KS statistic (numeric; None when no value is present)."""
+    ks_p_value: float | None = None
+    """KS p-value (numeric)."""
+    psi: float | None = None
+    """Population stability index (numeric)."""
+    js_distance: float | None = None
+    """Jensen-Shannon distance (categorical)."""
+    type_violation_rate: float = 0.0
+    """Share of present values of the wrong type."""
+    range_violation_rate: float | None = None
+    """Share of numbers outside the baseline's [min, max] (numeric)."""
+    unseen_categories: list[str] = field(default_factory=list)
+    """Categories the baseline never saw (categorical; the 20 most frequent)."""
+    unseen_rate: float = 0.0
+    """Share of present values in unseen categories."""
+    drifted: bool = False
+    """Whether a drift figure reached its threshold."""
+    note: str | None = None
+    """Why figures are missing or unreliable."""
+    distribution: dict[str, object] | None = None
+    """Baseline and window shares over the bins or categories, for the report."""
+
+
+def numeric_values(values: Sequence[object], inferred_type: str) -> tuple[np.ndarray, int]:
+    """Raw cells as float64 (NaN where missing or not a number) and how many had the wrong type.
+
+    Cells that are not numbers are type violations and are left out of the figures; for an
+    Integral feature, fractional numbers are type violations too but still compared.
+    """
+    column = np.empty(len(values), dtype=np.float64)
+    wrong = 0
+    integral = inferred_type == "Integral"
+    for index, value in enumerate(values):
+        if is_missing(value):
+            column[index] = np.nan
+            continue
+        number = as_number(value)
+        if number is None:
+            wrong += 1
+            column[index] = np.nan
+            continue
+        if integral and not number.is_integer():
+            wrong += 1
+        column[index] = number
+    return column, wrong
+
+
+def compare_numeric(
+    baseline: NumericBaseline,
+    values: np.ndarray,
+    *,
+    rows: int,
+    wrong_type: int = 0,
+    thresholds: Thresholds,
+    role: str = "input",
+) -> FeatureResult:
+    """Compare one numeric column (NaN where missing or of the wrong type) with its baseline."""
+    current = values[~np.isnan(values)]
+    current.sort()
+    count = current.shape[0]
+    missing = rows - count - wrong_type
+    present = count + wrong_type
+    result = FeatureResult(
+        name=baseline.name,
+        kind="numeric",
+        role=role,
+        count=count,
+        missing_rate=missing / rows if rows else 0.0,
+        baseline_missing_rate=baseline.missing_rate,
+        type_violation_rate=wrong_type / present if present else 0.0,
+    )
+    if count == 0:
+        result.note = "no value present in the window: no drift figures"
+        return result
+    ks = ks_test(baseline.values, current)
+    shares = bin_shares(current, baseline.edges)
+    outside = np.searchsorted(current, baseline.minimum, side="left") + (
+        count - np.searchsorted(current, baseline.maximum, side="right")
+    )
+    result.ks_statistic, result.ks_p_value = ks.statistic, ks.p_value
+    result.psi = psi(baseline.shares, shares)
+    result.range_violation_rate = float(outside) / count
+    limit = thresholds.prediction_psi if role == "prediction" else thresholds.psi
+    result.drifted = result.psi >= limit or (
+        role == "input" and ks.statistic >= thresholds.ks_statistic
+    )
+    if count < SMALL_SAMPLE:
+        result.note = f"only {count} values: drift figures are unreliable"
+    result.distribution = {
+        "kind": "bins",
+        "edges": [baseline.minimum, *baseline.edges.tolist(), baseline.maximum],
+        "baseline": baseline.shares.tolist(),
+        "current": shares.tolist(),
+    }
+    return result
+
+
+def compare_categorical(
+    baseline: CategoricalBaseline,
+    values: Sequence[object],
+    *,
+    thresholds: Thresholds,
+    role: str = "input",
+) -> FeatureResult:
+    """Compare one categorical column's raw cells with its baseline."""
+    present = [category(value) for value in values if not is_missing(value)]
+    rows = len(values)
+    counts = Counter(present)
+    result = FeatureResult(
+        name=baseline.name,
+        kind="categorical",
+        role=role,
+        count=len(present),
+        missing_rate=(rows - len(present)) / rows if rows else 0.0,
+        baseline_missing_rate=baseline.missing_rate,
+    )
+    if not present:
+        result.note = "no value present in the window: no drift figures"
+        return result
+    labels, expected, actual = category_shares(baseline.counts, counts)
+    unseen = {label: n for label, n in counts.items() if label not in baseline.counts}
+    result.unseen_categories = [
+        label for label, _ in sorted(unseen.items(), key=lambda item: (-item[1], item[0]))[:20]
+    ]
+    result.unseen_rate = sum(unseen.values()) / len(present)
+    result.js_distance = js_distance(expected, actual)
+    limit = thresholds.prediction_psi if role == "prediction" else thresholds.js_distance
+    result.drifted = result.js_distance >= limit
+    if len(present) < SMALL_SAMPLE:
+        result.note = f"only {len(present)} values: drift figures are unreliable"
+    result.distribution = {
+        "kind": "categories",
+        "labels": labels,
+        "baseline": expected.tolist(),
+        "current": actual.tolist(),
+    }
+    return result
+
+
+def compare_columns(
+    baseline: Baseline,
+    numeric: Mapping[str, np.ndarray],
+    *,
+    rows: int,
+    thresholds: Thresholds | None = None,
+    wrong_types: Mapping[str, int] | None = None,
+    workers: int | None = None,
+) -> list[FeatureResult]:
+    """Compare prepared numeric columns (float64, NaN missing) with their baselines, in parallel."""
+    limits = thresholds or Thresholds()
+    wrong = wrong_types or {}
+
+    def one(name: str) -> FeatureResult:
+        feature = baseline.feature(name)
+        if not isinstance(feature, NumericBaseline):
+            raise TypeError(f"feature '{name}' is categorical in the baseline")
+        return compare_numeric(
+            feature, numeric[name], rows=rows, wrong_type=wrong.get(name, 0), thresholds=limits
+        )
+
+    names = list(numeric)
+    threads = min(workers or os.cpu_count() or 1, len(names))
+    if threads <= 1:
+        return [one(name) for name in names]
+    with ThreadPoolExecutor(threads) as pool:
+        return list(pool.map(one, names))
+
+
+@dataclass
+class CheckResult:
+    """A finished check: its figures, violations and what it read."""
+
+    endpoint: str
+    """The endpoint's full name (the metrics' Endpoint dimension)."""
+    start: datetime | None
+    """The window's start (inclusive)."""
+    end: datetime | None
+    """The window's end (exclusive)."""
+    thresholds: Thresholds
+    """The thresholds the check applied."""
+    records: int
+    """Rows checked."""
+    capture_lines: int
+    """Capture lines read."""
+    malformed: int
+    """Unreadable lines or payloads."""
+    examples: list[dict[str, object]]
+    """The first unreadable lines: file, line, reason."""
+    features: list[FeatureResult]
+    """Every input feature, then the prediction when compared."""
+    violations: list[dict[str, str]]
+    """constraint_violations.json's entries."""
+    outside_window: int = 0
+    """Invocations skipped for lying outside the window."""
+    notes: list[str] = field(default_factory=list)
+    """Things the reader should know (no predictions captured, ...)."""
+
+    @property
+    def status(self) -> str:
+        """``empty``, ``drift`` (an input or the prediction drifted), ``violations`` or ``ok``."""
+        if self.records == 0:
+            return "empty"
+        if any(feature.drifted for feature in self.features):
+            return "drift"
+        return "violations" if self.violations else "ok"
+
+    @property
+    def message(self) -> str:
+        """One line saying what the check found."""
+        if self.records == 0:
+            reason = (
+                f"all {self.malformed} capture lines were malformed"
+                if self.malformed and self.malformed == self.capture_lines
+                else "no captured requests in this window"
+            )
+            return f"{reason}: nothing to compare"
+        drifted = [f.name for f in self.features if f.drifted]
+        parts = [f"{self.records} rows checked"]
+        if drifted:
+            parts.append(f"drift in {', '.join(drifted)}")
+        if self.violations:
+            parts.append(f"{len(self.violations)} violations")
+        if self.malformed:
+            parts.append(f"{self.malformed} malformed lines skipped")
+        return "; ".join(parts)
+
+    def summary(self) -> dict[str, object]:
+        """summary.json."""
+        return {
+            "endpoint": self.endpoint,
+            "window": {
+                "start": self.start.isoformat() if self.start else None,
+                "end": self.end.isoformat() if self.end else None,
+            },
+            "status": self.status,
+            "message": self.message,
+            "records": self.records,
+            "capture_lines": self.capture_lines,
+            "outside_window": self.outside_window,
+            "malformed": self.malformed,
+            "malformed_examples": self.examples,
+            "notes": self.notes,
+            "thresholds": asdict(self.thresholds),
+            "features": [_finite(asdict(feature)) for feature in self.features],
+            "violations": self.violations,
+        }
+
+    def metrics(self, timestamp: datetime) -> dict[str, object]:
+        """metrics.json: the figures CloudWatch gets, per endpoint and per feature."""
+        endpoint = {"Endpoint": self.endpoint}
+        entries: list[dict[str, object]] = []
+
+        def add(name: str, value: float | None, unit: str = "None", **extra: str) -> None:
+            if value is not None and math.isfinite(value):
+                entries.append(
+                    {
+                        "name": name,
+                        "dimensions": {**endpoint, **extra},
+                        "value": float(value),
+                        "unit": unit,
+                    }
+                )
+
+        inputs = [f for f in self.features if f.role == "input"]
+        add(contract.RECORDS_CHECKED, self.records, "Count")
+        add(contract.MALFORMED_RECORDS, self.malformed, "Count")
+        add(contract.CHECKS_COMPLETED, 1, "Count")
+        add(contract.CONSTRAINT_VIOLATIONS, len(self.violations), "Count")
+        if self.records:
+            add(contract.FEATURES_DRIFTED, sum(f.drifted for f in inputs), "Count")
+            for name, values in (
+                (contract.MAX_PSI, [f.psi for f in inputs]),
+                (contract.MAX_JS_DISTANCE, [f.js_distance for f in inputs]),
+                (contract.MAX_MISSING_RATE, [f.missing_rate for f in inputs]),
+            ):
+                present = [v for v in values if v is not None and math.isfinite(v)]
+                if present:
+                    add(name, max(present))
+        for feature in self.features:
+            if feature.role == "prediction":
+                add(
+                    contract.PREDICTION_PSI,
+                    feature.psi if feature.kind == "numeric" else feature.js_distance,
+                )
+                add(contract.PREDICTION_KS, feature.ks_statistic)
+                continue
+            dims = {"Feature": feature.name}
+            add(contract.KS_STATISTIC, feature.ks_statistic, **dims)
+            add(contract.KS_P_VALUE, feature.ks_p_value, **dims)
+            add(contract.PSI, feature.psi, **dims)
+            add(contract.JS_DISTANCE, feature.js_distance, **dims)
+            add(contract.MISSING_RATE, feature.missing_rate, **dims)
+            add(contract.TYPE_VIOLATION_RATE, feature.type_violation_rate, **dims)
+            add(contract.RANGE_VIOLATION_RATE, feature.range_violation_rate, **dims)
+        return {
+            "namespace": contract.METRIC_NAMESPACE,
+            "timestamp": timestamp.isoformat(),
+            "metrics": entries,
+        }
+
+
+def _finite(document: dict[str, object]) -> dict[str, object]:
+    """``document`` with non-finite floats as None (JSON has no NaN)."""
+    return {
+        key: None if isinstance(value, float) and not math.isfinite(value) else value
+        for key, value in document.items()
+    }
+
+
+def check_capture(
+    baseline: Baseline,
+    capture: CaptureData,
+    *,
+    endpoint: str,
+    start: datetime | None = None,
+    end: datetime | None = None,
+    thresholds: Thresholds | None = None,
+    workers: int | None = None,
+) -> CheckResult:
+    """Check the rows and predictions read from a window's capture files."""
+    limits = thresholds or Thresholds()
+    rows = len(capture.rows)
+    features: list[FeatureResult] = []
+    notes: list[str] = []
+    if rows:
+        numeric: dict[str, np.ndarray] = {}
+        wrong: dict[str, int] = {}
+        for index, feature in enumerate(baseline.features):
+            if isinstance(feature, NumericBaseline):
+                numeric[feature.name], wrong[feature.name] = numeric_values(
+                    capture.column(index), feature.inferred_type
+                )
+        compared = {
+            result.name: result
+            for result in compare_columns(
+                baseline,
+                numeric,
+                rows=rows,
+                thresholds=limits,
+                wrong_types=wrong,
+                workers=workers,
+            )
+        }
+        for index, feature in enumerate(baseline.features):
+            if isinstance(feature, CategoricalBaseline):
+                compared[feature.name] = compare_categorical(
+                    feature, capture.column(index), thresholds=limits
+                )
+            features.append(compared[feature.name])
+        prediction = _compare_prediction(baseline.prediction, capture.predictions, limits)
+        if prediction is not None:
+            features.append(prediction)
+        elif baseline.prediction is None:
+            notes.append("the baseline has no predictions: prediction drift is not checked")
+        else:
+            notes.append("no predictions were captured: prediction drift is not checked")
+    violations = _violations(baseline, features, capture, limits) if rows else []
+    return CheckResult(
+        endpoint=endpoint,
+        start=start,
+        end=end,
+        thresholds=limits,
+        records=rows,
+        capture_lines=capture.capture_lines,
+        malformed=capture.malformed,
+        examples=[asdict(example) for example in capture.examples],
+        features=features,
+        violations=violations,
+        outside_window=capture.outside_window,
+        notes=notes,
+    )
+
+
+def _compare_prediction(
+    baseline: FeatureBaseline | None, predictions: list[object], limits: Thresholds
+) -> FeatureResult | None:
+    if baseline is None or not predictions:
+        return None
+    if isinstance(baseline, NumericBaseline):
+        values, wrong = numeric_values(predictions, baseline.inferred_type)
+        return compare_numeric(
+            baseline,
+            values,
+            rows=len(predictions),
+            wrong_type=wrong,
+            thresholds=limits,
+            role="prediction",
+        )
+    return compare_categorical(baseline, predictions, thresholds=limits, role="prediction")
+
+
+def _violations(
+    baseline: Baseline, features: list[FeatureResult], capture: CaptureData, limits: Thresholds
+) -> list[dict[str, str]]:
+    found: list[dict[str, str]] = []
+
+    def add(name: str, check: str, description: str) -> None:
+        found.append(
+            {"feature_name": name, "constraint_check_type": check, "description": description}
+        )
+
+    for result in features:
+        if result.count == 0 and result.role == "input" and result.type_violation_rate == 0:
+            add(
+                result.name,
+                "missing_column_check",
+                f"no value of '{result.name}' in {len(capture.rows)} rows",
+            )
+            continue
+        if result.drifted:
+            if result.kind == "numeric":
+                limit = limits.prediction_psi if result.role == "prediction" else limits.psi
+                add(
+                    result.name,
+                    "baseline_drift_check",
+                    f"PSI {result.psi:.4f} (threshold {limit}), KS {result.ks_statistic:.4f} "
+                    f"(threshold {limits.ks_statistic}, p={result.ks_p_value:.3g})",
+                )
+            else:
+                limit = limits.prediction_psi if result.role == "prediction" else limits.js_distance
+                add(
+                    result.name,
+                    "baseline_drift_check",
+                    f"Jensen-Shannon distance {result.js_distance:.4f} (threshold {limit})",
+                )
+        if result.role != "input":
+            continue
+        allowed = result.baseline_missing_rate + limits.missing_rate_increase
+        if result.missing_rate > allowed:
+            add(
+                result.name,
+                "completeness_check",
+                f"missing rate {result.missing_rate:.4f} above the baseline's "
+                f"{result.baseline_missing_rate:.4f} + {limits.missing_rate_increase}",
+            )
+        if result.type_violation_rate > limits.type_violation_rate:
+            expected = baseline.feature(result.name).inferred_type
+            add(
+                result.name,
+                "data_type_check",
+                f"{result.type_violation_rate:.4f} of values are not {expected} "
+                f"(threshold {limits.type_violation_rate})",
+            )
+        if (result.range_violation_rate or 0.0) > limits.range_violation_rate:
+            feature = baseline.feature(result.name)
+            assert isinstance(feature, NumericBaseline)
+            add(
+                result.name,
+                "range_check",
+                f"{result.range_violation_rate:.4f} of values outside the baseline's range "
+                f"[{feature.minimum:g}, {feature.maximum:g}] "
+                f"(threshold {limits.range_violation_rate})",
+            )
+        if result.unseen_rate > limits.range_violation_rate:
+            add(
+                result.name,
+                "categorical_values_check",
+                f"{result.unseen_rate:.4f} of values in categories the baseline never saw "
+                f"({', '.join(result.unseen_categories[:5]) or UNSEEN})",
+            )
+    for key, count in sorted(capture.extra_columns.items()):
+        add(key, "extra_column_check", f"{count} rows carry '{key}', which no baseline feature is")
+    return found

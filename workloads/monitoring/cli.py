@@ -1,0 +1,271 @@
+"""``ml-platform-monitor`` (also ``python -m workloads.monitoring``): the drift monitor's commands.
+
+* ``baseline``: profile a training table into a baseline folder;
+* ``select-window``: stage a window's capture files from S3 (the pipeline's first step);
+* ``check``: compare a window with the baseline and write the results (run with no network);
+* ``publish``: send a check's metrics.json to CloudWatch;
+* ``report``: render report.html again from a summary.json.
+
+Exit status: 0 when the command did its work (a check that finds drift still succeeds: drift is
+reported through metrics and alarms; ``--fail-on-drift`` makes it exit 3 for use in CI), 1 on an
+error, which is printed as one line naming what is wrong.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import sys
+from collections.abc import Sequence
+from dataclasses import fields
+from datetime import datetime, timezone
+from pathlib import Path
+
+from workloads.monitoring import contract
+from workloads.monitoring.baseline_files import BaselineError
+from workloads.monitoring.check import Thresholds
+
+#: Exit status of a check that found drift or violations under ``--fail-on-drift``.
+EXIT_DRIFT = 3
+
+
+class CommandError(Exception):
+    """A command that cannot run as asked; its message is printed as is."""
+
+
+def read_table(path: Path) -> dict[str, object]:
+    """A training table's columns by name, in file order (CSV with a header, JSON Lines, Parquet).
+
+    pandas reads it when installed (numbers arrive as numbers); otherwise CSV and JSON Lines are
+    read with the standard library and types are inferred per column.
+    """
+    if not path.is_file():
+        raise CommandError(f"{path}: no such file")
+    suffix = path.suffix.lower()
+    try:
+        import pandas  # optional, and slow to import
+    except ImportError:
+        pandas = None
+    if suffix == ".parquet":
+        if pandas is None:
+            raise CommandError(f"{path}: reading Parquet needs pandas and pyarrow")
+        frame = pandas.read_parquet(path)
+    elif pandas is not None and suffix in (".csv", ".jsonl", ".json"):
+        frame = (
+            pandas.read_csv(path)
+            if suffix == ".csv"
+            else pandas.read_json(path, lines=True, dtype=False)
+        )
+    elif suffix == ".csv":
+        with path.open(newline="", encoding="utf-8") as handle:
+            reader = csv.DictReader(handle)
+            records = list(reader)
+        return {name: [record.get(name) for record in records] for name in reader.fieldnames or []}
+    elif suffix in (".jsonl", ".json"):
+        records = [json.loads(line) for line in path.read_text("utf-8").splitlines() if line]
+        names = list(dict.fromkeys(key for record in records for key in record))
+        return {name: [record.get(name) for record in records] for name in names}
+    else:
+        raise CommandError(f"{path}: expected a .csv, .jsonl or .parquet file")
+    columns: dict[str, object] = {}
+    for name in frame.columns:
+        series = frame[name]
+        if series.dtype.kind in "fiub":
+            columns[str(name)] = series.to_numpy(dtype="float64", na_value=float("nan"))
+        else:
+            columns[str(name)] = series.astype(object).where(series.notna(), None).tolist()
+    return columns
+
+
+def _names(value: str | None) -> list[str]:
+    return [name.strip() for name in (value or "").split(",") if name.strip()]
+
+
+def run_baseline(args: argparse.Namespace) -> int:
+    """Profile ``--data`` into the baseline folder ``--out``."""
+    from workloads.monitoring.baseline import build_baseline, write_baseline
+
+    columns = read_table(Path(args.data))
+    baseline = build_baseline(
+        columns,  # type: ignore[arg-type]
+        categorical=_names(args.categorical),
+        prediction=args.prediction_column,
+        exclude=_names(args.exclude),
+        max_sample=args.max_sample,
+    )
+    written = write_baseline(baseline, Path(args.out))
+    kinds = ", ".join(f"{f.name} ({f.inferred_type})" for f in baseline.features)
+    print(f"baseline of {baseline.features[0].rows} rows: {kinds}")
+    if baseline.prediction is not None:
+        print(f"predictions: {baseline.prediction.inferred_type}")
+    for path in written:
+        print(f"wrote {path}")
+    return 0
+
+
+def _time(value: str | None, option: str) -> datetime | None:
+    if value is None:
+        return None
+    from workloads.monitoring.capture import parse_time
+
+    try:
+        return parse_time(value)
+    except ValueError as error:
+        raise CommandError(f"{option}: {error}") from None
+
+
+def run_check(args: argparse.Namespace) -> int:
+    """Check a window against the baseline and write the results to ``--out``."""
+    from workloads.monitoring.baseline import load_baseline
+    from workloads.monitoring.capture import capture_files, read_capture
+    from workloads.monitoring.check import check_capture
+    from workloads.monitoring.results import write_results
+
+    baseline = load_baseline(Path(args.baseline))
+    start, end = _time(args.start, "--start"), _time(args.end, "--end")
+    endpoint = args.endpoint
+    if args.window is not None:
+        folder = Path(args.window)
+        window_file = folder / contract.WINDOW_FILE
+        if not window_file.is_file():
+            raise CommandError(f"{window_file}: no such file (stage it with select-window)")
+        try:
+            window = json.loads(window_file.read_text(encoding="utf-8"))
+            start = start or _time(window["start"], f"{window_file} start")
+            end = end or _time(window["end"], f"{window_file} end")
+            endpoint = endpoint or window.get("endpoint")
+        except (json.JSONDecodeError, KeyError, TypeError) as error:
+            raise CommandError(f"{window_file}: not a window description ({error})") from None
+    elif args.capture is not None:
+        folder = Path(args.capture)
+        if not folder.is_dir():
+            raise CommandError(f"--capture {folder}: no such folder")
+    else:
+        raise CommandError("give --window (a staged window) or --capture (a capture folder)")
+    if not endpoint:
+        raise CommandError("--endpoint is required (the window does not name one)")
+    thresholds = Thresholds(
+        **{
+            f.name: getattr(args, f.name)
+            for f in fields(Thresholds)
+            if getattr(args, f.name) is not None
+        }
+    )
+    capture = read_capture(capture_files(folder), baseline.names, start=start, end=end, root=folder)
+    result = check_capture(
+        baseline, capture, endpoint=endpoint, start=start, end=end, thresholds=thresholds
+    )
+    written = write_results(result, Path(args.out), timestamp=end or datetime.now(timezone.utc))
+    print(f"{endpoint}: {result.status}: {result.message}")
+    for path in written:
+        print(f"wrote {path}")
+    if args.fail_on_drift and result.status in ("drift", "violations"):
+        return EXIT_DRIFT
+    return 0
+
+
+def run_select(args: argparse.Namespace) -> int:
+    """Stage the window's capture files from S3 into ``--out``."""
+    from workloads.monitoring import capture_window
+
+    try:
+        end = capture_window.parse_window_end(args.end)
+    except ValueError as error:
+        raise CommandError(f"--end: {error}") from None
+    selection = capture_window.select_window(
+        capture_window.default_client(args.region),
+        args.capture_uri,
+        args.window_hours,
+        end,
+        Path(args.out),
+    )
+    print(selection)
+    return 0
+
+
+def run_publish(args: argparse.Namespace) -> int:
+    """Send a check's metrics.json to CloudWatch."""
+    from workloads.monitoring import cloudwatch
+
+    path = Path(args.results)
+    if path.is_dir():
+        path = path / contract.METRICS_FILE
+    document = cloudwatch.load_metrics(path)
+    report = cloudwatch.publish_metrics(document, cloudwatch.default_client(args.region))
+    print(report)
+    return 0
+
+
+def run_report(args: argparse.Namespace) -> int:
+    """Render report.html from a results folder's summary.json."""
+    from workloads.monitoring.report import write_report
+
+    folder = Path(args.results)
+    summary_file = folder / contract.SUMMARY_FILE
+    try:
+        summary = json.loads(summary_file.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as error:
+        raise CommandError(f"{summary_file}: {error}") from None
+    print(f"wrote {write_report(summary, folder / contract.REPORT_FILE)}")
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    """The command line."""
+    root = argparse.ArgumentParser(prog="ml-platform-monitor", description=__doc__.split("\n")[0])
+    commands = root.add_subparsers(dest="command", required=True)
+
+    baseline = commands.add_parser(contract.BASELINE_COMMAND, help="profile a training table")
+    baseline.add_argument("--data", required=True, help=".csv (header), .jsonl or .parquet")
+    baseline.add_argument("--out", required=True, help="the baseline folder to write")
+    baseline.add_argument("--prediction-column", help="the model's predictions on these rows")
+    baseline.add_argument("--categorical", help="numeric columns to compare as categories (a,b)")
+    baseline.add_argument("--exclude", help="columns the endpoint does not receive (a,b)")
+    baseline.add_argument("--max-sample", type=int, default=1_000_000)
+    baseline.set_defaults(run=run_baseline)
+
+    check = commands.add_parser(contract.CHECK_COMMAND, help="check a window for drift")
+    check.add_argument("--baseline", required=True, help="the baseline folder")
+    check.add_argument("--window", help="a folder staged by select-window")
+    check.add_argument("--capture", help="a folder of capture files (.jsonl, any depth)")
+    check.add_argument("--start", help="window start, ISO-8601 with offset (default: all)")
+    check.add_argument("--end", help="window end, exclusive")
+    check.add_argument("--endpoint", help="the endpoint's name (metrics dimension)")
+    check.add_argument("--out", required=True, help="the results folder to write")
+    check.add_argument("--fail-on-drift", action="store_true", help="exit 3 on drift/violations")
+    for field in fields(Thresholds):
+        check.add_argument(f"--{field.name.replace('_', '-')}", type=float, dest=field.name)
+    check.set_defaults(run=run_check)
+
+    select = commands.add_parser(contract.SELECT_COMMAND, help="stage a window's capture files")
+    select.add_argument("--capture-uri", required=True, help="s3://<capture>/<endpoint>/")
+    select.add_argument("--window-hours", type=int, required=True)
+    select.add_argument("--end", default="now", help="ISO-8601 with offset, or now")
+    select.add_argument("--out", required=True)
+    select.add_argument("--region", help="default: the environment's")
+    select.set_defaults(run=run_select)
+
+    publish = commands.add_parser(contract.PUBLISH_COMMAND, help="send metrics to CloudWatch")
+    publish.add_argument("--results", required=True, help="a results folder or metrics.json")
+    publish.add_argument("--region", help="default: the environment's")
+    publish.set_defaults(run=run_publish)
+
+    report = commands.add_parser(contract.REPORT_COMMAND, help="render report.html again")
+    report.add_argument("--results", required=True, help="a results folder with summary.json")
+    report.set_defaults(run=run_report)
+    return root
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command; print errors as one line and return the exit status."""
+    args = parser().parse_args(argv)
+    try:
+        return int(args.run(args))
+    except (CommandError, BaselineError, ValueError, OSError) as error:
+        print(f"ml-platform-monitor {args.command}: {error}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

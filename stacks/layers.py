@@ -58,7 +58,7 @@ LAYERS: dict[str, Layer] = {
             "monitoring",
             f"{TYPE_PACKAGE}:monitoring:MonitoringLayer",
             ("data", "serving"),
-            implemented=False,
+            implemented=True,
         ),
         Layer(
             "kubernetes",

@@ -54,6 +54,7 @@ _AUTONAMED = {
     "aws:ec2/launchTemplate:LaunchTemplate": "name",
     "aws:autoscaling/group:Group": "name",
     "aws:iam/instanceProfile:InstanceProfile": "name",
+    "aws:sagemaker/dataQualityJobDefinition:DataQualityJobDefinition": "name",
 }
 
 # The accounts that publish SageMaker's prebuilt images in us-east-1 (the registry path's
@@ -69,6 +70,8 @@ _SAGEMAKER_ARN_KIND = {
     "notebookInstanceLifecycleConfiguration": "notebook-instance-lifecycle-config",
     "userProfile": "user-profile",
     "featureGroup": "feature-group",
+    "dataQualityJobDefinition": "data-quality-job-definition",
+    "monitoringSchedule": "monitoring-schedule",
 }
 
 # The property holding a type's physical name where it is not ``name``.
@@ -350,6 +353,14 @@ class PlatformMocks(pulumi.runtime.Mocks):
             )
         elif type_ == "aws:sagemaker/featureGroup:FeatureGroup":
             self._resolve_offline_store(state, str(physical))
+        elif type_ == "aws:scheduler/schedule:Schedule":
+            # A schedule lives in its group: id ``<group>/<name>``, ARN ``schedule/<group>/<name>``.
+            group = state.get("groupName") or "default"
+            resource_id = f"{group}/{physical}"
+            state["arn"] = (
+                f"arn:{self.partition}:scheduler:{self.region}:{self.account_id}"
+                f":schedule/{resource_id}"
+            )
         if type_.startswith(DYNAMIC_TYPE_PREFIX):
             return resource_id, state
         state.setdefault("arn", self._arn(type_, str(physical), resource_id))
@@ -388,6 +399,8 @@ class PlatformMocks(pulumi.runtime.Mocks):
             kind = _SAGEMAKER_ARN_KIND.get(type_.split("/")[1].split(":")[0], kind.lower())
             # SageMaker ARNs carry the name in lower case.
             return f"arn:{partition}:sagemaker:{region}:{account}:{kind}/{physical.lower()}"
+        if type_ == "aws:scheduler/scheduleGroup:ScheduleGroup":
+            return f"arn:{partition}:scheduler:{region}:{account}:schedule-group/{physical}"
         if module in ("ec2", "vpc"):
             return f"arn:{partition}:ec2:{region}:{account}:{kind.lower()}/{resource_id}"
         return f"arn:{partition}:{module}:{region}:{account}:{kind.lower()}/{physical}"

@@ -183,6 +183,27 @@ SUMMARY_FIELDS: dict[str, Sequence[tuple[str, str]]] = {
     ],
     "aws:sagemaker/userProfile:UserProfile": [("user", "userProfileName")],
     "aws:sagemaker/pipeline:Pipeline": [("name", "pipelineName")],
+    "aws:scheduler/scheduleGroup:ScheduleGroup": [("name", "name")],
+    "aws:scheduler/schedule:Schedule": [
+        ("name", "name"),
+        ("expression", "scheduleExpression"),
+        ("timezone", "scheduleExpressionTimezone"),
+        ("flexible_window", "flexibleTimeWindow.mode"),
+        ("retries", "target.retryPolicy.maximumRetryAttempts"),
+        ("parameters", "target.sagemakerPipelineParameters.pipelineParameters"),
+    ],
+    "aws:sagemaker/dataQualityJobDefinition:DataQualityJobDefinition": [
+        ("type", "jobResources.clusterConfig.instanceType"),
+        ("isolation", "networkConfig.enableNetworkIsolation"),
+        ("inter_container_encryption", "networkConfig.enableInterContainerTrafficEncryption"),
+        ("volume_kms", "jobResources.clusterConfig.volumeKmsKeyId"),
+        ("output_kms", "dataQualityJobOutputConfig.kmsKeyId"),
+    ],
+    "aws:sagemaker/monitoringSchedule:MonitoringSchedule": [
+        ("name", "name"),
+        ("type", "monitoringScheduleConfig.monitoringType"),
+        ("expression", "monitoringScheduleConfig.scheduleConfig.scheduleExpression"),
+    ],
     "aws:autoscaling/group:Group": [
         ("min", "minSize"),
         ("max", "maxSize"),
@@ -252,12 +273,33 @@ def _repository_lifecycle_summary(inputs: dict[str, Any]) -> list[str]:
     return parts
 
 
+def _processing_step_summary(step: dict[str, Any]) -> list[str]:
+    """``step=Processing:<name> <type> x<count> isolation=... volume_kms=... output_kms=...``."""
+    arguments = step.get("Arguments", {})
+    cluster = arguments.get("ProcessingResources", {}).get("ClusterConfig", {})
+    network = arguments.get("NetworkConfig", {})
+    command = (arguments.get("AppSpecification", {}).get("ContainerEntrypoint") or [""])[-1]
+    parts = [
+        f"step=Processing:{step.get('Name')}({command})",
+        f"compute={cluster.get('InstanceType')} x{cluster.get('InstanceCount')}",
+        f"isolation={_show(bool(network.get('EnableNetworkIsolation')))}",
+        f"vpc={_show('VpcConfig' in network)}",
+        f"volume_kms={_show('VolumeKmsKeyId' in cluster)}",
+    ]
+    if "ProcessingOutputConfig" in arguments:
+        parts.append(f"output_kms={_show('KmsKeyId' in arguments['ProcessingOutputConfig'])}")
+    return parts
+
+
 def _pipeline_summary(inputs: dict[str, Any]) -> list[str]:
     """The step of a SageMaker Pipeline definition: compute, spot, isolation, tuning."""
     steps = json.loads(inputs.get("pipelineDefinition") or "{}").get("Steps", [])
     parts = []
     for step in steps:
         arguments = step.get("Arguments", {})
+        if step.get("Type") == "Processing":
+            parts += _processing_step_summary(step)
+            continue
         job = arguments.get("TrainingJobDefinition", arguments)
         compute = job.get("ResourceConfig", {})
         stopping = job.get("StoppingCondition", {})

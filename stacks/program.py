@@ -20,6 +20,9 @@ from components.data_layer import ACCESS_LOG_BUCKET, DATA_BUCKETS, DataLayer, Da
 from components.endpoint_alarms import AlarmThresholds
 from components.feature_store import FeatureGroupSpec, FeatureStoreLayer, FeatureStoreLayerArgs
 from components.gpu_compute import GpuCompute, GpuComputeArgs
+from components.model_monitor import ModelMonitorBackend
+from components.monitor_pipeline import THRESHOLD_OPTIONS, MonitorSpec
+from components.monitoring_layer import MonitoredEndpoint, MonitoringLayer, MonitoringLayerArgs
 from components.notebooks import NotebookInstanceSpec, StudioSpec
 from components.pipeline_definition import (
     ParameterRange,
@@ -32,7 +35,11 @@ from components.secure_bucket import LifecycleRules
 from components.serving_endpoint import EndpointSpec, RolloutSpec, ServerlessSpec, VariantSpec
 from components.serving_layer import ServingLayer, ServingLayerArgs, needs_source_archive
 from components.serving_model import PREBUILT_REPOSITORIES, ModelImage
-from components.source_archive import build_source_archive, build_training_archive
+from components.source_archive import (
+    build_monitoring_archive,
+    build_source_archive,
+    build_training_archive,
+)
 from components.training_layer import (
     PipelineSpec,
     RepositoriesSpec,
@@ -44,15 +51,20 @@ from components.training_pipeline import PREBUILT_TRAINING_REPOSITORIES, Trainin
 from components.variant_autoscaling import ScalingBounds
 from stacks.config import (
     PREBUILT_FRAMEWORK_TAGS,
+    PREBUILT_MONITORING_REPOSITORY,
+    PREBUILT_MONITORING_TAG,
     PREBUILT_TRAINING_TAGS,
     PYTORCH_GPU_TRAINING_TAG,
     BucketLifecycle,
     ConfigError,
+    MonitoredEndpointConfig,
+    MonitoringConfig,
     PlatformConfig,
     ServingEndpointConfig,
     TrainingPipelineConfig,
     VariantConfig,
     load_platform_config,
+    schedule_interval_hours,
 )
 from stacks.layers import PROJECT, teardown_order
 
@@ -442,6 +454,69 @@ def grant_feature_access(context: DeployContext) -> None:
                 )
 
 
+def monitor_spec(
+    environment: str, section: MonitoringConfig, entry: MonitoredEndpointConfig
+) -> MonitoredEndpoint:
+    """Map one monitored endpoint's config to the layer's entry."""
+    name = f"mlp-{environment}-{entry.endpoint}"
+    backend = entry.model_monitor
+    return MonitoredEndpoint(
+        name=entry.endpoint,
+        spec=MonitorSpec(
+            pipeline_name=f"{name}-monitor",
+            endpoint_name=name,
+            window_hours=entry.window_hours,
+            thresholds={option: getattr(entry.thresholds, option) for option in THRESHOLD_OPTIONS},
+            instance_type=section.instance_type,
+            volume_size_gb=section.volume_size_gb,
+            max_runtime_seconds=section.max_runtime_seconds,
+        ),
+        baseline_folder=entry.baseline_path(PROJECT_ROOT),
+        schedule=entry.schedule,
+        interval_hours=schedule_interval_hours(entry.schedule),
+        silent_after_hours=entry.silent_after_hours,
+        model_monitor=ModelMonitorBackend(
+            schedule=backend.schedule, instance_type=backend.instance_type
+        )
+        if backend.enabled
+        else None,
+    )
+
+
+def monitoring_image(section: MonitoringConfig) -> TrainingImage:
+    """The monitor's processing image: our own in ECR, or AWS's prebuilt scikit-learn one."""
+    if section.image is not None:
+        return TrainingImage(ecr_repository=section.image.repository, ecr_tag=section.image.tag)
+    return TrainingImage(
+        framework_repository=PREBUILT_MONITORING_REPOSITORY, framework_tag=PREBUILT_MONITORING_TAG
+    )
+
+
+def deploy_monitoring_layer(context: DeployContext) -> MonitoringLayer:
+    """The monitoring layer from the ``monitoring`` section, on the data and serving layers."""
+    config = context.config
+    section = config.monitoring
+    serving = context.layers["serving"]
+    return MonitoringLayer(
+        "monitoring",
+        MonitoringLayerArgs(
+            environment=config.environment,
+            region=config.region,
+            data=context.layers["data"],
+            endpoint_names={
+                name: endpoint.endpoint_name for name, endpoint in serving.endpoints.items()
+            },
+            monitors=[
+                monitor_spec(config.environment, section, entry) for entry in section.endpoints
+            ],
+            code_archive=build_monitoring_archive(PROJECT_ROOT, ARCHIVE_DIR),
+            image=monitoring_image(section),
+            alarm_emails=list(section.alarm_emails),
+        ),
+        opts=context.opts,
+    )
+
+
 #: How each implemented layer is deployed; keys match stacks.layers.LAYERS.
 LAYER_DEPLOYERS: dict[str, Callable[[DeployContext], LayerComponent]] = {
     "data": deploy_data_layer,
@@ -449,6 +524,7 @@ LAYER_DEPLOYERS: dict[str, Callable[[DeployContext], LayerComponent]] = {
     "training": deploy_training_layer,
     "gpu": deploy_gpu_layer,
     "serving": deploy_serving_layer,
+    "monitoring": deploy_monitoring_layer,
 }
 
 

@@ -116,14 +116,29 @@ class FeatureResult:
     """Baseline and window shares over the bins or categories, for the report."""
 
 
-def numeric_values(values: Sequence[object], inferred_type: str) -> tuple[np.ndarray, int]:
-    """Raw cells as float64 (NaN where missing or not a number) and how many had the wrong type.
+@dataclass(frozen=True)
+class WrongTypes:
+    """How many of a column's present cells had the wrong type."""
+
+    not_numbers: int = 0
+    """Cells that are not numbers: left out of the figures (NaN in the column)."""
+    fractions: int = 0
+    """Fractional numbers in an Integral feature: wrong, but still compared."""
+
+    @property
+    def total(self) -> int:
+        """Every cell of the wrong type."""
+        return self.not_numbers + self.fractions
+
+
+def numeric_values(values: Sequence[object], inferred_type: str) -> tuple[np.ndarray, WrongTypes]:
+    """Raw cells as float64 (NaN where missing or not a number) and the cells of a wrong type.
 
     Cells that are not numbers are type violations and are left out of the figures; for an
     Integral feature, fractional numbers are type violations too but still compared.
     """
     column = np.empty(len(values), dtype=np.float64)
-    wrong = 0
+    not_numbers = fractions = 0
     integral = inferred_type == "Integral"
     for index, value in enumerate(values):
         if is_missing(value):
@@ -131,13 +146,13 @@ def numeric_values(values: Sequence[object], inferred_type: str) -> tuple[np.nda
             continue
         number = as_number(value)
         if number is None:
-            wrong += 1
+            not_numbers += 1
             column[index] = np.nan
             continue
         if integral and not number.is_integer():
-            wrong += 1
+            fractions += 1
         column[index] = number
-    return column, wrong
+    return column, WrongTypes(not_numbers, fractions)
 
 
 def compare_numeric(
@@ -145,16 +160,17 @@ def compare_numeric(
     values: np.ndarray,
     *,
     rows: int,
-    wrong_type: int = 0,
+    wrong: WrongTypes | None = None,
     thresholds: Thresholds,
     role: str = "input",
 ) -> FeatureResult:
-    """Compare one numeric column (NaN where missing or of the wrong type) with its baseline."""
+    """Compare one numeric column (NaN where missing or not a number) with its baseline."""
+    wrong = wrong or WrongTypes()
     current = values[~np.isnan(values)]
     current.sort()
     count = current.shape[0]
-    missing = rows - count - wrong_type
-    present = count + wrong_type
+    present = count + wrong.not_numbers
+    missing = rows - present
     result = FeatureResult(
         name=baseline.name,
         kind="numeric",
@@ -162,7 +178,7 @@ def compare_numeric(
         count=count,
         missing_rate=missing / rows if rows else 0.0,
         baseline_missing_rate=baseline.missing_rate,
-        type_violation_rate=wrong_type / present if present else 0.0,
+        type_violation_rate=wrong.total / present if present else 0.0,
     )
     if count == 0:
         result.note = "no value present in the window: no drift figures"
@@ -238,7 +254,7 @@ def compare_columns(
     *,
     rows: int,
     thresholds: Thresholds | None = None,
-    wrong_types: Mapping[str, int] | None = None,
+    wrong_types: Mapping[str, WrongTypes] | None = None,
     workers: int | None = None,
 ) -> list[FeatureResult]:
     """Compare prepared numeric columns (float64, NaN missing) with their baselines, in parallel."""
@@ -250,7 +266,7 @@ def compare_columns(
         if not isinstance(feature, NumericBaseline):
             raise TypeError(f"feature '{name}' is categorical in the baseline")
         return compare_numeric(
-            feature, numeric[name], rows=rows, wrong_type=wrong.get(name, 0), thresholds=limits
+            feature, numeric[name], rows=rows, wrong=wrong.get(name), thresholds=limits
         )
 
     names = list(numeric)
@@ -419,7 +435,7 @@ def check_capture(
     notes: list[str] = []
     if rows:
         numeric: dict[str, np.ndarray] = {}
-        wrong: dict[str, int] = {}
+        wrong: dict[str, WrongTypes] = {}
         for index, feature in enumerate(baseline.features):
             if isinstance(feature, NumericBaseline):
                 numeric[feature.name], wrong[feature.name] = numeric_values(
@@ -477,7 +493,7 @@ def _compare_prediction(
             baseline,
             values,
             rows=len(predictions),
-            wrong_type=wrong,
+            wrong=wrong,
             thresholds=limits,
             role="prediction",
         )
@@ -509,7 +525,11 @@ def _violations(
                     result.name,
                     "baseline_drift_check",
                     f"PSI {result.psi:.4f} (threshold {limit}), KS {result.ks_statistic:.4f} "
-                    f"(threshold {limits.ks_statistic}, p={result.ks_p_value:.3g})",
+                    + (
+                        f"(threshold {limits.ks_statistic}, p={result.ks_p_value:.3g})"
+                        if result.role == "input"
+                        else f"(p={result.ks_p_value:.3g})"
+                    ),
                 )
             else:
                 limit = limits.prediction_psi if result.role == "prediction" else limits.js_distance

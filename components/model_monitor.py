@@ -451,7 +451,7 @@ class ModelMonitor(pulumi.ComponentResource):
 
         uploads = [
             aws.s3.BucketObjectv2(
-                f"{name}-baseline-{file_name.split('.')[0]}",
+                f"{name}-{file_name.split('.')[0]}",
                 bucket=bucket,
                 key=f"{endpoint_prefix(endpoint, BASELINE_PREFIX)}{file_name}",
                 # Relative to the project, so plans do not depend on where the clone lives.

@@ -196,8 +196,6 @@ SUMMARY_FIELDS: dict[str, Sequence[tuple[str, str]]] = {
         ("type", "jobResources.clusterConfig.instanceType"),
         ("isolation", "networkConfig.enableNetworkIsolation"),
         ("inter_container_encryption", "networkConfig.enableInterContainerTrafficEncryption"),
-        ("volume_kms", "jobResources.clusterConfig.volumeKmsKeyId"),
-        ("output_kms", "dataQualityJobOutputConfig.kmsKeyId"),
     ],
     "aws:sagemaker/monitoringSchedule:MonitoringSchedule": [
         ("name", "name"),
@@ -342,6 +340,13 @@ def summarize(resource: RecordedResource) -> str:
         parts += _repository_lifecycle_summary(resource.inputs)
     if resource.type == "aws:sagemaker/pipeline:Pipeline":
         parts += _pipeline_summary(resource.inputs)
+    if resource.type == "aws:sagemaker/dataQualityJobDefinition:DataQualityJobDefinition":
+        cluster = _lookup(resource.inputs, "jobResources.clusterConfig") or {}
+        output = resource.inputs.get("dataQualityJobOutputConfig") or {}
+        parts += [
+            f"volume_kms={_show('volumeKmsKeyId' in cluster)}",
+            f"output_kms={_show('kmsKeyId' in output)}",
+        ]
     if resource.type == "aws:sagemaker/endpoint:Endpoint":
         rollback = _lookup(resource.inputs, "deploymentConfig.autoRollbackConfiguration.alarms")
         if rollback:

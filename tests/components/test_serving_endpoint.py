@@ -321,7 +321,7 @@ def test_execution_policies_have_no_wildcard_actions_and_read_only_their_artifac
 
 
 def test_every_production_variant_has_three_alarms_that_page_the_topic(plan: Plan) -> None:
-    (topic,) = plan.of_type(TOPIC)
+    (topic,) = plan.layer("serving").of_type(TOPIC)
     assert topic.inputs["kmsMasterKeyId"] == key_arn(plan)
     for endpoint in endpoints_of(plan.run.stack):
         parent = component(plan, endpoint)
@@ -401,7 +401,7 @@ def test_autoscaling_bounds_come_from_config(plan: Plan) -> None:
 
 
 def test_alarm_topic_accepts_only_this_accounts_alarms_over_tls(plan: Plan) -> None:
-    (policy,) = plan.of_type(TOPIC_POLICY)
+    (policy,) = plan.layer("serving").of_type(TOPIC_POLICY)
     statements = {s["Sid"]: s for s in json.loads(policy.inputs["policy"])["Statement"]}
     alarms = statements["AllowCloudWatchAlarmsOfThisAccount"]
     assert alarms["Principal"] == {"Service": "cloudwatch.amazonaws.com"}

@@ -33,7 +33,7 @@ def test_dev_stack_file_is_valid_small_and_destroyable() -> None:
     assert config.retains_data is False
     assert config.data.network.availability_zones == 1
     assert config.data.kms.deletion_window_days == 7
-    assert config.layers == ("data", "feature_store", "training", "gpu", "serving")
+    assert config.layers == ("data", "feature_store", "training", "gpu", "serving", "monitoring")
 
 
 def test_prod_stack_file_is_valid_multi_az_and_retained() -> None:

@@ -57,7 +57,14 @@ def test_every_cloud_resource_uses_the_stack_provider(plan: Plan) -> None:
 
 def test_exports_hold_the_data_layer_contract(plan: Plan) -> None:
     exports = plan.run.exports
-    assert exports["layers"] == ["data", "feature_store", "training", "gpu", "serving"]
+    assert exports["layers"] == [
+        "data",
+        "feature_store",
+        "training",
+        "gpu",
+        "serving",
+        "monitoring",
+    ]
     data = exports["data"]
     assert set(data) == {
         "kms_key_arn",

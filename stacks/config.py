@@ -1199,6 +1199,9 @@ ScheduleExpression = Annotated[str, AfterValidator(_schedule_expression)]
 
 
 def _cron_expression(value: str) -> str:
+    """A six-field cron expression (what a SageMaker monitoring schedule takes)."""
+    if not value.startswith("cron("):
+        raise ValueError("must be cron(...) (e.g. cron(0 * ? * * *) for hourly)")
     if problem := _cron_problem(value):
         raise ValueError(problem)
     return value

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from stacks.config import (
     PREBUILT_MONITORING_TAG,
@@ -220,3 +221,20 @@ def test_monitoring_needs_serving_listed() -> None:
     with pytest.raises(ConfigError) as raised:
         load_platform_config("dev", with_section(DEV, "layers", ["data", "monitoring"]))
     assert raised.value.problems == ["layers: 'monitoring' needs serving, which is not listed"]
+
+
+def test_the_readme_monitoring_example_is_valid_config() -> None:
+    # given the monitoring example of the README / when validated in the prod stack
+    section = (ROOT / "README.md").read_text().split("## Model monitoring", 1)[1]
+    block = section.split("```yaml\n", 1)[1].split("```", 1)[0]
+    example = yaml.safe_load(block)["ml-platform:monitoring"]
+    (monitored,) = load_platform_config(
+        "prod", with_section(PROD, "monitoring", example)
+    ).monitoring.endpoints
+    # then it loads as written
+    assert (monitored.endpoint, monitored.schedule, monitored.window_hours) == (
+        "fraud",
+        "rate(1 hour)",
+        1,
+    )
+    assert monitored.thresholds.psi == 0.25

@@ -10,8 +10,8 @@ What is compared, and how it is made fair:
   reference and a current table of `--rows` x `--columns` float64 columns (normal, log-normal,
   uniform, Poisson counts (ties), exponential, in turn), 10 columns in 50 drifted in the current
   (a mean shift or a scale change), `--missing` (2%) of each column NaN at random rows;
-- ours, end to end: prepare the baseline from the raw reference (`numeric_baseline` per column,
-  as `build_baseline` does) and check the current against it (`compare_columns`: KS statistic and
+- ours, end to end: prepare the baseline from the raw reference (`build_baseline`, columns
+  profiled in parallel) and check the current against it (`compare_columns`: KS statistic and
   p-value, PSI on the baseline's deciles, missing rate), since the rivals receive raw data too;
   also the check alone against the prepared baseline (what a scheduled check pays);
 - scipy: for each column, drop the NaNs of both and call `scipy.stats.ks_2samp` (default method);
@@ -124,15 +124,14 @@ def timed(run: Callable[[], Any], repeats: int) -> tuple[list[float], Any]:
 
 def child_ours(reference: np.ndarray, current: np.ndarray, repeats: int) -> dict[str, Any]:
     sys.path.insert(0, str(REPO))
-    from workloads.monitoring.baseline import Baseline, numeric_baseline
+    from workloads.monitoring.baseline import Baseline, build_baseline
     from workloads.monitoring.check import compare_columns
 
     names = column_names(reference.shape[0])
 
     def prepare(rows: slice) -> Baseline:
-        return Baseline(
-            features=tuple(numeric_baseline(n, reference[i, rows]) for i, n in enumerate(names))
-        )
+        # What `ml-platform-monitor baseline` does with a numeric table: every column profiled.
+        return build_baseline({n: reference[i, rows] for i, n in enumerate(names)})
 
     def check(baseline: Baseline, rows: slice) -> list[Any]:
         window = {n: current[i, rows] for i, n in enumerate(names)}

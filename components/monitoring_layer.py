@@ -22,7 +22,7 @@ from pathlib import Path
 import pulumi
 import pulumi_aws as aws
 
-from components import iam_policies
+from components.alarm_topic import alarm_topic
 from components.data_layer import DataLayer
 from components.model_monitor import ModelMonitor, ModelMonitorArgs, ModelMonitorBackend
 from components.monitor_pipeline import MonitorSpec
@@ -110,29 +110,16 @@ class MonitoringLayer(pulumi.ComponentResource):
         prefix = f"mlp-{args.environment}-monitoring"
         child = pulumi.ResourceOptions(parent=self)
 
-        topic = aws.sns.Topic(
+        topic = alarm_topic(
             f"{prefix}-alarms",
-            name=f"{prefix}-alarms",
+            topic_name=f"{prefix}-alarms",
             display_name=f"ml-platform {args.environment} monitoring alarms",
-            kms_master_key_id=data.kms_key_arn,
-            opts=child,
+            kms_key_arn=data.kms_key_arn,
+            account_id=data.account_id,
+            partition=data.partition,
+            emails=args.alarm_emails,
+            parent=self,
         )
-        aws.sns.TopicPolicy(
-            f"{prefix}-alarms-policy",
-            arn=topic.arn,
-            policy=pulumi.Output.all(topic.arn, data.account_id, data.partition).apply(
-                lambda values: iam_policies.alarm_topic_policy(*values)
-            ),
-            opts=pulumi.ResourceOptions(parent=topic),
-        )
-        for index, address in enumerate(args.alarm_emails):
-            aws.sns.TopicSubscription(
-                f"{prefix}-alarms-email-{index}",
-                topic=topic.arn,
-                protocol="email",
-                endpoint=address,
-                opts=pulumi.ResourceOptions(parent=topic),
-            )
 
         interface_endpoints(
             prefix,

@@ -18,7 +18,7 @@ from pathlib import Path
 import pulumi
 import pulumi_aws as aws
 
-from components import iam_policies
+from components.alarm_topic import alarm_topic
 from components.data_layer import DataLayer
 from components.retention import DataRetention
 from components.serving_endpoint import EndpointSpec, ServingEndpoint, ServingPlatform
@@ -81,28 +81,15 @@ class ServingLayer(pulumi.ComponentResource):
         data = args.data
         prefix = f"mlp-{args.environment}"
 
-        topic = aws.sns.Topic(
+        topic = alarm_topic(
             f"{prefix}-serving-alarms",
             display_name=f"ml-platform {args.environment} serving alarms",
-            kms_master_key_id=data.kms_key_arn,
-            opts=pulumi.ResourceOptions(parent=self),
+            kms_key_arn=data.kms_key_arn,
+            account_id=data.account_id,
+            partition=data.partition,
+            emails=args.alarm_emails,
+            parent=self,
         )
-        aws.sns.TopicPolicy(
-            f"{prefix}-serving-alarms-policy",
-            arn=topic.arn,
-            policy=pulumi.Output.all(topic.arn, data.account_id, data.partition).apply(
-                lambda values: iam_policies.alarm_topic_policy(*values)
-            ),
-            opts=pulumi.ResourceOptions(parent=topic),
-        )
-        for index, address in enumerate(args.alarm_emails):
-            aws.sns.TopicSubscription(
-                f"{prefix}-serving-alarms-email-{index}",
-                topic=topic.arn,
-                protocol="email",
-                endpoint=address,
-                opts=pulumi.ResourceOptions(parent=topic),
-            )
 
         code_key: pulumi.Output[str] | None = None
         self.code_archive_uri = None

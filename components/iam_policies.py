@@ -251,3 +251,18 @@ def vpc_interface_statements(
             "Condition": {"ArnEquals": {"ec2:Vpc": f"{ec2}:vpc/{vpc_id}"}},
         },
     ]
+
+
+def write_logs_statement(sid: str, log_group_arns: list[str]) -> Statement:
+    """Create (if need be) and write to the log groups ``log_group_arns`` and their streams."""
+    return {
+        "Sid": sid,
+        "Effect": "Allow",
+        "Action": [
+            "logs:CreateLogGroup",
+            "logs:CreateLogStream",
+            "logs:DescribeLogStreams",
+            "logs:PutLogEvents",
+        ],
+        "Resource": [arn for group in log_group_arns for arn in (group, f"{group}:log-stream:*")],
+    }

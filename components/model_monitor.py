@@ -114,17 +114,7 @@ def _processing_statements(access: MonitorAccess, namespace: str) -> list[iam_po
             "Resource": access.kms_key_arn,
             "Condition": {"Bool": {"kms:GrantIsForAWSResource": "true"}},
         },
-        {
-            "Sid": "WriteProcessingLogs",
-            "Effect": "Allow",
-            "Action": [
-                "logs:CreateLogGroup",
-                "logs:CreateLogStream",
-                "logs:DescribeLogStreams",
-                "logs:PutLogEvents",
-            ],
-            "Resource": [log_group, f"{log_group}:log-stream:*"],
-        },
+        iam_policies.write_logs_statement("WriteProcessingLogs", [log_group]),
         {
             "Sid": "PublishMonitoringMetrics",
             "Effect": "Allow",

@@ -197,21 +197,9 @@ def notebook_role_policy(
             "Resource": [f"{s3}{experiments_bucket}", f"{s3}{processed_bucket}"],
         },
         iam_policies.kms_via_s3_statement(kms_key_arn, region),
-        {
-            "Sid": "WriteNotebookLogs",
-            "Effect": "Allow",
-            "Action": [
-                "logs:CreateLogGroup",
-                "logs:CreateLogStream",
-                "logs:DescribeLogStreams",
-                "logs:PutLogEvents",
-            ],
-            "Resource": [
-                arn
-                for group in log_groups
-                for arn in (f"{logs}{group}", f"{logs}{group}:log-stream:*")
-            ],
-        },
+        iam_policies.write_logs_statement(
+            "WriteNotebookLogs", [f"{logs}{group}" for group in log_groups]
+        ),
         *iam_policies.vpc_interface_statements(
             partition=partition,
             region=region,

@@ -104,17 +104,7 @@ def training_execution_policy(
             sid="Checkpoints",
         ),
         iam_policies.kms_via_s3_statement(kms_key_arn, region),
-        {
-            "Sid": "WriteTrainingLogs",
-            "Effect": "Allow",
-            "Action": [
-                "logs:CreateLogGroup",
-                "logs:CreateLogStream",
-                "logs:DescribeLogStreams",
-                "logs:PutLogEvents",
-            ],
-            "Resource": [log_group, f"{log_group}:log-stream:*"],
-        },
+        iam_policies.write_logs_statement("WriteTrainingLogs", [log_group]),
         {
             "Sid": "PublishTrainingMetrics",
             "Effect": "Allow",

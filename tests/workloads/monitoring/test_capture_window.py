@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
 import pytest
-from moto import mock_aws
 
+from tests.workloads.monitoring.conftest import REGION
 from workloads.monitoring.capture_window import (
     Window,
     default_client,
@@ -20,25 +19,10 @@ from workloads.monitoring.capture_window import (
     select_window,
 )
 
-REGION = "us-east-1"
 BUCKET = "mlp-dev-monitoring"
 PREFIX = "datacapture/mlp-dev-churn"
 CAPTURE_URI = f"s3://{BUCKET}/{PREFIX}/"
 END = datetime(2025, 3, 1, 12, tzinfo=UTC)
-
-
-@pytest.fixture
-def aws(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
-    """Dummy credentials and region in the environment (nothing from ~/.aws) and moto's mock."""
-    for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN", "AWS_ENDPOINT_URL"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
-    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-config"))
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-credentials"))
-    with mock_aws():
-        yield
 
 
 @pytest.fixture

@@ -31,8 +31,10 @@ import io
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime
 from pathlib import Path
+
+from workloads.monitoring.times import NaiveTime, utc_time
 
 #: Malformed lines whose details the summary keeps (all are counted).
 MAX_EXAMPLES = 20
@@ -170,16 +172,12 @@ def parse_time(value: object) -> datetime:
     """An inference time (ISO-8601, ``Z`` or an offset) as an aware UTC datetime."""
     if not isinstance(value, str):
         raise ValueError(f"{value!r} is not a time")
-    text = value.strip()
-    if text.endswith("Z"):
-        text = text[:-1] + "+00:00"
     try:
-        moment = datetime.fromisoformat(text)
+        return utc_time(value.strip())
+    except NaiveTime:
+        raise ValueError(f"{value!r} has no time zone") from None
     except ValueError:
         raise ValueError(f"{value!r} is not an ISO-8601 time") from None
-    if moment.tzinfo is None:
-        raise ValueError(f"{value!r} has no time zone")
-    return moment.astimezone(timezone.utc)
 
 
 def _payload_text(part: object) -> tuple[str, str]:

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from workloads.monitoring.contract import WINDOW_FILE
+from workloads.monitoring.times import NaiveTime, utc_time
 
 # boto3 generates client classes at run time; operations take the client as ``Any``.
 S3Client = Any
@@ -42,15 +43,15 @@ def _utc(value: datetime, what: str) -> datetime:
 def _parse_time(value: str, what: str) -> datetime:
     """An ISO-8601 time with an offset or Z, in UTC."""
     try:
-        # Python 3.10's fromisoformat does not read a trailing Z.
-        parsed = datetime.fromisoformat(value[:-1] + "+00:00" if value.endswith("Z") else value)
+        return utc_time(value)
+    except NaiveTime:
+        raise ValueError(
+            f"{what} {value!r} has no UTC offset; add Z or an offset such as +00:00"
+        ) from None
     except ValueError:
         raise ValueError(
             f"{what} must be an ISO-8601 time such as 2025-03-01T10:00:00Z, got {value!r}"
         ) from None
-    if parsed.tzinfo is None:
-        raise ValueError(f"{what} {value!r} has no UTC offset; add Z or an offset such as +00:00")
-    return parsed.astimezone(timezone.utc)
 
 
 def floor_hour(value: datetime) -> datetime:

@@ -13,9 +13,11 @@ import json
 import math
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime
 from pathlib import Path
 from typing import Any
+
+from workloads.monitoring.times import NaiveTime, utc_time
 
 # boto3 generates client classes at run time; operations take the client as ``Any``.
 CloudWatchClient = Any
@@ -192,15 +194,12 @@ def _timestamp(value: object, problems: list[str]) -> datetime | None:
         problems.append("'timestamp' must be an ISO-8601 string with a UTC offset")
         return None
     try:
-        # Python 3.10's fromisoformat does not read a trailing Z.
-        parsed = datetime.fromisoformat(value[:-1] + "+00:00" if value.endswith("Z") else value)
+        return utc_time(value)
+    except NaiveTime:
+        problems.append(f"'timestamp' has no UTC offset: {value!r}")
     except ValueError:
         problems.append(f"'timestamp' is not an ISO-8601 time: {value!r}")
-        return None
-    if parsed.tzinfo is None:
-        problems.append(f"'timestamp' has no UTC offset: {value!r}")
-        return None
-    return parsed.astimezone(timezone.utc)
+    return None
 
 
 def _entry(

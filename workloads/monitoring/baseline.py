@@ -180,11 +180,46 @@ def numeric_column(values: Sequence[object] | np.ndarray) -> np.ndarray:
     """A column as float64 with NaN where a value is missing or not a number."""
     if isinstance(values, np.ndarray) and values.dtype.kind in "fiu":
         return values.astype(np.float64, copy=False)
+    return numeric_values(values, "Fractional")[0]
+
+
+@dataclass(frozen=True)
+class WrongTypes:
+    """How many of a column's present cells had the wrong type."""
+
+    not_numbers: int = 0
+    """Cells that are not numbers: left out of the figures (NaN in the column)."""
+    fractions: int = 0
+    """Fractional numbers in an Integral feature: wrong, but still compared."""
+
+    @property
+    def total(self) -> int:
+        """Every cell of the wrong type."""
+        return self.not_numbers + self.fractions
+
+
+def numeric_values(values: Sequence[object], inferred_type: str) -> tuple[np.ndarray, WrongTypes]:
+    """Raw cells as float64 (NaN where missing or not a number) and the cells of a wrong type.
+
+    Cells that are not numbers are type violations and are left out of the figures; for an
+    Integral feature, fractional numbers are type violations too but still compared.
+    """
     column = np.empty(len(values), dtype=np.float64)
+    not_numbers = fractions = 0
+    integral = inferred_type == "Integral"
     for index, value in enumerate(values):
-        number = None if is_missing(value) else as_number(value)
-        column[index] = np.nan if number is None else number
-    return column
+        if is_missing(value):
+            column[index] = np.nan
+            continue
+        number = as_number(value)
+        if number is None:
+            not_numbers += 1
+            column[index] = np.nan
+            continue
+        if integral and not number.is_integer():
+            fractions += 1
+        column[index] = number
+    return column, WrongTypes(not_numbers, fractions)
 
 
 def numeric_baseline(

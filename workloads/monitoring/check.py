@@ -33,9 +33,10 @@ from workloads.monitoring.baseline import (
     CategoricalBaseline,
     FeatureBaseline,
     NumericBaseline,
-    as_number,
+    WrongTypes,
     category,
     is_missing,
+    numeric_values,
 )
 from workloads.monitoring.capture import CaptureData
 from workloads.monitoring.statistics import (
@@ -114,45 +115,6 @@ class FeatureResult:
     """Why figures are missing or unreliable."""
     distribution: dict[str, object] | None = None
     """Baseline and window shares over the bins or categories, for the report."""
-
-
-@dataclass(frozen=True)
-class WrongTypes:
-    """How many of a column's present cells had the wrong type."""
-
-    not_numbers: int = 0
-    """Cells that are not numbers: left out of the figures (NaN in the column)."""
-    fractions: int = 0
-    """Fractional numbers in an Integral feature: wrong, but still compared."""
-
-    @property
-    def total(self) -> int:
-        """Every cell of the wrong type."""
-        return self.not_numbers + self.fractions
-
-
-def numeric_values(values: Sequence[object], inferred_type: str) -> tuple[np.ndarray, WrongTypes]:
-    """Raw cells as float64 (NaN where missing or not a number) and the cells of a wrong type.
-
-    Cells that are not numbers are type violations and are left out of the figures; for an
-    Integral feature, fractional numbers are type violations too but still compared.
-    """
-    column = np.empty(len(values), dtype=np.float64)
-    not_numbers = fractions = 0
-    integral = inferred_type == "Integral"
-    for index, value in enumerate(values):
-        if is_missing(value):
-            column[index] = np.nan
-            continue
-        number = as_number(value)
-        if number is None:
-            not_numbers += 1
-            column[index] = np.nan
-            continue
-        if integral and not number.is_integer():
-            fractions += 1
-        column[index] = number
-    return column, WrongTypes(not_numbers, fractions)
 
 
 def compare_numeric(

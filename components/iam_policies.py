@@ -266,3 +266,14 @@ def write_logs_statement(sid: str, log_group_arns: list[str]) -> Statement:
         ],
         "Resource": [arn for group in log_group_arns for arn in (group, f"{group}:log-stream:*")],
     }
+
+
+def pass_role_to_sagemaker_statement(sid: str, role_arn: str) -> Statement:
+    """Pass ``role_arn`` to SageMaker and to no other service."""
+    return {
+        "Sid": sid,
+        "Effect": "Allow",
+        "Action": "iam:PassRole",
+        "Resource": role_arn,
+        "Condition": {"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}},
+    }

@@ -283,13 +283,7 @@ def pipeline_role_policy(
             "Action": ["sagemaker:DescribeProcessingJob", "sagemaker:StopProcessingJob"],
             "Resource": jobs,
         },
-        {
-            "Sid": "PassJobRoleToSageMaker",
-            "Effect": "Allow",
-            "Action": "iam:PassRole",
-            "Resource": job_role_arn,
-            "Condition": {"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}},
-        },
+        iam_policies.pass_role_to_sagemaker_statement("PassJobRoleToSageMaker", job_role_arn),
     )
 
 

@@ -99,13 +99,9 @@ def pipeline_role_policy(
             "Resource": created,
         },
         {"Sid": "WatchAndStopJobs", "Effect": "Allow", **watch},
-        {
-            "Sid": "PassExecutionRoleToSageMaker",
-            "Effect": "Allow",
-            "Action": "iam:PassRole",
-            "Resource": execution_role_arn,
-            "Condition": {"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}},
-        },
+        iam_policies.pass_role_to_sagemaker_statement(
+            "PassExecutionRoleToSageMaker", execution_role_arn
+        ),
     )
 
 

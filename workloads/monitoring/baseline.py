@@ -32,7 +32,7 @@ from workloads.monitoring.contract import (
     SAMPLE_FILE,
     STATISTICS_FILE,
 )
-from workloads.monitoring.statistics import bin_shares, psi_edges
+from workloads.monitoring.statistics import bin_shares, psi_edges, sorted_present
 
 #: The most present values a numeric feature's prepared sample keeps (a uniform random subset
 #: above that, drawn with a fixed seed); missing rates and counts always use every row.
@@ -232,8 +232,7 @@ def numeric_baseline(
 ) -> NumericBaseline:
     """Profile one numeric column (NaN marks a missing value)."""
     values = np.asarray(values, dtype=np.float64)
-    present = values[~np.isnan(values)]
-    present.sort()
+    present = sorted_present(values)
     edges = psi_edges(present)
     shares = bin_shares(present, edges)
     sample = present

@@ -46,6 +46,7 @@ from workloads.monitoring.statistics import (
     js_distance,
     ks_test,
     psi,
+    sorted_present,
 )
 
 #: Below this many present values a feature's drift figures are flagged as unreliable.
@@ -128,8 +129,7 @@ def compare_numeric(
 ) -> FeatureResult:
     """Compare one numeric column (NaN where missing or not a number) with its baseline."""
     wrong = wrong or WrongTypes()
-    current = values[~np.isnan(values)]
-    current.sort()
+    current = sorted_present(values)
     count = current.shape[0]
     present = count + wrong.not_numbers
     missing = rows - present

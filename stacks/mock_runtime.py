@@ -55,6 +55,10 @@ _AUTONAMED = {
     "aws:autoscaling/group:Group": "name",
     "aws:iam/instanceProfile:InstanceProfile": "name",
     "aws:sagemaker/dataQualityJobDefinition:DataQualityJobDefinition": "name",
+    "aws:eks/cluster:Cluster": "name",
+    "aws:rds/instance:Instance": "identifier",
+    "aws:rds/subnetGroup:SubnetGroup": "name",
+    "aws:rds/parameterGroup:ParameterGroup": "name",
 }
 
 # The accounts that publish SageMaker's prebuilt images in us-east-1 (the registry path's
@@ -119,6 +123,13 @@ _MOCK_AMI = {
 
 #: The prefix list AWS publishes for S3 in us-east-1; any realistic value will do offline.
 _S3_PREFIX_LIST_ID = "pl-63a5400a"
+
+#: The address ranges of that prefix list (S3's public ranges in us-east-1).
+_S3_PREFIX_LIST_CIDRS = ("3.5.0.0/19", "16.15.192.0/18", "18.34.0.0/19", "52.216.0.0/15")
+
+#: Packages whose default providers the stacks disable; resources of others (random) may use
+#: their default provider.
+_EXPLICIT_PROVIDER_PACKAGES = ("aws", "kubernetes")
 
 
 def _digest(*parts: str, length: int = 17) -> str:
@@ -260,6 +271,14 @@ class PlatformMocks(pulumi.runtime.Mocks):
                 "registryPath": f"{registry}.dkr.ecr.{region}.amazonaws.com/{repository}:{tag}",
                 "id": registry,
             }
+        if token == "aws:ec2/getPrefixList:getPrefixList":
+            prefix_list_id = args.args.get("prefixListId") or _S3_PREFIX_LIST_ID
+            return {
+                "id": prefix_list_id,
+                "prefixListId": prefix_list_id,
+                "name": f"com.amazonaws.{self.region}.s3",
+                "cidrBlocks": list(_S3_PREFIX_LIST_CIDRS),
+            }
         if token == "aws:ec2/getAmi:getAmi":
             filters = {item["name"]: item["values"] for item in args.args.get("filters", [])}
             pattern = filters.get("name", ["ami"])[0]
@@ -278,7 +297,7 @@ class PlatformMocks(pulumi.runtime.Mocks):
         state = dict(args.inputs)
         if not args.custom:
             return None, state
-        if not args.typ.startswith(("pulumi:providers:", DYNAMIC_TYPE_PREFIX)):
+        if args.typ.split(":")[0] in _EXPLICIT_PROVIDER_PACKAGES:
             _require_explicit_provider(f"{args.typ} '{args.name}'", args.provider)
         type_, name = args.typ, args.name
         resource_id = _ID_PREFIX.get(type_, "") + _digest(type_, name)
@@ -361,7 +380,40 @@ class PlatformMocks(pulumi.runtime.Mocks):
                 f"arn:{self.partition}:scheduler:{self.region}:{self.account_id}"
                 f":schedule/{resource_id}"
             )
-        if type_.startswith(DYNAMIC_TYPE_PREFIX):
+        elif type_ == "aws:eks/cluster:Cluster":
+            oidc_id = _digest(type_, name, length=32).upper()
+            state.update(
+                endpoint=f"https://{oidc_id}.gr7.{self.region}.eks.amazonaws.com",
+                certificateAuthority={"data": "LS0tLS1CRUdJTiBDRVJUSUZJQ0FURS0tLS0tCg=="},
+                identities=[
+                    {
+                        "oidcs": [
+                            {"issuer": f"https://oidc.eks.{self.region}.amazonaws.com/id/{oidc_id}"}
+                        ]
+                    }
+                ],
+                platformVersion="eks.1",
+                status="ACTIVE",
+            )
+            state.setdefault("vpcConfig", {})["clusterSecurityGroupId"] = (
+                f"sg-{_digest(name, 'eks')}"
+            )
+            state["arn"] = (
+                f"arn:{self.partition}:eks:{self.region}:{self.account_id}:cluster/{physical}"
+            )
+        elif type_ == "aws:iam/openIdConnectProvider:OpenIdConnectProvider":
+            host = str(state.get("url", "")).removeprefix("https://")
+            state["arn"] = f"arn:{self.partition}:iam::{self.account_id}:oidc-provider/{host}"
+        elif type_ == "aws:rds/instance:Instance":
+            address = f"{physical}.c{_digest(name, length=12)}.{self.region}.rds.amazonaws.com"
+            port = state.get("port") or 5432
+            state.update(address=address, endpoint=f"{address}:{port}", port=port)
+            state["arn"] = f"arn:{self.partition}:rds:{self.region}:{self.account_id}:db:{physical}"
+        elif type_ == "random:index/randomPassword:RandomPassword":
+            # Deterministic offline; only letters and digits so it is safe in any URL or file.
+            state["result"] = _digest(type_, name, length=int(state.get("length") or 32))
+            state["bcryptHash"] = "$2a$10$" + _digest(name, "bcrypt", length=53)
+        if type_.startswith((DYNAMIC_TYPE_PREFIX, "kubernetes:", "random:")):
             return resource_id, state
         state.setdefault("arn", self._arn(type_, str(physical), resource_id))
         return resource_id, state

@@ -1750,6 +1750,54 @@ class PlatformConfig(_Section):
             raise ValueError("; ".join(problems))
         return value
 
+    @field_validator("kubernetes")
+    @classmethod
+    def _kubernetes_deployable(
+        cls, value: KubernetesConfig, info: ValidationInfo
+    ) -> KubernetesConfig:
+        # Checked only when the layer is deployed: the section's defaults stay valid otherwise.
+        if "kubernetes" not in (info.data.get("layers") or ()):
+            return value
+        if value.cluster is None:
+            raise ValueError("cluster: required when the kubernetes layer is deployed")
+        problems = []
+        data = info.data.get("data")
+        zones = data.network.availability_zones if data is not None else 2
+        if value.cluster.eks is not None and zones < 2:
+            problems.append(
+                "cluster.eks: EKS needs subnets in two availability zones "
+                f"(data.network.availability_zones is {zones})"
+            )
+        if value.mlflow.enabled and value.mlflow.database == "rds" and zones < 2:
+            problems.append(
+                "mlflow.database: RDS needs two availability zones "
+                f"(data.network.availability_zones is {zones}); use in_cluster"
+            )
+        eks = value.cluster.eks
+        if eks is not None and eks.gpu_nodes is None:
+            wanting = [
+                f"endpoints[{index}]"
+                for index, entry in enumerate(value.endpoints)
+                if entry.resources.gpus
+            ] + [
+                f"training_jobs[{index}]"
+                for index, job in enumerate(value.training_jobs)
+                if job.gpus_per_node
+            ]
+            if value.jupyterhub.enabled and value.jupyterhub.gpu_profile is not None:
+                wanting.append("jupyterhub.gpu_profile")
+            if wanting:
+                problems.append(
+                    f"{', '.join(wanting)}: ask for GPUs but cluster.eks.gpu_nodes is null"
+                )
+        if value.jupyterhub.enabled and not value.jupyterhub.admin_users:
+            problems.append(
+                "jupyterhub.admin_users: at least one admin is needed to approve sign-ups"
+            )
+        if problems:
+            raise ValueError("; ".join(problems))
+        return value
+
     @property
     def retains_data(self) -> bool:
         """Whether stateful resources survive ``pulumi destroy`` (protected, retained)."""

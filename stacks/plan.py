@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 from collections import Counter
 from collections.abc import Sequence
@@ -27,6 +28,7 @@ from stacks.mock_runtime import (
     run_offline,
     tree_order,
 )
+from stacks.rendered_manifests import write_rendered_manifests
 
 #: Settings shown next to each resource type in the tree: (label, dotted path into the inputs).
 SUMMARY_FIELDS: dict[str, Sequence[tuple[str, str]]] = {
@@ -202,6 +204,51 @@ SUMMARY_FIELDS: dict[str, Sequence[tuple[str, str]]] = {
         ("type", "monitoringScheduleConfig.monitoringType"),
         ("expression", "monitoringScheduleConfig.scheduleConfig.scheduleExpression"),
     ],
+    "pulumi:providers:kubernetes": [("render_to", "renderYamlToDirectory")],
+    "aws:eks/cluster:Cluster": [
+        ("version", "version"),
+        ("private", "vpcConfig.endpointPrivateAccess"),
+        ("public", "vpcConfig.endpointPublicAccess"),
+        ("logs", "enabledClusterLogTypes"),
+    ],
+    "aws:eks/nodeGroup:NodeGroup": [
+        ("types", "instanceTypes"),
+        ("capacity", "capacityType"),
+        ("ami", "amiType"),
+        ("min", "scalingConfig.minSize"),
+        ("max", "scalingConfig.maxSize"),
+        ("taints", "taints"),
+    ],
+    "aws:eks/addon:Addon": [("addon", "addonName")],
+    "aws:rds/instance:Instance": [
+        ("engine", "engine"),
+        ("version", "engineVersion"),
+        ("class", "instanceClass"),
+        ("multi_az", "multiAz"),
+        ("encrypted", "storageEncrypted"),
+        ("public", "publiclyAccessible"),
+        ("deletion_protection", "deletionProtection"),
+    ],
+    "kubernetes:core/v1:Namespace": [
+        ("pod_security", "metadata.labels.pod-security\\.kubernetes\\.io/enforce"),
+    ],
+    "kubernetes:core/v1:Service": [("type", "spec.type"), ("ports", "spec.ports")],
+    "kubernetes:networking.k8s.io/v1:NetworkPolicy": [
+        ("name", "metadata.name"),
+        ("types", "spec.policyTypes"),
+    ],
+    "kubernetes:apps/v1:Deployment": [("replicas", "spec.replicas")],
+    "kubernetes:serving.kserve.io/v1beta1:InferenceService": [
+        ("canary_percent", "spec.predictor.canaryTrafficPercent"),
+        ("min_replicas", "spec.predictor.minReplicas"),
+        ("max_replicas", "spec.predictor.maxReplicas"),
+    ],
+    "kubernetes:trainer.kubeflow.org/v1alpha1:TrainJob": [
+        ("nodes", "spec.trainer.numNodes"),
+        ("procs_per_node", "spec.trainer.numProcPerNode"),
+    ],
+    "kubernetes:helm.sh/v3:Release": [("chart", "chart"), ("version", "version")],
+    "kubernetes:helm.sh/v4:Chart": [("chart", "chart"), ("version", "version")],
     "aws:autoscaling/group:Group": [
         ("min", "minSize"),
         ("max", "maxSize"),
@@ -222,7 +269,8 @@ SUMMARY_FIELDS: dict[str, Sequence[tuple[str, str]]] = {
 
 def _lookup(inputs: Any, path: str) -> Any:
     value = inputs
-    for part in path.split("."):
+    # A backslash escapes a dot that is part of a key (``pod-security\\.kubernetes\\.io/enforce``).
+    for part in (piece.replace("\\.", ".") for piece in re.split(r"(?<!\\)\.", path)):
         if isinstance(value, list) and part.isdigit() and int(part) < len(value):
             value = value[int(part)]
         elif isinstance(value, dict) and part in value:
@@ -431,6 +479,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     print(render(run))
     print(f"wrote {write_plan(run, args.out)}")
+    manifests = write_rendered_manifests(run.resources, Path.cwd())
+    if manifests:
+        folders = sorted({str(path.parent.parent) for path in manifests})
+        print(f"wrote {len(manifests)} Kubernetes manifests to {', '.join(folders)}")
     return 0
 
 

@@ -1547,8 +1547,8 @@ class KubernetesTrainingJobConfig(_Section):
     """The TrainJob's name in the training namespace."""
     image: ImageConfig
     """Our training image in ECR (docker/training.Dockerfile)."""
-    algorithm: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
-    """The training algorithm (``python -m workloads.training --algorithm``)."""
+    algorithm: Algorithm = "pytorch"
+    """The training algorithm; more than one worker only for ``pytorch`` (DDP)."""
     task: Literal["classification", "regression"] = "classification"
     """Whether the target is a class or a number."""
     target: str
@@ -1557,8 +1557,10 @@ class KubernetesTrainingJobConfig(_Section):
     """Prefix of the training channel in the processed bucket."""
     validation_data: str | None = None
     """Prefix of the validation channel in the processed bucket."""
-    hyperparameters: dict[str, str | int | float | bool] = {}
-    """Hyperparameters passed to the training code."""
+    hyperparameters: dict[
+        Annotated[str, Field(pattern=_HYPERPARAMETER_NAME)], str | int | float | bool
+    ] = {}
+    """Hyperparameters passed to the training code (as strings)."""
     nodes: int = Field(default=1, ge=1, le=64)
     """Pods (one per node)."""
     gpus_per_node: int = Field(default=0, ge=0, le=16)
@@ -1569,6 +1571,15 @@ class KubernetesTrainingJobConfig(_Section):
     """Pod failures tolerated before the job fails (restarts resume from the newest checkpoint)."""
     active_deadline_seconds: int = Field(default=86400, ge=60, le=30 * 86400)
     """Longest the job may run in total."""
+
+    @model_validator(mode="after")
+    def _distributed_algorithm(self) -> KubernetesTrainingJobConfig:
+        if self.world_size > 1 and self.algorithm not in _DISTRIBUTED_ALGORITHMS:
+            raise ValueError(
+                f"{self.algorithm} trains in one process; only pytorch trains on "
+                f"nodes x gpus_per_node = {self.world_size} workers (DDP)"
+            )
+        return self
 
     @property
     def world_size(self) -> int:

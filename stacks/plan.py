@@ -269,7 +269,7 @@ SUMMARY_FIELDS: dict[str, Sequence[tuple[str, str]]] = {
 
 def _lookup(inputs: Any, path: str) -> Any:
     value = inputs
-    # A backslash escapes a dot that is part of a key (``pod-security\\.kubernetes\\.io/enforce``).
+    # A backslash escapes a dot that belongs to a key (pod-security\.kubernetes\.io/enforce).
     for part in (piece.replace("\\.", ".") for piece in re.split(r"(?<!\\)\.", path)):
         if isinstance(value, list) and part.isdigit() and int(part) < len(value):
             value = value[int(part)]

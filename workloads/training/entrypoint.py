@@ -46,6 +46,7 @@ from workloads.training.hyperparameters import (
     read_json,
     unwrap,
 )
+from workloads.training.s3_sync import S3SyncError
 from workloads.training.tracking import TrackingUnavailable
 
 if TYPE_CHECKING:
@@ -410,6 +411,25 @@ def _run(job: Job, environ: Mapping[str, str], stop: StopRequest) -> int:
             tracker.finish(status)
 
 
+def run_with_uploads(job: Job, environ: Mapping[str, str] | None = None) -> int:
+    """:func:`run`, uploading checkpoints and the model to S3 when the environment asks for it.
+
+    On Kubernetes nothing syncs ``/opt/ml`` for us: ``ML_PLATFORM_CHECKPOINT_S3_URI`` and
+    ``ML_PLATFORM_MODEL_S3_URI`` turn the uploads on (rank 0 only; see ``s3_sync``). Without
+    them this is :func:`run`.
+    """
+    from workloads.training.s3_sync import SyncedOutputs
+
+    environ = os.environ if environ is None else environ
+    with SyncedOutputs.from_environ(
+        checkpoint_dir=job.checkpoint_dir, model_dir=job.model_dir, environ=environ
+    ) as outputs:
+        status = run(job, environ)
+        if status == EXIT_OK and (uri := outputs.upload_model()):
+            _say(f"model uploaded to {uri}")
+    return status
+
+
 def save(job: Job, data: TabularData, trained: TrainedModel) -> None:
     """Write the model directory and ``metrics.json``."""
     from workloads.model_layout import PYTORCH, save_model
@@ -456,7 +476,7 @@ def save(job: Job, data: TabularData, trained: TrainedModel) -> None:
     (job.output_dir / METRICS_FILE).write_text(json.dumps(summary, indent=2, sort_keys=True) + "\n")
 
 
-EXPECTED_ERRORS = (HyperparameterError, DataError, JobError, TrackingUnavailable)
+EXPECTED_ERRORS = (HyperparameterError, DataError, JobError, TrackingUnavailable, S3SyncError)
 """Failures whose message says everything: reported without a traceback."""
 
 
@@ -474,7 +494,7 @@ def main(argv: list[str] | None = None) -> int:
             job = job_from_sagemaker(environment)
         else:
             job = job_from_arguments(argv)
-        return run(job)
+        return run_with_uploads(job)
     except SystemExit as exit_request:  # argparse: usage errors and --help
         return exit_request.code if isinstance(exit_request.code, int) else EXIT_FAILED
     except EXPECTED_ERRORS as error:

@@ -1,0 +1,307 @@
+"""KServeEndpoint: our inference server as a KServe InferenceService, in serverless (Knative) mode.
+
+Checked against KServe v0.15.2 (the version components.kubernetes.cluster_operators installs):
+
+* Serverless mode (annotation ``serving.kserve.io/deploymentMode: Serverless``; later releases
+  call it ``Knative`` and keep ``Serverless`` as its legacy name) is what gives
+  ``canaryTrafficPercent``: Knative keeps the previous revision and splits traffic between the
+  two. Sent only when it is set and below 100 (100, or unset, sends all traffic to the newest).
+* A custom predictor is a pod spec whose container is named ``kserve-container``. KServe's
+  storage initializer downloads its model when that container has a ``STORAGE_URI`` environment
+  variable (``CustomPredictor.GetStorageUri`` in pkg/apis/serving/v1beta1/predictor_custom.go):
+  ``storageUri`` is a field of the framework predictors (``predictor.model``), not of a
+  core/v1 Container, whose schema would prune it. A single ``.tar.gz`` object is unpacked into
+  ``/mnt/models``, which our server reads as ``SM_MODEL_DIR``.
+* Knative validates pod specs against its own field masks: a pod-level securityContext and
+  ``privileged`` are refused unless ``kubernetes.podspec-securitycontext`` is enabled, node
+  selectors and tolerations (GPU predictors) need ``kubernetes.podspec-nodeselector`` and
+  ``kubernetes.podspec-tolerations``. So the restricted settings sit on the container
+  (non-root, no escalation, no capabilities, RuntimeDefault seccomp, read-only root), where the
+  Pod Security admission accepts them too, and ``privileged`` is left unset (false by default).
+* Only one container port is allowed (8080, our server's); probes name it.
+
+The pods read the model with their own IAM role (IRSA): the service account's role may read
+that one object and decrypt it through S3, nothing else.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Literal
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from components import iam_policies
+from components.kubernetes.cluster_access import ClusterAccess
+from components.kubernetes.pod_security import (
+    PLATFORM_UID,
+    SCRATCH_PATH,
+    gpu_node_selector,
+    gpu_tolerations,
+    pinned_image,
+    resource_requirements,
+    scratch_mount,
+    scratch_volume,
+)
+from components.kubernetes.service_account_role import ServiceAccountRole, ServiceAccountRoleArgs
+
+#: The InferenceService API this component writes.
+API_VERSION = "serving.kserve.io/v1beta1"
+
+#: KServe's deployment-mode annotation, and the mode that gives canary traffic splits.
+DEPLOYMENT_MODE_ANNOTATION = "serving.kserve.io/deploymentMode"
+SERVERLESS = "Serverless"
+
+#: The container name KServe recognises as a custom predictor.
+PREDICTOR_CONTAINER = "kserve-container"
+
+#: The variable that makes KServe's storage initializer download a custom predictor's model.
+STORAGE_URI_ENV = "STORAGE_URI"
+
+#: Where the storage initializer unpacks the model (KServe's DefaultModelLocalMountPath).
+MODEL_MOUNT_PATH = "/mnt/models"
+
+#: Our server's port (SageMaker's contract: GET /ping, POST /invocations).
+SERVER_PORT = 8080
+
+SCALE_METRICS = ("concurrency", "rps")
+
+_MODEL_URI = re.compile(r"^s3://([a-z0-9][a-z0-9.-]{1,61}[a-z0-9])/(\S+\.tar\.gz)$")
+_NAME = re.compile(r"^[a-z]([-a-z0-9]{0,43}[a-z0-9])?$")
+
+
+@dataclass(frozen=True)
+class KServeEndpointArgs:
+    """Inputs of a KServeEndpoint (mirrors stacks.config.KServeEndpointConfig)."""
+
+    name: str
+    """The InferenceService's name (a DNS label; KServe adds ``-predictor`` and more to it)."""
+    namespace: str
+    """The serving namespace."""
+    image_repository: str
+    """Repository URL of our inference server image (docker/serving.Dockerfile) in ECR."""
+    image_tag: str
+    """Its immutable tag (never ``latest``)."""
+    model_uri: str
+    """``s3://<models bucket>/<key>.tar.gz``: the model archive the storage initializer unpacks."""
+    models_bucket_arn: pulumi.Input[str]
+    """ARN of the bucket of ``model_uri`` (scopes the read permission)."""
+    kms_key_arn: pulumi.Input[str]
+    """The platform key the model object is encrypted with."""
+    region: str
+    """The stack's region (the key is usable only through S3 in it)."""
+    canary_traffic_percent: int | None = None
+    """Share of traffic for the newest revision while the previous keeps the rest; None or 100:
+    all traffic to the newest."""
+    min_replicas: int = 1
+    """The fewest pods (0 scales to zero when idle)."""
+    max_replicas: int = 3
+    """The most pods."""
+    scale_metric: Literal["concurrency", "rps"] = "concurrency"
+    """What the Knative autoscaler tracks."""
+    scale_target: int = 10
+    """Concurrent requests (or requests per second) per pod the autoscaler aims at."""
+    cpu: str = "1"
+    """CPU request of each pod."""
+    memory: str = "2Gi"
+    """Memory request and limit of each pod."""
+    cpu_limit: str | None = None
+    """CPU limit; None: twice the request."""
+    gpus: int = 0
+    """NVIDIA GPUs per pod; > 0 tolerates the GPU taint and selects the GPU nodes."""
+
+
+def validate(args: KServeEndpointArgs) -> None:
+    """Raise one ValueError listing every invalid field of ``args``."""
+    problems = []
+    if not _NAME.match(args.name):
+        problems.append(f"name: '{args.name}' is not a DNS label of at most 45 characters")
+    if not _MODEL_URI.match(args.model_uri):
+        problems.append(f"model_uri: '{args.model_uri}' is not s3://<bucket>/<key>.tar.gz")
+    if args.canary_traffic_percent is not None and not 0 <= args.canary_traffic_percent <= 100:
+        problems.append(
+            f"canary_traffic_percent: {args.canary_traffic_percent} is not between 0 and 100"
+        )
+    if args.min_replicas < 0:
+        problems.append(f"min_replicas: {args.min_replicas} is below 0")
+    if args.max_replicas < max(args.min_replicas, 1):
+        problems.append(
+            f"max_replicas: {args.max_replicas} is below min_replicas ({args.min_replicas}) or 1"
+        )
+    if args.scale_metric not in SCALE_METRICS:
+        problems.append(f"scale_metric: '{args.scale_metric}' is not one of {SCALE_METRICS}")
+    if args.scale_target < 1:
+        problems.append(f"scale_target: {args.scale_target} is below 1")
+    if args.gpus < 0:
+        problems.append(f"gpus: {args.gpus} is below 0")
+    try:
+        pinned_image(args.image_repository, args.image_tag)
+    except ValueError as error:
+        problems.append(f"image_tag: {error}")
+    if problems:
+        raise ValueError(f"Invalid KServe endpoint {args.name}: " + "; ".join(problems))
+
+
+def model_read_statements(
+    bucket_arn: str, model_uri: str, kms_key_arn: str, region: str
+) -> list[iam_policies.Statement]:
+    """Read exactly the model object, and decrypt it through S3 only."""
+    match = _MODEL_URI.match(model_uri)
+    assert match is not None  # validated at construction
+    return [
+        {
+            "Sid": "ReadModelArchive",
+            "Effect": "Allow",
+            "Action": "s3:GetObject",
+            "Resource": f"{bucket_arn}/{match[2]}",
+        },
+        iam_policies.kms_via_s3_statement(kms_key_arn, region),
+    ]
+
+
+def knative_container_security_context() -> k8s.core.v1.SecurityContextArgs:
+    """The restricted container context in the fields Knative admits (no ``privileged``).
+
+    Same as :func:`pod_security.container_security_context` otherwise; an unset ``privileged``
+    is false.
+    """
+    return k8s.core.v1.SecurityContextArgs(
+        run_as_non_root=True,
+        run_as_user=PLATFORM_UID,
+        run_as_group=PLATFORM_UID,
+        allow_privilege_escalation=False,
+        read_only_root_filesystem=True,
+        capabilities=k8s.core.v1.CapabilitiesArgs(drop=["ALL"]),
+        seccomp_profile=k8s.core.v1.SeccompProfileArgs(type="RuntimeDefault"),
+    )
+
+
+def predictor_container(args: KServeEndpointArgs) -> k8s.core.v1.ContainerArgs:
+    """The ``kserve-container``: our server on 8080 serving what KServe unpacked in /mnt/models."""
+    ping = k8s.core.v1.HTTPGetActionArgs(path="/ping", port=SERVER_PORT)
+    return k8s.core.v1.ContainerArgs(
+        name=PREDICTOR_CONTAINER,
+        image=pinned_image(args.image_repository, args.image_tag),
+        command=["ml-platform-serve"],
+        args=[
+            "--host",
+            "0.0.0.0",  # the pod's own network namespace; Knative's queue-proxy connects to it
+            "--port",
+            str(SERVER_PORT),
+            "--model-dir",
+            MODEL_MOUNT_PATH,
+        ],
+        env=[
+            k8s.core.v1.EnvVarArgs(name=STORAGE_URI_ENV, value=args.model_uri),
+            k8s.core.v1.EnvVarArgs(name="SM_MODEL_DIR", value=MODEL_MOUNT_PATH),
+            # The root filesystem is read-only: anything that wants a home or a cache gets /tmp.
+            k8s.core.v1.EnvVarArgs(name="HOME", value=SCRATCH_PATH),
+            k8s.core.v1.EnvVarArgs(name="XDG_CACHE_HOME", value=f"{SCRATCH_PATH}/.cache"),
+        ],
+        ports=[k8s.core.v1.ContainerPortArgs(container_port=SERVER_PORT, protocol="TCP")],
+        # /ping is 200 only once the model is loaded: no traffic before that.
+        readiness_probe=k8s.core.v1.ProbeArgs(
+            http_get=ping, period_seconds=5, timeout_seconds=2, failure_threshold=3
+        ),
+        # The socket opens at once and /ping answers 503 while a model loads, so liveness gives
+        # a load about two minutes before it restarts a server that never becomes healthy.
+        liveness_probe=k8s.core.v1.ProbeArgs(
+            http_get=ping,
+            initial_delay_seconds=30,
+            period_seconds=15,
+            timeout_seconds=5,
+            failure_threshold=6,
+        ),
+        resources=resource_requirements(args.cpu, args.memory, args.cpu_limit, args.gpus),
+        security_context=knative_container_security_context(),
+        volume_mounts=[scratch_mount()],
+    )
+
+
+def predictor_spec(args: KServeEndpointArgs, service_account: str) -> dict[str, object]:
+    """The InferenceService's ``spec.predictor``: autoscaling, canary share and the pod."""
+    predictor: dict[str, object] = {
+        "minReplicas": args.min_replicas,
+        "maxReplicas": args.max_replicas,
+        "scaleMetric": args.scale_metric,
+        "scaleTarget": args.scale_target,
+        "serviceAccountName": service_account,
+        # The server never calls the Kubernetes API; the IRSA token is a projected volume the
+        # pod identity webhook adds on its own.
+        "automountServiceAccountToken": False,
+        "containers": [predictor_container(args)],
+        "volumes": [scratch_volume()],
+    }
+    if args.canary_traffic_percent is not None and args.canary_traffic_percent < 100:
+        predictor["canaryTrafficPercent"] = args.canary_traffic_percent
+    if args.gpus:
+        predictor["tolerations"] = gpu_tolerations(args.gpus)
+        predictor["nodeSelector"] = gpu_node_selector(args.gpus)
+    return predictor
+
+
+class KServeEndpoint(pulumi.ComponentResource):
+    """A KServe InferenceService (serverless) running our inference server, with its IRSA role."""
+
+    inference_service: k8s.apiextensions.CustomResource
+    """The InferenceService."""
+    role: ServiceAccountRole
+    """The predictor pods' service account and IAM role."""
+    url: str
+    """The in-cluster address KServe reports in ``status.address.url``."""
+
+    def __init__(
+        self,
+        name: str,
+        args: KServeEndpointArgs,
+        cluster: ClusterAccess,
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        super().__init__("mlplatform:kubernetes:KServeEndpoint", name, None, opts)
+        validate(args)
+        self.args = args
+        service_account = f"{args.name}-predictor"
+        self.role = ServiceAccountRole(
+            f"{name}-predictor",
+            ServiceAccountRoleArgs(
+                namespace=args.namespace,
+                service_account=service_account,
+                statements=pulumi.Output.all(args.models_bucket_arn, args.kms_key_arn).apply(
+                    lambda values: model_read_statements(
+                        values[0], args.model_uri, values[1], args.region
+                    )
+                ),
+                description=f"KServe predictor {args.name}: reads its model archive",
+            ),
+            cluster,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        self.inference_service = k8s.apiextensions.CustomResource(
+            name,
+            api_version=API_VERSION,
+            kind="InferenceService",
+            metadata=k8s.meta.v1.ObjectMetaArgs(
+                name=args.name,
+                namespace=args.namespace,
+                annotations={DEPLOYMENT_MODE_ANNOTATION: SERVERLESS},
+                labels={"app.kubernetes.io/part-of": "ml-platform"},
+            ),
+            spec={"predictor": predictor_spec(args, service_account)},
+            # The service account (and its role) must exist before the first pod starts.
+            opts=cluster.options(self, depends_on=[self.role]),
+        )
+        self.url = f"http://{args.name}.{args.namespace}.svc.cluster.local"
+        self.register_outputs({"name": args.name, "url": self.url})
+
+    def exports(self) -> dict[str, object]:
+        """What the stack exports: name, namespace, in-cluster URL, the predictor's role."""
+        return {
+            "name": self.args.name,
+            "namespace": self.args.namespace,
+            "url": self.url,
+            "invocations_url": f"{self.url}/invocations",
+            "canary_traffic_percent": self.args.canary_traffic_percent,
+            "role_arn": self.role.role.arn,
+        }

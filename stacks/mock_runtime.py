@@ -56,6 +56,7 @@ _AUTONAMED = {
     "aws:iam/instanceProfile:InstanceProfile": "name",
     "aws:sagemaker/dataQualityJobDefinition:DataQualityJobDefinition": "name",
     "aws:eks/cluster:Cluster": "name",
+    "aws:eks/nodeGroup:NodeGroup": "nodeGroupName",
     "aws:rds/instance:Instance": "identifier",
     "aws:rds/subnetGroup:SubnetGroup": "name",
     "aws:rds/parameterGroup:ParameterGroup": "name",

@@ -1,0 +1,454 @@
+"""KubernetesTrainJob: distributed training as a Kubeflow Trainer v2 TrainJob on our own runtime.
+
+Checked against Kubeflow Trainer v2.1.0 (the version components.kubernetes.cluster_operators
+installs; pkg/apis/trainer/v1alpha1 and pkg/runtime/framework/plugins/torch in kubeflow/trainer):
+
+* A namespaced ``TrainingRuntime`` of our own, so we own the pod: restricted security, emptyDir
+  volumes for everything written, an init container that stages the data, the IRSA service
+  account. Its JobSet has one replicated job named ``node`` labelled
+  ``trainer.kubeflow.org/trainjob-ancestor-step: trainer``, whose container is named ``node``:
+  the torch plugin overrides exactly that container with the TrainJob's ``trainer`` (image,
+  command, args, env, resources) and sets torchrun's ``PET_NNODES``, ``PET_NPROC_PER_NODE``,
+  ``PET_NODE_RANK``, ``PET_MASTER_ADDR`` (``<job>-node-0-0.<job>``) and ``PET_MASTER_PORT``.
+* ``numProcPerNode`` is always an explicit integer: with ``auto`` and no GPU the plugin would
+  start one process per CPU of the limit, and our world size is one process per GPU, or one per
+  pod on CPU. It is set on the runtime's ``mlPolicy.torch`` (v2.1) and on the TrainJob's
+  ``trainer`` (which wins, and which Trainer v2.2 keeps after removing the runtime field,
+  kubeflow/trainer#3239).
+* Retries: a failed worker breaks torchrun's group, so one pod failure fails its Job
+  (``backoffLimit: 0``) and the JobSet recreates all of them (``failurePolicy.maxRestarts``);
+  each restart resumes from the newest checkpoint on S3.
+* Deadline: v2.1 has no TrainJob-level deadline (``spec.activeDeadlineSeconds`` arrives in
+  v2.2), so each attempt's Job carries ``activeDeadlineSeconds``.
+* The TrainJob is annotated ``pulumi.com/skipAwait``: a long job must not hold ``pulumi up``.
+  Its spec is immutable, so a change replaces it (a new run that resumes from the checkpoints).
+
+Inside the pod, ``python -m workloads.training.s3_sync stage`` (init container) lays out
+SageMaker's training contract under ``/opt/ml`` from S3, ``torchrun -m workloads.training`` then
+trains as it would on SageMaker, and rank 0 uploads checkpoints and ``model.tar.gz``
+(``ML_PLATFORM_CHECKPOINT_S3_URI``, ``ML_PLATFORM_MODEL_S3_URI``).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Literal
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from components import iam_policies
+from components.kubernetes.cluster_access import ClusterAccess
+from components.kubernetes.pod_security import (
+    SCRATCH_PATH,
+    container_security_context,
+    gpu_node_selector,
+    gpu_tolerations,
+    pinned_image,
+    pod_security_context,
+    resource_requirements,
+    scratch_mount,
+    scratch_volume,
+)
+from components.kubernetes.service_account_role import ServiceAccountRole, ServiceAccountRoleArgs
+
+#: The Trainer API this component writes.
+API_VERSION = "trainer.kubeflow.org/v1alpha1"
+
+#: The replicated job and container names the torch plugin looks for, and its ancestor label.
+NODE = "node"
+ANCESTOR_LABEL = "trainer.kubeflow.org/trainjob-ancestor-step"
+TRAINER_STEP = "trainer"
+
+#: pulumi-kubernetes: do not wait for the resource to become ready.
+SKIP_AWAIT_ANNOTATION = "pulumi.com/skipAwait"
+
+#: Environment the training entrypoint reads (workloads/training/s3_sync.py).
+CHECKPOINT_S3_URI_ENV = "ML_PLATFORM_CHECKPOINT_S3_URI"
+MODEL_S3_URI_ENV = "ML_PLATFORM_MODEL_S3_URI"
+
+#: The training contract's root and the folders under it that the pod writes.
+CONTRACT_ROOT = "/opt/ml"
+STAGING_INIT_CONTAINER = "stage"
+
+#: emptyDir volumes (name, mount path, size limit): the root filesystem is read-only.
+VOLUMES = (
+    ("input", f"{CONTRACT_ROOT}/input", "20Gi"),
+    ("model", f"{CONTRACT_ROOT}/model", "10Gi"),
+    ("output", f"{CONTRACT_ROOT}/output", "1Gi"),
+    ("checkpoints", f"{CONTRACT_ROOT}/checkpoints", "20Gi"),
+    ("scratch", SCRATCH_PATH, "2Gi"),
+)
+
+#: torchrun gives workers 30 s after SIGTERM; then rank 0 uploads the final checkpoint.
+TERMINATION_GRACE_SECONDS = 120
+
+#: Resources of the staging init container (it only downloads).
+STAGING_RESOURCES = ("250m", "512Mi")
+
+_S3_URI = re.compile(r"^s3://([a-z0-9][a-z0-9.-]{1,61}[a-z0-9])/(\S+?)/?$")
+_NAME = re.compile(r"^[a-z]([-a-z0-9]{0,38}[a-z0-9])?$")
+
+
+@dataclass(frozen=True)
+class KubernetesTrainJobArgs:
+    """Inputs of a KubernetesTrainJob (mirrors stacks.config.KubernetesTrainingJobConfig)."""
+
+    name: str
+    """The TrainJob's name (an RFC 1035 label of at most 40 characters: pods add suffixes)."""
+    namespace: str
+    """The training namespace."""
+    image_repository: str
+    """Repository URL of our training image (docker/training.Dockerfile) in ECR."""
+    image_tag: str
+    """Its immutable tag (never ``latest``)."""
+    algorithm: str
+    """The training algorithm (``sklearn``, ``xgboost``, ``pytorch``, ``automl``)."""
+    target: str
+    """The target column."""
+    train_uri: str
+    """``s3://<processed bucket>/<prefix>``: the training channel."""
+    model_uri: str
+    """``s3://<experiments bucket>/k8s/<name>/model``: where ``model.tar.gz`` goes."""
+    checkpoint_uri: str
+    """``s3://<experiments bucket>/k8s/<name>/checkpoints``: checkpoints, resumed from."""
+    data_bucket_arn: pulumi.Input[str]
+    """ARN of the bucket of the channels (read only, their prefixes only)."""
+    experiments_bucket_arn: pulumi.Input[str]
+    """ARN of the bucket of the model and checkpoints (read/write, their prefixes only)."""
+    kms_key_arn: pulumi.Input[str]
+    """The platform key the objects are encrypted with."""
+    region: str
+    """The stack's region (the key is usable only through S3 in it)."""
+    task: Literal["classification", "regression"] = "classification"
+    """Whether the target is a class or a number."""
+    validation_uri: str | None = None
+    """``s3://<processed bucket>/<prefix>``: the validation channel; None splits the training
+    data."""
+    hyperparameters: Mapping[str, str | int | float | bool] = field(default_factory=dict)
+    """The algorithm's hyperparameters (written to ``hyperparameters.json`` as strings)."""
+    nodes: int = 1
+    """Pods, one per node."""
+    gpus_per_node: int = 0
+    """GPUs per pod, one worker process each; 0: one CPU worker per pod."""
+    cpu: str = "2"
+    """CPU request of each pod."""
+    memory: str = "8Gi"
+    """Memory request and limit of each pod."""
+    cpu_limit: str | None = None
+    """CPU limit; None: twice the request."""
+    backoff_limit: int = 3
+    """Restarts of the whole job after a pod fails (each resumes from the newest checkpoint)."""
+    active_deadline_seconds: int = 86400
+    """Longest one attempt may run."""
+
+    @property
+    def procs_per_node(self) -> int:
+        """Worker processes per pod: one per GPU, or one on CPU."""
+        return max(self.gpus_per_node, 1)
+
+    @property
+    def world_size(self) -> int:
+        """Worker processes in the job."""
+        return self.nodes * self.procs_per_node
+
+
+def _prefix(uri: str) -> str:
+    match = _S3_URI.match(uri)
+    assert match is not None  # validated at construction
+    return match[2]
+
+
+def validate(args: KubernetesTrainJobArgs) -> None:
+    """Raise one ValueError listing every invalid field of ``args``."""
+    problems = []
+    if not _NAME.match(args.name):
+        problems.append(f"name: '{args.name}' is not an RFC 1035 label of at most 40 characters")
+    uris = {
+        "train_uri": args.train_uri,
+        "validation_uri": args.validation_uri,
+        "model_uri": args.model_uri,
+        "checkpoint_uri": args.checkpoint_uri,
+    }
+    for key, uri in uris.items():
+        if uri is not None and not _S3_URI.match(uri):
+            problems.append(f"{key}: '{uri}' is not s3://<bucket>/<prefix>")
+    if args.nodes < 1:
+        problems.append(f"nodes: {args.nodes} is below 1")
+    if args.gpus_per_node < 0:
+        problems.append(f"gpus_per_node: {args.gpus_per_node} is below 0")
+    if args.algorithm != "pytorch" and args.world_size > 1:
+        problems.append(
+            f"algorithm: {args.algorithm} trains in one process, not {args.world_size} "
+            "(only pytorch trains distributed)"
+        )
+    if args.backoff_limit < 0:
+        problems.append(f"backoff_limit: {args.backoff_limit} is below 0")
+    if args.active_deadline_seconds < 1:
+        problems.append(f"active_deadline_seconds: {args.active_deadline_seconds} is below 1")
+    try:
+        pinned_image(args.image_repository, args.image_tag)
+    except ValueError as error:
+        problems.append(f"image_tag: {error}")
+    if problems:
+        raise ValueError(f"Invalid training job {args.name}: " + "; ".join(problems))
+
+
+def job_statements(
+    args: KubernetesTrainJobArgs, data_bucket_arn: str, experiments_bucket_arn: str, key_arn: str
+) -> list[iam_policies.Statement]:
+    """Read the channels' prefixes; read and write the checkpoint and model prefixes; no more."""
+    channels = [_prefix(uri) for uri in (args.train_uri, args.validation_uri) if uri]
+    outputs = [_prefix(args.checkpoint_uri), _prefix(args.model_uri)]
+    return [
+        {
+            "Sid": "ListChannels",
+            "Effect": "Allow",
+            "Action": "s3:ListBucket",
+            "Resource": data_bucket_arn,
+            "Condition": {"StringLike": {"s3:prefix": [f"{p}/*" for p in channels]}},
+        },
+        {
+            "Sid": "ReadChannels",
+            "Effect": "Allow",
+            "Action": "s3:GetObject",
+            "Resource": [f"{data_bucket_arn}/{p}/*" for p in channels],
+        },
+        {
+            "Sid": "ListOutputs",
+            "Effect": "Allow",
+            "Action": "s3:ListBucket",
+            "Resource": experiments_bucket_arn,
+            "Condition": {"StringLike": {"s3:prefix": [f"{p}/*" for p in outputs]}},
+        },
+        {
+            # Checkpoints are pruned as the local store prunes them (DeleteObject).
+            "Sid": "ReadWriteOutputs",
+            "Effect": "Allow",
+            "Action": ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
+            "Resource": [f"{experiments_bucket_arn}/{p}/*" for p in outputs],
+        },
+        iam_policies.kms_via_s3_statement(key_arn, args.region),
+    ]
+
+
+def hyperparameters_json(args: KubernetesTrainJobArgs) -> str:
+    """The job's ``hyperparameters.json`` content: the shared keys and the algorithm's."""
+    values = {
+        **args.hyperparameters,
+        "algorithm": args.algorithm,
+        "task": args.task,
+        "target": args.target,
+    }
+    return json.dumps(values, sort_keys=True)
+
+
+def staging_command(args: KubernetesTrainJobArgs) -> list[str]:
+    """The init container's command: the contract from S3, and the newest checkpoint."""
+    command = ["python", "-m", "workloads.training.s3_sync", "stage"]
+    command += ["--hyperparameters", hyperparameters_json(args)]
+    command += ["--channel", f"train={args.train_uri}"]
+    if args.validation_uri:
+        command += ["--channel", f"validation={args.validation_uri}"]
+    return [*command, "--checkpoints", args.checkpoint_uri]
+
+
+def _mount(name: str, path: str, read_only: bool = False) -> k8s.core.v1.VolumeMountArgs:
+    return k8s.core.v1.VolumeMountArgs(name=name, mount_path=path, read_only=read_only or None)
+
+
+def _environment(args: KubernetesTrainJobArgs) -> list[k8s.core.v1.EnvVarArgs]:
+    return [
+        # The root filesystem is read-only: homes and caches (MLflow, torch) go to /tmp.
+        k8s.core.v1.EnvVarArgs(name="HOME", value=SCRATCH_PATH),
+        k8s.core.v1.EnvVarArgs(name="XDG_CACHE_HOME", value=f"{SCRATCH_PATH}/.cache"),
+        k8s.core.v1.EnvVarArgs(name="AWS_DEFAULT_REGION", value=args.region),
+        k8s.core.v1.EnvVarArgs(name="AWS_STS_REGIONAL_ENDPOINTS", value="regional"),
+    ]
+
+
+def trainer_env(args: KubernetesTrainJobArgs) -> list[k8s.core.v1.EnvVarArgs]:
+    """The TrainJob's trainer environment: where checkpoints and the model go on S3."""
+    return [
+        *_environment(args),
+        k8s.core.v1.EnvVarArgs(name=CHECKPOINT_S3_URI_ENV, value=args.checkpoint_uri),
+        k8s.core.v1.EnvVarArgs(name=MODEL_S3_URI_ENV, value=args.model_uri),
+    ]
+
+
+def trainer_command() -> tuple[list[str], list[str]]:
+    """``torchrun -m workloads.training``; torchrun reads its layout from ``PET_*`` variables."""
+    return ["torchrun"], ["-m", "workloads.training"]
+
+
+def node_pod_spec(args: KubernetesTrainJobArgs, service_account: str) -> k8s.core.v1.PodSpecArgs:
+    """The pod of every training node: staging init container, then the trainer container."""
+    image = pinned_image(args.image_repository, args.image_tag)
+    command, arguments = trainer_command()
+    mounts = [_mount(name, path) for name, path, _ in VOLUMES]
+    return k8s.core.v1.PodSpecArgs(
+        service_account_name=service_account,
+        # Nothing in the pod calls the Kubernetes API; the IRSA token is its own projected volume.
+        automount_service_account_token=False,
+        restart_policy="Never",  # a failure fails the Job; the JobSet restarts the whole group
+        termination_grace_period_seconds=TERMINATION_GRACE_SECONDS,
+        security_context=pod_security_context(),
+        init_containers=[
+            k8s.core.v1.ContainerArgs(
+                name=STAGING_INIT_CONTAINER,
+                image=image,
+                command=staging_command(args),
+                env=_environment(args),
+                resources=resource_requirements(*STAGING_RESOURCES),
+                security_context=container_security_context(),
+                volume_mounts=[
+                    _mount("input", f"{CONTRACT_ROOT}/input"),
+                    _mount("checkpoints", f"{CONTRACT_ROOT}/checkpoints"),
+                    scratch_mount(),
+                ],
+            )
+        ],
+        containers=[
+            k8s.core.v1.ContainerArgs(
+                name=NODE,
+                image=image,
+                command=command,
+                args=arguments,
+                env=trainer_env(args),
+                resources=resource_requirements(
+                    args.cpu, args.memory, args.cpu_limit, args.gpus_per_node
+                ),
+                security_context=container_security_context(),
+                volume_mounts=mounts,
+            )
+        ],
+        volumes=[scratch_volume(name, size) for name, _, size in VOLUMES],
+        tolerations=gpu_tolerations(args.gpus_per_node),
+        node_selector=gpu_node_selector(args.gpus_per_node),
+    )
+
+
+def runtime_spec(args: KubernetesTrainJobArgs, service_account: str) -> dict[str, object]:
+    """The TrainingRuntime's spec: torch policy and the JobSet of ``nodes`` node pods."""
+    job = k8s.batch.v1.JobTemplateSpecArgs(
+        metadata=k8s.meta.v1.ObjectMetaArgs(labels={ANCESTOR_LABEL: TRAINER_STEP}),
+        spec=k8s.batch.v1.JobSpecArgs(
+            backoff_limit=0,
+            active_deadline_seconds=args.active_deadline_seconds,
+            template=k8s.core.v1.PodTemplateSpecArgs(spec=node_pod_spec(args, service_account)),
+        ),
+    )
+    return {
+        "mlPolicy": {"numNodes": args.nodes, "torch": {"numProcPerNode": args.procs_per_node}},
+        "template": {
+            "spec": {
+                "failurePolicy": {"maxRestarts": args.backoff_limit},
+                "replicatedJobs": [{"name": NODE, "replicas": 1, "template": job}],
+            }
+        },
+    }
+
+
+def trainer_spec(args: KubernetesTrainJobArgs) -> dict[str, object]:
+    """The TrainJob's ``trainer``: nodes x processes per node = the world size."""
+    command, arguments = trainer_command()
+    return {
+        "image": pinned_image(args.image_repository, args.image_tag),
+        "command": command,
+        "args": arguments,
+        "env": trainer_env(args),
+        "numNodes": args.nodes,
+        "numProcPerNode": args.procs_per_node,
+        "resourcesPerNode": resource_requirements(
+            args.cpu, args.memory, args.cpu_limit, args.gpus_per_node
+        ),
+    }
+
+
+class KubernetesTrainJob(pulumi.ComponentResource):
+    """A Kubeflow TrainJob on a TrainingRuntime of our own, with its IRSA role."""
+
+    runtime: k8s.apiextensions.CustomResource
+    """The TrainingRuntime (the pod template)."""
+    train_job: k8s.apiextensions.CustomResource
+    """The TrainJob."""
+    role: ServiceAccountRole
+    """The nodes' service account and IAM role."""
+
+    def __init__(
+        self,
+        name: str,
+        args: KubernetesTrainJobArgs,
+        cluster: ClusterAccess,
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        super().__init__("mlplatform:kubernetes:KubernetesTrainJob", name, None, opts)
+        validate(args)
+        self.args = args
+        service_account = f"{args.name}-trainer"
+        self.role = ServiceAccountRole(
+            f"{name}-trainer",
+            ServiceAccountRoleArgs(
+                namespace=args.namespace,
+                service_account=service_account,
+                statements=pulumi.Output.all(
+                    args.data_bucket_arn, args.experiments_bucket_arn, args.kms_key_arn
+                ).apply(lambda values: job_statements(args, values[0], values[1], values[2])),
+                description=f"Training job {args.name}: its data, checkpoints and model",
+            ),
+            cluster,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        runtime_name = f"{args.name}-runtime"
+        self.runtime = k8s.apiextensions.CustomResource(
+            f"{name}-runtime",
+            api_version=API_VERSION,
+            kind="TrainingRuntime",
+            metadata=k8s.meta.v1.ObjectMetaArgs(
+                name=runtime_name,
+                namespace=args.namespace,
+                labels={"trainer.kubeflow.org/framework": "torch"},
+            ),
+            spec=runtime_spec(args, service_account),
+            opts=cluster.options(self),
+        )
+        self.train_job = k8s.apiextensions.CustomResource(
+            name,
+            api_version=API_VERSION,
+            kind="TrainJob",
+            metadata=k8s.meta.v1.ObjectMetaArgs(
+                name=args.name,
+                namespace=args.namespace,
+                annotations={SKIP_AWAIT_ANNOTATION: "true"},
+            ),
+            spec={
+                "runtimeRef": {
+                    "name": runtime_name,
+                    "apiGroup": "trainer.kubeflow.org",
+                    "kind": "TrainingRuntime",
+                },
+                "trainer": trainer_spec(args),
+            },
+            # The spec is immutable once created: a change is a new TrainJob (same name).
+            opts=cluster.options(
+                self,
+                depends_on=[self.runtime, self.role],
+                replace_on_changes=["spec"],
+                delete_before_replace=True,
+            ),
+        )
+        self.register_outputs({"name": args.name, "world_size": args.world_size})
+
+    def exports(self) -> dict[str, object]:
+        """What the stack exports: the job, its world size, where its outputs land, its role."""
+        return {
+            "name": self.args.name,
+            "namespace": self.args.namespace,
+            "world_size": self.args.world_size,
+            "model_archive": f"{self.args.model_uri.rstrip('/')}/model.tar.gz",
+            "checkpoint_uri": self.args.checkpoint_uri,
+            "role_arn": self.role.role.arn,
+        }

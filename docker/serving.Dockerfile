@@ -31,7 +31,13 @@ RUN printf '#!/bin/sh\nexec ml-platform-serve --host 0.0.0.0 "$@"\n' > /usr/loca
        --shell /usr/sbin/nologin serving \
     && mkdir -p /opt/ml/model
 
-ENV SM_MODEL_DIR=/opt/ml/model
+# It runs as uid 10001 and works on a read-only root filesystem (the KServe predictor's): it
+# writes nothing but sockets; no bytecode (PYTHONDONTWRITEBYTECODE), and HOME and the caches point
+# at /tmp, which the pod mounts as an emptyDir. The model directory is only read (SageMaker's
+# /opt/ml/model, or /mnt/models where KServe's storage initializer unpacks it).
+ENV SM_MODEL_DIR=/opt/ml/model \
+    HOME=/tmp \
+    XDG_CACHE_HOME=/tmp/.cache
 WORKDIR /opt/ml
 EXPOSE 8080
 USER 10001:10001

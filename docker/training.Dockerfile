@@ -45,3 +45,22 @@ RUN pip install \
 COPY pyproject.toml README.md /tmp/src/
 COPY workloads /tmp/src/workloads
 RUN pip install --no-deps /tmp/src && rm -rf /tmp/src
+
+# Non-root, for Kubernetes (components/kubernetes/train_job.py): the pods run as uid/gid 10001
+# with a read-only root filesystem and mount an emptyDir on each path written: /opt/ml/input
+# (staged channels and hyperparameters.json), /opt/ml/model, /opt/ml/output,
+# /opt/ml/checkpoints and /tmp. HOME and the caches (MLflow, torch, matplotlib) point into /tmp,
+# so nothing writes under /root or the image. The folders exist here, owned by the user, so the
+# image also runs without those volumes (docker run, a writable root).
+RUN useradd --uid 10001 --user-group --no-create-home --home-dir /tmp \
+        --shell /usr/sbin/nologin training \
+    && mkdir -p /opt/ml/input/config /opt/ml/input/data /opt/ml/model /opt/ml/output \
+        /opt/ml/checkpoints /opt/ml/code \
+    && chown -R 10001:10001 /opt/ml
+ENV HOME=/tmp \
+    XDG_CACHE_HOME=/tmp/.cache \
+    MPLCONFIGDIR=/tmp/.cache/matplotlib \
+    TORCH_HOME=/tmp/.cache/torch \
+    PYTHONDONTWRITEBYTECODE=1
+WORKDIR /opt/ml
+USER 10001:10001

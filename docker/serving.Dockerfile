@@ -35,9 +35,9 @@ RUN printf '#!/bin/sh\nexec ml-platform-serve --host 0.0.0.0 "$@"\n' > /usr/loca
 # writes nothing but sockets; no bytecode (PYTHONDONTWRITEBYTECODE), and HOME and the caches point
 # at /tmp, which the pod mounts as an emptyDir. The model directory is only read (SageMaker's
 # /opt/ml/model, or /mnt/models where KServe's storage initializer unpacks it).
-ENV SM_MODEL_DIR=/opt/ml/model \
-    HOME=/tmp \
+ENV HOME=/tmp \
     XDG_CACHE_HOME=/tmp/.cache
+ENV SM_MODEL_DIR=/opt/ml/model
 WORKDIR /opt/ml
 EXPOSE 8080
 USER 10001:10001

@@ -64,7 +64,7 @@ LAYERS: dict[str, Layer] = {
             "kubernetes",
             f"{TYPE_PACKAGE}:kubernetes:KubernetesLayer",
             ("data",),
-            implemented=False,
+            implemented=True,
         ),
     )
 }

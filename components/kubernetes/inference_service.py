@@ -80,11 +80,11 @@ class KServeEndpointArgs:
     """The InferenceService's name (a DNS label; KServe adds ``-predictor`` and more to it)."""
     namespace: str
     """The serving namespace."""
-    image_repository: str
+    image_repository: pulumi.Input[str]
     """Repository URL of our inference server image (docker/serving.Dockerfile) in ECR."""
     image_tag: str
     """Its immutable tag (never ``latest``)."""
-    model_uri: str
+    model_uri: pulumi.Input[str]
     """``s3://<models bucket>/<key>.tar.gz``: the model archive the storage initializer unpacks."""
     models_bucket_arn: pulumi.Input[str]
     """ARN of the bucket of ``model_uri`` (scopes the read permission)."""
@@ -118,7 +118,8 @@ def validate(args: KServeEndpointArgs) -> None:
     problems = []
     if not _NAME.match(args.name):
         problems.append(f"name: '{args.name}' is not a DNS label of at most 45 characters")
-    if not _MODEL_URI.match(args.model_uri):
+    # An output (the bucket's generated name) is checked when known, in the policy below.
+    if isinstance(args.model_uri, str) and not _MODEL_URI.match(args.model_uri):
         problems.append(f"model_uri: '{args.model_uri}' is not s3://<bucket>/<key>.tar.gz")
     if args.canary_traffic_percent is not None and not 0 <= args.canary_traffic_percent <= 100:
         problems.append(
@@ -149,7 +150,8 @@ def model_read_statements(
 ) -> list[iam_policies.Statement]:
     """Read exactly the model object, and decrypt it through S3 only."""
     match = _MODEL_URI.match(model_uri)
-    assert match is not None  # validated at construction
+    if match is None:
+        raise ValueError(f"model_uri: '{model_uri}' is not s3://<bucket>/<key>.tar.gz")
     return [
         {
             "Sid": "ReadModelArchive",
@@ -268,9 +270,11 @@ class KServeEndpoint(pulumi.ComponentResource):
             ServiceAccountRoleArgs(
                 namespace=args.namespace,
                 service_account=service_account,
-                statements=pulumi.Output.all(args.models_bucket_arn, args.kms_key_arn).apply(
+                statements=pulumi.Output.all(
+                    args.models_bucket_arn, args.kms_key_arn, args.model_uri
+                ).apply(
                     lambda values: model_read_statements(
-                        values[0], args.model_uri, values[1], args.region
+                        values[0], values[2], values[1], args.region
                     )
                 ),
                 description=f"KServe predictor {args.name}: reads its model archive",

@@ -112,7 +112,7 @@ class JupyterHubArgs:
     """Users who approve sign-ups and manage servers; they still sign up themselves first."""
     chart_version: str = CHART_VERSION
     """The zero-to-jupyterhub chart version (pinned)."""
-    user_image_repository: str | None = None
+    user_image_repository: pulumi.Input[str] | None = None
     """Single-user image repository (e.g. in ECR); None: the chart's pinned sample image."""
     user_image_tag: str | None = None
     """Its immutable tag (required with a repository)."""
@@ -321,9 +321,8 @@ def chart_values(args: JupyterHubArgs, tracking_uri: str | None, vpc_cidr: str |
     if tracking_uri:
         singleuser["extraEnv"]["MLFLOW_TRACKING_URI"] = tracking_uri
     if args.user_image_repository and args.user_image_tag:
-        image = pinned_image(args.user_image_repository, args.user_image_tag)
-        name, _, tag = image.rpartition(":")
-        singleuser["image"] = {"name": name, "tag": tag}
+        pinned_image(args.user_image_repository, args.user_image_tag)  # refuses 'latest'
+        singleuser["image"] = {"name": args.user_image_repository, "tag": args.user_image_tag}
     return {
         "hub": {
             "config": {

@@ -91,7 +91,7 @@ class MlflowServerArgs:
     """Environment name, part of AWS resource names."""
     namespace: str
     """Namespace of the server, its Secrets and (in-cluster) its database."""
-    image_repository: str
+    image_repository: pulumi.Input[str]
     """Repository URL of our MLflow image (docker/mlflow.Dockerfile) in ECR."""
     image_tag: str
     """Its immutable tag (never ``latest``)."""
@@ -238,6 +238,8 @@ class MlflowServer(pulumi.ComponentResource):
             "app.kubernetes.io/component": "tracking-server",
         }
         image = pinned_image(args.image_repository, args.image_tag)
+        self.pod_labels = labels
+        self.database_pod_labels: dict[str, str] | None = None
         self.service_name = name
         self.admin_secret_name = f"{name}-auth"
         db_secret_name = f"{name}-database"
@@ -542,6 +544,7 @@ class MlflowServer(pulumi.ComponentResource):
             "app.kubernetes.io/instance": db_name,
             "app.kubernetes.io/component": "database",
         }
+        self.database_pod_labels = labels
         k8s.core.v1.Secret(
             db_name,
             metadata=k8s.meta.v1.ObjectMetaArgs(

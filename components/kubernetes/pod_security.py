@@ -15,6 +15,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
+import pulumi
 import pulumi_kubernetes as k8s
 
 #: The user and group every platform container runs as (the images create this user).
@@ -27,18 +28,25 @@ _PINNED_TAG = re.compile(r"^[\w][\w.-]{0,127}$")
 _DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
 
 
-def pinned_image(repository: str, tag: str) -> str:
+def pinned_image(repository: pulumi.Input[str], tag: str) -> pulumi.Input[str]:
     """``repository:tag`` (or ``repository@sha256:...``), refusing ``latest`` and empty tags.
+
+    The tag is checked at once; ``repository`` may be an output (an ECR repository's URL, which
+    carries the account id), and the image is then an output too.
 
     Raises:
         ValueError: naming the image, when the tag is missing, malformed or ``latest``.
 
     """
     if _DIGEST.match(tag):
-        return f"{repository}@{tag}"
-    if not _PINNED_TAG.match(tag) or tag == "latest":
+        separator = "@"
+    elif not _PINNED_TAG.match(tag) or tag == "latest":
         raise ValueError(f"image {repository}: tag '{tag}' is not pinned (never 'latest')")
-    return f"{repository}:{tag}"
+    else:
+        separator = ":"
+    if isinstance(repository, str):
+        return f"{repository}{separator}{tag}"
+    return pulumi.Output.concat(repository, separator, tag)
 
 
 def is_pinned(image: str) -> bool:

@@ -31,6 +31,7 @@ trains as it would on SageMaker, and rank 0 uploads checkpoints and ``model.tar.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 from collections.abc import Mapping
@@ -101,7 +102,7 @@ class KubernetesTrainJobArgs:
     """The TrainJob's name (an RFC 1035 label of at most 40 characters: pods add suffixes)."""
     namespace: str
     """The training namespace."""
-    image_repository: str
+    image_repository: pulumi.Input[str]
     """Repository URL of our training image (docker/training.Dockerfile) in ECR."""
     image_tag: str
     """Its immutable tag (never ``latest``)."""
@@ -109,11 +110,11 @@ class KubernetesTrainJobArgs:
     """The training algorithm (``sklearn``, ``xgboost``, ``pytorch``, ``automl``)."""
     target: str
     """The target column."""
-    train_uri: str
+    train_uri: pulumi.Input[str]
     """``s3://<processed bucket>/<prefix>``: the training channel."""
-    model_uri: str
+    model_uri: pulumi.Input[str]
     """``s3://<experiments bucket>/k8s/<name>/model``: where ``model.tar.gz`` goes."""
-    checkpoint_uri: str
+    checkpoint_uri: pulumi.Input[str]
     """``s3://<experiments bucket>/k8s/<name>/checkpoints``: checkpoints, resumed from."""
     data_bucket_arn: pulumi.Input[str]
     """ARN of the bucket of the channels (read only, their prefixes only)."""
@@ -125,7 +126,7 @@ class KubernetesTrainJobArgs:
     """The stack's region (the key is usable only through S3 in it)."""
     task: Literal["classification", "regression"] = "classification"
     """Whether the target is a class or a number."""
-    validation_uri: str | None = None
+    validation_uri: pulumi.Input[str] | None = None
     """``s3://<processed bucket>/<prefix>``: the validation channel; None splits the training
     data."""
     hyperparameters: Mapping[str, str | int | float | bool] = field(default_factory=dict)
@@ -158,7 +159,8 @@ class KubernetesTrainJobArgs:
 
 def _prefix(uri: str) -> str:
     match = _S3_URI.match(uri)
-    assert match is not None  # validated at construction
+    if match is None:
+        raise ValueError(f"'{uri}' is not s3://<bucket>/<prefix>")
     return match[2]
 
 
@@ -174,7 +176,8 @@ def validate(args: KubernetesTrainJobArgs) -> None:
         "checkpoint_uri": args.checkpoint_uri,
     }
     for key, uri in uris.items():
-        if uri is not None and not _S3_URI.match(uri):
+        # Outputs (a bucket's generated name) are checked when known, in the role's policy.
+        if isinstance(uri, str) and not _S3_URI.match(uri):
             problems.append(f"{key}: '{uri}' is not s3://<bucket>/<prefix>")
     if args.nodes < 1:
         problems.append(f"nodes: {args.nodes} is below 1")
@@ -246,13 +249,13 @@ def hyperparameters_json(args: KubernetesTrainJobArgs) -> str:
     return json.dumps(values, sort_keys=True)
 
 
-def staging_command(args: KubernetesTrainJobArgs) -> list[str]:
+def staging_command(args: KubernetesTrainJobArgs) -> list[pulumi.Input[str]]:
     """The init container's command: the contract from S3, and the newest checkpoint."""
     command = ["python", "-m", "workloads.training.s3_sync", "stage"]
     command += ["--hyperparameters", hyperparameters_json(args)]
-    command += ["--channel", f"train={args.train_uri}"]
+    command += ["--channel", pulumi.Output.concat("train=", args.train_uri)]
     if args.validation_uri:
-        command += ["--channel", f"validation={args.validation_uri}"]
+        command += ["--channel", pulumi.Output.concat("validation=", args.validation_uri)]
     return [*command, "--checkpoints", args.checkpoint_uri]
 
 
@@ -395,8 +398,27 @@ class KubernetesTrainJob(pulumi.ComponentResource):
                 namespace=args.namespace,
                 service_account=service_account,
                 statements=pulumi.Output.all(
-                    args.data_bucket_arn, args.experiments_bucket_arn, args.kms_key_arn
-                ).apply(lambda values: job_statements(args, values[0], values[1], values[2])),
+                    args.data_bucket_arn,
+                    args.experiments_bucket_arn,
+                    args.kms_key_arn,
+                    args.train_uri,
+                    args.validation_uri,
+                    args.model_uri,
+                    args.checkpoint_uri,
+                ).apply(
+                    lambda values: job_statements(
+                        dataclasses.replace(
+                            args,
+                            train_uri=values[3],
+                            validation_uri=values[4],
+                            model_uri=values[5],
+                            checkpoint_uri=values[6],
+                        ),
+                        values[0],
+                        values[1],
+                        values[2],
+                    )
+                ),
                 description=f"Training job {args.name}: its data, checkpoints and model",
             ),
             cluster,
@@ -448,7 +470,9 @@ class KubernetesTrainJob(pulumi.ComponentResource):
             "name": self.args.name,
             "namespace": self.args.namespace,
             "world_size": self.args.world_size,
-            "model_archive": f"{self.args.model_uri.rstrip('/')}/model.tar.gz",
+            "model_archive": pulumi.Output.from_input(self.args.model_uri).apply(
+                lambda uri: f"{uri.rstrip('/')}/model.tar.gz"
+            ),
             "checkpoint_uri": self.args.checkpoint_uri,
             "role_arn": self.role.role.arn,
         }

@@ -114,7 +114,18 @@ KSERVE = HelmChart(
                 "deploymentMode": "Serverless",
                 # Kourier, not Istio: KServe must not create Istio VirtualServices.
                 "gateway": {"disableIstioVirtualHost": True},
-            }
+            },
+            # The storage initializer KServe injects into each predictor pod (it downloads the
+            # model) must pass the serving namespace's restricted Pod Security admission too.
+            "storage": {
+                "containerSecurityContext": {
+                    "allowPrivilegeEscalation": False,
+                    "privileged": False,
+                    "runAsNonRoot": True,
+                    "capabilities": {"drop": ["ALL"]},
+                    "seccompProfile": {"type": "RuntimeDefault"},
+                }
+            },
         }
     },
 )
@@ -138,7 +149,14 @@ def knative_serving_spec() -> dict[str, Any]:
             "network": {"ingress-class": KOURIER_INGRESS_CLASS},
             # Revisions' pods (and the queue-proxy sidecar) get the restricted security context
             # by default, so they are admitted to the platform's restricted namespaces.
-            "features": {"secure-pod-defaults": "enabled"},
+            "features": {
+                "secure-pod-defaults": "enabled",
+                # GPU predictors select the GPU nodes and tolerate their taint; the platform's
+                # containers write only to emptyDir scratch (their root filesystem is read-only).
+                "kubernetes.podspec-nodeselector": "enabled",
+                "kubernetes.podspec-tolerations": "enabled",
+                "kubernetes.podspec-volumes-emptydir": "enabled",
+            },
         },
     }
 

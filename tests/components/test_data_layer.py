@@ -433,8 +433,8 @@ def test_one_private_subnet_per_configured_zone(plan: Plan) -> None:
     vpc_id = ec2_id(only(plan.of_type(VPC)))
     # when the subnets are planned
     subnets = sorted(plan.of_type(SUBNET), key=lambda subnet: subnet.inputs["availabilityZone"])
-    # then there is one per zone (1 dev, 3 prod), in distinct zones, with the carved CIDRs
-    assert len(subnets) == network.availability_zones == {"dev": 1, "prod": 3}[plan.run.stack]
+    # then there is one per zone (2 dev: EKS needs two; 3 prod), in distinct zones, with the carved CIDRs
+    assert len(subnets) == network.availability_zones == {"dev": 2, "prod": 3}[plan.run.stack]
     zones = [subnet.inputs["availabilityZone"] for subnet in subnets]
     assert zones == [f"{REGION}{letter}" for letter in "abc"[: len(subnets)]]
     assert [subnet.inputs["cidrBlock"] for subnet in subnets] == network.subnet_cidrs()

@@ -35,6 +35,8 @@ STATEFUL_TYPES = {
     "aws:sagemaker/mlflowTrackingServer:MlflowTrackingServer",
     # the feature-store layer: online and offline feature data
     "aws:sagemaker/featureGroup:FeatureGroup",
+    # the kubernetes layer: the MLflow tracking server's database
+    "aws:rds/instance:Instance",
 }
 
 

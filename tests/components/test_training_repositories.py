@@ -30,7 +30,8 @@ def plan(plan: Plan) -> Plan:
 def configured(stack: str) -> RepositoriesConfig:
     """The stack file's repositories section, with the config's defaults filled in."""
     section = stack_file(stack)["ml-platform:training"].get("repositories", {})
-    return RepositoriesConfig.model_validate(section)
+    # Through JSON, as the program reads config (strict models take lists as JSON arrays).
+    return RepositoriesConfig.model_validate_json(json.dumps(section))
 
 
 def repositories(plan: Plan) -> dict[str, RecordedResource]:

@@ -27,13 +27,21 @@ def problems_of(flat: dict[str, str], stack: str = "dev") -> list[str]:
 def test_dev_stack_file_is_valid_small_and_destroyable() -> None:
     # given the dev stack file / when it is loaded
     config = load_platform_config("dev", DEV)
-    # then it is a single-AZ development stack whose data does not survive destroy
+    # then it is a two-AZ (the least EKS accepts) development stack whose data does not survive destroy
     assert config.environment == "dev"
     assert config.tier == "development"
     assert config.retains_data is False
-    assert config.data.network.availability_zones == 1
+    assert config.data.network.availability_zones == 2
     assert config.data.kms.deletion_window_days == 7
-    assert config.layers == ("data", "feature_store", "training", "gpu", "serving", "monitoring")
+    assert config.layers == (
+        "data",
+        "feature_store",
+        "training",
+        "gpu",
+        "serving",
+        "monitoring",
+        "kubernetes",
+    )
 
 
 def test_prod_stack_file_is_valid_multi_az_and_retained() -> None:
@@ -98,7 +106,7 @@ def test_error_message_names_the_stack_and_counts_problems() -> None:
         ("data", {"buckets": {"raw": {"noncurrent_version_expiration_days": 0}}}, "data.buckets.raw.noncurrent_version_expiration_days: must be >= 1"),
         ("data", [], "data: must be a mapping"),
         ("training", {"jobs": []}, "training.jobs: unknown key"),
-        ("layers", ["data", "kubernetes"], "layers[1]: 'kubernetes' is not available yet in this version"),
+        ("layers", ["kubernetes"], "layers: 'kubernetes' needs data, which is not listed"),
         ("layers", ["data", "bogus"], "layers[1]: 'bogus' is not a layer (known: data, feature_store, training, gpu, serving, monitoring, kubernetes)"),
         ("layers", ["data", "data"], "layers: lists data more than once"),
         ("layers", "data", "layers: must be a list"),

@@ -46,13 +46,22 @@ def test_every_cloud_resource_uses_the_stack_provider(plan: Plan) -> None:
     # so every taggable resource gets the default tags, and none falls back to ambient settings
     # (a dynamic resource runs in the program's own Python provider and calls AWS with boto3)
     provider = provider_of(plan)
-    cloud = [
-        r
-        for r in plan.resources
-        if r.custom and r.type != PROVIDER_TYPE and not r.type.startswith(DYNAMIC_TYPE_PREFIX)
-    ]
+    cloud = [r for r in plan.resources if r.custom and r.type.startswith("aws:")]
     assert cloud
     assert {r.provider for r in cloud} == {provider.urn}
+    # and every Kubernetes object goes through the stack's one Kubernetes provider
+    (kubernetes,) = plan.of_type("pulumi:providers:kubernetes")
+    objects = [r for r in plan.resources if r.type.startswith("kubernetes:")]
+    assert objects
+    assert {r.provider for r in objects} == {kubernetes.urn}
+    # and only random values (pulumi-random, which the stacks do not restrict) use a default one
+    others = [
+        r
+        for r in plan.resources
+        if r.custom
+        and not r.type.startswith(("aws:", "kubernetes:", "pulumi:providers:", DYNAMIC_TYPE_PREFIX))
+    ]
+    assert {r.type.split(":")[0] for r in others} == {"random"}
 
 
 def test_exports_hold_the_data_layer_contract(plan: Plan) -> None:
@@ -64,6 +73,7 @@ def test_exports_hold_the_data_layer_contract(plan: Plan) -> None:
         "gpu",
         "serving",
         "monitoring",
+        "kubernetes",
     ]
     data = exports["data"]
     assert set(data) == {
@@ -87,7 +97,7 @@ def test_exports_hold_the_data_layer_contract(plan: Plan) -> None:
     }
     assert data["kms_key_arn"].startswith("arn:aws:kms:us-east-1:123456789012:key/")
     assert data["bucket_arns"]["raw"] == f"arn:aws:s3:::{data['bucket_names']['raw']}"
-    assert len(data["subnet_ids"]) == {"dev": 1, "prod": 3}[plan.run.stack]
+    assert len(data["subnet_ids"]) == {"dev": 2, "prod": 3}[plan.run.stack]
 
 
 def test_invalid_config_stops_before_any_resource() -> None:

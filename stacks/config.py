@@ -971,6 +971,37 @@ class TrainingConfig(_Section):
 # --------------------------------------------------------------------------------------------
 
 
+def _gpu_instance_types(value: tuple[str, ...]) -> tuple[str, ...]:
+    """At least one instance type, all of GPU families, none repeated."""
+    if not value:
+        raise ValueError("at least one GPU instance type is required")
+    not_gpu = [name for name in value if _instance_family(name) not in GPU_FAMILIES]
+    if not_gpu:
+        raise ValueError(
+            f"not GPU instance types: {', '.join(not_gpu)} "
+            f"(GPU families: {', '.join(GPU_FAMILIES)})"
+        )
+    if repeated := _repeated("instance types", value):
+        raise ValueError(repeated)
+    return value
+
+
+def _at_least_min_size(value: int, info: ValidationInfo) -> int:
+    """A group's ``max_size`` is not below its ``min_size``."""
+    low = info.data.get("min_size")
+    if low is not None and value < low:
+        raise ValueError(f"must be >= min_size ({low})")
+    return value
+
+
+def _between_min_and_max_size(value: int | None, info: ValidationInfo) -> int | None:
+    """A group's starting size lies between its ``min_size`` and ``max_size``."""
+    low, high = info.data.get("min_size"), info.data.get("max_size")
+    if None not in (low, high, value) and not low <= value <= high:
+        raise ValueError(f"must be between min_size ({low}) and max_size ({high})")
+    return value
+
+
 class GpuConfig(_Section):
     """Self-managed GPU instances (the gpu layer): an Auto Scaling group of GPU boxes."""
 
@@ -994,36 +1025,11 @@ class GpuConfig(_Section):
     root_volume_size_gb: int = Field(default=200, ge=50, le=16384)
     """Size of each instance's encrypted root volume."""
 
-    @field_validator("instance_types")
-    @classmethod
-    def _gpu_types(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        if not value:
-            raise ValueError("at least one GPU instance type is required")
-        not_gpu = [name for name in value if _instance_family(name) not in GPU_FAMILIES]
-        if not_gpu:
-            raise ValueError(
-                f"not GPU instance types: {', '.join(not_gpu)} "
-                f"(GPU families: {', '.join(GPU_FAMILIES)})"
-            )
-        if repeated := _repeated("instance types", value):
-            raise ValueError(repeated)
-        return value
+    _gpu_types = field_validator("instance_types")(_gpu_instance_types)
 
-    @field_validator("max_size")
-    @classmethod
-    def _above_minimum(cls, value: int, info: ValidationInfo) -> int:
-        low = info.data.get("min_size")
-        if low is not None and value < low:
-            raise ValueError(f"must be >= min_size ({low})")
-        return value
+    _above_minimum = field_validator("max_size")(_at_least_min_size)
 
-    @field_validator("desired_capacity")
-    @classmethod
-    def _within_bounds(cls, value: int | None, info: ValidationInfo) -> int | None:
-        low, high = info.data.get("min_size"), info.data.get("max_size")
-        if None not in (low, high, value) and not low <= value <= high:
-            raise ValueError(f"must be between min_size ({low}) and max_size ({high})")
-        return value
+    _within_bounds = field_validator("desired_capacity")(_between_min_and_max_size)
 
 
 # --------------------------------------------------------------------------------------------
@@ -1377,21 +1383,9 @@ class NodeGroupConfig(_Section):
             raise ValueError(repeated)
         return value
 
-    @field_validator("max_size")
-    @classmethod
-    def _above_minimum(cls, value: int, info: ValidationInfo) -> int:
-        low = info.data.get("min_size")
-        if low is not None and value < low:
-            raise ValueError(f"must be >= min_size ({low})")
-        return value
+    _above_minimum = field_validator("max_size")(_at_least_min_size)
 
-    @field_validator("desired_size")
-    @classmethod
-    def _within_bounds(cls, value: int | None, info: ValidationInfo) -> int | None:
-        low, high = info.data.get("min_size"), info.data.get("max_size")
-        if None not in (low, high, value) and not low <= value <= high:
-            raise ValueError(f"must be between min_size ({low}) and max_size ({high})")
-        return value
+    _within_bounds = field_validator("desired_size")(_between_min_and_max_size)
 
     @property
     def initial_size(self) -> int:
@@ -1411,20 +1405,7 @@ class GpuNodeGroupConfig(NodeGroupConfig):
     disk_size_gb: int = Field(default=100, ge=20, le=16384)
     """Each node's encrypted root volume (images with CUDA are large)."""
 
-    @field_validator("instance_types")
-    @classmethod
-    def _gpu_types(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        if not value:
-            raise ValueError("at least one GPU instance type is required")
-        not_gpu = [name for name in value if _instance_family(name) not in GPU_FAMILIES]
-        if not_gpu:
-            raise ValueError(
-                f"not GPU instance types: {', '.join(not_gpu)} "
-                f"(GPU families: {', '.join(GPU_FAMILIES)})"
-            )
-        if repeated := _repeated("instance types", value):
-            raise ValueError(repeated)
-        return value
+    _gpu_types = field_validator("instance_types")(_gpu_instance_types)
 
 
 class EksClusterConfig(_Section):

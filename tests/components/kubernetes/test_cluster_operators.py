@@ -13,7 +13,6 @@ from typing import Any
 
 import pytest
 
-from components.kubernetes.cluster_access import ClusterAccess
 from components.kubernetes.cluster_operators import (
     ClusterOperators,
     ClusterOperatorsArgs,
@@ -21,6 +20,7 @@ from components.kubernetes.cluster_operators import (
 )
 from components.kubernetes.kubernetes_provider import kubernetes_provider
 from stacks.mock_runtime import PlanRun, RecordedResource, run_offline
+from tests.components.kubernetes.cluster import mock_cluster
 
 RELEASE = "kubernetes:helm.sh/v3:Release"
 CHART = "kubernetes:helm.sh/v4:Chart"
@@ -41,13 +41,7 @@ def run_operators(render_to: str | None, args: ClusterOperatorsArgs | None = Non
 
     def program() -> dict[str, Any]:
         provider = kubernetes_provider("cluster", "{}", render_to)
-        access = ClusterAccess(
-            provider=provider,
-            oidc_provider_arn="arn:aws:iam::123456789012:oidc-provider/oidc.example/id/X",
-            oidc_issuer="oidc.example/id/X",
-            storage_class="gp3-encrypted",
-            rendering=render_to is not None,
-        )
+        access = mock_cluster(rendering=render_to is not None, provider=provider)
         operators = ClusterOperators("operators", access, args)
         return {"ready": [resource.urn for resource in operators.ready]}
 

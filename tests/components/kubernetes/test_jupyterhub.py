@@ -10,10 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
-import pulumi_kubernetes as k8s
 import pytest
 
-from components.kubernetes.cluster_access import ClusterAccess
 from components.kubernetes.jupyterhub import (
     CHART_REPOSITORY,
     CHART_VERSION,
@@ -24,6 +22,7 @@ from components.kubernetes.jupyterhub import (
 )
 from components.kubernetes.pod_security import GPU_NODE_LABEL, GPU_TAINT_KEY
 from stacks.mock_runtime import PlanRun, RecordedResource, run_offline
+from tests.components.kubernetes.cluster import mock_cluster
 
 RELEASE = "kubernetes:helm.sh/v3:Release"
 CHART = "kubernetes:helm.sh/v4:Chart"
@@ -57,15 +56,7 @@ def run_hub(args: JupyterHubArgs, rendering: bool = False) -> PlanRun:
     """Build the component alone under the mocks."""
 
     def program() -> dict[str, Any]:
-        cluster = ClusterAccess(
-            provider=k8s.Provider("k8s"),
-            oidc_provider_arn=(
-                "arn:aws:iam::123456789012:oidc-provider/oidc.eks.us-east-1.amazonaws.com/id/ABC"
-            ),
-            oidc_issuer="oidc.eks.us-east-1.amazonaws.com/id/ABC",
-            storage_class="gp3-encrypted",
-            rendering=rendering,
-        )
+        cluster = mock_cluster(rendering=rendering)
         hub = JupyterHub("jupyterhub", args, cluster)
         return {"proxy_service": hub.proxy_service_name}
 

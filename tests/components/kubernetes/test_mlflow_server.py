@@ -13,13 +13,12 @@ from typing import Any
 
 import pulumi
 import pulumi_aws as aws
-import pulumi_kubernetes as k8s
 import pytest
 
-from components.kubernetes.cluster_access import ClusterAccess
 from components.kubernetes.mlflow_server import MlflowServer, MlflowServerArgs
 from components.retention import DataRetention
 from stacks.mock_runtime import PlanRun, RecordedResource, run_offline
+from tests.components.kubernetes.cluster import mock_cluster
 from tests.components.kubernetes.pod_templates import pod_template_problems, pod_templates
 
 KEY_ARN = "arn:aws:kms:us-east-1:123456789012:key/11111111-2222-3333-4444-555555555555"
@@ -65,15 +64,7 @@ def run_server(args: MlflowServerArgs) -> PlanRun:
 
     def program() -> dict[str, Any]:
         provider = aws.Provider("aws", region="us-east-1")
-        cluster = ClusterAccess(
-            provider=k8s.Provider("k8s"),
-            oidc_provider_arn=(
-                "arn:aws:iam::123456789012:oidc-provider/oidc.eks.us-east-1.amazonaws.com/id/ABC"
-            ),
-            oidc_issuer="oidc.eks.us-east-1.amazonaws.com/id/ABC",
-            storage_class="gp3-encrypted",
-            rendering=False,
-        )
+        cluster = mock_cluster()
         server = MlflowServer(
             "mlflow", args, cluster, pulumi.ResourceOptions(providers={"aws": provider})
         )

@@ -9,36 +9,25 @@ from __future__ import annotations
 
 from typing import Any
 
-import pulumi_kubernetes as k8s
 import pytest
 
 from components.kubernetes import network_policies
-from components.kubernetes.cluster_access import ClusterAccess
 from components.kubernetes.namespaces import (
     PURPOSES,
     PlatformNamespaces,
     PlatformNamespacesArgs,
 )
 from stacks.mock_runtime import RecordedResource, run_offline
+from tests.components.kubernetes.cluster import mock_cluster
 
 NAMESPACE = "kubernetes:core/v1:Namespace"
 POLICY = "kubernetes:networking.k8s.io/v1:NetworkPolicy"
 S3_CIDRS = ["52.216.0.0/15", "3.5.0.0/19"]
 
 
-def access() -> ClusterAccess:
-    return ClusterAccess(
-        provider=k8s.Provider("k8s"),
-        oidc_provider_arn="arn:aws:iam::123456789012:oidc-provider/oidc.eks.us-east-1.amazonaws.com/id/ABC",
-        oidc_issuer="oidc.eks.us-east-1.amazonaws.com/id/ABC",
-        storage_class="gp3-encrypted",
-        rendering=False,
-    )
-
-
 def build_namespaces() -> list[RecordedResource]:
     def program() -> dict[str, Any]:
-        cluster = access()
+        cluster = mock_cluster()
         namespaces = PlatformNamespaces(
             "namespaces",
             PlatformNamespacesArgs(environment="dev", vpc_cidr="10.20.0.0/16", s3_cidrs=S3_CIDRS),
@@ -161,7 +150,7 @@ def test_an_unknown_purpose_is_refused() -> None:
             PlatformNamespacesArgs(
                 environment="dev", vpc_cidr="10.0.0.0/16", s3_cidrs=[], purposes=["mining"]
             ),
-            access(),
+            mock_cluster(),
         )
 
     # when the namespaces are built / then the error names it

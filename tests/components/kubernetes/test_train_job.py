@@ -13,13 +13,12 @@ from typing import Any
 
 import pulumi
 import pulumi_aws as aws
-import pulumi_kubernetes as k8s
 import pytest
 
 from components.kubernetes import train_job
-from components.kubernetes.cluster_access import ClusterAccess
 from components.kubernetes.train_job import KubernetesTrainJob, KubernetesTrainJobArgs
 from stacks.mock_runtime import PlanRun, RecordedResource, run_offline
+from tests.components.kubernetes.cluster import mock_cluster
 from tests.components.kubernetes.pod_templates import pod_template_problems, pod_templates
 from workloads.training import s3_sync
 
@@ -58,15 +57,7 @@ BASE = KubernetesTrainJobArgs(
 def deploy(args: KubernetesTrainJobArgs) -> PlanRun:
     def program() -> dict[str, Any]:
         provider = aws.Provider("aws", region="us-east-1")
-        cluster = ClusterAccess(
-            provider=k8s.Provider("k8s"),
-            oidc_provider_arn=(
-                "arn:aws:iam::123456789012:oidc-provider/oidc.eks.us-east-1.amazonaws.com/id/ABC"
-            ),
-            oidc_issuer="oidc.eks.us-east-1.amazonaws.com/id/ABC",
-            storage_class="gp3-encrypted",
-            rendering=False,
-        )
+        cluster = mock_cluster()
         job = KubernetesTrainJob(
             "churn-ddp", args, cluster, opts=pulumi.ResourceOptions(providers={"aws": provider})
         )

@@ -36,8 +36,8 @@ import pulumi_kubernetes as k8s
 from components import iam_policies
 from components.kubernetes.cluster_access import ClusterAccess
 from components.kubernetes.pod_security import (
-    PLATFORM_UID,
     SCRATCH_PATH,
+    container_security_context,
     gpu_node_selector,
     gpu_tolerations,
     pinned_image,
@@ -163,23 +163,6 @@ def model_read_statements(
     ]
 
 
-def knative_container_security_context() -> k8s.core.v1.SecurityContextArgs:
-    """The restricted container context in the fields Knative admits (no ``privileged``).
-
-    Same as :func:`pod_security.container_security_context` otherwise; an unset ``privileged``
-    is false.
-    """
-    return k8s.core.v1.SecurityContextArgs(
-        run_as_non_root=True,
-        run_as_user=PLATFORM_UID,
-        run_as_group=PLATFORM_UID,
-        allow_privilege_escalation=False,
-        read_only_root_filesystem=True,
-        capabilities=k8s.core.v1.CapabilitiesArgs(drop=["ALL"]),
-        seccomp_profile=k8s.core.v1.SeccompProfileArgs(type="RuntimeDefault"),
-    )
-
-
 def predictor_container(args: KServeEndpointArgs) -> k8s.core.v1.ContainerArgs:
     """The ``kserve-container``: our server on 8080 serving what KServe unpacked in /mnt/models."""
     ping = k8s.core.v1.HTTPGetActionArgs(path="/ping", port=SERVER_PORT)
@@ -217,7 +200,7 @@ def predictor_container(args: KServeEndpointArgs) -> k8s.core.v1.ContainerArgs:
             failure_threshold=6,
         ),
         resources=resource_requirements(args.cpu, args.memory, args.cpu_limit, args.gpus),
-        security_context=knative_container_security_context(),
+        security_context=container_security_context(explicit_privileged=False),
         volume_mounts=[scratch_mount()],
     )
 

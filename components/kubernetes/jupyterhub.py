@@ -214,32 +214,6 @@ def profile_list(cpu: NotebookResources, gpu: NotebookResources | None) -> list[
     return profiles
 
 
-def notebook_pod_security_context() -> dict[str, Any]:
-    """The user pod's context: jovyan (1000), group users (100) owning the home volume."""
-    return {
-        "runAsNonRoot": True,
-        "runAsUser": NOTEBOOK_UID,
-        "runAsGroup": NOTEBOOK_GID,
-        "fsGroup": NOTEBOOK_GID,
-        "fsGroupChangePolicy": "OnRootMismatch",
-        "seccompProfile": {"type": "RuntimeDefault"},
-    }
-
-
-def notebook_container_security_context() -> dict[str, Any]:
-    """The user container's restricted context (as pod_security's, with the users group)."""
-    return {
-        "runAsNonRoot": True,
-        "runAsUser": NOTEBOOK_UID,
-        "runAsGroup": NOTEBOOK_GID,
-        "allowPrivilegeEscalation": False,
-        "privileged": False,
-        "readOnlyRootFilesystem": True,
-        "capabilities": {"drop": ["ALL"]},
-        "seccompProfile": {"type": "RuntimeDefault"},
-    }
-
-
 def user_egress(tracking_namespace: str | None, vpc_cidr: str | None) -> list[dict[str, Any]]:
     """Egress of user servers beyond the chart's allow rules: MLflow, and the VPC's endpoints."""
     rules: list[dict[str, Any]] = []
@@ -337,8 +311,13 @@ def chart_values(args: JupyterHubArgs, tracking_uri: str | None, vpc_cidr: str |
                 },
                 # KubeSpawner's security contexts have the last word over uid/gid-derived ones.
                 "KubeSpawner": {
-                    "pod_security_context": notebook_pod_security_context(),
-                    "container_security_context": notebook_container_security_context(),
+                    # jovyan (1000) in group users (100), which owns the home volume.
+                    "pod_security_context": pod_security_context(
+                        uid=NOTEBOOK_UID, gid=NOTEBOOK_GID
+                    ),
+                    "container_security_context": container_security_context(
+                        uid=NOTEBOOK_UID, gid=NOTEBOOK_GID
+                    ),
                 },
             },
             "extraConfig": {"nativeauthenticator-templates": _NATIVE_TEMPLATES},

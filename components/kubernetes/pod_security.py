@@ -60,30 +60,38 @@ def is_pinned(image: str) -> bool:
 
 
 def pod_security_context(
-    uid: int = PLATFORM_UID, fs_group: int | None = None
+    uid: int = PLATFORM_UID, fs_group: int | None = None, gid: int | None = None
 ) -> k8s.core.v1.PodSecurityContextArgs:
     """The restricted pod-level context: non-root ``uid``, RuntimeDefault seccomp.
 
-    ``fs_group`` (default: ``uid``) owns mounted volumes, so a non-root process can write to them.
+    ``gid`` (default: ``uid``) is the primary group; ``fs_group`` (default: ``gid``) owns mounted
+    volumes, so a non-root process can write to them.
     """
+    gid = uid if gid is None else gid
     return k8s.core.v1.PodSecurityContextArgs(
         run_as_non_root=True,
         run_as_user=uid,
-        run_as_group=uid,
-        fs_group=uid if fs_group is None else fs_group,
+        run_as_group=gid,
+        fs_group=gid if fs_group is None else fs_group,
         fs_group_change_policy="OnRootMismatch",
         seccomp_profile=k8s.core.v1.SeccompProfileArgs(type="RuntimeDefault"),
     )
 
 
-def container_security_context(uid: int = PLATFORM_UID) -> k8s.core.v1.SecurityContextArgs:
-    """The restricted container-level context: no escalation, no capabilities, read-only root."""
+def container_security_context(
+    uid: int = PLATFORM_UID, gid: int | None = None, *, explicit_privileged: bool = True
+) -> k8s.core.v1.SecurityContextArgs:
+    """The restricted container-level context: no escalation, no capabilities, read-only root.
+
+    ``gid`` defaults to ``uid``. Knative admits no ``privileged`` field on a revision's
+    containers: ``explicit_privileged=False`` leaves it unset, which is false all the same.
+    """
     return k8s.core.v1.SecurityContextArgs(
         run_as_non_root=True,
         run_as_user=uid,
-        run_as_group=uid,
+        run_as_group=uid if gid is None else gid,
         allow_privilege_escalation=False,
-        privileged=False,
+        privileged=False if explicit_privileged else None,
         read_only_root_filesystem=True,
         capabilities=k8s.core.v1.CapabilitiesArgs(drop=["ALL"]),
         seccomp_profile=k8s.core.v1.SeccompProfileArgs(type="RuntimeDefault"),

@@ -36,6 +36,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components.kubernetes.cluster_access import ClusterAccess
+from components.kubernetes.mlflow_server import MLFLOW_PORT
 from components.kubernetes.pod_security import (
     GPU_NODE_LABEL,
     container_security_context,
@@ -65,9 +66,6 @@ NOTEBOOK_GID = 100
 #: defaults, kept).
 HUB_UID = 1000
 PROXY_UID = 65534
-
-#: The MLflow tracking server's port (components/kubernetes/mlflow_server.py).
-TRACKING_PORT = 5000
 
 #: The EC2 instance metadata server: user code must never reach the node's credentials.
 METADATA_SERVER = "169.254.169.254/32"
@@ -227,7 +225,7 @@ def user_egress(tracking_namespace: str | None, vpc_cidr: str | None) -> list[di
                         }
                     }
                 ],
-                "ports": [{"port": TRACKING_PORT, "protocol": "TCP"}],
+                "ports": [{"port": MLFLOW_PORT, "protocol": "TCP"}],
             }
         )
     if vpc_cidr:

@@ -33,7 +33,12 @@ from components.kubernetes.eks_cluster import EksCluster, EksClusterArgs, NodeGr
 from components.kubernetes.inference_service import KServeEndpoint, KServeEndpointArgs
 from components.kubernetes.jupyterhub import JupyterHub, JupyterHubArgs, NotebookResources
 from components.kubernetes.kubernetes_provider import kubernetes_provider
-from components.kubernetes.mlflow_server import MlflowServer, MlflowServerArgs
+from components.kubernetes.mlflow_server import (
+    MLFLOW_PORT,
+    POSTGRES_PORT,
+    MlflowServer,
+    MlflowServerArgs,
+)
 from components.kubernetes.namespaces import PlatformNamespaces, PlatformNamespacesArgs
 from components.kubernetes.train_job import KubernetesTrainJob, KubernetesTrainJobArgs
 from components.retention import DataRetention
@@ -42,10 +47,6 @@ from components.retention import DataRetention
 #: activator/autoscaler reach a predictor pod on: http, h2c, admin, autoscaler and user metrics.
 KOURIER_NAMESPACE = "kourier-system"
 QUEUE_PROXY_PORTS = (8012, 8013, 8022, 9090, 9091)
-
-#: MLflow's port, and PostgreSQL's (RDS or in-cluster).
-TRACKING_PORT = 5000
-POSTGRES_PORT = 5432
 
 
 @dataclass(frozen=True)
@@ -507,7 +508,7 @@ class KubernetesLayer(pulumi.ComponentResource):
                 network_policies.pods_in(names["training"]),
                 network_policies.pods_in(names["notebooks"]),
             ],
-            ports=[TRACKING_PORT],
+            ports=[MLFLOW_PORT],
             opts=opts,
         )
         database = (

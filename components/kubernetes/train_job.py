@@ -55,6 +55,7 @@ from components.kubernetes.pod_security import (
     scratch_volume,
 )
 from components.kubernetes.service_account_role import ServiceAccountRole, ServiceAccountRoleArgs
+from workloads.training import contract
 
 #: The Trainer API this component writes.
 API_VERSION = "trainer.kubeflow.org/v1alpha1"
@@ -67,9 +68,6 @@ TRAINER_STEP = "trainer"
 #: pulumi-kubernetes: do not wait for the resource to become ready.
 SKIP_AWAIT_ANNOTATION = "pulumi.com/skipAwait"
 
-#: Environment the training entrypoint reads (workloads/training/s3_sync.py).
-CHECKPOINT_S3_URI_ENV = "ML_PLATFORM_CHECKPOINT_S3_URI"
-MODEL_S3_URI_ENV = "ML_PLATFORM_MODEL_S3_URI"
 
 #: The training contract's root and the folders under it that the pod writes.
 CONTRACT_ROOT = "/opt/ml"
@@ -277,8 +275,8 @@ def trainer_env(args: KubernetesTrainJobArgs) -> list[k8s.core.v1.EnvVarArgs]:
     """The TrainJob's trainer environment: where checkpoints and the model go on S3."""
     return [
         *_environment(args),
-        k8s.core.v1.EnvVarArgs(name=CHECKPOINT_S3_URI_ENV, value=args.checkpoint_uri),
-        k8s.core.v1.EnvVarArgs(name=MODEL_S3_URI_ENV, value=args.model_uri),
+        k8s.core.v1.EnvVarArgs(name=contract.CHECKPOINT_S3_URI_ENV, value=args.checkpoint_uri),
+        k8s.core.v1.EnvVarArgs(name=contract.MODEL_S3_URI_ENV, value=args.model_uri),
     ]
 
 

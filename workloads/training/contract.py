@@ -71,6 +71,13 @@ MLFLOW_TRACKING_URI_ENV = "MLFLOW_TRACKING_URI"
 MLFLOW_EXPERIMENT_NAME_ENV = "MLFLOW_EXPERIMENT_NAME"
 """The MLflow experiment (also ``--experiment``)."""
 
+CHECKPOINT_S3_URI_ENV = "ML_PLATFORM_CHECKPOINT_S3_URI"
+"""``s3://bucket/prefix/``: where checkpoints are uploaded and resumed from (unset: local only).
+
+Set by the Kubernetes TrainJob (components/kubernetes/train_job.py); SageMaker syncs itself."""
+MODEL_S3_URI_ENV = "ML_PLATFORM_MODEL_S3_URI"
+"""``s3://bucket/prefix/``: where ``model.tar.gz`` is uploaded at the end (unset: not uploaded)."""
+
 MAX_FAILURE_BYTES = 1000
 """SageMaker truncates FailureReason to about 1 KB: we keep the reason shorter than that."""
 

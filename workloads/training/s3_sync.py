@@ -45,10 +45,9 @@ from workloads.training.checkpoints import sha256_of
 
 logger = logging.getLogger(__name__)
 
-CHECKPOINT_S3_URI_ENV = "ML_PLATFORM_CHECKPOINT_S3_URI"
-"""``s3://bucket/prefix/``: where checkpoints are uploaded and resumed from (unset: local only)."""
-MODEL_S3_URI_ENV = "ML_PLATFORM_MODEL_S3_URI"
-"""``s3://bucket/prefix/``: where ``model.tar.gz`` is uploaded at the end (unset: not uploaded)."""
+# The variables that turn uploads on live with the rest of the training contract.
+CHECKPOINT_S3_URI_ENV = contract.CHECKPOINT_S3_URI_ENV
+MODEL_S3_URI_ENV = contract.MODEL_S3_URI_ENV
 MODEL_ARCHIVE = "model.tar.gz"
 """The model's archive name under the model URI (what SageMaker and KServe unpack)."""
 UPLOAD_INTERVAL_SECONDS = 30.0

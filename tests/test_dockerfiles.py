@@ -8,30 +8,13 @@ caches point into /tmp (the pods' emptyDir), and the training image owns its /op
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import pytest
 
 from components.kubernetes.pod_security import PLATFORM_UID, SCRATCH_PATH
+from tests.dockerfiles import instructions
 
-DOCKER = Path(__file__).resolve().parent.parent / "docker"
 IMAGES = ("serving", "training")
-
-
-def instructions(image: str) -> list[tuple[str, str]]:
-    """(INSTRUCTION, arguments) pairs of ``docker/<image>.Dockerfile``, continuations joined."""
-    lines = [
-        line
-        for line in (DOCKER / f"{image}.Dockerfile").read_text().splitlines()
-        if not line.strip().startswith("#")
-    ]
-    text = re.sub(r"\\\n", " ", "\n".join(lines))
-    found = []
-    for line in text.splitlines():
-        if line.strip():
-            keyword, _, arguments = line.strip().partition(" ")
-            found.append((keyword.upper(), " ".join(arguments.split())))
-    return found
 
 
 def environment(image: str) -> dict[str, str]:

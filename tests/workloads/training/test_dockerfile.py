@@ -3,30 +3,16 @@
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[3]
-DOCKERFILE = ROOT / "docker" / "training.Dockerfile"
+from tests.dockerfiles import DOCKER, instructions
 
-
-def instructions() -> list[tuple[str, str]]:
-    """(INSTRUCTION, arguments) pairs, continuation lines joined, comments dropped."""
-    lines = [
-        line for line in DOCKERFILE.read_text().splitlines() if not line.strip().startswith("#")
-    ]
-    text = re.sub(r"\\\n", " ", "\n".join(lines))
-    found = []
-    for line in text.splitlines():
-        if line.strip():
-            keyword, _, arguments = line.strip().partition(" ")
-            found.append((keyword.upper(), " ".join(arguments.split())))
-    return found
+DOCKERFILE = DOCKER / "training.Dockerfile"
 
 
 def arguments_of(keyword: str) -> list[str]:
-    return [arguments for found, arguments in instructions() if found == keyword]
+    return [arguments for found, arguments in instructions("training") if found == keyword]
 
 
 def defaults() -> dict[str, str]:

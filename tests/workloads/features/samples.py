@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from tests.workloads.dummy_credentials import use_dummy_credentials
 from workloads.features.definitions import Feature, FeatureGroupDefinition
 from workloads.features.ingestion import default_client
 
@@ -27,10 +28,5 @@ CUSTOMERS = FeatureGroupDefinition(
 
 def runtime_client(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, max_workers: int = 8) -> Any:
     """A real feature-store runtime client with dummy credentials (nothing from ~/.aws)."""
-    for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-config"))
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-credentials"))
+    use_dummy_credentials(monkeypatch, tmp_path)
     return default_client(max_workers=max_workers, region="us-east-1")

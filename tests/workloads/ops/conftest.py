@@ -12,6 +12,8 @@ import botocore.session
 import pytest
 from moto import mock_aws
 
+from tests.workloads.dummy_credentials import use_dummy_credentials
+
 REGION = "us-east-1"
 ACCOUNT = "123456789012"
 ENDPOINT = "serving"
@@ -38,14 +40,8 @@ def aws(
     data loader, so the service model JSON is parsed once per run instead of once per client.
     """
     monkeypatch.setattr(botocore.session, "create_loader", lambda *_: botocore_loader)
-    for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN", "AWS_ENDPOINT_URL"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
+    use_dummy_credentials(monkeypatch, tmp_path, REGION)
     monkeypatch.setenv("AWS_REGION", REGION)
-    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-config"))
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-credentials"))
     with mock_aws():
         yield
 

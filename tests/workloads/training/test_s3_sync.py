@@ -17,6 +17,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
+from tests.workloads.dummy_credentials import use_dummy_credentials
 from tests.workloads.training.samples import make_data, write_csv
 from workloads.model_layout import METADATA_FILE
 from workloads.training import contract, s3_sync
@@ -37,13 +38,7 @@ BUCKET = "experiments-bucket"
 @pytest.fixture
 def s3(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[object]:
     """Dummy credentials (nothing from ~/.aws), moto's S3 and one bucket."""
-    for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN", "AWS_ENDPOINT_URL"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
-    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-config"))
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-credentials"))
+    use_dummy_credentials(monkeypatch, tmp_path, REGION)
     with mock_aws():
         client = boto3.client("s3", region_name=REGION)
         client.create_bucket(Bucket=BUCKET)

@@ -1,0 +1,21 @@
+"""Dummy AWS credentials for tests: nothing is read from ~/.aws and nothing reaches AWS."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+
+def use_dummy_credentials(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, region: str | None = None
+) -> None:
+    """Set dummy keys (and ``region`` as the default), hiding profiles, tokens and endpoints."""
+    for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN", "AWS_ENDPOINT_URL"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    if region is not None:
+        monkeypatch.setenv("AWS_DEFAULT_REGION", region)
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-config"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-credentials"))

@@ -34,6 +34,7 @@ import pulumi_kubernetes as k8s
 import pulumi_random as random
 
 from components import iam_policies
+from components.kubernetes import network_policies
 from components.kubernetes.cluster_access import ClusterAccess
 from components.kubernetes.pod_security import (
     container_security_context,
@@ -572,25 +573,18 @@ class MlflowServer(pulumi.ComponentResource):
             opts=cluster.options(self),
         )
         # Only the tracking server may reach the database.
-        k8s.networking.v1.NetworkPolicy(
+        network_policies.allow_ingress(
             db_name,
-            metadata=k8s.meta.v1.ObjectMetaArgs(name=db_name, namespace=args.namespace),
-            spec=k8s.networking.v1.NetworkPolicySpecArgs(
-                pod_selector=k8s.meta.v1.LabelSelectorArgs(match_labels=labels),
-                policy_types=["Ingress"],
-                ingress=[
-                    k8s.networking.v1.NetworkPolicyIngressRuleArgs(
-                        from_=[
-                            k8s.networking.v1.NetworkPolicyPeerArgs(
-                                pod_selector=k8s.meta.v1.LabelSelectorArgs(
-                                    match_labels={"app.kubernetes.io/instance": name}
-                                )
-                            )
-                        ],
-                        ports=[k8s.networking.v1.NetworkPolicyPortArgs(port=POSTGRES_PORT)],
+            namespace=args.namespace,
+            pod_labels=labels,
+            sources=[
+                network_policies.Peer(
+                    pod_selector=k8s.meta.v1.LabelSelectorArgs(
+                        match_labels={"app.kubernetes.io/instance": name}
                     )
-                ],
-            ),
+                )
+            ],
+            ports=[POSTGRES_PORT],
             opts=cluster.options(self),
         )
 

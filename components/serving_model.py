@@ -21,6 +21,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components import iam_policies
+from components.image_repositories import repository_url
 from components.service_role import service_role
 
 #: AWS's prebuilt inference repositories per framework (``get_prebuilt_ecr_image``).
@@ -210,9 +211,10 @@ class ServingModel(pulumi.ComponentResource):
             image_uri: pulumi.Output[str] = prebuilt.registry_path
         else:
             image_uri = pulumi.Output.concat(
-                args.account_id, ".dkr.ecr.", args.region, ".amazonaws.com/",
-                image.ecr_repository or "", ":", image.ecr_tag or "",
-            )  # fmt: skip
+                repository_url(args.account_id, args.region, image.ecr_repository or ""),
+                ":",
+                image.ecr_tag or "",
+            )
 
         role = service_role(
             f"{name}-role",

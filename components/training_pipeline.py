@@ -24,6 +24,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components import iam_policies
+from components.image_repositories import repository_url
 from components.pipeline_definition import (
     TrainingJobSpec,
     TrainingPlatform,
@@ -321,7 +322,7 @@ def resolve_image(
         registry = account_id
         repository = image.ecr_repository or ""
         uri = pulumi.Output.concat(
-            account_id, ".dkr.ecr.", region, ".amazonaws.com/", repository, ":", image.ecr_tag or ""
+            repository_url(account_id, region, repository), ":", image.ecr_tag or ""
         )
     arn = pulumi.Output.concat(
         "arn:", partition, ":ecr:", region, ":", registry, ":repository/", repository

@@ -26,6 +26,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components.data_layer import DataLayer
+from components.image_repositories import repository_url
 from components.kubernetes import network_policies
 from components.kubernetes.cluster_access import ClusterAccess
 from components.kubernetes.cluster_operators import KNATIVE_SERVING_NAMESPACE, ClusterOperators
@@ -329,12 +330,8 @@ class KubernetesLayer(pulumi.ComponentResource):
         policy_opts = access.options(self.namespaces)
         self._workload_policies(names, args, policy_opts)
 
-        registry = pulumi.Output.concat(
-            data.account_id, ".dkr.ecr.", args.region, ".amazonaws.com/"
-        )
-
         def repository(image: ImageRef) -> pulumi.Output[str]:
-            return pulumi.Output.concat(registry, image.repository)
+            return repository_url(data.account_id, args.region, image.repository)
 
         buckets = data.buckets
         self.endpoints = {

@@ -311,6 +311,7 @@ class KubernetesLayer(pulumi.ComponentResource):
             )
             access = dataclasses.replace(access, ready=[*access.ready, *self.operators.ready])
         self.access = access
+        self.render_to = args.render_to
 
         s3_cidrs = aws.ec2.get_prefix_list_output(
             prefix_list_id=data.s3_prefix_list_id, opts=pulumi.InvokeOptions(parent=self)
@@ -526,7 +527,8 @@ class KubernetesLayer(pulumi.ComponentResource):
         """The layer's outputs as the stack exports them."""
         return {
             "cluster": self.cluster.exports() if self.cluster else None,
-            "rendered_to": None,
+            # Where the manifests are written instead of applied (None: they are applied).
+            "rendered_to": self.render_to,
             "namespaces": dict(self.namespaces.names),
             "endpoints": {name: endpoint.exports() for name, endpoint in self.endpoints.items()},
             "training_jobs": {name: job.exports() for name, job in self.training_jobs.items()},

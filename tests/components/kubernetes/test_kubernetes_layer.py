@@ -175,6 +175,7 @@ def test_render_mode_writes_every_manifest_and_uses_renderable_charts(
     # then the provider renders instead of applying, and charts are v4 Charts (renderable)
     (provider,) = plan.of_type(K8S_PROVIDER)
     assert provider.inputs["renderYamlToDirectory"] == str(tmp_path / "manifests")
+    assert plan.run.exports["kubernetes"]["rendered_to"] == str(tmp_path / "manifests")
     assert "kubeconfig" not in provider.inputs
     assert plan.of_type(RELEASE) == []
     assert plan.of_type(CHART)

@@ -30,9 +30,9 @@ from components.kubernetes.kubernetes_layer import (
     KubernetesLayer,
     KubernetesLayerArgs,
     MlflowSpec,
-    Resources,
     TrainJobSpec,
 )
+from components.kubernetes.pod_security import ContainerResources
 from components.model_monitor import ModelMonitorBackend
 from components.monitor_pipeline import THRESHOLD_OPTIONS, MonitorSpec
 from components.monitoring_layer import MonitoredEndpoint, MonitoringLayer, MonitoringLayerArgs
@@ -543,9 +543,9 @@ def image_ref(image: ImageConfig) -> ImageRef:
     return ImageRef(repository=image.repository, tag=image.tag)
 
 
-def resources(config: ResourcesConfig) -> Resources:
+def resources(config: ResourcesConfig) -> ContainerResources:
     """Map a container's resources."""
-    return Resources(
+    return ContainerResources(
         cpu=config.cpu, memory=config.memory, cpu_limit=config.cpu_limit, gpus=config.gpus
     )
 

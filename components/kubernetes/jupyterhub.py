@@ -39,6 +39,7 @@ from components.kubernetes.cluster_access import ClusterAccess
 from components.kubernetes.mlflow_server import MLFLOW_PORT
 from components.kubernetes.pod_security import (
     GPU_NODE_LABEL,
+    ContainerResources,
     container_security_context,
     double_cpu,
     gpu_node_selector,
@@ -84,18 +85,8 @@ _MEMORY_FACTORS = {
 }
 
 
-@dataclass(frozen=True)
-class NotebookResources:
-    """Requests and limits of one user server (mirrors stacks.config.ResourcesConfig)."""
-
-    cpu: str = "1"
-    """CPU guarantee, e.g. ``500m`` or ``2``."""
-    memory: str = "4Gi"
-    """Memory guarantee and limit (equal: memory is not compressible)."""
-    cpu_limit: str | None = None
-    """CPU limit; None: twice the guarantee."""
-    gpus: int = 0
-    """NVIDIA GPUs (guarantee = limit); > 0 schedules onto the GPU nodes."""
+#: The CPU profile when none is given (what the config defaults to as well).
+DEFAULT_CPU_PROFILE = ContainerResources(cpu="1", memory="4Gi")
 
 
 @dataclass(frozen=True)
@@ -116,9 +107,9 @@ class JupyterHubArgs:
     """Its immutable tag (required with a repository)."""
     storage_gb: int = 20
     """Each user's persistent home volume."""
-    cpu_profile: NotebookResources = NotebookResources(cpu="1", memory="4Gi")
+    cpu_profile: ContainerResources = DEFAULT_CPU_PROFILE
     """Resources of the default (CPU) profile."""
-    gpu_profile: NotebookResources | None = None
+    gpu_profile: ContainerResources | None = None
     """Resources of the GPU profile (gpus >= 1); None for no GPU profile."""
     idle_cull_minutes: int = 60
     """Stop a user's server after this long idle (its volume stays)."""
@@ -170,7 +161,7 @@ def cpu_cores(quantity: str) -> float:
     return int(quantity[:-1]) / 1000 if quantity.endswith("m") else float(quantity)
 
 
-def spawner_resources(resources: NotebookResources) -> dict[str, Any]:
+def spawner_resources(resources: ContainerResources) -> dict[str, Any]:
     """KubeSpawner overrides for one profile: guarantees, limits, GPUs, GPU placement."""
     memory = memory_bytes(resources.memory)
     override: dict[str, Any] = {
@@ -188,7 +179,7 @@ def spawner_resources(resources: NotebookResources) -> dict[str, Any]:
     return override
 
 
-def profile_list(cpu: NotebookResources, gpu: NotebookResources | None) -> list[dict[str, Any]]:
+def profile_list(cpu: ContainerResources, gpu: ContainerResources | None) -> list[dict[str, Any]]:
     """The server options users choose from: CPU (default), then GPU when configured."""
     profiles = [
         {

@@ -32,7 +32,7 @@ from components.kubernetes.cluster_access import ClusterAccess
 from components.kubernetes.cluster_operators import KNATIVE_SERVING_NAMESPACE, ClusterOperators
 from components.kubernetes.eks_cluster import EksCluster, EksClusterArgs, NodeGroupSpec
 from components.kubernetes.inference_service import KServeEndpoint, KServeEndpointArgs
-from components.kubernetes.jupyterhub import JupyterHub, JupyterHubArgs, NotebookResources
+from components.kubernetes.jupyterhub import JupyterHub, JupyterHubArgs
 from components.kubernetes.kubernetes_provider import kubernetes_provider
 from components.kubernetes.mlflow_server import (
     MLFLOW_PORT,
@@ -41,6 +41,7 @@ from components.kubernetes.mlflow_server import (
     MlflowServerArgs,
 )
 from components.kubernetes.namespaces import PlatformNamespaces, PlatformNamespacesArgs
+from components.kubernetes.pod_security import ContainerResources
 from components.kubernetes.train_job import KubernetesTrainJob, KubernetesTrainJobArgs
 from components.retention import DataRetention
 
@@ -96,20 +97,6 @@ class ImageRef:
 
 
 @dataclass(frozen=True)
-class Resources:
-    """A container's requests and limits (mirrors ``ResourcesConfig``)."""
-
-    cpu: str
-    """CPU request."""
-    memory: str
-    """Memory request and limit."""
-    cpu_limit: str | None = None
-    """CPU limit (None: twice the request)."""
-    gpus: int = 0
-    """NVIDIA GPUs."""
-
-
-@dataclass(frozen=True)
 class KServeSpec:
     """One InferenceService (mirrors ``KServeEndpointConfig``)."""
 
@@ -129,7 +116,7 @@ class KServeSpec:
     """What Knative's autoscaler tracks."""
     scale_target: int
     """The autoscaler's target per pod."""
-    resources: Resources
+    resources: ContainerResources
     """Each pod's resources."""
 
 
@@ -157,7 +144,7 @@ class TrainJobSpec:
     """Pods, one per node."""
     gpus_per_node: int
     """GPUs (and worker processes) per pod."""
-    resources: Resources
+    resources: ContainerResources
     """Each pod's CPU and memory."""
     backoff_limit: int
     """Failures tolerated."""
@@ -183,7 +170,7 @@ class MlflowSpec:
     """RDS backup days."""
     replicas: int
     """Server pods."""
-    resources: Resources
+    resources: ContainerResources
     """Each pod's resources."""
 
 
@@ -197,9 +184,9 @@ class JupyterHubSpec:
     """The notebook image (None: the chart's)."""
     storage_gb: int
     """Each user's home volume."""
-    cpu_profile: Resources
+    cpu_profile: ContainerResources
     """The CPU profile."""
-    gpu_profile: Resources | None
+    gpu_profile: ContainerResources | None
     """The GPU profile."""
     idle_cull_minutes: int
     """Idle minutes before a server stops."""
@@ -243,7 +230,7 @@ class KubernetesLayerArgs:
             raise ValueError("KubernetesLayerArgs: give exactly one of eks and existing")
 
 
-def _resources(resources: Resources) -> dict[str, Any]:
+def _resources(resources: ContainerResources) -> dict[str, Any]:
     return {
         "cpu": resources.cpu,
         "memory": resources.memory,
@@ -447,14 +434,8 @@ class KubernetesLayer(pulumi.ComponentResource):
                     else None,
                     user_image_tag=hub.user_image.tag if hub.user_image else None,
                     storage_gb=hub.storage_gb,
-                    cpu_profile=NotebookResources(
-                        gpus=hub.cpu_profile.gpus, **_resources(hub.cpu_profile)
-                    ),
-                    gpu_profile=NotebookResources(
-                        gpus=hub.gpu_profile.gpus, **_resources(hub.gpu_profile)
-                    )
-                    if hub.gpu_profile
-                    else None,
+                    cpu_profile=hub.cpu_profile,
+                    gpu_profile=hub.gpu_profile,
                     idle_cull_minutes=hub.idle_cull_minutes,
                     tracking_uri=self.mlflow.tracking_uri if self.mlflow else None,
                     tracking_namespace=names["tracking"] if self.mlflow else None,

@@ -17,10 +17,9 @@ from components.kubernetes.jupyterhub import (
     CHART_VERSION,
     JupyterHub,
     JupyterHubArgs,
-    NotebookResources,
     memory_bytes,
 )
-from components.kubernetes.pod_security import GPU_NODE_LABEL, GPU_TAINT_KEY
+from components.kubernetes.pod_security import GPU_NODE_LABEL, GPU_TAINT_KEY, ContainerResources
 from stacks.mock_runtime import PlanRun, RecordedResource, run_offline
 from tests.components.kubernetes.cluster import mock_cluster
 
@@ -42,8 +41,8 @@ def hub_args(**overrides: Any) -> JupyterHubArgs:
         "storage_class": "gp3-encrypted",
         "admin_users": ("alice", "bob"),
         "storage_gb": 50,
-        "cpu_profile": NotebookResources(cpu="1", memory="4Gi"),
-        "gpu_profile": NotebookResources(cpu="4", memory="16Gi", gpus=1),
+        "cpu_profile": ContainerResources(cpu="1", memory="4Gi"),
+        "gpu_profile": ContainerResources(cpu="4", memory="16Gi", gpus=1),
         "idle_cull_minutes": 45,
         "tracking_uri": TRACKING_URI,
         "tracking_namespace": "tracking",
@@ -263,7 +262,7 @@ def test_user_image_is_pinned_when_given() -> None:
             "user_image_repository and user_image_tag: give both or neither",
         ),
         (
-            {"gpu_profile": NotebookResources(cpu="4", memory="16Gi", gpus=0)},
+            {"gpu_profile": ContainerResources(cpu="4", memory="16Gi", gpus=0)},
             "Invalid JupyterHub: gpu_profile: needs gpus >= 1",
         ),
     ],

@@ -1,5 +1,5 @@
 """``python -m workloads.training ...``: the training entrypoint (see ``entrypoint``)."""
 
-from workloads.training.entrypoint import main
+from workloads.training.entrypoint import command
 
-raise SystemExit(main())
+raise SystemExit(command())

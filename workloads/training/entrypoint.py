@@ -316,16 +316,21 @@ def _world_size(environ: Mapping[str, str]) -> int:
         return 1
 
 
-def run(job: Job, environ: Mapping[str, str] | None = None) -> int:
+def run(job: Job, environ: Mapping[str, str] | None = None, stop: StopRequest | None = None) -> int:
     """Train, save the model and outputs, track; returns the exit status.
 
     SIGTERM is caught from the start: before training it ends the run at once with status 0
     (a spot interruption while the data loads), during training at the next step boundary.
+    ``stop`` is the process's own request (see :func:`command`); without it SIGTERM is caught
+    for this call only.
     """
     from workloads.training.spot import StopRequest
 
-    with StopRequest.on_sigterm() as stop:
-        return _run(job, os.environ if environ is None else environ, stop)
+    environ = os.environ if environ is None else environ
+    if stop is not None:
+        return _run(job, environ, stop)
+    with StopRequest.on_sigterm() as call_stop:
+        return _run(job, environ, call_stop)
 
 
 def _run(job: Job, environ: Mapping[str, str], stop: StopRequest) -> int:
@@ -411,7 +416,9 @@ def _run(job: Job, environ: Mapping[str, str], stop: StopRequest) -> int:
             tracker.finish(status)
 
 
-def run_with_uploads(job: Job, environ: Mapping[str, str] | None = None) -> int:
+def run_with_uploads(
+    job: Job, environ: Mapping[str, str] | None = None, stop: StopRequest | None = None
+) -> int:
     """:func:`run`, uploading checkpoints and the model to S3 when the environment asks for it.
 
     On Kubernetes nothing syncs ``/opt/ml`` for us: ``ML_PLATFORM_CHECKPOINT_S3_URI`` and
@@ -424,7 +431,7 @@ def run_with_uploads(job: Job, environ: Mapping[str, str] | None = None) -> int:
     with SyncedOutputs.from_environ(
         checkpoint_dir=job.checkpoint_dir, model_dir=job.model_dir, environ=environ
     ) as outputs:
-        status = run(job, environ)
+        status = run(job, environ, stop)
         if status == EXIT_OK and (uri := outputs.upload_model()):
             _say(f"model uploaded to {uri}")
     return status
@@ -480,8 +487,27 @@ EXPECTED_ERRORS = (HyperparameterError, DataError, JobError, TrackingUnavailable
 """Failures whose message says everything: reported without a traceback."""
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Run one training job; returns the exit status (see the module docstring)."""
+def command() -> int:
+    """The training process's entry point: :func:`main` with SIGTERM caught for good.
+
+    The console script, ``python -m workloads.training`` and the script-mode ``train.py`` run
+    this. SIGTERM stays a stop request until the process has exited, so a repeated SIGTERM after
+    the stop checkpoint (while the model or checkpoint uploads, or the interpreter exits) cannot
+    turn a clean stop (0) into a kill (-15).
+    """
+    from workloads.training.spot import StopRequest, ignore_sigterm
+
+    status = main(stop=StopRequest.for_process())
+    ignore_sigterm()
+    return status
+
+
+def main(argv: list[str] | None = None, stop: StopRequest | None = None) -> int:
+    """Run one training job; returns the exit status (see the module docstring).
+
+    ``stop`` is the process's stop request (:func:`command` passes it); without one, SIGTERM is
+    caught only while the job runs and the previous handler comes back after it.
+    """
     environment = SageMakerEnvironment.detect()
     try:
         if environment is not None:
@@ -494,7 +520,7 @@ def main(argv: list[str] | None = None) -> int:
             job = job_from_sagemaker(environment)
         else:
             job = job_from_arguments(argv)
-        return run_with_uploads(job)
+        return run_with_uploads(job, stop=stop)
     except SystemExit as exit_request:  # argparse: usage errors and --help
         return exit_request.code if isinstance(exit_request.code, int) else EXIT_FAILED
     except EXPECTED_ERRORS as error:

@@ -12,7 +12,7 @@ The toolkit's arguments repeat ``hyperparameters.json``, which the entrypoint re
 file only calls the entrypoint, so it works under any name.
 """
 
-from workloads.training.entrypoint import main
+from workloads.training.entrypoint import command
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(command())

@@ -55,6 +55,26 @@ class StopRequest:
         return time.monotonic() - self._requested_at
 
     @classmethod
+    def for_process(cls) -> StopRequest:
+        """A request that SIGTERM sets for the rest of this process's life: never uninstalled.
+
+        For a process's entry point only (``entrypoint.command``). A job that stopped on SIGTERM
+        still has work before it exits (the last checkpoint upload, the tracker, interpreter
+        teardown), and SageMaker or ``torchrun`` may repeat the signal meanwhile: with the default
+        handler back, that second SIGTERM would kill the process with -15 and turn a clean stop
+        into a failed job. Must run in the main thread, like :meth:`on_sigterm`.
+        """
+        _require_main_thread("StopRequest.for_process()")
+        stop = cls()
+        signal.signal(signal.SIGTERM, stop._handle)
+        return stop
+
+    def _handle(self, signal_number: int, _frame: FrameType | None) -> None:
+        # Only record it: the loop decides where stopping is safe. No logging here, since a
+        # handler may run while the main thread holds a logging lock.
+        self.request(signal_number)
+
+    @classmethod
     @contextmanager
     def on_sigterm(cls) -> Iterator[StopRequest]:
         """A new request that SIGTERM sets while the block runs; the previous handler after it.
@@ -62,20 +82,27 @@ class StopRequest:
         Only the main thread can install signal handlers (a Python rule); elsewhere this raises
         ``RuntimeError``.
         """
-        if threading.current_thread() is not threading.main_thread():
-            raise RuntimeError(
-                "StopRequest.on_sigterm() must run in the main thread: only it can install "
-                "signal handlers"
-            )
+        _require_main_thread("StopRequest.on_sigterm()")
         stop = cls()
-
-        def handle(signal_number: int, _frame: FrameType | None) -> None:
-            # Only record it: the loop decides where stopping is safe. No logging here, since a
-            # handler may run while the main thread holds a logging lock.
-            stop.request(signal_number)
-
-        previous = signal.signal(signal.SIGTERM, handle)
+        previous = signal.signal(signal.SIGTERM, stop._handle)
         try:
             yield stop
         finally:
             signal.signal(signal.SIGTERM, previous)
+
+
+def _require_main_thread(caller: str) -> None:
+    if threading.current_thread() is not threading.main_thread():
+        raise RuntimeError(
+            f"{caller} must run in the main thread: only it can install signal handlers"
+        )
+
+
+def ignore_sigterm() -> None:
+    """Ignore SIGTERM for the rest of the process: for an entry point whose work is done.
+
+    Interpreter shutdown puts the default action back for every signal that has a Python handler
+    (CPython's ``_PySignal_Fini``), so a SIGTERM during teardown would still end the process with
+    -15; an ignored signal stays ignored through it.
+    """
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)

@@ -302,17 +302,17 @@ def test_the_console_script_and_the_module_run_the_entrypoint(tmp_path: Path) ->
         text=True,
         env={**os.environ, contract.ROOT_ENV: str(tmp_path)},
     )
-    # then both reach entrypoint.main
-    assert scripts["ml-platform-train"] == "workloads.training.entrypoint:main"
+    # then both reach entrypoint.command
+    assert scripts["ml-platform-train"] == "workloads.training.entrypoint:command"
     assert run.returncode == 0
     assert run.stdout.startswith("usage: ml-platform-train")
 
 
-def test_sigterm_mid_xgboost_exits_0_and_a_rerun_resumes(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
-    # given a long XGBoost run on CSV data, checkpointing into a directory, as train.py in a
-    # source directory the way the prebuilt containers run script mode
+def script_mode_xgboost(tmp_path: Path) -> list[str]:
+    """The command line of a long XGBoost run in script mode, checkpointing into a directory.
+
+    It runs as ``train.py`` in a source directory, the way the prebuilt containers run it.
+    """
     data = make_data(rows=4000)
     write_csv(tmp_path / "train.csv", data, "train")
     source = tmp_path / "code"
@@ -320,13 +320,21 @@ def test_sigterm_mid_xgboost_exits_0_and_a_rerun_resumes(
         ROOT / "workloads", source / "workloads", ignore=shutil.ignore_patterns("__pycache__")
     )
     shutil.copy(ROOT / "workloads/training/sagemaker_program.py", source / "train.py")
-    base = [
+    return [
         sys.executable, "train.py", "--algorithm", "xgboost", "--task", "classification",
         "--target", "y", "--train", str(tmp_path / "train.csv"),
         "--model-dir", str(tmp_path / "model"), "--checkpoint-dir", str(tmp_path / "checkpoints"),
         "--hyperparameter", "early_stopping_rounds=0", "--hyperparameter", "nthread=1",
         "--hyperparameter", "checkpoint_every=100000", "--hyperparameter", "max_depth=4",
     ]  # fmt: skip
+
+
+def stop_at_step_3(tmp_path: Path, command: list[str], signals: int) -> tuple[int, float]:
+    """Run ``command`` in ``tmp_path/code`` to step 3, then SIGTERM it ``signals`` times.
+
+    The signals go 5 ms apart, until the process has exited. Returns its exit status and the
+    seconds from the first signal.
+    """
     environment = {
         **os.environ,
         contract.ROOT_ENV: str(tmp_path / "no-job"),
@@ -334,28 +342,42 @@ def test_sigterm_mid_xgboost_exits_0_and_a_rerun_resumes(
     }
     environment.pop(contract.MLFLOW_TRACKING_URI_ENV, None)
     process = subprocess.Popen(
-        [*base, "--hyperparameter", "num_round=1000000"],
-        cwd=source,
+        command,
+        cwd=tmp_path / "code",
         env=environment,
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
         text=True,
     )
     try:
-        # when SIGTERM arrives once training is under way
         assert process.stdout is not None
         for line in process.stdout:
             if line.startswith("step=3 "):
                 break
-        process.send_signal(signal.SIGTERM)
         started = time.monotonic()
+        for _ in range(signals):
+            if process.poll() is not None:
+                break
+            process.send_signal(signal.SIGTERM)
+            time.sleep(0.005)
         status = process.wait(timeout=30)
-        stopped_in = time.monotonic() - started
+        return status, time.monotonic() - started
     finally:
         process.kill()
         process.wait()
         if process.stdout is not None:
             process.stdout.close()
+
+
+def test_sigterm_mid_xgboost_exits_0_and_a_rerun_resumes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # given a long XGBoost run in script mode
+    base = script_mode_xgboost(tmp_path)
+    # when SIGTERM arrives once training is under way
+    status, stopped_in = stop_at_step_3(
+        tmp_path, [*base, "--hyperparameter", "num_round=1000000"], 1
+    )
     # then it exits 0 promptly with a checkpoint and no model
     assert status == 0
     assert stopped_in < 10
@@ -371,6 +393,17 @@ def test_sigterm_mid_xgboost_exits_0_and_a_rerun_resumes(
     assert f"resuming from the checkpoint of round {saved}" in captured.err
     assert [line.get("step") for line in report_lines(captured.out)] == [saved + 1, saved + 2, None]
     assert ModelMetadata.read(tmp_path / "model").framework == "xgboost"
+
+
+def test_repeated_sigterms_after_the_stop_checkpoint_still_exit_0(tmp_path: Path) -> None:
+    # given a long XGBoost run in script mode
+    base = script_mode_xgboost(tmp_path)
+    # when SIGTERM arrives at step 3 and keeps arriving every 5 ms until the process has exited
+    # (SageMaker or torchrun repeating the stop while the job writes its checkpoint and exits)
+    status, _ = stop_at_step_3(tmp_path, [*base, "--hyperparameter", "num_round=1000000"], 2000)
+    # then the stop stays clean: exit 0 (not -15) with the stop checkpoint written
+    assert status == 0
+    assert list((tmp_path / "checkpoints").glob("checkpoint-*.ubj"))
 
 
 def test_parse_hyperparameters_returns_the_shared_and_the_algorithms_params() -> None:

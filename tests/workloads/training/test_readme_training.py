@@ -1,7 +1,7 @@
 """The README's "Training a model locally": its command trains, tracks and leaves a servable model.
 
 The command is read from the README, so the two cannot drift apart. It runs in this process:
-``ml-platform-train`` is ``workloads.training.entrypoint:main`` (checked against pyproject.toml),
+``ml-platform-train`` is ``workloads.training.entrypoint:command`` (checked against pyproject.toml),
 and the console script itself exists only after ``make`` installs the project.
 """
 
@@ -54,7 +54,7 @@ def test_the_command_is_the_console_script_of_the_entrypoint() -> None:
     """Given the README's command, then it runs ml-platform-train, which is entrypoint.main."""
     scripts = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["scripts"]
     assert command()[0] == ".venv/bin/ml-platform-train"
-    assert scripts["ml-platform-train"] == "workloads.training.entrypoint:main"
+    assert scripts["ml-platform-train"] == "workloads.training.entrypoint:command"
 
 
 def test_the_readme_command_trains_a_tracked_model_that_is_served(

@@ -11,6 +11,11 @@ Decoded bodies:
   so pickles, are refused; a header that claims more data than the body holds is refused before
   anything is allocated).
 
+Text bodies (JSON and CSV) are UTF-8, with or without a leading byte order mark (which some
+Windows tools write): it is stripped the same way for both. A body that holds no values (``[]``,
+``{"instances": []}``, a CSV with no rows, a ``.npy`` array of shape ``(0, n)`` or ``(0,)``) is a
+400 naming its shape, never a call to the model.
+
 Answers are ``{"predictions": [...]}`` (JSON) or one prediction per line (CSV).
 
 Every rejection is an ``InferenceError`` carrying its HTTP status. Imports: standard library and
@@ -62,6 +67,7 @@ _ACCEPTS = {
 _FLOAT32_MAX = float(np.finfo(np.float32).max)
 _NUMERIC_KINDS = "biuf"
 _NPY_MAGIC = b"\x93NUMPY"
+_UTF8_BOM = b"\xef\xbb\xbf"
 # Headers repeat from request to request: remember the answer for a bounded number of them.
 _CACHE_LIMIT = 256
 _content_type_cache: dict[str, str] = {}
@@ -155,7 +161,28 @@ def as_matrix(rows: object, what: str = "input") -> np.ndarray:
         array = array.reshape(1, -1)
     if array.ndim != 2:
         raise MalformedInput(f"{what}: expected rows of numbers (a 2-D array), got {array.ndim}-D")
-    return _in_range(array.astype(np.float64, copy=False), what)
+    return _in_range(_non_empty(array.astype(np.float64, copy=False), what), what)
+
+
+def _non_empty(values: np.ndarray, what: str) -> np.ndarray:
+    # Zero rows would reach the model (scikit-learn raises on them: a 500) or, merged into a
+    # batch, come back as an empty 200; zero columns cannot match any model's features.
+    if values.size == 0:
+        raise MalformedInput(f"{what}: no values to predict on (shape {values.shape})")
+    return values
+
+
+def _text(body: bytes | str, what: str) -> str:
+    """A text body as ``str``: UTF-8 with a leading byte order mark dropped (bytes or str)."""
+    if isinstance(body, str):
+        return body[1:] if body.startswith("\ufeff") else body
+    data = bytes(body)
+    if data.startswith(_UTF8_BOM):
+        data = data[len(_UTF8_BOM) :]
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise MalformedInput(f"{what} body is not UTF-8 text") from None
 
 
 def _in_range(values: np.ndarray, what: str) -> np.ndarray:
@@ -182,9 +209,12 @@ def _named_rows(objects: list[object]) -> Rows:
 
 
 def _decode_json(body: bytes | str) -> Rows:
+    # Decoded here rather than by json.loads: it takes a BOM (and UTF-16/32) in bytes but refuses
+    # one in str, and CSV must be read the same way.
+    text = _text(body, "JSON")
     try:
-        document = json.loads(body)
-    except (ValueError, RecursionError):  # JSONDecodeError and UnicodeDecodeError are ValueErrors
+        document = json.loads(text)
+    except (ValueError, RecursionError):  # deep nesting raises RecursionError
         raise MalformedInput("body is not valid JSON") from None
     if isinstance(document, dict):
         if "instances" not in document:
@@ -213,10 +243,7 @@ def _is_number(text: str) -> bool:
 
 
 def _decode_csv(body: bytes | str) -> Rows:
-    try:
-        text = body if isinstance(body, str) else bytes(body).decode("utf-8")
-    except UnicodeDecodeError:
-        raise MalformedInput("CSV body is not UTF-8 text") from None
+    text = _text(body, "CSV")
     if '"' in text:
         try:
             lines = [row for row in csv.reader(io.StringIO(text)) if row]
@@ -244,7 +271,7 @@ def _decode_csv(body: bytes | str) -> Rows:
         raise MalformedInput("CSV values must be numbers") from None
     if values.ndim != 2:
         raise MalformedInput("CSV body has no values")
-    return Rows(_in_range(values, "CSV"), columns)
+    return Rows(_in_range(_non_empty(values, "CSV"), "CSV"), columns)
 
 
 def _decode_npy(body: bytes | str) -> Rows:
@@ -277,6 +304,8 @@ def _decode_npy(body: bytes | str) -> Rows:
         array = np.load(io.BytesIO(data), allow_pickle=False)
     except Exception:
         raise MalformedInput("body is not a .npy array") from None
+    if array.size == 0:  # before the reshape, so the error shows the shape that was sent
+        raise MalformedInput(f".npy: no values to predict on (shape {array.shape})")
     if array.ndim == 1:
         array = array.reshape(1, -1)
     return Rows(_in_range(array.astype(np.float64), ".npy"))

@@ -55,7 +55,10 @@ def test_a_single_json_row(body: str | bytes) -> None:
         ("", "body is not valid JSON"),
         ("[[1, 2, 3]", "body is not valid JSON"),
         ("[" * 100_000 + "]" * 100_000, "body is not valid JSON"),
-        (b"\xff\xfe\x00", "body is not valid JSON"),
+        (b"\xff\xfe\x00", "JSON body is not UTF-8 text"),
+        ("[[]]", "JSON: no values to predict on (shape (1, 0))"),
+        ('{"instances": [[], []]}', "JSON: no values to predict on (shape (2, 0))"),
+        ("{}", "JSON: no values to predict on (shape (1, 0))"),
         (
             "[]",
             'JSON: expected a row, a list of rows, or {"instances": [...]}, with at least one row',
@@ -114,6 +117,7 @@ def test_csv_without_and_with_a_header_in_any_order() -> None:
         ("a,b,d\n1,2,3\n", "missing features: c; unknown features: 'd'"),
         ("a,a,b\n1,2,3\n", "missing features: c"),
         ("1,2\n", "expected 3 values per row (a, b, c), got 2"),
+        ("\ufeff\n\n", "CSV body has no rows"),
     ],
 )
 def test_bad_csv_is_a_400_saying_why(body: str | bytes, message: str) -> None:
@@ -137,6 +141,39 @@ def test_npy_numeric_arrays_of_any_dtype_and_order(array: np.ndarray) -> None:
 def test_a_1d_npy_array_is_one_row() -> None:
     """Given a 1-D .npy array, when decoded, then it is one row."""
     assert decoded(npy(np.array([1.0, 2.0, 3.0])), codecs.NPY).tolist() == [[1, 2, 3]]
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type"),
+    [
+        (b"\xef\xbb\xbf[[1, 2, 3]]", codecs.JSON),
+        ("\ufeff[[1, 2, 3]]", codecs.JSON),  # as AWS's containers pass JSON: already decoded
+        (b"\xef\xbb\xbf1,2,3\n", codecs.CSV),
+        ("\ufeff1,2,3\n", codecs.CSV),
+        (b"\xef\xbb\xbfa,b,c\r\n1,2,3\r\n", codecs.CSV),  # the BOM must not stick to "a"
+    ],
+)
+def test_a_utf8_byte_order_mark_is_dropped_for_every_text_type(
+    body: bytes | str, content_type: str
+) -> None:
+    """Given JSON or CSV starting with a UTF-8 BOM (bytes or text), when decoded, then it is read as without one."""
+    assert decoded(body, content_type).tolist() == [[1, 2, 3]]
+
+
+@pytest.mark.parametrize(
+    ("shape", "message"),
+    [
+        ((0, 3), ".npy: no values to predict on (shape (0, 3))"),
+        ((0,), ".npy: no values to predict on (shape (0,))"),
+        ((2, 0), ".npy: no values to predict on (shape (2, 0))"),
+        ((0, 0), ".npy: no values to predict on (shape (0, 0))"),
+    ],
+)
+def test_an_empty_npy_array_of_any_shape_is_a_400_naming_its_shape(
+    shape: tuple[int, ...], message: str
+) -> None:
+    """Given a .npy array with no values, when decoded, then a 400 names its shape (the model is never called)."""
+    assert refusal(npy(np.zeros(shape)), codecs.NPY) == (400, message)
 
 
 def lying_header(body: bytes) -> bytes:

@@ -49,12 +49,18 @@ TRAINING_STEP, TUNING_STEP = "Train", "Tune"
 #: Retries of the training job itself on SageMaker internal errors (CreateTrainingJob allows 30).
 JOB_RETRY_ATTEMPTS = 2
 
-#: SageMaker job failures worth retrying the step for: capacity (also spot capacity), limits and
-#: internal errors. Anything else (bad data, a bug) fails the execution at once.
+#: SageMaker job failures worth retrying the training step for: capacity (also spot capacity),
+#: limits and internal errors. Anything else (bad data, a bug) fails the execution at once.
 STEP_RETRY_EXCEPTIONS = (
     "SageMaker.CAPACITY_ERROR",
     "SageMaker.JOB_INTERNAL_ERROR",
     "SageMaker.RESOURCE_LIMIT",
+)
+
+#: The tuning step's: the same without internal errors, which a tuning step never retries (its
+#: jobs retry internally; https://docs.aws.amazon.com/sagemaker/latest/dg/pipelines-retry-policy.html).
+TUNING_RETRY_EXCEPTIONS = tuple(
+    exception for exception in STEP_RETRY_EXCEPTIONS if exception != "SageMaker.JOB_INTERNAL_ERROR"
 )
 
 #: Key prefix of every pipeline's trained models in the models bucket.
@@ -470,15 +476,17 @@ def pipeline_definition(spec: TrainingJobSpec, platform: TrainingPlatform) -> di
             "Type": "Training",
             "Arguments": training_job_request(spec, platform),
         }
+        retried = STEP_RETRY_EXCEPTIONS
     else:
         step = {
             "Name": TUNING_STEP,
             "Type": "Tuning",
             "Arguments": tuning_job_request(spec, platform),
         }
+        retried = TUNING_RETRY_EXCEPTIONS
     step["RetryPolicies"] = [
         {
-            "ExceptionType": list(STEP_RETRY_EXCEPTIONS),
+            "ExceptionType": list(retried),
             "IntervalSeconds": 60,
             "BackoffRate": 2.0,
             "MaxAttempts": 3,

@@ -390,14 +390,14 @@ def test_hyperband_in_prod_and_bayesian_in_dev(plans: dict[str, Plan]) -> None:
     assert "StrategyConfig" not in bayesian
 
 
-def test_steps_retry_capacity_and_internal_errors_only(plan: Plan) -> None:
+def test_steps_retry_capacity_and_limit_errors_only(plan: Plan) -> None:
     for pipeline in every_pipeline(plan):
         (policy,) = step(plan, pipeline)["RetryPolicies"]
-        assert policy["ExceptionType"] == [
-            "SageMaker.CAPACITY_ERROR",
-            "SageMaker.JOB_INTERNAL_ERROR",
-            "SageMaker.RESOURCE_LIMIT",
-        ]
+        # a tuning step never retries internal errors (its jobs do, through RetryStrategy)
+        expected = ["SageMaker.CAPACITY_ERROR", "SageMaker.RESOURCE_LIMIT"]
+        if step(plan, pipeline)["Type"] == "Training":
+            expected.insert(1, "SageMaker.JOB_INTERNAL_ERROR")
+        assert policy["ExceptionType"] == expected
         assert job(plan, pipeline)["RetryStrategy"] == {"MaximumRetryAttempts": 2}
 
 
@@ -531,4 +531,17 @@ def test_hyperparameter_values_become_strings() -> None:
         "3",
         "0.25",
         "hist",
+    ]
+
+
+def test_a_training_step_also_retries_internal_errors() -> None:
+    # given a pipeline that trains once / when its definition is built
+    document = pipeline_definition(spec(), PLATFORM)
+    # then its step retries internal errors too, which a training step does retry
+    (policy,) = document["Steps"][0]["RetryPolicies"]
+    assert document["Steps"][0]["Type"] == "Training"
+    assert policy["ExceptionType"] == [
+        "SageMaker.CAPACITY_ERROR",
+        "SageMaker.JOB_INTERNAL_ERROR",
+        "SageMaker.RESOURCE_LIMIT",
     ]

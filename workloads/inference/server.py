@@ -2,28 +2,36 @@
 
     python -m workloads.inference.server --model-dir DIR [--host 127.0.0.1] [--port 8080]
         [--max-batch-size 64] [--max-batch-wait-ms 2] [--no-batching] [--max-body-bytes N]
+        [--drain-seconds 10] [--drain-idle-seconds 1]
 
 (also installed as ``ml-platform-serve``; the serving image's ``serve`` runs it on 0.0.0.0:8080).
 
 - ``GET /ping``: 200 once the model is loaded, 503 before (the socket is open at once, so
-  SageMaker's 250 ms connect check passes while a large model loads).
+  SageMaker's 250 ms connect check passes while a large model loads). Answered on the event loop
+  while predictions run on a worker thread, so health checks stay fast whatever the load.
 - ``POST /invocations``: JSON, CSV or NPY in, JSON or CSV out per ``Accept`` (JSON by default).
   Every response carries ``X-Model-Time``, the seconds its batch spent in predict.
 - ``GET /metrics``: Prometheus text format. ``GET /execution-parameters``: batch transform hints.
 - Bad input is a 4xx with a short JSON ``{"error": ...}``, never a traceback: 400 malformed,
   404 unknown path, 405 wrong method (with ``Allow``), 406 unsupported Accept, 413 body over the
   limit (judged from Content-Length before the body is read), 415 unsupported Content-Type.
-- SIGTERM or SIGINT: stop accepting, answer the requests in flight, close, exit 0.
+  Broken framing is refused as soon as it shows: a request line or header that cannot be HTTP
+  is a 400 before the head is even complete, a head over ``MAX_HEAD_BYTES`` a 431. Lines may end
+  in a bare LF (RFC 9112 section 2.2 lets a recipient accept one); a bare CR is a 400.
+- SIGTERM or SIGINT: stop accepting; answer the requests in flight and those already received
+  (the last answer on each connection says ``Connection: close``); keep idle keep-alive
+  connections open ``--drain-seconds-idle`` so a request racing the signal is answered, then
+  close them; after ``--drain-seconds`` at most, answer what is still owed (including half-sent
+  requests) with a 503 and exit 0. ``workloads.inference.contract`` holds the defaults.
 
 Why hand-written on asyncio.Protocol rather than a framework: the request path is one callback
 per read, one header scan and one ``write`` per response, with concurrent requests micro-batched
-into one predict call (``workloads.inference.batching``). Predict runs on the event loop thread:
-with the GIL, a worker thread adds a hand-off per batch and lets no Python run in parallel, and
-requests that arrive during a predict are read right after it and merged into the next batch.
-Measured with wrk on 2 cores (LogisticRegression, 16 connections): predict in a worker thread
-gave 3.0k req/s against 10.2k inline. uvloop is used when installed: 9.4k against 9.0k req/s on a
-quiet machine, 10.2k against 7.1k (medians) with other work running; the stdlib loop is the
-fallback.
+into one predict call (``workloads.inference.batching``). Predict runs on one worker thread
+(``batching.PredictWorker``): on the loop thread, a 1.5 s random forest batch held ``/ping``
+for 1.5 s, which a liveness probe reads as a dead server. The hand-off costs throughput on tiny
+models (benchmarks/serving_health_under_load.py measures both); requests that arrive during a
+predict are still read at once and merged into the next batch. uvloop is used when installed;
+the stdlib loop is the fallback.
 """
 
 from __future__ import annotations
@@ -44,8 +52,8 @@ from pathlib import Path
 
 import numpy as np
 
-from workloads.inference import codecs
-from workloads.inference.batching import MicroBatcher
+from workloads.inference import codecs, contract
+from workloads.inference.batching import MicroBatcher, PredictWorker
 from workloads.inference.errors import InferenceError
 from workloads.inference.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from workloads.inference.metrics import ServerMetrics
@@ -59,15 +67,17 @@ PORT_ENV = "SAGEMAKER_BIND_TO_PORT"
 DEFAULT_PORT = 8080
 MAX_HEAD_BYTES = 64 * 1024
 """Request line plus headers; more is a 431."""
+_PARTIAL_CHECK_BYTES = 1024
+"""How much of an unfinished request line is checked on each read (bounded: a client sending one
+byte at a time must not make each read cost the whole line)."""
 KEEP_ALIVE_SECONDS = 75.0
 """An idle keep-alive connection is closed after this long."""
 REQUEST_SECONDS = 30.0
-"""A request whose head or body stops arriving for this long gets a 408."""
+"""A request whose head or body stops arriving for this long gets a 408 (a well-formed prefix
+that stalls; a malformed one is refused at once)."""
 LINGER_SECONDS = 2.0
 """After refusing a request we close our side and read (and drop) the rest for this long, so the
 client sees our answer rather than a reset."""
-DRAIN_SECONDS = 30.0
-"""How long a SIGTERM waits for requests in flight."""
 
 _REASONS = {
     200: b"OK",
@@ -92,6 +102,13 @@ _PATHS = {
     b"/execution-parameters": "/execution-parameters",
 }
 _CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
+# RFC 9110 section 5.6.2: a token (method, field name) is one or more tchars.
+_TCHARS = b"!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+_VISIBLE = bytes(range(0x21, 0x7F))  # a request-target has no spaces, controls or non-ASCII
+_VERSIONS = (b"HTTP/1.1", b"HTTP/1.0")
+_MALFORMED_LINE = "malformed request line"
+_MALFORMED_HEADER = "malformed header line"
+_SHUTTING_DOWN = "server is shutting down"
 
 
 @dataclass(frozen=True)
@@ -107,6 +124,11 @@ class ServerConfig:
     """Longest a request waits for others to join its batch."""
     batching: bool = True
     max_body_bytes: int = codecs.DEFAULT_MAX_BODY_BYTES
+    """Largest request body; a bigger Content-Length is a 413 before the body is read."""
+    drain_seconds: float = contract.DEFAULT_DRAIN_SECONDS
+    """After SIGTERM, the longest wait for answers still owed (see ``contract``)."""
+    drain_idle_seconds: float = contract.DEFAULT_DRAIN_IDLE_SECONDS
+    """After SIGTERM, how long idle keep-alive connections may still bring a request."""
 
 
 class _BadRequest(Exception):
@@ -114,6 +136,51 @@ class _BadRequest(Exception):
         super().__init__(message)
         self.status = status
         self.message = message
+
+
+def _request_line_problem(line: bytes, complete: bool) -> str | None:
+    """What is wrong with a request line (or, not ``complete``, with its beginning), if anything."""
+    parts = line.split(b" ")
+    if len(parts) > 3 or (complete and len(parts) != 3):
+        return _MALFORMED_LINE
+    method = parts[0]
+    if method.translate(None, _TCHARS) or ((complete or len(parts) > 1) and not method):
+        return _MALFORMED_LINE
+    if len(parts) > 1:
+        target = parts[1]
+        if target.translate(None, _VISIBLE) or ((complete or len(parts) > 2) and not target):
+            return _MALFORMED_LINE
+    if len(parts) > 2:
+        version = parts[2]
+        if complete and version not in _VERSIONS:
+            # A 400 rather than 505: bad input is never answered with a 5xx.
+            if version.startswith(b"HTTP/") and not version[5:].translate(None, b"0123456789."):
+                return "only HTTP/1.0 and HTTP/1.1 are served"
+            return _MALFORMED_LINE
+        if not complete and not version.startswith(b"HTTP/"[: len(version)]):
+            return _MALFORMED_LINE
+    return None
+
+
+def _header_name_problem(name: bytes) -> str | None:
+    # No space before the colon (RFC 9112 section 5.1), and no obsolete line folding either.
+    return _MALFORMED_HEADER if not name or name.translate(None, _TCHARS) else None
+
+
+def _head_end(buffer: bytearray) -> tuple[int, int]:
+    """Where the head ends (its blank line) and the body starts; (-1, -1) if not yet received.
+
+    Lines end in CRLF or a bare LF (RFC 9112 section 2.2), so the blank line is LF CR LF or
+    LF LF. Only the first ``MAX_HEAD_BYTES`` are searched.
+    """
+    limit = MAX_HEAD_BYTES + 3
+    crlf = buffer.find(b"\n\r\n", 0, limit)
+    lf = buffer.find(b"\n\n", 0, crlf + 1 if crlf >= 0 else limit)
+    if lf >= 0:
+        return lf, lf + 2
+    if crlf >= 0:
+        return crlf, crlf + 3
+    return -1, -1
 
 
 class _Head:
@@ -131,24 +198,22 @@ class _Head:
         "total",
     )
 
-    def __init__(self, buffer: bytearray, end: int) -> None:
-        lines = bytes(buffer[:end]).split(b"\r\n")
-        parts = lines[0].split(b" ")
-        if len(parts) != 3:
-            raise _BadRequest(400, "malformed request line")
-        self.method, self.target, version = parts
-        if version not in (b"HTTP/1.1", b"HTTP/1.0"):
-            # A 400 rather than 505: bad input is never answered with a 5xx.
-            if version.startswith(b"HTTP/"):
-                raise _BadRequest(400, "only HTTP/1.0 and HTTP/1.1 are served")
-            raise _BadRequest(400, "malformed request line")
+    def __init__(self, head: bytes, body_start: int) -> None:
+        lines = head.split(b"\n")
+        request_line = lines[0].removesuffix(b"\r")
+        problem = _request_line_problem(request_line, complete=True)
+        if problem:
+            raise _BadRequest(400, problem)
+        self.method, self.target, version = request_line.split(b" ")
         length: int | None = None
         content_type = accept = None
         connection = expect = b""
-        for line in lines[1:]:
+        for raw in lines[1:]:
+            line = raw.removesuffix(b"\r")
             name, colon, value = line.partition(b":")
-            if not colon or not name or name[-1:] in (b" ", b"\t"):
-                raise _BadRequest(400, "malformed header line")
+            # RFC 9110 section 5.5: CR and NUL in a field value must be refused (or replaced).
+            if not colon or _header_name_problem(name) or b"\r" in value or b"\0" in value:
+                raise _BadRequest(400, _MALFORMED_HEADER)
             name = name.lower()
             value = value.strip(b" \t")
             if name == b"content-length":
@@ -177,8 +242,25 @@ class _Head:
             self.keep_alive = b"keep-alive" in connection
         self.expect_continue = expect == b"100-continue"
         self.length = length or 0
-        self.body_start = end + 4
+        self.body_start = body_start
         self.total = self.body_start + self.length
+
+
+def _parse_head(buffer: bytearray) -> _Head | None:
+    """The head at the start of ``buffer`` if it is all there (raises ``_BadRequest``)."""
+    end, body_start = _head_end(buffer)
+    if end < 0:
+        return None
+    if end > MAX_HEAD_BYTES:
+        raise _BadRequest(431, "request head is too large")
+    return _Head(bytes(buffer[:end]), body_start)
+
+
+def _drop_leading_blank_lines(buffer: bytearray) -> None:
+    # RFC 9112 section 2.2: a server should ignore at least one empty line before a request.
+    if buffer[:1] in (b"\r", b"\n"):
+        kept = len(buffer.lstrip(b"\r\n"))
+        del buffer[: len(buffer) - kept]
 
 
 class _Connection(asyncio.Protocol):
@@ -200,6 +282,7 @@ class _Connection(asyncio.Protocol):
         self.accept = codecs.JSON
         self.started = 0.0
         self.last_seen = server.clock
+        self.scanned = 0  # the unfinished head's complete lines up to here are checked
 
     # asyncio.Protocol
 
@@ -218,6 +301,8 @@ class _Connection(asyncio.Protocol):
         self.peer_done = True
         if self.busy and not self.closed:
             return True  # keep our side open for the answer being predicted; _resume closes
+        if not self.closed and self._holds_partial_request():
+            self._refuse(400, "the connection ended before the request was complete")
         # Idle, or lingering after a refusal: every answer owed is written; let asyncio close.
         self._mark_closed()
         return None
@@ -245,21 +330,16 @@ class _Connection(asyncio.Protocol):
             while buffer and not self.busy and not self.closed:
                 head = self.head
                 if head is None:
-                    while buffer.startswith(b"\r\n"):  # RFC 9112 2.2: ignore leading CRLFs
-                        del buffer[:2]
-                    end = buffer.find(b"\r\n\r\n")
-                    if end < 0:
-                        if len(buffer) > MAX_HEAD_BYTES:
-                            self._refuse(431, "request head is too large")
-                        return
-                    if end > MAX_HEAD_BYTES:
-                        self._refuse(431, "request head is too large")
-                        return
+                    _drop_leading_blank_lines(buffer)
                     try:
-                        head = _Head(buffer, end)
+                        head = _parse_head(buffer)
+                        if head is None:
+                            self._check_partial_head()
+                            return
                     except _BadRequest as error:
                         self._refuse(error.status, error.message)
                         return
+                    self.scanned = 0
                     limit = self.server.config.max_body_bytes
                     if head.length > limit:
                         self._refuse(
@@ -277,6 +357,48 @@ class _Connection(asyncio.Protocol):
                 self._dispatch(head, body)
         finally:
             self.processing = False
+
+    def _check_partial_head(self) -> None:
+        """Refuse an unfinished head as soon as what has arrived cannot be HTTP (raises).
+
+        Each complete line is checked once; of the line still arriving, only the first
+        ``_PARTIAL_CHECK_BYTES``. A well-formed prefix waits (``REQUEST_SECONDS`` at most).
+        """
+        buffer = self.buffer
+        if len(buffer) > MAX_HEAD_BYTES:
+            raise _BadRequest(431, "request head is too large")
+        while (newline := buffer.find(b"\n", self.scanned)) >= 0:
+            line = bytes(buffer[self.scanned : newline]).removesuffix(b"\r")
+            if self.scanned == 0:
+                problem = _request_line_problem(line, complete=True)
+            else:
+                name, colon, _ = line.partition(b":")
+                problem = _MALFORMED_HEADER if not colon else _header_name_problem(name)
+            if problem:
+                raise _BadRequest(400, problem)
+            self.scanned = newline + 1
+        tail = bytes(buffer[self.scanned : self.scanned + _PARTIAL_CHECK_BYTES])
+        tail = tail.removesuffix(b"\r")
+        if self.scanned == 0:
+            problem = _request_line_problem(tail, complete=False)
+        else:
+            name, colon, _ = tail.partition(b":")
+            problem = _header_name_problem(name) if colon or name.translate(None, _TCHARS) else None
+        if problem:
+            raise _BadRequest(400, problem)
+
+    def _holds_partial_request(self) -> bool:
+        """Whether part of a request has arrived and is not answered (blank lines aside)."""
+        return self.head is not None or bool(self.buffer.strip(b"\r\n"))
+
+    def _next_request_received(self) -> bool:
+        """Whether the buffer holds another whole request (or a broken one, owed its 400)."""
+        buffer = self.buffer.lstrip(b"\r\n")
+        try:
+            head = _parse_head(buffer)
+        except _BadRequest:
+            return True
+        return head is not None and len(buffer) >= head.total
 
     def _dispatch(self, head: _Head, body: bytes) -> None:
         self.keep_alive = head.keep_alive
@@ -333,15 +455,17 @@ class _Connection(asyncio.Protocol):
         self.busy = True
         if server.batcher is not None:
             server.batcher.submit(rows, self)
-            return
-        started = time.perf_counter()
-        try:
-            predictions = model.predict(rows)
-        except Exception as error:
-            log.exception("predict failed")
+        else:
+            server.worker.run(lambda: _timed_predict(model, rows), self._predicted)
+
+    def _predicted(self, result: object, error: Exception | None) -> None:
+        """Back from the worker (no batching): answer with ``(predictions, seconds)`` or a 500."""
+        if error is not None:
+            log.error("predict failed", exc_info=error)
             self.prediction_failed(error)
             return
-        self.prediction_ready(predictions, time.perf_counter() - started)
+        predictions, seconds = result  # type: ignore[misc]
+        self.prediction_ready(predictions, seconds)
 
     def prediction_ready(self, predictions: np.ndarray, seconds: float) -> None:
         """Answer the request in flight with its predictions."""
@@ -376,8 +500,11 @@ class _Connection(asyncio.Protocol):
             self.transport.resume_reading()
         if self.buffer and not self.processing:
             self._process()
-        if self.peer_done and not self.busy:
-            self.close()
+        if self.peer_done and not self.busy and not self.closed:
+            if self._holds_partial_request():
+                self._refuse(400, "the connection ended before the request was complete")
+            else:
+                self.close()
 
     def _error(self, status: int, message: str, path: str, extra: bytes = b"") -> None:
         body = json.dumps({"error": message}).encode()
@@ -387,7 +514,8 @@ class _Connection(asyncio.Protocol):
         self, status: int, body: bytes, content_type: bytes, path: str, extra: bytes = b""
     ) -> None:
         server = self.server
-        keep_alive = self.keep_alive and not server.draining
+        # Draining: answer what was already received, and say close on the last answer.
+        keep_alive = self.keep_alive and not (server.draining and not self._next_request_received())
         self.transport.write(
             b"%s%sContent-Type: %s\r\nContent-Length: %d\r\n%s%s\r\n%s"
             % (
@@ -447,6 +575,25 @@ class _Connection(asyncio.Protocol):
         elif now - self.last_seen > KEEP_ALIVE_SECONDS:
             self.close()
 
+    @property
+    def idle(self) -> bool:
+        """Open, between requests: nothing in flight, nothing received."""
+        return not (self.closed or self.busy or self._holds_partial_request())
+
+    def abandon(self) -> None:
+        """The drain bound passed: a 503 to the request still owed an answer, then close."""
+        if not self.closed and (self.busy or self._holds_partial_request()):
+            self.keep_alive = False
+            self._error(503, _SHUTTING_DOWN, "other")  # closes; a late prediction is dropped
+        if self.transport is not None:
+            self.transport.close()
+
+
+def _timed_predict(model: LoadedModel, rows: np.ndarray) -> tuple[np.ndarray, float]:
+    started = time.perf_counter()
+    predictions = model.predict(rows)
+    return predictions, time.perf_counter() - started
+
 
 def _load_and_warm(model_dir: Path) -> LoadedModel:
     model = load_model(model_dir)
@@ -467,6 +614,7 @@ class InferenceServer:
         self.model: LoadedModel | None = None
         self.batcher: MicroBatcher | None = None
         self.draining = False
+        self.worker = PredictWorker()
         self.clock = time.monotonic()
         self.date_header = b""
         # A busy connection stops reading once it holds this much unread pipelined input.
@@ -508,34 +656,62 @@ class InferenceServer:
                 max_wait=self.config.max_batch_wait_ms / 1000.0,
                 waiting_limit=lambda: self._open,
                 metrics=self.metrics,
+                worker=self.worker,
             )
         self.model = model
 
     async def load(self, model_dir: Path) -> LoadedModel:
-        """Load (and warm up) the model in a thread, so the loop keeps answering /ping."""
-        model = await asyncio.get_running_loop().run_in_executor(None, _load_and_warm, model_dir)
+        """Load (and warm up) the model on the worker thread, so the loop keeps answering /ping.
+
+        Not the loop's default executor: that is joined when the loop closes, so a SIGTERM
+        during a long load would wait for the load; the worker's thread is a daemon.
+        """
+        loaded: asyncio.Future[LoadedModel] = asyncio.get_running_loop().create_future()
+
+        def done(model: object, error: Exception | None) -> None:
+            if loaded.done():
+                return  # the load was given up (SIGTERM)
+            if error is not None:
+                loaded.set_exception(error)
+            else:
+                loaded.set_result(model)  # type: ignore[arg-type]
+
+        self.worker.run(lambda: _load_and_warm(model_dir), done)
+        model = await loaded
         self.set_model(model)
         return model
 
-    async def drain(self, timeout: float = DRAIN_SECONDS) -> None:
-        """Stop accepting, answer the requests in flight, close every connection."""
+    async def drain(self, timeout: float | None = None) -> None:
+        """Stop accepting, answer what is owed, close every connection; ``timeout`` bounds it.
+
+        Requests in flight and those already received are answered (the last answer on each
+        connection says ``Connection: close``). Idle keep-alive connections stay open for
+        ``drain_idle_seconds``, so a request sent as the signal came is answered, then close.
+        At ``timeout`` (default ``config.drain_seconds``) whatever is still owed, half-sent
+        requests included, gets a 503 and every connection is closed.
+        """
+        config = self.config
+        started = time.monotonic()
+        deadline = started + (config.drain_seconds if timeout is None else timeout)
+        idle_until = min(started + config.drain_idle_seconds, deadline)
         self.draining = True
         if self._listener is not None:
             self._listener.close()
         if self.batcher is not None:
             self.batcher.flush()
-        for connection in list(self._connections):
-            if not connection.busy and connection.head is None and not connection.buffer:
-                connection.close()
-        deadline = time.monotonic() + timeout
-        while (
-            any(not connection.closed for connection in self._connections)
-            and time.monotonic() < deadline
-        ):
+        while True:
+            now = time.monotonic()
+            open_connections = [c for c in self._connections if not c.closed]
+            if not open_connections or now >= deadline:
+                break
+            if now >= idle_until:
+                for connection in open_connections:
+                    if connection.idle:
+                        connection.close()
             await asyncio.sleep(0.01)
         for connection in list(self._connections):
-            if connection.transport is not None:
-                connection.transport.close()
+            connection.abandon()
+        self.worker.close()
         if self._sweeper is not None:
             self._sweeper.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -680,7 +856,33 @@ def build_parser() -> argparse.ArgumentParser:
         default=codecs.DEFAULT_MAX_BODY_BYTES,
         help=f"largest request body; more is a 413 (default {codecs.DEFAULT_MAX_BODY_BYTES})",
     )
+    parser.add_argument(
+        "--drain-seconds",
+        type=_non_negative_float,
+        default=_drain_seconds_default(),
+        help="after SIGTERM, longest wait for answers still owed before a 503 and exit "
+        f"(default: ${contract.DRAIN_SECONDS_ENV} or {contract.DEFAULT_DRAIN_SECONDS:g})",
+    )
+    parser.add_argument(
+        "--drain-idle-seconds",
+        type=_non_negative_float,
+        default=contract.DEFAULT_DRAIN_IDLE_SECONDS,
+        help="after SIGTERM, how long idle keep-alive connections may still bring a request "
+        f"(default {contract.DEFAULT_DRAIN_IDLE_SECONDS:g})",
+    )
     return parser
+
+
+def _drain_seconds_default() -> float:
+    text = os.environ.get(contract.DRAIN_SECONDS_ENV)
+    if not text:
+        return contract.DEFAULT_DRAIN_SECONDS
+    try:
+        return _non_negative_float(text)
+    except (ValueError, argparse.ArgumentTypeError):
+        raise SystemExit(
+            f"ml-platform-serve: ${contract.DRAIN_SECONDS_ENV}: {text!r} is not a number >= 0"
+        ) from None
 
 
 def _event_loop_factory() -> object | None:
@@ -705,6 +907,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         max_batch_wait_ms=args.max_batch_wait_ms,
         batching=args.batching,
         max_body_bytes=args.max_body_bytes,
+        drain_seconds=args.drain_seconds,
+        drain_idle_seconds=args.drain_idle_seconds,
     )
     with asyncio.Runner(loop_factory=_event_loop_factory()) as runner:  # type: ignore[arg-type]
         return runner.run(serve(config))

@@ -33,6 +33,8 @@ from pydantic import (
     model_validator,
 )
 
+from components.pipeline_definition import as_hyperparameter
+from stacks import training_hyperparameters
 from stacks.layers import LAYERS, PROJECT
 from workloads.features.definitions import DefinitionError, FeatureGroupDefinition
 from workloads.monitoring.baseline_files import baseline_problems
@@ -55,6 +57,11 @@ _MIN_DAYS_FOR_IA = 30
 #: The validation context's key of the validated serving section (monitoring checks against it).
 _SERVING_CONTEXT = "serving"
 
+#: The validation context's keys of the algorithm and task of the training pipeline being
+#: validated (its tuning ranges check against them).
+_ALGORITHM_CONTEXT = "training_algorithm"
+_TASK_CONTEXT = "training_task"
+
 _PRIVATE_RANGES = tuple(
     ipaddress.IPv4Network(cidr) for cidr in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16")
 )
@@ -73,14 +80,46 @@ class ConfigError(Exception):
         )
 
 
-class _Section(BaseModel):
-    """Base of every config model: immutable, and unknown keys are errors rather than ignored."""
+class PathProblems(ValueError):
+    """Several problems inside one field, each at its own path below it.
 
-    model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
+    Raised by a validator that checks a whole mapping or list at once (hyperparameters against
+    the algorithm's table, tuning ranges, derived names): each ``(sub_path, reason)`` is reported
+    as ``<field path>.<sub_path>: <reason>`` (``[1].min`` appends as an index; an empty sub-path
+    is the field itself).
+    """
+
+    def __init__(self, problems: Sequence[tuple[str, str]]) -> None:
+        self.problems = tuple(problems)
+        super().__init__("; ".join(f"{path}: {reason}" for path, reason in self.problems))
+
+
+class _Section(BaseModel):
+    """Base of every config model: immutable, and unknown keys are errors rather than ignored.
+
+    Numbers must be finite: YAML's ``.inf`` and ``.nan`` never reach a service.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=True, allow_inf_nan=False)
 
 
 def _is_production(info: ValidationInfo) -> bool:
     return bool(info.context) and info.context.get("tier") == "production"
+
+
+def _environment(info: ValidationInfo) -> str | None:
+    """The stack's environment name when it is valid (names derived from it are checked then)."""
+    environment = (info.context or {}).get("environment")
+    return environment if isinstance(environment, str) else None
+
+
+def _name_problem(full_name: str, limit: int, what: str) -> str | None:
+    """Why ``full_name`` (a name the program derives) is too long for ``what``, or None."""
+    if len(full_name) <= limit:
+        return None
+    return (
+        f"makes the {what} '{full_name}', {len(full_name)} characters; AWS allows at most {limit}"
+    )
 
 
 def _repeated(what: str, names: Sequence[str]) -> str | None:
@@ -636,6 +675,41 @@ _DISTRIBUTED_ALGORITHMS = ("pytorch",)
 _SAGEMAKER_INSTANCE = r"^ml\.[a-z0-9-]+\.\w+$"
 _HYPERPARAMETER_NAME = r"^[a-z][a-z0-9_]{0,62}$"
 
+#: The longest hyperparameter value SageMaker passes (CreateTrainingJob ``HyperParameters``).
+MAX_HYPERPARAMETER_VALUE_LENGTH = 2500
+
+#: Values of one categorical tuning range (SageMaker ``CategoricalParameterRange``: 1-30 values).
+MAX_CATEGORICAL_VALUES = 30
+
+#: SageMaker's limit on a training job's name, which is the pipeline's ``mlp-<env>-<name>``
+#: (CreateTrainingJob ``TrainingJobName``).
+MAX_TRAINING_JOB_NAME = 63
+
+
+def _hyperparameters_accepted(
+    value: dict[str, str | int | float | bool], info: ValidationInfo
+) -> dict[str, str | int | float | bool]:
+    """Every fixed hyperparameter is one the algorithm's trainer accepts, with a value it accepts.
+
+    Checked against the algorithm's table (stacks/training_hyperparameters.py); skipped when the
+    algorithm itself is invalid (reported at its own path).
+    """
+    algorithm, task = info.data.get("algorithm"), info.data.get("task")
+    if algorithm is None:
+        return value
+    problems = training_hyperparameters.value_problems(algorithm, task, value)
+    problems += [
+        (
+            name,
+            f"is {length} characters; SageMaker passes at most {MAX_HYPERPARAMETER_VALUE_LENGTH}",
+        )
+        for name, item in value.items()
+        if (length := len(as_hyperparameter(item))) > MAX_HYPERPARAMETER_VALUE_LENGTH
+    ]
+    if problems:
+        raise PathProblems(problems)
+    return value
+
 
 def _instance_family(instance_type: str) -> str:
     """``g5`` for ``ml.g5.2xlarge`` and for ``g5.2xlarge``."""
@@ -741,7 +815,7 @@ class ParameterRangeConfig(_Section):
     scaling: Literal["Auto", "Linear", "Logarithmic", "ReverseLogarithmic"] = "Auto"
     """How values are sampled across the range."""
     values: tuple[str, ...] = ()
-    """The choices of a categorical range."""
+    """The choices of a categorical range (1-30, a SageMaker limit)."""
 
     @model_validator(mode="after")
     def _range_shape(self) -> ParameterRangeConfig:
@@ -749,6 +823,11 @@ class ParameterRangeConfig(_Section):
         if kind == "categorical":
             if not self.values:
                 raise ValueError("a categorical range needs at least one value")
+            if len(self.values) > MAX_CATEGORICAL_VALUES:
+                raise ValueError(
+                    f"a categorical range has at most {MAX_CATEGORICAL_VALUES} values "
+                    f"(a SageMaker limit), got {len(self.values)}"
+                )
             if low is not None or high is not None:
                 raise ValueError("a categorical range has values, not min/max")
             if len(set(self.values)) != len(self.values):
@@ -767,6 +846,19 @@ class ParameterRangeConfig(_Section):
             raise ValueError(f"{scaling} scaling needs min > 0")
         if scaling == "ReverseLogarithmic" and (kind != "continuous" or high >= 1):
             raise ValueError("ReverseLogarithmic scaling needs a continuous range below 1")
+        return self
+
+    @model_validator(mode="after")
+    def _accepted_by_the_trainer(self, info: ValidationInfo) -> ParameterRangeConfig:
+        # The pipeline being validated shared its algorithm and task (_share_algorithm).
+        context = info.context or {}
+        algorithm, task = context.get(_ALGORITHM_CONTEXT), context.get(_TASK_CONTEXT)
+        if algorithm is None:
+            return self
+        if problems := training_hyperparameters.range_problems(
+            algorithm, task, self.name, self.type, self.min, self.max, self.values
+        ):
+            raise PathProblems(problems)
         return self
 
 
@@ -825,7 +917,8 @@ class TrainingPipelineConfig(_Section):
     """A SageMaker Pipeline that trains (or tunes) one model with our training code."""
 
     name: str = Field(pattern=r"^[a-z][a-z0-9-]{0,40}[a-z0-9]$")
-    """Short name; the pipeline is ``mlp-<environment>-<name>``."""
+    """Short name; the pipeline and its training job are ``mlp-<environment>-<name>`` (at most
+    63 characters, a training job name's limit)."""
     algorithm: Algorithm
     """What to train: ``sklearn``, ``xgboost``, ``pytorch`` or ``automl`` (all of them)."""
     task: Literal["classification", "regression"]
@@ -845,7 +938,8 @@ class TrainingPipelineConfig(_Section):
     hyperparameters: dict[
         Annotated[str, Field(pattern=_HYPERPARAMETER_NAME)], str | int | float | bool
     ] = {}
-    """Fixed hyperparameters (passed to the training code as strings)."""
+    """Fixed hyperparameters (passed to the training code as strings): names and values the
+    algorithm's trainer accepts (stacks/training_hyperparameters.py), not algorithm/task/target."""
     instance_type: str = Field(default="ml.m5.xlarge", pattern=_SAGEMAKER_INSTANCE)
     """Training instance type (GPU families for GPU training)."""
     instance_count: int = Field(default=1, ge=1, le=64)
@@ -863,6 +957,52 @@ class TrainingPipelineConfig(_Section):
     have no mlflow and the private VPC cannot install it)."""
 
     _framework_tag = field_validator("framework_image_tag")(_tag_needs_framework)
+
+    _hyperparameters = field_validator("hyperparameters")(_hyperparameters_accepted)
+
+    # The tuning ranges (validated inside this pipeline, after these fields) check themselves
+    # against its algorithm's table: the raw algorithm and task are shared through the context,
+    # None when invalid (reported at their own paths). `name` comes first and resets both, so a
+    # pipeline without them never sees the previous pipeline's. A model-level "before" validator
+    # would do it in one place, but it makes pydantic validate the JSON input as Python, where
+    # strict mode refuses lists for tuples.
+    @field_validator("name", mode="before")
+    @classmethod
+    def _new_pipeline(cls, value: Any, info: ValidationInfo) -> Any:
+        if isinstance(info.context, dict):
+            info.context[_ALGORITHM_CONTEXT] = info.context[_TASK_CONTEXT] = None
+        return value
+
+    @field_validator("algorithm", mode="before")
+    @classmethod
+    def _share_algorithm(cls, value: Any, info: ValidationInfo) -> Any:
+        if isinstance(info.context, dict):
+            known = training_hyperparameters.ALGORITHM_TABLES
+            info.context[_ALGORITHM_CONTEXT] = (
+                value if isinstance(value, str) and value in known else None
+            )
+        return value
+
+    @field_validator("task", mode="before")
+    @classmethod
+    def _share_task(cls, value: Any, info: ValidationInfo) -> Any:
+        if isinstance(info.context, dict):
+            info.context[_TASK_CONTEXT] = (
+                value if isinstance(value, str) and value in METRICS else None
+            )
+        return value
+
+    @field_validator("name")
+    @classmethod
+    def _job_name_fits(cls, value: str, info: ValidationInfo) -> str:
+        environment = _environment(info)
+        if environment is not None and (
+            problem := _name_problem(
+                f"mlp-{environment}-{value}", MAX_TRAINING_JOB_NAME, "training job name"
+            )
+        ):
+            raise ValueError(problem)
+        return value
 
     @field_validator("image")
     @classmethod
@@ -906,17 +1046,20 @@ class TrainingPipelineConfig(_Section):
         task = info.data.get("task")
         if value is None or task is None:
             return value
-        problems = []
+        problems: list[tuple[str, str]] = []
         if value.objective not in METRICS[task]:
             problems.append(
-                f"objective '{value.objective}' is not a {task} metric "
-                f"(known: {', '.join(METRICS[task])})"
+                (
+                    "",
+                    f"objective '{value.objective}' is not a {task} metric "
+                    f"(known: {', '.join(METRICS[task])})",
+                )
             )
         fixed = sorted(set(info.data.get("hyperparameters") or {}) & {r.name for r in value.ranges})
         if fixed:
-            problems.append(f"{', '.join(fixed)} both fixed in hyperparameters and tuned")
+            problems.append(("", f"{', '.join(fixed)} both fixed in hyperparameters and tuned"))
         if problems:
-            raise ValueError("; ".join(problems))
+            raise PathProblems(problems)
         return value
 
     @field_validator("track_experiments")
@@ -1342,6 +1485,9 @@ _MEMORY_QUANTITY = r"^\d+(Ki|Mi|Gi|Ti|k|M|G|T)?$"
 
 _EC2_INSTANCE_TYPE = r"^[a-z0-9-]+\.\w+$"
 
+#: An S3 key prefix: not empty, no leading '/' (S3 keys are at most 1024 bytes).
+_KEY_PREFIX = r"^[\w!\-.*'()][\w!\-.*'()/]*$"
+
 #: An IAM OIDC identity provider's ARN (what an EKS cluster's service-account roles trust).
 _OIDC_PROVIDER_ARN = r"^arn:aws[\w-]*:iam::\d{12}:oidc-provider/[\w.\-/]+$"
 
@@ -1532,16 +1678,17 @@ class KubernetesTrainingJobConfig(_Section):
     """The training algorithm; more than one worker only for ``pytorch`` (DDP)."""
     task: Literal["classification", "regression"] = "classification"
     """Whether the target is a class or a number."""
-    target: str
-    """The target column."""
-    train_data: str
-    """Prefix of the training channel in the processed bucket."""
-    validation_data: str | None = None
+    target: str = Field(pattern=r"^[\w.-]{1,128}$")
+    """The target column (not empty)."""
+    train_data: str = Field(pattern=_KEY_PREFIX, max_length=1024)
+    """Prefix of the training channel in the processed bucket (not empty)."""
+    validation_data: str | None = Field(default=None, pattern=_KEY_PREFIX, max_length=1024)
     """Prefix of the validation channel in the processed bucket."""
     hyperparameters: dict[
         Annotated[str, Field(pattern=_HYPERPARAMETER_NAME)], str | int | float | bool
     ] = {}
-    """Hyperparameters passed to the training code (as strings)."""
+    """Hyperparameters passed to the training code (as strings): names and values the
+    algorithm's trainer accepts, not algorithm/task/target (the job's own fields)."""
     nodes: int = Field(default=1, ge=1, le=64)
     """Pods (one per node)."""
     gpus_per_node: int = Field(default=0, ge=0, le=16)
@@ -1552,6 +1699,8 @@ class KubernetesTrainingJobConfig(_Section):
     """Pod failures tolerated before the job fails (restarts resume from the newest checkpoint)."""
     active_deadline_seconds: int = Field(default=86400, ge=60, le=30 * 86400)
     """Longest the job may run in total."""
+
+    _hyperparameters = field_validator("hyperparameters")(_hyperparameters_accepted)
 
     @model_validator(mode="after")
     def _distributed_algorithm(self) -> KubernetesTrainingJobConfig:
@@ -1668,6 +1817,9 @@ def _known_layer(name: str) -> str:
 #: A layer name from stacks/layers.py whose components exist.
 LayerName = Annotated[str, AfterValidator(_known_layer)]
 
+#: The stack's environment name: short, because it is part of every derived resource name.
+_ENVIRONMENT = re.compile(r"^[a-z][a-z0-9]{1,11}$")
+
 _TAG_KEY = re.compile(r"^[\w .:/=+\-@]{1,128}$")
 
 
@@ -1678,7 +1830,7 @@ class PlatformConfig(_Section):
 
     region: str = Field(alias="aws:region", pattern=r"^[a-z]{2}(-gov|-iso[a-z]*)?-[a-z]+-\d$")
     """The AWS region (``aws:region``), e.g. ``us-east-1``."""
-    environment: str = Field(pattern=r"^[a-z][a-z0-9]{1,11}$")
+    environment: str = Field(pattern=_ENVIRONMENT.pattern)
     """Short environment name (``dev``, ``prod``) used in resource names and tags."""
     tier: Literal["development", "production"]
     """``production`` turns on the production rules and retains data on destroy."""
@@ -1843,14 +1995,24 @@ def load_platform_config(
 
     """
     values = raw_platform_values(flat_config)
-    tier = values.get("tier")
+    environment = values.get("environment")
+    layers = values.get("layers")
+    context = {
+        "tier": values.get("tier"),
+        "stack": stack,
+        "project_root": project_root or PROJECT_ROOT,
+        # Names derived from the environment are checked only when it is itself valid.
+        "environment": environment
+        if isinstance(environment, str) and _ENVIRONMENT.match(environment)
+        else None,
+        "layers": tuple(layers) if isinstance(layers, list) else (),
+    }
     try:
-        return PlatformConfig.model_validate_json(
-            json.dumps(values),
-            context={"tier": tier, "stack": stack, "project_root": project_root or PROJECT_ROOT},
-        )
+        # YAML's .inf/.nan travel as JSON's Infinity/NaN (json.dumps allows them), for the
+        # models to refuse at their paths.
+        return PlatformConfig.model_validate_json(json.dumps(values), context=context)
     except ValidationError as error:
-        problems = [_describe(item) for item in error.errors(include_url=False)]
+        problems = [line for item in error.errors(include_url=False) for line in _describe(item)]
         raise ConfigError(stack, sorted(set(problems))) from None
 
 
@@ -1865,10 +2027,31 @@ def format_path(location: tuple[int | str, ...]) -> str:
     return path or "<config>"
 
 
-def _describe(item: Any) -> str:
-    """Turn one pydantic error into ``path: reason`` with a short, user-facing reason."""
+def _describe(item: Any) -> list[str]:
+    """Turn one pydantic error into ``path: reason`` lines with short, user-facing reasons.
+
+    One line, unless the error is a :class:`PathProblems` (one line per problem at its path).
+    """
     location = tuple(item["loc"])
     kind, ctx = item["type"], item.get("ctx", {})
+    error = ctx.get("error")
+    if kind == "value_error" and isinstance(error, PathProblems):
+        path = format_path(location)
+        return [f"{_join_path(path, sub_path)}: {reason}" for sub_path, reason in error.problems]
+    return [f"{format_path(location)}: {_reason(item, location, kind, ctx)}"]
+
+
+def _join_path(path: str, sub_path: str) -> str:
+    """``a.b`` + ``c`` is ``a.b.c``; + ``[1].min`` is ``a.b[1].min``; + ``""`` is ``a.b``."""
+    if not sub_path:
+        return path
+    if sub_path.startswith("[") or path == "<config>":
+        return f"{path}{sub_path}" if path != "<config>" else sub_path
+    return f"{path}.{sub_path}"
+
+
+def _reason(item: Any, location: tuple[int | str, ...], kind: str, ctx: dict[str, Any]) -> str:
+    """The short reason of one pydantic error."""
     if kind == "extra_forbidden":
         reason = "unknown key" + _suggestion(location)
     elif kind == "missing":
@@ -1885,6 +2068,11 @@ def _describe(item: Any) -> str:
         reason = str(ctx["error"])
     elif kind == "string_pattern_mismatch":
         reason = f"must match {ctx['pattern']}"
+    elif kind == "string_too_short":
+        minimum = ctx["min_length"]
+        reason = "must not be empty" if minimum == 1 else f"must be at least {minimum} characters"
+    elif kind == "string_too_long":
+        reason = f"must be at most {ctx['max_length']} characters"
     elif kind.startswith("int_"):
         reason = "must be an integer"
     elif kind.startswith("bool_"):
@@ -1895,9 +2083,17 @@ def _describe(item: Any) -> str:
         reason = "must be a mapping"
     elif kind in ("tuple_type", "list_type"):
         reason = "must be a list"
+    elif kind == "finite_number":
+        reason = "must be a finite number (not .inf or .nan)"
+    elif kind in ("float_type", "float_parsing"):
+        reason = "must be a number"
+    elif kind == "too_long":
+        reason = f"must have at most {ctx.get('max_length')} items"
+    elif kind == "too_short":
+        reason = f"must have at least {ctx.get('min_length')} item(s)"
     else:
         reason = item["msg"]
-    return f"{format_path(location)}: {reason}"
+    return reason
 
 
 def _suggestion(location: tuple[int | str, ...]) -> str:

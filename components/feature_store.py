@@ -248,11 +248,21 @@ def _offline_read_statements(access: GroupAccess) -> list[iam_policies.Statement
         {
             "Sid": "ListOfflineStoreAndQueryResults",
             "Effect": "Allow",
-            "Action": ["s3:ListBucket", "s3:GetBucketLocation"],
+            "Action": ["s3:ListBucket"],
             "Resource": access.bucket_arn,
             "Condition": {
                 "StringLike": {"s3:prefix": [f"{OFFLINE_PREFIX}/*", f"{ATHENA_RESULTS_PREFIX}/*"]}
             },
+        },
+        {
+            # Athena checks the results bucket's region before a query ("Unable to verify/create
+            # output bucket" without it). GetBucketLocation carries no s3:prefix, so it cannot
+            # share the listing statement's prefix condition: that would never grant it.
+            # https://docs.aws.amazon.com/athena/latest/ug/security-iam-athena.html
+            "Sid": "LocateQueryResultsBucket",
+            "Effect": "Allow",
+            "Action": ["s3:GetBucketLocation"],
+            "Resource": access.bucket_arn,
         },
         iam_policies.kms_via_s3_statement(access.kms_key_arn, access.region),
         {

@@ -10,9 +10,14 @@ restates a schema::
         --group customers --id c-1 --id c-2 [--feature segment]
 
 ``--group`` is a group name (its newest version) or ``name@vN``. Results are JSON on stdout.
+``ingest`` always prints its report (also when the run stops); the ``--max-*`` flags set the
+bounds on one input record (:class:`~workloads.features.limits.InputLimits`): a record past one
+is rejected with a reason naming the flag.
+
 Exit status: 0 everything written (or looked up); 2 some records were rejected (the reject file's
-path is on stderr); 1 a usage or configuration error, or a run that had to stop (message on
-stderr, no traceback).
+path is on stderr); 1 a usage or configuration error, an input that cannot be read (an unknown
+file type, a repeated or unreadable CSV header, a file that is not Parquet: nothing is written),
+or a run that had to stop (report on stdout, one-line message on stderr, never a traceback).
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ import argparse
 import json
 import sys
 from collections.abc import Sequence
+from dataclasses import fields
 from typing import Any, NoReturn
 
 from botocore.exceptions import BotoCoreError
@@ -28,12 +34,14 @@ from botocore.exceptions import BotoCoreError
 from workloads.features.definitions import DefinitionError, FeatureGroupDefinition, load_definitions
 from workloads.features.ingestion import (
     FeatureStoreClient,
+    IngestionReport,
     IngestionStopped,
     default_client,
     ingest,
-    read_records,
 )
+from workloads.features.limits import DEFAULT_LIMITS, InputLimits
 from workloads.features.online import FeatureLookupError, OnlineFeatures
+from workloads.features.sources import InputError, read_records
 
 EXIT_OK, EXIT_ERROR, EXIT_REJECTED = 0, 1, 2
 
@@ -56,12 +64,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SystemExit as exit_:  # --help
         return exit_.code if isinstance(exit_.code, int) else EXIT_OK
     except (UsageError, DefinitionError, IngestionStopped, FeatureLookupError) as error:
-        print(f"error: {error}", file=sys.stderr)
+        _print_error(error)
     except (OSError, ValueError, KeyError, BotoCoreError) as error:
         # KeyError's str() is the repr of its message; show the message itself.
-        message = error.args[0] if isinstance(error, KeyError) and error.args else error
-        print(f"error: {message}", file=sys.stderr)
+        _print_error(error.args[0] if isinstance(error, KeyError) and error.args else error)
+    except Exception as error:  # a bug: still one line, never a traceback
+        _print_error(f"unexpected {type(error).__name__}: {error}")
     return EXIT_ERROR
+
+
+def _print_error(message: object) -> None:
+    one_line = " ".join(str(message).split())
+    print(f"error: {one_line}", file=sys.stderr)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -94,6 +108,18 @@ def build_parser() -> argparse.ArgumentParser:
         "--reject-file", required=True, help="JSON Lines file for records not written"
     )
     ingest_.add_argument("--max-workers", type=_positive_int, default=8, help="threads (8)")
+    bounds = ingest_.add_argument_group(
+        "bounds on one input record (past one, the record is rejected with kind over_limit)"
+    )
+    for bound, help_text in _BOUND_HELP.items():
+        bounds.add_argument(
+            "--" + bound.replace("_", "-"),
+            dest=bound,
+            type=_positive_int,
+            default=getattr(DEFAULT_LIMITS, bound),
+            metavar="N",
+            help=f"{help_text} ({getattr(DEFAULT_LIMITS, bound)})",
+        )
     ingest_.set_defaults(command=_ingest)
 
     lookup = commands.add_parser(
@@ -109,19 +135,44 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+_BOUND_HELP = {
+    "max_line_bytes": "longest input line in bytes, its line ending not counted",
+    "max_record_bytes": "largest record in bytes (CSV lines of one record, a JSON line, a "
+    "Parquet row's text)",
+    "max_record_lines": "most lines one CSV record may span (quoted line breaks)",
+    "max_field_bytes": "largest value in UTF-8 bytes (SageMaker's ValueAsString maximum)",
+    "max_json_depth": "deepest nesting of JSON arrays/objects in a line",
+    "max_number_digits": "most digits in a number or numeric text",
+}
+assert set(_BOUND_HELP) == {bound.name for bound in fields(InputLimits)}
+
+
 def _ingest(args: argparse.Namespace) -> int:
     definition = _definition(args.stack_file, args.group)
-    records = read_records(args.input)  # refuses an unknown file type before any AWS call
-    client = make_client(args.region, args.max_workers)
-    report = ingest(
-        records,
-        definition,
-        group_name=definition.group_name(args.environment),
-        client=client,
-        max_workers=args.max_workers,
-        reject_file=args.reject_file,
-    )
-    print(json.dumps(report.to_dict(), indent=2))
+    group_name = definition.group_name(args.environment)
+    limits = InputLimits(**{bound: getattr(args, bound) for bound in _BOUND_HELP})
+    try:
+        # Reads the CSV header or Parquet schema now: a bad one stops before any AWS call.
+        records = read_records(args.input, limits)
+    except InputError as error:
+        _print_report(IngestionReport(group_name=group_name, stopped=str(error)))
+        raise
+    with records:
+        client = make_client(args.region, args.max_workers)
+        try:
+            report = ingest(
+                records,
+                definition,
+                group_name=group_name,
+                client=client,
+                max_workers=args.max_workers,
+                reject_file=args.reject_file,
+                max_number_digits=limits.max_number_digits,
+            )
+        except IngestionStopped as stopped:
+            _print_report(stopped.report)
+            raise
+    _print_report(report)
     if report.rejected_total:
         print(
             f"{report.rejected_total} of {report.read} records rejected; see {args.reject_file}",
@@ -129,6 +180,10 @@ def _ingest(args: argparse.Namespace) -> int:
         )
         return EXIT_REJECTED
     return EXIT_OK
+
+
+def _print_report(report: IngestionReport) -> None:
+    print(json.dumps(report.to_dict(), indent=2))
 
 
 def _lookup(args: argparse.Namespace) -> int:

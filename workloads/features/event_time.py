@@ -15,6 +15,7 @@ import math
 import re
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
+from typing import Any
 
 from workloads.features.definitions import FRACTIONAL, STRING
 
@@ -27,8 +28,27 @@ _LATEST_SECONDS = (LATEST - _EPOCH).total_seconds()
 _NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
 
 
+# Python refuses str() of an int past 4300 digits (sys.int_info.str_digits_check_threshold);
+# below this many bits an int always has fewer digits than that.
+_PRINTABLE_INT_BITS = 14_000
+
+
 class EventTimeError(ValueError):
     """An event time that cannot be parsed or is out of range; the message says why."""
+
+
+def shown(value: Any, width: int = 100) -> str:
+    """``repr(value)`` cut to ``width`` characters, for messages; never raises.
+
+    An int too long for ``repr`` (Python's 4300-digit limit) is described by its size instead.
+    """
+    if isinstance(value, int) and value.bit_length() > _PRINTABLE_INT_BITS:
+        return f"<an integer of about {int(value.bit_length() * math.log10(2)) + 1} digits>"
+    try:
+        text = repr(value)
+    except Exception:
+        return f"<a {type(value).__name__}>"
+    return text if len(text) <= width else text[:width] + "..."
 
 
 def parse_event_time(value: object) -> datetime:
@@ -38,9 +58,9 @@ def parse_event_time(value: object) -> datetime:
     Values outside 1970..2100 are refused; epoch milliseconds get a hint saying so.
     """
     if isinstance(value, bool) or value is None:
-        raise EventTimeError(f"event time {value!r} is not a time")
+        raise EventTimeError(f"event time {shown(value)} is not a time")
     if isinstance(value, datetime):
-        return _in_range(_aware(value, repr(value)), value)
+        return _in_range(_aware(value, shown(value)), value)
     if isinstance(value, int | float | Decimal):
         return _from_epoch(value)
     if isinstance(value, str):
@@ -48,17 +68,17 @@ def parse_event_time(value: object) -> datetime:
         if not text:
             raise EventTimeError("event time is empty")
         if _NUMBER.fullmatch(text):
-            return _from_epoch(Decimal(text), shown=value)
+            return _from_epoch(Decimal(text), given=value)
         try:
             moment = datetime.fromisoformat(text)
         except ValueError:
             raise EventTimeError(
-                f"event time {value!r} is neither ISO-8601 (e.g. 2024-05-01T12:00:00Z) "
+                f"event time {shown(value)} is neither ISO-8601 (e.g. 2024-05-01T12:00:00Z) "
                 "nor epoch seconds"
             ) from None
-        return _in_range(_aware(moment, repr(value)), value)
+        return _in_range(_aware(moment, shown(value)), value)
     raise EventTimeError(
-        f"event time {value!r} is a {type(value).__name__}; expected ISO-8601 text, "
+        f"event time {shown(value)} is a {type(value).__name__}; expected ISO-8601 text, "
         "epoch seconds or a datetime"
     )
 
@@ -70,7 +90,7 @@ def format_event_time(moment: datetime, event_time_type: str) -> str:
     time never moves into the next second). Fractional: epoch seconds as a decimal string with
     at least one decimal, e.g. ``1714564800.0``.
     """
-    utc = _aware(moment, repr(moment)).astimezone(UTC)
+    utc = _aware(moment, shown(moment)).astimezone(UTC)
     if event_time_type == STRING:
         return utc.strftime("%Y-%m-%dT%H:%M:%S") + f".{utc.microsecond // 1000:03d}Z"
     if event_time_type == FRACTIONAL:
@@ -88,33 +108,40 @@ def to_sagemaker(value: object, event_time_type: str) -> str:
     return format_event_time(parse_event_time(value), event_time_type)
 
 
-def _aware(moment: datetime, shown: str) -> datetime:
+def _aware(moment: datetime, text: str) -> datetime:
     if moment.tzinfo is None or moment.utcoffset() is None:
         raise EventTimeError(
-            f"event time {shown} has no UTC offset, which is ambiguous (UTC or local time?); "
+            f"event time {text} has no UTC offset, which is ambiguous (UTC or local time?); "
             "add one, e.g. 'Z' or '+02:00'"
         )
-    return moment.astimezone(UTC)
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:  # e.g. 0001-01-01T00:00:00+01:00 is in year 0 in UTC
+        raise EventTimeError(f"event time {text} is outside 1970..2100") from None
 
 
-def _from_epoch(seconds: int | float | Decimal, shown: object = None) -> datetime:
-    shown = seconds if shown is None else shown
+def _from_epoch(seconds: int | float | Decimal, given: object = None) -> datetime:
+    text = shown(seconds if given is None else given)
     if isinstance(seconds, float) and not math.isfinite(seconds):
-        raise EventTimeError(f"event time {shown!r} is not a finite number")
+        raise EventTimeError(f"event time {text} is not a finite number")
     try:
         exact = Decimal(seconds)
     except InvalidOperation:
-        raise EventTimeError(f"event time {shown!r} is not a number") from None
-    if not 0 <= exact < Decimal(_LATEST_SECONDS):
+        raise EventTimeError(f"event time {text} is not a number") from None
+    if not exact.is_finite():  # Decimal('NaN') would raise on comparison
+        raise EventTimeError(f"event time {text} is not a finite number")
+    latest = Decimal(_LATEST_SECONDS)
+    if not 0 <= exact < latest:
         hint = ""
-        if Decimal(_LATEST_SECONDS) <= exact and 0 <= exact / 1000 < Decimal(_LATEST_SECONDS):
+        # Compare, never divide: 1e999999999 / 1000 overflows the decimal context.
+        if latest <= exact < latest * 1000:
             hint = " (it looks like epoch milliseconds; divide by 1000 for seconds)"
-        raise EventTimeError(f"event time {shown!r} is outside 1970..2100 as epoch seconds{hint}")
+        raise EventTimeError(f"event time {text} is outside 1970..2100 as epoch seconds{hint}")
     micros = int((exact * 1_000_000).to_integral_value(rounding="ROUND_FLOOR"))
     return _EPOCH + timedelta(microseconds=micros)
 
 
-def _in_range(moment: datetime, shown: object) -> datetime:
+def _in_range(moment: datetime, shown_value: object) -> datetime:
     if not EARLIEST <= moment < LATEST:
-        raise EventTimeError(f"event time {shown!r} is outside 1970..2100")
+        raise EventTimeError(f"event time {shown(shown_value)} is outside 1970..2100")
     return moment

@@ -5,15 +5,16 @@ keeps at most ``max_in_flight`` PutRecord calls pending on a pool of ``max_worke
 10-million-row file needs the memory of a few dozen records. Throttling and transient errors are
 retried with exponential backoff and full jitter; a record that cannot be written goes to the
 reject file (JSON Lines) with its position and the reason; a missing group or missing permission
-stops the run. Nothing is dropped silently: ``read == written + rejected``.
+stops the run. Nothing is dropped silently: ``read == written + rejected``, and for a file read
+with :func:`read_records` every physical line is part of a record read or skipped (header, blank).
 
-:func:`read_records` streams CSV, JSON Lines and Parquet files as :class:`SourceRecord` items.
+:func:`read_records` (from :mod:`workloads.features.sources`) streams CSV, JSON Lines and Parquet
+files as :class:`SourceRecord` items within the bounds of
+:class:`~workloads.features.limits.InputLimits`.
 """
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import random
 import time
@@ -22,25 +23,55 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 from botocore import exceptions as botocore_errors
 from botocore.exceptions import ClientError
 
 from workloads.features.definitions import FeatureGroupDefinition
-from workloads.features.validation import Rejection, validate_record
+from workloads.features.limits import DEFAULT_LIMITS
+from workloads.features.sources import (
+    MALFORMED,
+    OVER_LIMIT,
+    InputError,
+    RecordSource,
+    SourceRecord,
+    SourceStats,
+    read_records,
+)
+from workloads.features.validation import Problem, Rejection, validate_record
+
+__all__ = [
+    "MALFORMED",
+    "OVER_LIMIT",
+    "RETRIES_EXHAUSTED",
+    "SERVICE",
+    "STOPPED",
+    "UNEXPECTED",
+    "IngestionReport",
+    "IngestionStopped",
+    "InputError",
+    "RecordSource",
+    "RetryPolicy",
+    "SourceRecord",
+    "default_client",
+    "ingest",
+    "is_fatal",
+    "is_retryable",
+    "read_records",
+]
 
 # boto3 generates client classes at run time; operations take the client as ``Any``.
 FeatureStoreClient = Any
 
-#: The reject kind of an input line that is not a record at all (bad JSON, ragged CSV row).
-MALFORMED = "malformed_input"
 #: The reject kind of a record still failing with a retryable error after every attempt.
 RETRIES_EXHAUSTED = "retries_exhausted"
 #: The reject kind of a record in flight when the run stopped (see :class:`IngestionStopped`).
 STOPPED = "stopped"
 #: The reject kind prefix of a record the service refused, e.g. ``service:ValidationError``.
 SERVICE = "service:"
+#: The reject kind of a record whose processing failed in a way no rule foresaw (a bug to report).
+UNEXPECTED = "unexpected_error"
 
 # Codes worth another attempt: throttling (botocore's standard retry mode's list, plus the
 # feature store's own) and transient server-side failures.
@@ -98,21 +129,6 @@ class IngestionStopped(Exception):
 
 
 @dataclass(frozen=True)
-class SourceRecord:
-    """One item of an input file: its position and its values, or why it is not a record."""
-
-    position: int
-    """1-based: the line number for CSV (the header is line 1) and JSON Lines, the row number
-    for Parquet."""
-    values: Mapping[str, object] | None
-    """The record as read; None when the item is malformed."""
-    problem: str | None = None
-    """Why the item is not a record (set exactly when ``values`` is None)."""
-    raw: str | None = None
-    """The item's text, kept for a malformed item so the reject file shows it."""
-
-
-@dataclass(frozen=True)
 class RetryPolicy:
     """Exponential backoff with full jitter (delay uniform in ``[0, min(cap, base * 2**n))``)."""
 
@@ -142,12 +158,16 @@ class RetryPolicy:
 
 @dataclass
 class IngestionReport:
-    """What a run did. ``read == written + sum(rejected.values())`` always holds."""
+    """What a run did. ``read == written + sum(rejected.values())`` always holds.
+
+    For a file read with :func:`read_records` the ``input_*`` fields also account for every
+    physical line: ``input_lines == skipped_lines + record_lines``.
+    """
 
     group_name: str
     """The FeatureGroupName written to."""
     read: int = 0
-    """Input items read (malformed ones included)."""
+    """Input items read (rejected ones included)."""
     written: int = 0
     """Records PutRecord accepted."""
     rejected: dict[str, int] = field(default_factory=dict)
@@ -158,6 +178,18 @@ class IngestionReport:
     """Wall-clock time of the run."""
     reject_file: str | None = None
     """Where the rejected records are (JSON Lines)."""
+    input_lines: int | None = None
+    """Physical lines consumed (Parquet: rows); None when the records did not come from a file."""
+    input_bytes: int | None = None
+    """Bytes consumed (None for Parquet and for records not from a file)."""
+    skipped_lines: int | None = None
+    """Lines holding no record (CSV header, blank lines)."""
+    record_lines: int = 0
+    """Lines the items read span (a CSV record may span several)."""
+    input_complete: bool | None = None
+    """True when the whole input file was read; None when not from a file."""
+    stopped: str | None = None
+    """Why the run stopped before the end of its input, if it did."""
 
     @property
     def rejected_total(self) -> int:
@@ -165,12 +197,18 @@ class IngestionReport:
         return sum(self.rejected.values())
 
     def check(self) -> None:
-        """Raise ``AssertionError`` unless every record read was written or rejected."""
+        """Raise ``AssertionError`` unless every record (and input line) read is accounted for."""
         if self.read != self.written + self.rejected_total:
             raise AssertionError(
                 f"{self.read} records read but {self.written} written and "
                 f"{self.rejected_total} rejected: {self.read - self.written - self.rejected_total} "
                 "unaccounted for"
+            )
+        lines = self.input_lines
+        if lines is not None and lines != (self.skipped_lines or 0) + self.record_lines:
+            raise AssertionError(
+                f"{lines} input lines but {self.skipped_lines} skipped and "
+                f"{self.record_lines} in the records read"
             )
 
     def to_dict(self) -> dict[str, Any]:
@@ -184,7 +222,20 @@ class IngestionReport:
             "retries": self.retries,
             "elapsed_seconds": round(self.elapsed_seconds, 3),
             "reject_file": self.reject_file,
+            "input_lines": self.input_lines,
+            "input_bytes": self.input_bytes,
+            "skipped_lines": self.skipped_lines,
+            "record_lines": self.record_lines,
+            "input_complete": self.input_complete,
+            "stopped": self.stopped,
         }
+
+    def take_stats(self, stats: SourceStats) -> None:
+        """Copy what the reader consumed into the report."""
+        self.input_lines = stats.lines
+        self.input_bytes = stats.bytes
+        self.skipped_lines = stats.skipped_lines
+        self.input_complete = stats.complete
 
 
 @dataclass(frozen=True)
@@ -224,15 +275,21 @@ def ingest(
     max_in_flight: int | None = None,
     retry: RetryPolicy | None = None,
     clock: Callable[[], float] = time.monotonic,
+    max_number_digits: int = DEFAULT_LIMITS.max_number_digits,
 ) -> IngestionReport:
     """Write ``records`` to ``group_name`` with PutRecord; the report of what happened.
 
     ``records`` are mappings (positions are counted from 1) or :class:`SourceRecord` items from
-    :func:`read_records`. At most ``max_in_flight`` (default ``2 * max_workers``) records are
-    pending at once, and the input is read only as calls complete. ``reject_file`` is
-    (re)written: one JSON line per rejected record with its ``position``, the ``record`` as given
-    (or ``raw`` text), ``kind`` and ``reason``. Raises :class:`IngestionStopped` naming the group
-    when it does not exist or access is denied, after the in-flight calls have finished.
+    :func:`read_records` (a :class:`RecordSource`, whose line counts go into the report). At most
+    ``max_in_flight`` (default ``2 * max_workers``) records are pending at once, and the input is
+    read only as calls complete. ``reject_file`` is (re)written: one JSON line per rejected
+    record with its ``position``, the ``record`` as given (or ``raw`` text), ``kind`` and
+    ``reason``. ``max_number_digits`` bounds numeric text (see :func:`validate_record`).
+
+    A record whose processing fails unexpectedly is rejected (kind ``unexpected_error``), never
+    raised. Raises :class:`IngestionStopped`, carrying the report, after the in-flight calls have
+    finished: when the group does not exist or access is denied, when the input cannot be read
+    any further (e.g. a corrupt Parquet page), or when the reject file cannot be written.
     """
     if max_workers < 1:
         raise ValueError(f"max_workers must be at least 1, not {max_workers}")
@@ -245,17 +302,17 @@ def ingest(
     report = IngestionReport(group_name=group_name, reject_file=str(reject_file))
     rejected: Counter[str] = Counter()
     fatal: _Outcome | None = None
+    stop: str | None = None  # why reading stopped, other than a fatal PutRecord error
+    write_error: OSError | None = None
 
     def reject(item: SourceRecord, kind: str, reason: str) -> None:
-        rejected[kind] += 1
-        line: dict[str, Any] = {"position": item.position}
-        if item.values is not None:
-            line["record"] = dict(item.values)
-        else:
-            line["raw"] = item.raw
-        line.update(kind=kind, reason=reason)
-        # default=str: Parquet rows hold datetimes and decimals.
-        rejects.write(json.dumps(line, default=str, ensure_ascii=False) + "\n")
+        nonlocal write_error
+        rejected[kind] += 1  # counted even if the line cannot be written
+        if write_error is None:
+            try:
+                rejects.write(_reject_line(item, kind, reason) + "\n")
+            except OSError as error:
+                write_error = error
 
     def settle(outcome: _Outcome) -> None:
         nonlocal fatal
@@ -268,57 +325,87 @@ def ingest(
         else:
             reject(outcome.item, outcome.kind or SERVICE, describe_error(outcome.error))
 
+    items = _numbered(records)
     with (
         open(reject_file, "w", encoding="utf-8") as rejects,
         ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="put-record") as pool,
     ):
         pending: set[Future[_Outcome]] = set()
         try:
-            for item in _numbered(records):
+            while fatal is None and write_error is None:
+                try:
+                    item = next(items)
+                except StopIteration:
+                    break
+                except Exception as error:  # the input cannot be read any further
+                    stop = f"cannot read the input: {describe_error(error)}"
+                    break
                 report.read += 1
-                if item.values is None:
-                    reject(item, MALFORMED, item.problem or "not a record")
-                    continue
-                checked = validate_record(item.values, definition)
+                report.record_lines += item.lines
+                checked = _check(item, definition, max_number_digits)
                 if isinstance(checked, Rejection):
                     reject(item, checked.kind, checked.reason)
                     continue
-                pending.add(pool.submit(_put, client, group_name, checked.record, item, retry))
+                pending.add(pool.submit(_put, client, group_name, checked, item, retry))
                 # Read the next record only once a slot is free: the input is consumed lazily.
                 while len(pending) >= limit and fatal is None:
                     done, pending = wait(pending, return_when=FIRST_COMPLETED)
                     for future in done:
                         settle(future.result())
-                if fatal is not None:
-                    break
         finally:
             # Finish what is in flight even when stopping, so every record read is accounted.
             for future in pending:
                 settle(future.result())
+            if isinstance(records, RecordSource):
+                report.take_stats(records.stats)
+                records.close()
     report.rejected = dict(rejected)
     report.elapsed_seconds = clock() - started
-    report.check()
+    if write_error is not None:
+        stop = f"cannot write the reject file {reject_file}: {describe_error(write_error)}"
     if fatal is not None:
-        raise IngestionStopped(_stopped_message(group_name, fatal.error, report), report)
+        stop = _stopped_message(group_name, fatal.error, report)
+    elif stop is not None:
+        stop = f"{stop}. {_stopped_after(report)}"
+    report.stopped = stop
+    report.check()
+    if stop is not None:
+        raise IngestionStopped(stop, report)
     return report
 
 
-def read_records(path: str | Path) -> Iterator[SourceRecord]:
-    """Stream the records of a ``.csv``, ``.jsonl``/``.ndjson`` or ``.parquet`` file.
+def _check(
+    item: SourceRecord, definition: FeatureGroupDefinition, max_number_digits: int
+) -> list[dict[str, str]] | Rejection:
+    """The PutRecord record of ``item``, or why it is rejected; never raises."""
+    if item.values is None:
+        return Rejection((Problem(item.kind or MALFORMED, item.problem or "not a record"),))
+    try:
+        checked = validate_record(item.values, definition, max_number_digits=max_number_digits)
+    except Exception as error:  # validate_record should never raise; if it does, one record pays
+        return Rejection((Problem(UNEXPECTED, describe_error(error)),))
+    return checked if isinstance(checked, Rejection) else checked.record
 
-    CSV: a header row, then one record per row; values are strings and ``""`` means missing; a
-    row with more fields than the header is malformed. JSON Lines: one object per line, blank
-    lines skipped; a line that is not a JSON object is malformed (reported, not raised). Parquet:
-    read batch by batch with pyarrow.
-    """
-    suffix = Path(path).suffix.lower()
-    if suffix == ".csv":
-        return _read_csv(path)
-    if suffix in (".jsonl", ".ndjson", ".json"):
-        return _read_json_lines(path)
-    if suffix in (".parquet", ".pq"):
-        return _read_parquet(path)
-    raise ValueError(f"cannot read '{path}': expected a .csv, .jsonl/.ndjson or .parquet file")
+
+def _reject_line(item: SourceRecord, kind: str, reason: str) -> str:
+    """One reject-file line; a value JSON cannot hold is shown by its (shortened) repr."""
+    key, content = ("record", item.values) if item.values is not None else ("raw", item.raw)
+    try:
+        shown = dict(content) if isinstance(content, Mapping) else content
+        # default=str: Parquet rows hold datetimes and decimals.
+        line = {"position": item.position, key: shown, "kind": kind, "reason": reason}
+        return json.dumps(line, default=str, ensure_ascii=False)
+    except Exception:  # e.g. an int past Python's 4300-digit str() limit
+        line = {"position": item.position, key: _shown(content), "kind": kind, "reason": reason}
+        return json.dumps(line, default=str, ensure_ascii=False)
+
+
+def _shown(value: object, width: int = 1024) -> str:
+    try:
+        text = repr(value)
+    except Exception:
+        return f"<a {type(value).__name__} that cannot be shown>"
+    return text if len(text) <= width else text[:width] + " ..."
 
 
 def is_retryable(error: BaseException) -> bool:
@@ -398,73 +485,14 @@ def _stopped_message(group_name: str, error: BaseException | None, report: Inges
     )
 
 
+def _stopped_after(report: IngestionReport) -> str:
+    where = "" if report.input_lines is None else f" ({report.input_lines} input lines)"
+    return (
+        f"Stopped after reading {report.read} records{where}: {report.written} written, "
+        f"{report.rejected_total} rejected (see {report.reject_file})"
+    )
+
+
 def _numbered(records: Iterable[Mapping[str, object] | SourceRecord]) -> Iterator[SourceRecord]:
     for position, item in enumerate(records, start=1):
         yield item if isinstance(item, SourceRecord) else SourceRecord(position, item)
-
-
-def _read_csv(path: str | Path) -> Iterator[SourceRecord]:
-    with open(path, encoding="utf-8", newline="") as handle:
-        reader = csv.reader(handle)
-        header = next(reader, None)
-        if header is None:
-            return
-        # The line a row starts on (a quoted field may span lines; reader.line_num is the end).
-        start = reader.line_num + 1
-        for row in reader:
-            if row:  # a blank line is no record
-                yield _csv_row(header, row, start)
-            start = reader.line_num + 1
-
-
-def _csv_row(header: list[str], row: list[str], position: int) -> SourceRecord:
-    if len(row) > len(header):
-        return SourceRecord(
-            position,
-            None,
-            f"row has {len(row)} fields but the header has {len(header)}",
-            raw=_csv_text(row),
-        )
-    # A short row's trailing fields are missing, as an empty cell would be.
-    padded = row + [""] * (len(header) - len(row))
-    return SourceRecord(position, dict(zip(header, padded, strict=True)))
-
-
-def _csv_text(row: list[str]) -> str:
-    buffer = io.StringIO()
-    csv.writer(buffer, lineterminator="").writerow(row)
-    return buffer.getvalue()
-
-
-def _read_json_lines(path: str | Path) -> Iterator[SourceRecord]:
-    with open(path, encoding="utf-8") as handle:
-        yield from _json_lines(handle)
-
-
-def _json_lines(handle: IO[str]) -> Iterator[SourceRecord]:
-    for number, line in enumerate(handle, start=1):
-        text = line.rstrip("\r\n")
-        if not text.strip():
-            continue
-        try:
-            value = json.loads(text)
-        except json.JSONDecodeError as error:
-            yield SourceRecord(number, None, f"not valid JSON: {error}", raw=text)
-            continue
-        if not isinstance(value, dict):
-            yield SourceRecord(
-                number, None, f"a {type(value).__name__}, not a JSON object", raw=text
-            )
-            continue
-        yield SourceRecord(number, value)
-
-
-def _read_parquet(path: str | Path, batch_size: int = 10_000) -> Iterator[SourceRecord]:
-    import pyarrow.parquet as pq  # deferred: only Parquet input needs pyarrow
-
-    position = 0
-    with pq.ParquetFile(path) as parquet:
-        for batch in parquet.iter_batches(batch_size=batch_size):
-            for row in batch.to_pylist():
-                position += 1
-                yield SourceRecord(position, row)

@@ -20,6 +20,12 @@ string form):
   or ``bool`` is refused: ``1.0`` and ``True`` have no one obvious text form.
 - A value feature that is ``None`` or blank (``""``) is missing and left out of the record, as
   SageMaker allows; consequently an empty string cannot be stored as a String value.
+- Numbers and numeric text with more than ``max_number_digits`` digits (default 100, see
+  :class:`~workloads.features.limits.InputLimits`) are refused before any conversion, so a
+  thousand-digit value costs nothing and never meets Python's 4300-digit int limit.
+- Anything else that goes wrong while checking a record (a value whose ``__str__`` raises, a
+  mapping that fails while iterated) rejects it with kind ``unexpected_error``: this function
+  never raises.
 """
 
 from __future__ import annotations
@@ -37,7 +43,8 @@ from workloads.features.definitions import (
     STRING,
     FeatureGroupDefinition,
 )
-from workloads.features.event_time import EventTimeError, to_sagemaker
+from workloads.features.event_time import EventTimeError, shown, to_sagemaker
+from workloads.features.limits import DEFAULT_LIMITS
 
 #: Rejection kinds (the reject file's ``kind`` and the report's counts use these).
 UNKNOWN_FEATURE = "unknown_feature"
@@ -45,8 +52,14 @@ MISSING_RECORD_IDENTIFIER = "missing_record_identifier"
 MISSING_EVENT_TIME = "missing_event_time"
 BAD_EVENT_TIME = "bad_event_time"
 BAD_VALUE = "bad_value"
+#: A record that is not a mapping of feature names to values.
+NOT_A_RECORD = "not_a_record"
+#: A record whose checking failed in a way no rule foresaw (see the module docstring).
+UNEXPECTED_ERROR = "unexpected_error"
+_DEFAULT_DIGITS = DEFAULT_LIMITS.max_number_digits
 
 _INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
+_DOUBLE_MAX = int(float.fromhex("0x1.fffffffffffffp+1023"))
 _INTEGRAL = re.compile(r"[+-]?\d+")
 # float() also takes '1_000', 'nan' and 'inf'; a data file's number never looks like those.
 _NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
@@ -98,9 +111,30 @@ class ValidRecord:
 
 
 def validate_record(
-    record: Mapping[str, object], definition: FeatureGroupDefinition
+    record: Mapping[str, object],
+    definition: FeatureGroupDefinition,
+    *,
+    max_number_digits: int = _DEFAULT_DIGITS,
 ) -> ValidRecord | Rejection:
-    """Check ``record`` against ``definition``; the PutRecord record or every problem found."""
+    """Check ``record`` against ``definition``; the PutRecord record or every problem found.
+
+    Never raises, whatever ``record`` holds. ``max_number_digits`` bounds numbers and numeric
+    text (see the module docstring).
+    """
+    if not isinstance(record, Mapping):
+        return Rejection(
+            (Problem(NOT_A_RECORD, f"a {type(record).__name__}, not a mapping of features"),)
+        )
+    try:
+        return _validate(record, definition, max_number_digits)
+    except Exception as error:
+        reason = f"cannot check the record: {type(error).__name__}: {shown(str(error))}"
+        return Rejection((Problem(UNEXPECTED_ERROR, reason),))
+
+
+def _validate(
+    record: Mapping[str, object], definition: FeatureGroupDefinition, max_digits: int
+) -> ValidRecord | Rejection:
     problems: list[Problem] = []
     known = set(definition.feature_names)
     unknown = [name for name in record if name not in known]
@@ -109,7 +143,7 @@ def validate_record(
             Problem(
                 UNKNOWN_FEATURE,
                 f"feature group '{definition.name}' has no feature "
-                + ", ".join(f"'{name}'" for name in unknown),
+                + ", ".join(f"'{_name(name)}'" for name in unknown),
             )
         )
     values: list[dict[str, str]] = []
@@ -123,8 +157,9 @@ def validate_record(
                 )
                 continue
             try:
+                _check_digits(value, max_digits)
                 event_time = to_sagemaker(value, feature.type)
-            except EventTimeError as error:
+            except (EventTimeError, FeatureValueError) as error:
                 problems.append(Problem(BAD_EVENT_TIME, f"'{feature.name}': {error}"))
                 continue
             values.append({"FeatureName": feature.name, "ValueAsString": event_time})
@@ -139,7 +174,7 @@ def validate_record(
                 )
             continue
         try:
-            text = value_as_string(value, feature.type)
+            text = value_as_string(value, feature.type, max_digits)
         except FeatureValueError as error:
             problems.append(Problem(BAD_VALUE, f"feature '{feature.name}': {error}"))
             continue
@@ -151,19 +186,49 @@ def validate_record(
     return ValidRecord(record_id=record_id, event_time=event_time, record=values)
 
 
-def value_as_string(value: object, feature_type: str) -> str:
+def value_as_string(
+    value: object, feature_type: str, max_number_digits: int = _DEFAULT_DIGITS
+) -> str:
     """``value`` as the ``ValueAsString`` of a ``feature_type`` feature.
 
-    Raises ``ValueError`` (the message names the value and what was expected) when the type does
-    not allow it; the rules are in this module's docstring.
+    Raises :class:`FeatureValueError` (the message names the value and what was expected) when
+    the type does not allow it; the rules are in this module's docstring.
     """
+    if feature_type in (INTEGRAL, FRACTIONAL):
+        _check_digits(value, max_number_digits)
     if feature_type == INTEGRAL:
         return _integral(value)
     if feature_type == FRACTIONAL:
         return _fractional(value)
     if feature_type == STRING:
+        if isinstance(value, numbers.Integral) and not isinstance(value, bool):
+            _check_digits(value, max_number_digits)
         return _string(value)
     raise FeatureValueError(f"unknown feature type '{feature_type}'")
+
+
+def _check_digits(value: object, max_digits: int) -> None:
+    """Refuse an int or numeric text with more than ``max_digits`` digits, before converting."""
+    if isinstance(value, str):
+        if len(value) <= max_digits:
+            return  # cannot hold more digits than characters
+        digits = sum(character.isdigit() for character in value)
+    elif isinstance(value, int) and not isinstance(value, bool):
+        # bit_length() * log10(2) under-counts by at most one digit: exact only when close.
+        estimate = int(value.bit_length() * math.log10(2)) + 1
+        if estimate <= max_digits:
+            return
+        digits = estimate if estimate > max_digits + 1 else len(str(abs(value)))
+    else:
+        return
+    if digits > max_digits:
+        raise FeatureValueError(
+            f"{shown(value, 40)} has {digits} digits, more than max_number_digits ({max_digits})"
+        )
+
+
+def _name(name: object) -> str:
+    return name if isinstance(name, str) and len(name) <= 100 else shown(name)
 
 
 def _is_missing(value: object) -> bool:
@@ -175,6 +240,8 @@ def _is_missing(value: object) -> bool:
 def _integral(value: object) -> str:
     if isinstance(value, bool):
         raise FeatureValueError(f"{value!r} is a bool, not an Integral")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise FeatureValueError(f"{value!r} is not a whole number (Integral)")
     if isinstance(value, numbers.Integral) and not isinstance(value, int):
         value = int(value)  # numpy.int64 and friends, as pandas rows hold them
     if isinstance(value, float):
@@ -183,12 +250,12 @@ def _integral(value: object) -> str:
         value = int(value)
     elif isinstance(value, str):
         if not _INTEGRAL.fullmatch(value.strip()):
-            raise FeatureValueError(f"{value!r} is not a whole number (Integral)")
+            raise FeatureValueError(f"{shown(value)} is not a whole number (Integral)")
         value = int(value.strip())
     if not isinstance(value, int):
-        raise FeatureValueError(f"{value!r} is a {type(value).__name__}, not an Integral")
+        raise FeatureValueError(f"{shown(value)} is a {type(value).__name__}, not an Integral")
     if not _INT64_MIN <= value <= _INT64_MAX:
-        raise FeatureValueError(f"{value} is outside the signed 64-bit range of an Integral")
+        raise FeatureValueError(f"{shown(value)} is outside the signed 64-bit range of an Integral")
     return str(value)
 
 
@@ -197,16 +264,20 @@ def _fractional(value: object) -> str:
         raise FeatureValueError(f"{value!r} is a bool, not a Fractional")
     if isinstance(value, str):
         if not _NUMBER.fullmatch(value.strip()):
-            raise FeatureValueError(f"{value!r} is not a number (Fractional)")
+            raise FeatureValueError(f"{shown(value)} is not a number (Fractional)")
         value = float(value.strip())
     if isinstance(value, Decimal):
+        if value.is_snan():  # float() refuses a signalling NaN
+            raise FeatureValueError(f"{value!r} is not a finite number")
         value = float(value)  # Parquet decimal columns
     if isinstance(value, numbers.Integral):
         value = int(value)
+        if abs(value) > _DOUBLE_MAX:
+            raise FeatureValueError(f"{shown(value)} is too large for a Fractional (a double)")
         # str() keeps a large int exact; SageMaker parses it as a double either way.
         return str(value)
     if not isinstance(value, numbers.Real):
-        raise FeatureValueError(f"{value!r} is a {type(value).__name__}, not a Fractional")
+        raise FeatureValueError(f"{shown(value)} is a {type(value).__name__}, not a Fractional")
     value = float(value)
     if not math.isfinite(value):
         raise FeatureValueError(
@@ -221,5 +292,5 @@ def _string(value: object) -> str:
     if isinstance(value, numbers.Integral) and not isinstance(value, bool):
         return str(int(value))
     raise FeatureValueError(
-        f"{value!r} is a {type(value).__name__}; a String feature takes text (or an int)"
+        f"{shown(value)} is a {type(value).__name__}; a String feature takes text (or an int)"
     )

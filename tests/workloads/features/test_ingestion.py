@@ -392,7 +392,9 @@ def test_csv_values_are_strings_with_line_numbers(tmp_path: Path) -> None:
     # then
     assert items == [
         SourceRecord(2, {"customer_id": "c-1", "updated_at": "1714564800", "orders": ""}),
-        SourceRecord(3, {"customer_id": "c-\n2", "updated_at": "1714564800", "orders": "4"}),
+        SourceRecord(
+            3, {"customer_id": "c-\n2", "updated_at": "1714564800", "orders": "4"}, lines=2
+        ),
         SourceRecord(6, None, "row has 4 fields but the header has 3", raw="c-3,1,2,3"),
         SourceRecord(7, {"customer_id": "c-4", "updated_at": "1714564800", "orders": ""}),
     ]

@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import zipfile
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -64,7 +65,11 @@ def as_number(value: object) -> float | None:
     if isinstance(value, bool):
         return None
     if isinstance(value, (int, float, np.integer, np.floating)):
-        number = float(value)
+        try:
+            number = float(value)
+        except OverflowError:
+            # An int past float64's range (a 400-digit JSON number): not a usable number.
+            return None
     elif isinstance(value, str):
         try:
             number = float(value.strip())
@@ -530,10 +535,25 @@ def load_baseline(folder: Path) -> Baseline:
             features = tuple(_restore(entry, archive) for entry in document["features"])
             prediction = document.get("prediction")
             restored = _restore(prediction, archive) if prediction else None
-    except (OSError, ValueError, KeyError, TypeError) as error:
-        if isinstance(error, BaselineError):
-            raise
-        raise BaselineError(f"baseline {folder}: {SAMPLE_FILE} cannot be read: {error}") from None
+    except BaselineError:
+        raise
+    except (
+        OSError,
+        EOFError,
+        ValueError,
+        KeyError,
+        IndexError,
+        TypeError,
+        AttributeError,
+        OverflowError,
+        RecursionError,
+        zipfile.BadZipFile,
+    ) as error:
+        # A damaged or hand-edited baseline.npz: a truncated zip (BadZipFile, EOFError), a meta
+        # document of the wrong shape (KeyError, TypeError, AttributeError), a count of 1e400
+        # (OverflowError). Each is a bad file, not a bug: one line naming it.
+        reason = str(error).splitlines()[0][:300] if str(error) else type(error).__name__
+        raise BaselineError(f"baseline {folder}: {SAMPLE_FILE} cannot be read: {reason}") from None
     constraints = json.loads((folder / CONSTRAINTS_FILE).read_text(encoding="utf-8"))
     listed = [entry["name"] for entry in constraints["features"]]
     names = [feature.name for feature in features]
@@ -553,15 +573,28 @@ def _restore(entry: dict[str, object], archive: Mapping[str, np.ndarray]) -> Fea
             missing=int(entry["missing"]),  # type: ignore[arg-type]
             counts={str(k): int(v) for k, v in dict(entry["counts"]).items()},  # type: ignore[call-overload]
         )
+    name = str(entry["name"])
     values = np.asarray(archive[str(entry["values"])], dtype=np.float64)
+    edges = np.asarray(entry["edges"], dtype=np.float64)
+    shares = np.asarray(entry["shares"], dtype=np.float64)
+    # The check trusts these shapes (binary search needs a sorted sample, PSI one share per
+    # bin): a file that breaks them is refused here rather than giving wrong figures later.
+    if values.ndim != 1 or values.shape[0] == 0 or not np.all(np.isfinite(values)):
+        raise ValueError(f"feature '{name}': the sample is not a non-empty list of numbers")
+    if np.any(values[1:] < values[:-1]):
+        raise ValueError(f"feature '{name}': the sample is not sorted")
+    if edges.ndim != 1 or shares.shape != (edges.shape[0] + 1,):
+        raise ValueError(f"feature '{name}': {edges.shape} edges but {shares.shape} shares")
+    if not (np.all(np.isfinite(edges)) and np.all(np.isfinite(shares))):
+        raise ValueError(f"feature '{name}': edges or shares that are not finite numbers")
     return NumericBaseline(
-        name=str(entry["name"]),
+        name=name,
         inferred_type=str(entry["inferred_type"]),
         rows=int(entry["rows"]),  # type: ignore[arg-type]
         missing=int(entry["missing"]),  # type: ignore[arg-type]
         values=values,
-        edges=np.asarray(entry["edges"], dtype=np.float64),
-        shares=np.asarray(entry["shares"], dtype=np.float64),
+        edges=edges,
+        shares=shares,
         minimum=float(entry["minimum"]),  # type: ignore[arg-type]
         maximum=float(entry["maximum"]),  # type: ignore[arg-type]
         mean=float(entry["mean"]),  # type: ignore[arg-type]

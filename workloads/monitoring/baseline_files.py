@@ -70,8 +70,12 @@ def baseline_problems(folder: Path) -> list[str]:
     for name in (CONSTRAINTS_FILE, STATISTICS_FILE):
         try:
             documents[name] = json.loads((folder / name).read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
-            problems.append(f"{name} is not valid JSON: {error}")
+        except (OSError, ValueError) as error:
+            # ValueError covers JSONDecodeError, UnicodeDecodeError and Python's refusal of
+            # integers over 4,300 digits.
+            problems.append(f"{name} is not valid JSON: {str(error)[:300]}")
+        except RecursionError:
+            problems.append(f"{name} is not valid JSON: nested too deep to read")
     if problems:
         return problems
     names: dict[str, list[str]] = {}

@@ -17,9 +17,19 @@ naming the features; JSON rows as lists or as objects keyed by feature name, alo
 or under ``"instances"``. Outputs are ``{"predictions": [...]}``, a JSON list or scalar, or one
 prediction per CSV line; a prediction is a scalar or a one-element list.
 
-Anything unreadable (a line that is not JSON, a missing field, an undecodable payload, a row of
-the wrong width, a prediction list) is counted as malformed with its file, line and reason, and
-reading goes on. Invocations outside the window are skipped and counted.
+Anything unreadable (a line that is not UTF-8 or not JSON, a missing field, an undecodable
+payload, a row of the wrong width, a prediction list, or a line past one of the bounds of
+:class:`~workloads.monitoring.limits.Limits`: too long, a payload too large, nesting too deep, an
+integer with too many digits, a CSV cell too long) is counted as malformed with its file, line
+and reason, and reading goes on: no line can stop a check. A line is one record: when its
+request or its answer cannot be read, none of it is used. So every non-blank line is counted
+exactly once, as a request, outside the window, or malformed::
+
+    requests + outside_window + malformed == capture_lines
+
+Files are read as bytes in bounded pieces (a line past ``max_line_bytes`` is skipped without
+being loaded), and :func:`scan_capture` hands each line's rows to a callback instead of keeping
+them, so reading a window takes memory for one line, whatever the window's size.
 """
 
 from __future__ import annotations
@@ -29,15 +39,26 @@ import binascii
 import csv
 import io
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import BinaryIO
 
+from workloads.monitoring.limits import Limits
 from workloads.monitoring.times import NaiveTime, utc_time
 
-#: Malformed lines whose details the summary keeps (all are counted).
-MAX_EXAMPLES = 20
+#: Malformed lines whose details the summary keeps by default (all are counted).
+MAX_EXAMPLES = Limits().max_examples
+
+#: The longest reason kept for a malformed line (a hostile value quoted in it is cut).
+MAX_REASON = 300
+
+# How much of an over-long line is read at a time while skipping it.
+_SKIP_CHUNK = 1024 * 1024
+
+#: Receives the rows and the predictions of one request read inside the window.
+RowSink = Callable[[list[list[object]], list[object]], None]
 
 
 @dataclass(frozen=True)
@@ -47,50 +68,155 @@ class Malformed:
     file: str
     """The capture file, relative to the folder read."""
     line: int
-    """The line number in that file (1-based)."""
+    """The line number in that file (1-based; 0 for a file that cannot be opened)."""
     reason: str
     """What is wrong with it."""
 
 
 @dataclass
 class CaptureData:
-    """The rows and predictions captured in a window, as read."""
+    """What reading a window found: counts always; the rows and predictions when kept."""
 
     feature_names: list[str]
     """The input features, in the order CSV rows list them."""
     rows: list[list[object]] = field(default_factory=list)
-    """Each input row's values, in feature order (None where a JSON object lacked a feature)."""
+    """Each input row's values, in feature order (None where a JSON object lacked a feature);
+    empty when :func:`scan_capture` handed them to a callback instead."""
     predictions: list[object] = field(default_factory=list)
-    """Every prediction read from the outputs."""
+    """Every prediction read from the outputs (likewise)."""
     capture_lines: int = 0
-    """Capture lines read (in the window or not)."""
+    """Non-blank capture lines read (in the window or not)."""
+    requests: int = 0
+    """Lines read as requests inside the window."""
     outside_window: int = 0
     """Invocations skipped because their inference time lies outside the window."""
     malformed: int = 0
-    """Lines or payloads that could not be read."""
+    """Lines that could not be read (and files that could not be opened)."""
     examples: list[Malformed] = field(default_factory=list)
-    """The first :data:`MAX_EXAMPLES` malformed lines."""
+    """The first ``max_examples`` malformed lines."""
     extra_columns: dict[str, int] = field(default_factory=dict)
-    """Keys of JSON rows that name no feature, with how many rows carried each."""
+    """Keys of JSON rows that name no feature, with how many rows carried each (at most
+    ``max_unknown_keys`` keys, each cut to ``max_label_chars``)."""
+    extra_untracked: int = 0
+    """Rows' unknown keys left out of :attr:`extra_columns` because it was full."""
+    limits: Limits = field(default_factory=Limits)
+    """The bounds the window was read with."""
 
     def reject(self, file: str, line: int, reason: str) -> None:
-        """Count one malformed line or payload, keeping the first few as examples."""
+        """Count one malformed line, keeping the first few as examples."""
         self.malformed += 1
-        if len(self.examples) < MAX_EXAMPLES:
-            self.examples.append(Malformed(file, line, reason))
+        if len(self.examples) < self.limits.max_examples:
+            self.examples.append(Malformed(file, line, _cut(reason, MAX_REASON)))
 
     def column(self, index: int) -> list[object]:
-        """The values of the feature at ``index``, one per row."""
+        """The values of the feature at ``index``, one per kept row."""
         return [row[index] for row in self.rows]
+
+    def count_unknown(self, counts: dict[str, int]) -> None:
+        """Add one request's unknown keys (key to rows carrying it), within the bound."""
+        for key, count in counts.items():
+            label = printable(key, self.limits.max_label_chars)
+            if label in self.extra_columns:
+                self.extra_columns[label] += count
+            elif len(self.extra_columns) < self.limits.max_unknown_keys:
+                self.extra_columns[label] = count
+            else:
+                self.extra_untracked += count
 
 
 class PayloadError(ValueError):
-    """A payload that cannot be read as rows or predictions."""
+    """A payload (or a line) that cannot be read as rows or predictions."""
+
+
+def printable(text: str, limit: int) -> str:
+    """``text`` safe to write as UTF-8 (lone surrogates escaped) and cut to ``limit`` characters.
+
+    JSON may carry lone surrogates (escaped UTF-16 halves) and file names undecodable bytes; either
+    would make writing report.html fail.
+    """
+    text = _cut(text, limit)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        text = text.encode("utf-8", "backslashreplace").decode("utf-8")
+    return text
+
+
+def _cut(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "\u2026"
+
+
+def _shown(value: object, limit: int = 60) -> str:
+    """``repr(value)`` cut short, for quoting an untrusted value in a reason."""
+    return _cut(repr(value), limit)
 
 
 def capture_files(folder: Path) -> list[Path]:
     """The capture files (``*.jsonl``) under ``folder``, in a stable order."""
     return sorted(path for path in folder.rglob("*.jsonl") if path.is_file())
+
+
+def read_lines(handle: BinaryIO, max_bytes: int) -> Iterator[bytes | None]:
+    """Each non-blank line of ``handle`` (newline kept), or None for one longer than ``max_bytes``.
+
+    Only a line feed ends a line (what ``wc -l`` counts), and a line of ASCII whitespace only is
+    blank. An over-long line is read past in pieces of at most 1 MiB and never held whole.
+    """
+    while True:
+        line = handle.readline(max_bytes + 1)
+        if not line:
+            return
+        if len(line) <= max_bytes or line.endswith(b"\n"):
+            if line.strip():
+                yield line
+            continue
+        blank = not line.strip()
+        while not line.endswith(b"\n"):
+            line = handle.readline(_SKIP_CHUNK)
+            if not line:
+                break
+            blank = blank and not line.strip()
+        if not blank:
+            yield None
+
+
+def scan_capture(
+    files: Iterable[Path],
+    feature_names: Sequence[str],
+    on_rows: RowSink,
+    *,
+    start: datetime | None = None,
+    end: datetime | None = None,
+    root: Path | None = None,
+    limits: Limits | None = None,
+) -> CaptureData:
+    """Read capture ``files`` for invocations in [start, end), handing each request to ``on_rows``.
+
+    ``on_rows`` receives one request's rows (values in ``feature_names`` order) and predictions.
+    The returned :class:`CaptureData` holds the counts and examples, not the rows. Nothing a
+    line holds raises: it is counted as malformed instead.
+    """
+    bounds = limits or Limits()
+    data = CaptureData(feature_names=list(feature_names), limits=bounds)
+    positions = {name: index for index, name in enumerate(feature_names)}
+    for path in files:
+        shown = printable(str(path.relative_to(root)) if root is not None else str(path), 1024)
+        try:
+            handle = path.open("rb")
+        except OSError as error:
+            data.reject(shown, 0, f"cannot open: {error.strerror or error}")
+            continue
+        number = 0
+        with handle:
+            try:
+                for number, line in enumerate(read_lines(handle, bounds.max_line_bytes), 1):
+                    data.capture_lines += 1
+                    _read_line(data, line, shown, number, positions, start, end, on_rows)
+            except OSError as error:
+                # A read that fails half-way: what was read counts, the rest cannot.
+                data.capture_lines += 1
+                data.reject(shown, number + 1, f"cannot read: {error.strerror or error}")
+    return data
 
 
 def read_capture(
@@ -100,39 +226,51 @@ def read_capture(
     start: datetime | None = None,
     end: datetime | None = None,
     root: Path | None = None,
+    limits: Limits | None = None,
 ) -> CaptureData:
-    """Read capture ``files`` into rows of ``feature_names`` for invocations in [start, end)."""
-    data = CaptureData(feature_names=list(feature_names))
-    positions = {name: index for index, name in enumerate(feature_names)}
-    for path in files:
-        shown = str(path.relative_to(root)) if root is not None else str(path)
-        try:
-            handle = path.open("r", encoding="utf-8", errors="replace")
-        except OSError as error:
-            data.reject(shown, 0, f"cannot open: {error.strerror or error}")
-            continue
-        with handle:
-            for number, line in enumerate(handle, start=1):
-                if not line.strip():
-                    continue
-                data.capture_lines += 1
-                _read_line(data, line, shown, number, positions, start, end)
+    """Read capture ``files`` into rows of ``feature_names`` for invocations in [start, end).
+
+    Keeps every row in memory: for small windows and tests. A check streams with
+    :func:`scan_capture` instead.
+    """
+    rows: list[list[object]] = []
+    predictions: list[object] = []
+
+    def keep(more_rows: list[list[object]], more_predictions: list[object]) -> None:
+        rows.extend(more_rows)
+        predictions.extend(more_predictions)
+
+    data = scan_capture(files, feature_names, keep, start=start, end=end, root=root, limits=limits)
+    data.rows, data.predictions = rows, predictions
     return data
 
 
 def _read_line(
     data: CaptureData,
-    line: str,
+    raw: bytes | None,
     file: str,
     number: int,
     positions: dict[str, int],
     start: datetime | None,
     end: datetime | None,
+    on_rows: RowSink,
 ) -> None:
+    limits = data.limits
+    if raw is None:
+        data.reject(file, number, f"line longer than {limits.max_line_bytes} bytes")
+        return
     try:
-        record = json.loads(line)
+        line = raw.decode("utf-8")
+    except UnicodeDecodeError as error:
+        data.reject(file, number, f"not UTF-8 text (byte {error.start + 1})")
+        return
+    try:
+        record = load_json(line, limits)
     except json.JSONDecodeError as error:
         data.reject(file, number, f"not JSON: {error.msg} at column {error.colno}")
+        return
+    except PayloadError as error:
+        data.reject(file, number, str(error))
         return
     try:
         captured = record["captureData"]
@@ -152,8 +290,9 @@ def _read_line(
     if (start is not None and when < start) or (end is not None and when >= end):
         data.outside_window += 1
         return
+    unknown: dict[str, int] = {}
     try:
-        rows = decode_rows(request, positions, data.extra_columns)
+        rows = decode_rows(request, positions, unknown, limits)
     except PayloadError as error:
         data.reject(file, number, f"endpointInput: {error}")
         return
@@ -161,58 +300,136 @@ def _read_line(
     predictions: list[object] = []
     if response is not None:
         try:
-            predictions = decode_predictions(response)
+            predictions = decode_predictions(response, limits)
         except PayloadError as error:
             data.reject(file, number, f"endpointOutput: {error}")
-    data.rows.extend(rows)
-    data.predictions.extend(predictions)
+            return
+    data.requests += 1
+    data.count_unknown(unknown)
+    on_rows(rows, predictions)
+
+
+def load_json(text: str, limits: Limits | None = None) -> object:
+    """``text`` parsed as JSON, refused past the nesting and integer-digit bounds.
+
+    Raises:
+        json.JSONDecodeError: the text is not JSON.
+        PayloadError: nesting deeper than ``max_json_depth`` or an integer longer than
+            ``max_number_digits`` digits.
+
+    """
+    bounds = limits or Limits()
+    try:
+        value = json.loads(text)
+    except RecursionError:
+        # The json module recurses once per level and gives up at the interpreter's recursion
+        # limit (~1,000), before our bound can look at the value.
+        raise PayloadError(f"nested deeper than {bounds.max_json_depth} levels") from None
+    except json.JSONDecodeError:
+        raise
+    except ValueError:
+        # Python >= 3.10.7 refuses integers of more than 4,300 digits (CVE-2020-10735) with a
+        # plain ValueError from inside the parser.
+        raise PayloadError(f"an integer of more than {bounds.max_number_digits} digits") from None
+    check_tree(value, bounds)
+    return value
+
+
+def check_tree(value: object, limits: Limits) -> None:
+    """Refuse a parsed JSON value past the nesting and integer-digit bounds (no recursion).
+
+    Raises:
+        PayloadError: naming the bound.
+
+    """
+    ceiling = 10**limits.max_number_digits
+    stack: list[tuple[object, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict):
+            children: Iterable[object] = item.values()
+        elif isinstance(item, list):
+            children = item
+        else:
+            if type(item) is int and not -ceiling < item < ceiling:
+                raise PayloadError(f"an integer of more than {limits.max_number_digits} digits")
+            continue
+        if depth > limits.max_json_depth:
+            raise PayloadError(f"nested deeper than {limits.max_json_depth} levels")
+        for child in children:
+            if isinstance(child, (dict, list)):
+                stack.append((child, depth + 1))
+            elif type(child) is int and not -ceiling < child < ceiling:
+                raise PayloadError(f"an integer of more than {limits.max_number_digits} digits")
 
 
 def parse_time(value: object) -> datetime:
     """An inference time (ISO-8601, ``Z`` or an offset) as an aware UTC datetime."""
     if not isinstance(value, str):
-        raise ValueError(f"{value!r} is not a time")
+        raise ValueError(f"{_shown(value)} is not a time")
     try:
         return utc_time(value.strip())
     except NaiveTime:
-        raise ValueError(f"{value!r} has no time zone") from None
+        raise ValueError(f"{_shown(value)} has no time zone") from None
     except ValueError:
-        raise ValueError(f"{value!r} is not an ISO-8601 time") from None
+        raise ValueError(f"{_shown(value)} is not an ISO-8601 time in years 1 to 9999") from None
 
 
-def _payload_text(part: object) -> tuple[str, str]:
+def _payload_text(part: object, limits: Limits) -> tuple[str, str]:
     """The payload's text and its format (``csv`` or ``json``)."""
     if not isinstance(part, dict) or not isinstance(part.get("data"), str):
         raise PayloadError("no 'data' string")
-    encoding = str(part.get("encoding", "")).upper()
-    content_type = str(part.get("observedContentType", "")).split(";")[0].strip().lower()
     text = part["data"]
+    if len(text) > limits.max_payload_bytes:
+        raise PayloadError(
+            f"data of {len(text)} characters, more than the {limits.max_payload_bytes} allowed"
+        )
+    raw_encoding = part.get("encoding", "")
+    encoding = raw_encoding.upper() if isinstance(raw_encoding, str) else ""
+    raw_type = part.get("observedContentType", "")
+    content_type = raw_type.split(";")[0].strip().lower() if isinstance(raw_type, str) else ""
     if encoding == "BASE64":
         try:
             text = base64.b64decode(text, validate=True).decode("utf-8")
         except (binascii.Error, UnicodeDecodeError):
             raise PayloadError("BASE64 data that is not UTF-8 text") from None
     elif encoding not in ("CSV", "JSON"):
-        raise PayloadError(f"unknown encoding {part.get('encoding')!r}")
+        raise PayloadError(f"unknown encoding {_shown(raw_encoding)}")
     if encoding == "JSON" or content_type in ("application/json", "application/jsonlines"):
         return text, "json"
     if encoding == "CSV" or content_type in ("text/csv", "application/csv"):
         return text, "csv"
-    raise PayloadError(f"content type {content_type or '(none)'!r} is neither CSV nor JSON")
+    raise PayloadError(
+        f"content type {_shown(content_type) if content_type else repr('(none)')} "
+        "is neither CSV nor JSON"
+    )
+
+
+def _json_payload(text: str, limits: Limits) -> object:
+    try:
+        return load_json(text, limits)
+    except json.JSONDecodeError as error:
+        raise PayloadError(f"JSON payload: {error.msg}") from None
+    except PayloadError as error:
+        raise PayloadError(f"JSON payload: {error}") from None
 
 
 def decode_rows(
-    part: object, positions: dict[str, int], extra_columns: dict[str, int]
+    part: object,
+    positions: dict[str, int],
+    extra_columns: dict[str, int],
+    limits: Limits | None = None,
 ) -> list[list[object]]:
-    """The input rows of one request, each a list of values in feature order."""
-    text, kind = _payload_text(part)
+    """The input rows of one request, each a list of values in feature order.
+
+    Keys of JSON objects that name no feature are counted into ``extra_columns``.
+    """
+    bounds = limits or Limits()
+    text, kind = _payload_text(part, bounds)
     width = len(positions)
     if kind == "csv":
-        return _csv_rows(text, positions)
-    try:
-        body = json.loads(text)
-    except json.JSONDecodeError as error:
-        raise PayloadError(f"JSON payload: {error.msg}") from None
+        return _csv_rows(text, positions, bounds)
+    body = _json_payload(text, bounds)
     if isinstance(body, dict) and "instances" in body:
         body = body["instances"]
     if isinstance(body, dict):
@@ -241,8 +458,25 @@ def decode_rows(
     return rows
 
 
-def _csv_rows(text: str, positions: dict[str, int]) -> list[list[object]]:
-    lines = [line for line in csv.reader(io.StringIO(text)) if line]
+def _csv_lines(text: str, limits: Limits) -> list[list[str]]:
+    """The payload's CSV lines, refused past the cell bound or when csv cannot read them."""
+    try:
+        lines = [line for line in csv.reader(io.StringIO(text)) if line]
+    except csv.Error as error:
+        # csv.Error is no ValueError: a field past csv's own limit or a NUL byte (Python 3.10).
+        raise PayloadError(f"CSV payload: {error}") from None
+    for number, cells in enumerate(lines):
+        for cell in cells:
+            if len(cell) > limits.max_csv_cell:
+                raise PayloadError(
+                    f"CSV line {number} has a cell of {len(cell)} characters, more than the "
+                    f"{limits.max_csv_cell} allowed"
+                )
+    return lines
+
+
+def _csv_rows(text: str, positions: dict[str, int], limits: Limits) -> list[list[object]]:
+    lines = _csv_lines(text, limits)
     if not lines:
         raise PayloadError("CSV payload holds no rows")
     width = len(positions)
@@ -267,22 +501,18 @@ def _csv_rows(text: str, positions: dict[str, int]) -> list[list[object]]:
     return rows
 
 
-def decode_predictions(part: object) -> list[object]:
+def decode_predictions(part: object, limits: Limits | None = None) -> list[object]:
     """The predictions of one response, one scalar per input row."""
-    text, kind = _payload_text(part)
+    bounds = limits or Limits()
+    text, kind = _payload_text(part, bounds)
     if kind == "csv":
         values: list[object] = []
-        for cells in csv.reader(io.StringIO(text)):
-            if not cells:
-                continue
+        for cells in _csv_lines(text, bounds):
             if len(cells) != 1:
                 raise PayloadError(f"a CSV prediction line has {len(cells)} values, expected 1")
             values.append(cells[0])
         return values
-    try:
-        body = json.loads(text)
-    except json.JSONDecodeError as error:
-        raise PayloadError(f"JSON payload: {error.msg}") from None
+    body = _json_payload(text, bounds)
     if isinstance(body, dict):
         if "predictions" not in body:
             raise PayloadError("JSON answer has no 'predictions'")

@@ -11,19 +11,23 @@ one when its JS distance does. Violations use Model Monitor's check types (``bas
 ``completeness_check``, ``data_type_check``, ``missing_column_check``, ``extra_column_check``,
 ``categorical_values_check``) plus ``range_check`` for values outside the baseline's range.
 
-Numeric features are compared on a thread pool: sorting and binary search run in numpy without
-the GIL, so a check uses every core.
+A window is folded into counts as it is read (:class:`WindowAccumulator`): where each numeric
+value falls in the baseline's sorted sample (exact KS), PSI bin counts, missing, type and range
+counters, capped category counts. So :func:`check_window` needs memory for the baseline and one
+chunk of rows (:class:`~workloads.monitoring.limits.Limits`), whatever the window's size.
+Prepared numeric columns (:func:`compare_columns`) are compared on a thread pool: binary search
+runs in numpy without the GIL.
 """
 
 from __future__ import annotations
 
 import math
 import os
-from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
+from pathlib import Path
 
 import numpy as np
 
@@ -38,16 +42,19 @@ from workloads.monitoring.baseline import (
     is_missing,
     numeric_values,
 )
-from workloads.monitoring.capture import CaptureData
+from workloads.monitoring.capture import CaptureData, printable, scan_capture
+from workloads.monitoring.limits import Limits
 from workloads.monitoring.statistics import (
     UNSEEN,
-    bin_shares,
-    category_shares,
+    WindowPositions,
+    bin_counts,
     js_distance,
-    ks_test,
     psi,
-    sorted_present,
+    shares_with_unseen,
 )
+
+#: The feature name of the one violation that sums up too many distinct unknown keys.
+UNKNOWN_KEYS = "<unknown keys>"
 
 #: Below this many present values a feature's drift figures are flagged as unreliable.
 SMALL_SAMPLE = 100
@@ -118,6 +125,153 @@ class FeatureResult:
     """Baseline and window shares over the bins or categories, for the report."""
 
 
+class NumericCounts:
+    """One numeric feature's window, folded into counts piece by piece."""
+
+    def __init__(self, baseline: NumericBaseline) -> None:
+        """Start counting a window of ``baseline``'s feature."""
+        self.baseline = baseline
+        self.positions = WindowPositions(baseline.values)
+        self.bins = np.zeros(baseline.edges.shape[0] + 1, dtype=np.int64)
+        self.outside = 0
+        self.rows = 0
+        self.not_numbers = 0
+        self.fractions = 0
+
+    def add_numbers(self, values: np.ndarray, *, rows: int, wrong: WrongTypes) -> None:
+        """Count a piece of ``rows`` cells, prepared.
+
+        ``values`` is float64 with NaN where a cell is missing or not a number; ``wrong`` counts
+        the piece's cells of the wrong type.
+        """
+        present = np.asarray(values, dtype=np.float64)
+        present = present[~np.isnan(present)]
+        self.positions.add(present)
+        self.bins += bin_counts(present, self.baseline.edges)
+        self.outside += int(np.count_nonzero(present < self.baseline.minimum))
+        self.outside += int(np.count_nonzero(present > self.baseline.maximum))
+        self.rows += rows
+        self.not_numbers += wrong.not_numbers
+        self.fractions += wrong.fractions
+
+    def add_cells(self, cells: Sequence[object]) -> None:
+        """Count a piece of raw cells."""
+        values, wrong = numeric_values(cells, self.baseline.inferred_type)
+        self.add_numbers(values, rows=len(cells), wrong=wrong)
+
+    def result(self, thresholds: Thresholds, role: str = "input") -> FeatureResult:
+        """The feature's figures over everything counted."""
+        baseline = self.baseline
+        count = self.positions.count
+        present = count + self.not_numbers
+        rows = self.rows
+        wrong = self.not_numbers + self.fractions
+        result = FeatureResult(
+            name=baseline.name,
+            kind="numeric",
+            role=role,
+            count=count,
+            missing_rate=(rows - present) / rows if rows else 0.0,
+            baseline_missing_rate=baseline.missing_rate,
+            type_violation_rate=wrong / present if present else 0.0,
+        )
+        if count == 0:
+            result.note = "no value present in the window: no drift figures"
+            return result
+        ks = self.positions.ks_test()
+        shares = self.bins / count
+        result.ks_statistic, result.ks_p_value = ks.statistic, ks.p_value
+        result.psi = psi(baseline.shares, shares)
+        result.range_violation_rate = float(self.outside) / count
+        limit = thresholds.prediction_psi if role == "prediction" else thresholds.psi
+        result.drifted = result.psi >= limit or (
+            role == "input" and ks.statistic >= thresholds.ks_statistic
+        )
+        if count < SMALL_SAMPLE:
+            result.note = f"only {count} values: drift figures are unreliable"
+        result.distribution = {
+            "kind": "bins",
+            "edges": [baseline.minimum, *baseline.edges.tolist(), baseline.maximum],
+            "baseline": baseline.shares.tolist(),
+            "current": shares.tolist(),
+        }
+        return result
+
+
+class CategoryCounts:
+    """One categorical feature's window, folded into counts piece by piece.
+
+    The baseline's categories are counted one by one; unseen ones too up to
+    ``max_unseen_categories`` distinct labels, then into one counter: the unseen rate and the JS
+    distance stay exact, only the list of the most frequent unseen categories becomes
+    approximate.
+    """
+
+    def __init__(self, baseline: CategoricalBaseline, limits: Limits | None = None) -> None:
+        """Start counting a window of ``baseline``'s feature."""
+        self.baseline = baseline
+        self.limits = limits or Limits()
+        self.known: dict[str, int] = {}
+        self.unseen: dict[str, int] = {}
+        self.unseen_total = 0
+        self.rows = 0
+        self.present = 0
+
+    def add_cells(self, cells: Sequence[object]) -> None:
+        """Count a piece of raw cells."""
+        self.rows += len(cells)
+        known, unseen = self.known, self.unseen
+        for value in cells:
+            if is_missing(value):
+                continue
+            self.present += 1
+            label = category(value)
+            if label in self.baseline.counts:
+                known[label] = known.get(label, 0) + 1
+                continue
+            self.unseen_total += 1
+            label = printable(label, self.limits.max_label_chars)
+            if label in unseen:
+                unseen[label] += 1
+            elif len(unseen) < self.limits.max_unseen_categories:
+                unseen[label] = 1
+
+    def result(self, thresholds: Thresholds, role: str = "input") -> FeatureResult:
+        """The feature's figures over everything counted."""
+        baseline, rows, present = self.baseline, self.rows, self.present
+        result = FeatureResult(
+            name=baseline.name,
+            kind="categorical",
+            role=role,
+            count=present,
+            missing_rate=(rows - present) / rows if rows else 0.0,
+            baseline_missing_rate=baseline.missing_rate,
+        )
+        if not present:
+            result.note = "no value present in the window: no drift figures"
+            return result
+        labels, expected, actual = shares_with_unseen(
+            baseline.counts, self.known, self.unseen_total
+        )
+        result.unseen_categories = [
+            label
+            for label, _ in sorted(self.unseen.items(), key=lambda item: (-item[1], item[0]))[:20]
+        ]
+        result.unseen_rate = self.unseen_total / present
+        result.js_distance = js_distance(expected, actual)
+        limit = thresholds.prediction_psi if role == "prediction" else thresholds.js_distance
+        result.drifted = result.js_distance >= limit
+        if present < SMALL_SAMPLE:
+            result.note = f"only {present} values: drift figures are unreliable"
+        result.distribution = {
+            "kind": "categories",
+            "labels": labels,
+            "baseline": expected.tolist(),
+            "current": actual.tolist(),
+        }
+        return result
+
+
 def compare_numeric(
     baseline: NumericBaseline,
     values: np.ndarray,
@@ -128,44 +282,9 @@ def compare_numeric(
     role: str = "input",
 ) -> FeatureResult:
     """Compare one numeric column (NaN where missing or not a number) with its baseline."""
-    wrong = wrong or WrongTypes()
-    current = sorted_present(values)
-    count = current.shape[0]
-    present = count + wrong.not_numbers
-    missing = rows - present
-    result = FeatureResult(
-        name=baseline.name,
-        kind="numeric",
-        role=role,
-        count=count,
-        missing_rate=missing / rows if rows else 0.0,
-        baseline_missing_rate=baseline.missing_rate,
-        type_violation_rate=wrong.total / present if present else 0.0,
-    )
-    if count == 0:
-        result.note = "no value present in the window: no drift figures"
-        return result
-    ks = ks_test(baseline.values, current)
-    shares = bin_shares(current, baseline.edges)
-    outside = np.searchsorted(current, baseline.minimum, side="left") + (
-        count - np.searchsorted(current, baseline.maximum, side="right")
-    )
-    result.ks_statistic, result.ks_p_value = ks.statistic, ks.p_value
-    result.psi = psi(baseline.shares, shares)
-    result.range_violation_rate = float(outside) / count
-    limit = thresholds.prediction_psi if role == "prediction" else thresholds.psi
-    result.drifted = result.psi >= limit or (
-        role == "input" and ks.statistic >= thresholds.ks_statistic
-    )
-    if count < SMALL_SAMPLE:
-        result.note = f"only {count} values: drift figures are unreliable"
-    result.distribution = {
-        "kind": "bins",
-        "edges": [baseline.minimum, *baseline.edges.tolist(), baseline.maximum],
-        "baseline": baseline.shares.tolist(),
-        "current": shares.tolist(),
-    }
-    return result
+    counts = NumericCounts(baseline)
+    counts.add_numbers(values, rows=rows, wrong=wrong or WrongTypes())
+    return counts.result(thresholds, role)
 
 
 def compare_categorical(
@@ -174,40 +293,78 @@ def compare_categorical(
     *,
     thresholds: Thresholds,
     role: str = "input",
+    limits: Limits | None = None,
 ) -> FeatureResult:
     """Compare one categorical column's raw cells with its baseline."""
-    present = [category(value) for value in values if not is_missing(value)]
-    rows = len(values)
-    counts = Counter(present)
-    result = FeatureResult(
-        name=baseline.name,
-        kind="categorical",
-        role=role,
-        count=len(present),
-        missing_rate=(rows - len(present)) / rows if rows else 0.0,
-        baseline_missing_rate=baseline.missing_rate,
-    )
-    if not present:
-        result.note = "no value present in the window: no drift figures"
-        return result
-    labels, expected, actual = category_shares(baseline.counts, counts)
-    unseen = {label: n for label, n in counts.items() if label not in baseline.counts}
-    result.unseen_categories = [
-        label for label, _ in sorted(unseen.items(), key=lambda item: (-item[1], item[0]))[:20]
-    ]
-    result.unseen_rate = sum(unseen.values()) / len(present)
-    result.js_distance = js_distance(expected, actual)
-    limit = thresholds.prediction_psi if role == "prediction" else thresholds.js_distance
-    result.drifted = result.js_distance >= limit
-    if len(present) < SMALL_SAMPLE:
-        result.note = f"only {len(present)} values: drift figures are unreliable"
-    result.distribution = {
-        "kind": "categories",
-        "labels": labels,
-        "baseline": expected.tolist(),
-        "current": actual.tolist(),
-    }
-    return result
+    counts = CategoryCounts(baseline, limits)
+    counts.add_cells(values)
+    return counts.result(thresholds, role)
+
+
+FeatureCounts = NumericCounts | CategoryCounts
+
+
+def _counts(baseline: FeatureBaseline, limits: Limits) -> FeatureCounts:
+    if isinstance(baseline, NumericBaseline):
+        return NumericCounts(baseline)
+    return CategoryCounts(baseline, limits)
+
+
+class WindowAccumulator:
+    """A window's requests, folded into every feature's counts a chunk of rows at a time.
+
+    Rows and predictions are held as raw cells only until ``chunk_rows`` of them arrived; then
+    each feature's cells are counted and the chunk is dropped.
+    """
+
+    def __init__(self, baseline: Baseline, limits: Limits | None = None) -> None:
+        """Start an empty window against ``baseline``."""
+        self.baseline = baseline
+        self.limits = limits or Limits()
+        self.features = [_counts(feature, self.limits) for feature in baseline.features]
+        self.prediction = (
+            _counts(baseline.prediction, self.limits) if baseline.prediction is not None else None
+        )
+        self.rows = 0
+        self.predictions = 0
+        self._rows: list[list[object]] = []
+        self._predictions: list[object] = []
+
+    def add(self, rows: list[list[object]], predictions: list[object]) -> None:
+        """Take one request's rows and predictions (a :data:`~capture.RowSink`)."""
+        self.rows += len(rows)
+        self.predictions += len(predictions)
+        self._rows.extend(rows)
+        self._predictions.extend(predictions)
+        if len(self._rows) >= self.limits.chunk_rows or (
+            len(self._predictions) >= self.limits.chunk_rows
+        ):
+            self.flush()
+
+    def flush(self) -> None:
+        """Count the rows and predictions held and let them go."""
+        chunk, self._rows = self._rows, []
+        if chunk:
+            for index, counts in enumerate(self.features):
+                counts.add_cells([row[index] for row in chunk])
+        predictions, self._predictions = self._predictions, []
+        if predictions and self.prediction is not None:
+            self.prediction.add_cells(predictions)
+
+    def results(self, thresholds: Thresholds) -> tuple[list[FeatureResult], list[str]]:
+        """Every input feature's figures, then the prediction's when compared, and notes."""
+        self.flush()
+        if not self.rows:
+            return [], []
+        features = [counts.result(thresholds) for counts in self.features]
+        notes = []
+        if self.prediction is None:
+            notes.append("the baseline has no predictions: prediction drift is not checked")
+        elif not self.predictions:
+            notes.append("no predictions were captured: prediction drift is not checked")
+        else:
+            features.append(self.prediction.result(thresholds, role="prediction"))
+        return features, notes
 
 
 def compare_columns(
@@ -267,6 +424,11 @@ class CheckResult:
     """Invocations skipped for lying outside the window."""
     notes: list[str] = field(default_factory=list)
     """Things the reader should know (no predictions captured, ...)."""
+    requests: int = 0
+    """Capture lines read as requests inside the window (``requests + outside_window +
+    malformed == capture_lines``)."""
+    limits: Limits = field(default_factory=Limits)
+    """The resource bounds the window was read and checked with."""
 
     @property
     def status(self) -> str:
@@ -309,11 +471,13 @@ class CheckResult:
             "message": self.message,
             "records": self.records,
             "capture_lines": self.capture_lines,
+            "requests": self.requests,
             "outside_window": self.outside_window,
             "malformed": self.malformed,
             "malformed_examples": self.examples,
             "notes": self.notes,
             "thresholds": asdict(self.thresholds),
+            "limits": self.limits.to_json(),
             "features": [_finite(asdict(feature)) for feature in self.features],
             "violations": self.violations,
         }
@@ -388,52 +552,60 @@ def check_capture(
     start: datetime | None = None,
     end: datetime | None = None,
     thresholds: Thresholds | None = None,
-    workers: int | None = None,
+    limits: Limits | None = None,
 ) -> CheckResult:
-    """Check the rows and predictions read from a window's capture files."""
-    limits = thresholds or Thresholds()
-    rows = len(capture.rows)
-    features: list[FeatureResult] = []
-    notes: list[str] = []
-    if rows:
-        numeric: dict[str, np.ndarray] = {}
-        wrong: dict[str, WrongTypes] = {}
-        for index, feature in enumerate(baseline.features):
-            if isinstance(feature, NumericBaseline):
-                numeric[feature.name], wrong[feature.name] = numeric_values(
-                    capture.column(index), feature.inferred_type
-                )
-        compared = {
-            result.name: result
-            for result in compare_columns(
-                baseline,
-                numeric,
-                rows=rows,
-                thresholds=limits,
-                wrong_types=wrong,
-                workers=workers,
-            )
-        }
-        for index, feature in enumerate(baseline.features):
-            if isinstance(feature, CategoricalBaseline):
-                compared[feature.name] = compare_categorical(
-                    feature, capture.column(index), thresholds=limits
-                )
-            features.append(compared[feature.name])
-        prediction = _compare_prediction(baseline.prediction, capture.predictions, limits)
-        if prediction is not None:
-            features.append(prediction)
-        elif baseline.prediction is None:
-            notes.append("the baseline has no predictions: prediction drift is not checked")
-        else:
-            notes.append("no predictions were captured: prediction drift is not checked")
-    violations = _violations(baseline, features, capture, limits) if rows else []
+    """Check the rows and predictions kept in ``capture`` (read by ``read_capture``)."""
+    bounds = limits or capture.limits
+    window = WindowAccumulator(baseline, bounds)
+    step = bounds.chunk_rows
+    for first in range(0, max(len(capture.rows), len(capture.predictions)), step):
+        window.add(capture.rows[first : first + step], capture.predictions[first : first + step])
+    return _finish(window, capture, endpoint, start, end, thresholds or Thresholds())
+
+
+def check_window(
+    baseline: Baseline,
+    files: Iterable[Path],
+    *,
+    endpoint: str,
+    start: datetime | None = None,
+    end: datetime | None = None,
+    root: Path | None = None,
+    thresholds: Thresholds | None = None,
+    limits: Limits | None = None,
+) -> CheckResult:
+    """Read capture ``files`` for [start, end) and check them, streaming.
+
+    Each request is folded into counts as it is read (:class:`WindowAccumulator`), so memory
+    holds the baseline, one line and one chunk of rows, whatever the window's size. Nothing a
+    capture line holds raises: unreadable lines are counted as malformed.
+    """
+    bounds = limits or Limits()
+    window = WindowAccumulator(baseline, bounds)
+    capture = scan_capture(
+        files, baseline.names, window.add, start=start, end=end, root=root, limits=bounds
+    )
+    return _finish(window, capture, endpoint, start, end, thresholds or Thresholds())
+
+
+def _finish(
+    window: WindowAccumulator,
+    capture: CaptureData,
+    endpoint: str,
+    start: datetime | None,
+    end: datetime | None,
+    limits: Thresholds,
+) -> CheckResult:
+    features, notes = window.results(limits)
+    violations = (
+        _violations(window.baseline, features, window.rows, capture, limits) if window.rows else []
+    )
     return CheckResult(
         endpoint=endpoint,
         start=start,
         end=end,
         thresholds=limits,
-        records=rows,
+        records=window.rows,
         capture_lines=capture.capture_lines,
         malformed=capture.malformed,
         examples=[asdict(example) for example in capture.examples],
@@ -441,29 +613,17 @@ def check_capture(
         violations=violations,
         outside_window=capture.outside_window,
         notes=notes,
+        requests=capture.requests,
+        limits=window.limits,
     )
 
 
-def _compare_prediction(
-    baseline: FeatureBaseline | None, predictions: list[object], limits: Thresholds
-) -> FeatureResult | None:
-    if baseline is None or not predictions:
-        return None
-    if isinstance(baseline, NumericBaseline):
-        values, wrong = numeric_values(predictions, baseline.inferred_type)
-        return compare_numeric(
-            baseline,
-            values,
-            rows=len(predictions),
-            wrong=wrong,
-            thresholds=limits,
-            role="prediction",
-        )
-    return compare_categorical(baseline, predictions, thresholds=limits, role="prediction")
-
-
 def _violations(
-    baseline: Baseline, features: list[FeatureResult], capture: CaptureData, limits: Thresholds
+    baseline: Baseline,
+    features: list[FeatureResult],
+    rows: int,
+    capture: CaptureData,
+    limits: Thresholds,
 ) -> list[dict[str, str]]:
     found: list[dict[str, str]] = []
 
@@ -477,7 +637,7 @@ def _violations(
             add(
                 result.name,
                 "missing_column_check",
-                f"no value of '{result.name}' in {len(capture.rows)} rows",
+                f"no value of '{result.name}' in {rows} rows",
             )
             continue
         if result.drifted:
@@ -535,6 +695,23 @@ def _violations(
                 f"{result.unseen_rate:.4f} of values in categories the baseline never saw "
                 f"({', '.join(result.unseen_categories[:5]) or UNSEEN})",
             )
-    for key, count in sorted(capture.extra_columns.items()):
-        add(key, "extra_column_check", f"{count} rows carry '{key}', which no baseline feature is")
+    if not capture.extra_untracked:
+        for key, count in sorted(capture.extra_columns.items()):
+            add(
+                key,
+                "extra_column_check",
+                f"{count} rows carry '{key}', which no baseline feature is",
+            )
+    else:
+        # Past the bound one violation sums them up: a window of requests with thousands of
+        # distinct keys must not turn into thousands of violations (and megabytes of files).
+        keys = sorted(capture.extra_columns)
+        total = sum(capture.extra_columns.values()) + capture.extra_untracked
+        shown = ", ".join(f"'{key}'" for key in keys[:10])
+        add(
+            UNKNOWN_KEYS,
+            "extra_column_check",
+            f"rows carry more than {len(keys)} distinct keys that no baseline feature is "
+            f"({total} occurrences), such as {shown}",
+        )
     return found

@@ -6,6 +6,10 @@
 * ``publish``: send a check's metrics.json to CloudWatch;
 * ``report``: render report.html again from a summary.json.
 
+``check`` reads the window line by line within the bounds of
+:class:`~workloads.monitoring.limits.Limits` (``--max-line-bytes`` ...): a capture line past a
+bound, or unreadable, is counted as malformed and the check still writes its results.
+
 Exit status: 0 when the command did its work (a check that finds drift still succeeds: drift is
 reported through metrics and alarms; ``--fail-on-drift`` makes it exit 3 for use in CI), 1 on an
 error, which is printed as one line naming what is wrong.
@@ -25,6 +29,7 @@ from pathlib import Path
 from workloads.monitoring import contract
 from workloads.monitoring.baseline_files import BaselineError
 from workloads.monitoring.check import Thresholds
+from workloads.monitoring.limits import Limits
 
 #: Exit status of a check that found drift or violations under ``--fail-on-drift``.
 EXIT_DRIFT = 3
@@ -39,6 +44,11 @@ def read_table(path: Path) -> dict[str, object]:
 
     pandas reads it when installed (numbers arrive as numbers); otherwise CSV and JSON Lines are
     read with the standard library and types are inferred per column.
+
+    Raises:
+        CommandError: naming the file (and the line, when the standard library reads it) and
+            what cannot be read; never a parser's own exception.
+
     """
     if not path.is_file():
         raise CommandError(f"{path}: no such file")
@@ -47,27 +57,24 @@ def read_table(path: Path) -> dict[str, object]:
         import pandas  # optional, and slow to import
     except ImportError:
         pandas = None
-    if suffix == ".parquet":
-        if pandas is None:
-            raise CommandError(f"{path}: reading Parquet needs pandas and pyarrow")
-        frame = pandas.read_parquet(path)
-    elif pandas is not None and suffix in (".csv", ".jsonl", ".json"):
-        frame = (
-            pandas.read_csv(path)
-            if suffix == ".csv"
-            else pandas.read_json(path, lines=True, dtype=False)
-        )
-    elif suffix == ".csv":
-        with path.open(newline="", encoding="utf-8") as handle:
-            reader = csv.DictReader(handle)
-            records = list(reader)
-        return {name: [record.get(name) for record in records] for name in reader.fieldnames or []}
-    elif suffix in (".jsonl", ".json"):
-        records = [json.loads(line) for line in path.read_text("utf-8").splitlines() if line]
-        names = list(dict.fromkeys(key for record in records for key in record))
-        return {name: [record.get(name) for record in records] for name in names}
-    else:
+    if suffix not in (".parquet", ".csv", ".jsonl", ".json"):
         raise CommandError(f"{path}: expected a .csv, .jsonl or .parquet file")
+    if suffix == ".parquet" and pandas is None:
+        raise CommandError(f"{path}: reading Parquet needs pandas and pyarrow")
+    if pandas is None:
+        return _read_csv(path) if suffix == ".csv" else _read_json_lines(path)
+    try:
+        if suffix == ".parquet":
+            frame = pandas.read_parquet(path)
+        elif suffix == ".csv":
+            frame = pandas.read_csv(path)
+        else:
+            frame = pandas.read_json(path, lines=True, dtype=False)
+    except (ValueError, RecursionError, OverflowError, csv.Error) as error:
+        # pandas' parsers (C CSV, ujson, pyarrow) raise ValueError subclasses or these; the
+        # first line of their message says what is wrong.
+        first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise CommandError(f"{path}: cannot be read as a table: {first[:300]}") from None
     columns: dict[str, object] = {}
     for name in frame.columns:
         series = frame[name]
@@ -76,6 +83,43 @@ def read_table(path: Path) -> dict[str, object]:
         else:
             columns[str(name)] = series.astype(object).where(series.notna(), None).tolist()
     return columns
+
+
+def _read_csv(path: Path) -> dict[str, object]:
+    """A CSV file with a header, by the standard library."""
+    reader = None
+    try:
+        with path.open(newline="", encoding="utf-8") as handle:
+            reader = csv.DictReader(handle)
+            records = list(reader)
+    except (csv.Error, UnicodeDecodeError) as error:
+        line = reader.line_num if reader is not None else 0
+        raise CommandError(f"{path}: line {line}: {error}") from None
+    return {name: [record.get(name) for record in records] for name in reader.fieldnames or []}
+
+
+def _read_json_lines(path: Path) -> dict[str, object]:
+    """A JSON Lines file of one object per line, by the standard library."""
+    from workloads.monitoring.capture import PayloadError, load_json
+
+    records: list[dict[str, object]] = []
+    try:
+        lines = path.read_text("utf-8").splitlines()
+    except UnicodeDecodeError as error:
+        raise CommandError(f"{path}: not UTF-8 text (byte {error.start + 1})") from None
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            record = load_json(line)
+        except (json.JSONDecodeError, PayloadError) as error:
+            reason = f"not JSON: {error.msg}" if isinstance(error, json.JSONDecodeError) else error
+            raise CommandError(f"{path}: line {number}: {reason}") from None
+        if not isinstance(record, dict):
+            raise CommandError(f"{path}: line {number}: not a JSON object")
+        records.append(record)
+    names = list(dict.fromkeys(key for record in records for key in record))
+    return {name: [record.get(name) for record in records] for name in names}
 
 
 def _names(value: str | None) -> list[str]:
@@ -118,8 +162,8 @@ def _time(value: str | None, option: str) -> datetime | None:
 def run_check(args: argparse.Namespace) -> int:
     """Check a window against the baseline and write the results to ``--out``."""
     from workloads.monitoring.baseline import load_baseline
-    from workloads.monitoring.capture import capture_files, read_capture
-    from workloads.monitoring.check import check_capture
+    from workloads.monitoring.capture import capture_files
+    from workloads.monitoring.check import check_window
     from workloads.monitoring.results import write_results
 
     baseline = load_baseline(Path(args.baseline))
@@ -130,21 +174,30 @@ def run_check(args: argparse.Namespace) -> int:
         window_file = folder / contract.WINDOW_FILE
         if not window_file.is_file():
             raise CommandError(f"{window_file}: no such file (stage it with select-window)")
-        try:
-            window = json.loads(window_file.read_text(encoding="utf-8"))
-            start = start or _time(window["start"], f"{window_file} start")
-            end = end or _time(window["end"], f"{window_file} end")
-            endpoint = endpoint or window.get("endpoint")
-        except (json.JSONDecodeError, KeyError, TypeError) as error:
-            raise CommandError(f"{window_file}: not a window description ({error})") from None
+        window = _window_document(window_file)
+        start = start or _time(window["start"], f"{window_file} start")
+        end = end or _time(window["end"], f"{window_file} end")
+        endpoint = endpoint or window.get("endpoint")
     elif args.capture is not None:
         folder = Path(args.capture)
         if not folder.is_dir():
             raise CommandError(f"--capture {folder}: no such folder")
     else:
         raise CommandError("give --window (a staged window) or --capture (a capture folder)")
-    if not endpoint:
+    if not endpoint or not isinstance(endpoint, str):
         raise CommandError("--endpoint is required (the window does not name one)")
+    if start is not None and end is not None and end <= start:
+        raise CommandError(
+            f"the window ends ({end.isoformat()}) before it starts ({start.isoformat()}): "
+            "nothing to check"
+        )
+    limits = Limits(
+        **{
+            f.name: getattr(args, f.name)
+            for f in fields(Limits)
+            if getattr(args, f.name) is not None
+        }
+    )
     thresholds = Thresholds(
         **{
             f.name: getattr(args, f.name)
@@ -152,9 +205,15 @@ def run_check(args: argparse.Namespace) -> int:
             if getattr(args, f.name) is not None
         }
     )
-    capture = read_capture(capture_files(folder), baseline.names, start=start, end=end, root=folder)
-    result = check_capture(
-        baseline, capture, endpoint=endpoint, start=start, end=end, thresholds=thresholds
+    result = check_window(
+        baseline,
+        capture_files(folder),
+        endpoint=endpoint,
+        start=start,
+        end=end,
+        root=folder,
+        thresholds=thresholds,
+        limits=limits,
     )
     written = write_results(result, Path(args.out), timestamp=end or datetime.now(timezone.utc))
     print(f"{endpoint}: {result.status}: {result.message}")
@@ -163,6 +222,22 @@ def run_check(args: argparse.Namespace) -> int:
     if args.fail_on_drift and result.status in ("drift", "violations"):
         return EXIT_DRIFT
     return 0
+
+
+def _window_document(path: Path) -> dict[str, object]:
+    """window.json as written by select-window, or a one-line error naming what is wrong."""
+    from workloads.monitoring.capture import PayloadError, load_json
+
+    try:
+        document = load_json(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, PayloadError) as error:
+        raise CommandError(f"{path}: not a window description ({error})") from None
+    if not isinstance(document, dict):
+        raise CommandError(f"{path}: not a window description (not a JSON object)")
+    missing = [key for key in ("start", "end") if key not in document]
+    if missing:
+        raise CommandError(f"{path}: not a window description (no {', '.join(map(repr, missing))})")
+    return document
 
 
 def run_select(args: argparse.Namespace) -> int:
@@ -236,6 +311,13 @@ def parser() -> argparse.ArgumentParser:
     check.add_argument("--fail-on-drift", action="store_true", help="exit 3 on drift/violations")
     for field in fields(Thresholds):
         check.add_argument(f"--{field.name.replace('_', '-')}", type=float, dest=field.name)
+    for field in fields(Limits):
+        check.add_argument(
+            f"--{field.name.replace('_', '-')}",
+            type=int,
+            dest=field.name,
+            help=f"resource bound (default {field.default}; see workloads/monitoring/limits.py)",
+        )
     check.set_defaults(run=run_check)
 
     select = commands.add_parser(contract.SELECT_COMMAND, help="stage a window's capture files")

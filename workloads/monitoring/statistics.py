@@ -11,6 +11,9 @@
   baseline and of the window, is floored at :data:`PSI_FLOOR` so an empty bin gives a large but
   finite term; shares are not renormalised after flooring.
   ``PSI = sum((current - baseline) * ln(current / baseline))``.
+* **Streaming**: :class:`WindowPositions` takes a window in pieces and keeps only where its values
+  fall in the sorted baseline (counts per position), from which the same KS statistic follows
+  exactly; PSI needs only bin counts. Memory is bounded by the baseline, not by the window.
 * **Jensen-Shannon distance** (base 2, so 0 to 1) between category shares; categories the
   baseline never saw are one extra "unseen" category.
 """
@@ -101,6 +104,98 @@ def ks_test(baseline: np.ndarray, current: np.ndarray) -> KsResult:
     return KsResult(statistic, ks_p_value(statistic, baseline.shape[0], current.shape[0]))
 
 
+class WindowPositions:
+    """Where a window's values fall in a sorted baseline sample, counted: enough for exact KS.
+
+    For each window value ``v`` only ``searchsorted(baseline, v, "left")`` (baseline values below
+    it) and ``..."right"`` (at or below it) are kept, as counts per position, merged as pieces
+    arrive. Both empirical CDFs at every point of either sample follow from these counts (see
+    :meth:`ks_statistic`), so memory is at most two counters per baseline value, whatever the
+    window's size.
+    """
+
+    def __init__(self, baseline: np.ndarray) -> None:
+        """Count window values against ``baseline`` (sorted, NaN-free, non-empty)."""
+        self.baseline = baseline
+        self.count = 0
+        empty = np.empty(0, dtype=np.int64)
+        self._left: tuple[np.ndarray, np.ndarray] = (empty, empty)
+        self._right: tuple[np.ndarray, np.ndarray] = (empty, empty)
+
+    def add(self, values: np.ndarray) -> None:
+        """Count a piece of the window (float64, NaN-free, any order)."""
+        if values.shape[0] == 0:
+            return
+        self._left = _merge(self._left, np.searchsorted(self.baseline, values, side="left"))
+        self._right = _merge(self._right, np.searchsorted(self.baseline, values, side="right"))
+        self.count += int(values.shape[0])
+
+    def ks_statistic(self) -> float:
+        """The two-sided KS statistic, equal to ``scipy.stats.ks_2samp``'s bit for bit.
+
+        scipy evaluates ``F_b(x) - F_c(x)`` (``#b <= x / n - #c <= x / m``) at every value ``x``
+        of either sample. At a baseline value ``b_i``, ``#c <= b_i`` is the count of window values
+        whose left position is at most ``i``. Between two baseline values ``F_b`` is constant,
+        so over the window values there the difference is lowest at the largest one, where
+        ``#c <= x`` is the count of window values below the next baseline value (right position
+        at most ``i``). Both counts change only at positions some window value holds, and in
+        between ``F_b`` only grows, so the extremes lie at those positions and their
+        neighbours: O(distinct positions) points instead of every value.
+        """
+        n, m = self.baseline.shape[0], self.count
+        if m == 0:
+            raise ValueError("no window value counted")
+        left_at, left_count = self._left
+        right_at, right_count = self._right
+        points = np.concatenate(([0, n - 1], left_at, left_at - 1, right_at, right_at - 1))
+        points = np.unique(np.clip(points, 0, n - 1))
+        at_or_below = _counted_up_to(left_at, np.cumsum(left_count), points)
+        below = _counted_up_to(right_at, np.cumsum(right_count), points)
+        values = self.baseline[points]
+        baseline_at = np.searchsorted(self.baseline, values, side="right")
+        baseline_below = np.searchsorted(self.baseline, values, side="left")
+        # The same float expressions scipy evaluates (k / n - l / m), so the figures match.
+        at_points = baseline_at / n - at_or_below / m
+        before_points = baseline_below / n - below / m
+        highest = float(np.max(at_points))
+        lowest = float(min(np.min(at_points), np.min(before_points)))
+        return float(max(highest, min(max(-lowest, 0.0), 1.0), 0.0))
+
+    def ks_test(self) -> KsResult:
+        """KS statistic and p-value of the counted window against the baseline."""
+        statistic = self.ks_statistic()
+        return KsResult(statistic, ks_p_value(statistic, self.baseline.shape[0], self.count))
+
+
+def _merge(
+    counted: tuple[np.ndarray, np.ndarray], positions: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Counts per position (sorted, distinct) with ``positions`` added."""
+    new_at, new_count = np.unique(positions, return_counts=True)
+    at = np.concatenate((counted[0], new_at.astype(np.int64)))
+    count = np.concatenate((counted[1], new_count.astype(np.int64)))
+    order = np.argsort(at, kind="stable")
+    at, count = at[order], count[order]
+    starts = np.flatnonzero(np.concatenate(([True], at[1:] != at[:-1])))
+    return at[starts], np.add.reduceat(count, starts)
+
+
+def _counted_up_to(at: np.ndarray, cumulative: np.ndarray, points: np.ndarray) -> np.ndarray:
+    """For each of ``points``, the total count at positions up to it."""
+    index = np.searchsorted(at, points, side="right")
+    totals = np.concatenate(([0], cumulative))
+    return totals[index]
+
+
+def bin_counts(values: np.ndarray, edges: np.ndarray) -> np.ndarray:
+    """How many of ``values`` (NaN-free, any order) fall in each bin that ``edges`` bound.
+
+    Right-closed bins, as :func:`bin_shares`: a value equal to an edge is in the bin below it.
+    """
+    bins = np.searchsorted(edges, values, side="left")
+    return np.bincount(bins, minlength=edges.shape[0] + 1).astype(np.int64)
+
+
 def psi_edges(sorted_baseline: np.ndarray, bins: int = PSI_BINS) -> np.ndarray:
     """The inner edges of PSI's quantile bins (at most ``bins - 1``; ties collapse).
 
@@ -151,10 +246,21 @@ def category_shares(
     The labels are the baseline's categories in its order, then :data:`UNSEEN` when the window
     has categories the baseline never saw.
     """
+    unseen = sum(count for label, count in current_counts.items() if label not in baseline_counts)
+    return shares_with_unseen(baseline_counts, current_counts, unseen)
+
+
+def shares_with_unseen(
+    baseline_counts: Mapping[str, int], known_counts: Mapping[str, int], unseen: int
+) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """:func:`category_shares` from the counts of the baseline's categories and one more count.
+
+    ``unseen`` is the total of every category the baseline never saw, so those need not be kept
+    one by one.
+    """
     labels = list(baseline_counts)
     baseline = np.array([baseline_counts[label] for label in labels], dtype=np.float64)
-    current = np.array([current_counts.get(label, 0) for label in labels], dtype=np.float64)
-    unseen = sum(count for label, count in current_counts.items() if label not in baseline_counts)
+    current = np.array([known_counts.get(label, 0) for label in labels], dtype=np.float64)
     if unseen:
         labels.append(UNSEEN)
         baseline = np.append(baseline, 0.0)

@@ -14,11 +14,17 @@ def utc_time(text: str) -> datetime:
 
     Raises:
         NaiveTime: the time has no zone.
-        ValueError: the text is not an ISO-8601 time.
+        ValueError: the text is not an ISO-8601 time, or its instant lies outside the years
+            1 to 9999 once converted to UTC (``9999-12-31T23:59:59-01:00``).
 
     """
     # Python 3.10's fromisoformat does not read a trailing Z.
     parsed = datetime.fromisoformat(text[:-1] + "+00:00" if text.endswith("Z") else text)
     if parsed.tzinfo is None:
         raise NaiveTime(text)
-    return parsed.astimezone(timezone.utc)
+    try:
+        return parsed.astimezone(timezone.utc)
+    except OverflowError:
+        # datetime raises OverflowError, not ValueError, when the offset moves the instant
+        # past year 9999 or before year 1: callers only expect ValueError from a bad time.
+        raise ValueError(f"{text!r} lies outside the years 1 to 9999 in UTC") from None

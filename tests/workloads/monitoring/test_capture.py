@@ -88,10 +88,13 @@ def test_malformed_lines_are_counted_with_file_line_and_reason(tmp_path: Path) -
     ]
     # when
     data = read(tmp_path, lines)
-    # then: the good rows are kept and each bad line is explained
-    assert data.rows == [["1", "2", "web"], ["1", "2", "web"], ["5", "6", "app"]]
+    # then: the good lines are kept and each bad line is explained; a line whose answer cannot
+    # be read is dropped whole (its request too), so each line is counted exactly once
+    assert data.rows == [["1", "2", "web"], ["5", "6", "app"]]
+    assert data.predictions == [0.3, 0.3]
     assert data.capture_lines == 8
     assert data.malformed == 6
+    assert data.requests == 2
     reasons = [(e.line, e.reason) for e in data.examples]
     file = data.examples[0].file
     assert file == str(Path("main/2026/11/22/10/capture.jsonl"))
@@ -101,7 +104,10 @@ def test_malformed_lines_are_counted_with_file_line_and_reason(tmp_path: Path) -
         "not a capture record (needs captureData.endpointInput and eventMetadata.inferenceTime)",
     )
     assert reasons[2] == (4, "endpointInput: row 0 has 2 values, expected 3")
-    assert reasons[3][1].startswith("eventMetadata.inferenceTime: 'yesterday'")
+    assert reasons[3] == (
+        5,
+        "eventMetadata.inferenceTime: 'yesterday' is not an ISO-8601 time in years 1 to 9999",
+    )
     assert reasons[4] == (6, "endpointInput: BASE64 data that is not UTF-8 text")
     assert reasons[5][0] == 7 and "only scalars or one-element lists" in reasons[5][1]
 

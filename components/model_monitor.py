@@ -107,10 +107,13 @@ def _processing_statements(access: MonitorAccess, namespace: str) -> list[iam_po
     return [
         iam_policies.kms_via_s3_statement(access.kms_key_arn, access.region),
         {
-            # EC2 encrypts the job's volume with the key through a grant.
+            # EC2 encrypts the job's volume with the key through a grant. A volume key needs
+            # kms:CreateGrant alone (AWS's execution-role permissions for processing jobs);
+            # kms:DescribeKey never carries the grant condition, so it was never granted here.
+            # https://docs.aws.amazon.com/sagemaker/latest/dg/sagemaker-roles.html
             "Sid": "EncryptJobVolumes",
             "Effect": "Allow",
-            "Action": ["kms:CreateGrant", "kms:DescribeKey"],
+            "Action": ["kms:CreateGrant"],
             "Resource": access.kms_key_arn,
             "Condition": {"Bool": {"kms:GrantIsForAWSResource": "true"}},
         },

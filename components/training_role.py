@@ -125,10 +125,13 @@ def training_execution_policy(
     if encrypts_volumes:
         statements.append(
             {
-                # EC2 encrypts the instances' volumes with the key through a grant.
+                # EC2 encrypts the instances' volumes with the key through a grant. A volume key
+                # needs kms:CreateGrant alone (AWS's execution-role permissions for training,
+                # tuning and processing jobs); kms:DescribeKey never carries the grant condition.
+                # https://docs.aws.amazon.com/sagemaker/latest/dg/sagemaker-roles.html
                 "Sid": "EncryptTrainingVolumes",
                 "Effect": "Allow",
-                "Action": ["kms:CreateGrant", "kms:DescribeKey"],
+                "Action": ["kms:CreateGrant"],
                 "Resource": kms_key_arn,
                 "Condition": {"Bool": {"kms:GrantIsForAWSResource": "true"}},
             }

@@ -55,10 +55,10 @@ MLFLOW_RUN_ACTIONS = (
     "sagemaker-mlflow:UpdateRun",
 )
 
-#: What a data scientist in a notebook does besides runs: open the UI, compare and browse models.
+#: What a data scientist in a notebook does besides runs: compare and browse models (opening the
+#: UI is :func:`mlflow_statements`' ``presigned_ui``).
 MLFLOW_NOTEBOOK_ACTIONS = (
     *MLFLOW_RUN_ACTIONS,
-    "sagemaker-mlflow:AccessUI",
     "sagemaker-mlflow:GetLatestModelVersions",
     "sagemaker-mlflow:SearchModelVersions",
     "sagemaker-mlflow:SearchRegisteredModels",
@@ -99,7 +99,7 @@ def mlflow_statements(
         }
     ]
     if presigned_ui:
-        statements.append(
+        statements += [
             {
                 "Sid": "OpenTrackingServerUi",
                 "Effect": "Allow",
@@ -108,8 +108,18 @@ def mlflow_statements(
                     "sagemaker:DescribeMlflowTrackingServer",
                 ],
                 "Resource": server_arn,
-            }
-        )
+            },
+            {
+                # AccessUI has no resource type: IAM matches it only against "*", so on the
+                # server's ARN it was never granted. The presigned URL above is what ties a
+                # person to this server.
+                # https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazonsagemakerwithmlflow.html
+                "Sid": "AccessTrackingServerUi",
+                "Effect": "Allow",
+                "Action": "sagemaker-mlflow:AccessUI",
+                "Resource": "*",
+            },
+        ]
     return statements
 
 

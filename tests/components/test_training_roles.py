@@ -127,7 +127,11 @@ def test_star_resources_only_where_aws_has_no_resource_scope(plan: Plan) -> None
     expected = {
         TRAINING: {"ecr:GetAuthorizationToken", "cloudwatch:PutMetricData", *VPC_DESCRIBE_ACTIONS},
         TRACKING: set(),
-        NOTEBOOKS: {*VPC_DESCRIBE_ACTIONS, *(STUDIO_LIST_ACTIONS if stack == "prod" else [])},
+        NOTEBOOKS: {
+            "sagemaker-mlflow:AccessUI",
+            *VPC_DESCRIBE_ACTIONS,
+            *(STUDIO_LIST_ACTIONS if stack == "prod" else []),
+        },
     }
     # then they are exactly the actions without resource-level permissions
     for component_type, actions in expected.items():
@@ -325,8 +329,10 @@ def test_notebooks_read_data_write_experiments_and_open_the_tracking_server(plan
     assert sids["ReadProcessedData"]["Resource"] == f"{bucket_arn(plan, 'processed')}/*"
     assert sids["ReadWriteExperiments"]["Resource"] == f"{bucket_arn(plan, 'experiments')}/*"
     assert sids["UseTrackingServer"]["Resource"] == server
-    assert "sagemaker-mlflow:AccessUI" in sids["UseTrackingServer"]["Action"]
     assert sids["OpenTrackingServerUi"]["Resource"] == server
+    # AccessUI has no resource type, so only "*" grants it
+    assert "sagemaker-mlflow:AccessUI" not in sids["UseTrackingServer"]["Action"]
+    assert sids["AccessTrackingServerUi"]["Resource"] == "*"
 
 
 def test_the_notebook_instance_may_stop_itself_and_nothing_else(plan: Plan) -> None:

@@ -20,7 +20,7 @@
   in a bare LF (RFC 9112 section 2.2 lets a recipient accept one); a bare CR is a 400.
 - SIGTERM or SIGINT: stop accepting; answer the requests in flight and those already received
   (the last answer on each connection says ``Connection: close``); keep idle keep-alive
-  connections open ``--drain-seconds-idle`` so a request racing the signal is answered, then
+  connections open ``--drain-idle-seconds`` so a request racing the signal is answered, then
   close them; after ``--drain-seconds`` at most, answer what is still owed (including half-sent
   requests) with a 503 and exit 0. ``workloads.inference.contract`` holds the defaults.
 
@@ -167,6 +167,15 @@ def _header_name_problem(name: bytes) -> str | None:
     return _MALFORMED_HEADER if not name or name.translate(None, _TCHARS) else None
 
 
+def _header_line_problem(line: bytes) -> str | None:
+    """What is wrong with one header line (its CR already stripped), if anything."""
+    name, colon, value = line.partition(b":")
+    # RFC 9110 section 5.5: CR and NUL in a field value must be refused (or replaced).
+    if not colon or _header_name_problem(name) or b"\r" in value or b"\0" in value:
+        return _MALFORMED_HEADER
+    return None
+
+
 def _head_end(buffer: bytearray) -> tuple[int, int]:
     """Where the head ends (its blank line) and the body starts; (-1, -1) if not yet received.
 
@@ -210,10 +219,10 @@ class _Head:
         connection = expect = b""
         for raw in lines[1:]:
             line = raw.removesuffix(b"\r")
-            name, colon, value = line.partition(b":")
-            # RFC 9110 section 5.5: CR and NUL in a field value must be refused (or replaced).
-            if not colon or _header_name_problem(name) or b"\r" in value or b"\0" in value:
-                raise _BadRequest(400, _MALFORMED_HEADER)
+            problem = _header_line_problem(line)
+            if problem:
+                raise _BadRequest(400, problem)
+            name, _, value = line.partition(b":")
             name = name.lower()
             value = value.strip(b" \t")
             if name == b"content-length":
@@ -372,8 +381,7 @@ class _Connection(asyncio.Protocol):
             if self.scanned == 0:
                 problem = _request_line_problem(line, complete=True)
             else:
-                name, colon, _ = line.partition(b":")
-                problem = _MALFORMED_HEADER if not colon else _header_name_problem(name)
+                problem = _header_line_problem(line)
             if problem:
                 raise _BadRequest(400, problem)
             self.scanned = newline + 1

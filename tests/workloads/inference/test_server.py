@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 import socket
@@ -17,6 +18,7 @@ from tests.workloads.inference import models
 from tests.workloads.inference.conftest import (
     ModelDirs,
     ProcessServer,
+    Response,
     ThreadServer,
     invoke,
     request,
@@ -588,3 +590,324 @@ def test_cli_defaults_follow_sagemaker(monkeypatch: pytest.MonkeyPatch) -> None:
     assert (args.model_dir, args.port, args.host) == (Path("/opt/ml/model"), 9090, "127.0.0.1")
     assert (args.max_batch_size, args.max_batch_wait_ms, args.batching) == (64, 2.0, True)
     assert args.max_body_bytes == 6 * 1024 * 1024
+
+
+# --- health checks while a prediction computes ----------------------------------------------
+
+
+class GatedModel(CountingModel):
+    """Predicts like ``inner``, but each call first waits for ``gate`` (set by the test)."""
+
+    def __init__(self, inner: LoadedModel) -> None:
+        super().__init__(inner)
+        self.gate = threading.Event()
+        self.entered = threading.Event()
+
+    def _predict(self, x: np.ndarray) -> np.ndarray:
+        self.entered.set()
+        assert self.gate.wait(30), "the test never released the gate"
+        return super()._predict(x)
+
+
+@pytest.mark.parametrize("batching", [True, False])
+def test_ping_answers_while_a_prediction_is_still_computing(
+    start_server: StartServer, sklearn_model: LoadedModel, batching: bool
+) -> None:
+    # given a model whose predict blocks until the test releases it
+    model = GatedModel(sklearn_model)
+    server = start_server(model, batching=batching)
+    answers: list[Response] = []
+    client = threading.Thread(target=lambda: answers.append(invoke(server.port, json.dumps([ROW]))))
+    client.start()
+    try:
+        assert model.entered.wait(10)
+        # when /ping (and /metrics) are asked while that predict is blocked
+        ping = request(server.port, "GET", "/ping", timeout=5.0)
+        metrics = request(server.port, "GET", "/metrics", timeout=5.0)
+        # then they are answered at once, and the prediction is still pending
+        assert (ping.status, ping.json()) == (200, {"status": "ok"})
+        assert metrics.status == 200
+        assert answers == []
+    finally:
+        model.gate.set()
+        client.join(30)
+    # and once released, the prediction completes with the model's answer
+    assert [(a.status, a.json()) for a in answers] == [
+        (200, {"predictions": sklearn_model.predict(np.array([ROW])).tolist()})
+    ]
+
+
+# --- bodies with no values, byte order marks ------------------------------------------------
+
+
+def npy_body(array: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    np.save(buffer, array)
+    return buffer.getvalue()
+
+
+EMPTY_BODIES = [
+    (
+        npy_body(np.zeros((0, 4))),
+        "application/x-npy",
+        ".npy: no values to predict on (shape (0, 4))",
+    ),
+    (npy_body(np.zeros((0,))), "application/x-npy", ".npy: no values to predict on (shape (0,))"),
+    (b"[[]]", "application/json", "JSON: no values to predict on (shape (1, 0))"),
+    (
+        b'{"instances": []}',
+        "application/json",
+        'JSON: expected a row, a list of rows, or {"instances": [...]}, with at least one row',
+    ),
+    (b"a,b,c,d\r\n", "text/csv", "CSV body has a header but no rows"),
+    (b"\xef\xbb\xbf\n", "text/csv", "CSV body has no rows"),
+]
+
+
+@pytest.mark.parametrize(("body", "content_type", "error"), EMPTY_BODIES)
+def test_a_body_with_no_values_is_a_400_naming_its_shape(
+    start_server: StartServer,
+    sklearn_model: LoadedModel,
+    body: bytes,
+    content_type: str,
+    error: str,
+) -> None:
+    """Given a serving server, when a body holds no values, then it is a 400 saying so (never a 500 or an empty 200)."""
+    server = start_server(sklearn_model)
+    answer = invoke(server.port, body, content_type)
+    assert (answer.status, answer.json()) == (400, {"error": error})
+
+
+def test_bodies_with_no_values_batched_with_others_leave_the_others_their_answers(
+    start_server: StartServer, model_dirs: ModelDirs
+) -> None:
+    # given a batching server that waits long enough for concurrent requests to meet
+    model = CountingModel(load_model(model_dirs["sklearn"]))
+    server = start_server(model, max_batch_wait_ms=200.0)
+    rows = models.dataset(rows=4, seed=6)[0]
+    requests = [(json.dumps([row]).encode(), "application/json", None) for row in rows.tolist()]
+    requests += [(body, content_type, error) for body, content_type, error in EMPTY_BODIES]
+    answers: list[Response | None] = [None] * len(requests)
+    barrier = threading.Barrier(len(requests))
+
+    def post(index: int) -> None:
+        body, content_type, _ = requests[index]
+        barrier.wait()
+        answers[index] = invoke(server.port, body, content_type)
+
+    threads = [threading.Thread(target=post, args=(i,)) for i in range(len(requests))]
+    # when the rows and the empty bodies arrive together
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    # then each row gets its own prediction and each empty body its own 400
+    expected_rows = [{"predictions": [label]} for label in model.inner.predict(rows).tolist()]
+    assert [a.json() for a in answers[: len(rows)]] == expected_rows  # type: ignore[union-attr]
+    assert [(a.status, a.json()) for a in answers[len(rows) :]] == [  # type: ignore[union-attr]
+        (400, {"error": error}) for _, _, error in EMPTY_BODIES
+    ]
+    assert sum(model.calls) == len(rows)  # the model never saw an empty block
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type"),
+    [
+        (b"\xef\xbb\xbf" + json.dumps([ROW]).encode(), "application/json"),
+        (b"\xef\xbb\xbf" + ",".join(map(str, ROW)).encode(), "text/csv"),
+        (b"\xef\xbb\xbfa,b,c,d\r\n" + ",".join(map(str, ROW)).encode(), "text/csv"),
+    ],
+)
+def test_a_utf8_bom_is_accepted_for_json_and_csv_alike(
+    start_server: StartServer, sklearn_model: LoadedModel, body: bytes, content_type: str
+) -> None:
+    """Given a JSON or CSV body starting with a UTF-8 BOM, when posted, then it is predicted as without one."""
+    server = start_server(sklearn_model)
+    answer = invoke(server.port, body, content_type)
+    assert (answer.status, answer.json()) == (200, invoke(server.port, json.dumps([ROW])).json())
+
+
+# --- framing: bare LF, garbage, incomplete heads ---------------------------------------------
+
+
+def read_answer(client: socket.socket) -> bytes:
+    """Read until the server closes (the socket's own timeout bounds a hang)."""
+    received = b""
+    while chunk := client.recv(65536):
+        received += chunk
+    return received
+
+
+def test_bare_lf_line_endings_are_served_like_crlf(
+    start_server: StartServer, sklearn_model: LoadedModel
+) -> None:
+    # given a request whose lines end in a bare LF (RFC 9112 section 2.2 allows accepting one)
+    server = start_server(sklearn_model)
+    body = json.dumps([ROW]).encode()
+    payload = b"POST /invocations HTTP/1.1\nHost: x\nContent-Length: %d\n\n%s" % (len(body), body)
+    payload += b"GET /ping HTTP/1.1\nConnection: close\n\n"
+    # when it is sent (without closing our side), then both requests are answered
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as client:
+        client.sendall(payload)
+        responses = split_responses(read_answer(client))
+    assert [(status, json.loads(answer)) for status, _, answer in responses] == [
+        (200, {"predictions": sklearn_model.predict(np.array([ROW])).tolist()}),
+        (200, {"status": "ok"}),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("payload", "status", "error"),
+    [
+        # none of these ends its head: the server must not wait for the rest
+        (b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03", 400, "malformed request line"),  # TLS
+        (b"GET /ping HTTP/1.1 extra\n", 400, "malformed request line"),
+        (b"GET /pi ng", 400, "malformed request line"),
+        (b"GET /ping FTP/1", 400, "malformed request line"),
+        (b"GET /ping HTTP/1.1\r\nHost: x\rInjected: y\r\n", 400, "malformed header line"),
+        (b"GET /ping HTTP/1.1\r\nBad Name: x\r\n", 400, "malformed header line"),
+        (b"GET /ping HTTP/1.1\r\n folded: x", 400, "malformed header line"),
+        (b"GET /ping HTTP/1.1\r\nX: " + b"y" * 70_000, 431, "request head is too large"),
+    ],
+)
+def test_broken_framing_is_refused_before_the_head_ends(
+    start_server: StartServer, sklearn_model: LoadedModel, payload: bytes, status: int, error: str
+) -> None:
+    # given a client that sends a broken start of a request and keeps its side open
+    server = start_server(sklearn_model)
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as client:
+        client.sendall(payload)
+        # when the server reads it, then the refusal comes without waiting for more (or a 408)
+        [(got, headers, body)] = split_responses(read_answer(client))
+    assert (got, json.loads(body), headers["connection"]) == (status, {"error": error}, "close")
+
+
+def test_a_request_cut_short_by_the_client_gets_a_400(
+    start_server: StartServer, sklearn_model: LoadedModel
+) -> None:
+    """Given half a head then the client's FIN, when the server sees the end, then it answers 400."""
+    server = start_server(sklearn_model)
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as client:
+        client.sendall(b"POST /invocations HTTP/1.1\r\nContent-Le")
+        client.shutdown(socket.SHUT_WR)
+        [(status, _, body)] = split_responses(read_answer(client))
+    assert (status, json.loads(body)) == (
+        400,
+        {"error": "the connection ended before the request was complete"},
+    )
+
+
+# --- graceful shutdown ------------------------------------------------------------------------
+
+
+def posted(body: bytes, *, close: bool = False) -> bytes:
+    """One raw POST /invocations."""
+    return b"POST /invocations HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n%s\r\n%s" % (
+        len(body),
+        b"Connection: close\r\n" if close else b"",
+        body,
+    )
+
+
+def test_a_drain_answers_the_request_in_flight_and_those_already_received(
+    start_server: StartServer, sklearn_model: LoadedModel
+) -> None:
+    # given two pipelined requests on one connection, the first held in predict
+    model = GatedModel(sklearn_model)
+    server = start_server(model, batching=False, drain_idle_seconds=0.0)
+    body = json.dumps([ROW]).encode()
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as client:
+        client.sendall(posted(body) * 2)
+        assert model.entered.wait(10)
+        # when the server starts draining, and then the prediction completes
+        draining = asyncio.run_coroutine_threadsafe(server.server.drain(), server.loop)
+        server.call(lambda: None)  # the drain has begun: the loop ran its first step
+        assert server.server.draining
+        model.gate.set()
+        responses = split_responses(read_answer(client))
+        draining.result(30)
+    # then both are answered, and only the last says the connection closes
+    expected = {"predictions": sklearn_model.predict(np.array([ROW])).tolist()}
+    assert [(status, json.loads(answer)) for status, _, answer in responses] == [
+        (200, expected)
+    ] * 2
+    assert [headers.get("connection") for _, headers, _ in responses] == [None, "close"]
+
+
+def test_sigterm_answers_a_request_sent_on_a_kept_alive_connection_after_it(
+    start_process: Callable[..., ProcessServer], model_dirs: ModelDirs
+) -> None:
+    import http.client
+
+    # given a server that keeps idle connections 30 s into a drain, and a kept-alive connection
+    server = start_process(
+        "--model-dir",
+        str(model_dirs["sklearn"]),
+        "--drain-idle-seconds",
+        "30",
+        "--drain-seconds",
+        "60",
+    )
+    server.wait_ready()
+    connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
+    try:
+        connection.request("GET", "/ping")
+        first = connection.getresponse()
+        assert (first.status, first.getheader("Connection")) == (200, None)
+        first.read()
+        # when SIGTERM has stopped the listener (new connections are refused)
+        server.terminate()
+        for _ in range(200):
+            try:
+                socket.create_connection(("127.0.0.1", server.port), timeout=1).close()
+            except OSError:
+                break
+            time.sleep(0.05)
+        else:
+            raise AssertionError("the server kept accepting after SIGTERM")
+        # and a request comes on the kept-alive connection
+        connection.request(
+            "POST", "/invocations", json.dumps([ROW]), {"Content-Type": "application/json"}
+        )
+        answer = connection.getresponse()
+        # then it is answered, saying the connection closes
+        assert (answer.status, answer.getheader("Connection")) == (200, "close")
+        assert json.loads(answer.read()) == {"predictions": ["yes"]}
+    finally:
+        connection.close()
+    # and with no connection left, the server exits 0 (long before its 30 s idle allowance)
+    assert server.process.wait(20) == 0, server.output()
+
+
+def test_sigterm_closes_idle_kept_alive_connections_cleanly(
+    start_process: Callable[..., ProcessServer], model_dirs: ModelDirs
+) -> None:
+    """Given an idle kept-alive connection, when SIGTERM comes, then it is closed (EOF) and the server exits 0."""
+    server = start_process("--model-dir", str(model_dirs["sklearn"]), "--drain-idle-seconds", "0")
+    server.wait_ready()
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as client:
+        client.sendall(b"GET /ping HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert client.recv(65536).startswith(b"HTTP/1.1 200 OK\r\n")
+        server.terminate()
+        assert client.recv(65536) == b""
+    assert server.process.wait(20) == 0, server.output()
+
+
+def test_a_half_sent_request_cannot_hold_the_drain_past_its_bound(
+    start_process: Callable[..., ProcessServer], model_dirs: ModelDirs
+) -> None:
+    # given a 1 s drain bound and a client holding a request whose body never finishes
+    server = start_process("--model-dir", str(model_dirs["sklearn"]), "--drain-seconds", "1")
+    server.wait_ready()
+    with socket.create_connection(("127.0.0.1", server.port), timeout=20) as client:
+        client.sendall(b"POST /invocations HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n[[0.5")
+        # when SIGTERM comes
+        server.terminate()
+        # then at the bound the client is told the server is going (a 503, not the 30 s 408)
+        [(status, headers, body)] = split_responses(read_answer(client))
+    assert (status, json.loads(body), headers["connection"]) == (
+        503,
+        {"error": "server is shutting down"},
+        "close",
+    )
+    assert server.process.wait(20) == 0, server.output()

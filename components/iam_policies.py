@@ -88,6 +88,9 @@ def platform_key_policy(partition: str, account_id: str, region: str) -> str:
             "Resource": "*",
         },
         {
+            # AWS's CloudWatch Logs key policy, without its kms:Describe*: DescribeKey carries no
+            # encryption context, so under this statement's condition it was never granted.
+            # https://docs.aws.amazon.com/AmazonCloudWatch/latest/logs/encrypt-log-data-kms.html
             "Sid": "AllowCloudWatchLogsOfThisAccount",
             "Effect": "Allow",
             "Principal": {"Service": f"logs.{region}.amazonaws.com"},
@@ -96,7 +99,6 @@ def platform_key_policy(partition: str, account_id: str, region: str) -> str:
                 "kms:Decrypt*",
                 "kms:ReEncrypt*",
                 "kms:GenerateDataKey*",
-                "kms:Describe*",
             ],
             "Resource": "*",
             "Condition": {

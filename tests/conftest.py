@@ -11,6 +11,7 @@ import pytest
 import yaml
 
 from stacks.mock_runtime import PlanRun, RecordedResource, flatten_stack_file, run_offline
+from tests.service_models import StrictRequests
 
 ROOT = Path(__file__).resolve().parent.parent
 STACKS = ("dev", "prod")
@@ -123,3 +124,20 @@ def plan(request: pytest.FixtureRequest, plans: dict[str, Plan]) -> Iterator[Pla
 def run_stack() -> Callable[[str, dict[str, str]], Plan]:
     """Run the program for a stack name and an arbitrary flat config."""
     return lambda stack, flat: Plan(run_offline(stack, flat))
+
+
+@pytest.fixture(autouse=True)
+def strict_requests() -> Iterator[StrictRequests]:
+    """Every botocore call of every test (moto, Stubber) checked against its service model.
+
+    The checks botocore skips (max, enums, patterns) run after its own; a refused call fails the
+    test even when the code under test caught the error.
+    """
+    checks = StrictRequests()
+    checks.install()
+    try:
+        yield checks
+    finally:
+        checks.uninstall()
+    if checks.failures:
+        pytest.fail("requests AWS would refuse: " + " | ".join(checks.failures), pytrace=False)

@@ -525,7 +525,11 @@ def load_baseline(folder: Path) -> Baseline:
     if problems:
         raise BaselineError(f"baseline {folder}: " + "; ".join(problems))
     try:
-        with np.load(folder / SAMPLE_FILE, allow_pickle=False) as archive:
+        # Our own handle: np.load leaves the file it opened open when the zip is damaged.
+        with (
+            (folder / SAMPLE_FILE).open("rb") as handle,
+            np.load(handle, allow_pickle=False) as archive,
+        ):
             document = json.loads(bytes(archive["meta"]).decode("utf-8"))
             if document.get("format") != _FORMAT_VERSION:
                 raise BaselineError(

@@ -114,3 +114,43 @@ def test_unparseable_event_times_are_refused(value: object, message: str) -> Non
 def test_an_unknown_event_time_type_is_refused() -> None:
     with pytest.raises(EventTimeError, match=r"event time type 'Integral' is not one of"):
         format_event_time(MAY_FIRST, "Integral")
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        (
+            "0001-01-01T00:00:00+01:00",
+            "event time '0001-01-01T00:00:00+01:00' is outside 1970..2100",
+        ),
+        (
+            "9999-12-31T23:59:59-01:00",
+            "event time '9999-12-31T23:59:59-01:00' is outside 1970..2100",
+        ),
+        (Decimal("NaN"), "event time Decimal('NaN') is not a finite number"),
+        (Decimal("sNaN"), "event time Decimal('sNaN') is not a finite number"),
+        (Decimal("-Infinity"), "event time Decimal('-Infinity') is not a finite number"),
+        ("1e999999999", "event time '1e999999999' is outside 1970..2100 as epoch seconds"),
+    ],
+)
+def test_event_times_that_overflow_are_refused_not_raised(value: object, message: str) -> None:
+    # when / then: an EventTimeError with the value shown, never OverflowError or the like
+    with pytest.raises(EventTimeError) as raised:
+        parse_event_time(value)
+    assert str(raised.value) == message
+
+
+def test_a_long_event_time_is_cut_short_in_the_message() -> None:
+    with pytest.raises(EventTimeError) as raised:
+        parse_event_time("x" * 10_000)
+    assert str(raised.value) == (
+        f"event time '{'x' * 99}... is neither ISO-8601 (e.g. 2024-05-01T12:00:00Z) nor epoch seconds"
+    )
+
+
+def test_an_int_too_long_to_print_is_described_by_its_size() -> None:
+    with pytest.raises(EventTimeError) as raised:
+        parse_event_time(10**5000)
+    assert str(raised.value) == (
+        "event time <an integer of about 5001 digits> is outside 1970..2100 as epoch seconds"
+    )

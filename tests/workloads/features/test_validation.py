@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import math
+from decimal import Decimal
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tests.workloads.features.samples import CUSTOMERS
 from workloads.features.definitions import Feature, FeatureGroupDefinition
@@ -13,6 +16,8 @@ from workloads.features.validation import (
     BAD_VALUE,
     MISSING_EVENT_TIME,
     MISSING_RECORD_IDENTIFIER,
+    NOT_A_RECORD,
+    UNEXPECTED_ERROR,
     UNKNOWN_FEATURE,
     Rejection,
     ValidRecord,
@@ -238,3 +243,155 @@ def test_every_problem_of_a_record_is_reported_under_the_first_kind() -> None:
         BAD_VALUE,
     ]
     assert "feature 'orders': 'x' is not a whole number (Integral)" in rejection.reason
+
+
+# ---- validate_record never raises ---------------------------------------------------------
+
+
+def test_an_integral_with_thousands_of_digits_is_refused_by_the_digit_bound() -> None:
+    # given a 5000-digit int as CSV text and as a Python int (past Python's 4300-digit limit)
+    for value, shown in (
+        ("9" * 5000, "'" + "9" * 39 + "..."),
+        (10**5000, "<an integer of about 5001 digits>"),
+    ):
+        # when
+        rejection = rejected({"customer_id": "c-1", "updated_at": "1714564800", "orders": value})
+        # then
+        assert (rejection.kind, rejection.reason) == (
+            BAD_VALUE,
+            f"feature 'orders': {shown} has {5000 if isinstance(value, str) else 5001} digits, more than max_number_digits (100)",
+        )
+
+
+def test_the_digit_bound_is_a_parameter() -> None:
+    record = {"customer_id": "c-1", "updated_at": "1714564800", "spend": "1.2345678901234"}
+    assert isinstance(validate_record(record, CUSTOMERS, max_number_digits=14), ValidRecord)
+    rejection = validate_record(record, CUSTOMERS, max_number_digits=13)
+    assert isinstance(rejection, Rejection)
+    assert (
+        rejection.reason
+        == "feature 'spend': '1.2345678901234' has 14 digits, more than max_number_digits (13)"
+    )
+
+
+def test_an_int_past_the_double_range_is_refused_as_a_fractional() -> None:
+    record = {"customer_id": "c-1", "updated_at": "1714564800", "spend": 2**1030}
+    rejection = validate_record(record, CUSTOMERS, max_number_digits=400)
+    assert isinstance(rejection, Rejection)
+    assert rejection.reason == (
+        f"feature 'spend': {repr(2**1030)[:100]}... is too large for a Fractional (a double)"
+    )
+
+
+@pytest.mark.parametrize(
+    ("feature", "value", "message"),
+    [
+        ("orders", math.nan, "feature 'orders': nan is not a whole number (Integral)"),
+        ("orders", -math.inf, "feature 'orders': -inf is not a whole number (Integral)"),
+        (
+            "orders",
+            1e300,
+            f"feature 'orders': {str(int(1e300))[:100]}... is outside the signed 64-bit range of an Integral",
+        ),
+        ("spend", Decimal("sNaN"), "feature 'spend': Decimal('sNaN') is not a finite number"),
+        (
+            "spend",
+            Decimal("NaN"),
+            "feature 'spend': nan is not a finite number (for a missing value give None or leave it empty)",
+        ),
+        (
+            "spend",
+            2**1100,
+            "feature 'spend': "
+            + repr(2**1100)[:40]
+            + "... has 332 digits, more than max_number_digits (100)",
+        ),
+        ("spend", object, "feature 'spend': <class 'object'> is a type, not a Fractional"),
+        (
+            "updated_at",
+            "0001-01-01T00:00:00+01:00",
+            "'updated_at': event time '0001-01-01T00:00:00+01:00' is outside 1970..2100",
+        ),
+        (
+            "updated_at",
+            10**200,
+            "'updated_at': "
+            + repr(10**200)[:40]
+            + "... has 201 digits, more than max_number_digits (100)",
+        ),
+    ],
+)
+def test_odd_values_are_refused_with_a_reason(feature: str, value: object, message: str) -> None:
+    record = {"customer_id": "c-1", "updated_at": "1714564800", feature: value}
+    rejection = rejected(record)
+    assert rejection.reason == message
+
+
+class Exploding:
+    def __str__(self) -> str:
+        raise RuntimeError("no text")
+
+    __repr__ = __str__
+
+
+def test_a_value_that_fails_when_shown_is_a_rejection_not_an_exception() -> None:
+    rejection = rejected({"customer_id": "c-1", "updated_at": "1714564800", "segment": Exploding()})
+    assert (rejection.kind, rejection.reason) == (
+        BAD_VALUE,
+        "feature 'segment': <a Exploding> is a Exploding; a String feature takes text (or an int)",
+    )
+
+
+def test_a_mapping_that_fails_while_read_is_an_unexpected_error_rejection() -> None:
+    class Broken(dict):  # type: ignore[type-arg]
+        def get(self, key: object, default: object = None) -> object:
+            raise KeyError("disk gone")
+
+    rejection = rejected(Broken(customer_id="c-1"))
+    assert (rejection.kind, rejection.reason) == (
+        UNEXPECTED_ERROR,
+        "cannot check the record: KeyError: \"'disk gone'\"",
+    )
+
+
+def test_something_that_is_not_a_mapping_is_refused() -> None:
+    rejection = validate_record(["c-1"], CUSTOMERS)  # type: ignore[arg-type]
+    assert isinstance(rejection, Rejection)
+    assert (rejection.kind, rejection.reason) == (NOT_A_RECORD, "a list, not a mapping of features")
+
+
+_ODD_VALUES = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(),
+    st.integers(min_value=10**90, max_value=10**6000),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.decimals(allow_nan=True, allow_infinity=True),
+    st.text(max_size=300),
+    st.from_regex(r"[+-]?\d{0,400}(\.\d{0,300})?([eE][+-]?\d{1,12})?", fullmatch=True),
+    st.datetimes(timezones=st.timezones()),
+    st.sampled_from(
+        ["0001-01-01T00:00:00+01:00", "9999-12-31T23:59:59-14:00", "1e999999999", "nan", "-0"]
+    ),
+    st.lists(st.integers(), max_size=3),
+    st.dictionaries(st.text(max_size=3), st.integers(), max_size=2),
+    st.binary(max_size=10),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    record=st.dictionaries(
+        st.sampled_from(["customer_id", "updated_at", "orders", "spend", "segment", "colour"]),
+        _ODD_VALUES,
+    )
+)
+def test_validate_record_never_raises(record: dict[str, object]) -> None:
+    # when
+    result = validate_record(record, CUSTOMERS)
+    # then a valid record holds only text, or a rejection says why
+    if isinstance(result, ValidRecord):
+        assert all(isinstance(value["ValueAsString"], str) for value in result.record)
+    else:
+        assert result.problems and result.reason
+        assert result.kind != UNEXPECTED_ERROR, result.reason

@@ -17,6 +17,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from stacks.mock_runtime import RecordedResource
+from tests.conftest import Plan
 from tests.iam_catalog import (
     KINDS,
     PolicyDocument,
@@ -44,6 +45,21 @@ def allow(action: str | list[str], resource: str | list[str], **extra: Any) -> d
 
 
 # ---- the plans -------------------------------------------------------------------------------
+
+
+def test_every_policy_document_of_the_stack_fits_the_catalog(plan: Plan) -> None:
+    # given every policy document the stack's resources carry
+    documents = policy_documents(plan.resources)
+    # then each kind the program builds is among them (the check cannot pass on nothing)
+    assert {doc.kind for doc in documents} == {
+        "inline",
+        "trust",
+        "kms-key",
+        "s3-bucket",
+        "sns-topic",
+    }
+    # and none has a problem
+    assert check_documents(documents) == []
 
 
 def test_policy_documents_name_where_each_lives_and_the_role_of_inline_ones() -> None:
@@ -230,7 +246,7 @@ def test_policy_wildcards_may_stand_for_a_resource_type_suffix() -> None:
     )
 
 
-@settings(max_examples=50, deadline=None)
+@settings(max_examples=20, deadline=None)
 @given(
     bucket=st.from_regex(r"[a-z0-9][a-z0-9.-]{2,20}", fullmatch=True),
     key=st.from_regex(r"[A-Za-z0-9/_.-]{1,30}", fullmatch=True),

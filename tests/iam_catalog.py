@@ -449,6 +449,8 @@ def check_document(document: PolicyDocument) -> list[str]:
         policy = json.loads(document.text)
     except json.JSONDecodeError as error:
         return [f"{document.where}: not JSON ({error})"]
+    if not isinstance(policy, dict):
+        return [f"{document.where}: not a policy document (a JSON {type(policy).__name__})"]
     problems = []
     if document.kind != "inline" and _size(document) > kind.limit:
         problems.append(
@@ -458,6 +460,9 @@ def check_document(document: PolicyDocument) -> list[str]:
     if policy.get("Version") != "2012-10-17":
         problems.append(f"{document.where}: Version is {policy.get('Version')!r}, not 2012-10-17")
     for index, statement in enumerate(_as_list(policy.get("Statement", []))):
+        if not isinstance(statement, dict):
+            problems.append(f"{document.where} statement {index}: not a JSON object")
+            continue
         label = f"{document.where} statement {statement.get('Sid') or index}"
         problems += [f"{label}: {problem}" for problem in _check_statement(statement, kind)]
     return problems

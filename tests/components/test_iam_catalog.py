@@ -92,6 +92,20 @@ def test_policy_documents_name_where_each_lives_and_the_role_of_inline_ones() ->
     ]
 
 
+def test_malformed_documents_get_one_line_each() -> None:
+    def raw(text: str) -> list[str]:
+        return check_document(PolicyDocument("doc", "managed", text))
+
+    assert raw("{not json") == [
+        "doc: not JSON (Expecting property name enclosed in double quotes: line 1 column 2 "
+        "(char 1))"
+    ]
+    assert raw("[]") == ["doc: not a policy document (a JSON list)"]
+    assert raw('{"Version": "2012-10-17", "Statement": ["s3:GetObject"]}') == [
+        "doc statement 0: not a JSON object"
+    ]
+
+
 # ---- 1. actions ------------------------------------------------------------------------------
 
 

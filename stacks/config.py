@@ -16,12 +16,14 @@ from __future__ import annotations
 import difflib
 import ipaddress
 import json
+import os
 import re
 import typing
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
+import yaml
 from pydantic import (
     AfterValidator,
     BaseModel,
@@ -53,6 +55,10 @@ StorageClass = Literal[
 
 #: S3 refuses transitions to the infrequent-access classes before an object is 30 days old.
 _MIN_DAYS_FOR_IA = 30
+
+#: The most days any lifecycle rule may name: 100 years. S3 documents no maximum beyond its
+#: integer type (LifecycleExpiration ``Days``); this platform bound keeps values meaningful.
+MAX_LIFECYCLE_DAYS = 36500
 
 #: The validation context's key of the validated serving section (monitoring checks against it).
 _SERVING_CONTEXT = "serving"
@@ -180,8 +186,8 @@ class LifecycleTransition(_Section):
     # storage_class comes first: the `days` rule below depends on it.
     storage_class: StorageClass
     """The target S3 storage class."""
-    days: int = Field(ge=0)
-    """Age in days at which objects move."""
+    days: int = Field(ge=0, le=MAX_LIFECYCLE_DAYS)
+    """Age in days at which objects move (at most 36500)."""
 
     @field_validator("days")
     @classmethod
@@ -197,11 +203,11 @@ class BucketLifecycle(_Section):
 
     transitions: tuple[LifecycleTransition, ...] = ()
     """Storage-class transitions of current object versions, in increasing order of days."""
-    expiration_days: int | None = Field(default=None, ge=1)
-    """Expire current object versions after this many days; unset keeps them."""
-    noncurrent_version_expiration_days: int = Field(default=90, ge=1)
-    """Delete versions this many days after they stopped being current."""
-    abort_incomplete_multipart_upload_days: int = Field(default=7, ge=1)
+    expiration_days: int | None = Field(default=None, ge=1, le=MAX_LIFECYCLE_DAYS)
+    """Expire current object versions after this many days (at most 36500); unset keeps them."""
+    noncurrent_version_expiration_days: int = Field(default=90, ge=1, le=MAX_LIFECYCLE_DAYS)
+    """Delete versions this many days after they stopped being current (at most 36500)."""
+    abort_incomplete_multipart_upload_days: int = Field(default=7, ge=1, le=MAX_LIFECYCLE_DAYS)
     """Abort multipart uploads left unfinished for this many days (their parts cost money)."""
 
     # Fields validate in declaration order, so `transitions` is in info.data here.
@@ -326,6 +332,19 @@ class DataConfig(_Section):
 #: SageMaker limits on an endpoint configuration (CreateEndpointConfig).
 MAX_VARIANTS_PER_ENDPOINT = 10
 
+#: SageMaker's limit on an endpoint name, which is ``mlp-<env>-<name>`` (CreateEndpoint).
+MAX_ENDPOINT_NAME = 63
+
+#: The most instances one variant starts with or scales to (the same bound as autoscaling's
+#: ``max_capacity``; SageMaker's own ceiling is the account's per-instance-type quota).
+MAX_INSTANCES_PER_VARIANT = 100
+
+#: The largest relative variant weight: integer weights up to 1000 give 0.1% traffic steps.
+MAX_VARIANT_WEIGHT = 1000
+
+#: Upper bound on alarm thresholds that count events per period (a platform bound).
+MAX_ALARM_COUNT_THRESHOLD = 1_000_000
+
 #: Memory sizes a serverless variant may have (1 GB steps, 1-6 GB).
 SERVERLESS_MEMORY_SIZES_MB = (1024, 2048, 3072, 4096, 5120, 6144)
 
@@ -374,12 +393,12 @@ class ServerlessConfig(_Section):
 class AutoscalingConfig(_Section):
     """Target tracking on ``SageMakerVariantInvocationsPerInstance`` for one variant."""
 
-    min_capacity: int | None = Field(default=None, ge=1)
+    min_capacity: int | None = Field(default=None, ge=1, le=MAX_INSTANCES_PER_VARIANT)
     """The fewest instances; defaults to, and must equal, the variant's initial count."""
-    max_capacity: int = Field(ge=1, le=100)
-    """The most instances the variant scales out to."""
-    target_invocations_per_instance: int = Field(default=100, ge=1)
-    """Invocations per instance per minute the policy keeps the variant at."""
+    max_capacity: int = Field(ge=1, le=MAX_INSTANCES_PER_VARIANT)
+    """The most instances the variant scales out to (at most 100)."""
+    target_invocations_per_instance: int = Field(default=100, ge=1, le=1_000_000)
+    """Invocations per instance per minute the policy keeps the variant at (at most 1,000,000)."""
     scale_in_cooldown_seconds: int = Field(default=300, ge=0, le=3600)
     """Wait after a scale-in before the next one (scale in slowly)."""
     scale_out_cooldown_seconds: int = Field(default=60, ge=0, le=3600)
@@ -389,8 +408,8 @@ class AutoscalingConfig(_Section):
 class ImageConfig(_Section):
     """An image of our own in this account's ECR (built from a Dockerfile in docker/)."""
 
-    repository: str = Field(pattern=r"^[a-z0-9]+(?:[._/-][a-z0-9]+)*$")
-    """The ECR repository name (in the stack's account and region)."""
+    repository: str = Field(pattern=r"^[a-z0-9]+(?:[._/-][a-z0-9]+)*$", max_length=256)
+    """The ECR repository name (in the stack's account and region; 2-256 characters)."""
     tag: str = Field(pattern=r"^[\w][\w.-]{0,127}$")
     """An immutable tag (never ``latest``: a moving tag makes deploys unrepeatable)."""
 
@@ -417,10 +436,12 @@ class VariantConfig(_Section):
     """Serve with our own image (the standalone server) instead of a prebuilt container."""
     instance_type: str | None = Field(default="ml.m5.large", pattern=r"^ml\.[a-z0-9-]+\.\w+$")
     """Instance type of an instance-based variant (unset for a serverless one)."""
-    initial_instance_count: int = Field(default=1, ge=1)
-    """Instances at deploy; production requires at least 2 (one per availability zone)."""
-    weight: int = Field(default=1, ge=0)
-    """Relative traffic weight: the variant's share is weight / sum of the endpoint's weights."""
+    initial_instance_count: int = Field(default=1, ge=1, le=MAX_INSTANCES_PER_VARIANT)
+    """Instances at deploy (at most 100); production requires at least 2 (one per availability
+    zone)."""
+    weight: int = Field(default=1, ge=0, le=MAX_VARIANT_WEIGHT)
+    """Relative traffic weight (0-1000): the variant's share is weight / sum of the endpoint's
+    weights."""
     serverless: ServerlessConfig | None = None
     """Make the variant serverless (then ``instance_type`` must be unset)."""
     autoscaling: AutoscalingConfig | None = None
@@ -529,9 +550,9 @@ class RolloutConfig(_Section):
 class EndpointAlarmsConfig(_Section):
     """Thresholds of the endpoint's alarms (they also roll a deployment back)."""
 
-    error_5xx_threshold: int = Field(default=1, ge=1)
+    error_5xx_threshold: int = Field(default=1, ge=1, le=MAX_ALARM_COUNT_THRESHOLD)
     """5XX errors per period that raise the alarm."""
-    invocation_errors_threshold: int = Field(default=5, ge=1)
+    invocation_errors_threshold: int = Field(default=5, ge=1, le=MAX_ALARM_COUNT_THRESHOLD)
     """Model errors (the container's non-2XX answers) per period that raise the alarm."""
     latency_p99_ms: int = Field(default=500, ge=1, le=60000)
     """p99 model latency in milliseconds that raises the alarm."""
@@ -545,7 +566,8 @@ class ServingEndpointConfig(_Section):
     """One SageMaker endpoint: its variants, capture, rollout guardrails and alarms."""
 
     name: str = Field(pattern=r"^[a-z][a-z0-9-]{0,40}[a-z0-9]$")
-    """Short endpoint name; the endpoint is ``mlp-<environment>-<name>``."""
+    """Short endpoint name; the endpoint is ``mlp-<environment>-<name>`` (at most 63 characters,
+    SageMaker's limit)."""
     variants: tuple[VariantConfig, ...]
     """Production variants (1-10) sharing traffic by weight."""
     shadow_variant: VariantConfig | None = None
@@ -557,6 +579,18 @@ class ServingEndpointConfig(_Section):
     """Guardrails for updates."""
     alarms: EndpointAlarmsConfig = EndpointAlarmsConfig()
     """Alarm thresholds."""
+
+    @field_validator("name")
+    @classmethod
+    def _endpoint_name_fits(cls, value: str, info: ValidationInfo) -> str:
+        environment = _environment(info)
+        if environment is not None and (
+            problem := _name_problem(
+                f"mlp-{environment}-{value}", MAX_ENDPOINT_NAME, "SageMaker endpoint name"
+            )
+        ):
+            raise ValueError(problem)
+        return value
 
     @field_validator("variants")
     @classmethod
@@ -681,6 +715,9 @@ MAX_HYPERPARAMETER_VALUE_LENGTH = 2500
 #: Values of one categorical tuning range (SageMaker ``CategoricalParameterRange``: 1-30 values).
 MAX_CATEGORICAL_VALUES = 30
 
+#: The most epochs Hyperband's resource may count (a platform bound on a job's length).
+MAX_HYPERBAND_RESOURCE = 10_000
+
 #: SageMaker's limit on a training job's name, which is the pipeline's ``mlp-<env>-<name>``
 #: (CreateTrainingJob ``TrainingJobName``).
 MAX_TRAINING_JOB_NAME = 63
@@ -720,11 +757,14 @@ def _instance_family(instance_type: str) -> str:
 class RepositoriesConfig(_Section):
     """The ECR repositories for the platform's own images (``ml-platform/<name>``)."""
 
-    names: tuple[Annotated[str, Field(pattern=r"^[a-z0-9]+(?:[._-][a-z0-9]+)*$")], ...] = (
+    names: tuple[
+        Annotated[str, Field(pattern=r"^[a-z0-9]+(?:[._-][a-z0-9]+)*$", max_length=244)], ...
+    ] = (
         "training",
         "serving",
     )
-    """Repository names under the ``ml-platform/`` namespace."""
+    """Repository names under the ``ml-platform/`` namespace (the full name is at most 256
+    characters, ECR's limit, so a name at most 244)."""
     keep_tagged_images: int = Field(default=30, ge=1, le=1000)
     """Tagged images a repository keeps; older ones expire (a lifecycle rule)."""
     untagged_expiry_days: int = Field(default=7, ge=1, le=365)
@@ -875,10 +915,12 @@ class TuningConfig(_Section):
     """Training jobs it runs at the same time (at most ``max_jobs``)."""
     ranges: tuple[ParameterRangeConfig, ...]
     """The hyperparameters searched (1-30, unique names)."""
-    hyperband_min_resource: int | None = Field(default=None, ge=1)
+    hyperband_min_resource: int | None = Field(default=None, ge=1, le=MAX_HYPERBAND_RESOURCE)
     """Hyperband only: the fewest epochs a job runs before it may be stopped."""
-    hyperband_max_resource: int | None = Field(default=None, ge=1, validate_default=True)
-    """Hyperband only: the most epochs a job runs."""
+    hyperband_max_resource: int | None = Field(
+        default=None, ge=1, le=MAX_HYPERBAND_RESOURCE, validate_default=True
+    )
+    """Hyperband only: the most epochs a job runs (at most 10,000)."""
 
     @field_validator("max_parallel_jobs")
     @classmethod
@@ -1159,11 +1201,15 @@ class GpuConfig(_Section):
     """The most instances."""
     desired_capacity: int | None = Field(default=None, ge=0, le=100, validate_default=True)
     """Instances at deploy (between min_size and max_size); unset starts at min_size."""
-    on_demand_base_capacity: int = Field(default=0, ge=0)
-    """Instances that are always on-demand, before any spot."""
+    on_demand_base_capacity: int = Field(default=0, ge=0, le=100)
+    """Instances that are always on-demand, before any spot (at most 100, the group's bound)."""
     on_demand_percentage_above_base: int = Field(default=0, ge=0, le=100)
     """Share of on-demand above the base; the rest is spot (capacity-optimized)."""
-    ami_name_filter: str = "Deep Learning Base OSS Nvidia Driver GPU AMI (Ubuntu 22.04) *"
+    ami_name_filter: str = Field(
+        default="Deep Learning Base OSS Nvidia Driver GPU AMI (Ubuntu 22.04) *",
+        min_length=1,
+        max_length=255,
+    )
     """Name filter of the GPU deep-learning AMI (the newest match owned by Amazon is used)."""
     root_volume_size_gb: int = Field(default=200, ge=50, le=16384)
     """Size of each instance's encrypted root volume."""
@@ -1287,6 +1333,11 @@ MAX_SILENT_HOURS = 168
 #: Hours after a missed check before the monitor-silent alarm fires (runs start a few minutes
 #: late and take a while).
 SILENT_GRACE_HOURS = 2
+
+#: Name limits of what a monitor creates: an EventBridge Scheduler schedule (CreateSchedule
+#: ``Name``, 1-64) and a SageMaker monitoring schedule (CreateMonitoringSchedule, 1-63).
+MAX_SCHEDULE_NAME = 64
+MAX_MONITORING_SCHEDULE_NAME = 63
 
 # EventBridge Scheduler expressions (https://docs.aws.amazon.com/scheduler/latest/UserGuide/
 # schedule-types.html): ``rate(value unit)`` with a singular unit for 1, or a six-field cron.
@@ -1434,6 +1485,27 @@ class MonitoredEndpointConfig(_Section):
             raise ValueError("; ".join(problems))
         return value
 
+    @model_validator(mode="after")
+    def _derived_names_fit(self, info: ValidationInfo) -> MonitoredEndpointConfig:
+        environment = _environment(info)
+        if environment is None:
+            return self
+        # The monitor's pipeline and its EventBridge schedule are mlp-<env>-<endpoint>-monitor
+        # (components/model_monitor.py); Model Monitor's schedule adds -data-quality.
+        pipeline = f"mlp-{environment}-{self.endpoint}-monitor"
+        problems = [_name_problem(pipeline, MAX_SCHEDULE_NAME, "EventBridge schedule name")]
+        if self.model_monitor.enabled:
+            problems.append(
+                _name_problem(
+                    f"{pipeline}-data-quality",
+                    MAX_MONITORING_SCHEDULE_NAME,
+                    "Model Monitor schedule name",
+                )
+            )
+        if found := [("endpoint", problem) for problem in problems if problem is not None]:
+            raise PathProblems(found)
+        return self
+
     @property
     def silent_after_hours(self) -> int:
         """Hours without a finished check after which the monitor-silent alarm fires."""
@@ -1576,15 +1648,63 @@ class EksClusterConfig(_Section):
 class ExistingClusterConfig(_Section):
     """A cluster that exists already (any conformant one with an IAM OIDC provider)."""
 
-    kubeconfig: str | None = None
+    kubeconfig: str | None = Field(default=None, min_length=1)
     """Path of its kubeconfig file (``~`` allowed); unset reads ``$KUBECONFIG``. Rendering needs
     none."""
-    context: str | None = None
+    context: str | None = Field(default=None, min_length=1)
     """The kubeconfig context to use; unset uses the file's current context."""
     oidc_provider_arn: str = Field(pattern=_OIDC_PROVIDER_ARN)
     """The IAM OIDC provider of the cluster's service-account issuer (for service-account roles)."""
     storage_class: str = Field(default="gp3", pattern=_K8S_NAME)
     """The StorageClass of persistent volumes (databases, notebook homes)."""
+
+
+#: The longest file or folder name most file systems take (bytes); longer fails with ENAMETOOLONG.
+_MAX_FILE_NAME_BYTES = 255
+_MAX_PATH_BYTES = 4096
+
+
+def render_folder_problem(folder: str, root: Path) -> str | None:
+    """Why the Kubernetes manifests cannot be rendered to ``folder``, or None.
+
+    A relative ``folder`` is taken from the project ``root`` (where Pulumi runs the program) and
+    must stay inside it: a ``..`` or a symlink that leads out is almost always a slip, and would
+    write files wherever it points. An absolute folder is an explicit choice and may be anywhere.
+    Neither may be, or pass through, an existing file, and the nearest existing folder must be
+    writable, so the render cannot fail after the plan.
+    """
+    if not folder.strip():
+        return "must not be empty (unset it to apply the manifests instead)"
+    if "\x00" in folder:
+        return "must not contain a NUL character"
+    path = Path(folder)
+    if any(len(part.encode()) > _MAX_FILE_NAME_BYTES for part in path.parts):
+        return f"has a folder name longer than {_MAX_FILE_NAME_BYTES} bytes"
+    try:
+        target = (root / path).resolve()
+        if len(str(target).encode()) > _MAX_PATH_BYTES:
+            return f"leads to a path longer than {_MAX_PATH_BYTES} bytes"
+        existing = target
+        while not existing.exists():
+            existing = existing.parent
+    except (OSError, RuntimeError) as error:  # a symlink loop, an unreadable folder
+        return f"'{folder}' cannot be resolved ({error.__class__.__name__})"
+    if not path.is_absolute():
+        project = root.resolve()
+        if target == project:
+            return "is the project folder itself: name a folder inside it (e.g. build/manifests)"
+        if not target.is_relative_to(project):
+            return (
+                f"'{folder}' leads outside the project folder {project} (through '..' or a "
+                "symlink): name a folder inside it, or an absolute path to render elsewhere on "
+                "purpose"
+            )
+    if not existing.is_dir():
+        what = "is a file" if existing == target else f"goes through the file {existing}"
+        return f"'{folder}' {what}, not a folder"
+    if not os.access(existing, os.W_OK | os.X_OK):
+        return f"'{folder}' cannot be written: {existing} is not writable"
+    return None
 
 
 class ClusterConfig(_Section):
@@ -1596,10 +1716,22 @@ class ClusterConfig(_Section):
     """Use an existing cluster."""
     render_to: str | None = None
     """Write every Kubernetes manifest to this folder (relative to the project root) instead of
-    applying it, for review without a cluster; AWS resources are still created."""
+    applying it, for review without a cluster; AWS resources are still created. A relative
+    folder must stay inside the project; an absolute one may be anywhere. Never an existing
+    file, and its nearest existing folder must be writable."""
     install_operators: bool | None = None
     """Install cert-manager, Knative Serving, KServe and Kubeflow Trainer (pinned Helm charts).
     Defaults to true on a created cluster and false on an existing one."""
+
+    @field_validator("render_to")
+    @classmethod
+    def _renderable_folder(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is None:
+            return value
+        root = Path((info.context or {}).get("project_root") or PROJECT_ROOT)
+        if problem := render_folder_problem(value, root):
+            raise ValueError(problem)
+        return value
 
     @model_validator(mode="after")
     def _one_source(self) -> ClusterConfig:
@@ -1646,8 +1778,9 @@ class KServeEndpointConfig(_Section):
     """The most pods."""
     scale_metric: Literal["concurrency", "rps"] = "concurrency"
     """What the Knative autoscaler tracks."""
-    scale_target: int = Field(default=10, ge=1)
-    """Concurrent requests (or requests per second) per pod the autoscaler keeps."""
+    scale_target: int = Field(default=10, ge=1, le=100_000)
+    """Concurrent requests (or requests per second) per pod the autoscaler keeps (at most
+    100,000)."""
     resources: ResourcesConfig = ResourcesConfig()
     """Each predictor pod's resources."""
 
@@ -1747,8 +1880,9 @@ class JupyterHubConfig(_Section):
 
     enabled: bool = True
     """Run JupyterHub."""
-    admin_users: tuple[str, ...] = ()
-    """Users who may approve sign-ups and manage servers (native authenticator)."""
+    admin_users: tuple[Annotated[str, Field(pattern=r"^\S{1,256}$")], ...] = ()
+    """Users who may approve sign-ups and manage servers (native authenticator); names without
+    spaces, not empty."""
     user_image: ImageConfig | None = None
     """The single-user notebook image in ECR; unset: the chart's pinned default image."""
     storage_gb: int = Field(default=20, ge=1, le=16384)
@@ -1821,6 +1955,22 @@ LayerName = Annotated[str, AfterValidator(_known_layer)]
 _ENVIRONMENT = re.compile(r"^[a-z][a-z0-9]{1,11}$")
 
 _TAG_KEY = re.compile(r"^[\w .:/=+\-@]{1,128}$")
+_TAG_VALUE = re.compile(r"^[\w .:/=+\-@]{0,256}$")
+
+#: The tags the program puts on every resource itself (stacks/program.py ``base_tags``); the
+#: stack's own tags may override their values but still count against the limits.
+PLATFORM_TAG_KEYS = ("Project", "Environment", "PulumiStack", "ManagedBy")
+
+#: AWS's limit on tags per resource (user-defined tag restrictions).
+MAX_TAGS = 50
+
+#: S3's limit on tags per object. The provider's default tags reach S3 objects too (the code
+#: archives and monitoring baselines), and S3 refuses an object with more
+#: (hashicorp/terraform-provider-aws#19895).
+MAX_S3_OBJECT_TAGS = 10
+
+#: The layers that upload S3 objects (code archives, monitoring baselines).
+_LAYERS_WITH_S3_OBJECTS = ("training", "serving", "monitoring")
 
 
 class PlatformConfig(_Section):
@@ -1873,12 +2023,42 @@ class PlatformConfig(_Section):
 
     @field_validator("tags")
     @classmethod
-    def _aws_tag_rules(cls, value: dict[str, str]) -> dict[str, str]:
+    def _aws_tag_rules(cls, value: dict[str, str], info: ValidationInfo) -> dict[str, str]:
+        problems: list[tuple[str, str]] = []
         for key, tag_value in value.items():
             if not _TAG_KEY.match(key) or key.lower().startswith("aws:"):
-                raise ValueError(f"'{key}' is not a valid tag key (1-128 chars, no 'aws:' prefix)")
-            if len(tag_value) > 256:
-                raise ValueError(f"the value of '{key}' is longer than 256 characters")
+                problems.append(
+                    ("", f"'{key}' is not a valid tag key (1-128 chars, no 'aws:' prefix)")
+                )
+            elif len(tag_value) > 256:
+                problems.append((key, "longer than 256 characters (AWS's tag value limit)"))
+            elif not _TAG_VALUE.match(tag_value):
+                problems.append(
+                    (
+                        key,
+                        "may only hold letters, digits, spaces and _.:/=+-@ (an AWS tag rule)",
+                    )
+                )
+        keys = set(PLATFORM_TAG_KEYS) | set(value)
+        layers = (info.context or {}).get("layers") or ()
+        uploading = [layer for layer in _LAYERS_WITH_S3_OBJECTS if layer in layers]
+        limit = MAX_S3_OBJECT_TAGS if uploading else MAX_TAGS
+        if len(keys) > limit:
+            why = (
+                f"S3 objects take at most {MAX_S3_OBJECT_TAGS} and the {', '.join(uploading)} "
+                "layers upload objects, which get every default tag"
+                if uploading
+                else f"AWS allows at most {MAX_TAGS} per resource"
+            )
+            problems.append(
+                (
+                    "",
+                    f"{len(keys)} tags with the platform's own "
+                    f"({', '.join(PLATFORM_TAG_KEYS)}): {why}",
+                )
+            )
+        if problems:
+            raise PathProblems(problems)
         return value
 
     @field_validator("layers")
@@ -1954,6 +2134,166 @@ class PlatformConfig(_Section):
 
 #: Config keys outside the project's namespace that the platform reads.
 _FOREIGN_KEYS = ("aws:region",)
+
+#: The largest stack file read (a platform bound: real ones are a few KB; this stops a stray
+#: multi-GB file from being read into memory).
+MAX_STACK_FILE_BYTES = 1024 * 1024
+
+
+class StackFileError(ConfigError):
+    """A stack file that cannot be read as a stack's config: one line naming the file and line."""
+
+    def __init__(self, stack: str, path: Path, line: int | None, reason: str) -> None:
+        self.path, self.line, self.reason = path, line, reason
+        where = f"{path}, line {line}" if line is not None else str(path)
+        super().__init__(stack, [f"{where}: {reason}"])
+        # One line, not ConfigError's list: nothing was validated yet.
+        self.args = (f"{where}: {reason}",)
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
+class _StackFileProblem(Exception):
+    """Raised inside the loader; :func:`load_stack_file` turns it into a StackFileError."""
+
+    def __init__(self, mark: yaml.Mark | None, reason: str) -> None:
+        super().__init__(reason)
+        self.line = mark.line + 1 if mark is not None else None
+        self.reason = reason
+
+
+class _StackFileLoader(yaml.SafeLoader):
+    """PyYAML's safe loader, stricter: no aliases, no duplicate keys, only JSON-like values.
+
+    - Aliases (``*name``) are refused: they are how a few lines expand into gigabytes (the
+      "billion laughs"), and a stack file has no need of them.
+    - A key repeated in one mapping is refused: YAML loaders silently keep the last one.
+    - Timestamps stay the text they were written as (what Pulumi's own YAML reader passes);
+      binary, set, omap and pairs values are refused (no config value takes them).
+    """
+
+    # PyYAML's hooks: composing a node (where aliases resolve) and constructing a mapping.
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()
+            raise _StackFileProblem(
+                event.start_mark,
+                f"YAML aliases (*{event.anchor}) are not allowed in a stack file: write the "
+                "value out",
+            )
+        return super().compose_node(parent, index)
+
+    def construct_mapping(self, node: Any, deep: bool = False) -> Any:
+        first_seen: dict[Any, int] = {}
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=True)
+            try:
+                earlier = first_seen.get(key)
+            except TypeError:  # an unhashable key: PyYAML reports it below
+                continue
+            line = key_node.start_mark.line + 1
+            if earlier is not None:
+                raise _StackFileProblem(
+                    key_node.start_mark,
+                    f"duplicate key '{key}' (first at line {earlier}); YAML would keep only "
+                    "the last",
+                )
+            first_seen[key] = line
+        return super().construct_mapping(node, deep=deep)
+
+
+def _timestamp_as_text(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> str:
+    return str(loader.construct_scalar(node))
+
+
+def _refuse(kind: str) -> Any:
+    def constructor(loader: yaml.SafeLoader, node: yaml.Node) -> Any:
+        raise _StackFileProblem(node.start_mark, f"a YAML {kind} is not a config value")
+
+    return constructor
+
+
+_StackFileLoader.add_constructor("tag:yaml.org,2002:timestamp", _timestamp_as_text)
+for _tag, _kind in (
+    ("binary", "binary value"),
+    ("set", "set"),
+    ("omap", "omap"),
+    ("pairs", "pairs"),
+):
+    _StackFileLoader.add_constructor(f"tag:yaml.org,2002:{_tag}", _refuse(_kind))
+
+
+def _kind_of(value: Any) -> str:
+    return (
+        "list"
+        if isinstance(value, list)
+        else "mapping"
+        if isinstance(value, dict)
+        else ("empty value" if value is None else f"{type(value).__name__} value")
+    )
+
+
+def load_stack_file(path: Path, stack: str) -> dict[str, Any]:
+    """The ``config:`` mapping of a ``Pulumi.<stack>.yaml`` file, read safely.
+
+    Raises:
+        StackFileError: one line naming the file (and line) and what is wrong: unreadable,
+            larger than MAX_STACK_FILE_BYTES, not UTF-8, not YAML, an alias, a duplicate key, a
+            root or ``config:`` that is not a mapping, or a config key that is not a string.
+
+    """
+    try:
+        size = path.stat().st_size
+        if size > MAX_STACK_FILE_BYTES:
+            raise StackFileError(
+                stack,
+                path,
+                None,
+                f"{size} bytes; a stack file may be at most {MAX_STACK_FILE_BYTES}",
+            )
+        text = path.read_bytes().decode("utf-8")
+    except OSError as error:
+        raise StackFileError(stack, path, None, f"cannot be read ({error.strerror})") from None
+    except UnicodeDecodeError:
+        raise StackFileError(stack, path, None, "is not UTF-8 text") from None
+    try:
+        # A SafeLoader subclass: no Python objects are ever constructed.
+        document = yaml.load(text, Loader=_StackFileLoader)
+    except _StackFileProblem as problem:
+        raise StackFileError(stack, path, problem.line, problem.reason) from None
+    except yaml.MarkedYAMLError as error:
+        mark = error.problem_mark or error.context_mark
+        line = mark.line + 1 if mark is not None else None
+        reason = " ".join(part for part in (error.context, error.problem) if part)
+        raise StackFileError(stack, path, line, f"not valid YAML: {reason}") from None
+    except (yaml.YAMLError, ValueError) as error:
+        # e.g. an integer of more digits than Python converts (ValueError)
+        first = str(error).splitlines()[0] if str(error) else type(error).__name__
+        raise StackFileError(stack, path, None, f"not valid YAML: {first}") from None
+    except RecursionError:
+        raise StackFileError(stack, path, None, "nested too deeply to be a stack file") from None
+    if document is None:
+        return {}
+    if not isinstance(document, dict):
+        raise StackFileError(
+            stack, path, None, f"must be a mapping with a 'config:' key, not a {_kind_of(document)}"
+        )
+    config = document.get("config")
+    if config is None:
+        return {}
+    if not isinstance(config, dict):
+        raise StackFileError(
+            stack,
+            path,
+            None,
+            f"'config:' must be a mapping of keys to values, not a {_kind_of(config)}",
+        )
+    if bad := [key for key in config if not isinstance(key, str)]:
+        raise StackFileError(
+            stack, path, None, f"config key {bad[0]!r} is not a string like 'ml-platform:data'"
+        )
+    return config
 
 
 def decode_config_value(value: Any) -> Any:

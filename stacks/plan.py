@@ -4,7 +4,9 @@
 
 No cloud account, credentials or Pulumi CLI is needed. It prints a tree of resources grouped by
 component with the settings that matter, counts by type, and writes ``build/plan/<stack>.json``.
-A config error exits with status 2 and the list of problems.
+A config error (including a stack file that is not a YAML mapping with a ``config:`` mapping,
+has a duplicate key or an alias) exits with status 2 and the list of problems; a plan file or
+manifest that cannot be written exits with status 1.
 """
 
 from __future__ import annotations
@@ -19,8 +21,8 @@ from pathlib import Path
 from typing import Any
 
 import pulumi
-import yaml
 
+from stacks.config import PROJECT_ROOT, ConfigError, load_stack_file
 from stacks.mock_runtime import (
     PlanRun,
     RecordedResource,
@@ -471,18 +473,34 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: no stack config {config_file} (stacks here: dev, prod)", file=sys.stderr)
         return 2
     try:
-        flat = flatten_stack_file(yaml.safe_load(config_file.read_text()) or {})
+        # Read strictly (no aliases, no duplicate keys, a mapping at the root and under
+        # config:); every problem there is a one-line config error, like the program's own.
+        config = load_stack_file(config_file, args.stack)
+        flat = flatten_stack_file({"config": config})
         # The program validates its config before registering anything and stops with RunError.
         run = run_offline(args.stack, flat)
-    except (pulumi.RunError, ValueError, yaml.YAMLError) as error:
+    except ConfigError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    except (pulumi.RunError, ValueError) as error:
         print(f"error: {config_file}: {error}", file=sys.stderr)
         return 2
     print(render(run))
-    print(f"wrote {write_plan(run, args.out)}")
-    manifests = write_rendered_manifests(run.resources, Path.cwd())
+    try:
+        print(f"wrote {write_plan(run, args.out)}")
+        # Relative render folders are taken from the project, where Pulumi runs the program
+        # (the config checked them there: not a file, writable, inside the project).
+        manifests = write_rendered_manifests(run.resources, PROJECT_ROOT)
+    except OSError as error:
+        # The config's checks ran before the plan; the disk can still change or fill since.
+        print(f"error: cannot write the plan's files: {error}", file=sys.stderr)
+        return 1
     if manifests:
         folders = sorted({str(path.parent.parent) for path in manifests})
+        outside = [folder for folder in folders if not Path(folder).is_relative_to(PROJECT_ROOT)]
         print(f"wrote {len(manifests)} Kubernetes manifests to {', '.join(folders)}")
+        if outside:
+            print(f"note: {', '.join(outside)} is outside the project (an absolute render_to)")
     return 0
 
 

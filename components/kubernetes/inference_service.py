@@ -19,6 +19,12 @@ Checked against KServe v0.15.2 (the version components.kubernetes.cluster_operat
   (non-root, no escalation, no capabilities, RuntimeDefault seccomp, read-only root), where the
   Pod Security admission accepts them too, and ``privileged`` is left unset (false by default).
 * Only one container port is allowed (8080, our server's); probes name it.
+* Knative refuses ``terminationGracePeriodSeconds`` in a pod spec ("must not set the field(s)",
+  kserve/kserve#1723) and sets it to the revision's ``timeoutSeconds`` instead
+  (knative/serving#2567, #15599), which KServe takes from the predictor's ``timeout``. So the
+  grace period is set there: ``TERMINATION_GRACE_SECONDS``, which must cover the queue-proxy's
+  drain (up to 30 s before our container gets SIGTERM, knative/serving#13332) plus our server's
+  drain bound (``workloads.inference.contract.DEFAULT_DRAIN_SECONDS``); a test checks the sum.
 
 The pods read the model with their own IAM role (IRSA): the service account's role may read
 that one object and decrypt it through S3, nothing else.
@@ -67,6 +73,14 @@ MODEL_MOUNT_PATH = "/mnt/models"
 SERVER_PORT = 8080
 
 SCALE_METRICS = ("concurrency", "rps")
+
+#: Knative's queue-proxy drains this long after SIGTERM before our container is signalled.
+QUEUE_PROXY_DRAIN_SECONDS = 30
+
+#: The pods' termination grace period (sent as the predictor's ``timeout``; see the module
+#: docstring), which Knative also applies as the longest a request may take: 60 s is SageMaker's
+#: own bound on an invocation, and leaves 20 s beyond the queue-proxy's drain and our server's.
+TERMINATION_GRACE_SECONDS = 60
 
 _MODEL_URI = re.compile(r"^s3://([a-z0-9][a-z0-9.-]{1,61}[a-z0-9])/(\S+\.tar\.gz)$")
 _NAME = re.compile(r"^[a-z]([-a-z0-9]{0,43}[a-z0-9])?$")
@@ -212,6 +226,8 @@ def predictor_spec(args: KServeEndpointArgs, service_account: str) -> dict[str, 
         "maxReplicas": args.max_replicas,
         "scaleMetric": args.scale_metric,
         "scaleTarget": args.scale_target,
+        # Knative turns this into terminationGracePeriodSeconds (and the request timeout).
+        "timeout": TERMINATION_GRACE_SECONDS,
         "serviceAccountName": service_account,
         # The server never calls the Kubernetes API; the IRSA token is a projected volume the
         # pod identity webhook adds on its own.

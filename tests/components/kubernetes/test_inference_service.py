@@ -16,10 +16,16 @@ import pulumi
 import pulumi_aws as aws
 import pytest
 
-from components.kubernetes.inference_service import KServeEndpoint, KServeEndpointArgs
+from components.kubernetes.inference_service import (
+    QUEUE_PROXY_DRAIN_SECONDS,
+    TERMINATION_GRACE_SECONDS,
+    KServeEndpoint,
+    KServeEndpointArgs,
+)
 from stacks.mock_runtime import PlanRun, RecordedResource, run_offline
 from tests.components.kubernetes.cluster import mock_cluster
 from tests.components.kubernetes.pod_templates import pod_template_problems, pod_templates
+from workloads.inference.contract import DEFAULT_DRAIN_SECONDS
 
 ISVC = "kubernetes:serving.kserve.io/v1beta1:InferenceService"
 ROLE_POLICY = "aws:iam/rolePolicy:RolePolicy"
@@ -198,3 +204,16 @@ def test_exports_name_the_service_and_its_address(base: PlanRun) -> None:
     assert base.exports["name"] == "churn"
     assert base.exports["url"] == "http://churn.ml-platform-dev-serving.svc.cluster.local"
     assert base.exports["invocations_url"].endswith("/invocations")
+
+
+def test_the_grace_period_outlasts_the_queue_proxy_drain_and_the_servers_drain(
+    base: PlanRun,
+) -> None:
+    # given the predictor as recorded
+    spec = predictor(base)
+    # then its timeout, which Knative makes the pods' terminationGracePeriodSeconds, is 60 s
+    assert spec["timeout"] == TERMINATION_GRACE_SECONDS == 60
+    # and it covers Knative's 30 s queue-proxy drain plus our server's drain bound, with room
+    assert TERMINATION_GRACE_SECONDS >= QUEUE_PROXY_DRAIN_SECONDS + DEFAULT_DRAIN_SECONDS + 10
+    # and the pod spec does not set the field itself (Knative's webhook refuses it)
+    assert "terminationGracePeriodSeconds" not in spec

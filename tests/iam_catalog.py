@@ -58,6 +58,8 @@ class PolicyKind:
     has_principal: bool
     #: Whether ``"Resource": "*"`` means "this resource" (a KMS key policy) rather than everything.
     star_is_self: bool = False
+    #: The most statements one document may hold, where AWS sets a number (SNS: 100).
+    max_statements: int | None = None
 
 
 _IAM_QUOTAS = "https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_iam-quotas.html"
@@ -90,6 +92,7 @@ KINDS: dict[str, PolicyKind] = {
         "bytes",
         "https://docs.aws.amazon.com/sns/latest/dg/sns-access-policy-language-api-permissions-reference.html",
         True,
+        max_statements=100,
     ),
     "ecr-repository": PolicyKind(
         "ECR repository policy",
@@ -254,6 +257,8 @@ def policy_documents(resources: Iterable[RecordedResource]) -> list[PolicyDocume
     properties = {type_: (prop, kind) for type_, prop, kind in POLICY_PROPERTIES}
     documents = []
     for resource in resources:
+        if resource.type == "aws:iam/role:Role":
+            documents += _role_inline_policies(resource)
         if resource.type not in properties:
             continue
         prop, kind = properties[resource.type]
@@ -269,6 +274,26 @@ def policy_documents(resources: Iterable[RecordedResource]) -> list[PolicyDocume
                 kind=kind,
                 text=text,
                 role=str(role) if role else None,
+            )
+        )
+    return documents
+
+
+def _role_inline_policies(role: RecordedResource) -> list[PolicyDocument]:
+    """The policies a Role carries in its own ``inlinePolicies`` (beside RolePolicy resources)."""
+    name = role.outputs.get("name") or role.inputs.get("name") or role.name
+    documents = []
+    # pulumi-aws documents ``inline_policies=[{}]`` (no policy) as "remove every inline policy".
+    for entry in role.inputs.get("inlinePolicies") or []:
+        text = entry.get("policy")
+        if not text:
+            continue
+        documents.append(
+            PolicyDocument(
+                where=f"aws:iam/role:Role '{role.name}' inlinePolicies '{entry.get('name')}'",
+                kind="inline",
+                text=text if isinstance(text, str) else json.dumps(text),
+                role=str(name),
             )
         )
     return documents
@@ -368,30 +393,37 @@ def arn_matches(arn: str, pattern: str) -> bool:
     of characters.
     """
     left, right = _policy_tokens(arn), _catalog_tokens(pattern)
-
-    @functools.cache
-    def overlap(i: int, j: int) -> bool:
-        if i == len(left) and j == len(right):
-            return True
-        if i < len(left) and left[i][1] is not None:
-            if overlap(i + 1, j):  # the run is empty
-                return True
-            if j < len(right):
-                char, excluded = right[j]
-                if excluded is None and char not in left[i][1]:
-                    return overlap(i, j + 1)  # the run takes this character
-                if excluded is not None:
-                    return overlap(i, j + 1)  # the other run is empty
-            return False
-        if j < len(right) and right[j][1] is not None:
-            if overlap(i, j + 1):
-                return True
-            return i < len(left) and left[i][0] not in right[j][1] and overlap(i + 1, j)
-        return (
-            i < len(left) and j < len(right) and left[i][0] == right[j][0] and overlap(i + 1, j + 1)
-        )
-
-    return overlap(0, 0)
+    # fits[i][j]: some string fits both left[i:] and right[j:]. Filled from the ends (a table,
+    # not recursion, so an ARN of any length stays within Python's stack).
+    fits = [[False] * (len(right) + 1) for _ in range(len(left) + 1)]
+    fits[len(left)][len(right)] = True
+    for i in range(len(left), -1, -1):
+        for j in range(len(right), -1, -1):
+            if i == len(left) and j == len(right):
+                continue
+            here = left[i] if i < len(left) else None
+            there = right[j] if j < len(right) else None
+            if here is not None and here[1] is not None:
+                # a run of the policy: empty, or it takes the pattern's next character; facing
+                # another run, one of the two is empty from here on
+                fits[i][j] = fits[i + 1][j] or (
+                    there is not None
+                    and (there[1] is not None or there[0] not in here[1])
+                    and fits[i][j + 1]
+                )
+            elif there is not None and there[1] is not None:
+                # a placeholder of the pattern: empty, or it takes the policy's next character
+                fits[i][j] = fits[i][j + 1] or (
+                    here is not None and here[0] not in there[1] and fits[i + 1][j]
+                )
+            else:
+                fits[i][j] = (
+                    here is not None
+                    and there is not None
+                    and here[0] == there[0]
+                    and fits[i + 1][j + 1]
+                )
+    return fits[0][0]
 
 
 def _key_type(key: str) -> str | None:
@@ -457,9 +489,15 @@ def check_document(document: PolicyDocument) -> list[str]:
             f"{document.where}: {_size(document)} {kind.unit} is over the {kind.label} quota "
             f"of {kind.limit} ({kind.source})"
         )
+    statements = _as_list(policy.get("Statement", []))
+    if kind.max_statements is not None and len(statements) > kind.max_statements:
+        problems.append(
+            f"{document.where}: {len(statements)} statements are over the {kind.label} quota of "
+            f"{kind.max_statements} ({kind.source})"
+        )
     if policy.get("Version") != "2012-10-17":
         problems.append(f"{document.where}: Version is {policy.get('Version')!r}, not 2012-10-17")
-    for index, statement in enumerate(_as_list(policy.get("Statement", []))):
+    for index, statement in enumerate(statements):
         if not isinstance(statement, dict):
             problems.append(f"{document.where} statement {index}: not a JSON object")
             continue

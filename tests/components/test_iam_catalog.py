@@ -85,10 +85,20 @@ def test_policy_documents_name_where_each_lives_and_the_role_of_inline_ones() ->
         recorded("aws:s3/bucketPolicy:BucketPolicy", "b", {"policy": "{}"}),
         recorded("aws:s3/bucket:Bucket", "bucket", {"policy": "not a policy property"}),
     ]
+    # and a role with a trust policy and a policy of its own (and pulumi-aws's empty entry)
+    role = recorded(
+        "aws:iam/role:Role",
+        "role",
+        {"assumeRolePolicy": "{}", "inlinePolicies": [{"name": "own", "policy": "{}"}, {}]},
+    )
+    role.outputs = {"name": "role-1"}
+    resources.append(role)
     # when the documents are collected / then each names its resource, kind and role
     assert policy_documents(resources) == [
         PolicyDocument("aws:iam/rolePolicy:RolePolicy 'p' policy", "inline", "{}", "role-1"),
         PolicyDocument("aws:s3/bucketPolicy:BucketPolicy 'b' policy", "s3-bucket", "{}", None),
+        PolicyDocument("aws:iam/role:Role 'role' inlinePolicies 'own'", "inline", "{}", "role-1"),
+        PolicyDocument("aws:iam/role:Role 'role' assumeRolePolicy", "trust", "{}", None),
     ]
 
 
@@ -343,6 +353,28 @@ def test_documents_at_their_quota_pass_and_one_over_fails() -> None:
             f"doc: {quota.limit + 1} {quota.unit} is over the {quota.label} quota of "
             f"{quota.limit} ({quota.source})"
         ], kind
+
+
+def test_an_sns_topic_policy_holds_at_most_100_statements() -> None:
+    statement = {
+        "Effect": "Allow",
+        "Principal": {"Service": "cloudwatch.amazonaws.com"},
+        "Action": "sns:Publish",
+        "Resource": "arn:aws:sns:us-east-1:123456789012:alarms",
+    }
+    assert check_document(document(*[statement] * 100, kind="sns-topic")) == []
+    assert check_document(document(*[statement] * 101, kind="sns-topic")) == [
+        f"doc: 101 statements are over the SNS topic policy quota of 100 "
+        f"({KINDS['sns-topic'].source})"
+    ]
+
+
+def test_a_very_long_arn_is_matched_without_recursion() -> None:
+    # given an object ARN far longer than the stack depth a recursive match would need
+    long_arn = f"{BUCKET}/{'k/' * 3_000}*"
+    # then it still fits the object type and not the bucket type
+    assert arn_matches(long_arn, "arn:${Partition}:s3:::${BucketName}/${ObjectName}")
+    assert not arn_matches(long_arn, "arn:${Partition}:s3:::${BucketName}")
 
 
 def test_the_inline_quota_counts_all_policies_of_a_role_without_white_space() -> None:

@@ -35,7 +35,6 @@ them, so reading a window takes memory for one line, whatever the window's size.
 from __future__ import annotations
 
 import base64
-import binascii
 import csv
 import io
 import json
@@ -391,7 +390,9 @@ def _payload_text(part: object, limits: Limits) -> tuple[str, str]:
     if encoding == "BASE64":
         try:
             text = base64.b64decode(text, validate=True).decode("utf-8")
-        except (binascii.Error, UnicodeDecodeError):
+        except ValueError:
+            # binascii.Error (bad BASE64), UnicodeDecodeError (not UTF-8 once decoded), and a
+            # plain ValueError from b64decode for data with characters outside ASCII.
             raise PayloadError("BASE64 data that is not UTF-8 text") from None
     elif encoding not in ("CSV", "JSON"):
         raise PayloadError(f"unknown encoding {_shown(raw_encoding)}")

@@ -24,8 +24,8 @@ from components.pipeline_definition import as_hyperparameter
 from workloads.training.hyperparameters import convert
 from workloads.training.objectives import METRICS
 
-#: The hyperparameters the pipeline sets itself from its own fields (``algorithm``, ``task``,
-#: ``target``): a config that also set them in ``hyperparameters`` would silently override them.
+#: The hyperparameters a pipeline or TrainJob sets from its own fields (``algorithm``, ``task``,
+#: ``target``): set in ``hyperparameters`` too, one copy would silently win over the other.
 SET_BY_THE_PIPELINE = ("algorithm", "task", "target")
 
 #: The AutoML search families (``workloads.training.automl.FAMILIES``).
@@ -61,6 +61,8 @@ class Hyperparameter:
     """For a list or a string: whether it may be empty."""
     task_metric: bool = False
     """The value names a metric of the pipeline's task (``objectives.METRICS``)."""
+    empty_is_default: bool = False
+    """An empty string stands for the default (``JobParams.objective``: the task's default)."""
 
     @property
     def base_type(self) -> Any:
@@ -91,6 +93,8 @@ class Hyperparameter:
             text = f"{'>' if self.min_exclusive else '>='} {_number(low)}"
         elif high is not None:
             text = f"{'<' if self.max_exclusive else '<='} {_number(high)}"
+        elif self.excluded:
+            return "other than " + " or ".join(str(number) for number in self.excluded)
         else:
             text = "any value"
         return text + "".join(f" except {number}" for number in self.excluded)
@@ -121,7 +125,7 @@ class Hyperparameter:
                 shown = "none" if not isinstance(value, tuple) else "each item"
                 nullable = " or none" if type(None) in typing.get_args(self.annotation) else ""
                 what = "must be" if shown == "none" else "each item must be"
-                return f"{what} {self.bounds_text()}{nullable}, not {item!r}"
+                return f"{what} {self.bounds_text()}{nullable}, not {_number(item)}"
         if isinstance(value, tuple):
             if self.non_empty and not value:
                 return "must list at least one value"
@@ -137,6 +141,8 @@ class Hyperparameter:
         if isinstance(value, str):
             if self.non_empty and not value.strip():
                 return "must not be empty"
+            if self.empty_is_default and not value:
+                return None
             if self.task_metric and task is not None and value not in METRICS.get(task, {}):
                 return f"{value!r} is not a {task} metric (known: {', '.join(METRICS[task])})"
         return None
@@ -152,7 +158,7 @@ SHARED = _params(
     Hyperparameter("task", Literal["classification", "regression"]),
     Hyperparameter("target", str, non_empty=True),
     Hyperparameter("features", tuple[str, ...]),
-    Hyperparameter("objective", str, task_metric=True),
+    Hyperparameter("objective", str, task_metric=True, empty_is_default=True),
     Hyperparameter(
         "validation_fraction", float, minimum=0, maximum=1, min_exclusive=True, max_exclusive=True
     ),
@@ -174,7 +180,8 @@ SKLEARN = _params(
     Hyperparameter("alpha", float, minimum=0, min_exclusive=True),
     Hyperparameter("step", int, minimum=1),
     Hyperparameter("patience", int, minimum=1),
-    Hyperparameter("n_jobs", int, minimum=-1, excluded=(0,)),
+    # Negative counts are joblib's "all cores but |n| - 1"; only 0 means nothing.
+    Hyperparameter("n_jobs", int, excluded=(0,)),
     Hyperparameter("seed", int),
 )
 
@@ -257,7 +264,7 @@ def value_problems(
     problems = []
     for name, value in values.items():
         if name in SET_BY_THE_PIPELINE:
-            problems.append((name, f"set by the pipeline's own '{name}' field, not here"))
+            problems.append((name, f"set by the '{name}' field, not in hyperparameters"))
             continue
         if name not in known:
             problems.append((name, _unknown(algorithm, name)))
@@ -282,39 +289,43 @@ def range_problems(
     low: float | None,
     high: float | None,
     values: tuple[str, ...],
-) -> list[str]:
-    """Why a tuning range over ``name`` would hand the trainer values it refuses (empty: none).
+) -> list[tuple[str, str]]:
+    """``(field, reason)`` for each way a tuning range would hand the trainer a value it refuses.
+
+    ``field`` is the range's key the reason is about; an empty list means none.
 
     Its type must sample what the parameter takes (integer ranges for integers, continuous for
     floats, categorical for the rest), its bounds lie inside the parameter's, and a categorical
-    range's every value must be one the trainer accepts. ``min < max``, finiteness and the
+    range's every value must be one the trainer accepts. ``min < max``, finite bounds and the
     scaling rules are the range model's own checks.
     """
     if name in SET_BY_THE_PIPELINE:
-        return [f"name: {name} is set by the pipeline's own '{name}' field and cannot be tuned"]
+        return [("name", f"{name} is set by its own '{name}' field and cannot be tuned")]
     if name not in table(algorithm):
-        return [f"name: '{name}' is {_unknown(algorithm, name)}"]
-    problems = []
+        return [("name", f"'{name}' is {_unknown(algorithm, name)}")]
+    problems: list[tuple[str, str]] = []
     for entry in _entries(algorithm, name):
         if kind == "categorical":
             for value in values:
                 if problem := entry.value_problem(value, task):
-                    problems.append(f"values: {value!r}: {problem}")
+                    problems.append(("values", f"{value!r}: {problem}"))
             continue
         if entry.kind != kind:
             problems.append(
-                f"type: {name} takes {_a(entry)}, so its range must be {entry.kind}, not {kind}"
+                ("type", f"{name} takes {_a(entry)}, so its range must be {entry.kind}, not {kind}")
             )
             continue
         for label, bound in (("min", low), ("max", high)):
             if bound is not None and math.isfinite(bound) and not entry.within(bound):
                 problems.append(
-                    f"{label}: {name} must be {entry.bounds_text()}, not {_number(bound)}"
+                    (label, f"{name} must be {entry.bounds_text()}, not {_number(bound)}")
                 )
-        if low is not None and high is not None:
-            inside = [number for number in entry.excluded if low <= number <= high]
-            if inside:
-                problems.append(f"the range includes {inside[0]}, which {name} does not accept")
+        if (
+            low is not None
+            and high is not None
+            and (inside := [number for number in entry.excluded if low <= number <= high])
+        ):
+            problems.append(("min", f"the range includes {inside[0]}, which {name} refuses"))
     return list(dict.fromkeys(problems))
 
 

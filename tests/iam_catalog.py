@@ -60,6 +60,8 @@ class PolicyKind:
     star_is_self: bool = False
     #: The most statements one document may hold, where AWS sets a number (SNS: 100).
     max_statements: int | None = None
+    #: Whether this is a role's trust policy (its statements assume the role, on no Resource).
+    trust: bool = False
 
 
 _IAM_QUOTAS = "https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_iam-quotas.html"
@@ -70,7 +72,7 @@ KINDS: dict[str, PolicyKind] = {
     "inline": PolicyKind("role inline policies", 10_240, "characters", _IAM_QUOTAS, False),
     "managed": PolicyKind("managed policy", 6_144, "characters", _IAM_QUOTAS, False),
     # 2,048 is the default quota (adjustable up to 4,096 through Service Quotas).
-    "trust": PolicyKind("role trust policy", 2_048, "characters", _IAM_QUOTAS, True),
+    "trust": PolicyKind("role trust policy", 2_048, "characters", _IAM_QUOTAS, True, trust=True),
     "kms-key": PolicyKind(
         "KMS key policy",
         32_768,
@@ -512,6 +514,9 @@ def _check_statement(statement: dict[str, Any], kind: PolicyKind) -> Iterator[st
     # Each entry of Action with the catalog's actions it names (one, or several for a wildcard).
     entries: dict[str, tuple[str, ...]] = {}
     for action in _as_list(statement.get("Action", statement.get("NotAction", []))):
+        if not isinstance(action, str):
+            yield f"action {action!r} is not a string"
+            continue
         if action in NEWER_ACTIONS or action == "*":
             continue
         expanded = matching_actions(action)
@@ -539,6 +544,16 @@ def _check_principal(
         return
     if principal == "*":
         principal = {"AWS": "*"}
+    if not isinstance(principal, dict):
+        yield f"Principal {principal!r} is neither '*' nor an object"
+        return
+    if (
+        not kind.trust
+        and statement.get("Effect") == "Allow"
+        and "*" in _as_list(principal.get("AWS", []))
+        and not statement.get("Condition")
+    ):
+        yield f"the {kind.label} allows anyone ('*') with no condition"
     for family, values in principal.items():
         for value in _as_list(values):
             if family == "Service" and not _SERVICE_PRINCIPAL.match(value):
@@ -546,13 +561,13 @@ def _check_principal(
             elif family == "AWS" and value != "*":
                 if not (_ACCOUNT_ID.match(value) or _IAM_PRINCIPAL_ARN.match(value)):
                     yield f"AWS principal '{value}' is neither an account id nor an IAM ARN"
-            elif family == "AWS" and kind.label == "role trust policy":
+            elif family == "AWS" and kind.trust:
                 yield "the trust policy lets any AWS principal ('*') assume the role"
             elif family == "Federated" and not _FEDERATED_ARN.match(value):
                 yield f"federated principal '{value}' is not an OIDC or SAML provider ARN"
             elif family not in ("Service", "AWS", "Federated", "CanonicalUser"):
                 yield f"principal type '{family}' is not Service, AWS, Federated or CanonicalUser"
-    if kind.label == "role trust policy":
+    if kind.trust:
         yield from _check_trust_actions(principal, actions)
 
 
@@ -589,7 +604,14 @@ def _check_conditions(
         for provider in _oidc_providers(statement)
         for claim in _OIDC_CLAIMS
     }
-    for operator, keys in (statement.get("Condition") or {}).items():
+    condition = statement.get("Condition") or {}
+    if not isinstance(condition, dict):
+        yield f"Condition {condition!r} is not an object"
+        return
+    for operator, keys in condition.items():
+        if not isinstance(keys, dict):
+            yield f"condition '{operator}' is not an object of keys"
+            continue
         base = operator.split(":", 1)[-1]
         if_exists = base.endswith("IfExists")
         base = base.removesuffix("IfExists")
@@ -628,6 +650,12 @@ def _check_operator(
         if any(str(value).lower() not in ("true", "false") for value in values):
             yield f"'{operator}' on '{key}' takes true or false, not {values}"
         return
+    # ForAllValues on a single-valued key is true whenever the key is absent (AWS's warning in
+    # reference_policies_condition-single-vs-multi-valued-context-keys.html).
+    if operator.startswith(("ForAllValues:", "ForAnyValue:")) and not key_type.startswith(
+        "ArrayOf"
+    ):
+        yield f"'{operator}' is for multivalued keys; '{key}' is a single {key_type}"
     family = _OPERATORS[base]
     scalar = key_type.removeprefix("ArrayOf")
     if scalar not in _OPERATOR_KEY_TYPES[family]:
@@ -646,7 +674,7 @@ def _check_operator(
 def _check_resources(
     statement: dict[str, Any], kind: PolicyKind, entries: dict[str, tuple[str, ...]]
 ) -> Iterator[str]:
-    if "NotResource" in statement or kind.label == "role trust policy":
+    if "NotResource" in statement or kind.trust:
         return
     resources = _as_list(statement.get("Resource", []))
     if not resources:

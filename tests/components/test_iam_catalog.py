@@ -114,6 +114,11 @@ def test_malformed_documents_get_one_line_each() -> None:
     assert raw('{"Version": "2012-10-17", "Statement": ["s3:GetObject"]}') == [
         "doc statement 0: not a JSON object"
     ]
+    odd = {"Effect": "Allow", "Action": [7], "Resource": "*", "Condition": {"Bool": "true"}}
+    assert check_document(document(odd, kind="managed")) == [
+        "doc statement 0: action 7 is not a string",
+        "doc statement 0: condition 'Bool' is not an object of keys",
+    ]
 
 
 # ---- 1. actions ------------------------------------------------------------------------------
@@ -207,6 +212,38 @@ def test_operators_must_fit_the_key_and_its_values() -> None:
         "doc statement S: 'ArnLike' on 'aws:SourceArn' takes ARNs, not 'my-bucket'",
         "doc statement S: 'NumericLessThan' does not fit 'aws:SourceAccount', a String key",
         "doc statement S: condition operator 'StringEqualz' is not one of IAM's operators",
+    ]
+
+
+def test_set_operators_are_for_multivalued_keys() -> None:
+    statement = allow(
+        "sagemaker:AddTags",
+        "arn:aws:sagemaker:us-east-1:123456789012:endpoint/e",
+        Condition={
+            "ForAllValues:StringEquals": {"aws:TagKeys": ["team"]},
+            "ForAnyValue:StringEquals": {"aws:SourceAccount": "123456789012"},
+        },
+    )
+    assert check_document(document(statement)) == [
+        "doc statement S: 'ForAnyValue:StringEquals' is for multivalued keys; "
+        "'aws:SourceAccount' is a single String"
+    ]
+
+
+def test_a_resource_policy_may_not_allow_anyone_without_a_condition() -> None:
+    # given a public read of a bucket, and the usual deny-without-TLS to everyone
+    public = allow("s3:GetObject", f"{BUCKET}/*", Principal="*")
+    deny = {
+        "Sid": "D",
+        "Effect": "Deny",
+        "Principal": {"AWS": "*"},
+        "Action": "s3:*",
+        "Resource": [BUCKET, f"{BUCKET}/*"],
+        "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+    }
+    # then only the public read is reported
+    assert check_document(document(public, deny, kind="s3-bucket")) == [
+        "doc statement S: the S3 bucket policy allows anyone ('*') with no condition"
     ]
 
 

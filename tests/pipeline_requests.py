@@ -78,12 +78,15 @@ RETRY_EXCEPTIONS: dict[str, tuple[str, ...]] = {
     "AutoML": _NO_INTERNAL_ERROR,
 }
 
-#: A retry policy's numeric fields and their documented ranges (same page).
+#: A retry policy's numeric fields and their ranges: the page above (IntervalSeconds at most
+#: 43200) and the SageMaker Python SDK's checks (sagemaker/workflow/retry.py: MAX_ATTEMPTS_CAP 20,
+#: MAX_EXPIRE_AFTER_MIN 14400, rates and intervals non-negative, only one of MaxAttempts and
+#: ExpireAfterMin).
 RETRY_FIELDS = {
-    "IntervalSeconds": (int, 1, 43200),
-    "BackoffRate": (float, 1.0, None),
-    "MaxAttempts": (int, 1, 20),
-    "ExpireAfterMin": (int, 1, 14400),
+    "IntervalSeconds": (int, 0, 43200),
+    "BackoffRate": (float, 0.0, None),
+    "MaxAttempts": (int, 0, 20),
+    "ExpireAfterMin": (int, 0, 14400),
 }
 
 #: A value of each execution variable's documented form (``Execution.<name>``).
@@ -150,16 +153,19 @@ def _as_text(value: Any) -> str:
 class _Expressions:
     """The resolver of one step's expressions; collects the problems it finds."""
 
-    def __init__(self, definition: Mapping[str, Any], step: str) -> None:
+    def __init__(
+        self, definition: Mapping[str, Any], step: str, outer: tuple[str, ...] = ()
+    ) -> None:
         self.definition = definition
         self.parameters: dict[Any, Any] = {}
-        for parameter in definition.get("Parameters", []):
+        for parameter in _objects(definition.get("Parameters")):
             # A name declared twice is reported on its own; expressions see the first.
             self.parameters.setdefault(parameter.get("Name"), parameter)
-        self.steps = {s.get("Name"): s for s in definition.get("Steps", [])}
+        self.steps = {step.get("Name"): step for step in _objects(definition.get("Steps"))}
         self.step = step
+        self.outer = outer
+        """The steps whose property led here (a reference back to one of them is a cycle)."""
         self.problems: list[str] = []
-        self.references: set[str] = set()
 
     def __call__(self, value: Any, shape: Shape, path: str) -> Any:
         if not _is_expression(value):
@@ -197,8 +203,12 @@ class _Expressions:
         return UNRESOLVED, None
 
     def _join(self, body: Any, path: str) -> Any:
-        if not isinstance(body, Mapping) or set(body) - {"On", "Values"} or "Values" not in body:
-            self.problems.append(f"{path}: Std:Join takes On and Values, got {sorted(body)}")
+        if (
+            not isinstance(body, Mapping)
+            or set(body) - {"On", "Values"}
+            or not isinstance(body.get("Values"), list)
+        ):
+            self.problems.append(f"{path}: Std:Join takes On and a list of Values, got {body!r}")
             return UNRESOLVED
         parts = []
         for item in body["Values"]:
@@ -227,11 +237,13 @@ class _Expressions:
         if step is None or name == self.step:
             self.problems.append(f"{where} names no other step of the pipeline")
             return UNRESOLVED, None
+        if name in self.outer:
+            self.problems.append(f"{where} is a reference cycle")
+            return UNRESOLVED, None
         describe = DESCRIBE_OPERATIONS.get(step.get("Type"))
         if describe is None:
             self.problems.append(f"{where}: a {step.get('Type')} step has no properties")
             return UNRESOLVED, None
-        self.references.add(name)
         shape: Shape = operation("sagemaker", describe).output_shape
         request: Any = step.get("Arguments", {})
         position = 0
@@ -269,8 +281,8 @@ class _Expressions:
         if request is not None:
             if _is_expression(request):
                 # The referenced step's own expressions, resolved in that step's context.
-                inner = _Expressions(self.definition, name)
-                request, _ = inner.literal(request, f"Steps.{name}")
+                inner = _Expressions(self.definition, name, (*self.outer, self.step))
+                request, _ = inner.literal(request, f"{path} (through {name})")
                 self.problems.extend(inner.problems)
             return request, shape.type_name
         leaf = tail.rsplit(".", 1)[-1]
@@ -278,6 +290,11 @@ class _Expressions:
             return PROPERTY_SAMPLES[leaf], "string"
         self.problems.append(f"{where}: no placeholder value for {describe}'s {shape.name}")
         return UNRESOLVED, None
+
+
+def _objects(value: Any) -> list[Mapping[str, Any]]:
+    """The objects of a list in the definition (anything else is reported where it is read)."""
+    return [item for item in value if isinstance(item, Mapping)] if isinstance(value, list) else []
 
 
 def _has_index(value: Any, index: int) -> bool:
@@ -355,8 +372,14 @@ def _retry_problems(step: Mapping[str, Any], where: str) -> Iterator[str]:
     if allowed is None:
         yield f"{where}.RetryPolicies: a {kind} step takes no retry policy"
         return
+    if not isinstance(policies, list):
+        yield f"{where}.RetryPolicies: expected a list"
+        return
     for index, policy in enumerate(policies):
         at = f"{where}.RetryPolicies[{index}]"
+        if not isinstance(policy, Mapping):
+            yield f"{at}: expected an object"
+            continue
         if unknown := sorted(set(policy) - {"ExceptionType", *RETRY_FIELDS}):
             yield f"{at}: unknown keys {', '.join(unknown)}"
         exceptions = policy.get("ExceptionType")
@@ -375,8 +398,10 @@ def _retry_problems(step: Mapping[str, Any], where: str) -> Iterator[str]:
             number = isinstance(value, int | float) and not isinstance(value, bool)
             if not number or (python_type is int and not isinstance(value, int)):
                 yield f"{at}.{field}: {value!r} is not a{'n integer' if python_type is int else ' number'}"
-            elif value < low or (high is not None and value > high):
-                yield f"{at}.{field}: {value!r} is outside {low}-{high if high else 'any'}"
+            elif high is None and value < low:
+                yield f"{at}.{field}: {value!r} is below {low}"
+            elif high is not None and not low <= value <= high:
+                yield f"{at}.{field}: {value!r} is outside {low}-{high}"
 
 
 def definition_problems(definition: Mapping[str, Any]) -> list[str]:
@@ -392,7 +417,7 @@ def definition_problems(definition: Mapping[str, Any]) -> list[str]:
     steps = definition.get("Steps")
     if not isinstance(steps, list) or not steps:
         return [*problems, "Steps: expected a non-empty list"]
-    names = [step.get("Name") for step in steps if isinstance(step, Mapping)]
+    names = [step.get("Name") for step in _objects(steps)]
     for index, step in enumerate(steps):
         where = f"Steps[{index}]"
         if not isinstance(step, Mapping):
@@ -406,7 +431,11 @@ def definition_problems(definition: Mapping[str, Any]) -> list[str]:
             problems.append(f"{where}.Name: does not match {_NAME.pattern}")
         elif names.count(name) > 1:
             problems.append(f"{where}.Name: used by {names.count(name)} steps")
-        for other in step.get("DependsOn", []):
+        depends_on = step.get("DependsOn", [])
+        if not isinstance(depends_on, list):
+            problems.append(f"{where}.DependsOn: expected a list of step names")
+            depends_on = []
+        for other in depends_on:
             if other not in names or other == name:
                 problems.append(f"{where}.DependsOn: {other!r} names no other step")
         problems.extend(_retry_problems(step, where))

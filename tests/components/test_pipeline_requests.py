@@ -292,14 +292,56 @@ def test_an_undeclared_parameter_or_execution_variable_is_refused() -> None:
 def test_an_unresolvable_step_reference_is_refused(reference: str, problem: str) -> None:
     # given the check's window input read from a step property that does not resolve
     definition = monitor()
-    definition["Steps"][1]["Arguments"]["ProcessingInputs"][1]["S3Input"]["S3Uri"] = {
+    definition["Steps"][1]["Arguments"]["ProcessingInputs"][2]["S3Input"]["S3Uri"] = {
         "Get": reference
     }
     # then the path, the reference and why it does not resolve are named
     assert refusal(definition) == (
         "pipeline definition: Steps[1] (CheckDrift).Arguments (CreateProcessingJob)."
-        f"ProcessingInputs[1].S3Input.S3Uri: {reference}{problem}"
+        f"ProcessingInputs[2].S3Input.S3Uri: {reference}{problem}"
     )
+
+
+def test_a_reference_cycle_is_refused() -> None:
+    # given the window step writing where the check's results are, which read the window
+    definition = monitor()
+    definition["Steps"][0]["Arguments"]["ProcessingOutputConfig"]["Outputs"][0]["S3Output"][
+        "S3Uri"
+    ] = {"Get": "Steps.CheckDrift.ProcessingOutputConfig.Outputs['results'].S3Output.S3Uri"}
+    assert refusal(definition) == (
+        "pipeline definition: Steps[1] (CheckDrift).Arguments (CreateProcessingJob)."
+        "ProcessingInputs[2].S3Input.S3Uri (through SelectWindow): "
+        "Steps.CheckDrift.ProcessingOutputConfig.Outputs['results'].S3Output.S3Uri is a "
+        "reference cycle"
+    )
+
+
+def test_a_property_only_a_finished_step_has_resolves_through_its_describe_output() -> None:
+    # given a model step built from the training step's model artifacts
+    definition = pipeline_definition(training_spec(), TRAINING)
+    model = {
+        "Name": "Model",
+        "Type": "Model",
+        "Arguments": {
+            "ExecutionRoleArn": TRAINING.role_arn,
+            "PrimaryContainer": {
+                "Image": TRAINING.image_uri,
+                "ModelDataUrl": {"Get": "Steps.Train.ModelArtifacts.S3ModelArtifacts"},
+            },
+        },
+    }
+    definition["Steps"].append(model)
+    # then it resolves (DescribeTrainingJob has it, the request does not)
+    assert definition_problems(definition) == []
+    # and a property DescribeTrainingJob does not have is refused
+    model["Arguments"]["PrimaryContainer"]["ModelDataUrl"] = {
+        "Get": "Steps.Train.ModelArtifact.S3ModelArtifacts"
+    }
+    assert definition_problems(definition) == [
+        "Steps[1] (Model).Arguments (CreateModel).PrimaryContainer.ModelDataUrl: "
+        "Steps.Train.ModelArtifact.S3ModelArtifacts: DescribeTrainingJob has no ModelArtifact "
+        "there"
+    ]
 
 
 def test_a_step_property_of_the_wrong_type_is_refused() -> None:
@@ -335,7 +377,7 @@ def test_retry_policy_fields_are_bounded() -> None:
         "pipeline definition: Steps[0] (SelectWindow).RetryPolicies[0]: unknown keys Jitter; "
         "Steps[0] (SelectWindow).RetryPolicies[0]: MaxAttempts and ExpireAfterMin exclude "
         "each other; Steps[0] (SelectWindow).RetryPolicies[0].IntervalSeconds: 1.5 is not an "
-        "integer; Steps[0] (SelectWindow).RetryPolicies[0].MaxAttempts: 21 is outside 1-20"
+        "integer; Steps[0] (SelectWindow).RetryPolicies[0].MaxAttempts: 21 is outside 0-20"
     )
 
 

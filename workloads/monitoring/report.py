@@ -141,6 +141,8 @@ def _header(summary: Mapping[str, Any]) -> str:
         ("Capture lines", _escape(summary.get("capture_lines", NO_FIGURE))),
         ("Malformed", _escape(summary.get("malformed", NO_FIGURE))),
     ]
+    if "requests" in summary:
+        rows.append(("Requests (lines) read", _escape(summary["requests"])))
     if "outside_window" in summary:
         rows.append(("Outside the window", _escape(summary["outside_window"])))
     rows += [("Note", _escape(note)) for note in summary.get("notes") or []]

@@ -136,6 +136,15 @@ def test_the_checks_notes_and_skipped_invocations_are_shown() -> None:
     assert "<dd>no predictions were captured: prediction drift is not checked</dd>" in page
 
 
+def test_the_requests_read_are_shown() -> None:
+    # given
+    document = summary(numeric_feature("age"), requests=118)
+    # when
+    page = render_report(document)
+    # then
+    assert "<dt>Requests (lines) read</dt><dd>118</dd>" in page
+
+
 def test_a_window_without_bounds_shows_no_figure() -> None:
     # given
     document = summary(numeric_feature("age"), window={"start": None, "end": None})

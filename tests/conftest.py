@@ -139,5 +139,5 @@ def strict_requests() -> Iterator[StrictRequests]:
         yield checks
     finally:
         checks.uninstall()
-    if checks.failures:
-        pytest.fail("requests AWS would refuse: " + " | ".join(checks.failures), pytrace=False)
+    if (report := checks.report()) is not None:
+        pytest.fail(report, pytrace=False)

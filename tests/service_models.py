@@ -398,3 +398,9 @@ class StrictRequests:
         if self._original is not None:
             ParamValidationDecorator.serialize_to_request = self._original  # type: ignore[method-assign]
             self._original = None
+
+    def report(self) -> str | None:
+        """One line naming every refused call, or ``None`` when there was none."""
+        if not self.failures:
+            return None
+        return "requests AWS would refuse: " + " | ".join(self.failures)

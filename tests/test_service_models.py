@@ -6,6 +6,8 @@ its path with what is wrong, and nothing valid is refused.
 
 from __future__ import annotations
 
+import contextlib
+import unicodedata
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +17,8 @@ import pytest
 from botocore.exceptions import ParamValidationError
 from botocore.stub import Stubber
 from botocore.validate import ParamValidator
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from moto import mock_aws
 
 from tests.service_models import (
@@ -157,6 +161,14 @@ def test_unicode_property_classes_are_translated() -> None:
     assert tag.fullmatch("a;b") is None
 
 
+@settings(max_examples=200, deadline=None)
+@given(st.text(max_size=8))
+def test_a_letter_class_matches_exactly_the_unicode_letters(text: str) -> None:
+    letters = compiled(r"\p{L}*")
+    is_letters = all(unicodedata.category(char).startswith("L") for char in text)
+    assert (letters.fullmatch(text) is not None) == is_letters
+
+
 def test_posix_classes_are_ascii_as_in_java() -> None:
     printable = compiled(r"\p{Print}+")
     assert printable.fullmatch("abc ~!")
@@ -248,6 +260,24 @@ def test_the_hook_checks_every_call_after_botocore(
     assert strict_requests.checked == ["sagemaker.ListPipelines", "sagemaker.DescribeTrainingJob"]
     # and the failure is kept for the test's end even if the code had caught it
     assert strict_requests.failures == [message]
+    strict_requests.failures.clear()  # this test wanted it
+
+
+def test_a_refused_call_is_reported_at_the_end_of_the_test_even_if_caught(
+    sagemaker: Any, strict_requests: StrictRequests
+) -> None:
+    # given no refusal yet
+    assert strict_requests.report() is None
+    # when the code under test swallows a refusal
+    with Stubber(sagemaker) as stub:
+        stub.add_response("list_pipelines", {"PipelineSummaries": []})
+        with contextlib.suppress(ParamValidationError):
+            sagemaker.list_pipelines(MaxResults=1000)
+    # then the report the fixture fails the test with still names it
+    assert strict_requests.report() == (
+        "requests AWS would refuse: sagemaker.ListPipelines: MaxResults: value 1000, more than "
+        "the maximum 100"
+    )
     strict_requests.failures.clear()  # this test wanted it
 
 

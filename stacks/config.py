@@ -2225,13 +2225,14 @@ for _tag, _kind in (
 
 
 def _kind_of(value: Any) -> str:
-    return (
-        "list"
-        if isinstance(value, list)
-        else "mapping"
-        if isinstance(value, dict)
-        else ("empty value" if value is None else f"{type(value).__name__} value")
-    )
+    """What a YAML value is, in words, with its article: ``a list``, ``text``, ``a number``."""
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    return "text" if isinstance(value, str) else f"a {type(value).__name__}"
 
 
 def load_stack_file(path: Path, stack: str) -> dict[str, Any]:
@@ -2277,7 +2278,7 @@ def load_stack_file(path: Path, stack: str) -> dict[str, Any]:
         return {}
     if not isinstance(document, dict):
         raise StackFileError(
-            stack, path, None, f"must be a mapping with a 'config:' key, not a {_kind_of(document)}"
+            stack, path, None, f"must be a mapping with a 'config:' key, not {_kind_of(document)}"
         )
     config = document.get("config")
     if config is None:
@@ -2287,7 +2288,7 @@ def load_stack_file(path: Path, stack: str) -> dict[str, Any]:
             stack,
             path,
             None,
-            f"'config:' must be a mapping of keys to values, not a {_kind_of(config)}",
+            f"'config:' must be a mapping of keys to values, not {_kind_of(config)}",
         )
     if bad := [key for key in config if not isinstance(key, str)]:
         raise StackFileError(

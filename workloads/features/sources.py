@@ -92,8 +92,11 @@ class RecordSource:
     release the file when not reading to the end.
     """
 
-    def __init__(self, items: Iterator[SourceRecord], stats: SourceStats) -> None:
+    def __init__(
+        self, items: Iterator[SourceRecord], stats: SourceStats, resource: Any = None
+    ) -> None:
         self._items = items
+        self._resource = resource  # the open file, closed here even if reading never started
         self.stats = stats
 
     def __iter__(self) -> RecordSource:
@@ -107,6 +110,8 @@ class RecordSource:
         close = getattr(self._items, "close", None)
         if close is not None:
             close()
+        if self._resource is not None:
+            self._resource.close()
 
     def __enter__(self) -> RecordSource:
         return self
@@ -360,7 +365,7 @@ def _open_csv(path: str | Path, limits: InputLimits) -> RecordSource:
     except BaseException:
         handle.close()
         raise
-    return RecordSource(_csv_items(handle, feed, header, stats, limits), stats)
+    return RecordSource(_csv_items(handle, feed, header, stats, limits), stats, handle)
 
 
 def _csv_header(
@@ -459,7 +464,7 @@ class _RepeatedKey(Exception):
 def _open_json_lines(path: str | Path, limits: InputLimits) -> RecordSource:
     handle = _open_binary(path)
     stats = SourceStats(str(path))
-    return RecordSource(_json_items(handle, stats, limits), stats)
+    return RecordSource(_json_items(handle, stats, limits), stats, handle)
 
 
 def _json_items(
@@ -582,29 +587,39 @@ def _open_parquet(path: str | Path, limits: InputLimits) -> RecordSource:
         parquet.close()
         raise
     stats = SourceStats(str(path), bytes=None)
-    return RecordSource(_parquet_items(parquet, stats, limits), stats)
+    return RecordSource(_parquet_items(parquet, stats, limits), stats, parquet)
 
 
 def _parquet_items(parquet: Any, stats: SourceStats, limits: InputLimits) -> Iterator[SourceRecord]:
     position = 0
     with parquet:
-        batches = parquet.iter_batches(batch_size=_PARQUET_BATCH_ROWS)
-        while True:
+        # One row group at a time: a corrupt one costs its own rows (the footer says how many),
+        # and memory stays within one batch.
+        for group in range(parquet.num_row_groups):
+            rows = parquet.metadata.row_group(group).num_rows
+            done = 0
             try:
-                batch = next(batches, None)
-            except Exception as error:  # a corrupt page: no row after it can be found
-                raise InputError(
-                    f"{stats.path}: cannot read past row {position}: {type(error).__name__}: "
-                    f"{error}"
-                ) from None
-            if batch is None:
-                break
-            for row in _parquet_rows(batch):
-                position += 1
-                stats.lines += 1
-                stats.record_lines += 1
-                yield _parquet_item(position, row, limits)
+                for batch in parquet.iter_batches(
+                    batch_size=_PARQUET_BATCH_ROWS, row_groups=[group]
+                ):
+                    for row in _parquet_rows(batch):
+                        done += 1
+                        position += 1
+                        _count_row(stats)
+                        yield _parquet_item(position, row, limits)
+            except Exception as error:
+                reason = " ".join(f"{type(error).__name__}: {error}".split())[:300]
+                for _ in range(rows - done):
+                    position += 1
+                    _count_row(stats)
+                    problem = f"row {position} is in row group {group + 1}, which cannot be read: "
+                    yield SourceRecord(position, None, problem + reason)
     stats.complete = True
+
+
+def _count_row(stats: SourceStats) -> None:
+    stats.lines += 1
+    stats.record_lines += 1
 
 
 def _parquet_rows(batch: Any) -> Iterator[dict[str, Any] | Exception]:

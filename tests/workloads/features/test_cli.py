@@ -249,3 +249,125 @@ def test_a_missing_group_in_aws_exits_1_with_the_group_named(
     _, err = capsys.readouterr()
     assert status == 1
     assert err.startswith("error: feature group 'mlp-test-customers-v2' does not exist")
+
+
+def test_ingest_help_documents_every_bound_with_its_default(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert main(["ingest", "--help"]) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    for flag, default in [
+        ("--max-line-bytes N", 1048576),
+        ("--max-record-bytes N", 1048576),
+        ("--max-record-lines N", 100),
+        ("--max-field-bytes N", 358400),
+        ("--max-json-depth N", 32),
+        ("--max-number-digits N", 100),
+    ]:
+        assert flag in out
+        assert f"({default})" in out
+
+
+def test_a_repeated_header_column_stops_before_writing_with_a_one_line_error(
+    capsys: pytest.CaptureFixture[str], fake: FakeClient, stack_file: Path, tmp_path: Path
+) -> None:
+    # given
+    data = tmp_path / "data.csv"
+    data.write_text("customer_id,updated_at,orders,orders\nc-1,1714564800,1,2\n")
+    rejects = tmp_path / "rejects.jsonl"
+    # when
+    status = main(ingest_args(stack_file, data, rejects))
+    # then nothing written, the report printed, one line naming the column
+    out, err = capsys.readouterr()
+    assert status == 1
+    assert err == f"error: {data}: header column 'orders' is repeated (columns 3, 4)\n"
+    report = json.loads(out)
+    assert (report["read"], report["written"], report["stopped"]) == (
+        0,
+        0,
+        f"{data}: header column 'orders' is repeated (columns 3, 4)",
+    )
+    assert fake.puts == []
+    assert not rejects.exists()
+
+
+def test_the_bound_flags_reach_the_reader_and_validation(
+    capsys: pytest.CaptureFixture[str], fake: FakeClient, stack_file: Path, tmp_path: Path
+) -> None:
+    # given a 16-character identifier and a 13-digit order count
+    data = tmp_path / "data.csv"
+    data.write_text(
+        "customer_id,updated_at,orders\nc-12345678901234,1714564800,1\n"
+        "c-2,1714564800,1234567890123\nc-3,1714564800,1\n"
+    )
+    rejects = tmp_path / "rejects.jsonl"
+    # when
+    status = main(
+        ingest_args(
+            stack_file, data, rejects, "--max-field-bytes", "15", "--max-number-digits", "12"
+        )
+    )
+    # then
+    out, _ = capsys.readouterr()
+    assert status == 2
+    assert json.loads(out)["rejected_by_kind"] == {"bad_value": 1, "over_limit": 1}
+    assert [json.loads(line)["reason"] for line in rejects.read_text().splitlines()] == [
+        "line 2: field 'customer_id' is larger than max_field_bytes (15 bytes)",
+        "feature 'orders': '1234567890123' has 13 digits, more than max_number_digits (12)",
+    ]
+    assert [put["Record"][0]["ValueAsString"] for put in fake.puts] == ["c-3"]
+
+
+def test_a_zero_bound_is_a_usage_error(
+    capsys: pytest.CaptureFixture[str], fake: FakeClient, stack_file: Path, tmp_path: Path
+) -> None:
+    status = main(
+        ingest_args(stack_file, tmp_path / "d.csv", tmp_path / "r.jsonl", "--max-json-depth", "0")
+    )
+    _, err = capsys.readouterr()
+    assert status == 1
+    assert err.endswith("argument --max-json-depth: 0 must be at least 1\n")
+
+
+def test_a_run_that_stops_still_prints_its_report(
+    capsys: pytest.CaptureFixture[str], fake: FakeClient, stack_file: Path, tmp_path: Path
+) -> None:
+    # given the group is missing in AWS
+    from botocore.exceptions import ClientError
+
+    def missing(**request: Any) -> dict[str, Any]:
+        raise ClientError({"Error": {"Code": "ResourceNotFound", "Message": "gone"}}, "PutRecord")
+
+    fake.put_record = missing  # type: ignore[method-assign]
+    data = tmp_path / "data.csv"
+    data.write_text("customer_id,updated_at\nc-1,1714564800\n")
+    # when
+    status = main(ingest_args(stack_file, data, tmp_path / "rejects.jsonl", "--max-workers", "1"))
+    # then
+    out, err = capsys.readouterr()
+    report = json.loads(out)
+    assert status == 1
+    assert (report["read"], report["rejected_by_kind"]) == (1, {"stopped": 1})
+    assert report["stopped"] == err.removeprefix("error: ").rstrip("\n")
+    assert err.count("\n") == 1
+
+
+def test_an_unexpected_failure_is_one_line_not_a_traceback(
+    capsys: pytest.CaptureFixture[str],
+    fake: FakeClient,
+    stack_file: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # given a bug somewhere below the command
+    def broken(*args: Any, **kwargs: Any) -> None:
+        raise RuntimeError("first line\nsecond line")
+
+    monkeypatch.setattr(cli, "ingest", broken)
+    data = tmp_path / "data.csv"
+    data.write_text("customer_id,updated_at\nc-1,1714564800\n")
+    # when
+    status = main(ingest_args(stack_file, data, tmp_path / "rejects.jsonl"))
+    # then
+    _, err = capsys.readouterr()
+    assert (status, err) == (1, "error: unexpected RuntimeError: first line second line\n")

@@ -455,3 +455,121 @@ def test_a_csv_file_ingests_end_to_end(client: Any, tmp_path: Path) -> None:
     (line,) = reject_lines(tmp_path / "rejects.jsonl")
     assert line["position"] == 3
     assert "looks like epoch milliseconds" in line["reason"]
+
+
+def test_the_unterminated_quote_file_is_accounted_record_by_record(
+    client: Any, tmp_path: Path
+) -> None:
+    # given the file of nine records whose third opens a quote it never closes
+    rows = [f"c-{number},2024-05-01T12:00:00Z,\n" for number in range(1, 10)]
+    rows[2] = '"c-3,2024-05-01T12:00:00Z,\n'
+    path = tmp_path / "data.csv"
+    path.write_text("customer_id,updated_at,orders\n" + "".join(rows), encoding="utf-8")
+    with Stubber(client) as stub:
+        for number in (1, 2, 4, 5, 6, 7, 8, 9):
+            stub.add_response("put_record", {}, put_request(number))
+        # when
+        with read_records(path) as records:
+            report = run(records, client, tmp_path)
+        stub.assert_no_pending_responses()
+    # then nine read, eight written, the broken line rejected; ten lines, every byte
+    assert (report.read, report.written, report.rejected) == (9, 8, {"malformed_input": 1})
+    assert (report.input_lines, report.skipped_lines, report.record_lines) == (10, 1, 9)
+    assert (report.input_bytes, report.input_complete) == (path.stat().st_size, True)
+    (line,) = reject_lines(tmp_path / "rejects.jsonl")
+    assert line == {
+        "position": 4,
+        "raw": '"c-3,2024-05-01T12:00:00Z,',
+        "kind": "malformed_input",
+        "reason": "line 4: a quoted field opened here is not closed (given up at line 10: a quoted field is not closed before the end of the file)",
+    }
+
+
+def test_a_record_whose_check_fails_unexpectedly_is_rejected_not_raised(
+    client: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # given validation that blows up on the first record (a bug no rule foresaw)
+    from workloads.features import ingestion
+
+    real = ingestion.validate_record
+
+    def flaky(record: Any, definition: Any, **options: Any) -> Any:
+        if record["customer_id"] == "c-1":
+            raise MemoryError("no room")
+        return real(record, definition, **options)
+
+    monkeypatch.setattr(ingestion, "validate_record", flaky)
+    with Stubber(client) as stub:
+        stub.add_response("put_record", {}, put_request(2))
+        # when
+        report = run([record(1), record(2)], client, tmp_path)
+    # then
+    assert (report.read, report.written, report.rejected) == (2, 1, {"unexpected_error": 1})
+    assert reject_lines(tmp_path / "rejects.jsonl")[0]["reason"] == "MemoryError: no room"
+
+
+def test_a_record_json_cannot_hold_is_still_in_the_reject_file(client: Any, tmp_path: Path) -> None:
+    # given an int past Python's 4300-digit str() limit, handed over by a caller
+    with Stubber(client):
+        report = run([record(1, orders=10**5000)], client, tmp_path)
+    (line,) = reject_lines(tmp_path / "rejects.jsonl")
+    assert report.rejected == {"bad_value": 1}
+    assert line["record"] == "<a dict that cannot be shown>"
+    assert line["reason"] == (
+        "feature 'orders': <an integer of about 5001 digits> has 5001 digits, "
+        "more than max_number_digits (100)"
+    )
+
+
+def test_an_input_that_fails_mid_way_stops_the_run_with_its_report(
+    client: Any, tmp_path: Path
+) -> None:
+    # given a source that breaks after two records
+    def records() -> Iterator[dict[str, object]]:
+        yield record(1)
+        yield record(2)
+        raise OSError(5, "Input/output error")
+
+    with Stubber(client) as stub:
+        stub.add_response("put_record", {}, put_request(1))
+        stub.add_response("put_record", {}, put_request(2))
+        # when
+        with pytest.raises(IngestionStopped) as raised:
+            run(records(), client, tmp_path)
+    # then what was read is written and accounted for, and the message says why it stopped
+    report = raised.value.report
+    assert (report.read, report.written, report.rejected_total) == (2, 2, 0)
+    assert str(raised.value) == (
+        "cannot read the input: OSError: [Errno 5] Input/output error. Stopped after reading "
+        f"2 records: 2 written, 0 rejected (see {tmp_path / 'rejects.jsonl'})"
+    )
+    assert report.stopped == str(raised.value)
+
+
+def test_a_corrupt_parquet_row_group_costs_its_own_rows(client: Any, tmp_path: Path) -> None:
+    # given three row groups, the second one's data page overwritten with garbage
+    path = tmp_path / "data.parquet"
+    table = pa.table(
+        {"customer_id": ["c-1", "c-2", "c-3"], "updated_at": ["2024-05-01T12:00:00Z"] * 3}
+    )
+    pq.write_table(table, path, row_group_size=1, compression="none")
+    start = pq.ParquetFile(path).metadata.row_group(1).column(0).data_page_offset
+    data = bytearray(path.read_bytes())
+    data[start : start + 20] = b"\xff" * 20
+    path.write_bytes(bytes(data))
+    with Stubber(client) as stub:
+        stub.add_response("put_record", {}, put_request(1))
+        stub.add_response("put_record", {}, put_request(3))
+        # when
+        with read_records(path) as records:
+            report = run(records, client, tmp_path)
+    # then
+    assert (report.read, report.written, report.input_lines, report.input_complete) == (
+        3,
+        2,
+        3,
+        True,
+    )
+    (line,) = reject_lines(tmp_path / "rejects.jsonl")
+    assert (line["position"], line["kind"]) == (2, "malformed_input")
+    assert line["reason"].startswith("row 2 is in row group 2, which cannot be read: ")

@@ -341,6 +341,9 @@ def _profile(
     name: str, values: Sequence[object] | np.ndarray, forced: bool, max_sample: int
 ) -> FeatureBaseline:
     if isinstance(values, np.ndarray) and values.dtype.kind == "f" and not forced:
+        # pandas reads 1e400 or "inf" as an infinite float; like the check (as_number), the
+        # baseline takes no infinity as a number: it would poison every figure and statistics.json.
+        values = np.where(np.isinf(values), np.nan, values)
         present = values[~np.isnan(values)]
         inferred = "Fractional" if not np.all(np.mod(present, 1) == 0) else "Integral"
         if present.size == 0:

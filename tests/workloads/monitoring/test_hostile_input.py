@@ -450,3 +450,15 @@ def test_a_training_table_with_a_400_digit_number_profiles_it_as_text(tmp_path: 
     baseline = build_baseline({"a": column})
     # then
     assert baseline.features[0].inferred_type == "String"
+
+
+def test_infinite_training_values_count_as_missing_not_as_numbers(tmp_path: Path) -> None:
+    # given a float column where pandas reads 1e400 and -inf as infinities
+    data = tmp_path / "train.csv"
+    data.write_text("a,b\n1,x\n1e400,y\n3,z\n-inf,w\n")
+    # when
+    status = main(["baseline", "--data", str(data), "--out", str(tmp_path / "b")])
+    # then
+    feature = load_baseline(tmp_path / "b").features[0]
+    assert status == 0
+    assert (feature.inferred_type, feature.rows, feature.missing) == ("Integral", 4, 2)

@@ -85,13 +85,14 @@ class CaptureData:
     predictions: list[object] = field(default_factory=list)
     """Every prediction read from the outputs (likewise)."""
     capture_lines: int = 0
-    """Non-blank capture lines read (in the window or not)."""
+    """Non-blank capture lines read (in the window or not); a file that cannot be opened or
+    read to its end counts one more."""
     requests: int = 0
     """Lines read as requests inside the window."""
     outside_window: int = 0
     """Invocations skipped because their inference time lies outside the window."""
     malformed: int = 0
-    """Lines that could not be read (and files that could not be opened)."""
+    """Lines that could not be read (and files that could not be opened or read to the end)."""
     examples: list[Malformed] = field(default_factory=list)
     """The first ``max_examples`` malformed lines."""
     extra_columns: dict[str, int] = field(default_factory=dict)
@@ -204,6 +205,8 @@ def scan_capture(
         try:
             handle = path.open("rb")
         except OSError as error:
+            # Counted as one line, so requests + outside + malformed == capture_lines holds.
+            data.capture_lines += 1
             data.reject(shown, 0, f"cannot open: {error.strerror or error}")
             continue
         number = 0

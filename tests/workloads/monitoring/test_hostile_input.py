@@ -462,3 +462,17 @@ def test_infinite_training_values_count_as_missing_not_as_numbers(tmp_path: Path
     feature = load_baseline(tmp_path / "b").features[0]
     assert status == 0
     assert (feature.inferred_type, feature.rows, feature.missing) == ("Integral", 4, 2)
+
+
+def test_a_file_that_cannot_be_opened_is_one_malformed_line(tmp_path: Path) -> None:
+    # given a good file and a capture file name that is a dangling link
+    write_capture(tmp_path, [capture_line("1,2,web")])
+    (tmp_path / "main" / "gone.jsonl").symlink_to(tmp_path / "nowhere")
+    files = [*capture_files(tmp_path), tmp_path / "main" / "gone.jsonl"]
+    # when
+    data = read_capture(files, FEATURES, root=tmp_path)
+    # then
+    assert (data.capture_lines, data.requests, data.malformed) == (2, 1, 1)
+    assert [(e.file, e.line, e.reason) for e in data.examples] == [
+        (str(Path("main/gone.jsonl")), 0, "cannot open: No such file or directory")
+    ]

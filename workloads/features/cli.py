@@ -85,6 +85,24 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(f"{self.prog}: {message}")
 
 
+_INGEST_EPILOG = """\
+example:
+  ml-platform-features ingest --stack-file Pulumi.dev.yaml --environment dev \\
+      --group customers --input data.csv --reject-file rejects.jsonl --max-field-bytes 4096
+
+Every input line is written, rejected (to --reject-file, with its line and reason) or skipped
+(CSV header, blank line); the JSON report on stdout counts them (input_lines, input_bytes).
+
+exit status:
+  0  every record written
+  2  some records rejected (see the reject file)
+  1  usage or configuration error; input that cannot be read at all (unknown file type,
+     repeated or unreadable CSV header, not a Parquet file: nothing written); or a run that
+     stopped (missing group, access denied, input unreadable part-way): report on stdout,
+     one-line error on stderr
+"""
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with the ``ingest`` and ``lookup`` commands."""
     parser = _Parser(
@@ -101,7 +119,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     ingest_ = commands.add_parser(
-        "ingest", parents=[common], help="write a CSV, JSON Lines or Parquet file to the group"
+        "ingest",
+        parents=[common],
+        help="write a CSV, JSON Lines or Parquet file to the group",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=_INGEST_EPILOG,
     )
     ingest_.add_argument("--input", required=True, help=".csv, .jsonl or .parquet file")
     ingest_.add_argument(

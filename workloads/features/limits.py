@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, fields
 
-#: SageMaker's largest ``ValueAsString`` (PutRecord, FeatureValue: length 0..358400).
+#: SageMaker's largest ``ValueAsString`` (PutRecord, FeatureValue: "Maximum length of 358400",
+#: https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_feature_store_FeatureValue.html).
 SAGEMAKER_MAX_VALUE_LENGTH = 358_400
 
 

@@ -147,7 +147,7 @@ def read_records(path: str | Path, limits: InputLimits = DEFAULT_LIMITS) -> Reco
     raise InputError(f"cannot read '{path}': expected a .csv, .jsonl/.ndjson or .parquet file")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class _Line:
     """One physical line: its bytes with its ending (the first bytes only when too long)."""
 
@@ -352,9 +352,10 @@ def _next_csv_record(feed: _LineFeed, limits: InputLimits) -> _CsvRecord | None:
 
 
 def _open_csv(path: str | Path, limits: InputLimits) -> RecordSource:
-    # The csv module refuses fields over its own limit (128 Ki characters by default), a
-    # process-wide setting. This reader bounds records (so fields) itself and checks
-    # max_field_bytes after parsing, so it lifts the module's limit to the record bound.
+    # The csv module refuses fields over its own limit (131072 characters by default: "field
+    # larger than field limit", e.g. TabViewer/tabview#150), a process-wide setting. This
+    # reader bounds records (so fields) itself and checks max_field_bytes after parsing, so it
+    # lifts the module's limit to the record bound (never lowers it).
     if csv.field_size_limit() < limits.max_record_bytes:
         csv.field_size_limit(limits.max_record_bytes)
     handle = _open_binary(path)
@@ -505,6 +506,9 @@ def _json_item(line: _Line, text: str, limits: InputLimits) -> SourceRecord:
             f"({limits.max_json_depth})",
             OVER_LIMIT,
         )
+    # The hooks bound numbers before int() sees them: json raises a bare ValueError, not
+    # JSONDecodeError, past Python's 4300-digit limit (docs.python.org/3/library/stdtypes.html
+    # #int-max-str-digits; Liquid4All/ifstruct#3), and int() of long text is quadratic.
     try:
         value = json.loads(
             text,

@@ -291,3 +291,44 @@ def test_limits_must_be_positive_whole_numbers() -> None:
         ValueError, match=r"^max_json_depth must be a whole number of at least 1, not 0$"
     ):
         InputLimits(max_json_depth=0)
+
+
+@pytest.mark.parametrize(
+    ("name", "before", "after", "quote"),
+    [
+        ("data.csv", b"customer_id,segment\nc-1,", b"\nc-2,b\n", False),
+        (
+            "data.jsonl",
+            b'{"customer_id": "c-1", "segment": "',
+            b'"}\n{"customer_id": "c-2"}\n',
+            False,
+        ),
+        # an unterminated quote followed by many short lines: bounded by max_record_bytes
+        ("data.csv", b'customer_id,segment\n"c-1,', b"\nc-2,b\n", True),
+    ],
+)
+def test_memory_stays_bounded_whatever_the_line_length(
+    tmp_path: Path, name: str, before: bytes, after: bytes, quote: bool
+) -> None:
+    # given 20 MB in one line (or, for the quote, in 2 KB lines after it)
+    import tracemalloc
+
+    path = tmp_path / name
+    filler = b"y" * 20_000_000 if not quote else (b"y" * 1_999 + b"\n") * 10_000
+    path.write_bytes(before + filler + after)
+    limits = InputLimits(max_line_bytes=65_536, max_record_bytes=65_536, max_record_lines=10_000)
+    # when
+    tracemalloc.start()
+    try:
+        with read_records(path, limits) as source:
+            first = next(source)
+            rest = sum(1 for _ in source)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    # then the file was read through and never held: peak well under a megabyte
+    assert (first.kind, first.values) == (OVER_LIMIT, None)
+    # (the quote's line is rejected, the 9999 other lines re-read, the blank line skipped)
+    assert rest == (10_000 if quote else 1)
+    assert source.stats.bytes == path.stat().st_size
+    assert peak < 1_000_000, peak

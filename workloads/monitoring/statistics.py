@@ -126,8 +126,19 @@ class WindowPositions:
         """Count a piece of the window (float64, NaN-free, any order)."""
         if values.shape[0] == 0:
             return
-        self._left = _merge(self._left, np.searchsorted(self.baseline, values, side="left"))
-        self._right = _merge(self._right, np.searchsorted(self.baseline, values, side="right"))
+        # Sorted keys let numpy's binary search start from the previous answer: ~20x faster
+        # into a baseline of a million values, which no cache holds.
+        ordered = np.sort(values)
+        baseline, n = self.baseline, self.baseline.shape[0]
+        left = np.searchsorted(baseline, ordered, side="left")
+        # Only values the baseline also holds need a second search; continuous data has none.
+        tied = baseline[np.minimum(left, n - 1)] == ordered
+        tied &= left < n
+        right = left.copy()
+        if tied.any():
+            right[tied] = np.searchsorted(baseline, ordered[tied], side="right")
+        self._left = _merge(self._left, left)
+        self._right = _merge(self._right, right)
         self.count += int(values.shape[0])
 
     def ks_statistic(self) -> float:
@@ -148,12 +159,10 @@ class WindowPositions:
         left_at, left_count = self._left
         right_at, right_count = self._right
         points = np.concatenate(([0, n - 1], left_at, left_at - 1, right_at, right_at - 1))
-        points = np.unique(np.clip(points, 0, n - 1))
+        points = _distinct(np.sort(np.clip(points, 0, n - 1)))
         at_or_below = _counted_up_to(left_at, np.cumsum(left_count), points)
         below = _counted_up_to(right_at, np.cumsum(right_count), points)
-        values = self.baseline[points]
-        baseline_at = np.searchsorted(self.baseline, values, side="right")
-        baseline_below = np.searchsorted(self.baseline, values, side="left")
+        baseline_below, baseline_at = _tie_run(self.baseline, points)
         # The same float expressions scipy evaluates (k / n - l / m), so the figures match.
         at_points = baseline_at / n - at_or_below / m
         before_points = baseline_below / n - below / m
@@ -170,14 +179,43 @@ class WindowPositions:
 def _merge(
     counted: tuple[np.ndarray, np.ndarray], positions: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Counts per position (sorted, distinct) with ``positions`` added."""
-    new_at, new_count = np.unique(positions, return_counts=True)
-    at = np.concatenate((counted[0], new_at.astype(np.int64)))
-    count = np.concatenate((counted[1], new_count.astype(np.int64)))
+    """Counts per position (sorted, distinct) with ``positions`` (sorted) added."""
+    positions = positions.astype(np.int64, copy=False)
+    at = np.concatenate((counted[0], positions))
+    count = np.concatenate((counted[1], np.ones(positions.shape[0], dtype=np.int64)))
+    # Two sorted runs: a stable sort merges them in linear time (numpy's hash-based unique
+    # costs more than everything else here).
     order = np.argsort(at, kind="stable")
     at, count = at[order], count[order]
-    starts = np.flatnonzero(np.concatenate(([True], at[1:] != at[:-1])))
+    starts = _starts(at)
     return at[starts], np.add.reduceat(count, starts)
+
+
+def _starts(ordered: np.ndarray) -> np.ndarray:
+    """Where each run of equal values of ``ordered`` (sorted, non-empty) starts."""
+    return np.flatnonzero(np.concatenate(([True], ordered[1:] != ordered[:-1])))
+
+
+def _distinct(ordered: np.ndarray) -> np.ndarray:
+    """The distinct values of ``ordered`` (sorted, non-empty)."""
+    return ordered[_starts(ordered)]
+
+
+def _tie_run(baseline: np.ndarray, points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For each index in ``points``, where the run of values equal to it starts and ends.
+
+    Continuous data has no ties, so each run is the index alone; only tied indices pay a binary
+    search (the same saving as in :func:`ks_statistic`).
+    """
+    n = baseline.shape[0]
+    values = baseline[points]
+    tied = (baseline[np.maximum(points - 1, 0)] == values) & (points > 0)
+    tied |= (baseline[np.minimum(points + 1, n - 1)] == values) & (points < n - 1)
+    start, end = points.copy(), points + 1
+    if tied.any():
+        start[tied] = np.searchsorted(baseline, values[tied], side="left")
+        end[tied] = np.searchsorted(baseline, values[tied], side="right")
+    return start, end
 
 
 def _counted_up_to(at: np.ndarray, cumulative: np.ndarray, points: np.ndarray) -> np.ndarray:

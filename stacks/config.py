@@ -723,6 +723,20 @@ MAX_HYPERBAND_RESOURCE = 10_000
 MAX_TRAINING_JOB_NAME = 63
 
 
+def _scalar_hyperparameter(value: Any) -> str | int | float | bool:
+    """A hyperparameter is one string, number or boolean (SageMaker passes each as a string)."""
+    if isinstance(value, str | int | float):  # bool is an int
+        return value
+    if value is None:
+        raise ValueError("must be a string, number or boolean, not null (write none for no value)")
+    raise ValueError(f"must be a string, number or boolean, not {_kind_of(value)}")
+
+
+#: One hyperparameter value; any other YAML value is one problem at its key (a plain union
+#: would report one line per member type).
+HyperparameterValue = Annotated[Any, AfterValidator(_scalar_hyperparameter)]
+
+
 def _hyperparameters_accepted(
     value: dict[str, str | int | float | bool], info: ValidationInfo
 ) -> dict[str, str | int | float | bool]:
@@ -978,7 +992,7 @@ class TrainingPipelineConfig(_Section):
     image: ImageConfig | None = Field(default=None, validate_default=True)
     """Run on our own training image (which has mlflow for experiment tracking)."""
     hyperparameters: dict[
-        Annotated[str, Field(pattern=_HYPERPARAMETER_NAME)], str | int | float | bool
+        Annotated[str, Field(pattern=_HYPERPARAMETER_NAME)], HyperparameterValue
     ] = {}
     """Fixed hyperparameters (passed to the training code as strings): names and values the
     algorithm's trainer accepts (stacks/training_hyperparameters.py), not algorithm/task/target."""
@@ -1818,7 +1832,7 @@ class KubernetesTrainingJobConfig(_Section):
     validation_data: str | None = Field(default=None, pattern=_KEY_PREFIX, max_length=1024)
     """Prefix of the validation channel in the processed bucket."""
     hyperparameters: dict[
-        Annotated[str, Field(pattern=_HYPERPARAMETER_NAME)], str | int | float | bool
+        Annotated[str, Field(pattern=_HYPERPARAMETER_NAME)], HyperparameterValue
     ] = {}
     """Hyperparameters passed to the training code (as strings): names and values the
     algorithm's trainer accepts, not algorithm/task/target (the job's own fields)."""
@@ -2228,6 +2242,10 @@ def _kind_of(value: Any) -> str:
     """What a YAML value is, in words, with its article: ``a list``, ``text``, ``a number``."""
     if isinstance(value, list):
         return "a list"
+    if isinstance(value, dict):
+        return "a mapping"
+    if value is None:
+        return "null"
     if isinstance(value, bool):
         return "a boolean"
     if isinstance(value, int | float):

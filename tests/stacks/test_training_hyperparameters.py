@@ -232,3 +232,17 @@ def test_kubernetes_training_jobs_are_checked_against_the_same_table() -> None:
         "kubernetes.training_jobs[0].hyperparameters.batch_size: 'big' is not an integer",
         "kubernetes.training_jobs[0].hyperparameters.dropout: must be in [0, 1), not 1",
     ]
+
+
+def test_a_hyperparameter_value_of_another_yaml_type_is_one_problem_at_its_key() -> None:
+    # given a list, a mapping and a null where single values belong
+    hyperparameters = {"num_round": [100], "gamma": {"min": 0}, "max_depth": None}
+    # then each is one problem, at its own key
+    assert problems_of(pipeline(hyperparameters=hyperparameters)) == [
+        "training.pipelines[0].hyperparameters.gamma: must be a string, number or boolean, "
+        "not a mapping",
+        "training.pipelines[0].hyperparameters.max_depth: must be a string, number or boolean, "
+        "not null (write none for no value)",
+        "training.pipelines[0].hyperparameters.num_round: must be a string, number or boolean, "
+        "not a list",
+    ]

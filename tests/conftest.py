@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from stacks.mock_runtime import PlanRun, RecordedResource, flatten_stack_file, run_offline
-from tests.service_models import StrictRequests
+from tests.service_models import SKIPPED_PATTERNS, StrictRequests
 
 ROOT = Path(__file__).resolve().parent.parent
 STACKS = ("dev", "prod")
@@ -141,3 +141,12 @@ def strict_requests() -> Iterator[StrictRequests]:
         checks.uninstall()
     if (report := checks.report()) is not None:
         pytest.fail(report, pytrace=False)
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """Count and list the model patterns the strict checks met but could not check."""
+    if SKIPPED_PATTERNS:
+        terminalreporter.section("service-model patterns not checked")
+        terminalreporter.write_line(f"{len(SKIPPED_PATTERNS)} pattern(s), each with its reason:")
+        for pattern, reason in sorted(SKIPPED_PATTERNS.items()):
+            terminalreporter.write_line(f"  {pattern[:100]}: {reason}")

@@ -210,7 +210,10 @@ def python_pattern(java: str) -> re.Pattern[str] | None:
         with warnings.catch_warnings():
             warnings.simplefilter("error")  # a FutureWarning means Python would read it otherwise
             return re.compile(translated, re.ASCII)
-    except (ValueError, re.error, FutureWarning) as error:
+    except re.error as error:
+        SKIPPED_PATTERNS[java] = f"Python's re refuses it: {error.msg}"
+        return None
+    except (ValueError, FutureWarning) as error:
         SKIPPED_PATTERNS[java] = str(error)
         return None
 

@@ -29,6 +29,7 @@ from botocore import exceptions as botocore_errors
 from botocore.exceptions import ClientError
 
 from workloads.features.definitions import FeatureGroupDefinition
+from workloads.features.event_time import shown
 from workloads.features.limits import DEFAULT_LIMITS
 from workloads.features.sources import (
     MALFORMED,
@@ -391,21 +392,13 @@ def _reject_line(item: SourceRecord, kind: str, reason: str) -> str:
     """One reject-file line; a value JSON cannot hold is shown by its (shortened) repr."""
     key, content = ("record", item.values) if item.values is not None else ("raw", item.raw)
     try:
-        shown = dict(content) if isinstance(content, Mapping) else content
+        value = dict(content) if isinstance(content, Mapping) else content
         # default=str: Parquet rows hold datetimes and decimals.
-        line = {"position": item.position, key: shown, "kind": kind, "reason": reason}
+        line = {"position": item.position, key: value, "kind": kind, "reason": reason}
         return json.dumps(line, default=str, ensure_ascii=False)
     except Exception:  # e.g. an int past Python's 4300-digit str() limit
-        line = {"position": item.position, key: _shown(content), "kind": kind, "reason": reason}
-        return json.dumps(line, default=str, ensure_ascii=False)
-
-
-def _shown(value: object, width: int = 1024) -> str:
-    try:
-        text = repr(value)
-    except Exception:
-        return f"<a {type(value).__name__} that cannot be shown>"
-    return text if len(text) <= width else text[:width] + " ..."
+        line = {"position": item.position, key: shown(content, 1024), "kind": kind}
+        return json.dumps({**line, "reason": reason}, default=str, ensure_ascii=False)
 
 
 def is_retryable(error: BaseException) -> bool:

@@ -514,7 +514,7 @@ def test_a_record_json_cannot_hold_is_still_in_the_reject_file(client: Any, tmp_
         report = run([record(1, orders=10**5000)], client, tmp_path)
     (line,) = reject_lines(tmp_path / "rejects.jsonl")
     assert report.rejected == {"bad_value": 1}
-    assert line["record"] == "<a dict that cannot be shown>"
+    assert line["record"] == "<a dict>"
     assert line["reason"] == (
         "feature 'orders': <an integer of about 5001 digits> has 5001 digits, "
         "more than max_number_digits (100)"

@@ -360,6 +360,9 @@ PREBUILT_FRAMEWORK_TAGS = {
 Framework = Literal["sklearn", "xgboost", "pytorch"]
 
 _NAME_PATTERN = r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$"
+
+#: The longest S3 object key (bytes; keys here are ASCII by their patterns).
+_MAX_S3_KEY = 1024
 _ARTIFACT_KEY = re.compile(r"^[\w!\-.*'()][\w!\-.*'()/]*\.tar\.gz$")
 
 
@@ -426,7 +429,7 @@ class VariantConfig(_Section):
 
     name: str = Field(pattern=_NAME_PATTERN)
     """Variant name, unique within the endpoint (kept across blue/green updates)."""
-    model_artifact: str
+    model_artifact: str = Field(max_length=_MAX_S3_KEY)
     """Key of the model archive (``model.tar.gz``) in the platform's models bucket."""
     framework: Framework | None = None
     """Serve with AWS's prebuilt container for this framework and our handlers; or set ``image``."""
@@ -981,9 +984,9 @@ class TrainingPipelineConfig(_Section):
     """Whether the target is a class or a number."""
     target: str = Field(pattern=r"^[\w.-]{1,128}$")
     """The target column of the training data."""
-    train_data: str = Field(pattern=r"^[\w!\-.*'()][\w!\-.*'()/]*/$")
+    train_data: str = Field(pattern=r"^[\w!\-.*'()][\w!\-.*'()/]*/$", max_length=_MAX_S3_KEY)
     """Key prefix (ending in ``/``) of the training CSV files in the processed bucket."""
-    validation_data: str = Field(pattern=r"^[\w!\-.*'()][\w!\-.*'()/]*/$")
+    validation_data: str = Field(pattern=r"^[\w!\-.*'()][\w!\-.*'()/]*/$", max_length=_MAX_S3_KEY)
     """Key prefix of the validation CSV files in the processed bucket."""
     framework: Literal["sklearn", "xgboost", "pytorch"] | None = None
     """Run on AWS's prebuilt training container for this framework; or set ``image``."""
@@ -1421,11 +1424,17 @@ def _cron_expression(value: str) -> str:
     return value
 
 
+#: The highest PSI threshold: PSI has no upper bound, but past 100 a threshold never fires on
+#: real data (a platform bound; 0.25 is the usual "significant").
+_MAX_PSI = 100
+
+
 class DriftThresholds(_Section):
     """When a check counts a feature as drifted or a constraint as violated (the check's flags)."""
 
-    psi: float = Field(default=0.2, gt=0)
-    """Population stability index of a numeric feature (0.1 moderate, 0.2 significant)."""
+    psi: float = Field(default=0.2, gt=0, le=_MAX_PSI)
+    """Population stability index of a numeric feature (0.1 moderate, 0.2 significant; at most
+    100)."""
     ks_statistic: float = Field(default=0.1, gt=0, le=1)
     """Kolmogorov-Smirnov statistic of a numeric feature."""
     js_distance: float = Field(default=0.1, gt=0, le=1)
@@ -1436,7 +1445,7 @@ class DriftThresholds(_Section):
     """Share of values outside the baseline's range."""
     type_violation_rate: float = Field(default=0.01, gt=0, le=1)
     """Share of values of the wrong type."""
-    prediction_psi: float = Field(default=0.2, gt=0)
+    prediction_psi: float = Field(default=0.2, gt=0, le=_MAX_PSI)
     """PSI of the endpoint's predictions (prediction drift); also the prediction-drift alarm's."""
 
 
@@ -1781,7 +1790,7 @@ class KServeEndpointConfig(_Section):
     """The InferenceService's name in the serving namespace."""
     image: ImageConfig
     """Our inference server image in ECR (docker/serving.Dockerfile)."""
-    model_artifact: str
+    model_artifact: str = Field(max_length=_MAX_S3_KEY)
     """Key of the model's ``model.tar.gz`` in the models bucket (the newest revision)."""
     canary_traffic_percent: int | None = Field(default=None, ge=0, le=100)
     """Share of traffic the newest revision gets while the previous one keeps the rest; unset
@@ -1827,9 +1836,9 @@ class KubernetesTrainingJobConfig(_Section):
     """Whether the target is a class or a number."""
     target: str = Field(pattern=r"^[\w.-]{1,128}$")
     """The target column (not empty)."""
-    train_data: str = Field(pattern=_KEY_PREFIX, max_length=1024)
+    train_data: str = Field(pattern=_KEY_PREFIX, max_length=_MAX_S3_KEY)
     """Prefix of the training channel in the processed bucket (not empty)."""
-    validation_data: str | None = Field(default=None, pattern=_KEY_PREFIX, max_length=1024)
+    validation_data: str | None = Field(default=None, pattern=_KEY_PREFIX, max_length=_MAX_S3_KEY)
     """Prefix of the validation channel in the processed bucket."""
     hyperparameters: dict[
         Annotated[str, Field(pattern=_HYPERPARAMETER_NAME)], HyperparameterValue

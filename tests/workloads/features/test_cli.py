@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
@@ -10,6 +11,7 @@ import pytest
 
 from workloads.features import cli
 from workloads.features.cli import main
+from workloads.features.limits import InputLimits
 
 STACK = """\
 config:
@@ -254,6 +256,7 @@ def test_a_missing_group_in_aws_exits_1_with_the_group_named(
 def test_ingest_help_documents_every_bound_with_its_default(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
+    assert set(cli._BOUND_HELP) == {bound.name for bound in fields(InputLimits)}
     assert main(["ingest", "--help"]) == 0
     out = " ".join(capsys.readouterr().out.split())
     for flag, default in [

@@ -232,12 +232,17 @@ def _show(value: Any) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
+def _number(value: float) -> str:
+    """A bound or size as written: ``1048576`` and ``0.5``, never ``1.04858e+06``."""
+    return str(int(value)) if float(value).is_integer() else repr(float(value))
+
+
 def _bounds(shape: Shape, size: float, path: str, what: str) -> Iterator[str]:
     low, high = shape.metadata.get("min"), shape.metadata.get("max")
     if low is not None and size < low:
-        yield f"{path}: {what} {size:g}, less than the minimum {low:g}"
+        yield f"{path}: {what} {_number(size)}, less than the minimum {_number(low)}"
     if high is not None and size > high:
-        yield f"{path}: {what} {size:g}, more than the maximum {high:g}"
+        yield f"{path}: {what} {_number(size)}, more than the maximum {_number(high)}"
 
 
 def _string_problems(shape: Shape, value: Any, path: str) -> Iterator[str]:

@@ -128,6 +128,21 @@ def test_list_and_map_sizes_and_number_bounds_are_checked() -> None:
     ]
 
 
+def test_large_bounds_and_fractions_are_written_out() -> None:
+    shape = operation("sagemaker", "CreatePipeline").input_shape
+    request = {
+        "PipelineName": "mlp-dev-churn",
+        "RoleArn": ROLE,
+        "PipelineDefinition": "x" * 1048577,
+        "ParallelismConfiguration": {"MaxParallelExecutionSteps": 0.5},
+    }
+    assert request_problems(shape, request) == [
+        "PipelineDefinition: 'xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx... has length "
+        "1048577, more than the maximum 1048576",
+        "ParallelismConfiguration.MaxParallelExecutionSteps: expected an integer, got float 0.5",
+    ]
+
+
 def test_check_request_raises_one_line_naming_the_operation() -> None:
     with pytest.raises(RequestError) as raised:
         check_request("sagemaker", "CreateTrainingJob", training_job(EnableManagedSpotTraining=1))

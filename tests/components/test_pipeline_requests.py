@@ -131,9 +131,9 @@ def definitions_by_name(plan: Plan) -> dict[str, dict[str, Any]]:
 
 
 def test_every_pipeline_and_each_step_is_a_request_aws_accepts(plan: Plan) -> None:
-    # given the stack's pipelines (training and monitoring, both in every stack)
+    # given the stack's pipelines (training and monitoring)
     pipelines = plan.of_type(PIPELINE)
-    step_types = set()
+    assert pipelines
     for pipeline in pipelines:
         inputs = pipeline.inputs
         # when the CreatePipeline request and the definition are checked / then both pass
@@ -148,10 +148,7 @@ def test_every_pipeline_and_each_step_is_a_request_aws_accepts(plan: Plan) -> No
                 "RoleArn": inputs["roleArn"],
             },
         )
-        definition = json.loads(inputs["pipelineDefinition"])
-        check_definition(definition)
-        step_types |= {step["Type"] for step in definition["Steps"]}
-    assert step_types == {"Tuning", "Processing"}
+        check_definition(json.loads(inputs["pipelineDefinition"]))
 
 
 def test_every_schedule_starts_its_pipeline_with_declared_parameters(plan: Plan) -> None:

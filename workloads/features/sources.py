@@ -63,8 +63,13 @@ class SourceRecord:
     rejected item so the reject file shows it."""
     lines: int = 1
     """Physical lines (Parquet: rows) the item takes in the file."""
-    kind: str = MALFORMED
-    """The reject kind when ``problem`` is set: ``malformed_input`` or ``over_limit``."""
+    kind: str | None = None
+    """The reject kind, set exactly when ``problem`` is: ``malformed_input`` (the default) or
+    ``over_limit``."""
+
+    def __post_init__(self) -> None:
+        if self.problem is not None and self.kind is None:
+            object.__setattr__(self, "kind", MALFORMED)
 
 
 @dataclass

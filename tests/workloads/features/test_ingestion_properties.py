@@ -427,3 +427,22 @@ def test_random_bytes_never_escape_and_every_line_is_accounted(
     with read_records(path, LIMITS) as again:
         checked = [validate_record(item.values, CUSTOMERS) for item in again if item.values]
     assert fake.records == [check.record for check in checked if isinstance(check, ValidRecord)]
+
+
+@settings(max_examples=100, deadline=None)
+@given(data=st.tuples(st.sampled_from([b"", b"PAR1"]), st.binary(max_size=300), st.just(b"PAR1")))
+def test_random_bytes_as_parquet_stop_before_any_record(
+    tmp_path_factory: pytest.TempPathFactory, data: tuple[bytes, bytes, bytes]
+) -> None:
+    # given bytes that are not a Parquet file (with or without its magic number around them)
+    path = tmp_path_factory.mktemp("random") / "data.parquet"
+    path.write_bytes(b"".join(data))
+    # when / then: refused at open, naming the file, or read without an exception escaping
+    try:
+        records = read_records(path, LIMITS)
+    except InputError as error:
+        assert str(path) in str(error)
+        return
+    with records:
+        items = list(records)
+    assert records.stats.lines == len(items)

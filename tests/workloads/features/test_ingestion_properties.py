@@ -446,3 +446,37 @@ def test_random_bytes_as_parquet_stop_before_any_record(
     with records:
         items = list(records)
     assert records.stats.lines == len(items)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    columns=st.lists(
+        st.sampled_from(["customer_id", "updated_at", "orders", "spend", "segment"]),
+        min_size=1,
+        max_size=7,
+    ),
+    suffix=st.sampled_from([".csv", ".parquet"]),
+)
+def test_a_repeated_column_stops_the_run_before_any_write(
+    tmp_path_factory: pytest.TempPathFactory, columns: list[str], suffix: str
+) -> None:
+    # given a header (or Parquet schema) that may name a column twice, and one good-looking row
+    path = tmp_path_factory.mktemp("columns") / f"data{suffix}"
+    values = {"customer_id": "c-1", "updated_at": EPOCH, "orders": "1", "spend": "1.5"}
+    row = [values.get(name, "x") for name in columns]
+    if suffix == ".csv":
+        path.write_text(",".join(columns) + "\n" + ",".join(row) + "\n", encoding="utf-8")
+    else:
+        arrays = [pa.array([value]) for value in row]
+        pq.write_table(pa.table(arrays, names=columns), path)
+    repeated = next((name for name in columns if columns.count(name) > 1), None)
+    # when
+    try:
+        records = read_records(path, LIMITS)
+    except InputError as error:
+        # then a repeated column is named by read_records itself: ingest never starts
+        assert repeated is not None
+        assert f"'{repeated}' is repeated" in str(error)
+        return
+    records.close()
+    assert repeated is None

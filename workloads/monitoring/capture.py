@@ -38,6 +38,7 @@ import base64
 import csv
 import functools
 import io
+import itertools
 import json
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -295,7 +296,7 @@ def _read_line(
         return
     unknown: dict[str, int] = {}
     try:
-        rows = decode_rows(request, positions, unknown, limits)
+        rows = request_rows(request, positions, unknown, limits)
     except PayloadError as error:
         data.reject(file, number, f"endpointInput: {error}")
         return
@@ -309,7 +310,16 @@ def _read_line(
             return
     data.requests += 1
     data.count_unknown(unknown)
-    on_rows(rows, predictions)
+    # A large request goes to the sink in chunks, so it is never held as rows all at once.
+    pending = iter(rows)
+    first = True
+    while True:
+        chunk = list(itertools.islice(pending, limits.chunk_rows))
+        if chunk or first:
+            on_rows(chunk, predictions if first else [])
+        if len(chunk) < limits.chunk_rows:
+            return
+        first = False
 
 
 def load_json(text: str, limits: Limits | None = None) -> object:
@@ -446,6 +456,26 @@ def decode_rows(
 
     Keys of JSON objects that name no feature are counted into ``extra_columns``.
     """
+    return list(request_rows(part, positions, extra_columns, limits))
+
+
+def request_rows(
+    part: object,
+    positions: dict[str, int],
+    extra_columns: dict[str, int],
+    limits: Limits | None = None,
+) -> Iterable[list[object]]:
+    """The input rows of one request, checked whole first, then given one at a time.
+
+    A CSV payload is read twice: once to check every row (so a bad last row still makes the
+    whole request malformed), then lazily, so a request of 300,000 rows is never held as rows
+    at once. A JSON payload is parsed whole (the json module has no other way) and its rows
+    are the parsed lists and objects.
+
+    Raises:
+        PayloadError: the payload cannot be read; raised before any row is given.
+
+    """
     bounds = limits or Limits()
     text, kind = _payload_text(part, bounds)
     width = len(positions)
@@ -460,7 +490,7 @@ def decode_rows(
         raise PayloadError("JSON payload holds no rows")
     if not isinstance(body[0], (list, dict)):
         body = [body]  # one row of scalars
-    rows = []
+    rows: list[list[object]] = []
     for index, item in enumerate(body):
         if isinstance(item, dict):
             row: list[object] = [None] * width
@@ -474,53 +504,71 @@ def decode_rows(
         elif isinstance(item, list):
             if len(item) != width:
                 raise PayloadError(f"row {index} has {len(item)} values, expected {width}")
-            rows.append(list(item))
+            rows.append(item)
         else:
             raise PayloadError(f"row {index} is neither a list nor an object")
     return rows
 
 
+def _csv_reader(text: str) -> Iterator[list[str]]:
+    """The payload's non-empty CSV lines."""
+    return (cells for cells in csv.reader(io.StringIO(text)) if cells)
+
+
 def _csv_lines(text: str, limits: Limits) -> list[list[str]]:
     """The payload's CSV lines, refused past the cell bound or when csv cannot read them."""
+    return [cells for _, cells in _checked_csv(text, limits)]
+
+
+def _checked_csv(text: str, limits: Limits) -> Iterator[tuple[int, list[str]]]:
+    """Each non-empty CSV line with its index, refused past the cell bound or unreadable."""
     try:
-        lines = [line for line in csv.reader(io.StringIO(text)) if line]
+        for number, cells in enumerate(_csv_reader(text)):
+            for cell in cells:
+                if len(cell) > limits.max_csv_cell:
+                    raise PayloadError(
+                        f"CSV line {number} has a cell of {len(cell)} characters, more than the "
+                        f"{limits.max_csv_cell} allowed"
+                    )
+            yield number, cells
     except csv.Error as error:
         # csv.Error is no ValueError: a field past csv's own limit or a NUL byte (Python 3.10).
         raise PayloadError(f"CSV payload: {error}") from None
-    for number, cells in enumerate(lines):
-        for cell in cells:
-            if len(cell) > limits.max_csv_cell:
-                raise PayloadError(
-                    f"CSV line {number} has a cell of {len(cell)} characters, more than the "
-                    f"{limits.max_csv_cell} allowed"
-                )
-    return lines
 
 
-def _csv_rows(text: str, positions: dict[str, int], limits: Limits) -> list[list[object]]:
-    lines = _csv_lines(text, limits)
-    if not lines:
-        raise PayloadError("CSV payload holds no rows")
+def _csv_rows(text: str, positions: dict[str, int], limits: Limits) -> Iterator[list[object]]:
+    """Check every CSV line of a request, then give its rows lazily (a second reading)."""
     width = len(positions)
-    order = None
-    header = [cell.strip() for cell in lines[0]]
-    if set(header) <= set(positions) and len(set(header)) == len(header):
-        order = [positions[name] for name in header]
-        lines = lines[1:]
-    rows = []
-    for index, cells in enumerate(lines):
-        if order is not None:
-            if len(cells) != len(order):
-                raise PayloadError(f"row {index} has {len(cells)} values, header {len(order)}")
-            row: list[object] = [None] * width
-            for position, cell in zip(order, cells, strict=True):
-                row[position] = cell
-            rows.append(row)
-        else:
-            if len(cells) != width:
-                raise PayloadError(f"row {index} has {len(cells)} values, expected {width}")
-            rows.append(list(cells))
-    return rows
+    order: list[int] | None = None
+    first = True
+    for index, cells in _checked_csv(text, limits):
+        if first:
+            first = False
+            header = [cell.strip() for cell in cells]
+            if set(header) <= set(positions) and len(set(header)) == len(header):
+                order = [positions[name] for name in header]
+                continue
+        row = index - (order is not None)
+        expected = len(order) if order is not None else width
+        if len(cells) != expected:
+            kind = "header" if order is not None else "expected"
+            raise PayloadError(f"row {row} has {len(cells)} values, {kind} {expected}")
+    if first:
+        raise PayloadError("CSV payload holds no rows")
+    return _csv_values(text, width, order)
+
+
+def _csv_values(text: str, width: int, order: list[int] | None) -> Iterator[list[object]]:
+    lines = _csv_reader(text)
+    if order is None:
+        yield from lines
+        return
+    next(lines)  # the header
+    for cells in lines:
+        row: list[object] = [None] * width
+        for position, cell in zip(order, cells, strict=True):
+            row[position] = cell
+        yield row
 
 
 def decode_predictions(part: object, limits: Limits | None = None) -> list[object]:

@@ -108,19 +108,18 @@ class WindowPositions:
     """Where a window's values fall in a sorted baseline sample, counted: enough for exact KS.
 
     For each window value ``v`` only ``searchsorted(baseline, v, "left")`` (baseline values below
-    it) and ``..."right"`` (at or below it) are kept, as counts per position, merged as pieces
-    arrive. Both empirical CDFs at every point of either sample follow from these counts (see
-    :meth:`ks_statistic`), so memory is at most two counters per baseline value, whatever the
-    window's size.
+    it) and ``..."right"`` (at or below it) are kept, as counts per position
+    (:class:`PositionCounts`), merged as pieces arrive. Both empirical CDFs at every point of
+    either sample follow from these counts (see :meth:`ks_statistic`), so memory is at most two
+    8-byte counters per baseline value (twice the sample itself), whatever the window's size.
     """
 
     def __init__(self, baseline: np.ndarray) -> None:
         """Count window values against ``baseline`` (sorted, NaN-free, non-empty)."""
         self.baseline = baseline
         self.count = 0
-        empty = np.empty(0, dtype=np.int64)
-        self._left: tuple[np.ndarray, np.ndarray] = (empty, empty)
-        self._right: tuple[np.ndarray, np.ndarray] = (empty, empty)
+        self._left = PositionCounts(baseline.shape[0] + 1)
+        self._right = PositionCounts(baseline.shape[0] + 1)
 
     def add(self, values: np.ndarray) -> None:
         """Count a piece of the window (float64, NaN-free, any order)."""
@@ -137,8 +136,8 @@ class WindowPositions:
         right = left.copy()
         if tied.any():
             right[tied] = np.searchsorted(baseline, ordered[tied], side="right")
-        self._left = _merge(self._left, left)
-        self._right = _merge(self._right, right)
+        self._left.add(left)
+        self._right.add(right)
         self.count += int(values.shape[0])
 
     def ks_statistic(self) -> float:
@@ -156,12 +155,11 @@ class WindowPositions:
         n, m = self.baseline.shape[0], self.count
         if m == 0:
             raise ValueError("no window value counted")
-        left_at, left_count = self._left
-        right_at, right_count = self._right
+        left_at, right_at = self._left.used(), self._right.used()
         points = np.concatenate(([0, n - 1], left_at, left_at - 1, right_at, right_at - 1))
         points = _distinct(np.sort(np.clip(points, 0, n - 1)))
-        at_or_below = _counted_up_to(left_at, np.cumsum(left_count), points)
-        below = _counted_up_to(right_at, np.cumsum(right_count), points)
+        at_or_below = self._left.up_to(points)
+        below = self._right.up_to(points)
         baseline_below, baseline_at = _tie_run(self.baseline, points)
         # The same float expressions scipy evaluates (k / n - l / m), so the figures match.
         at_points = baseline_at / n - at_or_below / m
@@ -176,19 +174,54 @@ class WindowPositions:
         return KsResult(statistic, ks_p_value(statistic, self.baseline.shape[0], self.count))
 
 
-def _merge(
-    counted: tuple[np.ndarray, np.ndarray], positions: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
-    """Counts per position (sorted, distinct) with ``positions`` (sorted) added."""
-    positions = positions.astype(np.int64, copy=False)
-    at = np.concatenate((counted[0], positions))
-    count = np.concatenate((counted[1], np.ones(positions.shape[0], dtype=np.int64)))
-    # Two sorted runs: a stable sort merges them in linear time (numpy's hash-based unique
-    # costs more than everything else here).
-    order = np.argsort(at, kind="stable")
-    at, count = at[order], count[order]
-    starts = _starts(at)
-    return at[starts], np.add.reduceat(count, starts)
+class PositionCounts:
+    """How many values landed at each of ``size`` positions, in memory bounded by ``size``.
+
+    Sparse (distinct positions and their counts, 16 bytes each) while few positions are used,
+    which is what a small window against a large baseline needs; dense (one 8-byte counter per
+    position) once sparse would take more. Either way at most ``8 * size`` bytes are kept.
+    """
+
+    def __init__(self, size: int) -> None:
+        """Count over positions ``0 .. size - 1``."""
+        self.size = size
+        self._at = np.empty(0, dtype=np.int64)
+        self._count = np.empty(0, dtype=np.int64)
+        self._dense: np.ndarray | None = None
+
+    def add(self, positions: np.ndarray) -> None:
+        """Count ``positions`` (sorted, each in ``0 .. size - 1``)."""
+        if positions.shape[0] == 0:
+            return
+        starts = _starts(positions)
+        at = positions[starts].astype(np.int64, copy=False)
+        count = np.diff(np.append(starts, positions.shape[0])).astype(np.int64)
+        if self._dense is not None:
+            self._dense[at] += count  # distinct positions: no repeated index to lose
+            return
+        merged_at = np.concatenate((self._at, at))
+        merged_count = np.concatenate((self._count, count))
+        # Two sorted runs: a stable sort merges them in linear time (numpy's hash-based unique
+        # costs more than everything else here).
+        order = np.argsort(merged_at, kind="stable")
+        merged_at, merged_count = merged_at[order], merged_count[order]
+        starts = _starts(merged_at)
+        self._at, self._count = merged_at[starts], np.add.reduceat(merged_count, starts)
+        if 2 * self._at.shape[0] > self.size:
+            self._dense = np.zeros(self.size, dtype=np.int64)
+            self._dense[self._at] = self._count
+            self._at = self._count = np.empty(0, dtype=np.int64)
+
+    def used(self) -> np.ndarray:
+        """The positions counted at least once, sorted."""
+        return np.flatnonzero(self._dense) if self._dense is not None else self._at
+
+    def up_to(self, points: np.ndarray) -> np.ndarray:
+        """For each of ``points``, the total count at positions up to it (inclusive)."""
+        if self._dense is not None:
+            return np.cumsum(self._dense)[points]
+        index = np.searchsorted(self._at, points, side="right")
+        return np.concatenate(([0], np.cumsum(self._count)))[index]
 
 
 def _starts(ordered: np.ndarray) -> np.ndarray:
@@ -216,13 +249,6 @@ def _tie_run(baseline: np.ndarray, points: np.ndarray) -> tuple[np.ndarray, np.n
         start[tied] = np.searchsorted(baseline, values[tied], side="left")
         end[tied] = np.searchsorted(baseline, values[tied], side="right")
     return start, end
-
-
-def _counted_up_to(at: np.ndarray, cumulative: np.ndarray, points: np.ndarray) -> np.ndarray:
-    """For each of ``points``, the total count at positions up to it."""
-    index = np.searchsorted(at, points, side="right")
-    totals = np.concatenate(([0], cumulative))
-    return totals[index]
 
 
 def bin_counts(values: np.ndarray, edges: np.ndarray) -> np.ndarray:

@@ -22,7 +22,7 @@ from tests.workloads.monitoring.samples import (
 from workloads.monitoring.capture import capture_files, read_capture
 from workloads.monitoring.check import check_capture, check_window
 from workloads.monitoring.limits import Limits
-from workloads.monitoring.statistics import WindowPositions, bin_shares
+from workloads.monitoring.statistics import PositionCounts, WindowPositions, bin_shares
 
 BASELINE = sample_baseline(2_000)
 
@@ -58,6 +58,25 @@ def test_ks_from_counted_positions_is_scipys_bit_for_bit(
         expected = ks_2samp(reference, values, method="asymp").statistic
     assert counted.count == len(window)
     assert counted.ks_statistic() == expected
+
+
+@settings(max_examples=60, deadline=None)
+@given(pieces=st.lists(st.lists(st.integers(0, 99), max_size=40), max_size=6))
+def test_position_counts_are_exact_sparse_or_dense(pieces: list[list[int]]) -> None:
+    # given a counter that stays sparse (10,000 positions) and one that turns dense (100)
+    sparse, dense = PositionCounts(10_000), PositionCounts(100)
+    everything = [position for piece in pieces for position in piece]
+    # when
+    for piece in pieces:
+        ordered = np.sort(np.array(piece, dtype=np.int64))
+        sparse.add(ordered)
+        dense.add(ordered)
+    # then
+    points = np.arange(100)
+    expected = np.cumsum(np.bincount(np.array(everything, dtype=np.int64), minlength=100))
+    assert sparse.up_to(points).tolist() == expected.tolist()
+    assert dense.up_to(points).tolist() == expected.tolist()
+    assert sparse.used().tolist() == dense.used().tolist() == sorted(set(everything))
 
 
 def test_a_window_read_in_chunks_gives_the_figures_of_one_read(tmp_path: Path) -> None:

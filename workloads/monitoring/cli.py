@@ -29,7 +29,7 @@ from pathlib import Path
 from workloads.monitoring import contract
 from workloads.monitoring.baseline_files import BaselineError
 from workloads.monitoring.check import Thresholds
-from workloads.monitoring.limits import Limits
+from workloads.monitoring.limits import HELP, Limits
 
 #: Exit status of a check that found drift or violations under ``--fail-on-drift``.
 EXIT_DRIFT = 3
@@ -316,7 +316,7 @@ def parser() -> argparse.ArgumentParser:
             f"--{field.name.replace('_', '-')}",
             type=int,
             dest=field.name,
-            help=f"resource bound (default {field.default}; see workloads/monitoring/limits.py)",
+            help=f"{HELP[field.name]} (default {field.default:,})",
         )
     check.set_defaults(run=run_check)
 

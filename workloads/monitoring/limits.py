@@ -71,3 +71,18 @@ class Limits:
     def to_json(self) -> dict[str, int]:
         """The bounds by name, for summary.json."""
         return asdict(self)
+
+
+#: One line per bound for ``check --help`` (the field docstrings above say more).
+HELP = {
+    "max_line_bytes": "longest capture line read, in bytes; a longer one is skipped as malformed",
+    "max_payload_bytes": "longest request or answer 'data', in characters; longer is malformed",
+    "max_json_depth": "deepest nesting of a line or a JSON payload; deeper is malformed",
+    "max_number_digits": "most digits of a JSON integer; a longer one makes its line malformed",
+    "max_csv_cell": "longest CSV cell, in characters (<= 131072); longer is malformed",
+    "max_unknown_keys": "unknown JSON keys listed one violation each; past it one sums them up",
+    "max_unseen_categories": "unseen categories counted by name per feature; the rate stays exact",
+    "max_label_chars": "longest unknown key or category kept for the report",
+    "max_examples": "malformed lines whose file, line and reason the summary keeps",
+    "chunk_rows": "rows held as raw cells before they are folded into counts",
+}

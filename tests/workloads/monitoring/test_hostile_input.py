@@ -476,3 +476,12 @@ def test_a_file_that_cannot_be_opened_is_one_malformed_line(tmp_path: Path) -> N
     assert [(e.file, e.line, e.reason) for e in data.examples] == [
         (str(Path("main/gone.jsonl")), 0, "cannot open: No such file or directory")
     ]
+
+
+def test_every_bound_has_a_help_line() -> None:
+    # given / when / then
+    from dataclasses import fields
+
+    from workloads.monitoring.limits import HELP
+
+    assert list(HELP) == [item.name for item in fields(Limits)]

@@ -19,7 +19,7 @@ import csv
 import json
 import re
 from collections import Counter, deque
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
@@ -185,6 +185,17 @@ def _physical_lines(handle: IO[bytes], max_line_bytes: int) -> Iterator[_Line]:
             if not more or more.endswith(b"\n"):
                 break
         yield _Line(number, data[:_RAW_PREFIX], size, too_long=True)
+
+
+def _guarded(
+    build: Callable[..., SourceRecord], position: int, raw: str | None, *args: Any
+) -> SourceRecord:
+    """``build(*args)``, or a rejection of that one item if it fails in a way no rule foresaw."""
+    try:
+        return build(*args)
+    except Exception as error:
+        problem = f"cannot read item {position}: {type(error).__name__}: {error}"
+        return SourceRecord(position, None, problem, raw=raw)
 
 
 def _without_ending(data: bytes) -> bytes:
@@ -413,7 +424,8 @@ def _csv_items(
                     _account(stats, record.lines, skipped=True)
                     continue
                 _account(stats, record.lines, skipped=False)
-                yield _csv_item(header, record, limits)
+                first = record.lines[0]
+                yield _guarded(_csv_item, first.number, _raw(first), header, record, limits)
         _finish(stats, feed)
 
 
@@ -489,7 +501,7 @@ def _json_items(
                 _account(stats, [line], skipped=True)
                 continue
             _account(stats, [line], skipped=False)
-            yield _json_item(line, text, limits)
+            yield _guarded(_json_item, line.number, text, line, text, limits)
         _finish(stats, feed)
 
 
@@ -615,7 +627,7 @@ def _parquet_items(parquet: Any, stats: SourceStats, limits: InputLimits) -> Ite
                         done += 1
                         position += 1
                         _count_row(stats)
-                        yield _parquet_item(position, row, limits)
+                        yield _guarded(_parquet_item, position, None, position, row, limits)
             except Exception as error:
                 reason = " ".join(f"{type(error).__name__}: {error}".split())[:300]
                 for _ in range(rows - done):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -332,3 +333,30 @@ def test_memory_stays_bounded_whatever_the_line_length(
     assert rest == (10_000 if quote else 1)
     assert source.stats.bytes == path.stat().st_size
     assert peak < 1_000_000, peak
+
+
+def test_an_unforeseen_failure_on_one_item_rejects_that_item_only(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # given a bug that fails the reader on the second line only
+    from workloads.features import sources
+
+    real = sources._json_item
+
+    def flaky(line: Any, text: str, limits: InputLimits) -> SourceRecord:
+        if line.number == 2:
+            raise RecursionError("too deep somewhere")
+        return real(line, text, limits)
+
+    monkeypatch.setattr(sources, "_json_item", flaky)
+    path = write(
+        tmp_path / "data.jsonl", '{"customer_id": "c-1"}\n{"x": 1}\n{"customer_id": "c-3"}\n'
+    )
+    # when
+    items = list(read_records(path))
+    # then
+    assert rejected(items) == [
+        (2, MALFORMED, "cannot read item 2: RecursionError: too deep somewhere")
+    ]
+    assert items[1].raw == '{"x": 1}'
+    assert ids(items) == ["c-1", "c-3"]

@@ -119,12 +119,12 @@ def _environment(info: ValidationInfo) -> str | None:
     return environment if isinstance(environment, str) else None
 
 
-def _name_problem(full_name: str, limit: int, what: str) -> str | None:
+def _name_problem(full_name: str, limit: int, what: str, who: str = "AWS") -> str | None:
     """Why ``full_name`` (a name the program derives) is too long for ``what``, or None."""
     if len(full_name) <= limit:
         return None
     return (
-        f"makes the {what} '{full_name}', {len(full_name)} characters; AWS allows at most {limit}"
+        f"makes the {what} '{full_name}', {len(full_name)} characters; {who} allows at most {limit}"
     )
 
 
@@ -1573,6 +1573,7 @@ class MonitoringConfig(_Section):
 
 #: A Kubernetes object name (RFC 1123 label): what namespaced names and DNS labels allow.
 _K8S_NAME = r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$"
+_MAX_DNS_LABEL = 63
 
 #: Kubernetes quantities: CPU as cores or millicores, memory with a binary or decimal suffix.
 _CPU_QUANTITY = r"^(\d+(\.\d{1,3})?|\d+m)$"
@@ -1787,7 +1788,8 @@ class KServeEndpointConfig(_Section):
     """One KServe InferenceService running our inference server image."""
 
     name: str = Field(pattern=_K8S_NAME)
-    """The InferenceService's name in the serving namespace."""
+    """The InferenceService's name in the serving namespace; KServe's predictor host label
+    ``<name>-predictor-mlp-<environment>-serving`` must fit a DNS label (63 characters)."""
     image: ImageConfig
     """Our inference server image in ECR (docker/serving.Dockerfile)."""
     model_artifact: str = Field(max_length=_MAX_S3_KEY)
@@ -1812,6 +1814,24 @@ class KServeEndpointConfig(_Section):
     def _artifact_key(cls, value: str) -> str:
         if not _ARTIFACT_KEY.match(value):
             raise ValueError("must be a key ending in .tar.gz in the models bucket")
+        return value
+
+    @field_validator("name")
+    @classmethod
+    def _host_label_fits(cls, value: str, info: ValidationInfo) -> str:
+        # KServe names the predictor's host <name>-predictor-<namespace>, one DNS label, and
+        # fails to reconcile past 63 characters (kserve/kserve#4807); the namespace is
+        # mlp-<env>-serving (components/kubernetes/namespaces.py).
+        environment = _environment(info)
+        if environment is not None and (
+            problem := _name_problem(
+                f"{value}-predictor-mlp-{environment}-serving",
+                _MAX_DNS_LABEL,
+                "KServe predictor host label",
+                "a DNS label",
+            )
+        ):
+            raise ValueError(problem)
         return value
 
     @field_validator("max_replicas")

@@ -134,6 +134,21 @@ def test_the_longest_endpoint_and_pipeline_names_fit_with_their_prefix() -> None
     assert len(f"mlp-{config.environment}-{config.serving.endpoints[0].name}") == 59
 
 
+def test_kserve_names_leave_room_for_the_predictor_host_label() -> None:
+    # given a KServe endpoint whose name fits a Kubernetes name but not KServe's host label
+    name = "churn-model-" + "x" * 30
+    flat = changed("kubernetes", set_in(("endpoints", 0, "name"), name))
+    # then the label KServe would build is named, with its length
+    label = f"{name}-predictor-mlp-dev-serving"
+    assert problems_of(flat) == [
+        f"kubernetes.endpoints[0].name: makes the KServe predictor host label '{label}', "
+        f"{len(label)} characters; a DNS label allows at most 63"
+    ]
+    # and the longest that fits is accepted
+    fitting = changed("kubernetes", set_in(("endpoints", 0, "name"), "x" * (63 - 29)))
+    assert load_platform_config("dev", fitting)
+
+
 def tags(count: int) -> dict[str, str]:
     return {f"Team{index}": "ml" for index in range(count)}
 

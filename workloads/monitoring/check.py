@@ -707,11 +707,11 @@ def _violations(
         # distinct keys must not turn into thousands of violations (and megabytes of files).
         keys = sorted(capture.extra_columns)
         total = sum(capture.extra_columns.values()) + capture.extra_untracked
-        shown = ", ".join(f"'{key}'" for key in keys[:10])
+        shown = ", ".join(f"'{key}'" for key in keys)
         add(
             UNKNOWN_KEYS,
             "extra_column_check",
             f"rows carry more than {len(keys)} distinct keys that no baseline feature is "
-            f"({total} occurrences), such as {shown}",
+            f"({total} occurrences in all); the first {len(keys)} seen, sorted: {shown}",
         )
     return found

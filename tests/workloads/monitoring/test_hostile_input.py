@@ -184,7 +184,7 @@ def test_many_unknown_keys_give_one_summarising_violation(tmp_path: Path) -> Non
             "feature_name": UNKNOWN_KEYS,
             "constraint_check_type": "extra_column_check",
             "description": "rows carry more than 3 distinct keys that no baseline feature is "
-            "(100000 occurrences), such as 'k0_0', 'k0_1', 'k0_2'",
+            "(100000 occurrences in all); the first 3 seen, sorted: 'k0_0', 'k0_1', 'k0_2'",
         }
     ]
 

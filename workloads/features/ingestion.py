@@ -395,7 +395,12 @@ def _reject_line(item: SourceRecord, kind: str, reason: str) -> str:
         value = dict(content) if isinstance(content, Mapping) else content
         # default=str: Parquet rows hold datetimes and decimals.
         line = {"position": item.position, key: value, "kind": kind, "reason": reason}
-        return json.dumps(line, default=str, ensure_ascii=False)
+        text = json.dumps(line, default=str, ensure_ascii=False)
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:  # a lone surrogate (JSON's "\ud800"): keep it escaped
+            text = json.dumps(line, default=str)
+        return text
     except Exception:  # e.g. an int past Python's 4300-digit str() limit
         line = {"position": item.position, key: shown(content, 1024), "kind": kind}
         return json.dumps({**line, "reason": reason}, default=str, ensure_ascii=False)

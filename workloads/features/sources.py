@@ -543,6 +543,8 @@ def _json_item(line: _Line, text: str, limits: InputLimits) -> SourceRecord:
         return rejected(f"not valid JSON: {type(error).__name__}: {error}")
     if not isinstance(value, dict):
         return rejected(f"a {type(value).__name__}, not a JSON object")
+    if "\\u" in text and not _encodable(value):
+        return rejected(f"line {number} holds a lone surrogate escape (e.g. \\ud800): not text")
     for name, item in value.items():
         if isinstance(item, str) and _larger_than(item, limits.max_field_bytes):
             return rejected(
@@ -551,6 +553,18 @@ def _json_item(line: _Line, text: str, limits: InputLimits) -> SourceRecord:
                 OVER_LIMIT,
             )
     return SourceRecord(number, value)
+
+
+def _encodable(value: dict[str, Any]) -> bool:
+    """True unless a key or text value holds a lone surrogate, which UTF-8 cannot encode."""
+    try:
+        for name, item in value.items():
+            name.encode("utf-8")
+            if isinstance(item, str):
+                item.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _json_too_deep(text: str, max_depth: int) -> bool:

@@ -573,3 +573,16 @@ def test_a_corrupt_parquet_row_group_costs_its_own_rows(client: Any, tmp_path: P
     (line,) = reject_lines(tmp_path / "rejects.jsonl")
     assert (line["position"], line["kind"]) == (2, "malformed_input")
     assert line["reason"].startswith("row 2 is in row group 2, which cannot be read: ")
+
+
+def test_a_record_with_a_lone_surrogate_is_written_to_the_reject_file_escaped(
+    client: Any, tmp_path: Path
+) -> None:
+    # given a caller's record that UTF-8 cannot encode, with a bad value
+    with Stubber(client):
+        report = run([record(1, segment="\ud800", orders="x")], client, tmp_path)
+    # then
+    assert report.rejected == {"bad_value": 1}
+    text = (tmp_path / "rejects.jsonl").read_text(encoding="utf-8")
+    assert '"segment": "\\ud800"' in text
+    assert json.loads(text)["record"]["segment"] == "\ud800"

@@ -230,6 +230,7 @@ def json_pieces(draw: st.DrawFn, number: int) -> Piece:
                 "long_line",
                 "bad_utf8",
                 "repeated_key",
+                "lone_surrogate",
                 "nan",
                 "overflowing_time",
                 "not_an_object",
@@ -263,6 +264,7 @@ def json_pieces(draw: st.DrawFn, number: int) -> Piece:
         "long_line": lambda: b'{"segment": "' + b"z" * draw(st.integers(200, 3000)) + b'"}',
         "bad_utf8": lambda: prefix + b', "segment": "\xff"}',
         "repeated_key": lambda: prefix + f', "customer_id": "{record_id}"}}'.encode(),
+        "lone_surrogate": lambda: prefix + b', "segment": "\\udc00"}',
         "nan": lambda: prefix + b', "spend": NaN}',
         "overflowing_time": lambda: json.dumps(
             {**base, "updated_at": "0001-01-01T00:00:00+01:00"}

@@ -360,3 +360,14 @@ def test_an_unforeseen_failure_on_one_item_rejects_that_item_only(
     ]
     assert items[1].raw == '{"x": 1}'
     assert ids(items) == ["c-1", "c-3"]
+
+
+def test_a_json_lone_surrogate_is_rejected_as_not_text(tmp_path: Path) -> None:
+    path = write(
+        tmp_path / "data.jsonl", '{"customer_id": "c-1\\ud800"}\n{"customer_id": "c-\\u00e9"}\n'
+    )
+    items = list(read_records(path))
+    assert rejected(items) == [
+        (1, MALFORMED, "line 1 holds a lone surrogate escape (e.g. \\ud800): not text")
+    ]
+    assert ids(items) == ["c-\u00e9"]

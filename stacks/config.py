@@ -712,7 +712,8 @@ _DISTRIBUTED_ALGORITHMS = ("pytorch",)
 _SAGEMAKER_INSTANCE = r"^ml\.[a-z0-9-]+\.\w+$"
 _HYPERPARAMETER_NAME = r"^[a-z][a-z0-9_]{0,62}$"
 
-#: The longest hyperparameter value SageMaker passes (CreateTrainingJob ``HyperParameters``).
+#: The longest hyperparameter value SageMaker passes (CreateTrainingJob ``HyperParameters``; the
+#: limits here are botocore's sagemaker service model, which some API pages still give as 256).
 MAX_HYPERPARAMETER_VALUE_LENGTH = 2500
 
 #: Values of one categorical tuning range (SageMaker ``CategoricalParameterRange``: 1-30 values).
@@ -871,8 +872,8 @@ class ParameterRangeConfig(_Section):
     """Highest value (integer and continuous ranges)."""
     scaling: Literal["Auto", "Linear", "Logarithmic", "ReverseLogarithmic"] = "Auto"
     """How values are sampled across the range."""
-    values: tuple[str, ...] = ()
-    """The choices of a categorical range (1-30, a SageMaker limit)."""
+    values: tuple[Annotated[str, Field(max_length=256)], ...] = ()
+    """The choices of a categorical range (1-30 of at most 256 characters, SageMaker's limits)."""
 
     @model_validator(mode="after")
     def _range_shape(self) -> ParameterRangeConfig:

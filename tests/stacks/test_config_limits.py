@@ -67,6 +67,7 @@ def set_in(path: tuple[Any, ...], value: Any) -> Any:
         ("kubernetes", ("training_jobs", 0, "train_data"), "", "kubernetes.training_jobs[0].train_data: must match ^[\\w!\\-.*'()][\\w!\\-.*'()/]*$"),
         ("kubernetes", ("jupyterhub", "admin_users"), [""], "kubernetes.jupyterhub.admin_users[0]: must match ^\\S{1,256}$"),
         ("training", ("pipelines", 0, "target"), "", "training.pipelines[0].target: must match ^[\\w.-]{1,128}$"),
+        ("training", ("pipelines", 0, "tuning", "ranges"), [{"name": "tree_method", "type": "categorical", "values": ["h" * 257]}], "training.pipelines[0].tuning.ranges[0].values[0]: must be at most 256 characters"),
         ("training", ("pipelines", 0, "tuning", "hyperband_max_resource"), 10**6, "training.pipelines[0].tuning.hyperband_max_resource: must be <= 10000"),
         ("training", ("repositories", "names"), ["x" * 245], "training.repositories.names[0]: must be at most 244 characters"),
         ("monitoring", ("endpoints", 0, "thresholds"), {"psi": 101}, "monitoring.endpoints[0].thresholds.psi: must be <= 100.0"),

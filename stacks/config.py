@@ -1514,21 +1514,29 @@ class MonitoredEndpointConfig(_Section):
         environment = _environment(info)
         if environment is None:
             return self
-        # The monitor's pipeline and its EventBridge schedule are mlp-<env>-<endpoint>-monitor
-        # (components/model_monitor.py); Model Monitor's schedule adds -data-quality.
-        pipeline = f"mlp-{environment}-{self.endpoint}-monitor"
-        problems = [_name_problem(pipeline, MAX_SCHEDULE_NAME, "EventBridge schedule name")]
-        if self.model_monitor.enabled:
-            problems.append(
-                _name_problem(
-                    f"{pipeline}-data-quality",
-                    MAX_MONITORING_SCHEDULE_NAME,
-                    "Model Monitor schedule name",
-                )
-            )
+        problems = [
+            _name_problem(name, limit, what)
+            for what, (name, limit) in self.derived_names(environment).items()
+        ]
         if found := [("endpoint", problem) for problem in problems if problem is not None]:
             raise PathProblems(found)
         return self
+
+    def derived_names(self, environment: str) -> dict[str, tuple[str, int]]:
+        """The AWS names this monitor's resources get in ``environment``, with their limits.
+
+        The pipeline and its EventBridge schedule are ``mlp-<env>-<endpoint>-monitor`` (stacks/
+        program.py, components/model_monitor.py); Model Monitor's schedule adds
+        ``-data-quality``. A test holds these to the names in the plan.
+        """
+        pipeline = f"mlp-{environment}-{self.endpoint}-monitor"
+        names = {"EventBridge schedule name": (pipeline, MAX_SCHEDULE_NAME)}
+        if self.model_monitor.enabled:
+            names["Model Monitor schedule name"] = (
+                f"{pipeline}-data-quality",
+                MAX_MONITORING_SCHEDULE_NAME,
+            )
+        return names
 
     @property
     def silent_after_hours(self) -> int:

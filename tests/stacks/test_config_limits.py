@@ -19,7 +19,7 @@ from stacks.config import (
     render_folder_problem,
 )
 from stacks.program import base_tags
-from tests.conftest import ROOT, stack_config, with_section
+from tests.conftest import ROOT, Plan, stack_config, with_section
 
 DEV = stack_config("dev")
 PROD = stack_config("prod")
@@ -122,6 +122,32 @@ def test_monitor_names_are_checked_with_the_prefix_the_program_adds() -> None:
         "monitoring.endpoints[0].endpoint: makes the Model Monitor schedule name "
         f"'{pipeline}-data-quality', 80 characters; AWS allows at most 63",
     ]
+
+
+def test_the_names_the_config_checks_are_the_names_the_program_gives(
+    plans: dict[str, Plan],
+) -> None:
+    # given prod (two monitors, one with SageMaker's Model Monitor) and its plan
+    config = load_platform_config("prod", PROD)
+    resources = plans["prod"].resources
+    names = {
+        resource.inputs.get("name")
+        for resource in resources
+        if resource.type
+        in (
+            "aws:scheduler/schedule:Schedule",
+            "aws:sagemaker/monitoringSchedule:MonitoringSchedule",
+            "aws:sagemaker/endpoint:Endpoint",
+        )
+    }
+    # then every name the config derives is one the program created
+    derived = {
+        name
+        for monitor in config.monitoring.endpoints
+        for name, _ in monitor.derived_names(config.environment).values()
+    }
+    derived |= {f"mlp-{config.environment}-{e.name}" for e in config.serving.endpoints}
+    assert derived == names
 
 
 def test_the_longest_endpoint_and_pipeline_names_fit_with_their_prefix() -> None:

@@ -86,7 +86,13 @@ async def answered(*requesters: Requester) -> None:
 
 
 def run(scenario: Callable[[], Awaitable[None]]) -> None:
-    asyncio.run(scenario())  # type: ignore[arg-type]
+    # Not asyncio.run: it leaves the main thread with no current event loop, which breaks the
+    # Pulumi mock tests (they ask for one) when they run later in the same session.
+    loop = asyncio.new_event_loop()
+    try:
+        loop.run_until_complete(scenario())
+    finally:
+        loop.close()
 
 
 def test_a_full_batch_runs_at_once_and_answers_each_request_its_own_rows() -> None:

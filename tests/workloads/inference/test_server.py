@@ -911,3 +911,34 @@ def test_a_half_sent_request_cannot_hold_the_drain_past_its_bound(
         "close",
     )
     assert server.process.wait(20) == 0, server.output()
+
+
+def test_the_drain_bounds_come_from_flags_or_the_environment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # given no flags and no variable, then the contract's defaults
+    monkeypatch.delenv("ML_PLATFORM_DRAIN_SECONDS", raising=False)
+    args = build_parser().parse_args([])
+    assert (args.drain_seconds, args.drain_idle_seconds) == (10.0, 1.0)
+    # given the variable, then it sets the drain bound; a flag still wins
+    monkeypatch.setenv("ML_PLATFORM_DRAIN_SECONDS", "4.5")
+    assert build_parser().parse_args([]).drain_seconds == 4.5
+    assert build_parser().parse_args(["--drain-seconds", "2"]).drain_seconds == 2.0
+
+
+def test_a_drain_bound_that_is_not_a_number_is_refused_in_one_line(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # given a variable that is not a number
+    monkeypatch.setenv("ML_PLATFORM_DRAIN_SECONDS", "soon")
+    # when the CLI is built, then it stops with one line naming the variable and the value
+    with pytest.raises(SystemExit) as stopped:
+        build_parser()
+    assert str(stopped.value) == (
+        "ml-platform-serve: $ML_PLATFORM_DRAIN_SECONDS: 'soon' is not a number >= 0"
+    )
+    # and a negative flag is refused by argparse, naming the flag
+    monkeypatch.delenv("ML_PLATFORM_DRAIN_SECONDS")
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["--drain-seconds", "-1"])
+    assert "argument --drain-seconds: must be >= 0, not -1" in capsys.readouterr().err

@@ -2191,6 +2191,10 @@ _FOREIGN_KEYS = ("aws:region",)
 #: multi-GB file from being read into memory).
 MAX_STACK_FILE_BYTES = 1024 * 1024
 
+#: The deepest a stack file's values may nest (a platform bound: real ones nest about 6 deep;
+#: the validators' JSON parser stops at a few hundred with a message naming no path).
+MAX_STACK_FILE_DEPTH = 32
+
 
 class StackFileError(ConfigError):
     """A stack file that cannot be read as a stack's config: one line naming the file and line."""
@@ -2291,13 +2295,26 @@ def _kind_of(value: Any) -> str:
     return "text" if isinstance(value, str) else f"a {type(value).__name__}"
 
 
+def _depth(value: Any) -> int:
+    """How deep mappings and lists nest in ``value`` (a scalar is 0), without recursion."""
+    deepest, pending = 0, [(value, 0)]
+    while pending:
+        item, depth = pending.pop()
+        if isinstance(item, dict | list):
+            children = item.values() if isinstance(item, dict) else item
+            pending += [(child, depth + 1) for child in children]
+            deepest = max(deepest, depth + 1)
+    return deepest
+
+
 def load_stack_file(path: Path, stack: str) -> dict[str, Any]:
     """The ``config:`` mapping of a ``Pulumi.<stack>.yaml`` file, read safely.
 
     Raises:
         StackFileError: one line naming the file (and line) and what is wrong: unreadable,
             larger than MAX_STACK_FILE_BYTES, not UTF-8, not YAML, an alias, a duplicate key, a
-            root or ``config:`` that is not a mapping, or a config key that is not a string.
+            root or ``config:`` that is not a mapping, values nested deeper than
+            MAX_STACK_FILE_DEPTH, or a config key that is not a string.
 
     """
     try:
@@ -2345,6 +2362,13 @@ def load_stack_file(path: Path, stack: str) -> dict[str, Any]:
             path,
             None,
             f"'config:' must be a mapping of keys to values, not {_kind_of(config)}",
+        )
+    if (depth := _depth(config)) > MAX_STACK_FILE_DEPTH:
+        raise StackFileError(
+            stack,
+            path,
+            None,
+            f"nests {depth} levels deep; a stack file may nest at most {MAX_STACK_FILE_DEPTH}",
         )
     if bad := [key for key in config if not isinstance(key, str)]:
         raise StackFileError(

@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 from stacks.config import (
     MAX_STACK_FILE_BYTES,
+    MAX_STACK_FILE_DEPTH,
     ConfigError,
     StackFileError,
     load_platform_config,
@@ -118,6 +119,17 @@ def test_deep_nesting_is_a_config_error_not_a_crash(tmp_path: Path) -> None:
     text = "config:\n  a: " + "[" * depth + "]" * depth + "\n"
     # then it is refused in one line
     assert refusal(tmp_path, text) == ": nested too deeply to be a stack file"
+
+
+def test_nesting_is_bounded_before_validation(tmp_path: Path) -> None:
+    # given a value nested 40 levels (YAML reads it; the validators' JSON parser would not say
+    # where the problem is)
+    text = "config:\n  ml-platform:data: " + "[" * 40 + "]" * 40 + "\n"
+    # then the file is refused with the depth and the bound
+    assert (
+        refusal(tmp_path, text)
+        == f": nests 41 levels deep; a stack file may nest at most {MAX_STACK_FILE_DEPTH}"
+    )
 
 
 def test_timestamps_stay_text_and_empty_files_are_empty_configs(tmp_path: Path) -> None:

@@ -2387,7 +2387,8 @@ def decode_config_value(value: Any) -> Any:
         return value
     try:
         return json.loads(value)
-    except json.JSONDecodeError:
+    except (json.JSONDecodeError, RecursionError):
+        # Not JSON, or nested beyond Python's recursion limit: validated as the text it is.
         return value
 
 

@@ -305,3 +305,13 @@ def test_any_mutation_of_the_dev_config_gives_a_config_or_a_config_error(
     file = write(tmp_path, yaml.safe_dump({"config": config}, allow_unicode=True))
     # when loaded and validated / then a config or a config error, never another exception
     _outcome(file)
+
+
+def test_an_engine_value_nested_past_the_recursion_limit_is_a_config_error() -> None:
+    # given the engine's flat config (the `pulumi up` path) with an absurdly nested value
+    flat = flatten_stack_file({"config": stack_file("dev")})
+    flat["ml-platform:data"] = "[" * 100_000 + "]" * 100_000
+    # then it is validated as the text it is, and refused at its key
+    with pytest.raises(ConfigError) as raised:
+        load_platform_config("dev", flat)
+    assert raised.value.problems == ["data: must be a mapping"]

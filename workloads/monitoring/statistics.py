@@ -107,19 +107,21 @@ def ks_test(baseline: np.ndarray, current: np.ndarray) -> KsResult:
 class WindowPositions:
     """Where a window's values fall in a sorted baseline sample, counted: enough for exact KS.
 
-    For each window value ``v`` only ``searchsorted(baseline, v, "left")`` (baseline values below
-    it) and ``..."right"`` (at or below it) are kept, as counts per position
-    (:class:`PositionCounts`), merged as pieces arrive. Both empirical CDFs at every point of
-    either sample follow from these counts (see :meth:`ks_statistic`), so memory is at most two
-    8-byte counters per baseline value (twice the sample itself), whatever the window's size.
+    For each window value ``v`` only its position ``p = searchsorted(baseline, v, "left")``
+    (baseline values below it) is kept, counted per position (:class:`PositionCounts`), apart
+    for values the baseline also holds ("tied"). Values sharing a position form a group between
+    two baseline values, inside which both empirical CDFs move monotonically, so the group's
+    extremes, and with them the KS statistic, follow from the counts alone (see
+    :meth:`ks_statistic`). Memory is at most two 8-byte counters per baseline value (twice the
+    sample itself), whatever the window's size.
     """
 
     def __init__(self, baseline: np.ndarray) -> None:
         """Count window values against ``baseline`` (sorted, NaN-free, non-empty)."""
         self.baseline = baseline
         self.count = 0
-        self._left = PositionCounts(baseline.shape[0] + 1)
-        self._right = PositionCounts(baseline.shape[0] + 1)
+        self._apart = PositionCounts(baseline.shape[0] + 1)
+        self._tied = PositionCounts(baseline.shape[0] + 1)
 
     def add(self, values: np.ndarray) -> None:
         """Count a piece of the window (float64, NaN-free, any order)."""
@@ -129,44 +131,50 @@ class WindowPositions:
         # into a baseline of a million values, which no cache holds.
         ordered = np.sort(values)
         baseline, n = self.baseline, self.baseline.shape[0]
-        left = np.searchsorted(baseline, ordered, side="left")
-        # Only values the baseline also holds need a second search; continuous data has none.
-        tied = baseline[np.minimum(left, n - 1)] == ordered
-        tied &= left < n
-        right = left.copy()
+        below = np.searchsorted(baseline, ordered, side="left")
+        tied = baseline[np.minimum(below, n - 1)] == ordered
+        tied &= below < n
         if tied.any():
-            right[tied] = np.searchsorted(baseline, ordered[tied], side="right")
-        self._left.add(left)
-        self._right.add(right)
+            self._tied.add(below[tied])
+            self._apart.add(below[~tied])
+        else:
+            self._apart.add(below)
         self.count += int(values.shape[0])
 
     def ks_statistic(self) -> float:
         """The two-sided KS statistic, equal to ``scipy.stats.ks_2samp``'s bit for bit.
 
-        scipy evaluates ``F_b(x) - F_c(x)`` (``#b <= x / n - #c <= x / m``) at every value ``x``
-        of either sample. At a baseline value ``b_i``, ``#c <= b_i`` is the count of window values
-        whose left position is at most ``i``. Between two baseline values ``F_b`` is constant,
-        so over the window values there the difference is lowest at the largest one, where
-        ``#c <= x`` is the count of window values below the next baseline value (right position
-        at most ``i``). Both counts change only at positions some window value holds, and in
-        between ``F_b`` only grows, so the extremes lie at those positions and their
-        neighbours: O(distinct positions) points instead of every value.
+        scipy evaluates ``F_c(x) - F_b(x)`` (``#c <= x / m - #b <= x / n``) at every value of
+        either sample; the maximum of either sign is reached at a window value (at a baseline
+        value, where ``F_b`` jumps, the next window value is at least as far). The window values
+        at one position ``p`` that the baseline does not hold lie between ``b[p-1]`` and
+        ``b[p]``, where ``#b <= x`` is ``p``: ``F_c - F_b`` peaks at the largest of them
+        (``#c <= x`` counts every window value below ``b[p]``) and ``F_b - F_c`` just before the
+        smallest (``#c < x`` counts those at or below ``b[p-1]``). Tied values equal ``b[p]``,
+        where ``#b <= x`` is the end ``e`` of its run of equal values. The same expressions as
+        :func:`ks_statistic` (``k / m - l / n``) at the same counts give the same floats.
         """
         n, m = self.baseline.shape[0], self.count
         if m == 0:
             raise ValueError("no window value counted")
-        left_at, right_at = self._left.used(), self._right.used()
-        points = np.concatenate(([0, n - 1], left_at, left_at - 1, right_at, right_at - 1))
-        points = _distinct(np.sort(np.clip(points, 0, n - 1)))
-        at_or_below = self._left.up_to(points)
-        below = self._right.up_to(points)
-        baseline_below, baseline_at = _tie_run(self.baseline, points)
-        # The same float expressions scipy evaluates (k / n - l / m), so the figures match.
-        at_points = baseline_at / n - at_or_below / m
-        before_points = baseline_below / n - below / m
-        highest = float(np.max(at_points))
-        lowest = float(min(np.min(at_points), np.min(before_points)))
-        return float(max(highest, min(max(-lowest, 0.0), 1.0), 0.0))
+        apart, tied = self._apart, self._tied
+        highest = lowest = 0.0
+        groups = apart.used()
+        if groups.shape[0]:
+            # #c < b[p]: values apart at positions <= p, tied ones at positions < p.
+            up_to_top = apart.up_to(groups) + tied.up_to(groups - 1)
+            # #c <= b[p-1]: every value at a position < p.
+            below_bottom = apart.up_to(groups - 1) + tied.up_to(groups - 1)
+            highest = max(highest, float(np.max(up_to_top / m - groups / n)))
+            lowest = max(lowest, float(np.max(groups / n - below_bottom / m)))
+        runs = tied.used()
+        if runs.shape[0]:
+            ends = np.searchsorted(self.baseline, self.baseline[runs], side="right")
+            at_or_below = apart.up_to(runs) + tied.up_to(runs)
+            strictly_below = apart.up_to(runs) + tied.up_to(runs - 1)
+            highest = max(highest, float(np.max(at_or_below / m - ends / n)))
+            lowest = max(lowest, float(np.max(runs / n - strictly_below / m)))
+        return float(max(highest, lowest))
 
     def ks_test(self) -> KsResult:
         """KS statistic and p-value of the counted window against the baseline."""
@@ -199,6 +207,10 @@ class PositionCounts:
         if self._dense is not None:
             self._dense[at] += count  # distinct positions: no repeated index to lose
             return
+        if self._at.shape[0] == 0:
+            self._at, self._count = at, count
+            self._switch()
+            return
         merged_at = np.concatenate((self._at, at))
         merged_count = np.concatenate((self._count, count))
         # Two sorted runs: a stable sort merges them in linear time (numpy's hash-based unique
@@ -207,6 +219,10 @@ class PositionCounts:
         merged_at, merged_count = merged_at[order], merged_count[order]
         starts = _starts(merged_at)
         self._at, self._count = merged_at[starts], np.add.reduceat(merged_count, starts)
+        self._switch()
+
+    def _switch(self) -> None:
+        """Turn dense once the sparse form would take more memory than the dense one."""
         if 2 * self._at.shape[0] > self.size:
             self._dense = np.zeros(self.size, dtype=np.int64)
             self._dense[self._at] = self._count
@@ -217,9 +233,10 @@ class PositionCounts:
         return np.flatnonzero(self._dense) if self._dense is not None else self._at
 
     def up_to(self, points: np.ndarray) -> np.ndarray:
-        """For each of ``points``, the total count at positions up to it (inclusive)."""
+        """For each of ``points`` (sorted, from -1), the total count at positions up to it."""
         if self._dense is not None:
-            return np.cumsum(self._dense)[points]
+            totals = np.concatenate(([0], np.cumsum(self._dense)))
+            return totals[points + 1]
         index = np.searchsorted(self._at, points, side="right")
         return np.concatenate(([0], np.cumsum(self._count)))[index]
 
@@ -232,23 +249,6 @@ def _starts(ordered: np.ndarray) -> np.ndarray:
 def _distinct(ordered: np.ndarray) -> np.ndarray:
     """The distinct values of ``ordered`` (sorted, non-empty)."""
     return ordered[_starts(ordered)]
-
-
-def _tie_run(baseline: np.ndarray, points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """For each index in ``points``, where the run of values equal to it starts and ends.
-
-    Continuous data has no ties, so each run is the index alone; only tied indices pay a binary
-    search (the same saving as in :func:`ks_statistic`).
-    """
-    n = baseline.shape[0]
-    values = baseline[points]
-    tied = (baseline[np.maximum(points - 1, 0)] == values) & (points > 0)
-    tied |= (baseline[np.minimum(points + 1, n - 1)] == values) & (points < n - 1)
-    start, end = points.copy(), points + 1
-    if tied.any():
-        start[tied] = np.searchsorted(baseline, values[tied], side="left")
-        end[tied] = np.searchsorted(baseline, values[tied], side="right")
-    return start, end
 
 
 def bin_counts(values: np.ndarray, edges: np.ndarray) -> np.ndarray:

@@ -56,9 +56,9 @@ class Hyperparameter:
     item_choices: tuple[str, ...] = ()
     """For a list of strings: the values each item may take (empty: any)."""
     unique_items: bool = False
-    """For a list: whether an item may appear twice."""
+    """For a list: no item may appear twice."""
     non_empty: bool = False
-    """For a list or a string: whether it may be empty."""
+    """For a list or a string: it may not be empty."""
     task_metric: bool = False
     """The value names a metric of the pipeline's task (``objectives.METRICS``)."""
     empty_is_default: bool = False
@@ -122,9 +122,8 @@ class Hyperparameter:
             if isinstance(item, bool) or not isinstance(item, int | float):
                 continue
             if not self.within(item) or item in self.excluded:
-                shown = "none" if not isinstance(value, tuple) else "each item"
                 nullable = " or none" if type(None) in typing.get_args(self.annotation) else ""
-                what = "must be" if shown == "none" else "each item must be"
+                what = "each item must be" if isinstance(value, tuple) else "must be"
                 return f"{what} {self.bounds_text()}{nullable}, not {_number(item)}"
         if isinstance(value, tuple):
             if self.non_empty and not value:

@@ -145,11 +145,13 @@ class NumericCounts:
         the piece's cells of the wrong type.
         """
         present = np.asarray(values, dtype=np.float64)
-        present = present[~np.isnan(present)]
-        self.positions.add(present)
-        self.bins += bin_counts(present, self.baseline.edges)
-        self.outside += int(np.count_nonzero(present < self.baseline.minimum))
-        self.outside += int(np.count_nonzero(present > self.baseline.maximum))
+        ordered = np.sort(present[~np.isnan(present)])
+        self.positions.add(ordered, ordered=True)
+        self.bins += bin_counts(ordered, self.baseline.edges)
+        self.outside += int(np.searchsorted(ordered, self.baseline.minimum, side="left"))
+        self.outside += ordered.shape[0] - int(
+            np.searchsorted(ordered, self.baseline.maximum, side="right")
+        )
         self.rows += rows
         self.not_numbers += wrong.not_numbers
         self.fractions += wrong.fractions

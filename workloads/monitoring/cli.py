@@ -92,10 +92,12 @@ def _read_csv(path: Path) -> dict[str, object]:
         with path.open(newline="", encoding="utf-8") as handle:
             reader = csv.DictReader(handle)
             records = list(reader)
+            # Inside the with: for an empty file DictReader reads its header on each access.
+            names = list(reader.fieldnames or [])
     except (csv.Error, UnicodeDecodeError) as error:
         line = reader.line_num if reader is not None else 0
         raise CommandError(f"{path}: line {line}: {error}") from None
-    return {name: [record.get(name) for record in records] for name in reader.fieldnames or []}
+    return {name: [record.get(name) for record in records] for name in names}
 
 
 def _read_json_lines(path: Path) -> dict[str, object]:

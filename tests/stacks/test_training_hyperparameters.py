@@ -1,8 +1,9 @@
-"""The hyperparameter tables agree with the trainers, and the config refuses what they refuse.
+"""The hyperparameter tables are the trainers' declaration, and the config refuses what they refuse.
 
-The trainers' params dataclasses import numpy/torch, so the config cannot read them; these tests
-hold the tables (stacks/training_hyperparameters.py) to them: the same names and types, and the
-same verdict as the trainer's own parser and ``problems()`` on values at and around every bound.
+The tables (stacks/training_hyperparameters.py) are read from the params dataclasses in
+workloads/training/params.py: these tests check that each entry IS its field's declaration
+(name, annotation, bounds), and, since both sides derive their checks from it, that the
+config's verdict equals the trainer's own parser and ``problems()`` at and around every bound.
 """
 
 from __future__ import annotations
@@ -28,9 +29,9 @@ from stacks.training_hyperparameters import (
 )
 from tests.conftest import stack_config, with_section
 from workloads.training.algorithms import params_type
-from workloads.training.automl import FAMILIES
-from workloads.training.entrypoint import JobParams
+from workloads.training.automl import SPACES
 from workloads.training.hyperparameters import HyperparameterError, parse_many
+from workloads.training.params import BOUNDS, FAMILIES, PARAMS_TYPES, Bounds, JobParams
 
 DEV = stack_config("dev")
 TASK = "classification"
@@ -44,10 +45,17 @@ COMMON_PROBES = (
 )  # fmt: skip
 
 
-def declared(params: type) -> dict[str, Any]:
-    """Each field of a trainer's params dataclass and its annotation."""
+def declared(params: type) -> dict[str, tuple[Any, Bounds]]:
+    """Each field of a params dataclass: its annotation and the bounds in its metadata."""
     hints = typing.get_type_hints(params)
-    return {field.name: hints[field.name] for field in dataclasses.fields(params)}
+    return {
+        field.name: (hints[field.name], field.metadata.get(BOUNDS, Bounds()))
+        for field in dataclasses.fields(params)
+    }
+
+
+def entries(table_: dict[str, Hyperparameter]) -> dict[str, tuple[Any, Bounds]]:
+    return {name: (entry.annotation, entry.bounds) for name, entry in table_.items()}
 
 
 def trainer_refuses(algorithm: str, name: str, text: str) -> bool:
@@ -84,15 +92,23 @@ def probe_cases() -> list[tuple[str, str]]:
     ]
 
 
-def test_every_name_and_type_is_the_trainers() -> None:
-    # given the trainers' params dataclasses / then each table has their names and annotations
-    assert {name: entry.annotation for name, entry in SHARED.items()} == declared(JobParams)
-    for algorithm, entries in ALGORITHM_TABLES.items():
-        assert {name: entry.annotation for name, entry in entries.items()} == declared(
-            params_type(algorithm)
-        ), algorithm
-    # and AutoML's families are the trainer's
-    assert AUTOML_FAMILIES == FAMILIES
+def test_each_table_is_its_params_dataclass_declaration() -> None:
+    # given the params dataclasses the trainers parse into
+    # then each table holds exactly their fields, in order, with their annotations and bounds
+    assert entries(SHARED) == declared(JobParams)
+    assert list(ALGORITHM_TABLES) == list(PARAMS_TYPES)
+    for algorithm, own in ALGORITHM_TABLES.items():
+        assert list(own) == [field.name for field in dataclasses.fields(PARAMS_TYPES[algorithm])]
+        assert entries(own) == declared(PARAMS_TYPES[algorithm]), algorithm
+
+
+def test_the_trainers_parse_into_the_declared_dataclasses() -> None:
+    # given each algorithm / when the trainer picks its params class (importing its module)
+    # then it is the very class the table was read from
+    for algorithm, params in PARAMS_TYPES.items():
+        assert params_type(algorithm) is params, algorithm
+    # and AutoML searches exactly the declared families, in their order
+    assert AUTOML_FAMILIES == FAMILIES == tuple(SPACES)
 
 
 @pytest.mark.parametrize(("algorithm", "name"), probe_cases())

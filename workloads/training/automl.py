@@ -34,6 +34,8 @@ from workloads.training import objectives
 from workloads.training.algorithms import TrainedModel, TrainingContext, params_type, train
 from workloads.training.evaluation import is_better
 from workloads.training.hyperparameters import as_strings, parse
+from workloads.training.params import FAMILIES as FAMILIES  # re-exported: the families searched
+from workloads.training.params import AutoMLParams
 from workloads.training.progress import Progress
 from workloads.training.reporting import MetricReporter
 
@@ -105,42 +107,9 @@ SPACES: dict[str, tuple[str, Sampler]] = {
         },
     ),
 }
-"""Each family's algorithm and the sampler of its hyperparameters (as strings)."""
-FAMILIES = tuple(SPACES)
-"""Every family, in the order the first trials take them."""
+"""Each family's algorithm and the sampler of its hyperparameters (as strings), for every one of
+``params.FAMILIES`` in its order."""
 _NEED_COMPLETE_DATA = ("linear", "pytorch")
-
-
-@dataclass(frozen=True)
-class AutoMLParams:
-    """The hyperparameters of an AutoML search."""
-
-    max_trials: int = 20
-    """The most trials."""
-    max_seconds: float = 600.0
-    """No new trial starts once this many seconds have passed since the search began."""
-    families: tuple[str, ...] = FAMILIES
-    """The families to search (a subset of hist_gradient_boosting, random_forest, linear,
-    xgboost, pytorch)."""
-    seed: int = 0
-    """Seeds the search (family choice and hyperparameters)."""
-
-    def problems(self) -> list[str]:
-        """Every out-of-range value, each naming its hyperparameter."""
-        problems = []
-        if self.max_trials < 1:
-            problems.append(f"max_trials: must be >= 1, not {self.max_trials!r}")
-        if not self.max_seconds > 0:
-            problems.append(f"max_seconds: must be > 0, not {self.max_seconds!r}")
-        unknown = [family for family in self.families if family not in SPACES]
-        if unknown or not self.families:
-            problems.append(
-                f"families: {', '.join(map(repr, unknown)) or 'none given'}; choose from "
-                f"{', '.join(FAMILIES)}"
-            )
-        elif len(set(self.families)) != len(self.families):
-            problems.append("families: a family is listed twice")
-        return problems
 
 
 @dataclass

@@ -32,7 +32,7 @@ import traceback
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 from workloads.training import algorithms, contract, objectives
 from workloads.training.algorithms import ALGORITHMS, TrainedModel, TrainingContext, params_type
@@ -46,6 +46,7 @@ from workloads.training.hyperparameters import (
     read_json,
     unwrap,
 )
+from workloads.training.params import JobParams
 from workloads.training.s3_sync import S3SyncError
 from workloads.training.tracking import TrackingUnavailable
 
@@ -59,50 +60,6 @@ METRICS_FILE = "metrics.json"
 
 class JobError(ValueError):
     """The job cannot run as configured (a clear message, no traceback needed)."""
-
-
-@dataclass(frozen=True)
-class JobParams:
-    """The hyperparameters every algorithm shares."""
-
-    algorithm: Literal["sklearn", "xgboost", "pytorch", "automl"]
-    """Which algorithm trains the model."""
-    task: Literal["classification", "regression"]
-    """What the model predicts: a class or a number."""
-    target: str
-    """The target column."""
-    features: tuple[str, ...] = ()
-    """The feature columns, in order (empty: every column but the target, in file order)."""
-    objective: str = ""
-    """The metric that picks the best model (empty: ``objectives.DEFAULT_OBJECTIVE``)."""
-    validation_fraction: float = 0.2
-    """The share of the training data held out for validation when there is no validation
-    channel."""
-    seed: int = 0
-    """Seeds the validation split (and the algorithms that take a seed)."""
-    registered_model_name: str = ""
-    """Register the model under this name in MLflow's registry (when tracking)."""
-
-    def problems(self) -> list[str]:
-        """Problems across fields, each naming its hyperparameter."""
-        problems = []
-        if self.objective and self.objective not in objectives.METRICS[self.task]:
-            problems.append(
-                f"objective: {self.objective!r} is not a {self.task} metric "
-                f"(known: {', '.join(objectives.METRICS[self.task])})"
-            )
-        if not 0.0 < self.validation_fraction < 1.0:
-            problems.append(
-                f"validation_fraction: must be between 0 and 1, not {self.validation_fraction!r}"
-            )
-        if not self.target:
-            problems.append("target: must not be empty")
-        return problems
-
-    @property
-    def resolved_objective(self) -> str:
-        """``objective``, or the task's default."""
-        return self.objective or objectives.DEFAULT_OBJECTIVE[self.task]
 
 
 @dataclass(frozen=True)

@@ -24,8 +24,7 @@ import copy
 import math
 import sys
 import warnings
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -35,6 +34,7 @@ from workloads.training.algorithms import TrainedModel, TrainingContext
 from workloads.training.data import require_complete
 from workloads.training.evaluation import evaluate, is_better, loss
 from workloads.training.hyperparameters import as_strings
+from workloads.training.params import SklearnParams
 from workloads.training.progress import Progress
 
 if TYPE_CHECKING:
@@ -45,73 +45,6 @@ ESTIMATORS = ("hist_gradient_boosting", "random_forest", "linear")
 TRAIN_LOSS_ROWS = 10_000
 """``train_loss`` is measured on at most this many training rows (a fixed sample), so that
 reporting every step stays cheap on large data."""
-
-
-@dataclass(frozen=True)
-class SklearnParams:
-    """The hyperparameters of the scikit-learn path."""
-
-    estimator: Literal["hist_gradient_boosting", "random_forest", "linear"] = (
-        "hist_gradient_boosting"
-    )
-    """Which estimator to train."""
-    learning_rate: float = 0.1
-    """hist_gradient_boosting: the shrinkage of each iteration."""
-    max_iter: int = 500
-    """hist_gradient_boosting: the most boosting iterations; linear: the solver's iterations."""
-    n_estimators: int = 500
-    """random_forest: the most trees."""
-    max_depth: int | None = None
-    """hist_gradient_boosting, random_forest: the deepest a tree grows (none: no limit)."""
-    max_leaf_nodes: int | None = 31
-    """hist_gradient_boosting: leaves per tree (none: no limit)."""
-    min_samples_leaf: int | None = None
-    """hist_gradient_boosting, random_forest: rows per leaf (none: the estimator's default,
-    20 and 1)."""
-    l2_regularization: float = 0.0
-    """hist_gradient_boosting: L2 penalty on leaf values."""
-    max_features: float = 1.0
-    """hist_gradient_boosting, random_forest: the fraction of features each split considers."""
-    alpha: float = 1.0
-    """linear: regularisation strength (``Ridge(alpha)``; ``LogisticRegression(C=1/alpha)``)."""
-    step: int = 10
-    """Iterations or trees added between two evaluations."""
-    patience: int = 5
-    """Evaluations without improvement of the objective before training stops."""
-    n_jobs: int = -1
-    """random_forest: parallel jobs (-1: every core)."""
-    seed: int = 0
-    """``random_state`` of the estimator."""
-
-    def problems(self) -> list[str]:
-        """Every out-of-range value, each naming its hyperparameter."""
-        problems = []
-        positive = {
-            "learning_rate": self.learning_rate,
-            "max_iter": self.max_iter,
-            "n_estimators": self.n_estimators,
-            "alpha": self.alpha,
-            "step": self.step,
-            "patience": self.patience,
-        }
-        problems += [
-            f"{name}: must be > 0, not {value!r}"
-            for name, value in positive.items()
-            if not value > 0
-        ]
-        for name in ("max_depth", "min_samples_leaf"):
-            value = getattr(self, name)
-            if value is not None and value < 1:
-                problems.append(f"{name}: must be >= 1 or none, not {value!r}")
-        if self.max_leaf_nodes is not None and self.max_leaf_nodes < 2:
-            problems.append(f"max_leaf_nodes: must be >= 2 or none, not {self.max_leaf_nodes!r}")
-        if self.l2_regularization < 0:
-            problems.append(f"l2_regularization: must be >= 0, not {self.l2_regularization!r}")
-        if not 0.0 < self.max_features <= 1.0:
-            problems.append(f"max_features: must be in (0, 1], not {self.max_features!r}")
-        if self.n_jobs == 0:
-            problems.append("n_jobs: must be -1 (every core) or >= 1, not 0")
-        return problems
 
 
 def build_estimator(params: SklearnParams, task: str) -> Any:

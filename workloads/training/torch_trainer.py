@@ -54,6 +54,7 @@ from workloads.training.distributed import (
     sum_across,
 )
 from workloads.training.evaluation import evaluate
+from workloads.training.params import TorchParams
 from workloads.training.progress import Progress
 
 if TYPE_CHECKING:
@@ -67,63 +68,6 @@ CHECKPOINT_FORMAT = 1
 """The layout of a checkpoint's payload; a different one is not resumed from."""
 VALIDATION_CHUNK = 65_536
 """Rows per validation forward pass: bounds activation memory on large validation sets."""
-_SEED_LIMIT = 2**32  # numpy's legacy seeding takes 32-bit seeds
-
-
-@dataclass(frozen=True)
-class TorchParams:
-    """The hyperparameters of a ``TabularNet`` training (simple types: parsed from strings)."""
-
-    hidden_sizes: tuple[int, ...] = (64, 32)
-    """Units of each hidden layer, input side first."""
-    dropout: float = 0.1
-    """Dropout probability after each hidden layer, in [0, 1)."""
-    learning_rate: float = 1e-3
-    """AdamW's learning rate."""
-    weight_decay: float = 0.0
-    """AdamW's decoupled weight decay."""
-    batch_size: int = 256
-    """Rows per minibatch, per process (the global batch is this times the world size)."""
-    epochs: int = 50
-    """The most epochs to train."""
-    patience: int = 5
-    """Early stopping: epochs without improvement of ``objective`` before training stops
-    (a value >= ``epochs`` turns early stopping off)."""
-    objective: str = "valid_loss"
-    """The metric early stopping watches and the best epoch is chosen by (its direction comes
-    from ``objectives.METRICS``)."""
-    seed: int = 0
-    """Seeds weights, dropout and data order: the same seed (and thread count) gives the same
-    run."""
-    checkpoint_every: int = 1
-    """Epochs between periodic checkpoints (when a checkpoint directory is given)."""
-    num_threads: int = 0
-    """``torch.set_num_threads`` for the run; 0 keeps torch's default."""
-    mixed_precision: bool = True
-    """bf16/fp16 autocast on CUDA; ignored on CPU."""
-
-    def problems(self, task: str) -> list[str]:
-        """Every problem with these values for ``task``, each naming its field (empty if valid)."""
-        problems = []
-        if not all(type(size) is int and size > 0 for size in self.hidden_sizes):
-            problems.append(f"hidden_sizes: must be positive integers, not {self.hidden_sizes!r}")
-        if not 0.0 <= self.dropout < 1.0:
-            problems.append(f"dropout: must be in [0, 1), not {self.dropout!r}")
-        if not self.learning_rate > 0.0:
-            problems.append(f"learning_rate: must be > 0, not {self.learning_rate!r}")
-        if not self.weight_decay >= 0.0:
-            problems.append(f"weight_decay: must be >= 0, not {self.weight_decay!r}")
-        for name in ("batch_size", "epochs", "patience", "checkpoint_every"):
-            if getattr(self, name) < 1:
-                problems.append(f"{name}: must be >= 1, not {getattr(self, name)!r}")
-        if self.num_threads < 0:
-            problems.append(f"num_threads: must be >= 0, not {self.num_threads!r}")
-        if not 0 <= self.seed < _SEED_LIMIT:
-            problems.append(f"seed: must be in [0, 2**32), not {self.seed!r}")
-        if self.objective not in objectives.METRICS.get(task, {}):
-            known = ", ".join(objectives.METRICS.get(task, {}))
-            problems.append(f"objective: {self.objective!r} is not a {task} metric ({known})")
-        return problems
 
 
 @dataclass

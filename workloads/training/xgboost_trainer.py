@@ -17,9 +17,8 @@ from __future__ import annotations
 
 import json
 import sys
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -29,6 +28,7 @@ from workloads.training.algorithms import TrainedModel, TrainingContext
 from workloads.training.checkpoints import CheckpointStore
 from workloads.training.evaluation import evaluate, loss
 from workloads.training.hyperparameters import as_strings
+from workloads.training.params import XGBoostParams
 from workloads.training.progress import Progress
 
 if TYPE_CHECKING:
@@ -39,59 +39,6 @@ if TYPE_CHECKING:
 _BEST_METRICS = "ml_platform_best_metrics"
 _FINISHED = "ml_platform_finished"
 _SIGNATURE = "ml_platform_signature"
-
-
-@dataclass(frozen=True)
-class XGBoostParams:
-    """The hyperparameters of the XGBoost path (XGBoost's own names where it has one)."""
-
-    num_round: int = 500
-    """The most boosting rounds."""
-    learning_rate: float = 0.1
-    """``eta``: the shrinkage of each round."""
-    max_depth: int = 6
-    """The deepest a tree grows."""
-    min_child_weight: float = 1.0
-    """The least hessian weight in a child."""
-    subsample: float = 1.0
-    """The fraction of rows each tree samples."""
-    colsample_bytree: float = 1.0
-    """The fraction of columns each tree samples."""
-    reg_lambda: float = 1.0
-    """L2 regularisation on leaf weights (``lambda``)."""
-    reg_alpha: float = 0.0
-    """L1 regularisation on leaf weights (``alpha``)."""
-    gamma: float = 0.0
-    """The least loss reduction a split must bring."""
-    max_bin: int = 256
-    """Histogram bins per feature (hist and approx tree methods)."""
-    tree_method: Literal["hist", "approx", "exact"] = "hist"
-    """How trees are built."""
-    early_stopping_rounds: int = 20
-    """Rounds without improvement of the objective before training stops (0: never)."""
-    checkpoint_every: int = 10
-    """Rounds between checkpoints (when there is a checkpoint directory)."""
-    nthread: int = 0
-    """Threads (0: every core)."""
-    seed: int = 0
-    """XGBoost's random seed (row and column sampling)."""
-
-    def problems(self) -> list[str]:
-        """Every out-of-range value, each naming its hyperparameter."""
-        problems = []
-        for name in ("num_round", "learning_rate", "max_depth", "max_bin", "checkpoint_every"):
-            if not getattr(self, name) > 0:
-                problems.append(f"{name}: must be > 0, not {getattr(self, name)!r}")
-        for name in ("subsample", "colsample_bytree"):
-            if not 0.0 < getattr(self, name) <= 1.0:
-                problems.append(f"{name}: must be in (0, 1], not {getattr(self, name)!r}")
-        for name in ("min_child_weight", "reg_lambda", "reg_alpha", "gamma"):
-            if getattr(self, name) < 0:
-                problems.append(f"{name}: must be >= 0, not {getattr(self, name)!r}")
-        for name in ("early_stopping_rounds", "nthread"):
-            if getattr(self, name) < 0:
-                problems.append(f"{name}: must be >= 0, not {getattr(self, name)!r}")
-        return problems
 
 
 def booster_params(params: XGBoostParams, task: str, n_classes: int) -> dict[str, Any]:

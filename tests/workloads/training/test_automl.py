@@ -129,7 +129,7 @@ def test_a_stop_request_ends_the_search_without_a_model(tmp_path: Path) -> None:
             {"families": ("xgboost", "catboost")},
             "families: 'catboost'; choose from hist_gradient_boosting, random_forest, linear, xgboost, pytorch",
         ),
-        ({"families": ("xgboost", "xgboost")}, "families: a family is listed twice"),
+        ({"families": ("xgboost", "xgboost")}, "families: 'xgboost' is listed twice"),
     ],
 )
 def test_bad_search_settings_name_their_hyperparameter(values: dict, problem: str) -> None:

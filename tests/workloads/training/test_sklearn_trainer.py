@@ -115,7 +115,7 @@ def test_a_stop_request_ends_training_between_steps_without_a_model() -> None:
         ({"learning_rate": 0.0}, "learning_rate: must be > 0, not 0.0"),
         ({"max_depth": 0}, "max_depth: must be >= 1 or none, not 0"),
         ({"max_features": 1.5}, "max_features: must be in (0, 1], not 1.5"),
-        ({"n_jobs": 0}, "n_jobs: must be -1 (every core) or >= 1, not 0"),
+        ({"n_jobs": 0}, "n_jobs: must be other than 0, not 0"),
     ],
 )
 def test_out_of_range_values_name_their_hyperparameter(values: dict, problem: str) -> None:

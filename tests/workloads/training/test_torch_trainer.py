@@ -175,7 +175,7 @@ def test_invalid_parameters_are_all_named_at_once() -> None:
         "invalid PyTorch training: dropout: must be in [0, 1), not 1.0; "
         "batch_size: must be >= 1, not 0; "
         "objective: 'valid_r2' is not a classification metric "
-        "(train_loss, valid_loss, valid_accuracy, valid_auc, valid_f1)"
+        "(known: train_loss, valid_loss, valid_accuracy, valid_auc, valid_f1)"
     )
 
 

@@ -19,7 +19,7 @@ import json
 import os
 import re
 import typing
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -126,6 +126,23 @@ def _name_problem(full_name: str, limit: int, what: str, who: str = "AWS") -> st
     return (
         f"makes the {what} '{full_name}', {len(full_name)} characters; {who} allows at most {limit}"
     )
+
+
+def _derived_name_fits(
+    value: str,
+    info: ValidationInfo,
+    derive: Callable[[str], str],
+    limit: int,
+    what: str,
+    who: str = "AWS",
+) -> str:
+    """``value``, once the name ``derive(environment)`` makes of it fits ``limit`` characters."""
+    environment = _environment(info)
+    if environment is not None and (
+        problem := _name_problem(derive(environment), limit, what, who)
+    ):
+        raise ValueError(problem)
+    return value
 
 
 def _repeated(what: str, names: Sequence[str]) -> str | None:
@@ -586,14 +603,10 @@ class ServingEndpointConfig(_Section):
     @field_validator("name")
     @classmethod
     def _endpoint_name_fits(cls, value: str, info: ValidationInfo) -> str:
-        environment = _environment(info)
-        if environment is not None and (
-            problem := _name_problem(
-                f"mlp-{environment}-{value}", MAX_ENDPOINT_NAME, "SageMaker endpoint name"
-            )
-        ):
-            raise ValueError(problem)
-        return value
+        return _derived_name_fits(
+            value, info, lambda env: f"mlp-{env}-{value}", MAX_ENDPOINT_NAME,
+            "SageMaker endpoint name",
+        )  # fmt: skip
 
     @field_validator("variants")
     @classmethod
@@ -1055,14 +1068,10 @@ class TrainingPipelineConfig(_Section):
     @field_validator("name")
     @classmethod
     def _job_name_fits(cls, value: str, info: ValidationInfo) -> str:
-        environment = _environment(info)
-        if environment is not None and (
-            problem := _name_problem(
-                f"mlp-{environment}-{value}", MAX_TRAINING_JOB_NAME, "training job name"
-            )
-        ):
-            raise ValueError(problem)
-        return value
+        return _derived_name_fits(
+            value, info, lambda env: f"mlp-{env}-{value}", MAX_TRAINING_JOB_NAME,
+            "training job name",
+        )  # fmt: skip
 
     @field_validator("image")
     @classmethod
@@ -1831,17 +1840,10 @@ class KServeEndpointConfig(_Section):
         # KServe names the predictor's host <name>-predictor-<namespace>, one DNS label, and
         # fails to reconcile past 63 characters (kserve/kserve#4807); the namespace is
         # mlp-<env>-serving (components/kubernetes/namespaces.py).
-        environment = _environment(info)
-        if environment is not None and (
-            problem := _name_problem(
-                f"{value}-predictor-mlp-{environment}-serving",
-                _MAX_DNS_LABEL,
-                "KServe predictor host label",
-                "a DNS label",
-            )
-        ):
-            raise ValueError(problem)
-        return value
+        return _derived_name_fits(
+            value, info, lambda env: f"{value}-predictor-mlp-{env}-serving", _MAX_DNS_LABEL,
+            "KServe predictor host label", "a DNS label",
+        )  # fmt: skip
 
     @field_validator("max_replicas")
     @classmethod

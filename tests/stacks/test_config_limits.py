@@ -262,10 +262,16 @@ def test_render_to_follows_symlinks_out_of_the_project(tmp_path: Path) -> None:
     )
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root writes to read-only folders")
-def test_render_to_needs_a_writable_folder(tmp_path: Path) -> None:
+def test_render_to_needs_a_writable_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # given a folder this user may not write to (as root nothing is read-only: the permission
+    # check is answered for that folder instead)
     locked = tmp_path / "locked"
     locked.mkdir(mode=0o500)
+    access = os.access
+    monkeypatch.setattr(
+        os, "access", lambda path, mode: Path(path) != locked and access(path, mode)
+    )
+    # then rendering into it is refused before anything is planned
     assert render_folder_problem(str(locked / "manifests"), tmp_path) == (
         f"'{locked / 'manifests'}' cannot be written: {locked} is not writable"
     )

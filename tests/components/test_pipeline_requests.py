@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from components.monitor_pipeline import MonitorPlatform, MonitorSpec, monitor_definition
+from components.monitor_pipeline import monitor_definition
 from components.pipeline_definition import (
     ParameterRange,
     TrainingJobSpec,
@@ -21,6 +21,7 @@ from components.pipeline_definition import (
     TuningSpec,
     pipeline_definition,
 )
+from tests.components.test_monitor_pipeline import PLATFORM, SPEC
 from tests.conftest import Plan
 from tests.pipeline_requests import (
     check_definition,
@@ -53,31 +54,6 @@ RANGES = [
     ParameterRange(name="batch_size", type="integer", min=32.0, max=512.0),
     ParameterRange(name="hidden_sizes", type="categorical", values=["64", "128"]),
 ]
-MONITOR = MonitorSpec(
-    pipeline_name="mlp-dev-churn-monitor",
-    endpoint_name="mlp-dev-churn",
-    window_hours=24,
-    thresholds={
-        "psi": 0.2,
-        "ks_statistic": 0.1,
-        "js_distance": 0.1,
-        "missing_rate_increase": 0.05,
-        "range_violation_rate": 0.01,
-        "type_violation_rate": 0.01,
-        "prediction_psi": 0.25,
-    },
-)
-MONITORING = MonitorPlatform(
-    region="us-east-1",
-    role_arn=f"arn:aws:iam::{ACCOUNT}:role/monitor",
-    image_uri="683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:1.4-2-cpu-py3",
-    capture_bucket="capture-bucket",
-    monitoring_bucket="monitoring-bucket",
-    code_key="code/0123456789abcdef/monitoring-code.zip",
-    kms_key_arn=f"arn:aws:kms:us-east-1:{ACCOUNT}:key/k",
-    subnet_ids=["subnet-a"],
-    security_group_id="sg-1",
-)
 MONITOR_ARN = f"arn:aws:sagemaker:us-east-1:{ACCOUNT}:pipeline/mlp-dev-churn-monitor"
 
 
@@ -109,7 +85,7 @@ def tuning(strategy: str) -> TuningSpec:
 
 
 def monitor() -> dict[str, Any]:
-    return monitor_definition(MONITOR, MONITORING)
+    return monitor_definition(SPEC, PLATFORM)
 
 
 def refusal(definition: dict[str, Any]) -> str:

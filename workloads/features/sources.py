@@ -20,6 +20,7 @@ import json
 import re
 from collections import Counter, deque
 from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
@@ -300,6 +301,23 @@ class _CsvRecord:
     texts: list[str] = field(default_factory=list)
 
 
+@contextmanager
+def _csv_field_limit(limit: int) -> Iterator[None]:
+    """The csv module's field limit lifted to ``limit`` while one record is parsed.
+
+    The csv module refuses fields over its own limit (131072 characters by default: "field
+    larger than field limit", e.g. TabViewer/tabview#150). This reader bounds records (so
+    fields) itself and checks max_field_bytes after parsing, so it lifts that limit to the
+    record bound; but the limit is process-wide and other readers in the process (the drift
+    monitor's) rely on it, so it is put back after each parse.
+    """
+    previous = csv.field_size_limit(max(limit, csv.field_size_limit()))
+    try:
+        yield
+    finally:
+        csv.field_size_limit(previous)
+
+
 def _next_csv_record(feed: _LineFeed, limits: InputLimits) -> _CsvRecord | None:
     """The next record's lines and fields, or why its first line is rejected; None at the end.
 
@@ -339,7 +357,8 @@ def _next_csv_record(feed: _LineFeed, limits: InputLimits) -> _CsvRecord | None:
     # strict: '"a"b' is an error rather than silently read as 'ab'.
     reader = csv.reader(span(), strict=True)
     try:
-        row = next(reader, None)
+        with _csv_field_limit(limits.max_record_bytes):
+            row = next(reader, None)
     except _BadLine as bad:
         record.kind, record.problem = bad.kind, bad.problem
     except _Unterminated:
@@ -368,12 +387,6 @@ def _next_csv_record(feed: _LineFeed, limits: InputLimits) -> _CsvRecord | None:
 
 
 def _open_csv(path: str | Path, limits: InputLimits) -> RecordSource:
-    # The csv module refuses fields over its own limit (131072 characters by default: "field
-    # larger than field limit", e.g. TabViewer/tabview#150), a process-wide setting. This
-    # reader bounds records (so fields) itself and checks max_field_bytes after parsing, so it
-    # lifts the module's limit to the record bound (never lowers it).
-    if csv.field_size_limit() < limits.max_record_bytes:
-        csv.field_size_limit(limits.max_record_bytes)
     handle = _open_binary(path)
     try:
         stats = SourceStats(str(path))

@@ -118,6 +118,8 @@ ALGORITHM_TABLES: dict[str, dict[str, Hyperparameter]] = {
     algorithm: _table(params_type) for algorithm, params_type in PARAMS_TYPES.items()
 }
 
+#: Each algorithm's own table by name (``SklearnParams``, ``XGBoostParams``, ``TorchParams``,
+#: ``AutoMLParams``).
 SKLEARN = ALGORITHM_TABLES["sklearn"]
 XGBOOST = ALGORITHM_TABLES["xgboost"]
 PYTORCH = ALGORITHM_TABLES["pytorch"]

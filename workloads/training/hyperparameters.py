@@ -12,7 +12,8 @@ A params class is a frozen dataclass whose field annotations say what each value
 
 Every bad key is reported at once, each naming the key, the value and what was expected. A
 params class may define ``problems() -> list[str]`` for checks across fields (ranges,
-combinations); those are reported the same way.
+combinations); those are reported the same way. The trainers' own classes live in ``params.py``,
+where each field's bounds are declared next to it and ``problems()`` is derived from them.
 
 Standard library only, and Python 3.10 compatible (AWS's prebuilt training containers).
 """

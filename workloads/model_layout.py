@@ -246,7 +246,7 @@ class ModelMetadata:
         """Metadata from ``metadata.json`` text."""
         try:
             values = json.loads(text)
-        except ValueError as error:
+        except (ValueError, RecursionError) as error:  # RecursionError: nesting past the stack
             raise ModelLayoutError(f"{source}: not valid JSON ({error})") from None
         return cls.from_dict(values, source=source)
 
@@ -447,6 +447,10 @@ class LoadedModel:
                 f"got {got}"
             )
 
+    def input_width(self) -> int | None:
+        """How many features the loaded model itself takes, when it says (None: unknown)."""
+        return None
+
     def predict(self, x: np.ndarray) -> np.ndarray:
         """Predictions for each row: class labels for classification, values for regression."""
         self.check_columns(x)
@@ -474,6 +478,13 @@ class SklearnModel(LoadedModel):
         # A model fitted on a DataFrame warns on every ndarray; our columns are already in
         # feature_names order, so that warning says nothing here.
         self._quiet = hasattr(estimator, "feature_names_in_")
+
+    def input_width(self) -> int | None:
+        """The estimator's ``n_features_in_`` (set by every scikit-learn fit)."""
+        import numpy as np
+
+        width = getattr(self.estimator, "n_features_in_", None)
+        return int(width) if isinstance(width, int | np.integer) else None
 
     @property
     def has_predict_proba(self) -> bool:
@@ -504,6 +515,10 @@ class XGBoostModel(LoadedModel):
         config = json.loads(booster.save_config())
         self.objective: str = config["learner"]["objective"]["name"]
         self._labels = np.asarray(metadata.classes) if metadata.classes else None
+
+    def input_width(self) -> int | None:
+        """The booster's feature count."""
+        return int(self.booster.num_features())
 
     @property
     def has_predict_proba(self) -> bool:
@@ -580,7 +595,12 @@ class TorchModel(LoadedModel):
 
 
 def load_model(model_dir: str | os.PathLike[str]) -> LoadedModel:
-    """Read a model directory: its metadata, then its model file with the framework's loader."""
+    """Read a model directory: its metadata, then its model file with the framework's loader.
+
+    Every way a directory can be unusable is a :class:`ModelLayoutError` naming the file: bad
+    metadata, a missing, truncated or foreign model file, or a model whose input width is not
+    the metadata's feature count (it would fail every request instead of failing to start).
+    """
     metadata = ModelMetadata.read(model_dir)
     path = Path(model_dir) / metadata.model_file
     if not path.is_file():
@@ -589,9 +609,31 @@ def load_model(model_dir: str | os.PathLike[str]) -> LoadedModel:
             f"whose model file is {metadata.model_file}"
         )
     if metadata.framework == SKLEARN:
+        check_framework_version(metadata, path)
+    try:
+        model = _load_model_file(metadata, path)
+    except ModelLayoutError:
+        raise
+    except Exception as error:
+        # Loaders explain at length (torch's weights_only text runs to many lines): keep one.
+        said = next(iter(str(error).splitlines()), "")[:200]
+        raise ModelLayoutError(
+            f"{path}: cannot be loaded as a {metadata.framework} model "
+            f"({type(error).__name__}: {said})"
+        ) from None
+    width = model.input_width()
+    if width is not None and width != len(metadata.feature_names):
+        raise ModelLayoutError(
+            f"{path}: the model takes {width} features but {METADATA_FILE} names "
+            f"{len(metadata.feature_names)}"
+        )
+    return model
+
+
+def _load_model_file(metadata: ModelMetadata, path: Path) -> LoadedModel:
+    if metadata.framework == SKLEARN:
         import joblib
 
-        check_framework_version(metadata, path)
         return SklearnModel(metadata, joblib.load(path))
     if metadata.framework == XGBOOST:
         import xgboost

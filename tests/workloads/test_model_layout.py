@@ -156,6 +156,54 @@ def test_a_missing_model_file_is_named_with_its_framework(tmp_path: Path) -> Non
     )
 
 
+def test_metadata_nested_past_the_stack_is_invalid_json_naming_the_file(tmp_path: Path) -> None:
+    # given a metadata.json nested 100,000 levels deep
+    (tmp_path / METADATA_FILE).write_text("[" * 100_000)
+    # when it is read, then it is refused as bad JSON naming the file, not a RecursionError
+    with pytest.raises(ModelLayoutError) as invalid:
+        ModelMetadata.read(tmp_path)
+    assert str(invalid.value).startswith(f"{tmp_path}/metadata.json: not valid JSON (")
+
+
+@pytest.mark.parametrize(
+    ("train", "model_file", "damage", "reason"),
+    [
+        (models.train_sklearn, "model.joblib", b"", "EOFError: "),
+        (models.train_xgboost, "model.ubj", b"not a booster", "XGBoostError"),
+        (models.train_pytorch, "model.pt", b"\x00" * 8, "UnpicklingError: "),
+    ],
+)
+def test_a_damaged_model_file_is_refused_naming_it_and_the_framework(
+    tmp_path: Path, train: object, model_file: str, damage: bytes, reason: str
+) -> None:
+    # given a saved model whose file was cut short or overwritten
+    saved = train(tmp_path)  # type: ignore[operator]
+    (tmp_path / model_file).write_bytes(damage)
+    # when it is loaded, then one error names the file, the framework and what the loader said
+    with pytest.raises(ModelLayoutError) as damaged:
+        load_model(tmp_path)
+    message = str(damaged.value)
+    assert message.startswith(
+        f"{tmp_path}/{model_file}: cannot be loaded as a {saved.framework} model ({reason}"
+    )
+    assert "\n" not in message
+
+
+@pytest.mark.parametrize("train", [models.train_sklearn, models.train_xgboost])
+def test_a_model_wider_than_its_metadata_is_refused_at_load(tmp_path: Path, train: object) -> None:
+    # given a 4-feature model whose metadata names only 2 features
+    saved = train(tmp_path)  # type: ignore[operator]
+    values = json.loads((tmp_path / METADATA_FILE).read_text())
+    values["feature_names"] = ["a", "b"]
+    (tmp_path / METADATA_FILE).write_text(json.dumps(values))
+    # when it is loaded, then it is refused (rather than failing every request once served)
+    with pytest.raises(ModelLayoutError) as refused:
+        load_model(tmp_path)
+    assert str(refused.value) == (
+        f"{tmp_path}/{saved.model_file}: the model takes 4 features but metadata.json names 2"
+    )
+
+
 # --- each framework -------------------------------------------------------------------------
 
 

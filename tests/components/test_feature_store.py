@@ -16,7 +16,7 @@ import pytest
 
 from components.feature_store import REPLACING_FIELDS
 from stacks.config import load_platform_config
-from stacks.mock_runtime import DYNAMIC_TYPE_PREFIX, MOCK_ACCOUNT_ID, RecordedResource
+from stacks.offline.mock_runtime import DYNAMIC_TYPE_PREFIX, MOCK_ACCOUNT_ID, RecordedResource
 from tests.conftest import Plan, stack_config, with_section
 
 GROUP = "aws:sagemaker/featureGroup:FeatureGroup"

@@ -19,7 +19,7 @@ from components.serving_endpoint import (
     VariantSpec,
 )
 from components.serving_model import ModelImage
-from stacks.mock_runtime import MOCK_ACCOUNT_ID, run_offline
+from stacks.offline.mock_runtime import MOCK_ACCOUNT_ID, run_offline
 
 
 def program_with_a_grant() -> dict[str, Any]:

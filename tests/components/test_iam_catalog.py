@@ -16,7 +16,7 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from stacks.mock_runtime import RecordedResource
+from stacks.offline.mock_runtime import RecordedResource
 from tests.conftest import Plan
 from tests.iam_catalog import (
     KINDS,

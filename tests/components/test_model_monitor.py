@@ -18,7 +18,7 @@ import pytest
 
 from components.model_monitor import MODEL_MONITOR_NAMESPACE, PROCESSING_LOG_GROUP
 from components.training_role import UNSCOPED_ACTIONS
-from stacks.mock_runtime import MOCK_ACCOUNT_ID, RecordedResource, run_offline
+from stacks.offline.mock_runtime import MOCK_ACCOUNT_ID, RecordedResource, run_offline
 from tests.conftest import STACKS, Plan, stack_config, stack_file, with_section, write_baseline
 from workloads.monitoring import contract
 

@@ -15,7 +15,7 @@ import pytest
 
 from components.serving_model import PREBUILT_REPOSITORIES
 from stacks.config import PREBUILT_FRAMEWORK_TAGS, load_platform_config
-from stacks.mock_runtime import MOCK_ACCOUNT_ID, RecordedResource
+from stacks.offline.mock_runtime import MOCK_ACCOUNT_ID, RecordedResource
 from tests.conftest import Plan, stack_config, stack_file, with_section
 
 MODEL = "aws:sagemaker/model:Model"

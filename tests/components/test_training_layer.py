@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
-from stacks.mock_runtime import MOCK_ACCOUNT_ID, RecordedResource, run_offline
-from stacks.plan import render
+from stacks.offline.mock_runtime import MOCK_ACCOUNT_ID, RecordedResource, run_offline
+from stacks.offline.plan import render
 from tests.conftest import Plan, stack_config, stack_file, with_section
 
 TRACKING_SERVER = "aws:sagemaker/mlflowTrackingServer:MlflowTrackingServer"

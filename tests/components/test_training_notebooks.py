@@ -21,7 +21,7 @@ import pytest
 
 from components.notebook_scripts import idle_stop
 from components.notebooks import IDLE_STOP_PATH, encode_lifecycle_script, on_start_script
-from stacks.mock_runtime import RecordedResource, run_offline
+from stacks.offline.mock_runtime import RecordedResource, run_offline
 from tests.conftest import Plan, stack_config, stack_file, with_section
 
 NOTEBOOK = "aws:sagemaker/notebookInstance:NotebookInstance"

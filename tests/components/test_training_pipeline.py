@@ -28,7 +28,7 @@ from components.pipeline_definition import (
     pipeline_definition,
 )
 from stacks.config import PREBUILT_TRAINING_TAGS
-from stacks.mock_runtime import MOCK_ACCOUNT_ID, RecordedResource
+from stacks.offline.mock_runtime import MOCK_ACCOUNT_ID, RecordedResource
 from tests.conftest import ROOT, Plan, stack_file
 from workloads.training import objectives
 

@@ -14,7 +14,7 @@ import pytest
 
 from components.image_repositories import lifecycle_policy
 from stacks.config import RepositoriesConfig
-from stacks.mock_runtime import MOCK_ACCOUNT_ID, RecordedResource
+from stacks.offline.mock_runtime import MOCK_ACCOUNT_ID, RecordedResource
 from tests.conftest import Plan, stack_file
 
 REPOSITORY = "aws:ecr/repository:Repository"

@@ -21,7 +21,7 @@ from components.notebooks import STUDIO_LIST_ACTIONS
 from components.pipeline_definition import TrainingJobSpec
 from components.training_pipeline import pipeline_role_policy
 from components.training_role import training_execution_policy
-from stacks.mock_runtime import MOCK_ACCOUNT_ID, RecordedResource
+from stacks.offline.mock_runtime import MOCK_ACCOUNT_ID, RecordedResource
 from tests.conftest import Plan, stack_file
 
 ROLE = "aws:iam/role:Role"

@@ -7,7 +7,7 @@ import pulumi_aws as aws
 import pytest
 from pulumi.runtime import settings
 
-from stacks.mock_runtime import (
+from stacks.offline.mock_runtime import (
     PlatformMocks,
     RecordingMonitor,
     _engine_urn,

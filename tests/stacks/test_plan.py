@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from stacks.plan import main
+from stacks.offline.plan import main
 from tests.conftest import ROOT
 
 STATEFUL_TYPES = {

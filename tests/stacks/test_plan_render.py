@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from stacks.plan import main
+from stacks.offline.plan import main
 from tests.conftest import stack_file
 
 

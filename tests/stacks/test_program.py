@@ -7,7 +7,7 @@ import json
 import pulumi
 import pytest
 
-from stacks.mock_runtime import DYNAMIC_TYPE_PREFIX, run_offline
+from stacks.offline.mock_runtime import DYNAMIC_TYPE_PREFIX, run_offline
 from tests.conftest import Plan, stack_config, with_section
 
 PROVIDER_TYPE = "pulumi:providers:aws"
@@ -112,7 +112,7 @@ def test_invalid_config_stops_before_any_resource() -> None:
 
 
 def test_invalid_config_registers_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
-    from stacks import mock_runtime
+    from stacks.offline import mock_runtime
 
     created = []
     original = mock_runtime.RecordingMonitor.RegisterResource

@@ -14,8 +14,8 @@ import pulumi
 import pulumi_kubernetes as k8s
 import yaml
 
-from stacks.mock_runtime import run_offline
-from stacks.rendered_manifests import manifest_path, write_rendered_manifests
+from stacks.offline.mock_runtime import run_offline
+from stacks.offline.rendered_manifests import manifest_path, write_rendered_manifests
 
 
 def render_program(folder: str) -> Any:

@@ -19,8 +19,8 @@ from stacks.config import (
     load_platform_config,
     load_stack_file,
 )
-from stacks.mock_runtime import flatten_stack_file
-from stacks.plan import main
+from stacks.offline.mock_runtime import flatten_stack_file
+from stacks.offline.plan import main
 from tests.conftest import ROOT, stack_file
 
 #: `make plan` (STACK=dev) as the Makefile runs it; CONFIG=<file> adds --config-file.

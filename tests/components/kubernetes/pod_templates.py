@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from components.kubernetes.pod_security import is_pinned
-from stacks.mock_runtime import RecordedResource
+from stacks.offline.mock_runtime import RecordedResource
 
 
 def pod_templates(resource: RecordedResource) -> Iterator[tuple[str, dict[str, Any]]]:

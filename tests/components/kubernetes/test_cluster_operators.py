@@ -19,7 +19,7 @@ from components.kubernetes.cluster_operators import (
     HelmChart,
 )
 from components.kubernetes.kubernetes_provider import kubernetes_provider
-from stacks.mock_runtime import PlanRun, RecordedResource, run_offline
+from stacks.offline.mock_runtime import PlanRun, RecordedResource, run_offline
 from tests.components.kubernetes.cluster import mock_cluster
 
 RELEASE = "kubernetes:helm.sh/v3:Release"

@@ -25,7 +25,7 @@ from components.kubernetes.eks_cluster import (
 )
 from components.kubernetes.pod_security import GPU_NODE_LABEL, GPU_TAINT_KEY
 from components.retention import DataRetention
-from stacks.mock_runtime import MOCK_ACCOUNT_ID, PlanRun, RecordedResource, run_offline
+from stacks.offline.mock_runtime import MOCK_ACCOUNT_ID, PlanRun, RecordedResource, run_offline
 
 REGION = "us-east-1"
 KEY_ARN = f"arn:aws:kms:{REGION}:{MOCK_ACCOUNT_ID}:key/1234abcd-12ab-34cd-56ef-1234567890ab"

@@ -22,7 +22,7 @@ from components.kubernetes.inference_service import (
     KServeEndpoint,
     KServeEndpointArgs,
 )
-from stacks.mock_runtime import PlanRun, RecordedResource, run_offline
+from stacks.offline.mock_runtime import PlanRun, RecordedResource, run_offline
 from tests.components.kubernetes.cluster import mock_cluster
 from tests.components.kubernetes.pod_templates import pod_template_problems, pod_templates
 from workloads.inference.contract import DEFAULT_DRAIN_SECONDS

@@ -20,7 +20,7 @@ from components.kubernetes.jupyterhub import (
     memory_bytes,
 )
 from components.kubernetes.pod_security import GPU_NODE_LABEL, GPU_TAINT_KEY, ContainerResources
-from stacks.mock_runtime import PlanRun, RecordedResource, run_offline
+from stacks.offline.mock_runtime import PlanRun, RecordedResource, run_offline
 from tests.components.kubernetes.cluster import mock_cluster
 
 RELEASE = "kubernetes:helm.sh/v3:Release"

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from stacks.config import ConfigError, load_platform_config
-from stacks.rendered_manifests import write_rendered_manifests
+from stacks.offline.rendered_manifests import write_rendered_manifests
 from tests.components.kubernetes.pod_templates import pod_template_problems, pod_templates
 from tests.conftest import Plan, stack_config, stack_file, with_section
 

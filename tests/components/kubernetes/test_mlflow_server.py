@@ -17,7 +17,7 @@ import pytest
 
 from components.kubernetes.mlflow_server import MlflowServer, MlflowServerArgs
 from components.retention import DataRetention
-from stacks.mock_runtime import PlanRun, RecordedResource, run_offline
+from stacks.offline.mock_runtime import PlanRun, RecordedResource, run_offline
 from tests.components.kubernetes.cluster import mock_cluster
 from tests.components.kubernetes.pod_templates import pod_template_problems, pod_templates
 

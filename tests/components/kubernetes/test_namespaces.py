@@ -17,7 +17,7 @@ from components.kubernetes.namespaces import (
     PlatformNamespaces,
     PlatformNamespacesArgs,
 )
-from stacks.mock_runtime import RecordedResource, run_offline
+from stacks.offline.mock_runtime import RecordedResource, run_offline
 from tests.components.kubernetes.cluster import mock_cluster
 
 NAMESPACE = "kubernetes:core/v1:Namespace"

@@ -20,7 +20,7 @@ from typing import Any
 
 import yaml
 
-from stacks.mock_runtime import RecordedResource
+from stacks.offline.mock_runtime import RecordedResource
 
 _PROVIDER_TYPE = "pulumi:providers:kubernetes"
 _CHART_TYPES = ("kubernetes:helm.sh/v4:Chart", "kubernetes:helm.sh/v3:Chart")

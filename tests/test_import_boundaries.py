@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import itertools
 from pathlib import Path
 
 import pytest
@@ -39,3 +40,126 @@ def test_layer_imports_stay_on_their_side(folder: str, forbidden: set[str]) -> N
         if roots & forbidden
     }
     assert offenders == {}
+
+
+def _is_type_checking_block(node: ast.AST) -> bool:
+    return isinstance(node, ast.If) and ast.unparse(node.test) in {
+        "TYPE_CHECKING",
+        "typing.TYPE_CHECKING",
+    }
+
+
+def _runtime_imports(tree: ast.AST) -> list[ast.Import | ast.ImportFrom]:
+    """Every import statement that can run: module level and inside functions.
+
+    Imports under ``if TYPE_CHECKING:`` never run (they exist for annotations), so they cannot
+    make a cycle at run time and are left out.
+    """
+    found: list[ast.Import | ast.ImportFrom] = []
+    pending = [tree]
+    while pending:
+        node = pending.pop()
+        for child in ast.iter_child_nodes(node):
+            if _is_type_checking_block(child):
+                pending.extend(child.orelse)  # type: ignore[attr-defined]
+                continue
+            if isinstance(child, ast.Import | ast.ImportFrom):
+                found.append(child)
+            pending.append(child)
+    return found
+
+
+def module_name(path: Path) -> str:
+    """``workloads/training/algorithms.py`` -> ``workloads.training.algorithms`` (packages too)."""
+    parts = list(path.relative_to(ROOT).with_suffix("").parts)
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def import_graph(folder: str) -> dict[str, dict[str, int]]:
+    """Each module of ``folder`` -> the modules of ``folder`` it imports, with the first line.
+
+    ``from pkg import name`` counts as importing ``pkg.name`` when that is a module, else ``pkg``;
+    relative imports are resolved against the importing module's package.
+    """
+    paths = {module_name(path): path for path in sorted((ROOT / folder).rglob("*.py"))}
+    graph: dict[str, dict[str, int]] = {}
+    for module, path in paths.items():
+        package = module if path.name == "__init__.py" else module.rpartition(".")[0]
+        edges: dict[str, int] = {}
+        for node in _runtime_imports(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                targets = [alias.name for alias in node.names]
+            else:
+                base = node.module or ""
+                if node.level:
+                    anchor = package.split(".")[: len(package.split(".")) - node.level + 1]
+                    base = ".".join([*anchor, base] if base else anchor)
+                targets = [
+                    f"{base}.{alias.name}" if f"{base}.{alias.name}" in paths else base
+                    for alias in node.names
+                ]
+            for target in targets:
+                while target not in paths and "." in target:
+                    target = target.rpartition(".")[0]
+                if target in paths and target != module:
+                    edges[target] = min(edges.get(target, node.lineno), node.lineno)
+        graph[module] = edges
+    return graph
+
+
+def find_cycles(graph: dict[str, dict[str, int]]) -> list[list[str]]:
+    """One cycle (``a -> b -> ... -> a``) per strongly connected group of modules, sorted."""
+    cycles: list[list[str]] = []
+    seen: set[str] = set()
+    for start in sorted(graph):
+        if start in seen:
+            continue
+        # Depth-first with an explicit stack; a back edge to a module on the path closes a cycle.
+        path: list[str] = []
+        on_path: set[str] = set()
+        stack: list[tuple[str, list[str]]] = [(start, sorted(graph[start]))]
+        path.append(start)
+        on_path.add(start)
+        while stack:
+            module, targets = stack[-1]
+            if not targets:
+                stack.pop()
+                path.pop()
+                on_path.discard(module)
+                seen.add(module)
+                continue
+            target = targets.pop(0)
+            if target in on_path:
+                cycle = [*path[path.index(target) :], target]
+                if not any(set(cycle) <= set(found) for found in cycles):
+                    cycles.append(cycle)
+            elif target not in seen:
+                stack.append((target, sorted(graph[target])))
+                path.append(target)
+                on_path.add(target)
+    return cycles
+
+
+def test_the_cycle_finder_names_a_cycle_with_its_lines() -> None:
+    """Given a graph with a cycle and a dead end, then the one cycle is named in import order."""
+    graph = {"a": {"b": 3}, "b": {"c": 5, "d": 1}, "c": {"a": 7}, "d": {}}
+    assert find_cycles(graph) == [["a", "b", "c", "a"]]
+    assert find_cycles({"a": {"b": 1}, "b": {}}) == []
+
+
+def test_the_graph_holds_module_level_and_lazy_imports() -> None:
+    """Given the real tree, then known edges are found (a module-level and a lazy import)."""
+    graph = import_graph("workloads")
+    assert "workloads.training.outcome" in graph["workloads.training.sklearn_trainer"]
+    assert "workloads.tabular_net" in graph["workloads.model_layout"]  # lazy, inside a function
+
+
+def test_workloads_have_no_import_cycle() -> None:
+    """Given every module of workloads/, then no chain of imports leads back to where it began."""
+    graph = import_graph("workloads")
+    named = [
+        " -> ".join(f"{a} (line {graph[a][b]})" for a, b in itertools.pairwise(cycle))
+        + f" -> {cycle[-1]}"
+        for cycle in find_cycles(graph)
+    ]
+    assert named == []

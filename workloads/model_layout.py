@@ -26,6 +26,11 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+# Defined in model_network so tabular_net can use them without importing this module back.
+from workloads.model_network import NETWORK_KEYS as NETWORK_KEYS
+from workloads.model_network import ModelLayoutError as ModelLayoutError
+from workloads.model_network import network_problems
+
 if TYPE_CHECKING:
     import numpy as np
 
@@ -40,12 +45,6 @@ MODEL_FILES: Mapping[str, str] = {
 }
 FRAMEWORKS = tuple(MODEL_FILES)
 TASKS = (CLASSIFICATION, REGRESSION)
-NETWORK_KEYS = ("input_size", "hidden_sizes", "output_size", "dropout")
-"""The keys of a PyTorch model's ``network`` (what ``workloads.tabular_net.TabularNet`` needs)."""
-
-
-class ModelLayoutError(ValueError):
-    """A model directory, its metadata or a model does not follow the layout."""
 
 
 class FeatureCountError(ValueError):
@@ -60,42 +59,6 @@ def _is_label(value: object) -> bool:
     return isinstance(value, str | int | float) and not (
         isinstance(value, float) and not math.isfinite(value)
     )
-
-
-def network_problems(network: Mapping[str, Any], n_features: int) -> list[str]:
-    """Every problem with a PyTorch ``network`` spec, each naming its key (empty when valid)."""
-    problems = []
-    unknown = sorted(set(network) - set(NETWORK_KEYS))
-    missing = [key for key in NETWORK_KEYS if key not in network]
-    if unknown:
-        problems.append(_problem("network", f"unknown keys {unknown}; allowed: {NETWORK_KEYS}"))
-    if missing:
-        problems.append(_problem("network", f"missing keys {missing}"))
-    for key in ("input_size", "output_size"):
-        value = network.get(key)
-        if key in network and (type(value) is not int or value < 1):
-            problems.append(_problem(f"network.{key}", f"must be an integer >= 1, not {value!r}"))
-    if network.get("input_size") not in (None, n_features) and type(network["input_size"]) is int:
-        problems.append(
-            _problem(
-                "network.input_size",
-                f"is {network['input_size']} but there are {n_features} feature_names",
-            )
-        )
-    hidden = network.get("hidden_sizes")
-    if "hidden_sizes" in network and (
-        not isinstance(hidden, list | tuple)
-        or not all(type(size) is int and size > 0 for size in hidden)
-    ):
-        problems.append(
-            _problem("network.hidden_sizes", f"must be a list of positive integers, not {hidden!r}")
-        )
-    dropout = network.get("dropout")
-    if "dropout" in network and (
-        type(dropout) not in (int, float) or not 0.0 <= float(dropout) < 1.0
-    ):
-        problems.append(_problem("network.dropout", f"must be a number in [0, 1), not {dropout!r}"))
-    return problems
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -14,7 +14,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from workloads.model_layout import NETWORK_KEYS, ModelLayoutError, network_problems
+from workloads.model_network import NETWORK_KEYS, ModelLayoutError, network_problems
 
 
 class TabularNet(nn.Module):

@@ -25,6 +25,7 @@ ENTRY_POINT_SOURCE = "workloads/inference/sagemaker_program.py"
 HANDLER_FILES = (
     "workloads/__init__.py",
     "workloads/model_layout.py",
+    "workloads/model_network.py",
     "workloads/tabular_net.py",
     "workloads/inference/*.py",
 )

@@ -31,11 +31,12 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from workloads.training import objectives
-from workloads.training.algorithms import TrainedModel, TrainingContext, params_type, train
 from workloads.training.evaluation import is_better
+from workloads.training.frameworks import FRAMEWORK_TRAINERS
 from workloads.training.hyperparameters import as_strings, parse
+from workloads.training.outcome import TrainedModel, TrainingContext
 from workloads.training.params import FAMILIES as FAMILIES  # re-exported: the families searched
-from workloads.training.params import AutoMLParams
+from workloads.training.params import PARAMS_TYPES, AutoMLParams
 from workloads.training.progress import Progress
 from workloads.training.reporting import MetricReporter
 
@@ -154,7 +155,7 @@ def _trial_params(family: str, rng: random.Random, objective: str, task: str, se
     raw["seed"] = str(seed)
     if algorithm == "pytorch":
         raw["objective"] = objective
-    return parse(raw, params_type(algorithm), source=f"automl {family}", context={"task": task})
+    return parse(raw, PARAMS_TYPES[algorithm], source=f"automl {family}", context={"task": task})
 
 
 def run_automl(data: TabularData, params: AutoMLParams, context: TrainingContext) -> TrainedModel:
@@ -268,7 +269,7 @@ def _run_trial(
             show_progress=False,
             tracker=tracker,
         )
-        trained = train(algorithm, data, trial_params, trial_context)
+        trained = FRAMEWORK_TRAINERS[algorithm]()(data, trial_params, trial_context)
         if trained.interrupted:
             trial.status = "interrupted"
             trained = None

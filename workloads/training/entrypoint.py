@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from workloads.training import algorithms, contract, objectives
-from workloads.training.algorithms import ALGORITHMS, TrainedModel, TrainingContext, params_type
+from workloads.training.algorithms import ALGORITHMS, params_type
 from workloads.training.contract import SageMakerEnvironment
 from workloads.training.data import DATASET_TARGET, DATASETS, DataError, TabularData
 from workloads.training.hyperparameters import (
@@ -46,6 +46,7 @@ from workloads.training.hyperparameters import (
     read_json,
     unwrap,
 )
+from workloads.training.outcome import TrainedModel, TrainingContext
 from workloads.training.params import JobParams
 from workloads.training.s3_sync import S3SyncError
 from workloads.training.tracking import TrackingUnavailable

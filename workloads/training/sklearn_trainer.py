@@ -30,10 +30,10 @@ import numpy as np
 
 from workloads.model_layout import SKLEARN
 from workloads.training import objectives
-from workloads.training.algorithms import TrainedModel, TrainingContext
 from workloads.training.data import require_complete
 from workloads.training.evaluation import evaluate, is_better, loss
 from workloads.training.hyperparameters import as_strings
+from workloads.training.outcome import TrainedModel, TrainingContext
 from workloads.training.params import SklearnParams
 from workloads.training.progress import Progress
 

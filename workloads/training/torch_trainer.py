@@ -39,9 +39,11 @@ import numpy as np
 import torch
 from torch import nn
 
+from workloads.model_layout import PYTORCH
 from workloads.tabular_net import TabularNet
 from workloads.training import objectives
 from workloads.training.checkpoints import CheckpointStore
+from workloads.training.data import require_complete
 from workloads.training.distributed import (
     DistributedContext,
     StopVote,
@@ -54,11 +56,14 @@ from workloads.training.distributed import (
     sum_across,
 )
 from workloads.training.evaluation import evaluate
+from workloads.training.hyperparameters import as_strings
+from workloads.training.outcome import TrainedModel
 from workloads.training.params import TorchParams
 from workloads.training.progress import Progress
 
 if TYPE_CHECKING:
     from workloads.training.data import TabularData
+    from workloads.training.outcome import TrainingContext
     from workloads.training.reporting import MetricReporter
     from workloads.training.spot import StopRequest
 
@@ -153,6 +158,31 @@ def train_tabular_net(
             return run.train()
     finally:
         torch.set_num_threads(threads)
+
+
+def train_pytorch(data: TabularData, params: TorchParams, context: TrainingContext) -> TrainedModel:
+    """The PyTorch path: :func:`train_tabular_net` as a :class:`TrainedModel`."""
+    # A NaN input poisons every weight it reaches: refuse it with the column names up front.
+    require_complete(data, "pytorch")
+    outcome = train_tabular_net(
+        data,
+        params,
+        checkpoint_dir=context.checkpoint_dir,
+        reporter=context.reporter,
+        stop=context.stop,
+    )
+    return TrainedModel(
+        framework=PYTORCH,
+        model=outcome.model,
+        metrics=dict(outcome.metrics),
+        framework_version=torch.__version__.split("+")[0],
+        best_step=outcome.best_epoch,
+        steps_run=outcome.epochs_run,
+        stopped_early=outcome.stopped_early,
+        interrupted=outcome.interrupted,
+        is_primary=outcome.is_primary,
+        params=as_strings(params),
+    )
 
 
 def _data_problems(data: TabularData) -> list[str]:

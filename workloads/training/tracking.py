@@ -36,8 +36,8 @@ from typing import TYPE_CHECKING, Any
 from workloads.training import contract
 
 if TYPE_CHECKING:
-    from workloads.training.algorithms import TrainedModel
     from workloads.training.data import TabularData
+    from workloads.training.outcome import TrainedModel
 
 DEFAULT_EXPERIMENT = "ml-platform"
 """The experiment used when neither ``--experiment`` nor ``MLFLOW_EXPERIMENT_NAME`` names one."""

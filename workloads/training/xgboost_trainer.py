@@ -24,10 +24,10 @@ import numpy as np
 
 from workloads.model_layout import XGBOOST
 from workloads.training import objectives
-from workloads.training.algorithms import TrainedModel, TrainingContext
 from workloads.training.checkpoints import CheckpointStore
 from workloads.training.evaluation import evaluate, loss
 from workloads.training.hyperparameters import as_strings
+from workloads.training.outcome import TrainedModel, TrainingContext
 from workloads.training.params import XGBoostParams
 from workloads.training.progress import Progress
 

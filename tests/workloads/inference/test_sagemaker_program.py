@@ -18,6 +18,7 @@ ROOT = Path(__file__).resolve().parents[3]
 HANDLER_PATH = [
     "workloads/__init__.py",
     "workloads/model_layout.py",
+    "workloads/model_network.py",
     "workloads/tabular_net.py",
     "workloads/inference/__init__.py",
     "workloads/inference/codecs.py",

@@ -17,9 +17,9 @@ from tests.workloads.training.samples import (  # noqa: F401  (one_thread: an au
     report_lines,
 )
 from workloads.training import automl
-from workloads.training.algorithms import TrainingContext
 from workloads.training.automl import AutoMLParams, run_automl
 from workloads.training.evaluation import evaluate
+from workloads.training.outcome import TrainingContext
 from workloads.training.reporting import MetricReporter
 
 FAST = ("linear", "xgboost", "hist_gradient_boosting")

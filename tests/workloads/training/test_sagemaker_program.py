@@ -29,7 +29,9 @@ NEWER_THAN_310 = {
 
 
 @pytest.mark.parametrize(
-    "path", [*TRAINING, ROOT / "workloads/model_layout.py"], ids=lambda p: p.name
+    "path",
+    [*TRAINING, ROOT / "workloads/model_layout.py", ROOT / "workloads/model_network.py"],
+    ids=lambda p: p.name,
 )
 def test_the_training_code_is_python_3_10(path: Path) -> None:
     """Given a training module, when parsed as Python 3.10, then it parses and uses no 3.11 names."""

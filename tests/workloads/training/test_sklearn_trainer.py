@@ -13,9 +13,9 @@ from tests.workloads.training.samples import (  # noqa: F401  (one_thread: an au
     one_thread,
     report_lines,
 )
-from workloads.training.algorithms import TrainingContext
 from workloads.training.data import DataError
 from workloads.training.evaluation import evaluate
+from workloads.training.outcome import TrainingContext
 from workloads.training.reporting import MetricReporter
 from workloads.training.sklearn_trainer import SklearnParams, train_sklearn
 

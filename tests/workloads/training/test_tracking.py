@@ -16,8 +16,8 @@ from tests.workloads.training.samples import (  # noqa: F401  (one_thread: an au
 )
 from workloads.model_layout import load_model
 from workloads.training import contract
-from workloads.training.algorithms import TrainedModel
 from workloads.training.entrypoint import main
+from workloads.training.outcome import TrainedModel
 from workloads.training.tracking import TrackingUnavailable, import_mlflow
 
 # MLflow's own warnings, which it silences itself outside pytest: its SQL store uses a loader

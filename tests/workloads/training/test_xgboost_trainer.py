@@ -15,9 +15,9 @@ from tests.workloads.training.samples import (  # noqa: F401  (one_thread: an au
     one_thread,
     report_lines,
 )
-from workloads.training.algorithms import TrainingContext
 from workloads.training.checkpoints import CheckpointStore
 from workloads.training.evaluation import evaluate
+from workloads.training.outcome import TrainingContext
 from workloads.training.reporting import MetricReporter
 from workloads.training.xgboost_trainer import XGBoostParams, train_xgboost
 

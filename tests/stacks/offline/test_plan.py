@@ -105,9 +105,9 @@ def test_unknown_stack_is_an_error(tmp_path: Path, capsys: pytest.CaptureFixture
 
 
 def test_plan_runs_as_the_make_target_runs_it(tmp_path: Path) -> None:
-    # `make plan` runs `python -m stacks.plan --stack dev` from the project root
+    # `make plan` runs `python -m stacks.offline.plan --stack dev` from the project root
     result = subprocess.run(
-        [sys.executable, "-m", "stacks.plan", "--stack", "dev", "--out", str(tmp_path)],
+        [sys.executable, "-m", "stacks.offline.plan", "--stack", "dev", "--out", str(tmp_path)],
         cwd=ROOT,
         capture_output=True,
         text=True,

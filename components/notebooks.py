@@ -33,8 +33,9 @@ from components.experiment_tracking import MLFLOW_NOTEBOOK_ACTIONS, mlflow_state
 from components.retention import DataRetention
 from components.service_role import service_role
 
-#: The idle auto-stop program the lifecycle configuration installs on the instance.
-IDLE_STOP_PROGRAM = Path(__file__).parent / "notebook_scripts" / "idle_stop.py"
+#: The idle auto-stop program the lifecycle configuration installs on the instance: workload
+#: code (it runs on the instance), read here as text, never imported.
+IDLE_STOP_PROGRAM = Path(__file__).resolve().parents[1] / "workloads/notebooks/idle_stop.py"
 
 #: Where the start-up script puts the idle auto-stop program on the instance.
 IDLE_STOP_PATH = "/usr/local/lib/ml-platform/idle_stop.py"

@@ -19,10 +19,10 @@ from typing import Any
 
 import pytest
 
-from components.notebook_scripts import idle_stop
 from components.notebooks import IDLE_STOP_PATH, encode_lifecycle_script, on_start_script
 from stacks.offline.mock_runtime import RecordedResource, run_offline
 from tests.conftest import Plan, stack_config, stack_file, with_section
+from workloads.notebooks import idle_stop
 
 NOTEBOOK = "aws:sagemaker/notebookInstance:NotebookInstance"
 LIFECYCLE = (
@@ -151,82 +151,6 @@ def test_a_start_up_script_longer_than_sagemaker_allows_is_refused() -> None:
     with pytest.raises(ValueError, match=r"characters in base64; SageMaker allows 16384"):
         encode_lifecycle_script(script)
     assert base64.b64decode(encode_lifecycle_script("#!/bin/bash\n")) == b"#!/bin/bash\n"
-
-
-# --------------------------------------------------------------------------------------------
-# the idle stop on the instance
-# --------------------------------------------------------------------------------------------
-
-STARTED = datetime.datetime(2026, 1, 1, 8, 0, tzinfo=UTC)
-
-
-def session(state: str, last_activity: str) -> dict[str, Any]:
-    return {"kernel": {"execution_state": state, "last_activity": last_activity}}
-
-
-@pytest.mark.parametrize(
-    ("sessions", "now", "stops"),
-    [
-        # no kernel at all: idle since the instance started
-        ([], STARTED + datetime.timedelta(minutes=59), False),
-        ([], STARTED + datetime.timedelta(minutes=60), True),
-        # a busy kernel keeps the instance up however old its activity
-        (
-            [session("busy", "2026-01-01T08:00:00.000000Z")],
-            STARTED + datetime.timedelta(hours=9),
-            False,
-        ),
-        # the newest activity of any kernel counts
-        (
-            [
-                session("idle", "2026-01-01T08:10:00.000000Z"),
-                session("idle", "2026-01-01T09:30:00.123456Z"),
-            ],
-            datetime.datetime(2026, 1, 1, 10, 29, tzinfo=UTC),
-            False,
-        ),
-        (
-            [session("idle", "2026-01-01T09:30:00.123456Z")],
-            datetime.datetime(2026, 1, 1, 10, 31, tzinfo=UTC),
-            True,
-        ),
-    ],
-)
-def test_idle_means_no_busy_kernel_and_no_recent_activity(
-    sessions: list[dict[str, Any]], now: datetime.datetime, stops: bool
-) -> None:
-    assert idle_stop.should_stop(sessions, STARTED, now, 60) is stops
-
-
-def test_an_idle_instance_stops_itself(monkeypatch: pytest.MonkeyPatch) -> None:
-    # given Jupyter with no kernel on an instance that started two hours ago
-    two_hours_ago = datetime.datetime.now(UTC) - datetime.timedelta(hours=2)
-    stopped: list[tuple[str, str]] = []
-    monkeypatch.setattr(idle_stop, "read_sessions", lambda: [])
-    monkeypatch.setattr(idle_stop, "started_at", lambda: two_hours_ago)
-    monkeypatch.setattr(
-        idle_stop, "stop_instance", lambda name, region: stopped.append((name, region))
-    )
-    # when the cron job runs with a 60-minute limit
-    args = ["--notebook-name", "mlp-dev-notebook", "--region", "us-east-1", "--idle-minutes", "60"]
-    status = idle_stop.main(args)
-    # then it stops this instance, and only once
-    assert status == 0
-    assert stopped == [("mlp-dev-notebook", "us-east-1")]
-
-
-def test_an_unreachable_jupyter_never_stops_the_instance(monkeypatch: pytest.MonkeyPatch) -> None:
-    # given a Jupyter server that does not answer (it restarts at every start)
-    def unreachable() -> list[dict[str, Any]]:
-        raise ConnectionRefusedError("restarting")
-
-    stopped: list[str] = []
-    monkeypatch.setattr(idle_stop, "read_sessions", unreachable)
-    monkeypatch.setattr(idle_stop, "stop_instance", lambda name, region: stopped.append(name))
-    # when the cron job runs / then it leaves the instance alone
-    args = ["--notebook-name", "n", "--region", "us-east-1", "--idle-minutes", "10"]
-    assert idle_stop.main(args) == 0
-    assert stopped == []
 
 
 # --------------------------------------------------------------------------------------------

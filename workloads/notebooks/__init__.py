@@ -1,0 +1,1 @@
+"""Code that runs on a notebook instance: the idle auto-stop its lifecycle config installs."""

@@ -26,16 +26,16 @@ from pathlib import PurePosixPath
 from typing import Any
 
 from components.instance_storage import has_instance_storage
-from workloads.training import objectives
+from workloads.training import contract, objectives
 
 #: The pipeline definition schema version SageMaker accepts.
 SCHEMA_VERSION = "2020-12-01"
 
 #: Where SageMaker puts an input channel's files inside the container.
-CHANNEL_ROOT = "/opt/ml/input/data"
+CHANNEL_ROOT = f"{contract.DEFAULT_ROOT}/{contract.DATA_DIR}"
 
 #: The local folder SageMaker syncs with the checkpoint S3 URI (and restores on a restart).
-CHECKPOINT_LOCAL_PATH = "/opt/ml/checkpoints"
+CHECKPOINT_LOCAL_PATH = f"{contract.DEFAULT_ROOT}/{contract.CHECKPOINT_DIR}"
 
 #: The input channel that delivers the training source archive.
 CODE_CHANNEL = "code"

@@ -52,6 +52,7 @@ from components.kubernetes.pod_security import (
     scratch_volume,
 )
 from components.kubernetes.service_account_role import ServiceAccountRole, ServiceAccountRoleArgs
+from workloads.inference import contract
 
 #: The InferenceService API this component writes.
 API_VERSION = "serving.kserve.io/v1beta1"
@@ -70,7 +71,7 @@ STORAGE_URI_ENV = "STORAGE_URI"
 MODEL_MOUNT_PATH = "/mnt/models"
 
 #: Our server's port (SageMaker's contract: GET /ping, POST /invocations).
-SERVER_PORT = 8080
+SERVER_PORT = contract.DEFAULT_PORT
 
 SCALE_METRICS = ("concurrency", "rps")
 
@@ -179,7 +180,7 @@ def model_read_statements(
 
 def predictor_container(args: KServeEndpointArgs) -> k8s.core.v1.ContainerArgs:
     """The ``kserve-container``: our server on 8080 serving what KServe unpacked in /mnt/models."""
-    ping = k8s.core.v1.HTTPGetActionArgs(path="/ping", port=SERVER_PORT)
+    ping = k8s.core.v1.HTTPGetActionArgs(path=contract.PING_PATH, port=SERVER_PORT)
     return k8s.core.v1.ContainerArgs(
         name=PREDICTOR_CONTAINER,
         image=pinned_image(args.image_repository, args.image_tag),
@@ -194,7 +195,7 @@ def predictor_container(args: KServeEndpointArgs) -> k8s.core.v1.ContainerArgs:
         ],
         env=[
             k8s.core.v1.EnvVarArgs(name=STORAGE_URI_ENV, value=args.model_uri),
-            k8s.core.v1.EnvVarArgs(name="SM_MODEL_DIR", value=MODEL_MOUNT_PATH),
+            k8s.core.v1.EnvVarArgs(name=contract.MODEL_DIR_ENV, value=MODEL_MOUNT_PATH),
             # The root filesystem is read-only: anything that wants a home or a cache gets /tmp.
             k8s.core.v1.EnvVarArgs(name="HOME", value=SCRATCH_PATH),
             k8s.core.v1.EnvVarArgs(name="XDG_CACHE_HOME", value=f"{SCRATCH_PATH}/.cache"),
@@ -304,7 +305,7 @@ class KServeEndpoint(pulumi.ComponentResource):
             "name": self.args.name,
             "namespace": self.args.namespace,
             "url": self.url,
-            "invocations_url": f"{self.url}/invocations",
+            "invocations_url": f"{self.url}{contract.INVOCATIONS_PATH}",
             "canary_traffic_percent": self.args.canary_traffic_percent,
             "role_arn": self.role.role.arn,
         }

@@ -70,15 +70,15 @@ SKIP_AWAIT_ANNOTATION = "pulumi.com/skipAwait"
 
 
 #: The training contract's root and the folders under it that the pod writes.
-CONTRACT_ROOT = "/opt/ml"
+CONTRACT_ROOT = contract.DEFAULT_ROOT
 STAGING_INIT_CONTAINER = "stage"
 
 #: emptyDir volumes (name, mount path, size limit): the root filesystem is read-only.
 VOLUMES = (
-    ("input", f"{CONTRACT_ROOT}/input", "20Gi"),
-    ("model", f"{CONTRACT_ROOT}/model", "10Gi"),
-    ("output", f"{CONTRACT_ROOT}/output", "1Gi"),
-    ("checkpoints", f"{CONTRACT_ROOT}/checkpoints", "20Gi"),
+    ("input", f"{CONTRACT_ROOT}/{contract.INPUT_DIR}", "20Gi"),
+    ("model", f"{CONTRACT_ROOT}/{contract.MODEL_DIR}", "10Gi"),
+    ("output", f"{CONTRACT_ROOT}/{contract.OUTPUT_DIR}", "1Gi"),
+    ("checkpoints", f"{CONTRACT_ROOT}/{contract.CHECKPOINT_DIR}", "20Gi"),
     ("scratch", SCRATCH_PATH, "2Gi"),
 )
 
@@ -306,8 +306,8 @@ def node_pod_spec(args: KubernetesTrainJobArgs, service_account: str) -> k8s.cor
                 resources=resource_requirements(*STAGING_RESOURCES),
                 security_context=container_security_context(),
                 volume_mounts=[
-                    _mount("input", f"{CONTRACT_ROOT}/input"),
-                    _mount("checkpoints", f"{CONTRACT_ROOT}/checkpoints"),
+                    _mount("input", f"{CONTRACT_ROOT}/{contract.INPUT_DIR}"),
+                    _mount("checkpoints", f"{CONTRACT_ROOT}/{contract.CHECKPOINT_DIR}"),
                     scratch_mount(),
                 ],
             )

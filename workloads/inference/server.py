@@ -61,10 +61,6 @@ from workloads.model_layout import LoadedModel, load_model
 
 log = logging.getLogger("workloads.inference.server")  # the same name under `python -m`
 
-DEFAULT_MODEL_DIR = "/opt/ml/model"
-MODEL_DIR_ENV = "SM_MODEL_DIR"
-PORT_ENV = "SAGEMAKER_BIND_TO_PORT"
-DEFAULT_PORT = 8080
 MAX_HEAD_BYTES = 64 * 1024
 """Request line plus headers; more is a 431."""
 _PARTIAL_CHECK_BYTES = 1024
@@ -117,7 +113,7 @@ class ServerConfig:
 
     model_dir: Path
     host: str = "127.0.0.1"
-    port: int = DEFAULT_PORT
+    port: int = contract.DEFAULT_PORT
     max_batch_size: int = 64
     """Most rows in one predict call."""
     max_batch_wait_ms: float = 2.0
@@ -830,15 +826,16 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--model-dir",
         type=Path,
-        default=Path(os.environ.get(MODEL_DIR_ENV, DEFAULT_MODEL_DIR)),
-        help=f"model directory (default: ${MODEL_DIR_ENV} or {DEFAULT_MODEL_DIR})",
+        default=Path(os.environ.get(contract.MODEL_DIR_ENV, contract.DEFAULT_MODEL_DIR)),
+        help=f"model directory (default: ${contract.MODEL_DIR_ENV} or "
+        f"{contract.DEFAULT_MODEL_DIR})",
     )
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     parser.add_argument(
         "--port",
         type=int,
-        default=int(os.environ.get(PORT_ENV) or DEFAULT_PORT),
-        help=f"port (default: ${PORT_ENV} or {DEFAULT_PORT})",
+        default=int(os.environ.get(contract.PORT_ENV) or contract.DEFAULT_PORT),
+        help=f"port (default: ${contract.PORT_ENV} or {contract.DEFAULT_PORT})",
     )
     parser.add_argument(
         "--max-batch-size",

@@ -6,7 +6,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: plan test lint format clean
+.PHONY: install plan test lint format clean
 
 # The Pulumi program's dependencies only (the same ones `pulumi install` puts in .venv).
 $(VENV)/.infra: pyproject.toml requirements.txt
@@ -21,6 +21,10 @@ $(VENV)/.all: $(VENV)/.infra
 	$(BIN)/python -m pip install --quiet torch==2.13.0
 	$(BIN)/python -m pip install --quiet -e '.[infra,workloads,dev]'
 	touch $@
+
+## install: everything the README's local commands need: .venv with the program, the workloads and
+## their extras, the test tools and the ml-platform-* console scripts (the CPU torch wheel: README)
+install: $(VENV)/.all
 
 ## plan: run the stack's real program under Pulumi's mock runtime (no cloud, no CLI); STACK=dev|prod,
 ## CONFIG=<file> plans another config file (e.g. an edited copy of Pulumi.dev.yaml) as that stack

@@ -41,6 +41,75 @@ REGENERATE = ".venv/bin/python -m stacks.configuration_reference --write"
 #: The stack file's namespace for the project's own keys (``aws:region`` carries its own alias).
 NAMESPACE = "ml-platform"
 
+#: The page's overview: what each top-level key holds, how stack files are read, and the two stacks.
+OVERVIEW_ROWS: tuple[tuple[str, str], ...] = (
+    ("aws:region", "region of the stack's provider"),
+    ("ml-platform:environment", "short name used in resource names and tags (`dev`, `prod`)"),
+    (
+        "ml-platform:tier",
+        "`development` or `production`; production requires multi-AZ, a 30-day key deletion "
+        "window, log retention >= 365 days (or 0) and retained data",
+    ),
+    (
+        "ml-platform:retain_data",
+        "keep stateful resources on destroy (default: true exactly in production)",
+    ),
+    ("ml-platform:tags", "tags added to every resource (through the provider's default tags)"),
+    ("ml-platform:layers", "layers the stack deploys"),
+    (
+        "ml-platform:data",
+        "`kms.deletion_window_days`, `network.{cidr, availability_zones, subnet_prefix_length, "
+        "flow_log_traffic}`, `log_retention_days`, `buckets.<bucket>.{transitions, "
+        "expiration_days, noncurrent_version_expiration_days, "
+        "abort_incomplete_multipart_upload_days}` for raw, processed, models, experiments, "
+        "capture, monitoring, access_logs (see [The data layer](data.md))",
+    ),
+    (
+        "ml-platform:training",
+        "repositories, notebooks, experiment tracking, pipelines "
+        "(see [The training layer](training.md))",
+    ),
+    (
+        "ml-platform:gpu",
+        "GPU instance types, group sizes, spot mix, AMI filter (see [The GPU layer](gpu.md))",
+    ),
+    (
+        "ml-platform:serving",
+        "`endpoints` (see [The serving layer](serving.md)), `alarm_emails`",
+    ),
+    (
+        "ml-platform:feature_store",
+        "`groups` (one entry per group version) and `athena.bytes_scanned_cutoff_gb` "
+        "(see [The feature store](feature-store.md))",
+    ),
+    (
+        "ml-platform:monitoring",
+        "`endpoints` (one entry per monitored endpoint), `alarm_emails`, the jobs' "
+        "`instance_type`, `volume_size_gb`, `max_runtime_seconds`, `image` "
+        "(see [Model monitoring](monitoring.md))",
+    ),
+    (
+        "ml-platform:kubernetes",
+        "`cluster` (`eks` or `existing`, `render_to`, `install_operators`), `endpoints`, "
+        "`training_jobs`, `mlflow`, `jupyterhub` (see [The Kubernetes layer](kubernetes.md))",
+    ),
+)
+
+OVERVIEW_BEFORE = """\
+`stacks/config.py` validates everything once, with frozen pydantic models that reject unknown
+keys. Keys live under the project namespace; paths in error messages are these keys:"""
+
+OVERVIEW_AFTER = """\
+Stack files are read strictly: duplicate keys, YAML aliases, a root or `config:` that is not a
+mapping, and non-finite numbers are config errors (exit 2, one line each). Sizes, counts and days
+have upper bounds, names the program derives (`mlp-<env>-...`) are checked against the service's
+length limit, and a stack carries at most 50 tags (10 when a layer that uploads S3 objects
+deploys: S3 objects take 10 and get every default tag). The full list:
+[docs/limits.md](limits.md#stack-files-and-config-make-plan-pulumi-up).
+
+`Pulumi.dev.yaml` is two-AZ (the least EKS accepts) with short retention and a 7-day key window;
+`Pulumi.prod.yaml` is three-AZ, retained and protected, with storage-class transitions."""
+
 
 @dataclass(frozen=True)
 class Row:
@@ -223,12 +292,25 @@ def render(config: type[BaseModel] = PlatformConfig) -> str:
         "<!-- Generated from the config models by `python -m stacks.configuration_reference`:",
         f"     do not edit by hand. Regenerate with: {REGENERATE} -->",
         "",
-        "Every key a stack file (`Pulumi.<stack>.yaml`) may set, under `config:`. Paths use `[]`",
-        "for each item of a list and `<name>` for a key of a map; `(the keys below)` means the",
-        "default is the default of each sub-key. Unknown keys are errors, reported at their path",
-        "(see [limits](limits.md#stack-files-and-config-make-plan-pulumi-up)). Rules that need",
-        "two keys at once (production-tier rules, cross-layer references) are listed in each",
-        "layer's page, not here.",
+        "[README](../README.md) · [limits and guarantees](limits.md)",
+        "",
+        "## Stack configuration",
+        "",
+        OVERVIEW_BEFORE,
+        "",
+        "| key | meaning |",
+        "|-----|---------|",
+        *(f"| `{key}` | {meaning} |" for key, meaning in OVERVIEW_ROWS),
+        "",
+        OVERVIEW_AFTER,
+        "",
+        "## Every key",
+        "",
+        "Every key a stack file (`Pulumi.<stack>.yaml`) may set, under `config:`, generated from",
+        "the config models' fields and their docstrings. Paths use `[]` for each item of a list",
+        "and `<name>` for a key of a map; `(the keys below)` means the default is the default of",
+        "each sub-key. Rules that need two keys at once (production-tier rules, cross-layer",
+        "references) are described in each layer's page.",
         "",
     ]
     stack_rows: list[Row] = []
@@ -240,9 +322,9 @@ def render(config: type[BaseModel] = PlatformConfig) -> str:
             sections.append((key, docstrings.get(name, ""), list(rows(nested, key))))
         else:
             stack_rows.extend(rows_of_field(name, field, key, docstrings))
-    lines += ["## The stack", "", *_table(stack_rows), ""]
+    lines += ["### The stack", "", *_table(stack_rows), ""]
     for key, description, section_rows in sections:
-        lines += [f"## `{key}`", "", description, "", *_table(section_rows), ""]
+        lines += [f"### `{key}`", "", description, "", *_table(section_rows), ""]
     return "\n".join(lines).rstrip("\n") + "\n"
 
 

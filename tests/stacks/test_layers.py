@@ -10,7 +10,9 @@ import pytest
 from stacks.layers import LAYERS, glob_matches, layer_urn, target_glob, teardown_order
 from tests.conftest import Plan, stack_config, with_section
 
-README = Path(__file__).resolve().parents[2] / "README.md"
+ROOT = Path(__file__).resolve().parents[2]
+#: The README and the pages it links to, where the per-layer commands now live.
+README_AND_DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 
 
 def test_layer_component_urn_is_stable(plan: Plan) -> None:
@@ -80,8 +82,10 @@ def test_removing_a_layer_from_config_removes_exactly_its_resources(run_stack) -
 
 
 def test_readme_target_commands_use_the_layer_globs() -> None:
-    # given the README's per-layer commands / then each --target is a real layer's glob
-    targets = re.findall(r"--target '([^']+)'", README.read_text())
+    # given the per-layer commands of the README and its pages / then each --target is a real
+    # layer's glob
+    text = "\n".join(path.read_text() for path in README_AND_DOCS)
+    targets = re.findall(r"--target '([^']+)'", text)
     assert targets, "the README shows no --target command"
     known = {target_glob(name) for name in LAYERS}
     assert set(targets) <= known

@@ -224,8 +224,8 @@ def test_monitoring_needs_serving_listed() -> None:
 
 
 def test_the_readme_monitoring_example_is_valid_config() -> None:
-    # given the monitoring example of the README / when validated in the prod stack
-    section = (ROOT / "README.md").read_text().split("## Model monitoring", 1)[1]
+    # given the monitoring example of the monitoring page / when validated in the prod stack
+    section = (ROOT / "docs/monitoring.md").read_text().split("## Model monitoring", 1)[1]
     block = section.split("```yaml\n", 1)[1].split("```", 1)[0]
     example = yaml.safe_load(block)["ml-platform:monitoring"]
     (monitored,) = load_platform_config(

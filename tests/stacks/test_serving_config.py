@@ -218,8 +218,8 @@ def test_alarm_emails_are_checked() -> None:
 
 
 def test_the_readme_serving_example_is_valid_config() -> None:
-    # given the serving example of the README / when validated in the prod stack
-    readme = (ROOT / "README.md").read_text()
+    # given the serving example of the serving page / when validated in the prod stack
+    readme = (ROOT / "docs/serving.md").read_text()
     section = readme.split("## The serving layer", 1)[1]
     block = section.split("```yaml\n", 1)[1].split("```", 1)[0]
     example = yaml.safe_load(block)["ml-platform:serving"]

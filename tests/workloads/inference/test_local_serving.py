@@ -15,12 +15,12 @@ ROOT = Path(__file__).resolve().parents[3]
 
 
 def readme_block(language: str) -> str:
-    """The first ``language`` code block of the README's "Serve a model locally" section."""
-    section = (ROOT / "README.md").read_text().split("## Serve a model locally", 1)[1]
+    """The first ``language`` code block of docs/serving.md's "Serve a model locally" section."""
+    section = (ROOT / "docs/serving.md").read_text().split("## Serve a model locally", 1)[1]
     return section.split(f"```{language}\n", 1)[1].split("```", 1)[0]
 
 
-# The README's snippet, read from the README so the two cannot drift apart.
+# The page's snippet, read from the page so the two cannot drift apart.
 TRAIN_AND_SAVE = readme_block("python")
 
 

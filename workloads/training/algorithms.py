@@ -2,9 +2,10 @@
 
 The algorithms are ``sklearn`` (``sklearn_trainer``), ``xgboost`` (``xgboost_trainer``),
 ``pytorch`` (``torch_trainer``), the three in ``frameworks.FRAMEWORK_TRAINERS``, and ``automl``
-(``automl``, which searches over the other three). Each module is imported only when its
-algorithm runs, so an XGBoost job never pays for importing torch. What a trainer takes and gives
-back (``TrainingContext``, ``TrainedModel``) lives in ``outcome``.
+(``automl``, which searches over the other three and imports no framework itself). Each
+framework's module is imported only when its algorithm runs, so an XGBoost job never pays for
+importing torch. What a trainer takes and gives back (``TrainingContext``, ``TrainedModel``)
+lives in ``outcome``.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from workloads.model_layout import PYTORCH, SKLEARN, XGBOOST
+from workloads.training.automl import run_automl
 from workloads.training.frameworks import FRAMEWORK_TRAINERS
 from workloads.training.params import PARAMS_TYPES
 
@@ -25,9 +27,6 @@ ALGORITHMS = (SKLEARN, XGBOOST, PYTORCH, "automl")
 
 
 def _automl() -> Trainer:
-    # Lazy like the framework trainers: the entrypoint parses arguments without numpy.
-    from workloads.training.automl import run_automl
-
     return run_automl
 
 

@@ -8,7 +8,8 @@ hook (``pulumi.runtime.set_mocks``) with two additions:
   options the engine sees (``protect``, ``retain_on_delete``, ...).
 * :class:`PlatformMocks` answers data-source invokes and fills resource outputs with realistic,
   deterministic values (ARNs, ids, auto-generated names) so the program's ``apply`` calls see the
-  shapes they would see in AWS.
+  shapes they would see in AWS. What a type computes beyond its inputs is one entry of the
+  ``_OUTPUTS`` table (and of ``_ARN_TEMPLATES`` where its ARN has a shape of its own).
 
 Inputs are recorded with the provider's property names (camelCase), as in ``pulumi stack export``
 and ``pulumi preview --json``; integral numbers come back from protobuf as floats and are shown as
@@ -301,162 +302,269 @@ class PlatformMocks(pulumi.runtime.Mocks):
         if args.typ.split(":")[0] in _EXPLICIT_PROVIDER_PACKAGES:
             _require_explicit_provider(f"{args.typ} '{args.name}'", args.provider)
         type_, name = args.typ, args.name
-        resource_id = _ID_PREFIX.get(type_, "") + _digest(type_, name)
         autoname_property = _AUTONAMED.get(type_)
         if autoname_property and not state.get(autoname_property):
             state[autoname_property] = f"{name}-{_digest(name, length=7)}"
-        physical = state.get(autoname_property or _NAME_PROPERTY.get(type_, "name")) or name
-        if type_ == "aws:s3/bucket:Bucket":
-            resource_id = physical
-            state.update(
-                bucketDomainName=f"{physical}.s3.amazonaws.com",
-                bucketRegionalDomainName=f"{physical}.s3.{self.region}.amazonaws.com",
-                region=self.region,
-            )
-        elif type_ == "aws:kms/key:Key":
-            resource_id = (
-                "-".join(
-                    _digest(type_, name, length=32)[i:j] for i, j in ((0, 8), (8, 12), (12, 16))
-                )
-                + f"-{_digest(name, length=4)}-{_digest(name, 'k', length=12)}"
-            )
-            state["keyId"] = resource_id
-        elif type_ == "aws:ec2/vpc:Vpc":
-            state.update(
-                defaultSecurityGroupId=f"sg-{_digest(name, 'default-sg')}",
-                mainRouteTableId=f"rtb-{_digest(name, 'main')}",
-                defaultRouteTableId=f"rtb-{_digest(name, 'main')}",
-                defaultNetworkAclId=f"acl-{_digest(name, 'acl')}",
-            )
-        elif type_ == "aws:ec2/vpcEndpoint:VpcEndpoint" and state.get("vpcEndpointType") == (
-            "Gateway"
-        ):
-            state["prefixListId"] = _S3_PREFIX_LIST_ID
-        elif type_ == "aws:iam/role:Role":
-            resource_id = str(physical)  # IAM's id of a role is its name
-        elif type_ == "aws:iam/serviceLinkedRole:ServiceLinkedRole":
-            service = state["awsServiceName"]
-            role_name = "AWSServiceRoleFor" + _SERVICE_LINKED_ROLE_SUFFIX.get(
-                service, service.split(".")[0].title()
-            )
-            if state.get("customSuffix"):
-                role_name += f"_{state['customSuffix']}"
-            state.update(name=role_name, path=f"/aws-service-role/{service}/")
-            state["arn"] = (
-                f"arn:{self.partition}:iam::{self.account_id}:role/aws-service-role/"
-                f"{service}/{role_name}"
-            )
-        elif type_ == "aws:ec2/launchTemplate:LaunchTemplate":
-            state.update(latestVersion=1, defaultVersion=1)
-        elif type_ == "aws:sns/topic:Topic":
-            resource_id = self._arn(type_, str(physical), resource_id)  # a topic's id is its ARN
-        elif type_ == "aws:glue/catalogDatabase:CatalogDatabase":
-            resource_id = f"{self.account_id}:{physical}"
-        elif type_ == "aws:ecr/repository:Repository":
-            state.update(
-                registryId=self.account_id,
-                repositoryUrl=f"{self.account_id}.dkr.ecr.{self.region}.amazonaws.com/{physical}",
-            )
-        elif type_ == "aws:sagemaker/domain:Domain":
-            resource_id = physical = f"d-{_digest(type_, name, length=12)}"  # ARNs carry the id
-            state.update(
-                url=f"https://{resource_id}.studio.{self.region}.sagemaker.aws",
-                homeEfsFileSystemId=f"fs-{_digest(name, 'efs')}",
-            )
-        elif type_ == "aws:sagemaker/userProfile:UserProfile":
-            physical = f"{state['domainId']}/{physical}"
-        elif type_ == "aws:sagemaker/notebookInstance:NotebookInstance":
-            state["url"] = f"{physical}.notebook.{self.region}.sagemaker.aws"
-        elif type_ == "aws:sagemaker/mlflowTrackingServer:MlflowTrackingServer":
-            state["trackingServerUrl"] = (
-                f"https://t-{_digest(name, length=12)}.{self.region}.experiments.sagemaker.aws"
-            )
-        elif type_ == "aws:sagemaker/featureGroup:FeatureGroup":
-            self._resolve_offline_store(state, str(physical))
-        elif type_ == "aws:scheduler/schedule:Schedule":
-            # A schedule lives in its group: id ``<group>/<name>``, ARN ``schedule/<group>/<name>``.
-            group = state.get("groupName") or "default"
-            resource_id = f"{group}/{physical}"
-            state["arn"] = (
-                f"arn:{self.partition}:scheduler:{self.region}:{self.account_id}"
-                f":schedule/{resource_id}"
-            )
-        elif type_ == "aws:eks/cluster:Cluster":
-            oidc_id = _digest(type_, name, length=32).upper()
-            state.update(
-                endpoint=f"https://{oidc_id}.gr7.{self.region}.eks.amazonaws.com",
-                certificateAuthority={"data": "LS0tLS1CRUdJTiBDRVJUSUZJQ0FURS0tLS0tCg=="},
-                identities=[
-                    {
-                        "oidcs": [
-                            {"issuer": f"https://oidc.eks.{self.region}.amazonaws.com/id/{oidc_id}"}
-                        ]
-                    }
-                ],
-                platformVersion="eks.1",
-                status="ACTIVE",
-            )
-            state.setdefault("vpcConfig", {})["clusterSecurityGroupId"] = (
-                f"sg-{_digest(name, 'eks')}"
-            )
-            state["arn"] = (
-                f"arn:{self.partition}:eks:{self.region}:{self.account_id}:cluster/{physical}"
-            )
-        elif type_ == "aws:iam/openIdConnectProvider:OpenIdConnectProvider":
-            host = str(state.get("url", "")).removeprefix("https://")
-            state["arn"] = f"arn:{self.partition}:iam::{self.account_id}:oidc-provider/{host}"
-        elif type_ == "aws:rds/instance:Instance":
-            address = f"{physical}.c{_digest(name, length=12)}.{self.region}.rds.amazonaws.com"
-            port = state.get("port") or 5432
-            state.update(address=address, endpoint=f"{address}:{port}", port=port)
-            state["arn"] = f"arn:{self.partition}:rds:{self.region}:{self.account_id}:db:{physical}"
-        elif type_ == "random:index/randomPassword:RandomPassword":
-            # Deterministic offline; only letters and digits so it is safe in any URL or file.
-            state["result"] = _digest(type_, name, length=int(state.get("length") or 32))
-            state["bcryptHash"] = "$2a$10$" + _digest(name, "bcrypt", length=53)
+        created = _Creation(
+            type=type_,
+            name=name,
+            state=state,
+            resource_id=_ID_PREFIX.get(type_, "") + _digest(type_, name),
+            physical=str(state.get(autoname_property or _NAME_PROPERTY.get(type_, "name")) or name),
+        )
+        add_outputs = _OUTPUTS.get(type_)
+        if add_outputs:
+            add_outputs(self, created)
         if type_.startswith((DYNAMIC_TYPE_PREFIX, "kubernetes:", "random:")):
-            return resource_id, state
-        state.setdefault("arn", self._arn(type_, str(physical), resource_id))
-        return resource_id, state
+            return created.resource_id, state
+        state.setdefault("arn", self.arn(type_, created.physical, created.resource_id))
+        return created.resource_id, state
 
-    def _resolve_offline_store(self, state: dict[str, Any], group_name: str) -> None:
-        """Add the offline-store URI SageMaker resolves at creation (account, region, group)."""
-        storage = (state.get("offlineStoreConfig") or {}).get("s3StorageConfig")
-        if storage and storage.get("s3Uri"):
-            storage["resolvedOutputS3Uri"] = (
-                f"{storage['s3Uri']}/{self.account_id}/sagemaker/{self.region}/offline-store/"
-                f"{group_name}-1767225600/data"
-            )
-
-    def _arn(self, type_: str, physical: str, resource_id: str) -> str:
-        """An ARN of the shape AWS gives this type."""
+    def arn(self, type_: str, physical: str, resource_id: str) -> str:
+        """An ARN of the shape AWS gives this type (by its template, else by its service)."""
         partition, region, account = self.partition, self.region, self.account_id
         module, kind = type_.split(":")[1].split("/")[0], type_.split(":")[2]
-        if type_ == "aws:s3/bucket:Bucket":
-            return f"arn:{partition}:s3:::{physical}"
-        if type_ == "aws:kms/key:Key":
-            return f"arn:{partition}:kms:{region}:{account}:key/{resource_id}"
-        if type_ == "aws:kms/alias:Alias":
-            return f"arn:{partition}:kms:{region}:{account}:{physical}"
+        template = _ARN_TEMPLATES.get(type_)
+        if template:
+            return template.format(
+                partition=partition,
+                region=region,
+                account=account,
+                physical=physical,
+                resource_id=resource_id,
+            )
         if module == "iam":
             return f"arn:{partition}:iam::{account}:{kind[0].lower() + kind[1:]}/{physical}"
-        if type_ == "aws:cloudwatch/logGroup:LogGroup":
-            return f"arn:{partition}:logs:{region}:{account}:log-group:{physical}"
-        if type_ == "aws:glue/catalogDatabase:CatalogDatabase":
-            return f"arn:{partition}:glue:{region}:{account}:database/{physical}"
-        if type_ == "aws:sns/topic:Topic":
-            return f"arn:{partition}:sns:{region}:{account}:{physical}"
-        if type_ == "aws:cloudwatch/metricAlarm:MetricAlarm":
-            return f"arn:{partition}:cloudwatch:{region}:{account}:alarm:{physical}"
         if module == "sagemaker":
             kind = _SAGEMAKER_ARN_KIND.get(type_.split("/")[1].split(":")[0], kind.lower())
             # SageMaker ARNs carry the name in lower case.
             return f"arn:{partition}:sagemaker:{region}:{account}:{kind}/{physical.lower()}"
-        if type_ == "aws:scheduler/scheduleGroup:ScheduleGroup":
-            return f"arn:{partition}:scheduler:{region}:{account}:schedule-group/{physical}"
         if module in ("ec2", "vpc"):
             return f"arn:{partition}:ec2:{region}:{account}:{kind.lower()}/{resource_id}"
         return f"arn:{partition}:{module}:{region}:{account}:{kind.lower()}/{physical}"
+
+
+# The ARN of each type whose shape the general rules in ``PlatformMocks.arn`` (by service) do not
+# give. Fields: partition, region, account, physical (the name) and resource_id.
+_ARN_TEMPLATES = {
+    "aws:s3/bucket:Bucket": "arn:{partition}:s3:::{physical}",
+    "aws:kms/key:Key": "arn:{partition}:kms:{region}:{account}:key/{resource_id}",
+    "aws:kms/alias:Alias": "arn:{partition}:kms:{region}:{account}:{physical}",
+    "aws:cloudwatch/logGroup:LogGroup": (
+        "arn:{partition}:logs:{region}:{account}:log-group:{physical}"
+    ),
+    "aws:glue/catalogDatabase:CatalogDatabase": (
+        "arn:{partition}:glue:{region}:{account}:database/{physical}"
+    ),
+    "aws:sns/topic:Topic": "arn:{partition}:sns:{region}:{account}:{physical}",
+    "aws:cloudwatch/metricAlarm:MetricAlarm": (
+        "arn:{partition}:cloudwatch:{region}:{account}:alarm:{physical}"
+    ),
+    "aws:scheduler/scheduleGroup:ScheduleGroup": (
+        "arn:{partition}:scheduler:{region}:{account}:schedule-group/{physical}"
+    ),
+}
+
+
+@dataclass
+class _Creation:
+    """One custom resource being created: what its type's outputs read, and may change."""
+
+    type: str
+    """The Pulumi type token, e.g. ``aws:s3/bucket:Bucket``."""
+    name: str
+    """The resource's logical name in the program."""
+    state: dict[str, Any]
+    """The outputs so far: the inputs, plus the auto-generated name where Pulumi would make one."""
+    resource_id: str
+    """The id AWS would report; by default the type's id prefix and a digest."""
+    physical: str
+    """The physical name (what ARNs carry); by default the type's name property."""
+
+
+def _bucket_outputs(mocks: PlatformMocks, created: _Creation) -> None:
+    created.resource_id = created.physical  # a bucket's id is its name
+    created.state.update(
+        bucketDomainName=f"{created.physical}.s3.amazonaws.com",
+        bucketRegionalDomainName=f"{created.physical}.s3.{mocks.region}.amazonaws.com",
+        region=mocks.region,
+    )
+
+
+def _kms_key_outputs(mocks: PlatformMocks, created: _Creation) -> None:
+    # A key id is a UUID: 8-4-4-4-12 hex digits.
+    type_, name = created.type, created.name
+    created.resource_id = (
+        "-".join(_digest(type_, name, length=32)[i:j] for i, j in ((0, 8), (8, 12), (12, 16)))
+        + f"-{_digest(name, length=4)}-{_digest(name, 'k', length=12)}"
+    )
+    created.state["keyId"] = created.resource_id
+
+
+def _vpc_outputs(mocks: PlatformMocks, created: _Creation) -> None:
+    name = created.name
+    created.state.update(
+        defaultSecurityGroupId=f"sg-{_digest(name, 'default-sg')}",
+        mainRouteTableId=f"rtb-{_digest(name, 'main')}",
+        defaultRouteTableId=f"rtb-{_digest(name, 'main')}",
+        defaultNetworkAclId=f"acl-{_digest(name, 'acl')}",
+    )
+
+
+def _vpc_endpoint_outputs(mocks: PlatformMocks, created: _Creation) -> None:
+    # Only a gateway endpoint (S3) is given a prefix list, for routes and security group rules.
+    if created.state.get("vpcEndpointType") == "Gateway":
+        created.state["prefixListId"] = _S3_PREFIX_LIST_ID
+
+
+def _role_outputs(mocks: PlatformMocks, created: _Creation) -> None:
+    created.resource_id = created.physical  # IAM's id of a role is its name
+
+
+def _service_linked_role_outputs(mocks: PlatformMocks, created: _Creation) -> None:
+    state = created.state
+    service = state["awsServiceName"]
+    role_name = "AWSServiceRoleFor" + _SERVICE_LINKED_ROLE_SUFFIX.get(
+        service, service.split(".")[0].title()
+    )
+    if state.get("customSuffix"):
+        role_name += f"_{state['customSuffix']}"
+    state.update(name=role_name, path=f"/aws-service-role/{service}/")
+    state["arn"] = (
+        f"arn:{mocks.partition}:iam::{mocks.account_id}:role/aws-service-role/{service}/{role_name}"
+    )
+
+
+def _launch_template_outputs(mocks: PlatformMocks, created: _Creation) -> None:
+    created.state.update(latestVersion=1, defaultVersion=1)
+
+
+def _topic_outputs(mocks: PlatformMocks, created: _Creation) -> None:
+    # A topic's id is its ARN.
+    created.resource_id = mocks.arn(created.type, created.physical, created.resource_id)
+
+
+def _glue_database_outputs(mocks: PlatformMocks, created: _Creation) -> None:
+    created.resource_id = f"{mocks.account_id}:{created.physical}"
+
+
+def _ecr_repository_outputs(mocks: PlatformMocks, created: _Creation) -> None:
+    created.state.update(
+        registryId=mocks.account_id,
+        repositoryUrl=(
+            f"{mocks.account_id}.dkr.ecr.{mocks.region}.amazonaws.com/{created.physical}"
+        ),
+    )
+
+
+def _domain_outputs(mocks: PlatformMocks, created: _Creation) -> None:
+    # A domain is known by its generated id, and its ARNs carry that id.
+    created.resource_id = created.physical = f"d-{_digest(created.type, created.name, length=12)}"
+    created.state.update(
+        url=f"https://{created.resource_id}.studio.{mocks.region}.sagemaker.aws",
+        homeEfsFileSystemId=f"fs-{_digest(created.name, 'efs')}",
+    )
+
+
+def _user_profile_outputs(mocks: PlatformMocks, created: _Creation) -> None:
+    # A user profile's ARN names its domain: user-profile/<domain id>/<name>.
+    created.physical = f"{created.state['domainId']}/{created.physical}"
+
+
+def _notebook_instance_outputs(mocks: PlatformMocks, created: _Creation) -> None:
+    created.state["url"] = f"{created.physical}.notebook.{mocks.region}.sagemaker.aws"
+
+
+def _tracking_server_outputs(mocks: PlatformMocks, created: _Creation) -> None:
+    created.state["trackingServerUrl"] = (
+        f"https://t-{_digest(created.name, length=12)}.{mocks.region}.experiments.sagemaker.aws"
+    )
+
+
+def _feature_group_outputs(mocks: PlatformMocks, created: _Creation) -> None:
+    # SageMaker resolves the offline store's URI at creation (account, region, group).
+    storage = (created.state.get("offlineStoreConfig") or {}).get("s3StorageConfig")
+    if storage and storage.get("s3Uri"):
+        storage["resolvedOutputS3Uri"] = (
+            f"{storage['s3Uri']}/{mocks.account_id}/sagemaker/{mocks.region}/offline-store/"
+            f"{created.physical}-1767225600/data"
+        )
+
+
+def _schedule_outputs(mocks: PlatformMocks, created: _Creation) -> None:
+    # A schedule lives in its group: id ``<group>/<name>``, ARN ``schedule/<group>/<name>``.
+    group = created.state.get("groupName") or "default"
+    created.resource_id = f"{group}/{created.physical}"
+    created.state["arn"] = (
+        f"arn:{mocks.partition}:scheduler:{mocks.region}:{mocks.account_id}"
+        f":schedule/{created.resource_id}"
+    )
+
+
+def _eks_cluster_outputs(mocks: PlatformMocks, created: _Creation) -> None:
+    state, region = created.state, mocks.region
+    oidc_id = _digest(created.type, created.name, length=32).upper()
+    state.update(
+        endpoint=f"https://{oidc_id}.gr7.{region}.eks.amazonaws.com",
+        certificateAuthority={"data": "LS0tLS1CRUdJTiBDRVJUSUZJQ0FURS0tLS0tCg=="},
+        identities=[
+            {"oidcs": [{"issuer": f"https://oidc.eks.{region}.amazonaws.com/id/{oidc_id}"}]}
+        ],
+        platformVersion="eks.1",
+        status="ACTIVE",
+    )
+    state.setdefault("vpcConfig", {})["clusterSecurityGroupId"] = (
+        f"sg-{_digest(created.name, 'eks')}"
+    )
+    state["arn"] = (
+        f"arn:{mocks.partition}:eks:{region}:{mocks.account_id}:cluster/{created.physical}"
+    )
+
+
+def _oidc_provider_outputs(mocks: PlatformMocks, created: _Creation) -> None:
+    host = str(created.state.get("url", "")).removeprefix("https://")
+    created.state["arn"] = f"arn:{mocks.partition}:iam::{mocks.account_id}:oidc-provider/{host}"
+
+
+def _db_instance_outputs(mocks: PlatformMocks, created: _Creation) -> None:
+    state, physical, region = created.state, created.physical, mocks.region
+    address = f"{physical}.c{_digest(created.name, length=12)}.{region}.rds.amazonaws.com"
+    port = state.get("port") or 5432
+    state.update(address=address, endpoint=f"{address}:{port}", port=port)
+    state["arn"] = f"arn:{mocks.partition}:rds:{region}:{mocks.account_id}:db:{physical}"
+
+
+def _random_password_outputs(mocks: PlatformMocks, created: _Creation) -> None:
+    # Deterministic offline; only letters and digits so it is safe in any URL or file.
+    state, name = created.state, created.name
+    state["result"] = _digest(created.type, name, length=int(state.get("length") or 32))
+    state["bcryptHash"] = "$2a$10$" + _digest(name, "bcrypt", length=53)
+
+
+#: What AWS computes for each type beyond its inputs (ids, URLs, ARNs of a special shape). A type
+#: not listed gets only the defaults: its id, its auto-generated name and an ARN by its service.
+_OUTPUTS: dict[str, Callable[[PlatformMocks, _Creation], None]] = {
+    "aws:s3/bucket:Bucket": _bucket_outputs,
+    "aws:kms/key:Key": _kms_key_outputs,
+    "aws:ec2/vpc:Vpc": _vpc_outputs,
+    "aws:ec2/vpcEndpoint:VpcEndpoint": _vpc_endpoint_outputs,
+    "aws:iam/role:Role": _role_outputs,
+    "aws:iam/serviceLinkedRole:ServiceLinkedRole": _service_linked_role_outputs,
+    "aws:ec2/launchTemplate:LaunchTemplate": _launch_template_outputs,
+    "aws:sns/topic:Topic": _topic_outputs,
+    "aws:glue/catalogDatabase:CatalogDatabase": _glue_database_outputs,
+    "aws:ecr/repository:Repository": _ecr_repository_outputs,
+    "aws:sagemaker/domain:Domain": _domain_outputs,
+    "aws:sagemaker/userProfile:UserProfile": _user_profile_outputs,
+    "aws:sagemaker/notebookInstance:NotebookInstance": _notebook_instance_outputs,
+    "aws:sagemaker/mlflowTrackingServer:MlflowTrackingServer": _tracking_server_outputs,
+    "aws:sagemaker/featureGroup:FeatureGroup": _feature_group_outputs,
+    "aws:scheduler/schedule:Schedule": _schedule_outputs,
+    "aws:eks/cluster:Cluster": _eks_cluster_outputs,
+    "aws:iam/openIdConnectProvider:OpenIdConnectProvider": _oidc_provider_outputs,
+    "aws:rds/instance:Instance": _db_instance_outputs,
+    "random:index/randomPassword:RandomPassword": _random_password_outputs,
+}
 
 
 class RecordingMonitor(pulumi_mocks.MockMonitor):

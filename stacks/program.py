@@ -2,7 +2,7 @@
 
 This is the only place that turns validated config (:mod:`stacks.config`) into component args.
 ``__main__.py`` calls :func:`run_program` under the Pulumi CLI; the offline plan and the tests
-call it under the recording mock runtime (:mod:`stacks.mock_runtime`).
+call it under the recording mock runtime (:mod:`stacks.offline.mock_runtime`).
 """
 
 from __future__ import annotations

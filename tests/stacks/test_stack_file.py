@@ -24,7 +24,7 @@ from stacks.offline.plan import main
 from tests.conftest import ROOT, stack_file
 
 #: `make plan` (STACK=dev) as the Makefile runs it; CONFIG=<file> adds --config-file.
-PLAN = (sys.executable, "-m", "stacks.plan", "--stack", "dev")
+PLAN = (sys.executable, "-m", "stacks.offline.plan", "--stack", "dev")
 
 
 def write(tmp_path: Path, text: str | bytes) -> Path:

@@ -11,6 +11,19 @@ from typing import Any
 
 Statement = dict[str, Any]
 
+#: What a service (EC2 Auto Scaling) does with the key for the encrypted EBS volumes it launches
+#: (AWS's documented list); shared by the layers that launch instances with encrypted volumes.
+VOLUME_KEY_OPERATIONS = (
+    "Encrypt",
+    "Decrypt",
+    "ReEncryptFrom",
+    "ReEncryptTo",
+    "GenerateDataKey",
+    "GenerateDataKeyWithoutPlaintext",
+    "DescribeKey",
+    "CreateGrant",
+)
+
 
 def policy_json(*statements: Statement) -> str:
     """Serialise statements into a policy document."""

@@ -43,7 +43,6 @@ import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
 from components import iam_policies
-from components.gpu_compute import VOLUME_KEY_OPERATIONS
 from components.kubernetes.cluster_access import ClusterAccess
 from components.kubernetes.kubernetes_provider import eks_kubeconfig, kubernetes_provider
 from components.kubernetes.pod_security import GPU_NODE_LABEL, GPU_TAINT_KEY
@@ -484,7 +483,7 @@ class EksCluster(pulumi.ComponentResource):
                     "autoscaling.amazonaws.com/AWSServiceRoleForAutoScaling"
                 )
             ),
-            operations=list(VOLUME_KEY_OPERATIONS),
+            operations=list(iam_policies.VOLUME_KEY_OPERATIONS),
             opts=child,
         )
 

@@ -19,12 +19,13 @@ Per monitored endpoint (``mlp-<env>-<name>``):
   fires when no check completed for longer than the schedule's interval (missing data breaches);
 * optionally, for accounts that still have SageMaker Model Monitor, a **DataQualityJobDefinition**
   on the same baseline and a **MonitoringSchedule**, isolated, encrypted and in the VPC, with a
-  role of its own.
+  role of its own (:mod:`components.model_monitor_backend`).
+
+The roles' policies are plain functions in :mod:`components.monitor_policies`.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,304 +34,34 @@ import pulumi
 import pulumi_aws as aws
 
 from components import iam_policies
+from components.model_monitor_backend import (
+    ModelMonitorBackend,  # importers (monitoring_layer.py, stacks/program.py) find it here
+    model_monitor_backend,
+)
 from components.monitor_pipeline import (
     BASELINE_PREFIX,
     REPORTS_PREFIX,
     WINDOW_HOURS,
-    WINDOWS_PREFIX,
     MonitorPlatform,
     MonitorSpec,
     endpoint_prefix,
     monitor_definition,
 )
+from components.monitor_policies import (
+    MonitorAccess,
+    job_role_policy,
+    pipeline_role_policy,
+    schedule_arn,
+    schedule_group_arn,
+    scheduler_role_policy,
+)
 from components.service_role import service_role
 from components.source_archive import project_relative
 from workloads.monitoring import contract
 
-#: Where SageMaker writes processing job logs (one group for the account and region).
-PROCESSING_LOG_GROUP = "/aws/sagemaker/ProcessingJobs"
-
-#: Name prefix SageMaker Pipelines gives the jobs of its steps (``pipelines-<execution>-...``).
-GENERATED_JOB_PREFIX = "pipelines-"
-
-#: Where the optional Model Monitor backend writes its reports under the endpoint's folder.
-MODEL_MONITOR_PREFIX = "model-monitor"
-
-#: The namespace SageMaker Model Monitor publishes its data-quality metrics in.
-MODEL_MONITOR_NAMESPACE = "aws/sagemaker/Endpoints/data-metrics"
-
-#: AWS's Model Monitor analyzer (``get_prebuilt_ecr_image`` supports this repository name); its
-#: images are published as ``latest`` only.
-MODEL_MONITOR_REPOSITORY = "sagemaker-model-monitor-analyzer"
-MODEL_MONITOR_TAG = "latest"
-
-#: Where the analyzer finds the captured requests and writes its results inside its container.
-_MODEL_MONITOR_INPUT = "/opt/ml/processing/input/endpoint"
-_MODEL_MONITOR_OUTPUT = "/opt/ml/processing/output"
-
-#: Longest a Model Monitor job may run (an hourly schedule allows at most an hour).
-MODEL_MONITOR_MAX_RUNTIME_SECONDS = 1800
-
 #: EventBridge Scheduler's retries of a failed StartPipelineExecution.
 SCHEDULE_RETRY_ATTEMPTS = 3
 SCHEDULE_MAX_EVENT_AGE_SECONDS = 3600
-
-
-@dataclass(frozen=True)
-class MonitorAccess:
-    """What the roles' policies need to know (plain values, inside an ``apply``)."""
-
-    partition: str
-    region: str
-    account_id: str
-    endpoint_name: str
-    capture_bucket: str
-    monitoring_bucket: str
-    code_key: str
-    kms_key_arn: str
-    vpc_id: str
-    subnet_ids: list[str]
-    security_group_id: str
-    image_repository_arns: list[str]
-
-
-def _s3(access: MonitorAccess, bucket: str, key: str = "") -> str:
-    return f"arn:{access.partition}:s3:::{bucket}{'/' + key if key else ''}"
-
-
-def _processing_statements(access: MonitorAccess, namespace: str) -> list[iam_policies.Statement]:
-    """What any processing job of this monitor needs besides data: key, logs, metrics, VPC."""
-    log_group = (
-        f"arn:{access.partition}:logs:{access.region}:{access.account_id}"
-        f":log-group:{PROCESSING_LOG_GROUP}"
-    )
-    return [
-        iam_policies.kms_via_s3_statement(access.kms_key_arn, access.region),
-        {
-            # EC2 encrypts the job's volume with the key through a grant. A volume key needs
-            # kms:CreateGrant alone (AWS's execution-role permissions for processing jobs);
-            # kms:DescribeKey never carries the grant condition, so it was never granted here.
-            # https://docs.aws.amazon.com/sagemaker/latest/dg/sagemaker-roles.html
-            "Sid": "EncryptJobVolumes",
-            "Effect": "Allow",
-            "Action": ["kms:CreateGrant"],
-            "Resource": access.kms_key_arn,
-            "Condition": {"Bool": {"kms:GrantIsForAWSResource": "true"}},
-        },
-        iam_policies.write_logs_statement("WriteProcessingLogs", [log_group]),
-        {
-            "Sid": "PublishMonitoringMetrics",
-            "Effect": "Allow",
-            "Action": "cloudwatch:PutMetricData",
-            "Resource": "*",  # PutMetricData has no resource scope; the namespace condition is it
-            "Condition": {"StringEquals": {"cloudwatch:namespace": namespace}},
-        },
-        *iam_policies.ecr_pull_statements(access.image_repository_arns),
-        *iam_policies.vpc_interface_statements(
-            partition=access.partition,
-            region=access.region,
-            account_id=access.account_id,
-            vpc_id=access.vpc_id,
-            subnet_ids=access.subnet_ids,
-            security_group_id=access.security_group_id,
-        ),
-    ]
-
-
-def _read_capture(access: MonitorAccess) -> list[iam_policies.Statement]:
-    endpoint = access.endpoint_name
-    return [
-        {
-            "Sid": "ReadCapture",
-            "Effect": "Allow",
-            "Action": "s3:GetObject",
-            "Resource": _s3(access, access.capture_bucket, f"{endpoint}/*"),
-        },
-        {
-            "Sid": "ListCapture",
-            "Effect": "Allow",
-            "Action": "s3:ListBucket",
-            "Resource": _s3(access, access.capture_bucket),
-            "Condition": {"StringLike": {"s3:prefix": [f"{endpoint}/*"]}},
-        },
-    ]
-
-
-def job_role_policy(access: MonitorAccess) -> str:
-    """The monitor's job role: exactly its endpoint's prefixes, the code, key, metrics, VPC."""
-    endpoint, bucket = access.endpoint_name, access.monitoring_bucket
-    written = [
-        _s3(access, bucket, f"{endpoint_prefix(endpoint, kind)}*")
-        for kind in (WINDOWS_PREFIX, REPORTS_PREFIX)
-    ]
-    return iam_policies.policy_json(
-        *_read_capture(access),
-        {
-            "Sid": "ReadBaselineAndCode",
-            "Effect": "Allow",
-            "Action": "s3:GetObject",
-            "Resource": [
-                _s3(access, bucket, f"{endpoint_prefix(endpoint, BASELINE_PREFIX)}*"),
-                _s3(access, bucket, access.code_key),
-            ],
-        },
-        {
-            "Sid": "WriteWindowsAndReports",
-            "Effect": "Allow",
-            "Action": ["s3:AbortMultipartUpload", "s3:GetObject", "s3:PutObject"],
-            "Resource": written,
-        },
-        {
-            # Processing inputs list their prefix before downloading it.
-            "Sid": "ListMonitorPrefixes",
-            "Effect": "Allow",
-            "Action": "s3:ListBucket",
-            "Resource": _s3(access, bucket),
-            "Condition": {
-                "StringLike": {
-                    "s3:prefix": [
-                        *(
-                            f"{endpoint_prefix(endpoint, kind)}*"
-                            for kind in (BASELINE_PREFIX, WINDOWS_PREFIX, REPORTS_PREFIX)
-                        ),
-                        access.code_key,
-                    ]
-                }
-            },
-        },
-        *_processing_statements(access, contract.METRIC_NAMESPACE),
-    )
-
-
-def model_monitor_role_policy(access: MonitorAccess) -> str:
-    """The optional Model Monitor backend's role: capture, baseline, its reports, key, VPC."""
-    endpoint, bucket = access.endpoint_name, access.monitoring_bucket
-    reports = f"{endpoint}/{MODEL_MONITOR_PREFIX}/"
-    return iam_policies.policy_json(
-        *_read_capture(access),
-        {
-            "Sid": "ReadBaseline",
-            "Effect": "Allow",
-            "Action": "s3:GetObject",
-            "Resource": _s3(access, bucket, f"{endpoint_prefix(endpoint, BASELINE_PREFIX)}*"),
-        },
-        {
-            "Sid": "WriteModelMonitorReports",
-            "Effect": "Allow",
-            "Action": ["s3:AbortMultipartUpload", "s3:PutObject"],
-            "Resource": _s3(access, bucket, f"{reports}*"),
-        },
-        {
-            "Sid": "ListModelMonitorPrefixes",
-            "Effect": "Allow",
-            "Action": "s3:ListBucket",
-            "Resource": _s3(access, bucket),
-            "Condition": {
-                "StringLike": {
-                    "s3:prefix": [f"{endpoint_prefix(endpoint, BASELINE_PREFIX)}*", f"{reports}*"]
-                }
-            },
-        },
-        *_processing_statements(access, MODEL_MONITOR_NAMESPACE),
-    )
-
-
-def pipeline_role_policy(
-    *,
-    spec: MonitorSpec,
-    partition: str,
-    region: str,
-    account_id: str,
-    job_role_arn: str,
-    kms_key_arn: str,
-    subnet_ids: list[str],
-    security_group_id: str,
-) -> str:
-    """The pipeline role: its processing jobs, created only with the platform's guardrails.
-
-    SageMaker Pipelines names a processing step's jobs ``pipelines-<execution>-<step>-...``.
-    """
-    jobs = f"arn:{partition}:sagemaker:{region}:{account_id}:processing-job/{GENERATED_JOB_PREFIX}*"
-    return iam_policies.policy_json(
-        {
-            "Sid": "CreateJobsWithGuardrails",
-            "Effect": "Allow",
-            "Action": "sagemaker:CreateProcessingJob",
-            "Resource": jobs,
-            "Condition": {
-                "StringEquals": {"sagemaker:VolumeKmsKey": kms_key_arn},
-                # The publish step has no outputs (so no output key); any output must use it.
-                "StringEqualsIfExists": {"sagemaker:OutputKmsKey": kms_key_arn},
-                "ForAllValues:StringEquals": {
-                    "sagemaker:VpcSubnets": sorted(subnet_ids),
-                    "sagemaker:VpcSecurityGroupIds": [security_group_id],
-                    "sagemaker:InstanceTypes": [spec.instance_type],
-                },
-                "NumericLessThanEquals": {
-                    "sagemaker:MaxRuntimeInSeconds": spec.max_runtime_seconds
-                },
-                # ForAllValues holds for a request without subnets too: require them.
-                "Null": {"sagemaker:VpcSubnets": "false", "sagemaker:VpcSecurityGroupIds": "false"},
-            },
-        },
-        {
-            # Pipelines tags every job it starts with the execution that started it.
-            "Sid": "TagJobs",
-            "Effect": "Allow",
-            "Action": "sagemaker:AddTags",
-            "Resource": jobs,
-        },
-        {
-            "Sid": "WatchAndStopJobs",
-            "Effect": "Allow",
-            "Action": ["sagemaker:DescribeProcessingJob", "sagemaker:StopProcessingJob"],
-            "Resource": jobs,
-        },
-        iam_policies.pass_role_to_sagemaker_statement("PassJobRoleToSageMaker", job_role_arn),
-    )
-
-
-def schedule_arn(partition: str, region: str, account_id: str, group: str, name: str) -> str:
-    """An EventBridge Scheduler schedule's ARN (``schedule/<group>/<name>``)."""
-    return f"arn:{partition}:scheduler:{region}:{account_id}:schedule/{group}/{name}"
-
-
-def schedule_group_arn(partition: str, region: str, account_id: str, group: str) -> str:
-    """An EventBridge Scheduler schedule group's ARN: what Scheduler calls as ``aws:SourceArn``."""
-    return f"arn:{partition}:scheduler:{region}:{account_id}:schedule-group/{group}"
-
-
-def scheduler_role_policy(*, pipeline_arn: str, kms_key_arn: str, schedule: str) -> str:
-    """The schedule's role: start this one pipeline; read the schedule's encrypted payload."""
-    return iam_policies.policy_json(
-        {
-            "Sid": "StartThisPipeline",
-            "Effect": "Allow",
-            "Action": "sagemaker:StartPipelineExecution",
-            "Resource": pipeline_arn,
-        },
-        {
-            # The schedule's target input is encrypted with the platform key; Scheduler decrypts
-            # it with this role, under the schedule's ARN as encryption context.
-            "Sid": "DecryptThisSchedule",
-            "Effect": "Allow",
-            "Action": "kms:Decrypt",
-            "Resource": kms_key_arn,
-            "Condition": {
-                "StringEquals": {"kms:EncryptionContext:aws:scheduler:schedule:arn": schedule}
-            },
-        },
-    )
-
-
-@dataclass(frozen=True)
-class ModelMonitorBackend:
-    """The optional SageMaker Model Monitor backend of one endpoint."""
-
-    schedule: str
-    """Its cron expression."""
-    instance_type: str
-    """Instance type of its jobs."""
 
 
 @dataclass(frozen=True)
@@ -432,357 +163,34 @@ class ModelMonitor(pulumi.ComponentResource):
         super().__init__("mlplatform:monitoring:ModelMonitor", name, None, opts)
         spec = args.spec
         endpoint = spec.endpoint_name
-        self.pipeline_name = spec.pipeline_name
-        child = pulumi.ResourceOptions(parent=self)
         bucket = args.monitoring_bucket
+        access = _monitor_access(args)
 
-        uploads = [
-            aws.s3.BucketObjectv2(
-                f"{name}-{file_name.split('.')[0]}",
-                bucket=bucket,
-                key=f"{endpoint_prefix(endpoint, BASELINE_PREFIX)}{file_name}",
-                # Relative to the project, so plans do not depend on where the clone lives.
-                source=pulumi.FileAsset(project_relative(args.baseline_folder / file_name)),
-                content_type="application/json"
-                if file_name.endswith(".json")
-                else "application/octet-stream",
-                server_side_encryption="aws:kms",
-                kms_key_id=args.kms_key_arn,
-                opts=child,
-            )
-            for file_name in contract.BASELINE_FILES
+        uploads = _upload_baseline(self, name, args)
+        job_role, job_policy = _job_role(self, name, args, access)
+        pipeline = _pipeline(self, name, args, access, job_role, job_policy)
+        schedule = _schedule(self, name, args, pipeline, uploads)
+        alarms = [
+            _alarm(self, name, args, alarm) for alarm in alarm_specs(spec, args.silent_after_hours)
         ]
+        self.model_monitor_schedule_name = None
+        if args.model_monitor is not None:
+            self.model_monitor_schedule_name = model_monitor_backend(
+                self, name, args, args.model_monitor, access, uploads
+            )
+
+        self.pipeline_name = spec.pipeline_name
+        self.pipeline_arn = pipeline.arn
+        self.schedule_name = schedule.name
         self.baseline_uri = pulumi.Output.concat(
             "s3://", bucket, "/", endpoint_prefix(endpoint, BASELINE_PREFIX)
         )
         self.reports_uri = pulumi.Output.concat(
             "s3://", bucket, "/", endpoint_prefix(endpoint, REPORTS_PREFIX)
         )
-
-        access = pulumi.Output.all(
-            partition=args.partition,
-            account=args.account_id,
-            capture=args.capture_bucket,
-            monitoring=bucket,
-            code=args.code_key,
-            key=args.kms_key_arn,
-            vpc=args.vpc_id,
-            subnets=args.subnet_ids,
-            security_group=args.security_group_id,
-            repository=args.image_repository_arn,
-        ).apply(
-            lambda values: MonitorAccess(
-                partition=values["partition"],
-                region=args.region,
-                account_id=values["account"],
-                endpoint_name=endpoint,
-                capture_bucket=values["capture"],
-                monitoring_bucket=values["monitoring"],
-                code_key=values["code"],
-                kms_key_arn=values["key"],
-                vpc_id=values["vpc"],
-                subnet_ids=list(values["subnets"]),
-                security_group_id=values["security_group"],
-                image_repository_arns=[values["repository"]],
-            )
-        )
-
-        job_role = service_role(
-            f"{name}-job",
-            service="sagemaker.amazonaws.com",
-            description=f"The drift monitor's processing jobs of {endpoint}",
-            account_id=args.account_id,
-            opts=child,
-        )
-        job_policy = aws.iam.RolePolicy(
-            f"{name}-job",
-            role=job_role.id,
-            policy=access.apply(job_role_policy),
-            opts=pulumi.ResourceOptions(parent=job_role),
-        )
-        self.job_role_arn = job_role.arn
-
-        pipeline_role = service_role(
-            f"{name}-pipeline",
-            service="sagemaker.amazonaws.com",
-            description=f"Lets SageMaker Pipelines run {spec.pipeline_name}'s processing jobs",
-            account_id=args.account_id,
-            opts=child,
-        )
-        pipeline_policy = aws.iam.RolePolicy(
-            f"{name}-pipeline",
-            role=pipeline_role.id,
-            policy=pulumi.Output.all(access, job_role.arn).apply(
-                lambda values: pipeline_role_policy(
-                    spec=spec,
-                    partition=values[0].partition,
-                    region=args.region,
-                    account_id=values[0].account_id,
-                    job_role_arn=values[1],
-                    kms_key_arn=values[0].kms_key_arn,
-                    subnet_ids=values[0].subnet_ids,
-                    security_group_id=values[0].security_group_id,
-                )
-            ),
-            opts=pulumi.ResourceOptions(parent=pipeline_role),
-        )
-
-        definition = pulumi.Output.all(access, job_role.arn, args.image_uri).apply(
-            lambda values: json.dumps(
-                monitor_definition(
-                    spec,
-                    MonitorPlatform(
-                        region=args.region,
-                        role_arn=values[1],
-                        image_uri=values[2],
-                        capture_bucket=values[0].capture_bucket,
-                        monitoring_bucket=values[0].monitoring_bucket,
-                        code_key=values[0].code_key,
-                        kms_key_arn=values[0].kms_key_arn,
-                        subnet_ids=values[0].subnet_ids,
-                        security_group_id=values[0].security_group_id,
-                    ),
-                ),
-                sort_keys=True,
-            )
-        )
-        pipeline = aws.sagemaker.Pipeline(
-            f"{name}-pipeline",
-            # A fixed name: the schedule and people start executions by it.
-            pipeline_name=spec.pipeline_name,
-            pipeline_display_name=spec.pipeline_name,
-            pipeline_description=(
-                f"Checks {endpoint}'s captured traffic of the last {spec.window_hours} h for "
-                "drift against its baseline and publishes the figures to CloudWatch"
-            ),
-            role_arn=pipeline_role.arn,
-            pipeline_definition=definition,
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[pipeline_policy, job_policy]),
-        )
-        self.pipeline_arn = pipeline.arn
-
-        schedule_name = spec.pipeline_name
-        where = pulumi.Output.all(args.partition, args.account_id, args.schedule_group)
-        this_schedule = where.apply(
-            lambda values: schedule_arn(values[0], args.region, values[1], values[2], schedule_name)
-        )
-        scheduler_role = aws.iam.Role(
-            f"{name}-scheduler",
-            description=f"Lets EventBridge Scheduler start {spec.pipeline_name}",
-            # Only schedules of the layer's group may use the role (confused-deputy guard).
-            assume_role_policy=where.apply(
-                lambda values: iam_policies.service_trust_policy(
-                    "scheduler.amazonaws.com",
-                    values[1],
-                    source_arn_like=schedule_group_arn(
-                        values[0], args.region, values[1], values[2]
-                    ),
-                )
-            ),
-            opts=child,
-        )
-        scheduler_policy = aws.iam.RolePolicy(
-            f"{name}-scheduler",
-            role=scheduler_role.id,
-            policy=pulumi.Output.all(pipeline.arn, args.kms_key_arn, this_schedule).apply(
-                lambda values: scheduler_role_policy(
-                    pipeline_arn=values[0], kms_key_arn=values[1], schedule=values[2]
-                )
-            ),
-            opts=pulumi.ResourceOptions(parent=scheduler_role),
-        )
-        schedule = aws.scheduler.Schedule(
-            f"{name}-schedule",
-            name=schedule_name,
-            group_name=args.schedule_group,
-            description=f"Starts {spec.pipeline_name}: a drift check of {endpoint}",
-            schedule_expression=args.schedule,
-            schedule_expression_timezone="UTC",
-            flexible_time_window=aws.scheduler.ScheduleFlexibleTimeWindowArgs(mode="OFF"),
-            kms_key_arn=args.kms_key_arn,
-            state="ENABLED",
-            target=aws.scheduler.ScheduleTargetArgs(
-                arn=pipeline.arn,
-                role_arn=scheduler_role.arn,
-                retry_policy=aws.scheduler.ScheduleTargetRetryPolicyArgs(
-                    maximum_event_age_in_seconds=SCHEDULE_MAX_EVENT_AGE_SECONDS,
-                    maximum_retry_attempts=SCHEDULE_RETRY_ATTEMPTS,
-                ),
-                sagemaker_pipeline_parameters=aws.scheduler.ScheduleTargetSagemakerPipelineParametersArgs(
-                    pipeline_parameters=[
-                        aws.scheduler.ScheduleTargetSagemakerPipelineParametersPipelineParameterArgs(
-                            name=WINDOW_HOURS, value=str(spec.window_hours)
-                        )
-                    ]
-                ),
-            ),
-            # The first run needs the baseline and the roles in place.
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[*uploads, scheduler_policy]),
-        )
-        self.schedule_name = schedule.name
-
-        alarms = [
-            self._alarm(name, spec, args, alarm)
-            for alarm in alarm_specs(spec, args.silent_after_hours)
-        ]
         self.alarm_names = pulumi.Output.all(*(alarm.name for alarm in alarms))
-
-        self.model_monitor_schedule_name = None
-        if args.model_monitor is not None:
-            self.model_monitor_schedule_name = self._model_monitor(
-                name, args, args.model_monitor, access, uploads
-            )
+        self.job_role_arn = job_role.arn
         self.register_outputs(self.exports())
-
-    def _alarm(
-        self, name: str, spec: MonitorSpec, args: ModelMonitorArgs, alarm: AlarmSpec
-    ) -> aws.cloudwatch.MetricAlarm:
-        silent = alarm.treat_missing_data == "breaching"
-        # The drift alarms look at one schedule interval (a day at most), so a drifted check keeps
-        # the alarm up until the next check; the silent alarm counts hours without a check.
-        period = 3600 if silent else min(args.interval_hours, 24) * 3600
-        periods = args.silent_after_hours if silent else 1
-        return aws.cloudwatch.MetricAlarm(
-            f"{name}-{alarm.suffix}",
-            name=f"{spec.pipeline_name}-{alarm.suffix}",
-            alarm_description=f"{spec.endpoint_name}: {alarm.description}",
-            namespace=contract.METRIC_NAMESPACE,
-            metric_name=alarm.metric,
-            dimensions={"Endpoint": spec.endpoint_name},
-            statistic=alarm.statistic,
-            threshold=alarm.threshold,
-            comparison_operator=alarm.comparison,
-            period=period,
-            evaluation_periods=periods,
-            datapoints_to_alarm=periods,
-            treat_missing_data=alarm.treat_missing_data,
-            alarm_actions=[args.alarm_topic_arn],
-            ok_actions=[args.alarm_topic_arn],
-            opts=pulumi.ResourceOptions(parent=self),
-        )
-
-    def _model_monitor(
-        self,
-        name: str,
-        args: ModelMonitorArgs,
-        backend: ModelMonitorBackend,
-        access: pulumi.Output[MonitorAccess],
-        uploads: list[aws.s3.BucketObjectv2],
-    ) -> pulumi.Output[str]:
-        """SageMaker Model Monitor's DataQualityJobDefinition and MonitoringSchedule."""
-        spec = args.spec
-        endpoint = spec.endpoint_name
-        child = pulumi.ResourceOptions(parent=self)
-        analyzer = aws.sagemaker.get_prebuilt_ecr_image_output(
-            repository_name=MODEL_MONITOR_REPOSITORY,
-            image_tag=MODEL_MONITOR_TAG,
-            region=args.region,
-            opts=pulumi.InvokeOutputOptions(parent=self),
-        )
-        analyzer_repository = pulumi.Output.concat(
-            "arn:",
-            args.partition,
-            ":ecr:",
-            args.region,
-            ":",
-            analyzer.registry_id,
-            ":repository/",
-            MODEL_MONITOR_REPOSITORY,
-        )
-        role = service_role(
-            f"{name}-model-monitor",
-            service="sagemaker.amazonaws.com",
-            description=f"SageMaker Model Monitor's data-quality jobs of {endpoint}",
-            account_id=args.account_id,
-            opts=child,
-        )
-        policy = aws.iam.RolePolicy(
-            f"{name}-model-monitor",
-            role=role.id,
-            policy=pulumi.Output.all(access, analyzer_repository).apply(
-                lambda values: model_monitor_role_policy(
-                    dataclasses.replace(values[0], image_repository_arns=[values[1]])
-                )
-            ),
-            opts=pulumi.ResourceOptions(parent=role),
-        )
-        bucket = args.monitoring_bucket
-        baseline = endpoint_prefix(endpoint, BASELINE_PREFIX)
-        network = aws.sagemaker.DataQualityJobDefinitionNetworkConfigArgs(
-            enable_network_isolation=True,
-            enable_inter_container_traffic_encryption=True,
-            vpc_config=aws.sagemaker.DataQualityJobDefinitionNetworkConfigVpcConfigArgs(
-                security_group_ids=[args.security_group_id], subnets=args.subnet_ids
-            ),
-        )
-        job_definition = aws.sagemaker.DataQualityJobDefinition(
-            f"{name}-data-quality",
-            # Auto-named: every field replaces the definition, and a new name lets the schedule
-            # move to the new one before the old one goes.
-            role_arn=role.arn,
-            data_quality_app_specification=aws.sagemaker.DataQualityJobDefinitionDataQualityAppSpecificationArgs(
-                image_uri=analyzer.registry_path,
-                environment={"publish_cloudwatch_metrics": "Enabled"},
-            ),
-            data_quality_baseline_config=aws.sagemaker.DataQualityJobDefinitionDataQualityBaselineConfigArgs(
-                constraints_resource=aws.sagemaker.DataQualityJobDefinitionDataQualityBaselineConfigConstraintsResourceArgs(
-                    s3_uri=pulumi.Output.concat(
-                        "s3://", bucket, "/", baseline, contract.CONSTRAINTS_FILE
-                    )
-                ),
-                statistics_resource=aws.sagemaker.DataQualityJobDefinitionDataQualityBaselineConfigStatisticsResourceArgs(
-                    s3_uri=pulumi.Output.concat(
-                        "s3://", bucket, "/", baseline, contract.STATISTICS_FILE
-                    )
-                ),
-            ),
-            data_quality_job_input=aws.sagemaker.DataQualityJobDefinitionDataQualityJobInputArgs(
-                endpoint_input=aws.sagemaker.DataQualityJobDefinitionDataQualityJobInputEndpointInputArgs(
-                    endpoint_name=args.endpoint_name,
-                    local_path=_MODEL_MONITOR_INPUT,
-                    s3_data_distribution_type="FullyReplicated",
-                    s3_input_mode="File",
-                )
-            ),
-            data_quality_job_output_config=aws.sagemaker.DataQualityJobDefinitionDataQualityJobOutputConfigArgs(
-                kms_key_id=args.kms_key_arn,
-                monitoring_outputs=aws.sagemaker.DataQualityJobDefinitionDataQualityJobOutputConfigMonitoringOutputsArgs(
-                    s3_output=aws.sagemaker.DataQualityJobDefinitionDataQualityJobOutputConfigMonitoringOutputsS3OutputArgs(
-                        s3_uri=pulumi.Output.concat(
-                            "s3://", bucket, f"/{endpoint}/{MODEL_MONITOR_PREFIX}/"
-                        ),
-                        local_path=_MODEL_MONITOR_OUTPUT,
-                        s3_upload_mode="EndOfJob",
-                    )
-                ),
-            ),
-            job_resources=aws.sagemaker.DataQualityJobDefinitionJobResourcesArgs(
-                cluster_config=aws.sagemaker.DataQualityJobDefinitionJobResourcesClusterConfigArgs(
-                    instance_count=1,
-                    instance_type=backend.instance_type,
-                    volume_size_in_gb=spec.volume_size_gb,
-                    volume_kms_key_id=args.kms_key_arn,
-                )
-            ),
-            network_config=network,
-            stopping_condition=aws.sagemaker.DataQualityJobDefinitionStoppingConditionArgs(
-                max_runtime_in_seconds=MODEL_MONITOR_MAX_RUNTIME_SECONDS
-            ),
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[policy, *uploads]),
-        )
-        schedule = aws.sagemaker.MonitoringSchedule(
-            f"{name}-data-quality",
-            name=f"{spec.pipeline_name}-data-quality",
-            monitoring_schedule_config=aws.sagemaker.MonitoringScheduleMonitoringScheduleConfigArgs(
-                monitoring_type="DataQuality",
-                monitoring_job_definition_name=job_definition.name,
-                schedule_config=aws.sagemaker.MonitoringScheduleMonitoringScheduleConfigScheduleConfigArgs(
-                    schedule_expression=backend.schedule
-                ),
-            ),
-            opts=pulumi.ResourceOptions(parent=self),
-        )
-        return schedule.name
 
     def exports(self) -> dict[str, object]:
         """The monitor's outputs as the stack exports them."""
@@ -796,6 +204,246 @@ class ModelMonitor(pulumi.ComponentResource):
             "job_role_arn": self.job_role_arn,
             "model_monitor_schedule_name": self.model_monitor_schedule_name,
         }
+
+
+def _monitor_access(args: ModelMonitorArgs) -> pulumi.Output[MonitorAccess]:
+    """The plain values the roles' policies are built from, once all inputs are known."""
+    return pulumi.Output.all(
+        partition=args.partition,
+        account=args.account_id,
+        capture=args.capture_bucket,
+        monitoring=args.monitoring_bucket,
+        code=args.code_key,
+        key=args.kms_key_arn,
+        vpc=args.vpc_id,
+        subnets=args.subnet_ids,
+        security_group=args.security_group_id,
+        repository=args.image_repository_arn,
+    ).apply(
+        lambda values: MonitorAccess(
+            partition=values["partition"],
+            region=args.region,
+            account_id=values["account"],
+            endpoint_name=args.spec.endpoint_name,
+            capture_bucket=values["capture"],
+            monitoring_bucket=values["monitoring"],
+            code_key=values["code"],
+            kms_key_arn=values["key"],
+            vpc_id=values["vpc"],
+            subnet_ids=list(values["subnets"]),
+            security_group_id=values["security_group"],
+            image_repository_arns=[values["repository"]],
+        )
+    )
+
+
+def _upload_baseline(
+    parent: ModelMonitor, name: str, args: ModelMonitorArgs
+) -> list[aws.s3.BucketObjectv2]:
+    """The baseline files, uploaded to ``<endpoint>/baseline/`` with the platform key."""
+    endpoint = args.spec.endpoint_name
+    return [
+        aws.s3.BucketObjectv2(
+            f"{name}-{file_name.split('.')[0]}",
+            bucket=args.monitoring_bucket,
+            key=f"{endpoint_prefix(endpoint, BASELINE_PREFIX)}{file_name}",
+            # Relative to the project, so plans do not depend on where the clone lives.
+            source=pulumi.FileAsset(project_relative(args.baseline_folder / file_name)),
+            content_type="application/json"
+            if file_name.endswith(".json")
+            else "application/octet-stream",
+            server_side_encryption="aws:kms",
+            kms_key_id=args.kms_key_arn,
+            opts=pulumi.ResourceOptions(parent=parent),
+        )
+        for file_name in contract.BASELINE_FILES
+    ]
+
+
+def _job_role(
+    parent: ModelMonitor, name: str, args: ModelMonitorArgs, access: pulumi.Output[MonitorAccess]
+) -> tuple[aws.iam.Role, aws.iam.RolePolicy]:
+    """The role the monitor's processing jobs run as, and its policy."""
+    job_role = service_role(
+        f"{name}-job",
+        service="sagemaker.amazonaws.com",
+        description=f"The drift monitor's processing jobs of {args.spec.endpoint_name}",
+        account_id=args.account_id,
+        opts=pulumi.ResourceOptions(parent=parent),
+    )
+    job_policy = aws.iam.RolePolicy(
+        f"{name}-job",
+        role=job_role.id,
+        policy=access.apply(job_role_policy),
+        opts=pulumi.ResourceOptions(parent=job_role),
+    )
+    return job_role, job_policy
+
+
+def _pipeline(
+    parent: ModelMonitor,
+    name: str,
+    args: ModelMonitorArgs,
+    access: pulumi.Output[MonitorAccess],
+    job_role: aws.iam.Role,
+    job_policy: aws.iam.RolePolicy,
+) -> aws.sagemaker.Pipeline:
+    """The monitor's SageMaker Pipeline and the role it creates processing jobs with."""
+    spec = args.spec
+    pipeline_role = service_role(
+        f"{name}-pipeline",
+        service="sagemaker.amazonaws.com",
+        description=f"Lets SageMaker Pipelines run {spec.pipeline_name}'s processing jobs",
+        account_id=args.account_id,
+        opts=pulumi.ResourceOptions(parent=parent),
+    )
+    pipeline_policy = aws.iam.RolePolicy(
+        f"{name}-pipeline",
+        role=pipeline_role.id,
+        policy=pulumi.Output.all(access, job_role.arn).apply(
+            lambda values: pipeline_role_policy(
+                spec=spec,
+                partition=values[0].partition,
+                region=args.region,
+                account_id=values[0].account_id,
+                job_role_arn=values[1],
+                kms_key_arn=values[0].kms_key_arn,
+                subnet_ids=values[0].subnet_ids,
+                security_group_id=values[0].security_group_id,
+            )
+        ),
+        opts=pulumi.ResourceOptions(parent=pipeline_role),
+    )
+
+    definition = pulumi.Output.all(access, job_role.arn, args.image_uri).apply(
+        lambda values: json.dumps(
+            monitor_definition(
+                spec,
+                MonitorPlatform(
+                    region=args.region,
+                    role_arn=values[1],
+                    image_uri=values[2],
+                    capture_bucket=values[0].capture_bucket,
+                    monitoring_bucket=values[0].monitoring_bucket,
+                    code_key=values[0].code_key,
+                    kms_key_arn=values[0].kms_key_arn,
+                    subnet_ids=values[0].subnet_ids,
+                    security_group_id=values[0].security_group_id,
+                ),
+            ),
+            sort_keys=True,
+        )
+    )
+    return aws.sagemaker.Pipeline(
+        f"{name}-pipeline",
+        # A fixed name: the schedule and people start executions by it.
+        pipeline_name=spec.pipeline_name,
+        pipeline_display_name=spec.pipeline_name,
+        pipeline_description=(
+            f"Checks {spec.endpoint_name}'s captured traffic of the last {spec.window_hours} h "
+            "for drift against its baseline and publishes the figures to CloudWatch"
+        ),
+        role_arn=pipeline_role.arn,
+        pipeline_definition=definition,
+        opts=pulumi.ResourceOptions(parent=parent, depends_on=[pipeline_policy, job_policy]),
+    )
+
+
+def _schedule(
+    parent: ModelMonitor,
+    name: str,
+    args: ModelMonitorArgs,
+    pipeline: aws.sagemaker.Pipeline,
+    uploads: list[aws.s3.BucketObjectv2],
+) -> aws.scheduler.Schedule:
+    """The EventBridge Scheduler schedule that starts the pipeline, and its role."""
+    spec = args.spec
+    schedule_name = spec.pipeline_name
+    where = pulumi.Output.all(args.partition, args.account_id, args.schedule_group)
+    this_schedule = where.apply(
+        lambda values: schedule_arn(values[0], args.region, values[1], values[2], schedule_name)
+    )
+    scheduler_role = aws.iam.Role(
+        f"{name}-scheduler",
+        description=f"Lets EventBridge Scheduler start {spec.pipeline_name}",
+        # Only schedules of the layer's group may use the role (confused-deputy guard).
+        assume_role_policy=where.apply(
+            lambda values: iam_policies.service_trust_policy(
+                "scheduler.amazonaws.com",
+                values[1],
+                source_arn_like=schedule_group_arn(values[0], args.region, values[1], values[2]),
+            )
+        ),
+        opts=pulumi.ResourceOptions(parent=parent),
+    )
+    scheduler_policy = aws.iam.RolePolicy(
+        f"{name}-scheduler",
+        role=scheduler_role.id,
+        policy=pulumi.Output.all(pipeline.arn, args.kms_key_arn, this_schedule).apply(
+            lambda values: scheduler_role_policy(
+                pipeline_arn=values[0], kms_key_arn=values[1], schedule=values[2]
+            )
+        ),
+        opts=pulumi.ResourceOptions(parent=scheduler_role),
+    )
+    return aws.scheduler.Schedule(
+        f"{name}-schedule",
+        name=schedule_name,
+        group_name=args.schedule_group,
+        description=f"Starts {spec.pipeline_name}: a drift check of {spec.endpoint_name}",
+        schedule_expression=args.schedule,
+        schedule_expression_timezone="UTC",
+        flexible_time_window=aws.scheduler.ScheduleFlexibleTimeWindowArgs(mode="OFF"),
+        kms_key_arn=args.kms_key_arn,
+        state="ENABLED",
+        target=aws.scheduler.ScheduleTargetArgs(
+            arn=pipeline.arn,
+            role_arn=scheduler_role.arn,
+            retry_policy=aws.scheduler.ScheduleTargetRetryPolicyArgs(
+                maximum_event_age_in_seconds=SCHEDULE_MAX_EVENT_AGE_SECONDS,
+                maximum_retry_attempts=SCHEDULE_RETRY_ATTEMPTS,
+            ),
+            sagemaker_pipeline_parameters=aws.scheduler.ScheduleTargetSagemakerPipelineParametersArgs(
+                pipeline_parameters=[
+                    aws.scheduler.ScheduleTargetSagemakerPipelineParametersPipelineParameterArgs(
+                        name=WINDOW_HOURS, value=str(spec.window_hours)
+                    )
+                ]
+            ),
+        ),
+        # The first run needs the baseline and the roles in place.
+        opts=pulumi.ResourceOptions(parent=parent, depends_on=[*uploads, scheduler_policy]),
+    )
+
+
+def _alarm(
+    parent: ModelMonitor, name: str, args: ModelMonitorArgs, alarm: AlarmSpec
+) -> aws.cloudwatch.MetricAlarm:
+    """One of the monitor's alarms, notifying the monitoring topic on ALARM and OK."""
+    spec = args.spec
+    silent = alarm.treat_missing_data == "breaching"
+    # The drift alarms look at one schedule interval (a day at most), so a drifted check keeps
+    # the alarm up until the next check; the silent alarm counts hours without a check.
+    period = 3600 if silent else min(args.interval_hours, 24) * 3600
+    periods = args.silent_after_hours if silent else 1
+    return aws.cloudwatch.MetricAlarm(
+        f"{name}-{alarm.suffix}",
+        name=f"{spec.pipeline_name}-{alarm.suffix}",
+        alarm_description=f"{spec.endpoint_name}: {alarm.description}",
+        namespace=contract.METRIC_NAMESPACE,
+        metric_name=alarm.metric,
+        dimensions={"Endpoint": spec.endpoint_name},
+        statistic=alarm.statistic,
+        threshold=alarm.threshold,
+        comparison_operator=alarm.comparison,
+        period=period,
+        evaluation_periods=periods,
+        datapoints_to_alarm=periods,
+        treat_missing_data=alarm.treat_missing_data,
+        alarm_actions=[args.alarm_topic_arn],
+        ok_actions=[args.alarm_topic_arn],
+        opts=pulumi.ResourceOptions(parent=parent),
+    )
 
 
 def alarm_specs(spec: MonitorSpec, silent_after_hours: int) -> list[AlarmSpec]:

@@ -16,7 +16,8 @@ from typing import Any
 
 import pytest
 
-from components.model_monitor import MODEL_MONITOR_NAMESPACE, PROCESSING_LOG_GROUP
+from components.model_monitor_backend import MODEL_MONITOR_NAMESPACE
+from components.monitor_policies import PROCESSING_LOG_GROUP
 from components.training_role import UNSCOPED_ACTIONS
 from stacks.offline.mock_runtime import MOCK_ACCOUNT_ID, RecordedResource, run_offline
 from tests.conftest import STACKS, Plan, stack_config, stack_file, with_section, write_baseline

@@ -35,18 +35,6 @@ SSM_ENDPOINT_SERVICES = ("ssm", "ssmmessages", "ec2messages")
 #: The AWS-managed policy that lets the SSM agent register and open sessions (AWS's own scoping).
 SSM_MANAGED_POLICY = "policy/AmazonSSMManagedInstanceCore"
 
-#: What EC2 Auto Scaling does with the key for encrypted EBS volumes (AWS's documented list).
-VOLUME_KEY_OPERATIONS = (
-    "Encrypt",
-    "Decrypt",
-    "ReEncryptFrom",
-    "ReEncryptTo",
-    "GenerateDataKey",
-    "GenerateDataKeyWithoutPlaintext",
-    "DescribeKey",
-    "CreateGrant",
-)
-
 #: Accounts that publish the AWS deep-learning AMIs.
 AMI_OWNERS = ("amazon",)
 
@@ -180,178 +168,15 @@ class GpuCompute(pulumi.ComponentResource):
         self, name: str, args: GpuComputeArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__("mlplatform:gpu:GpuCompute", name, None, opts)
-        child = pulumi.ResourceOptions(parent=self)
         prefix = f"mlp-{args.environment}-gpu"
 
-        ami = aws.ec2.get_ami_output(
-            most_recent=True,
-            owners=list(AMI_OWNERS),
-            filters=[
-                aws.ec2.GetAmiFilterArgs(name="name", values=[args.ami_name_filter]),
-                aws.ec2.GetAmiFilterArgs(name="architecture", values=["x86_64"]),
-                aws.ec2.GetAmiFilterArgs(name="state", values=["available"]),
-            ],
-            opts=pulumi.InvokeOutputOptions(parent=self),
-        )
-
-        security_group = aws.ec2.SecurityGroup(
-            f"{prefix}-instances",
-            vpc_id=args.vpc_id,
-            description="GPU instances: HTTPS to AWS endpoints and S3, any traffic among peers",
-            opts=child,
-        )
-        allow_aws_apis_and_peers(
-            prefix,
-            security_group,
-            endpoint_security_group_id=args.endpoint_security_group_id,
-            s3_prefix_list_id=args.s3_prefix_list_id,
-            # torchrun's rendezvous and NCCL/gloo use ports chosen at run time.
-            peers_description="Traffic among the GPU instances (distributed training)",
-        )
-
-        interface_endpoints(
-            prefix,
-            SSM_ENDPOINT_SERVICES,
-            region=args.region,
-            vpc_id=args.vpc_id,
-            subnet_ids=args.subnet_ids,
-            security_group_id=args.endpoint_security_group_id,
-            opts=child,
-        )
-
-        role = service_role(
-            f"{prefix}-instance",
-            service="ec2.amazonaws.com",
-            description="GPU instances: SSM sessions, training data, checkpoints, images, logs",
-            account_id=args.account_id,
-            opts=child,
-        )
-        aws.iam.RolePolicyAttachment(
-            f"{prefix}-ssm",
-            role=role.name,
-            policy_arn=pulumi.Output.from_input(args.partition).apply(
-                lambda partition: f"arn:{partition}:iam::aws:{SSM_MANAGED_POLICY}"
-            ),
-            opts=pulumi.ResourceOptions(parent=role),
-        )
-        aws.iam.RolePolicy(
-            f"{prefix}-access",
-            role=role.id,
-            policy=pulumi.Output.all(
-                args.partition,
-                args.account_id,
-                args.data_bucket_arn,
-                args.work_bucket_arn,
-                args.kms_key_arn,
-                args.log_group_arn,
-            ).apply(
-                lambda values: instance_policy(
-                    values[0], args.region, values[1], values[2], values[3], values[4], values[5]
-                )
-            ),
-            opts=pulumi.ResourceOptions(parent=role),
-        )
-        profile = aws.iam.InstanceProfile(
-            f"{prefix}-instance", role=role.name, opts=pulumi.ResourceOptions(parent=role)
-        )
-
-        template = aws.ec2.LaunchTemplate(
-            f"{prefix}-template",
-            description=f"ml-platform {args.environment}: GPU instances",
-            image_id=ami.id,
-            iam_instance_profile=aws.ec2.LaunchTemplateIamInstanceProfileArgs(arn=profile.arn),
-            metadata_options=aws.ec2.LaunchTemplateMetadataOptionsArgs(
-                http_endpoint="enabled",
-                http_tokens="required",  # IMDSv2 only
-                # Containers on the box (NGC images) reach IMDS through Docker's bridge: one
-                # extra hop. Tokens still cannot leave the instance.
-                http_put_response_hop_limit=2,
-                instance_metadata_tags="disabled",
-            ),
-            block_device_mappings=[
-                aws.ec2.LaunchTemplateBlockDeviceMappingArgs(
-                    device_name=ami.root_device_name,
-                    ebs=aws.ec2.LaunchTemplateBlockDeviceMappingEbsArgs(
-                        encrypted="true",
-                        kms_key_id=args.kms_key_arn,
-                        volume_size=args.root_volume_size_gb,
-                        volume_type="gp3",
-                        delete_on_termination="true",
-                    ),
-                )
-            ],
-            network_interfaces=[
-                aws.ec2.LaunchTemplateNetworkInterfaceArgs(
-                    device_index=0,
-                    associate_public_ip_address="false",
-                    security_groups=[security_group.id],
-                    delete_on_termination="true",
-                )
-            ],
-            monitoring=aws.ec2.LaunchTemplateMonitoringArgs(enabled=True),
-            ebs_optimized="true",
-            update_default_version=True,
-            tag_specifications=[
-                aws.ec2.LaunchTemplateTagSpecificationArgs(
-                    resource_type=kind, tags={"Name": prefix}
-                )
-                for kind in ("instance", "volume")
-            ],
-            opts=child,
-        )
-
-        scaling_role = aws.iam.ServiceLinkedRole(
-            f"{prefix}-autoscaling",
-            aws_service_name="autoscaling.amazonaws.com",
-            custom_suffix=prefix,
-            description=f"EC2 Auto Scaling for the ml-platform {args.environment} GPU group",
-            opts=child,
-        )
-        volume_key_grant = aws.kms.Grant(
-            f"{prefix}-volume-key",
-            key_id=args.kms_key_arn,
-            grantee_principal=scaling_role.arn,
-            operations=list(VOLUME_KEY_OPERATIONS),
-            opts=pulumi.ResourceOptions(parent=scaling_role),
-        )
-
-        group = aws.autoscaling.Group(
-            f"{prefix}-group",
-            min_size=args.min_size,
-            max_size=args.max_size,
-            desired_capacity=args.desired_capacity,
-            vpc_zone_identifiers=args.subnet_ids,
-            service_linked_role_arn=scaling_role.arn,
-            capacity_rebalance=True,  # replace spot instances AWS warns about, before they go
-            health_check_type="EC2",
-            mixed_instances_policy=aws.autoscaling.GroupMixedInstancesPolicyArgs(
-                instances_distribution=aws.autoscaling.GroupMixedInstancesPolicyInstancesDistributionArgs(
-                    on_demand_base_capacity=args.on_demand_base_capacity,
-                    on_demand_percentage_above_base_capacity=args.on_demand_percentage_above_base,
-                    spot_allocation_strategy="capacity-optimized",
-                ),
-                launch_template=aws.autoscaling.GroupMixedInstancesPolicyLaunchTemplateArgs(
-                    launch_template_specification=aws.autoscaling.GroupMixedInstancesPolicyLaunchTemplateLaunchTemplateSpecificationArgs(
-                        launch_template_id=template.id,
-                        version=template.latest_version.apply(str),
-                    ),
-                    overrides=[
-                        aws.autoscaling.GroupMixedInstancesPolicyLaunchTemplateOverrideArgs(
-                            instance_type=instance_type
-                        )
-                        for instance_type in args.instance_types
-                    ],
-                ),
-            ),
-            # A new template version (a new AMI) replaces instances gradually.
-            instance_refresh=aws.autoscaling.GroupInstanceRefreshArgs(
-                strategy="Rolling",
-                preferences=aws.autoscaling.GroupInstanceRefreshPreferencesArgs(
-                    min_healthy_percentage=50
-                ),
-            ),
-            tags=[aws.autoscaling.GroupTagArgs(key="Name", value=prefix, propagate_at_launch=True)],
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[profile, volume_key_grant]),
+        ami = _deep_learning_ami(self, args)
+        security_group = _instance_network(self, prefix, args)
+        role, profile = _instance_role(self, prefix, args)
+        template = _launch_template(self, prefix, args, ami, profile, security_group)
+        scaling_role, volume_key_grant = _scaling_role(self, prefix, args)
+        group = _group(
+            self, prefix, args, template, scaling_role, depends_on=[profile, volume_key_grant]
         )
 
         self.launch_template_id = template.id
@@ -370,3 +195,219 @@ class GpuCompute(pulumi.ComponentResource):
             "security_group_id": self.security_group_id,
             "ami_id": self.ami_id,
         }
+
+
+def _deep_learning_ami(
+    parent: GpuCompute, args: GpuComputeArgs
+) -> pulumi.Output[aws.ec2.GetAmiResult]:
+    """The newest Amazon-owned deep-learning AMI matching the name filter, found at deploy time."""
+    return aws.ec2.get_ami_output(
+        most_recent=True,
+        owners=list(AMI_OWNERS),
+        filters=[
+            aws.ec2.GetAmiFilterArgs(name="name", values=[args.ami_name_filter]),
+            aws.ec2.GetAmiFilterArgs(name="architecture", values=["x86_64"]),
+            aws.ec2.GetAmiFilterArgs(name="state", values=["available"]),
+        ],
+        opts=pulumi.InvokeOutputOptions(parent=parent),
+    )
+
+
+def _instance_network(
+    parent: GpuCompute, prefix: str, args: GpuComputeArgs
+) -> aws.ec2.SecurityGroup:
+    """The instances' security group and the SSM interface endpoints they are reached through."""
+    child = pulumi.ResourceOptions(parent=parent)
+    security_group = aws.ec2.SecurityGroup(
+        f"{prefix}-instances",
+        vpc_id=args.vpc_id,
+        description="GPU instances: HTTPS to AWS endpoints and S3, any traffic among peers",
+        opts=child,
+    )
+    allow_aws_apis_and_peers(
+        prefix,
+        security_group,
+        endpoint_security_group_id=args.endpoint_security_group_id,
+        s3_prefix_list_id=args.s3_prefix_list_id,
+        # torchrun's rendezvous and NCCL/gloo use ports chosen at run time.
+        peers_description="Traffic among the GPU instances (distributed training)",
+    )
+    interface_endpoints(
+        prefix,
+        SSM_ENDPOINT_SERVICES,
+        region=args.region,
+        vpc_id=args.vpc_id,
+        subnet_ids=args.subnet_ids,
+        security_group_id=args.endpoint_security_group_id,
+        opts=child,
+    )
+    return security_group
+
+
+def _instance_role(
+    parent: GpuCompute, prefix: str, args: GpuComputeArgs
+) -> tuple[aws.iam.Role, aws.iam.InstanceProfile]:
+    """The instances' role (SSM's managed policy and :func:`instance_policy`) and its profile."""
+    role = service_role(
+        f"{prefix}-instance",
+        service="ec2.amazonaws.com",
+        description="GPU instances: SSM sessions, training data, checkpoints, images, logs",
+        account_id=args.account_id,
+        opts=pulumi.ResourceOptions(parent=parent),
+    )
+    aws.iam.RolePolicyAttachment(
+        f"{prefix}-ssm",
+        role=role.name,
+        policy_arn=pulumi.Output.from_input(args.partition).apply(
+            lambda partition: f"arn:{partition}:iam::aws:{SSM_MANAGED_POLICY}"
+        ),
+        opts=pulumi.ResourceOptions(parent=role),
+    )
+    aws.iam.RolePolicy(
+        f"{prefix}-access",
+        role=role.id,
+        policy=pulumi.Output.all(
+            args.partition,
+            args.account_id,
+            args.data_bucket_arn,
+            args.work_bucket_arn,
+            args.kms_key_arn,
+            args.log_group_arn,
+        ).apply(
+            lambda values: instance_policy(
+                values[0], args.region, values[1], values[2], values[3], values[4], values[5]
+            )
+        ),
+        opts=pulumi.ResourceOptions(parent=role),
+    )
+    profile = aws.iam.InstanceProfile(
+        f"{prefix}-instance", role=role.name, opts=pulumi.ResourceOptions(parent=role)
+    )
+    return role, profile
+
+
+def _launch_template(
+    parent: GpuCompute,
+    prefix: str,
+    args: GpuComputeArgs,
+    ami: pulumi.Output[aws.ec2.GetAmiResult],
+    profile: aws.iam.InstanceProfile,
+    security_group: aws.ec2.SecurityGroup,
+) -> aws.ec2.LaunchTemplate:
+    """The launch template: IMDSv2 only, encrypted root volume, no public IP, no SSH key."""
+    return aws.ec2.LaunchTemplate(
+        f"{prefix}-template",
+        description=f"ml-platform {args.environment}: GPU instances",
+        image_id=ami.id,
+        iam_instance_profile=aws.ec2.LaunchTemplateIamInstanceProfileArgs(arn=profile.arn),
+        metadata_options=aws.ec2.LaunchTemplateMetadataOptionsArgs(
+            http_endpoint="enabled",
+            http_tokens="required",  # IMDSv2 only
+            # Containers on the box (NGC images) reach IMDS through Docker's bridge: one
+            # extra hop. Tokens still cannot leave the instance.
+            http_put_response_hop_limit=2,
+            instance_metadata_tags="disabled",
+        ),
+        block_device_mappings=[
+            aws.ec2.LaunchTemplateBlockDeviceMappingArgs(
+                device_name=ami.root_device_name,
+                ebs=aws.ec2.LaunchTemplateBlockDeviceMappingEbsArgs(
+                    encrypted="true",
+                    kms_key_id=args.kms_key_arn,
+                    volume_size=args.root_volume_size_gb,
+                    volume_type="gp3",
+                    delete_on_termination="true",
+                ),
+            )
+        ],
+        network_interfaces=[
+            aws.ec2.LaunchTemplateNetworkInterfaceArgs(
+                device_index=0,
+                associate_public_ip_address="false",
+                security_groups=[security_group.id],
+                delete_on_termination="true",
+            )
+        ],
+        monitoring=aws.ec2.LaunchTemplateMonitoringArgs(enabled=True),
+        ebs_optimized="true",
+        update_default_version=True,
+        tag_specifications=[
+            aws.ec2.LaunchTemplateTagSpecificationArgs(resource_type=kind, tags={"Name": prefix})
+            for kind in ("instance", "volume")
+        ],
+        opts=pulumi.ResourceOptions(parent=parent),
+    )
+
+
+def _scaling_role(
+    parent: GpuCompute, prefix: str, args: GpuComputeArgs
+) -> tuple[aws.iam.ServiceLinkedRole, aws.kms.Grant]:
+    """The group's own Auto Scaling service-linked role, and its grant on the platform key.
+
+    A grant rather than a key-policy statement: KMS refuses a key policy naming a role that does
+    not exist yet.
+    """
+    scaling_role = aws.iam.ServiceLinkedRole(
+        f"{prefix}-autoscaling",
+        aws_service_name="autoscaling.amazonaws.com",
+        custom_suffix=prefix,
+        description=f"EC2 Auto Scaling for the ml-platform {args.environment} GPU group",
+        opts=pulumi.ResourceOptions(parent=parent),
+    )
+    volume_key_grant = aws.kms.Grant(
+        f"{prefix}-volume-key",
+        key_id=args.kms_key_arn,
+        grantee_principal=scaling_role.arn,
+        operations=list(iam_policies.VOLUME_KEY_OPERATIONS),
+        opts=pulumi.ResourceOptions(parent=scaling_role),
+    )
+    return scaling_role, volume_key_grant
+
+
+def _group(
+    parent: GpuCompute,
+    prefix: str,
+    args: GpuComputeArgs,
+    template: aws.ec2.LaunchTemplate,
+    scaling_role: aws.iam.ServiceLinkedRole,
+    depends_on: list[pulumi.Resource],
+) -> aws.autoscaling.Group:
+    """The Auto Scaling group: mixed instance types, capacity-optimized spot, rolling refresh."""
+    return aws.autoscaling.Group(
+        f"{prefix}-group",
+        min_size=args.min_size,
+        max_size=args.max_size,
+        desired_capacity=args.desired_capacity,
+        vpc_zone_identifiers=args.subnet_ids,
+        service_linked_role_arn=scaling_role.arn,
+        capacity_rebalance=True,  # replace spot instances AWS warns about, before they go
+        health_check_type="EC2",
+        mixed_instances_policy=aws.autoscaling.GroupMixedInstancesPolicyArgs(
+            instances_distribution=aws.autoscaling.GroupMixedInstancesPolicyInstancesDistributionArgs(
+                on_demand_base_capacity=args.on_demand_base_capacity,
+                on_demand_percentage_above_base_capacity=args.on_demand_percentage_above_base,
+                spot_allocation_strategy="capacity-optimized",
+            ),
+            launch_template=aws.autoscaling.GroupMixedInstancesPolicyLaunchTemplateArgs(
+                launch_template_specification=aws.autoscaling.GroupMixedInstancesPolicyLaunchTemplateLaunchTemplateSpecificationArgs(
+                    launch_template_id=template.id,
+                    version=template.latest_version.apply(str),
+                ),
+                overrides=[
+                    aws.autoscaling.GroupMixedInstancesPolicyLaunchTemplateOverrideArgs(
+                        instance_type=instance_type
+                    )
+                    for instance_type in args.instance_types
+                ],
+            ),
+        ),
+        # A new template version (a new AMI) replaces instances gradually.
+        instance_refresh=aws.autoscaling.GroupInstanceRefreshArgs(
+            strategy="Rolling",
+            preferences=aws.autoscaling.GroupInstanceRefreshPreferencesArgs(
+                min_healthy_percentage=50
+            ),
+        ),
+        tags=[aws.autoscaling.GroupTagArgs(key="Name", value=prefix, propagate_at_launch=True)],
+        opts=pulumi.ResourceOptions(parent=parent, depends_on=depends_on),
+    )

@@ -1,0 +1,103 @@
+"""EksCluster under the recording mock runtime: the inputs, runs and lookups its tests share.
+
+The cluster's parts (control plane, identity, node groups, add-ons) are plain functions called
+by the one component, so each part's tests build the whole cluster and read their resources.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import pulumi
+import pulumi_aws as aws
+
+from components.kubernetes.eks_cluster import EksCluster, EksClusterArgs, NodeGroupSpec
+from components.retention import DataRetention
+from stacks.offline.mock_runtime import MOCK_ACCOUNT_ID, PlanRun, RecordedResource, run_offline
+
+REGION = "us-east-1"
+KEY_ARN = f"arn:aws:kms:{REGION}:{MOCK_ACCOUNT_ID}:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+VPC_CIDR = "10.20.0.0/16"
+ADMIN_ROLE = f"arn:aws:iam::{MOCK_ACCOUNT_ID}:role/platform-admins"
+
+CLUSTER = "aws:eks/cluster:Cluster"
+LOG_GROUP = "aws:cloudwatch/logGroup:LogGroup"
+NODE_GROUP = "aws:eks/nodeGroup:NodeGroup"
+LAUNCH_TEMPLATE = "aws:ec2/launchTemplate:LaunchTemplate"
+ADDON = "aws:eks/addon:Addon"
+OIDC = "aws:iam/openIdConnectProvider:OpenIdConnectProvider"
+ROLE = "aws:iam/role:Role"
+ATTACHMENT = "aws:iam/rolePolicyAttachment:RolePolicyAttachment"
+ENDPOINT = "aws:ec2/vpcEndpoint:VpcEndpoint"
+INGRESS = "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule"
+ACCESS_ENTRY = "aws:eks/accessEntry:AccessEntry"
+ACCESS_POLICY = "aws:eks/accessPolicyAssociation:AccessPolicyAssociation"
+STORAGE_CLASS = "kubernetes:storage.k8s.io/v1:StorageClass"
+K8S_PROVIDER = "pulumi:providers:kubernetes"
+
+
+def cluster_args(**changes: Any) -> EksClusterArgs:
+    """The dev-like inputs, with ``changes`` applied."""
+    args = EksClusterArgs(
+        environment="dev",
+        region=REGION,
+        version="1.33",
+        vpc_id="vpc-0123456789abcdef0",
+        vpc_cidr=VPC_CIDR,
+        subnet_ids=["subnet-0a", "subnet-0b"],
+        endpoint_security_group_id="sg-0endpoints",
+        kms_key_arn=KEY_ARN,
+        log_retention_days=30,
+        system_nodes=NodeGroupSpec(("m6i.large",), 2, 4, 2, 50),
+        gpu_nodes=NodeGroupSpec(("g5.xlarge", "g6.xlarge"), 0, 2, 0, 100, spot=True),
+        account_id=MOCK_ACCOUNT_ID,
+        partition="aws",
+        retention=DataRetention(retain=False),
+    )
+    return dataclasses.replace(args, **changes)
+
+
+def run_cluster(args: EksClusterArgs) -> PlanRun:
+    """Build one EksCluster under the mocks, with an explicit AWS provider."""
+
+    def program() -> dict[str, Any]:
+        provider = aws.Provider("aws", region=REGION)
+        cluster = EksCluster(
+            "kubernetes", args, opts=pulumi.ResourceOptions(providers={"aws": provider})
+        )
+        return cluster.exports()
+
+    return run_offline("dev", {"aws:region": REGION}, program)
+
+
+def dev_run() -> PlanRun:
+    """Defaults: private, nothing retained, spot GPU nodes."""
+    return run_cluster(cluster_args())
+
+
+def prod_run() -> PlanRun:
+    """Retained data, public API to one range, on-demand GPU nodes, one admin role."""
+    return run_cluster(
+        cluster_args(
+            environment="prod",
+            retention=DataRetention(retain=True),
+            public_access_cidrs=("203.0.113.0/24",),
+            gpu_nodes=NodeGroupSpec(("g5.xlarge",), 1, 2, 1, 100),
+            admin_role_arns=(ADMIN_ROLE,),
+        )
+    )
+
+
+def of_type(run: PlanRun, type_: str) -> list[RecordedResource]:
+    return [resource for resource in run.resources if resource.type == type_]
+
+
+def one(run: PlanRun, type_: str) -> RecordedResource:
+    (resource,) = of_type(run, type_)
+    return resource
+
+
+def named(run: PlanRun, type_: str, suffix: str) -> RecordedResource:
+    (resource,) = [r for r in of_type(run, type_) if r.name.endswith(suffix)]
+    return resource

@@ -14,10 +14,10 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-from components import iam_policies
 from components.private_network import PrivateNetwork, PrivateNetworkArgs
-from components.retention import DataRetention
 from components.secure_bucket import LifecycleRules, SecureBucket, SecureBucketArgs
+from components.shared import iam_policies
+from components.shared.retention import DataRetention
 
 #: The data buckets, each encrypted with the platform key and logging to the access-log bucket.
 DATA_BUCKETS = ("raw", "processed", "models", "experiments", "capture", "monitoring")

@@ -18,9 +18,9 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-from components import iam_policies
-from components.retention import DataRetention
-from components.service_role import service_role
+from components.shared import iam_policies
+from components.shared.retention import DataRetention
+from components.shared.service_role import service_role
 
 #: Key prefix of MLflow's artifacts in the experiments bucket.
 ARTIFACT_PREFIX = "mlflow/"

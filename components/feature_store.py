@@ -30,12 +30,12 @@ from typing import Any, Literal
 import pulumi
 import pulumi_aws as aws
 
-from components import iam_policies
 from components.data_layer import DataLayer
 from components.feature_schema import FeatureSchema
 from components.private_network import interface_endpoints
-from components.retention import DataRetention
-from components.service_role import service_role
+from components.shared import iam_policies
+from components.shared.retention import DataRetention
+from components.shared.service_role import service_role
 from workloads.features.definitions import FeatureGroupDefinition
 
 #: Where offline stores write in the processed bucket, and where Athena writes query results.

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-from components.retention import DataRetention
+from components.shared.retention import DataRetention
 
 #: The namespace of the platform's repositories.
 NAMESPACE = "ml-platform"

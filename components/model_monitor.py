@@ -33,7 +33,6 @@ from pathlib import Path
 import pulumi
 import pulumi_aws as aws
 
-from components import iam_policies
 from components.model_monitor_backend import (
     ModelMonitorBackend,  # importers (monitoring_layer.py, stacks/program.py) find it here
     model_monitor_backend,
@@ -55,8 +54,9 @@ from components.monitor_policies import (
     schedule_group_arn,
     scheduler_role_policy,
 )
-from components.service_role import service_role
-from components.source_archive import project_relative
+from components.shared import iam_policies
+from components.shared.code_archive import project_relative
+from components.shared.service_role import service_role
 from workloads.monitoring import contract
 
 #: EventBridge Scheduler's retries of a failed StartPipelineExecution.

@@ -16,7 +16,6 @@ from typing import TYPE_CHECKING
 import pulumi
 import pulumi_aws as aws
 
-from components import iam_policies
 from components.monitor_pipeline import BASELINE_PREFIX, endpoint_prefix
 from components.monitor_policies import (
     MonitorAccess,
@@ -24,7 +23,8 @@ from components.monitor_policies import (
     read_capture_statements,
     s3_arn,
 )
-from components.service_role import service_role
+from components.shared import iam_policies
+from components.shared.service_role import service_role
 from workloads.monitoring import contract
 
 if TYPE_CHECKING:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from components import iam_policies
 from components.monitor_pipeline import (
     BASELINE_PREFIX,
     REPORTS_PREFIX,
@@ -18,6 +17,7 @@ from components.monitor_pipeline import (
     MonitorSpec,
     endpoint_prefix,
 )
+from components.shared import iam_policies
 from workloads.monitoring import contract
 
 #: Where SageMaker writes processing job logs (one group for the account and region).

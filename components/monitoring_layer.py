@@ -22,12 +22,12 @@ from pathlib import Path
 import pulumi
 import pulumi_aws as aws
 
-from components.alarm_topic import alarm_topic
 from components.data_layer import DataLayer
 from components.model_monitor import ModelMonitor, ModelMonitorArgs, ModelMonitorBackend
 from components.monitor_pipeline import MonitorSpec
 from components.private_network import interface_endpoints
-from components.source_archive import SourceArchive, project_relative
+from components.shared.alarm_topic import alarm_topic
+from components.shared.code_archive import SourceArchive, project_relative
 from components.training_pipeline import TrainingImage, resolve_image
 from workloads.monitoring import contract
 

@@ -28,10 +28,10 @@ from pathlib import Path
 import pulumi
 import pulumi_aws as aws
 
-from components import iam_policies
 from components.experiment_tracking import MLFLOW_NOTEBOOK_ACTIONS, mlflow_statements
-from components.retention import DataRetention
-from components.service_role import service_role
+from components.shared import iam_policies
+from components.shared.retention import DataRetention
+from components.shared.service_role import service_role
 
 #: The idle auto-stop program the lifecycle configuration installs on the instance: workload
 #: code (it runs on the instance), read here as text, never imported.

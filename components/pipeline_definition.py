@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 from typing import Any
 
-from components.instance_storage import has_instance_storage
+from components.shared.instance_storage import has_instance_storage
 from workloads.training import contract, objectives
 
 #: The pipeline definition schema version SageMaker accepts.

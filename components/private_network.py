@@ -18,8 +18,8 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-from components import iam_policies
-from components.retention import DataRetention
+from components.shared import iam_policies
+from components.shared.retention import DataRetention
 
 #: Interface endpoints the platform's workloads need without internet access.
 INTERFACE_ENDPOINT_SERVICES = (

@@ -18,8 +18,8 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_aws as aws
 
-from components import iam_policies
-from components.retention import DataRetention
+from components.shared import iam_policies
+from components.shared.retention import DataRetention
 
 
 @dataclass(frozen=True)

@@ -45,11 +45,11 @@ from pulumi_aws.sagemaker import (
     EndpointDeploymentConfigBlueGreenUpdatePolicyTrafficRoutingConfigurationLinearStepSizeArgs as LinearStepSize,  # noqa: E501
 )
 
-from components import iam_policies
 from components.endpoint_alarms import AlarmThresholds, variant_alarms
-from components.instance_storage import has_instance_storage
-from components.retention import DataRetention
 from components.serving_model import ModelImage, ServingModel, ServingModelArgs
+from components.shared import iam_policies
+from components.shared.instance_storage import has_instance_storage
+from components.shared.retention import DataRetention
 from components.variant_autoscaling import ScalingBounds, variant_autoscaling
 
 #: SageMaker's limit on production variants per endpoint configuration.

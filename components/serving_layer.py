@@ -18,11 +18,11 @@ from pathlib import Path
 import pulumi
 import pulumi_aws as aws
 
-from components.alarm_topic import alarm_topic
 from components.data_layer import DataLayer
-from components.retention import DataRetention
 from components.serving_endpoint import EndpointSpec, ServingEndpoint, ServingPlatform
-from components.source_archive import SourceArchive
+from components.shared.alarm_topic import alarm_topic
+from components.shared.code_archive import SourceArchive
+from components.shared.retention import DataRetention
 
 #: Where the inference code archives live in the models bucket.
 CODE_PREFIX = "code/inference"

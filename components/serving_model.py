@@ -20,9 +20,9 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-from components import iam_policies
 from components.image_repositories import repository_url
-from components.service_role import service_role
+from components.shared import iam_policies
+from components.shared.service_role import service_role
 
 #: AWS's prebuilt inference repositories per framework (``get_prebuilt_ecr_image``).
 PREBUILT_REPOSITORIES = {

@@ -24,8 +24,8 @@ from components.experiment_tracking import ExperimentTracking, ExperimentTrackin
 from components.image_repositories import ImageRepositories, ImageRepositoriesArgs
 from components.notebooks import NotebookInstanceSpec, Notebooks, NotebooksArgs, StudioSpec
 from components.pipeline_definition import TrainingJobSpec
-from components.retention import DataRetention
-from components.source_archive import SourceArchive, project_relative
+from components.shared.code_archive import SourceArchive, project_relative
+from components.shared.retention import DataRetention
 from components.training_pipeline import (
     TrainingImage,
     TrainingPipeline,

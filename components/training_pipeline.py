@@ -23,14 +23,14 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-from components import iam_policies
 from components.image_repositories import repository_url
 from components.pipeline_definition import (
     TrainingJobSpec,
     TrainingPlatform,
     pipeline_definition,
 )
-from components.service_role import service_role
+from components.shared import iam_policies
+from components.shared.service_role import service_role
 
 #: Name prefix SageMaker Pipelines gives the jobs of steps that carry no name of their own.
 GENERATED_JOB_PREFIX = "pipelines-"

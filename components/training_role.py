@@ -25,7 +25,6 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-from components import iam_policies
 from components.experiment_tracking import (
     ARTIFACT_PREFIX,
     MLFLOW_RUN_ACTIONS,
@@ -33,7 +32,8 @@ from components.experiment_tracking import (
     mlflow_statements,
 )
 from components.pipeline_definition import CHECKPOINTS_PREFIX, MODELS_PREFIX
-from components.service_role import service_role
+from components.shared import iam_policies
+from components.shared.service_role import service_role
 
 #: Where SageMaker writes training job logs (one group for the whole account and region).
 TRAINING_LOG_GROUP = "/aws/sagemaker/TrainingJobs"

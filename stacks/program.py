@@ -43,16 +43,16 @@ from components.pipeline_definition import (
     TuningSpec,
     as_hyperparameter,
 )
-from components.retention import DataRetention
 from components.secure_bucket import LifecycleRules
 from components.serving_endpoint import EndpointSpec, RolloutSpec, ServerlessSpec, VariantSpec
 from components.serving_layer import ServingLayer, ServingLayerArgs, needs_source_archive
 from components.serving_model import PREBUILT_REPOSITORIES, ModelImage
-from components.source_archive import (
+from components.shared.code_archive import (
     build_monitoring_archive,
     build_source_archive,
     build_training_archive,
 )
+from components.shared.retention import DataRetention
 from components.training_layer import (
     PipelineSpec,
     RepositoriesSpec,

@@ -21,8 +21,8 @@ from typing import TYPE_CHECKING
 import pulumi
 import pulumi_aws as aws
 
-from components import iam_policies
 from components.kubernetes.service_account_role import service_account_trust_policy
+from components.shared import iam_policies
 
 if TYPE_CHECKING:
     # eks_cluster imports this module; its args are only a type here.

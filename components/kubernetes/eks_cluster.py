@@ -59,7 +59,7 @@ from components.kubernetes.control_plane import (
     private_api_access,
 )
 from components.kubernetes.node_groups import node_groups
-from components.retention import DataRetention
+from components.shared.retention import DataRetention
 
 
 @dataclass(frozen=True)

@@ -43,7 +43,7 @@ from components.kubernetes.mlflow_server import (
 from components.kubernetes.namespaces import PlatformNamespaces, PlatformNamespacesArgs
 from components.kubernetes.pod_security import ContainerResources
 from components.kubernetes.train_job import KubernetesTrainJob, KubernetesTrainJobArgs
-from components.retention import DataRetention
+from components.shared.retention import DataRetention
 
 #: Knative's ingress gateway namespace (Kourier) and the queue-proxy ports it and the
 #: activator/autoscaler reach a predictor pod on: http, h2c, admin, autoscaler and user metrics.

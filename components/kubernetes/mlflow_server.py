@@ -33,7 +33,6 @@ import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 import pulumi_random as random
 
-from components import iam_policies
 from components.kubernetes import network_policies
 from components.kubernetes.cluster_access import ClusterAccess
 from components.kubernetes.pod_security import (
@@ -45,7 +44,8 @@ from components.kubernetes.pod_security import (
     scratch_volume,
 )
 from components.kubernetes.service_account_role import ServiceAccountRole, ServiceAccountRoleArgs
-from components.retention import DataRetention
+from components.shared import iam_policies
+from components.shared.retention import DataRetention
 
 #: Where the tracking server listens (MLflow's default port).
 MLFLOW_PORT = 5000

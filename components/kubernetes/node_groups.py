@@ -24,9 +24,9 @@ from typing import TYPE_CHECKING
 import pulumi
 import pulumi_aws as aws
 
-from components import iam_policies
 from components.kubernetes.cluster_identity import ReadyRole
 from components.kubernetes.pod_security import GPU_NODE_LABEL, GPU_TAINT_KEY
+from components.shared import iam_policies
 
 if TYPE_CHECKING:
     # eks_cluster imports this module; its args and spec are only types here.

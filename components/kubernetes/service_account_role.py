@@ -15,8 +15,8 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
-from components import iam_policies
 from components.kubernetes.cluster_access import ClusterAccess
+from components.shared import iam_policies
 
 #: The annotation the pod identity webhook reads to inject the role's credentials.
 ROLE_ARN_ANNOTATION = "eks.amazonaws.com/role-arn"

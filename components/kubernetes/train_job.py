@@ -41,7 +41,6 @@ from typing import Literal
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components import iam_policies
 from components.kubernetes.cluster_access import ClusterAccess
 from components.kubernetes.pod_security import (
     SCRATCH_PATH,
@@ -55,6 +54,7 @@ from components.kubernetes.pod_security import (
     scratch_volume,
 )
 from components.kubernetes.service_account_role import ServiceAccountRole, ServiceAccountRoleArgs
+from components.shared import iam_policies
 from workloads.training import contract
 
 #: The Trainer API this component writes.

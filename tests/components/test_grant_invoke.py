@@ -9,8 +9,6 @@ import pulumi
 import pulumi_aws as aws
 
 from components.endpoint_alarms import AlarmThresholds
-from components.iam_policies import service_trust_policy
-from components.retention import DataRetention
 from components.serving_endpoint import (
     EndpointSpec,
     RolloutSpec,
@@ -19,6 +17,8 @@ from components.serving_endpoint import (
     VariantSpec,
 )
 from components.serving_model import ModelImage
+from components.shared.iam_policies import service_trust_policy
+from components.shared.retention import DataRetention
 from stacks.offline.mock_runtime import MOCK_ACCOUNT_ID, run_offline
 
 

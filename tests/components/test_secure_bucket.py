@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from components.data_layer import DataLayerArgs
-from components.retention import DataRetention
 from components.secure_bucket import LifecycleRules, SecureBucketArgs
+from components.shared.retention import DataRetention
 
 KEY_ARN = "arn:aws:kms:us-east-1:123456789012:key/11111111-2222-3333-4444-555555555555"
 ACCOUNT_ID = "123456789012"

@@ -17,7 +17,6 @@ from typing import Any
 
 import pytest
 
-from components.instance_storage import has_instance_storage
 from components.pipeline_definition import (
     ParameterRange,
     TrainingJobSpec,
@@ -27,6 +26,7 @@ from components.pipeline_definition import (
     is_multi_gpu,
     pipeline_definition,
 )
+from components.shared.instance_storage import has_instance_storage
 from stacks.config import PREBUILT_TRAINING_TAGS
 from stacks.offline.mock_runtime import MOCK_ACCOUNT_ID, RecordedResource
 from tests.conftest import ROOT, Plan, stack_file

@@ -16,9 +16,9 @@ from typing import Any
 import pytest
 
 from components.experiment_tracking import tracking_server_policy
-from components.iam_policies import VPC_DESCRIBE_ACTIONS
 from components.notebooks import STUDIO_LIST_ACTIONS
 from components.pipeline_definition import TrainingJobSpec
+from components.shared.iam_policies import VPC_DESCRIBE_ACTIONS
 from components.training_pipeline import pipeline_role_policy
 from components.training_role import training_execution_policy
 from stacks.offline.mock_runtime import MOCK_ACCOUNT_ID, RecordedResource

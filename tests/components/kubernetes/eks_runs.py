@@ -13,7 +13,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components.kubernetes.eks_cluster import EksCluster, EksClusterArgs, NodeGroupSpec
-from components.retention import DataRetention
+from components.shared.retention import DataRetention
 from stacks.offline.mock_runtime import MOCK_ACCOUNT_ID, PlanRun, RecordedResource, run_offline
 
 REGION = "us-east-1"

@@ -16,7 +16,7 @@ import pulumi_aws as aws
 import pytest
 
 from components.kubernetes.mlflow_server import MlflowServer, MlflowServerArgs
-from components.retention import DataRetention
+from components.shared.retention import DataRetention
 from stacks.offline.mock_runtime import PlanRun, RecordedResource, run_offline
 from tests.components.kubernetes.cluster import mock_cluster
 from tests.components.kubernetes.pod_templates import pod_template_problems, pod_templates

@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from components.source_archive import build_monitoring_archive
+from components.shared.code_archive import build_monitoring_archive
 from tests.workloads.monitoring.samples import sample_baseline, window_lines, write_capture
 from workloads.monitoring import contract
 from workloads.monitoring.baseline import write_baseline

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from components.source_archive import (
+from components.shared.code_archive import (
     ENTRY_POINT,
     TRAINING_ENTRY_POINT,
     TRAINING_ENTRY_POINT_SOURCE,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from components.instance_storage import has_instance_storage
+from components.shared.instance_storage import has_instance_storage
 
 
 @pytest.mark.parametrize(

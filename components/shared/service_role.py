@@ -5,7 +5,7 @@ from __future__ import annotations
 import pulumi
 import pulumi_aws as aws
 
-from components import iam_policies
+from components.shared import iam_policies
 
 
 def service_role(

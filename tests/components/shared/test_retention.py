@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from components.retention import DataRetention
+from components.shared.retention import DataRetention
 from tests.conftest import Plan
 
 BUCKET = "aws:s3/bucket:Bucket"

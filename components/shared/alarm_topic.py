@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import pulumi
 import pulumi_aws as aws
 
-from components import iam_policies
+from components.shared import iam_policies
 
 
 def alarm_topic(

@@ -27,7 +27,7 @@ from components.model_monitor import ModelMonitor, ModelMonitorArgs, ModelMonito
 from components.monitor_pipeline import MonitorSpec
 from components.private_network import interface_endpoints
 from components.shared.alarm_topic import alarm_topic
-from components.shared.code_archive import SourceArchive, project_relative
+from components.shared.code_archive import SourceArchive, upload_archive
 from components.training_pipeline import TrainingImage, resolve_image
 from workloads.monitoring import contract
 
@@ -134,17 +134,13 @@ class MonitoringLayer(pulumi.ComponentResource):
         group = aws.scheduler.ScheduleGroup(prefix, name=prefix, opts=child)
 
         bucket = data.buckets["monitoring"].bucket
-        key = f"{CODE_PREFIX}/{args.code_archive.sha256[:16]}/{contract.CODE_ARCHIVE}"
-        code = aws.s3.BucketObjectv2(
+        code = upload_archive(
             f"{prefix}-code",
+            args.code_archive,
             bucket=bucket,
-            key=key,
-            # Relative to the project, so plans do not depend on where the clone lives.
-            source=pulumi.FileAsset(project_relative(args.code_archive.path)),
-            content_type="application/zip",
-            server_side_encryption="aws:kms",
-            kms_key_id=data.kms_key_arn,
-            opts=child,
+            key=f"{CODE_PREFIX}/{args.code_archive.sha256[:16]}/{contract.CODE_ARCHIVE}",
+            kms_key_arn=data.kms_key_arn,
+            parent=self,
         )
 
         image = resolve_image(
@@ -186,7 +182,7 @@ class MonitoringLayer(pulumi.ComponentResource):
             )
         self.alarm_topic_arn = topic.arn
         self.schedule_group_name = group.name
-        self.code_archive_uri = pulumi.Output.concat("s3://", bucket, "/", key)
+        self.code_archive_uri = code.uri
         self.register_outputs(self.exports())
 
     def exports(self) -> dict[str, object]:

@@ -11,17 +11,14 @@ It consumes the data layer (models and capture buckets, the platform key, the VP
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
-from pathlib import Path
 
 import pulumi
-import pulumi_aws as aws
 
 from components.data_layer import DataLayer
 from components.serving_endpoint import EndpointSpec, ServingEndpoint, ServingPlatform
 from components.shared.alarm_topic import alarm_topic
-from components.shared.code_archive import SourceArchive
+from components.shared.code_archive import SourceArchive, upload_archive
 from components.shared.retention import DataRetention
 
 #: Where the inference code archives live in the models bucket.
@@ -96,20 +93,15 @@ class ServingLayer(pulumi.ComponentResource):
         models_bucket = data.buckets["models"].bucket
         if args.source_archive is not None:
             archive = args.source_archive
-            key = f"{CODE_PREFIX}/{archive.sha256[:16]}/sourcedir.tar.gz"
-            code_object = aws.s3.BucketObjectv2(
+            uploaded = upload_archive(
                 f"{prefix}-inference-code",
+                archive,
                 bucket=models_bucket,
-                key=key,
-                # Relative to the project, so plans do not depend on where the clone lives.
-                source=pulumi.FileAsset(_project_relative(archive.path)),
-                content_type="application/gzip",
-                server_side_encryption="aws:kms",
-                kms_key_id=data.kms_key_arn,
-                opts=pulumi.ResourceOptions(parent=self),
+                key=f"{CODE_PREFIX}/{archive.sha256[:16]}/sourcedir.tar.gz",
+                kms_key_arn=data.kms_key_arn,
+                parent=self,
             )
-            code_key = code_object.key
-            self.code_archive_uri = pulumi.Output.concat("s3://", models_bucket, "/", key)
+            code_key, self.code_archive_uri = uploaded.key, uploaded.uri
 
         platform = ServingPlatform(
             alarm_topic_arn=topic.arn,
@@ -142,11 +134,3 @@ class ServingLayer(pulumi.ComponentResource):
             "code_archive_uri": self.code_archive_uri,
             "endpoints": {name: endpoint.exports() for name, endpoint in self.endpoints.items()},
         }
-
-
-def _project_relative(path: Path) -> str:
-    """``path`` relative to the working directory (the project) when it lies inside it."""
-    try:
-        return os.path.relpath(path)
-    except ValueError:  # another drive on Windows
-        return str(path)

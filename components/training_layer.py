@@ -17,14 +17,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import pulumi
-import pulumi_aws as aws
 
 from components.data_layer import DataLayer
 from components.experiment_tracking import ExperimentTracking, ExperimentTrackingArgs
 from components.image_repositories import ImageRepositories, ImageRepositoriesArgs
 from components.notebooks import NotebookInstanceSpec, Notebooks, NotebooksArgs, StudioSpec
 from components.pipeline_definition import TrainingJobSpec
-from components.shared.code_archive import SourceArchive, project_relative
+from components.shared.code_archive import SourceArchive, upload_archive
 from components.shared.retention import DataRetention
 from components.training_pipeline import (
     TrainingImage,
@@ -216,19 +215,15 @@ class TrainingLayer(pulumi.ComponentResource):
         processed, models_bucket, experiments = (
             data.buckets[purpose].bucket for purpose in ("processed", "models", "experiments")
         )
-        key = code_archive_key(archive)
-        code_object = aws.s3.BucketObjectv2(
+        code = upload_archive(
             f"{prefix}-training-code",
+            archive,
             bucket=models_bucket,
-            key=key,
-            # Relative to the project, so plans do not depend on where the clone lives.
-            source=pulumi.FileAsset(project_relative(archive.path)),
-            content_type="application/gzip",
-            server_side_encryption="aws:kms",
-            kms_key_id=data.kms_key_arn,
-            opts=pulumi.ResourceOptions(parent=self),
+            key=code_archive_key(archive),
+            kms_key_arn=data.kms_key_arn,
+            parent=self,
         )
-        self.code_archive_uri = pulumi.Output.concat("s3://", models_bucket, "/", code_object.key)
+        self.code_archive_uri = code.uri
 
         images = {
             spec.job.pipeline_name: resolve_image(
@@ -249,7 +244,7 @@ class TrainingLayer(pulumi.ComponentResource):
                 processed_bucket=processed,
                 models_bucket=models_bucket,
                 experiments_bucket=experiments,
-                code_archive_key=code_object.key,
+                code_archive_key=code.key,
                 kms_key_arn=data.kms_key_arn,
                 image_repository_arns=[image.repository_arn for image in images.values()],
                 vpc_id=data.vpc_id,
@@ -275,7 +270,7 @@ class TrainingLayer(pulumi.ComponentResource):
                     processed_bucket=processed,
                     models_bucket=models_bucket,
                     experiments_bucket=experiments,
-                    code_archive_key=code_object.key,
+                    code_archive_key=code.key,
                     kms_key_arn=data.kms_key_arn,
                     subnet_ids=data.subnet_ids,
                     security_group_id=data.workload_security_group_id,
@@ -283,7 +278,7 @@ class TrainingLayer(pulumi.ComponentResource):
                 ),
                 # Jobs started right after a deploy need the execution role's permissions.
                 opts=pulumi.ResourceOptions(
-                    parent=self, depends_on=[self.execution_role.policy, code_object]
+                    parent=self, depends_on=[self.execution_role.policy, code.resource]
                 ),
             )
 

@@ -20,6 +20,10 @@ unpacked) and Python imports in place (``PYTHONPATH=<zip>``, zipimport).
 Each archive is byte-for-byte reproducible (sorted entries, fixed times, owners and permissions, no
 gzip timestamp): the same code gives the same digest, so the S3 object and whatever points at it
 only change when the code does.
+
+And the one upload, :func:`upload_archive`: every layer that ships an archive puts it in one of
+the data layer's buckets the same way (KMS-encrypted with the platform key, a content type from
+the file, a key the layer names by the digest) and points its users at the object's key.
 """
 
 from __future__ import annotations
@@ -33,6 +37,9 @@ import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+
+import pulumi
+import pulumi_aws as aws
 
 from workloads.inference.handler_code import ENTRY_POINT, ENTRY_POINT_SOURCE, HANDLER_FILES
 
@@ -109,6 +116,24 @@ class SourceArchive:
     """Hex digest of the file's bytes (names the S3 object, so code changes roll what uses it)."""
     entry_point: str = ENTRY_POINT
     """The program at the archive's root."""
+
+
+#: The S3 object's Content-Type by the archive file's suffix.
+CONTENT_TYPES = {".gz": "application/gzip", ".zip": "application/zip"}
+
+
+def content_type(archive: SourceArchive) -> str:
+    """The Content-Type of ``archive``'s S3 object, from its file's suffix.
+
+    Raises:
+        ValueError: naming the file when its suffix is none of :data:`CONTENT_TYPES`.
+
+    """
+    suffix = archive.path.suffix
+    if suffix not in CONTENT_TYPES:
+        known = ", ".join(CONTENT_TYPES)
+        raise ValueError(f"{archive.path}: no content type for suffix {suffix!r} (known: {known})")
+    return CONTENT_TYPES[suffix]
 
 
 def archive_members(root: Path, layout: ArchiveLayout = INFERENCE) -> list[Path]:
@@ -216,3 +241,48 @@ def project_relative(path: Path) -> str:
         return os.path.relpath(path)
     except ValueError:  # another drive on Windows
         return str(path)
+
+
+@dataclass(frozen=True)
+class UploadedArchive:
+    """An archive uploaded as an S3 object."""
+
+    resource: aws.s3.BucketObjectv2
+    """The S3 object, for ``depends_on`` where an input alone would not order the deploy."""
+    key: pulumi.Output[str]
+    """The object's key, as the object's output: what uses it waits for the upload."""
+    uri: pulumi.Output[str]
+    """``s3://<bucket>/<key>``."""
+
+
+def upload_archive(
+    name: str,
+    archive: SourceArchive,
+    *,
+    bucket: pulumi.Input[str],
+    key: str,
+    kms_key_arn: pulumi.Input[str],
+    parent: pulumi.Resource,
+) -> UploadedArchive:
+    """Upload ``archive`` to ``bucket`` under ``key`` as the S3 object ``name``, under ``parent``.
+
+    The object is encrypted with the platform key (``kms_key_arn``), like everything in the data
+    layer's buckets. ``key`` should change with the archive's digest, so that what runs the code
+    rolls when the code changes and stays put when it does not.
+    """
+    code_object = aws.s3.BucketObjectv2(
+        name,
+        bucket=bucket,
+        key=key,
+        # Relative to the project, so plans do not depend on where the clone lives.
+        source=pulumi.FileAsset(project_relative(archive.path)),
+        content_type=content_type(archive),
+        server_side_encryption="aws:kms",
+        kms_key_id=kms_key_arn,
+        opts=pulumi.ResourceOptions(parent=parent),
+    )
+    return UploadedArchive(
+        resource=code_object,
+        key=code_object.key,
+        uri=pulumi.Output.concat("s3://", bucket, "/", code_object.key),
+    )

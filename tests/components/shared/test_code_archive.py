@@ -14,11 +14,13 @@ from components.shared.code_archive import (
     ENTRY_POINT,
     TRAINING_ENTRY_POINT,
     TRAINING_ENTRY_POINT_SOURCE,
+    SourceArchive,
     build_monitoring_archive,
     build_source_archive,
     build_training_archive,
+    content_type,
 )
-from tests.conftest import ROOT
+from tests.conftest import ROOT, Plan
 from workloads.inference.handler_code import handler_files
 
 
@@ -241,3 +243,68 @@ def test_monitoring_zip_is_importable_in_place(tmp_path: Path) -> None:
     namespace, origin = result.stdout.split()
     assert namespace == "MLPlatform/Monitoring"
     assert origin.startswith(str(archive.path))
+
+
+# --------------------------------------------------------------------------------------------
+# The one upload (upload_archive) and the content type it takes from the file
+# --------------------------------------------------------------------------------------------
+
+CODE_OBJECT = "aws:s3/bucketObjectv2:BucketObjectv2"
+
+#: The code object of each layer that ships an archive, by the object's name suffix.
+UPLOADS = {
+    "inference-code": "mlplatform:serving:ServingLayer",
+    "training-code": "mlplatform:training:TrainingLayer",
+    "monitoring-code": "mlplatform:monitoring:MonitoringLayer",
+}
+
+
+@pytest.mark.parametrize(
+    ("file_name", "expected"),
+    [
+        ("inference-sourcedir-0123456789abcdef.tar.gz", "application/gzip"),
+        ("monitoring-code-0123456789abcdef.zip", "application/zip"),
+    ],
+)
+def test_content_type_follows_the_file(file_name: str, expected: str) -> None:
+    # given an archive file of each kind the builders write
+    archive = SourceArchive(path=Path("build/archives") / file_name, sha256="0" * 64)
+    # when its content type is asked for, then it is the one its suffix names
+    assert content_type(archive) == expected
+
+
+def test_unknown_archive_suffix_is_a_clear_error() -> None:
+    # given an archive file of a kind no builder writes
+    archive = SourceArchive(path=Path("build/archives/code.rar"), sha256="0" * 64)
+    # when its content type is asked for, then the file and the known suffixes are named
+    with pytest.raises(ValueError) as raised:
+        content_type(archive)
+    assert str(raised.value) == (
+        "build/archives/code.rar: no content type for suffix '.rar' (known: .gz, .zip)"
+    )
+
+
+def test_every_layer_uploads_its_archive_the_same_way(plan: Plan) -> None:
+    # given a stack's plan
+    objects = {
+        suffix: [r for r in plan.of_type(CODE_OBJECT) if r.name.endswith(f"-{suffix}")]
+        for suffix in UPLOADS
+    }
+    # when the code objects of the three layers are looked at
+    keys = set()
+    for suffix, layer_type in UPLOADS.items():
+        (code,) = objects[suffix]
+        parent = plan.by_urn[code.parent]
+        source = code.inputs["source"]["asset"]["path"]
+        digest = source.rsplit("-", 1)[1].split(".")[0]
+        # then each is its layer's child, KMS-encrypted, typed by its file, named by its digest
+        assert parent.type == layer_type
+        assert code.inputs["serverSideEncryption"] == "aws:kms"
+        assert code.inputs["contentType"] == content_type(
+            SourceArchive(path=Path(source), sha256=digest)
+        )
+        assert source.startswith("build/archives/")
+        assert digest in code.inputs["key"]
+        keys.add(code.inputs["kmsKeyId"])
+    # and all with the one platform key
+    assert len(keys) == 1

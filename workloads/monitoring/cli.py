@@ -42,8 +42,8 @@ class CommandError(Exception):
 def read_table(path: Path) -> dict[str, object]:
     """A training table's columns by name, in file order (CSV with a header, JSON Lines, Parquet).
 
-    pandas reads it when installed (numbers arrive as numbers); otherwise CSV and JSON Lines are
-    read with the standard library and types are inferred per column.
+    pandas reads CSV and Parquet when installed (numbers arrive as numbers); JSON Lines, and CSV
+    without pandas, are read with the standard library and types are inferred per column.
 
     Raises:
         CommandError: naming the file (and the line, when the standard library reads it) and
@@ -61,15 +61,15 @@ def read_table(path: Path) -> dict[str, object]:
         raise CommandError(f"{path}: expected a .csv, .jsonl or .parquet file")
     if suffix == ".parquet" and pandas is None:
         raise CommandError(f"{path}: reading Parquet needs pandas and pyarrow")
+    if suffix in (".jsonl", ".json"):
+        # Always line by line: pandas' JSON Lines reader raises TypeError on a line that is not
+        # an object and only warns (an error under strict warnings) on lists of unequal length,
+        # where ours names the line.
+        return _read_json_lines(path)
     if pandas is None:
-        return _read_csv(path) if suffix == ".csv" else _read_json_lines(path)
+        return _read_csv(path)
     try:
-        if suffix == ".parquet":
-            frame = pandas.read_parquet(path)
-        elif suffix == ".csv":
-            frame = pandas.read_csv(path)
-        else:
-            frame = pandas.read_json(path, lines=True, dtype=False)
+        frame = pandas.read_parquet(path) if suffix == ".parquet" else pandas.read_csv(path)
     except (ValueError, RecursionError, OverflowError, csv.Error) as error:
         # pandas' parsers (C CSV, ujson, pyarrow) raise ValueError subclasses or these; the
         # first line of their message says what is wrong.

@@ -429,16 +429,28 @@ def test_a_json_lines_training_table_names_the_bad_line(
     assert str(raised.value) == f"{path}: {message}"
 
 
-def test_a_training_table_pandas_cannot_parse_is_one_line(tmp_path: Path, capsys) -> None:
-    # given a JSON Lines table that is not JSON
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        ('{"a": 1}\n{"a": \n', "line 2: not JSON: Expecting value"),
+        # pandas' reader raised TypeError on a line that is a list (found by hypothesis)
+        ('{"a": 0, "b": ""}\n[0]\n', "line 2: not a JSON object"),
+        # and only warned (an error under strict warnings) on lists of unequal length
+        ("[1, 2]\n[1]\n", "line 1: not a JSON object"),
+    ],
+)
+def test_a_json_lines_table_that_is_not_one_object_a_line_is_one_line(
+    tmp_path: Path, capsys, text: str, reason: str
+) -> None:
+    # given a JSON Lines table with a line that is not JSON, or not an object
     data = tmp_path / "train.jsonl"
-    data.write_text('{"a": 1}\n{"a": \n')
+    data.write_text(text)
     # when
     status = main(["baseline", "--data", str(data), "--out", str(tmp_path / "b")])
-    # then
-    error = capsys.readouterr().err
-    assert status == 1 and error.count("\n") == 1
-    assert error.startswith(f"ml-platform-monitor baseline: {data}: cannot be read as a table: ")
+    # then it stops with one line naming the file and the line, and writes nothing
+    assert status == 1
+    assert capsys.readouterr().err == f"ml-platform-monitor baseline: {data}: {reason}\n"
+    assert not (tmp_path / "b").exists()
 
 
 def test_a_training_table_with_a_400_digit_number_profiles_it_as_text(tmp_path: Path) -> None:

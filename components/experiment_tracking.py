@@ -129,7 +129,7 @@ def artifact_statements(
     """Read and write objects under ``prefix`` of ``bucket`` and list that prefix.
 
     Objects are SSE-KMS: the caller also needs the key through S3
-    (:func:`components.iam_policies.kms_via_s3_statement`), granted once per policy.
+    (:func:`components.shared.iam_policies.kms_via_s3_statement`), granted once per policy.
     """
     bucket_arn = f"arn:{partition}:s3:::{bucket}"
     return [

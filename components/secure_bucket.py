@@ -6,8 +6,8 @@ key, or SSE-S3 where AWS allows nothing else), versioning, lifecycle rules, serv
 and a bucket policy that refuses requests without TLS 1.2+.
 
 The bucket and every setting that keeps it private and encrypted go through
-:class:`~components.retention.DataRetention`: a retained bucket must not lose its public-access
-block or encryption when a stack is destroyed.
+:class:`~components.shared.retention.DataRetention`: a retained bucket must not lose its
+public-access block or encryption when a stack is destroyed.
 """
 
 from __future__ import annotations

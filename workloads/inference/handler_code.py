@@ -4,7 +4,7 @@ AWS's PyTorch inference container imports the handlers only from ``code/inferenc
 ``model.tar.gz`` (it ignores ``SAGEMAKER_SUBMIT_DIRECTORY``). A SageMaker training job tars its
 model directory into that archive, so training writes the handlers there for PyTorch models;
 the other containers get the same files from the inference source archive. This module names the
-files once: the Pulumi program's source archive (components/source_archive.py) ships the same
+files once: the Pulumi program's source archive (components/shared/code_archive.py) ships the same
 list. Standard library only.
 """
 

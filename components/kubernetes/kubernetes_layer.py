@@ -17,7 +17,6 @@ It consumes the data layer (VPC, subnets, platform key, buckets) and owns:
 from __future__ import annotations
 
 import dataclasses
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -26,29 +25,20 @@ import pulumi
 import pulumi_aws as aws
 
 from components.data_layer import DataLayer
-from components.image_repositories import repository_url
-from components.kubernetes import network_policies
-from components.kubernetes.cluster_access import ClusterAccess
-from components.kubernetes.cluster_operators import KNATIVE_SERVING_NAMESPACE, ClusterOperators
-from components.kubernetes.eks_cluster import EksCluster, EksClusterArgs, NodeGroupSpec
-from components.kubernetes.inference_service import KServeEndpoint, KServeEndpointArgs
-from components.kubernetes.jupyterhub import JupyterHub, JupyterHubArgs
-from components.kubernetes.kubernetes_provider import kubernetes_provider
-from components.kubernetes.mlflow_server import (
-    MLFLOW_PORT,
-    POSTGRES_PORT,
-    MlflowServer,
-    MlflowServerArgs,
+from components.kubernetes.cluster_operators import ClusterOperators
+from components.kubernetes.eks_cluster import EksCluster, NodeGroupSpec
+from components.kubernetes.layer_cluster import cluster_access
+from components.kubernetes.layer_workloads import (
+    jupyterhub,
+    kserve_endpoints,
+    mlflow_server,
+    tracking_policies,
+    train_jobs,
+    workload_policies,
 )
 from components.kubernetes.namespaces import PlatformNamespaces, PlatformNamespacesArgs
 from components.kubernetes.pod_security import ContainerResources
-from components.kubernetes.train_job import KubernetesTrainJob, KubernetesTrainJobArgs
 from components.shared.retention import DataRetention
-
-#: Knative's ingress gateway namespace (Kourier) and the queue-proxy ports it and the
-#: activator/autoscaler reach a predictor pod on: http, h2c, admin, autoscaler and user metrics.
-KOURIER_NAMESPACE = "kourier-system"
-QUEUE_PROXY_PORTS = (8012, 8013, 8022, 9090, 9091)
 
 
 @dataclass(frozen=True)
@@ -230,14 +220,6 @@ class KubernetesLayerArgs:
             raise ValueError("KubernetesLayerArgs: give exactly one of eks and existing")
 
 
-def _resources(resources: ContainerResources) -> dict[str, Any]:
-    return {
-        "cpu": resources.cpu,
-        "memory": resources.memory,
-        "cpu_limit": resources.cpu_limit,
-    }
-
-
 class KubernetesLayer(pulumi.ComponentResource):
     """Cluster access, operators, namespaces and the Kubernetes workloads of one stack."""
 
@@ -245,52 +227,9 @@ class KubernetesLayer(pulumi.ComponentResource):
         self, name: str, args: KubernetesLayerArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__("mlplatform:kubernetes:KubernetesLayer", name, None, opts)
-        data, env = args.data, args.environment
-        prefix = f"mlp-{env}"
-        self.cluster: EksCluster | None = None
-        if args.eks is not None:
-            eks = args.eks
-            self.cluster = EksCluster(
-                f"{prefix}-eks",
-                EksClusterArgs(
-                    environment=env,
-                    region=args.region,
-                    version=eks.version,
-                    vpc_id=data.vpc_id,
-                    vpc_cidr=args.vpc_cidr,
-                    subnet_ids=data.subnet_ids,
-                    endpoint_security_group_id=data.endpoint_security_group_id,
-                    kms_key_arn=data.kms_key_arn,
-                    log_retention_days=args.log_retention_days,
-                    system_nodes=eks.system_nodes,
-                    gpu_nodes=eks.gpu_nodes,
-                    admin_role_arns=eks.admin_role_arns,
-                    public_access_cidrs=eks.public_access_cidrs,
-                    account_id=data.account_id,
-                    partition=data.partition,
-                    retention=args.retention,
-                    render_to=args.render_to,
-                ),
-                opts=pulumi.ResourceOptions(parent=self),
-            )
-            access = self.cluster.access
-        else:
-            existing = args.existing
-            assert existing is not None  # __post_init__ requires one of the two
-            kubeconfig = os.path.expanduser(existing.kubeconfig) if existing.kubeconfig else None
-            access = ClusterAccess(
-                provider=kubernetes_provider(
-                    f"{prefix}-kubernetes",
-                    kubeconfig,
-                    args.render_to,
-                    pulumi.ResourceOptions(parent=self),
-                    context=existing.context,
-                ),
-                oidc_provider_arn=existing.oidc_provider_arn,
-                oidc_issuer=existing.oidc_issuer,
-                storage_class=existing.storage_class,
-                rendering=bool(args.render_to),
-            )
+        data, prefix = args.data, f"mlp-{args.environment}"
+        self.cluster: EksCluster | None
+        self.cluster, access = cluster_access(self, prefix, args)
         self.operators: ClusterOperators | None = None
         if args.install_operators:
             self.operators = ClusterOperators(
@@ -305,7 +244,9 @@ class KubernetesLayer(pulumi.ComponentResource):
         ).cidr_blocks
         self.namespaces = PlatformNamespaces(
             f"{prefix}-namespaces",
-            PlatformNamespacesArgs(environment=env, vpc_cidr=args.vpc_cidr, s3_cidrs=s3_cidrs),
+            PlatformNamespacesArgs(
+                environment=args.environment, vpc_cidr=args.vpc_cidr, s3_cidrs=s3_cidrs
+            ),
             access,
             opts=pulumi.ResourceOptions(parent=self),
         )
@@ -316,193 +257,14 @@ class KubernetesLayer(pulumi.ComponentResource):
             for purpose, namespace in self.namespaces.namespaces.items()
         }
         policy_opts = access.options(self.namespaces)
-        self._workload_policies(names, args, policy_opts)
-
-        def repository(image: ImageRef) -> pulumi.Output[str]:
-            return repository_url(data.account_id, args.region, image.repository)
-
-        buckets = data.buckets
-        self.endpoints = {
-            spec.name: KServeEndpoint(
-                spec.name,
-                KServeEndpointArgs(
-                    name=spec.name,
-                    namespace=names["serving"],
-                    image_repository=repository(spec.image),  # type: ignore[arg-type]
-                    image_tag=spec.image.tag,
-                    model_uri=pulumi.Output.concat(
-                        "s3://", buckets["models"].bucket, "/", spec.model_artifact
-                    ),
-                    models_bucket_arn=buckets["models"].arn,
-                    kms_key_arn=data.kms_key_arn,
-                    region=args.region,
-                    canary_traffic_percent=spec.canary_traffic_percent,
-                    min_replicas=spec.min_replicas,
-                    max_replicas=spec.max_replicas,
-                    scale_metric=spec.scale_metric,
-                    scale_target=spec.scale_target,
-                    gpus=spec.resources.gpus,
-                    **_resources(spec.resources),
-                ),
-                workload_access["serving"],
-                opts=pulumi.ResourceOptions(parent=self),
-            )
-            for spec in args.endpoints
-        }
-
-        def uri(bucket: str, key: str) -> pulumi.Output[str]:
-            return pulumi.Output.concat("s3://", buckets[bucket].bucket, "/", key)
-
-        self.training_jobs = {
-            spec.name: KubernetesTrainJob(
-                spec.name,
-                KubernetesTrainJobArgs(
-                    name=spec.name,
-                    namespace=names["training"],
-                    image_repository=repository(spec.image),  # type: ignore[arg-type]
-                    image_tag=spec.image.tag,
-                    algorithm=spec.algorithm,
-                    task=spec.task,
-                    target=spec.target,
-                    train_uri=uri("processed", spec.train_data.rstrip("/")),
-                    validation_uri=uri("processed", spec.validation_data.rstrip("/"))
-                    if spec.validation_data
-                    else None,
-                    # Models and checkpoints of Kubernetes jobs, apart from SageMaker's.
-                    model_uri=uri("experiments", f"k8s/{spec.name}/model"),
-                    checkpoint_uri=uri("experiments", f"k8s/{spec.name}/checkpoints"),
-                    data_bucket_arn=buckets["processed"].arn,
-                    experiments_bucket_arn=buckets["experiments"].arn,
-                    kms_key_arn=data.kms_key_arn,
-                    region=args.region,
-                    hyperparameters=dict(spec.hyperparameters),
-                    nodes=spec.nodes,
-                    gpus_per_node=spec.gpus_per_node,
-                    backoff_limit=spec.backoff_limit,
-                    active_deadline_seconds=spec.active_deadline_seconds,
-                    **_resources(spec.resources),
-                ),
-                workload_access["training"],
-                opts=pulumi.ResourceOptions(parent=self),
-            )
-            for spec in args.training_jobs
-        }
-
-        self.mlflow: MlflowServer | None = None
-        if args.mlflow is not None:
-            spec = args.mlflow
-            self.mlflow = MlflowServer(
-                "mlflow",
-                MlflowServerArgs(
-                    environment=env,
-                    namespace=names["tracking"],
-                    image_repository=repository(spec.image),  # type: ignore[arg-type]
-                    image_tag=spec.image.tag,
-                    kms_key_arn=data.kms_key_arn,
-                    artifacts_bucket_name=buckets["experiments"].bucket,
-                    artifacts_bucket_arn=buckets["experiments"].arn,
-                    region=args.region,
-                    storage_class=access.storage_class,
-                    retention=args.retention,
-                    replicas=spec.replicas,
-                    database=spec.database,
-                    rds_instance_class=spec.rds_instance_class,
-                    rds_storage_gb=spec.rds_storage_gb,
-                    rds_multi_az=spec.rds_multi_az,
-                    backup_retention_days=spec.backup_retention_days,
-                    subnet_ids=data.subnet_ids,
-                    vpc_id=data.vpc_id,
-                    vpc_cidr=args.vpc_cidr,
-                    **_resources(spec.resources),
-                ),
-                workload_access["tracking"],
-                opts=pulumi.ResourceOptions(parent=self),
-            )
-            self._tracking_policies(names, args, self.mlflow, policy_opts)
-
-        self.jupyterhub: JupyterHub | None = None
-        if args.jupyterhub is not None:
-            hub = args.jupyterhub
-            self.jupyterhub = JupyterHub(
-                "jupyterhub",
-                JupyterHubArgs(
-                    namespace=names["notebooks"],
-                    storage_class=access.storage_class,
-                    admin_users=list(hub.admin_users),
-                    user_image_repository=repository(hub.user_image)  # type: ignore[arg-type]
-                    if hub.user_image
-                    else None,
-                    user_image_tag=hub.user_image.tag if hub.user_image else None,
-                    storage_gb=hub.storage_gb,
-                    cpu_profile=hub.cpu_profile,
-                    gpu_profile=hub.gpu_profile,
-                    idle_cull_minutes=hub.idle_cull_minutes,
-                    tracking_uri=self.mlflow.tracking_uri if self.mlflow else None,
-                    tracking_namespace=names["tracking"] if self.mlflow else None,
-                    vpc_cidr=args.vpc_cidr,
-                ),
-                workload_access["notebooks"],
-                opts=pulumi.ResourceOptions(parent=self),
-            )
+        workload_policies(names, args, policy_opts)
+        self.endpoints = kserve_endpoints(self, args, names["serving"], workload_access["serving"])
+        self.training_jobs = train_jobs(self, args, names["training"], workload_access["training"])
+        self.mlflow = mlflow_server(self, args, names["tracking"], workload_access["tracking"])
+        if self.mlflow is not None:
+            tracking_policies(names, args, self.mlflow, policy_opts)
+        self.jupyterhub = jupyterhub(self, args, names, workload_access["notebooks"], self.mlflow)
         self.register_outputs({})
-
-    @staticmethod
-    def _workload_policies(
-        names: dict[str, str], args: KubernetesLayerArgs, opts: pulumi.ResourceOptions
-    ) -> None:
-        """Predictors reached by Knative; a training job's workers reaching each other."""
-        if args.endpoints:
-            network_policies.allow_ingress(
-                f"{names['serving']}/allow-knative-to-predictors",
-                namespace=names["serving"],
-                pod_labels=None,
-                sources=[
-                    network_policies.pods_in(KNATIVE_SERVING_NAMESPACE),
-                    network_policies.pods_in(KOURIER_NAMESPACE),
-                ],
-                ports=QUEUE_PROXY_PORTS,
-                opts=opts,
-            )
-        if args.training_jobs:
-            network_policies.allow_within_namespace(
-                f"{names['training']}/allow-training-workers",
-                namespace=names["training"],
-                opts=opts,
-            )
-
-    @staticmethod
-    def _tracking_policies(
-        names: dict[str, str],
-        args: KubernetesLayerArgs,
-        mlflow: MlflowServer,
-        opts: pulumi.ResourceOptions,
-    ) -> None:
-        """MLflow reached from training and notebooks; MLflow reaching its database."""
-        tracking = names["tracking"]
-        network_policies.allow_ingress(
-            f"{tracking}/allow-clients-to-mlflow",
-            namespace=tracking,
-            pod_labels=mlflow.pod_labels,
-            sources=[
-                network_policies.pods_in(names["training"]),
-                network_policies.pods_in(names["notebooks"]),
-            ],
-            ports=[MLFLOW_PORT],
-            opts=opts,
-        )
-        database = (
-            network_policies.pods_in(tracking, mlflow.database_pod_labels)
-            if mlflow.database_pod_labels
-            else network_policies.cidr(args.vpc_cidr)  # RDS, in the VPC's subnets
-        )
-        network_policies.allow_egress(
-            f"{tracking}/allow-mlflow-to-database",
-            namespace=tracking,
-            pod_labels=mlflow.pod_labels,
-            destinations=[database],
-            ports=[POSTGRES_PORT],
-            opts=opts,
-        )
 
     def exports(self) -> dict[str, Any]:
         """The layer's outputs as the stack exports them."""

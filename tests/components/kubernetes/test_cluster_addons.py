@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import json
 
-import pytest
-
 from stacks.offline.mock_runtime import PlanRun
 from tests.components.kubernetes.eks_runs import (
     ADDON,
@@ -20,24 +18,10 @@ from tests.components.kubernetes.eks_runs import (
     NODE_GROUP,
     ROLE,
     STORAGE_CLASS,
-    dev_run,
     named,
     of_type,
     one,
-    prod_run,
 )
-
-
-@pytest.fixture(scope="module")
-def dev() -> PlanRun:
-    """Defaults: private, nothing retained, spot GPU nodes."""
-    return dev_run()
-
-
-@pytest.fixture(scope="module")
-def prod() -> PlanRun:
-    """Retained data, public API to one range, on-demand GPU nodes, one admin role."""
-    return prod_run()
 
 
 def test_vpc_cni_enforces_network_policies_with_its_own_role(dev: PlanRun) -> None:

@@ -7,8 +7,6 @@ the OIDC provider is the cluster's issuer, and the node role has no CNI or EBS p
 
 from __future__ import annotations
 
-import pytest
-
 from stacks.offline.mock_runtime import PlanRun
 from tests.components.kubernetes.eks_runs import (
     ACCESS_ENTRY,
@@ -18,24 +16,10 @@ from tests.components.kubernetes.eks_runs import (
     CLUSTER,
     OIDC,
     ROLE,
-    dev_run,
     named,
     of_type,
     one,
-    prod_run,
 )
-
-
-@pytest.fixture(scope="module")
-def dev() -> PlanRun:
-    """Defaults: private, nothing retained, spot GPU nodes."""
-    return dev_run()
-
-
-@pytest.fixture(scope="module")
-def prod() -> PlanRun:
-    """Retained data, public API to one range, on-demand GPU nodes, one admin role."""
-    return prod_run()
 
 
 def test_access_is_through_api_entries_with_admin_roles(prod: PlanRun) -> None:

@@ -12,8 +12,6 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import pytest
-
 from components.kubernetes.control_plane import CLUSTER_LOG_TYPES
 from stacks.offline.mock_runtime import PlanRun
 from tests.components.kubernetes.eks_runs import (
@@ -27,25 +25,11 @@ from tests.components.kubernetes.eks_runs import (
     STORAGE_CLASS,
     VPC_CIDR,
     cluster_args,
-    dev_run,
     named,
     of_type,
     one,
-    prod_run,
     run_cluster,
 )
-
-
-@pytest.fixture(scope="module")
-def dev() -> PlanRun:
-    """Defaults: private, nothing retained, spot GPU nodes."""
-    return dev_run()
-
-
-@pytest.fixture(scope="module")
-def prod() -> PlanRun:
-    """Retained data, public API to one range, on-demand GPU nodes, one admin role."""
-    return prod_run()
 
 
 def test_api_endpoint_is_private_by_default(dev: PlanRun) -> None:

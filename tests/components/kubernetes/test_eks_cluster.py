@@ -17,14 +17,7 @@ from stacks.offline.mock_runtime import PlanRun
 from tests.components.kubernetes.eks_runs import (
     ADMIN_ROLE,
     cluster_args,
-    dev_run,
 )
-
-
-@pytest.fixture(scope="module")
-def dev() -> PlanRun:
-    """Defaults: private, nothing retained, spot GPU nodes."""
-    return dev_run()
 
 
 def test_every_aws_resource_has_the_explicit_provider(dev: PlanRun) -> None:

@@ -8,8 +8,6 @@ template that keeps pods off the metadata service and encrypts both volumes.
 
 from __future__ import annotations
 
-import pytest
-
 from components.kubernetes.pod_security import GPU_NODE_LABEL, GPU_TAINT_KEY
 from stacks.offline.mock_runtime import PlanRun
 from tests.components.kubernetes.eks_runs import (
@@ -17,24 +15,10 @@ from tests.components.kubernetes.eks_runs import (
     LAUNCH_TEMPLATE,
     NODE_GROUP,
     cluster_args,
-    dev_run,
     named,
     of_type,
-    prod_run,
     run_cluster,
 )
-
-
-@pytest.fixture(scope="module")
-def dev() -> PlanRun:
-    """Defaults: private, nothing retained, spot GPU nodes."""
-    return dev_run()
-
-
-@pytest.fixture(scope="module")
-def prod() -> PlanRun:
-    """Retained data, public API to one range, on-demand GPU nodes, one admin role."""
-    return prod_run()
 
 
 def test_gpu_nodes_are_bottlerocket_nvidia_tainted_labelled_and_spot(dev: PlanRun) -> None:

@@ -35,7 +35,7 @@ from pydantic import (
     model_validator,
 )
 
-from components.pipeline_definition import as_hyperparameter
+from components.training.pipeline_definition import as_hyperparameter
 from stacks import training_hyperparameters
 from stacks.layers import LAYERS, PROJECT
 from workloads.features.definitions import DefinitionError, FeatureGroupDefinition
@@ -1535,7 +1535,7 @@ class MonitoredEndpointConfig(_Section):
         """The AWS names this monitor's resources get in ``environment``, with their limits.
 
         The pipeline and its EventBridge schedule are ``mlp-<env>-<endpoint>-monitor`` (stacks/
-        program.py, components/model_monitor.py); Model Monitor's schedule adds
+        program.py, components/monitoring/model_monitor.py); Model Monitor's schedule adds
         ``-data-quality``. A test holds these to the names in the plan.
         """
         pipeline = f"mlp-{environment}-{self.endpoint}-monitor"

@@ -16,12 +16,16 @@ import pulumi
 import pulumi_aws as aws
 from pulumi.runtime import config as runtime_config
 
-from components.data_layer import ACCESS_LOG_BUCKET, DATA_BUCKETS, DataLayer, DataLayerArgs
-from components.endpoint_alarms import AlarmThresholds
-from components.feature_store import FeatureGroupSpec, FeatureStoreLayer, FeatureStoreLayerArgs
-from components.gpu_compute import GpuCompute, GpuComputeArgs
+from components.data.bucket import LifecycleRules
+from components.data.layer import ACCESS_LOG_BUCKET, DATA_BUCKETS, DataLayer, DataLayerArgs
+from components.feature_store.layer import (
+    FeatureGroupSpec,
+    FeatureStoreLayer,
+    FeatureStoreLayerArgs,
+)
+from components.gpu.layer import GpuCompute, GpuComputeArgs
 from components.kubernetes.eks_cluster import NodeGroupSpec
-from components.kubernetes.kubernetes_layer import (
+from components.kubernetes.layer import (
     EksSpec,
     ExistingClusterSpec,
     ImageRef,
@@ -33,35 +37,35 @@ from components.kubernetes.kubernetes_layer import (
     TrainJobSpec,
 )
 from components.kubernetes.pod_security import ContainerResources
-from components.model_monitor import ModelMonitorBackend
-from components.monitor_pipeline import THRESHOLD_OPTIONS, MonitorSpec
-from components.monitoring_layer import MonitoredEndpoint, MonitoringLayer, MonitoringLayerArgs
-from components.notebooks import NotebookInstanceSpec, StudioSpec
-from components.pipeline_definition import (
-    ParameterRange,
-    TrainingJobSpec,
-    TuningSpec,
-    as_hyperparameter,
-)
-from components.secure_bucket import LifecycleRules
-from components.serving_endpoint import EndpointSpec, RolloutSpec, ServerlessSpec, VariantSpec
-from components.serving_layer import ServingLayer, ServingLayerArgs, needs_source_archive
-from components.serving_model import PREBUILT_REPOSITORIES, ModelImage
+from components.monitoring.layer import MonitoredEndpoint, MonitoringLayer, MonitoringLayerArgs
+from components.monitoring.model_monitor import ModelMonitorBackend
+from components.monitoring.pipeline import THRESHOLD_OPTIONS, MonitorSpec
+from components.serving.alarms import AlarmThresholds
+from components.serving.autoscaling import ScalingBounds
+from components.serving.endpoint import EndpointSpec, RolloutSpec, ServerlessSpec, VariantSpec
+from components.serving.layer import ServingLayer, ServingLayerArgs, needs_source_archive
+from components.serving.model import PREBUILT_REPOSITORIES, ModelImage
 from components.shared.code_archive import (
     build_monitoring_archive,
     build_source_archive,
     build_training_archive,
 )
 from components.shared.retention import DataRetention
-from components.training_layer import (
+from components.training.layer import (
     PipelineSpec,
     RepositoriesSpec,
     TrackingSpec,
     TrainingLayer,
     TrainingLayerArgs,
 )
-from components.training_pipeline import PREBUILT_TRAINING_REPOSITORIES, TrainingImage
-from components.variant_autoscaling import ScalingBounds
+from components.training.notebooks import NotebookInstanceSpec, StudioSpec
+from components.training.pipeline import PREBUILT_TRAINING_REPOSITORIES, TrainingImage
+from components.training.pipeline_definition import (
+    ParameterRange,
+    TrainingJobSpec,
+    TuningSpec,
+    as_hyperparameter,
+)
 from stacks.config import (
     PREBUILT_FRAMEWORK_TAGS,
     PREBUILT_MONITORING_REPOSITORY,

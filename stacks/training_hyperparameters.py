@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from components.pipeline_definition import as_hyperparameter
+from components.training.pipeline_definition import as_hyperparameter
 from workloads.training.hyperparameters import convert
 from workloads.training.params import (
     FAMILIES,

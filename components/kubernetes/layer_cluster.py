@@ -18,8 +18,8 @@ from components.kubernetes.eks_cluster import EksCluster, EksClusterArgs
 from components.kubernetes.kubernetes_provider import kubernetes_provider
 
 if TYPE_CHECKING:
-    # kubernetes_layer imports this module; its args are only a type here.
-    from components.kubernetes.kubernetes_layer import KubernetesLayerArgs
+    # kubernetes.layer imports this module; its args are only a type here.
+    from components.kubernetes.layer import KubernetesLayerArgs
 
 
 def cluster_access(

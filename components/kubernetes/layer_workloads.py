@@ -16,7 +16,6 @@ from typing import TYPE_CHECKING, Any
 
 import pulumi
 
-from components.image_repositories import repository_url
 from components.kubernetes import network_policies
 from components.kubernetes.cluster_access import ClusterAccess
 from components.kubernetes.cluster_operators import KNATIVE_SERVING_NAMESPACE
@@ -30,10 +29,11 @@ from components.kubernetes.mlflow_server import (
 )
 from components.kubernetes.pod_security import ContainerResources
 from components.kubernetes.train_job import KubernetesTrainJob, KubernetesTrainJobArgs
+from components.training.repositories import repository_url
 
 if TYPE_CHECKING:
-    # kubernetes_layer imports this module; its args and specs are only types here.
-    from components.kubernetes.kubernetes_layer import ImageRef, KubernetesLayerArgs
+    # kubernetes.layer imports this module; its args and specs are only types here.
+    from components.kubernetes.layer import ImageRef, KubernetesLayerArgs
 
 #: Knative's ingress gateway namespace (Kourier) and the queue-proxy ports it and the
 #: activator/autoscaler reach a predictor pod on: http, h2c, admin, autoscaler and user metrics.

@@ -13,15 +13,15 @@ from typing import Any
 
 import pytest
 
-from components.monitor_pipeline import monitor_definition
-from components.pipeline_definition import (
+from components.monitoring.pipeline import monitor_definition
+from components.training.pipeline_definition import (
     ParameterRange,
     TrainingJobSpec,
     TrainingPlatform,
     TuningSpec,
     pipeline_definition,
 )
-from tests.components.test_monitor_pipeline import PLATFORM, SPEC
+from tests.components.monitoring.test_pipeline import PLATFORM, SPEC
 from tests.conftest import Plan
 from tests.pipeline_requests import (
     check_definition,

@@ -1,7 +1,7 @@
 """Names the monitor's code and the platform that deploys it agree on (standard library only).
 
-The component (``components/model_monitor.py``) builds processing jobs from these names and the
-job reads and writes exactly these files, so both sides import them from here.
+The component (``components/monitoring/model_monitor.py``) builds processing jobs from these
+names and the job reads and writes exactly these files, so both sides import them from here.
 
 Files of a baseline (a folder locally, ``s3://<monitoring>/<endpoint>/baseline/`` in AWS):
 

@@ -1,0 +1,557 @@
+"""FeatureStoreLayer: SageMaker feature groups from the stack's definitions, and access to them.
+
+* One ``FeatureGroup`` per group version in the ``feature_store`` config section, named
+  ``mlp-<env>-<name>-v<version>``. Its online store is encrypted with the platform key (optional
+  TTL, Standard or InMemory); its offline store writes Parquet (Glue or Iceberg table format)
+  under ``s3://<processed bucket>/feature-store/``, encrypted with the platform key, into a Glue
+  table ``<name>_v<version>`` of the data layer's database.
+* **Schema changes never destroy data.** Each group ignores the fields that would make pulumi-aws
+  replace it; a :class:`~components.feature_store.schema.FeatureSchema` beside it adds new features
+  in place and refuses, at preview, every other change with a message saying to add a new version. A
+  new version is a new group next to the old one (whose data stays until its entry is removed from
+  the config). In a retaining stack (prod) groups are also protected and retained, so even a
+  removed entry or ``pulumi destroy`` cannot delete one.
+* A role SageMaker uses to write each group's offline store, scoped to the ``feature-store/``
+  prefix, the key through S3, and this layer's Glue tables.
+* An Athena workgroup whose results are SSE-KMS encrypted under ``athena-results/`` with a
+  per-query scan limit, for offline queries (point-in-time training sets).
+* Interface endpoints for the feature store runtime and Athena, so jobs and endpoints in the
+  private VPC (no internet) can reach them.
+* :meth:`FeatureStoreLayer.grant_read` / :meth:`FeatureStoreLayer.grant_write` give another
+  layer's role exactly the access it needs to these groups.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import pulumi
+import pulumi_aws as aws
+
+from components.data.layer import DataLayer
+from components.data.network import interface_endpoints
+from components.feature_store.schema import FeatureSchema
+from components.shared import iam_policies
+from components.shared.retention import DataRetention
+from components.shared.service_role import service_role
+from workloads.features.definitions import FeatureGroupDefinition
+
+#: Where offline stores write in the processed bucket, and where Athena writes query results.
+OFFLINE_PREFIX = "feature-store"
+ATHENA_RESULTS_PREFIX = "athena-results"
+
+#: Interface endpoints this layer adds to the VPC (ingestion and lookups; Athena queries).
+ENDPOINT_SERVICES = ("sagemaker.featurestore-runtime", "athena")
+
+#: FeatureGroup fields that replace the group when they change (pulumi-aws / CloudFormation
+#: "Update requires: Replacement"); the group ignores them and FeatureSchema owns them.
+REPLACING_FIELDS = [
+    "featureDefinitions",
+    "recordIdentifierFeatureName",
+    "eventTimeFeatureName",
+    "description",
+    "offlineStoreConfig",
+    "onlineStoreConfig.enableOnlineStore",
+    "onlineStoreConfig.securityConfig",
+    "onlineStoreConfig.storageType",
+]
+
+GLUE_READ_ACTIONS = [
+    "glue:GetDatabase",
+    "glue:GetTable",
+    "glue:GetTables",
+    "glue:GetPartition",
+    "glue:GetPartitions",
+]
+ATHENA_QUERY_ACTIONS = [
+    "athena:GetWorkGroup",
+    "athena:StartQueryExecution",
+    "athena:StopQueryExecution",
+    "athena:GetQueryExecution",
+    "athena:GetQueryResults",
+]
+
+
+@dataclass(frozen=True)
+class FeatureGroupSpec:
+    """One group version: its schema and store settings."""
+
+    definition: FeatureGroupDefinition
+    """The schema (shared with workloads/features)."""
+    online_store: bool
+    """Keep an online store."""
+    storage_type: Literal["Standard", "InMemory"]
+    """The online store's tier."""
+    ttl_days: int | None
+    """Online records expire this many days after their event time (None: never)."""
+    offline_store: bool
+    """Keep an offline store."""
+    table_format: Literal["Glue", "Iceberg"]
+    """The offline table's format."""
+
+    @property
+    def fixed_settings(self) -> dict[str, Any]:
+        """The settings a live group cannot change (FeatureSchema refuses changes to them)."""
+        return {
+            "online_store": self.online_store,
+            "storage_type": self.storage_type,
+            "offline_store": self.offline_store,
+            "table_format": self.table_format,
+            "description": self.definition.description,
+        }
+
+
+@dataclass(frozen=True)
+class FeatureStoreLayerArgs:
+    """Inputs of a FeatureStoreLayer."""
+
+    environment: str
+    """Environment name, part of every resource name."""
+    region: str
+    """The stack's region."""
+    data: DataLayer
+    """The data layer: key, processed bucket, Glue database, VPC."""
+    retention: DataRetention
+    """Whether groups survive ``pulumi destroy``."""
+    groups: list[FeatureGroupSpec]
+    """Every group version."""
+    athena_bytes_scanned_cutoff: int
+    """Cancel an Athena query that scans more bytes than this."""
+
+    def __post_init__(self) -> None:
+        keys = [(spec.definition.name, spec.definition.version) for spec in self.groups]
+        if repeated := sorted({f"{n} v{v}" for n, v in keys if keys.count((n, v)) > 1}):
+            raise ValueError(f"FeatureStoreLayer: group versions repeat: {', '.join(repeated)}")
+
+
+@dataclass(frozen=True)
+class GroupAccess:
+    """What a grant statement needs to know about the layer (plain values, inside an apply)."""
+
+    partition: str
+    region: str
+    account_id: str
+    kms_key_arn: str
+    bucket_arn: str
+    database: str
+    tables: list[str]
+    online_group_arns: list[str]
+    group_arns: list[str]
+    workgroup: str
+
+
+def _glue_resources(access: GroupAccess) -> list[str]:
+    base = f"arn:{access.partition}:glue:{access.region}:{access.account_id}"
+    return [
+        f"{base}:catalog",
+        f"{base}:database/{access.database}",
+        *(f"{base}:table/{access.database}/{table}" for table in access.tables),
+    ]
+
+
+def _kms_via_feature_store(access: GroupAccess, actions: list[str]) -> iam_policies.Statement:
+    return {
+        "Sid": "UsePlatformKeyThroughSageMaker",
+        "Effect": "Allow",
+        "Action": actions,
+        "Resource": access.kms_key_arn,
+        "Condition": {
+            "StringEquals": {"kms:ViaService": f"sagemaker.{access.region}.amazonaws.com"}
+        },
+    }
+
+
+def offline_store_statements(access: GroupAccess, iceberg: bool) -> list[iam_policies.Statement]:
+    """What SageMaker needs to write the offline stores (and, for Iceberg, compact them)."""
+    prefix = f"{access.bucket_arn}/{OFFLINE_PREFIX}/*"
+    object_actions = ["s3:PutObject", "s3:GetObject"] + (["s3:DeleteObject"] if iceberg else [])
+    return [
+        {
+            "Sid": "WriteOfflineStore",
+            "Effect": "Allow",
+            "Action": object_actions,
+            "Resource": prefix,
+        },
+        {
+            "Sid": "ListOfflineStore",
+            "Effect": "Allow",
+            "Action": ["s3:ListBucket"],
+            "Resource": access.bucket_arn,
+            "Condition": {"StringLike": {"s3:prefix": [f"{OFFLINE_PREFIX}/*"]}},
+        },
+        {
+            "Sid": "CheckBucket",
+            "Effect": "Allow",
+            "Action": ["s3:GetBucketAcl"],
+            "Resource": access.bucket_arn,
+        },
+        iam_policies.kms_via_s3_statement(access.kms_key_arn, access.region),
+        {
+            "Sid": "OfflineStoreTables",
+            "Effect": "Allow",
+            "Action": [
+                *GLUE_READ_ACTIONS,
+                "glue:CreateTable",
+                "glue:UpdateTable",
+                "glue:BatchCreatePartition",
+                "glue:CreatePartition",
+            ],
+            "Resource": _glue_resources(access),
+        },
+    ]
+
+
+def read_statements(access: GroupAccess, offline: bool = True) -> list[iam_policies.Statement]:
+    """Read the groups: online lookups and (``offline``) files, tables and Athena queries."""
+    statements: list[iam_policies.Statement] = [
+        {
+            "Sid": "DescribeFeatureGroups",
+            "Effect": "Allow",
+            "Action": ["sagemaker:DescribeFeatureGroup"],
+            "Resource": access.group_arns,
+        },
+    ]
+    if offline:
+        statements += _offline_read_statements(access)
+    if access.online_group_arns:
+        statements += [
+            {
+                "Sid": "ReadOnlineStore",
+                "Effect": "Allow",
+                "Action": ["sagemaker:GetRecord", "sagemaker:BatchGetRecord"],
+                "Resource": access.online_group_arns,
+            },
+            _kms_via_feature_store(access, ["kms:Decrypt"]),
+        ]
+    return statements
+
+
+def _offline_read_statements(access: GroupAccess) -> list[iam_policies.Statement]:
+    return [
+        {
+            "Sid": "ReadOfflineStoreAndQueryResults",
+            "Effect": "Allow",
+            "Action": ["s3:GetObject"],
+            "Resource": [
+                f"{access.bucket_arn}/{OFFLINE_PREFIX}/*",
+                f"{access.bucket_arn}/{ATHENA_RESULTS_PREFIX}/*",
+            ],
+        },
+        {
+            "Sid": "WriteQueryResults",
+            "Effect": "Allow",
+            "Action": ["s3:PutObject", "s3:AbortMultipartUpload"],
+            "Resource": f"{access.bucket_arn}/{ATHENA_RESULTS_PREFIX}/*",
+        },
+        {
+            "Sid": "ListOfflineStoreAndQueryResults",
+            "Effect": "Allow",
+            "Action": ["s3:ListBucket"],
+            "Resource": access.bucket_arn,
+            "Condition": {
+                "StringLike": {"s3:prefix": [f"{OFFLINE_PREFIX}/*", f"{ATHENA_RESULTS_PREFIX}/*"]}
+            },
+        },
+        {
+            # Athena checks the results bucket's region before a query ("Unable to verify/create
+            # output bucket" without it). GetBucketLocation carries no s3:prefix, so it cannot
+            # share the listing statement's prefix condition: that would never grant it.
+            # https://docs.aws.amazon.com/athena/latest/ug/security-iam-athena.html
+            "Sid": "LocateQueryResultsBucket",
+            "Effect": "Allow",
+            "Action": ["s3:GetBucketLocation"],
+            "Resource": access.bucket_arn,
+        },
+        iam_policies.kms_via_s3_statement(access.kms_key_arn, access.region),
+        {
+            "Sid": "ReadOfflineTables",
+            "Effect": "Allow",
+            "Action": GLUE_READ_ACTIONS,
+            "Resource": _glue_resources(access),
+        },
+        {
+            "Sid": "QueryOfflineStore",
+            "Effect": "Allow",
+            "Action": ATHENA_QUERY_ACTIONS,
+            "Resource": (
+                f"arn:{access.partition}:athena:{access.region}:{access.account_id}"
+                f":workgroup/{access.workgroup}"
+            ),
+        },
+    ]
+
+
+def write_statements(access: GroupAccess) -> list[iam_policies.Statement]:
+    """Write and delete records (PutRecord / DeleteRecord) in the groups."""
+    return [
+        {
+            "Sid": "WriteRecords",
+            "Effect": "Allow",
+            "Action": ["sagemaker:PutRecord", "sagemaker:DeleteRecord"],
+            "Resource": access.group_arns,
+        },
+        _kms_via_feature_store(access, ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey"]),
+    ]
+
+
+class FeatureStoreLayer(pulumi.ComponentResource):
+    """Feature groups, their offline-store role, an Athena workgroup and runtime endpoints."""
+
+    groups: dict[str, aws.sagemaker.FeatureGroup]
+    """Each group version by ``<name>_v<version>``."""
+    schemas: dict[str, FeatureSchema]
+    """The schema guard of each group version, by the same key."""
+    specs: dict[str, FeatureGroupSpec]
+    """Each group version's spec, by the same key."""
+    offline_store_role: aws.iam.Role
+    """The role SageMaker writes the offline stores with."""
+    workgroup: aws.athena.Workgroup
+    """The Athena workgroup for offline queries."""
+    offline_s3_base: pulumi.Output[str]
+    """``s3://<processed>/feature-store``, under which every offline store writes."""
+
+    def __init__(
+        self, name: str, args: FeatureStoreLayerArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__("mlplatform:featurestore:FeatureStoreLayer", name, None, opts)
+        data = args.data
+        self._args = args
+        # Names every resource of the layer, the Athena workgroup's included.
+        self._prefix = prefix = f"mlp-{args.environment}-features"
+        child = pulumi.ResourceOptions(parent=self)
+        bucket = data.buckets["processed"]
+        self.offline_s3_base = pulumi.Output.concat("s3://", bucket.bucket, f"/{OFFLINE_PREFIX}")
+
+        self.workgroup = aws.athena.Workgroup(
+            prefix,
+            name=prefix,
+            description="Offline feature-store queries (point-in-time training sets)",
+            force_destroy=args.retention.force_destroy,
+            configuration=aws.athena.WorkgroupConfigurationArgs(
+                # Users cannot point results elsewhere or turn encryption off per query.
+                enforce_workgroup_configuration=True,
+                publish_cloudwatch_metrics_enabled=True,
+                bytes_scanned_cutoff_per_query=args.athena_bytes_scanned_cutoff,
+                engine_version=aws.athena.WorkgroupConfigurationEngineVersionArgs(
+                    selected_engine_version="Athena engine version 3"
+                ),
+                result_configuration=aws.athena.WorkgroupConfigurationResultConfigurationArgs(
+                    output_location=pulumi.Output.concat(
+                        "s3://", bucket.bucket, f"/{ATHENA_RESULTS_PREFIX}/"
+                    ),
+                    encryption_configuration=aws.athena.WorkgroupConfigurationResultConfigurationEncryptionConfigurationArgs(
+                        encryption_option="SSE_KMS", kms_key_arn=data.kms_key_arn
+                    ),
+                ),
+            ),
+            opts=child,
+        )
+
+        interface_endpoints(
+            prefix,
+            ENDPOINT_SERVICES,
+            region=args.region,
+            vpc_id=data.vpc_id,
+            subnet_ids=data.subnet_ids,
+            security_group_id=data.endpoint_security_group_id,
+            opts=child,
+        )
+
+        self.offline_store_role = service_role(
+            f"{prefix}-offline-store",
+            service="sagemaker.amazonaws.com",
+            description="SageMaker Feature Store: write the offline stores of this stack's groups",
+            account_id=data.account_id,
+            opts=child,
+        )
+        iceberg = any(spec.table_format == "Iceberg" for spec in args.groups)
+        offline_policy = aws.iam.RolePolicy(
+            f"{prefix}-offline-store",
+            role=self.offline_store_role.id,
+            policy=self._access().apply(
+                lambda access: iam_policies.policy_json(*offline_store_statements(access, iceberg))
+            ),
+            opts=pulumi.ResourceOptions(parent=self.offline_store_role),
+        )
+
+        self.groups, self.schemas, self.specs = {}, {}, {}
+        for spec in args.groups:
+            definition = spec.definition
+            key = definition.table_name
+            group = aws.sagemaker.FeatureGroup(
+                f"{prefix}-{key}",
+                feature_group_name=definition.group_name(args.environment),
+                description=definition.description or None,
+                record_identifier_feature_name=definition.record_identifier,
+                event_time_feature_name=definition.event_time,
+                feature_definitions=[
+                    aws.sagemaker.FeatureGroupFeatureDefinitionArgs(
+                        feature_name=feature.name, feature_type=feature.type
+                    )
+                    for feature in definition.features
+                ],
+                role_arn=self.offline_store_role.arn,
+                online_store_config=self._online_store(spec),
+                offline_store_config=self._offline_store(spec),
+                opts=args.retention.stateful(
+                    self,
+                    depends_on=[offline_policy],
+                    ignore_changes=REPLACING_FIELDS,
+                ),
+            )
+            self.groups[key] = group
+            self.specs[key] = spec
+            self.schemas[key] = FeatureSchema(
+                f"{prefix}-{key}-schema",
+                group_name=group.feature_group_name,
+                region=args.region,
+                definition=definition,
+                settings=spec.fixed_settings,
+                # Not stateful itself (deleting it deletes nothing), so not protected with its
+                # group: retention rules stay exactly the stateful resources.
+                opts=pulumi.ResourceOptions(parent=group, depends_on=[group], protect=False),
+            )
+        self.register_outputs(self.exports())
+
+    def _online_store(
+        self, spec: FeatureGroupSpec
+    ) -> aws.sagemaker.FeatureGroupOnlineStoreConfigArgs:
+        if not spec.online_store:
+            return aws.sagemaker.FeatureGroupOnlineStoreConfigArgs(enable_online_store=False)
+        return aws.sagemaker.FeatureGroupOnlineStoreConfigArgs(
+            enable_online_store=True,
+            storage_type=spec.storage_type,
+            security_config=aws.sagemaker.FeatureGroupOnlineStoreConfigSecurityConfigArgs(
+                kms_key_id=self._args.data.kms_key_arn
+            ),
+            ttl_duration=aws.sagemaker.FeatureGroupOnlineStoreConfigTtlDurationArgs(
+                unit="Days", value=spec.ttl_days
+            )
+            if spec.ttl_days
+            else None,
+        )
+
+    def _offline_store(
+        self, spec: FeatureGroupSpec
+    ) -> aws.sagemaker.FeatureGroupOfflineStoreConfigArgs | None:
+        if not spec.offline_store:
+            return None
+        data = self._args.data
+        return aws.sagemaker.FeatureGroupOfflineStoreConfigArgs(
+            s3_storage_config=aws.sagemaker.FeatureGroupOfflineStoreConfigS3StorageConfigArgs(
+                s3_uri=self.offline_s3_base, kms_key_id=data.kms_key_arn
+            ),
+            data_catalog_config=aws.sagemaker.FeatureGroupOfflineStoreConfigDataCatalogConfigArgs(
+                catalog="AwsDataCatalog",
+                database=data.glue_database_name,
+                table_name=spec.definition.table_name,
+            ),
+            disable_glue_table_creation=False,
+            table_format=spec.table_format,
+        )
+
+    def _access(self) -> pulumi.Output[GroupAccess]:
+        """The layer's identifiers as plain values, for policy documents."""
+        data, args = self._args.data, self._args
+        definitions = [spec.definition for spec in args.groups]
+        names = [d.group_name(args.environment) for d in definitions]
+        online = [name for spec, name in zip(args.groups, names, strict=True) if spec.online_store]
+
+        def build(values: list[Any]) -> GroupAccess:
+            partition, account_id, kms_key_arn, bucket_arn, database = values
+            base = f"arn:{partition}:sagemaker:{args.region}:{account_id}:feature-group"
+            return GroupAccess(
+                partition=partition,
+                region=args.region,
+                account_id=account_id,
+                kms_key_arn=kms_key_arn,
+                bucket_arn=bucket_arn,
+                database=database,
+                tables=[d.table_name for d in definitions],
+                # SageMaker writes the group name in lower case in its ARNs.
+                group_arns=[f"{base}/{name.lower()}" for name in names],
+                online_group_arns=[f"{base}/{name.lower()}" for name in online],
+                workgroup=self._prefix,
+            )
+
+        return pulumi.Output.all(
+            data.partition,
+            data.account_id,
+            data.kms_key_arn,
+            data.buckets["processed"].arn,
+            data.glue_database_name,
+        ).apply(build)
+
+    def grant_read(
+        self,
+        name: str,
+        role: pulumi.Input[str],
+        opts: pulumi.ResourceOptions,
+        *,
+        offline: bool = True,
+    ) -> aws.iam.RolePolicy:
+        """Let ``role`` (its name) read every group.
+
+        That is online lookups, the offline files and tables, and Athena queries in this layer's
+        workgroup; ``offline=False`` leaves only online lookups (an inference endpoint).
+        ``opts`` should parent the policy to the role's own component.
+        """
+        return self._grant(name, role, opts, lambda access: read_statements(access, offline))
+
+    def grant_write(
+        self, name: str, role: pulumi.Input[str], opts: pulumi.ResourceOptions
+    ) -> aws.iam.RolePolicy:
+        """Let ``role`` (its name) write and delete records in every group."""
+        return self._grant(name, role, opts, write_statements)
+
+    def _grant(
+        self,
+        name: str,
+        role: pulumi.Input[str],
+        opts: pulumi.ResourceOptions,
+        statements: Callable[[GroupAccess], list[iam_policies.Statement]],
+    ) -> aws.iam.RolePolicy:
+        return aws.iam.RolePolicy(
+            name,
+            role=role,
+            policy=self._access().apply(
+                lambda access: iam_policies.policy_json(*statements(access))
+            ),
+            opts=opts,
+        )
+
+    def exports(self) -> dict[str, Any]:
+        """The layer's outputs: each group version's name, ARN, offline location and table."""
+        data = self._args.data
+        groups = {}
+        for key, group in self.groups.items():
+            spec = self.specs[key]
+            groups[key] = {
+                "name": group.feature_group_name,
+                "arn": group.arn,
+                "online_store": spec.online_store,
+                "offline_s3_uri": _offline_uri(group) if spec.offline_store else None,
+                "glue_table": pulumi.Output.concat(
+                    data.glue_database_name, ".", spec.definition.table_name
+                )
+                if spec.offline_store
+                else None,
+            }
+        return {
+            "groups": groups,
+            "athena_workgroup": self.workgroup.name,
+            "offline_store_role_arn": self.offline_store_role.arn,
+        }
+
+
+def _offline_uri(group: aws.sagemaker.FeatureGroup) -> pulumi.Output[str | None]:
+    """Where the group's offline files land: SageMaker's resolved URI once it exists."""
+    return group.offline_store_config.apply(
+        lambda config: (
+            config.s3_storage_config.resolved_output_s3_uri or config.s3_storage_config.s3_uri
+            if config and config.s3_storage_config
+            else None
+        )
+    )

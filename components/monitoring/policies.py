@@ -1,0 +1,243 @@
+"""The ModelMonitor's role policies: its processing jobs, its pipeline and its schedule.
+
+Plain functions of plain values (called inside an ``apply``), so each policy reads, and is tested,
+as the JSON it produces. The statements every processing job of a monitor needs (the key, logs,
+metrics, VPC) and the capture read are shared with the optional Model Monitor backend's role
+(:mod:`components.monitoring.model_monitor_backend`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from components.monitoring.pipeline import (
+    BASELINE_PREFIX,
+    REPORTS_PREFIX,
+    WINDOWS_PREFIX,
+    MonitorSpec,
+    endpoint_prefix,
+)
+from components.shared import iam_policies
+from workloads.monitoring import contract
+
+#: Where SageMaker writes processing job logs (one group for the account and region).
+PROCESSING_LOG_GROUP = "/aws/sagemaker/ProcessingJobs"
+
+#: Name prefix SageMaker Pipelines gives the jobs of its steps (``pipelines-<execution>-...``).
+GENERATED_JOB_PREFIX = "pipelines-"
+
+
+@dataclass(frozen=True)
+class MonitorAccess:
+    """What the roles' policies need to know (plain values, inside an ``apply``)."""
+
+    partition: str
+    region: str
+    account_id: str
+    endpoint_name: str
+    capture_bucket: str
+    monitoring_bucket: str
+    code_key: str
+    kms_key_arn: str
+    vpc_id: str
+    subnet_ids: list[str]
+    security_group_id: str
+    image_repository_arns: list[str]
+
+
+def s3_arn(access: MonitorAccess, bucket: str, key: str = "") -> str:
+    """An S3 ARN in the access's partition: the bucket, or one key (or key pattern) in it."""
+    return f"arn:{access.partition}:s3:::{bucket}{'/' + key if key else ''}"
+
+
+def processing_statements(access: MonitorAccess, namespace: str) -> list[iam_policies.Statement]:
+    """What any processing job of this monitor needs besides data: key, logs, metrics, VPC."""
+    log_group = (
+        f"arn:{access.partition}:logs:{access.region}:{access.account_id}"
+        f":log-group:{PROCESSING_LOG_GROUP}"
+    )
+    return [
+        iam_policies.kms_via_s3_statement(access.kms_key_arn, access.region),
+        {
+            # EC2 encrypts the job's volume with the key through a grant. A volume key needs
+            # kms:CreateGrant alone (AWS's execution-role permissions for processing jobs);
+            # kms:DescribeKey never carries the grant condition, so it was never granted here.
+            # https://docs.aws.amazon.com/sagemaker/latest/dg/sagemaker-roles.html
+            "Sid": "EncryptJobVolumes",
+            "Effect": "Allow",
+            "Action": ["kms:CreateGrant"],
+            "Resource": access.kms_key_arn,
+            "Condition": {"Bool": {"kms:GrantIsForAWSResource": "true"}},
+        },
+        iam_policies.write_logs_statement("WriteProcessingLogs", [log_group]),
+        {
+            "Sid": "PublishMonitoringMetrics",
+            "Effect": "Allow",
+            "Action": "cloudwatch:PutMetricData",
+            "Resource": "*",  # PutMetricData has no resource scope; the namespace condition is it
+            "Condition": {"StringEquals": {"cloudwatch:namespace": namespace}},
+        },
+        *iam_policies.ecr_pull_statements(access.image_repository_arns),
+        *iam_policies.vpc_interface_statements(
+            partition=access.partition,
+            region=access.region,
+            account_id=access.account_id,
+            vpc_id=access.vpc_id,
+            subnet_ids=access.subnet_ids,
+            security_group_id=access.security_group_id,
+        ),
+    ]
+
+
+def read_capture_statements(access: MonitorAccess) -> list[iam_policies.Statement]:
+    """Read (and list) the endpoint's captured requests in the capture bucket, nothing else."""
+    endpoint = access.endpoint_name
+    return [
+        {
+            "Sid": "ReadCapture",
+            "Effect": "Allow",
+            "Action": "s3:GetObject",
+            "Resource": s3_arn(access, access.capture_bucket, f"{endpoint}/*"),
+        },
+        {
+            "Sid": "ListCapture",
+            "Effect": "Allow",
+            "Action": "s3:ListBucket",
+            "Resource": s3_arn(access, access.capture_bucket),
+            "Condition": {"StringLike": {"s3:prefix": [f"{endpoint}/*"]}},
+        },
+    ]
+
+
+def job_role_policy(access: MonitorAccess) -> str:
+    """The monitor's job role: exactly its endpoint's prefixes, the code, key, metrics, VPC."""
+    endpoint, bucket = access.endpoint_name, access.monitoring_bucket
+    written = [
+        s3_arn(access, bucket, f"{endpoint_prefix(endpoint, kind)}*")
+        for kind in (WINDOWS_PREFIX, REPORTS_PREFIX)
+    ]
+    return iam_policies.policy_json(
+        *read_capture_statements(access),
+        {
+            "Sid": "ReadBaselineAndCode",
+            "Effect": "Allow",
+            "Action": "s3:GetObject",
+            "Resource": [
+                s3_arn(access, bucket, f"{endpoint_prefix(endpoint, BASELINE_PREFIX)}*"),
+                s3_arn(access, bucket, access.code_key),
+            ],
+        },
+        {
+            "Sid": "WriteWindowsAndReports",
+            "Effect": "Allow",
+            "Action": ["s3:AbortMultipartUpload", "s3:GetObject", "s3:PutObject"],
+            "Resource": written,
+        },
+        {
+            # Processing inputs list their prefix before downloading it.
+            "Sid": "ListMonitorPrefixes",
+            "Effect": "Allow",
+            "Action": "s3:ListBucket",
+            "Resource": s3_arn(access, bucket),
+            "Condition": {
+                "StringLike": {
+                    "s3:prefix": [
+                        *(
+                            f"{endpoint_prefix(endpoint, kind)}*"
+                            for kind in (BASELINE_PREFIX, WINDOWS_PREFIX, REPORTS_PREFIX)
+                        ),
+                        access.code_key,
+                    ]
+                }
+            },
+        },
+        *processing_statements(access, contract.METRIC_NAMESPACE),
+    )
+
+
+def pipeline_role_policy(
+    *,
+    spec: MonitorSpec,
+    partition: str,
+    region: str,
+    account_id: str,
+    job_role_arn: str,
+    kms_key_arn: str,
+    subnet_ids: list[str],
+    security_group_id: str,
+) -> str:
+    """The pipeline role: its processing jobs, created only with the platform's guardrails.
+
+    SageMaker Pipelines names a processing step's jobs ``pipelines-<execution>-<step>-...``.
+    """
+    jobs = f"arn:{partition}:sagemaker:{region}:{account_id}:processing-job/{GENERATED_JOB_PREFIX}*"
+    return iam_policies.policy_json(
+        {
+            "Sid": "CreateJobsWithGuardrails",
+            "Effect": "Allow",
+            "Action": "sagemaker:CreateProcessingJob",
+            "Resource": jobs,
+            "Condition": {
+                "StringEquals": {"sagemaker:VolumeKmsKey": kms_key_arn},
+                # The publish step has no outputs (so no output key); any output must use it.
+                "StringEqualsIfExists": {"sagemaker:OutputKmsKey": kms_key_arn},
+                "ForAllValues:StringEquals": {
+                    "sagemaker:VpcSubnets": sorted(subnet_ids),
+                    "sagemaker:VpcSecurityGroupIds": [security_group_id],
+                    "sagemaker:InstanceTypes": [spec.instance_type],
+                },
+                "NumericLessThanEquals": {
+                    "sagemaker:MaxRuntimeInSeconds": spec.max_runtime_seconds
+                },
+                # ForAllValues holds for a request without subnets too: require them.
+                "Null": {"sagemaker:VpcSubnets": "false", "sagemaker:VpcSecurityGroupIds": "false"},
+            },
+        },
+        {
+            # Pipelines tags every job it starts with the execution that started it.
+            "Sid": "TagJobs",
+            "Effect": "Allow",
+            "Action": "sagemaker:AddTags",
+            "Resource": jobs,
+        },
+        {
+            "Sid": "WatchAndStopJobs",
+            "Effect": "Allow",
+            "Action": ["sagemaker:DescribeProcessingJob", "sagemaker:StopProcessingJob"],
+            "Resource": jobs,
+        },
+        iam_policies.pass_role_to_sagemaker_statement("PassJobRoleToSageMaker", job_role_arn),
+    )
+
+
+def schedule_arn(partition: str, region: str, account_id: str, group: str, name: str) -> str:
+    """An EventBridge Scheduler schedule's ARN (``schedule/<group>/<name>``)."""
+    return f"arn:{partition}:scheduler:{region}:{account_id}:schedule/{group}/{name}"
+
+
+def schedule_group_arn(partition: str, region: str, account_id: str, group: str) -> str:
+    """An EventBridge Scheduler schedule group's ARN: what Scheduler calls as ``aws:SourceArn``."""
+    return f"arn:{partition}:scheduler:{region}:{account_id}:schedule-group/{group}"
+
+
+def scheduler_role_policy(*, pipeline_arn: str, kms_key_arn: str, schedule: str) -> str:
+    """The schedule's role: start this one pipeline; read the schedule's encrypted payload."""
+    return iam_policies.policy_json(
+        {
+            "Sid": "StartThisPipeline",
+            "Effect": "Allow",
+            "Action": "sagemaker:StartPipelineExecution",
+            "Resource": pipeline_arn,
+        },
+        {
+            # The schedule's target input is encrypted with the platform key; Scheduler decrypts
+            # it with this role, under the schedule's ARN as encryption context.
+            "Sid": "DecryptThisSchedule",
+            "Effect": "Allow",
+            "Action": "kms:Decrypt",
+            "Resource": kms_key_arn,
+            "Condition": {
+                "StringEquals": {"kms:EncryptionContext:aws:scheduler:schedule:arn": schedule}
+            },
+        },
+    )

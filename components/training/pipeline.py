@@ -1,0 +1,330 @@
+"""TrainingPipeline: training as a deployable definition, a SageMaker Pipeline per model.
+
+``pulumi up`` deploys the definition (:mod:`components.training.pipeline_definition`); a run is a
+pipeline execution (``aws sagemaker start-pipeline-execution --pipeline-name mlp-<env>-<name>``),
+which may override the ``TrainData`` / ``ValidationData`` parameters.
+
+SageMaker Pipelines runs the step as the pipeline's own role, which may do exactly this:
+
+* create, describe and stop this pipeline's training job (the step names it, so SageMaker names
+  the jobs ``<pipeline>-<execution>-...``), or its tuning job and the training jobs that one runs
+  (SageMaker names those ``pipelines-...``: tuning steps take no name);
+* only in the platform's subnets and security group, with the platform key for the output, and
+  with isolation and inter-container encryption where the definition asks for them: conditions
+  on the create calls, so even an edited definition cannot drop them;
+* tag what it creates, and pass the training execution role, to SageMaker only.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_aws as aws
+
+from components.shared import iam_policies
+from components.shared.service_role import service_role
+from components.training.pipeline_definition import (
+    TrainingJobSpec,
+    TrainingPlatform,
+    pipeline_definition,
+)
+from components.training.repositories import repository_url
+
+#: Name prefix SageMaker Pipelines gives the jobs of steps that carry no name of their own.
+GENERATED_JOB_PREFIX = "pipelines-"
+
+
+def pipeline_role_policy(
+    *,
+    spec: TrainingJobSpec,
+    partition: str,
+    region: str,
+    account_id: str,
+    execution_role_arn: str,
+    kms_key_arn: str,
+    subnet_ids: list[str],
+    security_group_id: str,
+) -> str:
+    """The pipeline role's policy: its own jobs, created only with the platform's guardrails."""
+    sagemaker = f"arn:{partition}:sagemaker:{region}:{account_id}"
+    guardrails: dict[str, dict[str, object]] = {
+        "StringEquals": {"sagemaker:OutputKmsKey": kms_key_arn},
+        "ForAllValues:StringEquals": {
+            "sagemaker:VpcSubnets": sorted(subnet_ids),
+            "sagemaker:VpcSecurityGroupIds": [security_group_id],
+        },
+        # ForAllValues holds for a request without subnets too: require them.
+        "Null": {"sagemaker:VpcSubnets": "false", "sagemaker:VpcSecurityGroupIds": "false"},
+    }
+    flags = {}
+    if spec.network_isolation:
+        flags["sagemaker:NetworkIsolation"] = "true"
+    if spec.instance_count > 1:
+        flags["sagemaker:InterContainerTrafficEncryption"] = "true"
+    if flags:
+        guardrails["Bool"] = flags
+    if spec.tuning is None:
+        created = [f"{sagemaker}:training-job/{spec.pipeline_name}-*"]
+        create_action = "sagemaker:CreateTrainingJob"
+        watch = {
+            "Action": ["sagemaker:DescribeTrainingJob", "sagemaker:StopTrainingJob"],
+            "Resource": created,
+        }
+    else:
+        created = [f"{sagemaker}:hyper-parameter-tuning-job/{GENERATED_JOB_PREFIX}*"]
+        create_action = "sagemaker:CreateHyperParameterTuningJob"
+        watch = {
+            "Action": [
+                "sagemaker:DescribeHyperParameterTuningJob",
+                "sagemaker:DescribeTrainingJob",
+                "sagemaker:ListTrainingJobsForHyperParameterTuningJob",
+                "sagemaker:StopHyperParameterTuningJob",
+            ],
+            "Resource": [*created, f"{sagemaker}:training-job/{GENERATED_JOB_PREFIX}*"],
+        }
+    return iam_policies.policy_json(
+        {
+            "Sid": "CreateJobsWithGuardrails",
+            "Effect": "Allow",
+            "Action": create_action,
+            "Resource": created,
+            "Condition": guardrails,
+        },
+        {
+            # Pipelines tags every job it starts with the execution that started it.
+            "Sid": "TagJobs",
+            "Effect": "Allow",
+            "Action": "sagemaker:AddTags",
+            "Resource": created,
+        },
+        {"Sid": "WatchAndStopJobs", "Effect": "Allow", **watch},
+        iam_policies.pass_role_to_sagemaker_statement(
+            "PassExecutionRoleToSageMaker", execution_role_arn
+        ),
+    )
+
+
+@dataclass(frozen=True)
+class TrainingPipelineArgs:
+    """Inputs of one TrainingPipeline."""
+
+    spec: TrainingJobSpec
+    """What the pipeline trains, on what compute, tuned or not."""
+    region: str
+    """The stack's region."""
+    account_id: pulumi.Input[str]
+    """The stack's account."""
+    partition: pulumi.Input[str]
+    """The stack's partition."""
+    execution_role_arn: pulumi.Input[str]
+    """The role the training jobs run as."""
+    image_uri: pulumi.Input[str]
+    """The training container image."""
+    processed_bucket: pulumi.Input[str]
+    """Bucket of the training data."""
+    models_bucket: pulumi.Input[str]
+    """Bucket of the code archive and the trained models."""
+    experiments_bucket: pulumi.Input[str]
+    """Bucket of the checkpoints."""
+    code_archive_key: pulumi.Input[str]
+    """Key of the training source archive in the models bucket."""
+    kms_key_arn: pulumi.Input[str]
+    """The platform key."""
+    subnet_ids: pulumi.Input[list[str]]
+    """The private subnets."""
+    security_group_id: pulumi.Input[str]
+    """The workload security group."""
+    tracking_server_arn: pulumi.Input[str] | None = None
+    """The MLflow tracking server (required when the spec tracks experiments)."""
+
+    def __post_init__(self) -> None:
+        if self.spec.track_experiments and self.tracking_server_arn is None:
+            raise ValueError(
+                f"pipeline {self.spec.pipeline_name}: track_experiments needs tracking_server_arn"
+            )
+
+
+class TrainingPipeline(pulumi.ComponentResource):
+    """A SageMaker Pipeline that trains (or tunes) one model, and the role it runs as."""
+
+    pipeline_name: str
+    """The pipeline's name (``mlp-<env>-<name>``)."""
+    pipeline_arn: pulumi.Output[str]
+    """The pipeline's ARN."""
+    role_arn: pulumi.Output[str]
+    """The role SageMaker Pipelines assumes to run the step."""
+    step_type: str
+    """``Training`` or ``Tuning``."""
+
+    def __init__(
+        self, name: str, args: TrainingPipelineArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__("mlplatform:training:TrainingPipeline", name, None, opts)
+        spec = args.spec
+        self.pipeline_name = spec.pipeline_name
+        self.step_type = "Training" if spec.tuning is None else "Tuning"
+
+        role = service_role(
+            f"{name}-role",
+            service="sagemaker.amazonaws.com",
+            description=f"Lets SageMaker Pipelines run {spec.pipeline_name}'s jobs",
+            account_id=args.account_id,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        policy = aws.iam.RolePolicy(
+            f"{name}-policy",
+            role=role.id,
+            policy=pulumi.Output.all(
+                partition=args.partition,
+                account=args.account_id,
+                execution_role=args.execution_role_arn,
+                key=args.kms_key_arn,
+                subnets=args.subnet_ids,
+                security_group=args.security_group_id,
+            ).apply(
+                lambda values: pipeline_role_policy(
+                    spec=spec,
+                    partition=values["partition"],
+                    region=args.region,
+                    account_id=values["account"],
+                    execution_role_arn=values["execution_role"],
+                    kms_key_arn=values["key"],
+                    subnet_ids=list(values["subnets"]),
+                    security_group_id=values["security_group"],
+                )
+            ),
+            opts=pulumi.ResourceOptions(parent=role),
+        )
+
+        definition = pulumi.Output.all(
+            role=args.execution_role_arn,
+            image=args.image_uri,
+            processed=args.processed_bucket,
+            models=args.models_bucket,
+            experiments=args.experiments_bucket,
+            code=args.code_archive_key,
+            key=args.kms_key_arn,
+            subnets=args.subnet_ids,
+            security_group=args.security_group_id,
+            tracking=args.tracking_server_arn,
+        ).apply(
+            lambda values: json.dumps(
+                pipeline_definition(
+                    spec,
+                    TrainingPlatform(
+                        region=args.region,
+                        role_arn=values["role"],
+                        image_uri=values["image"],
+                        processed_bucket=values["processed"],
+                        models_bucket=values["models"],
+                        experiments_bucket=values["experiments"],
+                        code_archive_key=values["code"],
+                        kms_key_arn=values["key"],
+                        subnet_ids=list(values["subnets"]),
+                        security_group_id=values["security_group"],
+                        tracking_server_arn=values["tracking"],
+                    ),
+                ),
+                sort_keys=True,
+            )
+        )
+        pipeline = aws.sagemaker.Pipeline(
+            f"{name}-pipeline",
+            # A fixed name: executions are started by it.
+            pipeline_name=spec.pipeline_name,
+            pipeline_display_name=spec.pipeline_name,
+            pipeline_description=(
+                f"{'Tunes' if spec.tuning else 'Trains'} {spec.algorithm} for {spec.target} "
+                f"({spec.task}) on {spec.instance_type} x{spec.instance_count}"
+            ),
+            role_arn=role.arn,
+            pipeline_definition=definition,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[policy]),
+        )
+        self.pipeline_arn = pipeline.arn
+        self.role_arn = role.arn
+        self.register_outputs(self.exports())
+
+    def exports(self) -> dict[str, object]:
+        """The pipeline's outputs as the stack exports them."""
+        return {
+            "name": self.pipeline_name,
+            "arn": self.pipeline_arn,
+            "role_arn": self.role_arn,
+            "step": self.step_type,
+        }
+
+
+#: AWS's prebuilt training repositories per framework (``get_prebuilt_ecr_image``); they run our
+#: code in script mode through the sagemaker-training toolkit.
+PREBUILT_TRAINING_REPOSITORIES = {
+    "sklearn": "sagemaker-scikit-learn",
+    "xgboost": "sagemaker-xgboost",
+    "pytorch": "pytorch-training",
+}
+
+
+@dataclass(frozen=True)
+class TrainingImage:
+    """Where a pipeline's container image comes from: exactly one of the two sources."""
+
+    framework_repository: str | None = None
+    """An AWS prebuilt training repository (``sagemaker-xgboost``, ...)."""
+    framework_tag: str | None = None
+    """The prebuilt image's tag."""
+    ecr_repository: str | None = None
+    """Our own image's repository in this account (``ml-platform/training``)."""
+    ecr_tag: str | None = None
+    """Our own image's tag."""
+
+    def __post_init__(self) -> None:
+        prebuilt = self.framework_repository is not None
+        if prebuilt == (self.ecr_repository is not None):
+            raise ValueError(
+                "TrainingImage: set exactly one of framework_repository and ecr_repository"
+            )
+        if (self.framework_tag if prebuilt else self.ecr_tag) is None:
+            raise ValueError("TrainingImage: the image's tag is required")
+
+
+@dataclass(frozen=True)
+class ResolvedImage:
+    """An image's URI and the ECR repository the job pulls it from."""
+
+    uri: pulumi.Output[str]
+    """``<registry>.dkr.ecr.<region>.amazonaws.com/<repository>:<tag>``."""
+    repository_arn: pulumi.Output[str]
+    """The repository's ARN (what the execution role may pull from)."""
+
+
+def resolve_image(
+    image: TrainingImage,
+    *,
+    region: str,
+    account_id: pulumi.Input[str],
+    partition: pulumi.Input[str],
+    parent: pulumi.Resource,
+) -> ResolvedImage:
+    """Look up a prebuilt image's registry, or build our own image's URI in this account."""
+    if image.framework_repository is not None:
+        prebuilt = aws.sagemaker.get_prebuilt_ecr_image_output(
+            repository_name=image.framework_repository,
+            image_tag=image.framework_tag,
+            region=region,
+            opts=pulumi.InvokeOutputOptions(parent=parent),
+        )
+        registry: pulumi.Input[str] = prebuilt.registry_id
+        uri: pulumi.Output[str] = prebuilt.registry_path
+        repository = image.framework_repository
+    else:
+        registry = account_id
+        repository = image.ecr_repository or ""
+        uri = pulumi.Output.concat(
+            repository_url(account_id, region, repository), ":", image.ecr_tag or ""
+        )
+    arn = pulumi.Output.concat(
+        "arn:", partition, ":ecr:", region, ":", registry, ":repository/", repository
+    )
+    return ResolvedImage(uri=uri, repository_arn=arn)

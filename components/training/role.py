@@ -1,0 +1,250 @@
+"""TrainingRole: the execution role every training job of a stack runs as, least privilege.
+
+What a training job does, and so all its role may do:
+
+* read the training data (the processed bucket) and the training code archive;
+* write the trained model under ``training/`` of the models bucket and sync checkpoints under
+  ``checkpoints/`` of the experiments bucket; the platform key only through S3;
+* give its volumes the platform key (a grant for the EC2 volume, nothing else), on instance
+  types that have volumes to encrypt;
+* pull its images (ours, and AWS's prebuilt training repositories, each by ARN);
+* write its logs under ``/aws/sagemaker/TrainingJobs`` and its metrics to that namespace;
+* run in the platform's VPC (network interfaces in its subnets and security group only);
+* log to this stack's MLflow tracking server: named actions on that server's ARN only, and its
+  artifact prefix (MLflow clients upload artifacts straight to S3).
+
+Creating and stopping jobs is not the job's business: the pipelines' own roles do that.
+No managed policy (``AmazonSageMakerFullAccess`` grants far more), no wildcard action, and ``"*"``
+resources only where AWS offers no resource scope (:data:`UNSCOPED_ACTIONS`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_aws as aws
+
+from components.shared import iam_policies
+from components.shared.service_role import service_role
+from components.training.experiment_tracking import (
+    ARTIFACT_PREFIX,
+    MLFLOW_RUN_ACTIONS,
+    artifact_statements,
+    mlflow_statements,
+)
+from components.training.pipeline_definition import CHECKPOINTS_PREFIX, MODELS_PREFIX
+
+#: Where SageMaker writes training job logs (one group for the whole account and region).
+TRAINING_LOG_GROUP = "/aws/sagemaker/TrainingJobs"
+
+#: The only actions granted on ``"*"``: AWS has no resource-level permissions for them.
+UNSCOPED_ACTIONS = frozenset(
+    {"ecr:GetAuthorizationToken", "cloudwatch:PutMetricData", *iam_policies.VPC_DESCRIBE_ACTIONS}
+)
+
+
+def training_execution_policy(
+    *,
+    partition: str,
+    region: str,
+    account_id: str,
+    processed_bucket: str,
+    models_bucket: str,
+    experiments_bucket: str,
+    code_archive_key: str,
+    kms_key_arn: str,
+    image_repository_arns: list[str],
+    vpc_id: str,
+    subnet_ids: list[str],
+    security_group_id: str,
+    encrypts_volumes: bool,
+    tracking_server_arn: str | None,
+) -> str:
+    """The execution role's policy: each statement names its actions and resources exactly."""
+    s3 = f"arn:{partition}:s3:::"
+    log_group = f"arn:{partition}:logs:{region}:{account_id}:log-group:{TRAINING_LOG_GROUP}"
+    statements: list[iam_policies.Statement] = [
+        {
+            "Sid": "ReadTrainingData",
+            "Effect": "Allow",
+            "Action": "s3:GetObject",
+            "Resource": f"{s3}{processed_bucket}/*",
+        },
+        {
+            # S3Prefix channels list their prefix before downloading it.
+            "Sid": "ListTrainingData",
+            "Effect": "Allow",
+            "Action": "s3:ListBucket",
+            "Resource": f"{s3}{processed_bucket}",
+        },
+        {
+            "Sid": "ReadTrainingCode",
+            "Effect": "Allow",
+            "Action": "s3:GetObject",
+            "Resource": f"{s3}{models_bucket}/{code_archive_key}",
+        },
+        {
+            "Sid": "ListTrainingCode",
+            "Effect": "Allow",
+            "Action": "s3:ListBucket",
+            "Resource": f"{s3}{models_bucket}",
+            "Condition": {"StringEquals": {"s3:prefix": code_archive_key}},
+        },
+        {
+            "Sid": "WriteModels",
+            "Effect": "Allow",
+            "Action": ["s3:AbortMultipartUpload", "s3:PutObject"],
+            "Resource": f"{s3}{models_bucket}/{MODELS_PREFIX}*",
+        },
+        *artifact_statements(
+            partition=partition,
+            bucket=experiments_bucket,
+            prefix=CHECKPOINTS_PREFIX,
+            sid="Checkpoints",
+        ),
+        iam_policies.kms_via_s3_statement(kms_key_arn, region),
+        iam_policies.write_logs_statement("WriteTrainingLogs", [log_group]),
+        {
+            "Sid": "PublishTrainingMetrics",
+            "Effect": "Allow",
+            "Action": "cloudwatch:PutMetricData",
+            "Resource": "*",  # PutMetricData has no resource scope; the namespace condition is it
+            "Condition": {"StringLike": {"cloudwatch:namespace": "/aws/sagemaker/TrainingJobs*"}},
+        },
+        *iam_policies.ecr_pull_statements(image_repository_arns),
+        *iam_policies.vpc_interface_statements(
+            partition=partition,
+            region=region,
+            account_id=account_id,
+            vpc_id=vpc_id,
+            subnet_ids=subnet_ids,
+            security_group_id=security_group_id,
+        ),
+    ]
+    if encrypts_volumes:
+        statements.append(
+            {
+                # EC2 encrypts the instances' volumes with the key through a grant. A volume key
+                # needs kms:CreateGrant alone (AWS's execution-role permissions for training,
+                # tuning and processing jobs); kms:DescribeKey never carries the grant condition.
+                # https://docs.aws.amazon.com/sagemaker/latest/dg/sagemaker-roles.html
+                "Sid": "EncryptTrainingVolumes",
+                "Effect": "Allow",
+                "Action": ["kms:CreateGrant"],
+                "Resource": kms_key_arn,
+                "Condition": {"Bool": {"kms:GrantIsForAWSResource": "true"}},
+            }
+        )
+    if tracking_server_arn is not None:
+        statements += [
+            *mlflow_statements(tracking_server_arn, MLFLOW_RUN_ACTIONS),
+            *artifact_statements(
+                partition=partition,
+                bucket=experiments_bucket,
+                prefix=ARTIFACT_PREFIX,
+                sid="MlflowArtifacts",
+            ),
+        ]
+    return iam_policies.policy_json(*statements)
+
+
+@dataclass(frozen=True)
+class TrainingRoleArgs:
+    """Inputs of the TrainingRole."""
+
+    region: str
+    """The stack's region."""
+    account_id: pulumi.Input[str]
+    """The stack's account."""
+    partition: pulumi.Input[str]
+    """The stack's partition."""
+    processed_bucket: pulumi.Input[str]
+    """The training data's bucket."""
+    models_bucket: pulumi.Input[str]
+    """The bucket of the code archive and the trained models."""
+    experiments_bucket: pulumi.Input[str]
+    """The bucket of checkpoints and MLflow artifacts."""
+    code_archive_key: pulumi.Input[str]
+    """Key of the training source archive in the models bucket."""
+    kms_key_arn: pulumi.Input[str]
+    """The platform key."""
+    image_repository_arns: list[pulumi.Input[str]]
+    """Every ECR repository a training image comes from."""
+    vpc_id: pulumi.Input[str]
+    """The platform VPC."""
+    subnet_ids: pulumi.Input[list[str]]
+    """The private subnets jobs run in."""
+    security_group_id: pulumi.Input[str]
+    """The workload security group."""
+    encrypts_volumes: bool
+    """Whether any job gives its volumes the platform key."""
+    tracking_server_arn: pulumi.Input[str] | None = None
+    """The stack's MLflow tracking server; None when there is none."""
+
+    def __post_init__(self) -> None:
+        if not self.image_repository_arns:
+            raise ValueError("image_repository_arns: at least one repository is required")
+
+
+class TrainingRole(pulumi.ComponentResource):
+    """The SageMaker execution role of the stack's training jobs, with its inline policy."""
+
+    role_arn: pulumi.Output[str]
+    """The role's ARN (``RoleArn`` of every training job)."""
+    role_name: pulumi.Output[str]
+    """The role's name."""
+    policy: aws.iam.RolePolicy
+    """The role's policy (jobs must not start before it exists)."""
+
+    def __init__(
+        self, name: str, args: TrainingRoleArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__("mlplatform:training:TrainingRole", name, None, opts)
+        role = service_role(
+            f"{name}-role",
+            service="sagemaker.amazonaws.com",
+            description="SageMaker execution role of the platform's training jobs",
+            account_id=args.account_id,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        document = pulumi.Output.all(
+            partition=args.partition,
+            account=args.account_id,
+            processed=args.processed_bucket,
+            models=args.models_bucket,
+            experiments=args.experiments_bucket,
+            code=args.code_archive_key,
+            key=args.kms_key_arn,
+            repositories=pulumi.Output.all(*args.image_repository_arns),
+            vpc=args.vpc_id,
+            subnets=args.subnet_ids,
+            security_group=args.security_group_id,
+            tracking=args.tracking_server_arn,
+        ).apply(
+            lambda values: training_execution_policy(
+                partition=values["partition"],
+                region=args.region,
+                account_id=values["account"],
+                processed_bucket=values["processed"],
+                models_bucket=values["models"],
+                experiments_bucket=values["experiments"],
+                code_archive_key=values["code"],
+                kms_key_arn=values["key"],
+                image_repository_arns=list(values["repositories"]),
+                vpc_id=values["vpc"],
+                subnet_ids=list(values["subnets"]),
+                security_group_id=values["security_group"],
+                encrypts_volumes=args.encrypts_volumes,
+                tracking_server_arn=values["tracking"],
+            )
+        )
+        self.policy = aws.iam.RolePolicy(
+            f"{name}-policy",
+            role=role.id,
+            policy=document,
+            opts=pulumi.ResourceOptions(parent=role),
+        )
+        self.role_arn = role.arn
+        self.role_name = role.name
+        self.register_outputs({"role_arn": self.role_arn, "role_name": self.role_name})

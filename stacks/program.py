@@ -18,6 +18,7 @@ from pulumi.runtime import config as runtime_config
 
 from components.data.bucket import LifecycleRules
 from components.data.layer import ACCESS_LOG_BUCKET, DATA_BUCKETS, DataLayer, DataLayerArgs
+from components.data.spec import BucketLifecycle
 from components.feature_store.layer import (
     FeatureGroupSpec,
     FeatureStoreLayer,
@@ -37,18 +38,34 @@ from components.kubernetes.layer import (
     TrainJobSpec,
 )
 from components.kubernetes.pod_security import ContainerResources
+from components.kubernetes.spec import KubernetesConfig, NodeGroupConfig, ResourcesConfig
 from components.monitoring.layer import MonitoredEndpoint, MonitoringLayer, MonitoringLayerArgs
 from components.monitoring.model_monitor import ModelMonitorBackend
 from components.monitoring.pipeline import THRESHOLD_OPTIONS, MonitorSpec
+from components.monitoring.spec import (
+    MonitoredEndpointConfig,
+    MonitoringConfig,
+    schedule_interval_hours,
+)
 from components.serving.alarms import AlarmThresholds
 from components.serving.autoscaling import ScalingBounds
 from components.serving.endpoint import EndpointSpec, RolloutSpec, ServerlessSpec, VariantSpec
 from components.serving.layer import ServingLayer, ServingLayerArgs, needs_source_archive
 from components.serving.model import PREBUILT_REPOSITORIES, ModelImage
+from components.serving.spec import ServingEndpointConfig, VariantConfig
 from components.shared.code_archive import (
     build_monitoring_archive,
     build_source_archive,
     build_training_archive,
+)
+from components.shared.hyperparameter_tables import as_hyperparameter
+from components.shared.images import (
+    PREBUILT_FRAMEWORK_TAGS,
+    PREBUILT_MONITORING_REPOSITORY,
+    PREBUILT_MONITORING_TAG,
+    PREBUILT_TRAINING_TAGS,
+    PYTORCH_GPU_TRAINING_TAG,
+    ImageConfig,
 )
 from components.shared.retention import DataRetention
 from components.training.layer import (
@@ -60,33 +77,9 @@ from components.training.layer import (
 )
 from components.training.notebooks import NotebookInstanceSpec, StudioSpec
 from components.training.pipeline import PREBUILT_TRAINING_REPOSITORIES, TrainingImage
-from components.training.pipeline_definition import (
-    ParameterRange,
-    TrainingJobSpec,
-    TuningSpec,
-    as_hyperparameter,
-)
-from stacks.config import (
-    PREBUILT_FRAMEWORK_TAGS,
-    PREBUILT_MONITORING_REPOSITORY,
-    PREBUILT_MONITORING_TAG,
-    PREBUILT_TRAINING_TAGS,
-    PYTORCH_GPU_TRAINING_TAG,
-    BucketLifecycle,
-    ConfigError,
-    ImageConfig,
-    KubernetesConfig,
-    MonitoredEndpointConfig,
-    MonitoringConfig,
-    NodeGroupConfig,
-    PlatformConfig,
-    ResourcesConfig,
-    ServingEndpointConfig,
-    TrainingPipelineConfig,
-    VariantConfig,
-    load_platform_config,
-    schedule_interval_hours,
-)
+from components.training.pipeline_definition import ParameterRange, TrainingJobSpec, TuningSpec
+from components.training.spec import TrainingPipelineConfig
+from stacks.config import ConfigError, PlatformConfig, load_platform_config
 from stacks.layers import PROJECT, teardown_order
 
 #: The repository root: the source archive is built from its ``workloads/``.
@@ -258,7 +251,7 @@ def deploy_serving_layer(context: DeployContext) -> ServingLayer:
         ServingLayerArgs(
             environment=config.environment,
             region=config.region,
-            data=context.layers["data"],
+            platform=context.layers["data"].platform,
             endpoints=specs,
             source_archive=build_source_archive(PROJECT_ROOT, ARCHIVE_DIR)
             if needs_source_archive(specs)
@@ -379,7 +372,7 @@ def deploy_training_layer(context: DeployContext) -> TrainingLayer:
         TrainingLayerArgs(
             environment=config.environment,
             region=config.region,
-            data=context.layers["data"],
+            platform=context.layers["data"].platform,
             retention=context.retention,
             repositories=RepositoriesSpec(
                 names=list(repositories.names),
@@ -419,7 +412,7 @@ def deploy_feature_store_layer(context: DeployContext) -> FeatureStoreLayer:
         FeatureStoreLayerArgs(
             environment=config.environment,
             region=config.region,
-            data=context.layers["data"],
+            platform=context.layers["data"].platform,
             retention=context.retention,
             groups=[
                 FeatureGroupSpec(
@@ -523,7 +516,7 @@ def deploy_monitoring_layer(context: DeployContext) -> MonitoringLayer:
         MonitoringLayerArgs(
             environment=config.environment,
             region=config.region,
-            data=context.layers["data"],
+            platform=context.layers["data"].platform,
             endpoint_names={
                 name: endpoint.endpoint_name for name, endpoint in serving.endpoints.items()
             },
@@ -604,7 +597,7 @@ def deploy_kubernetes_layer(context: DeployContext) -> KubernetesLayer:
         KubernetesLayerArgs(
             environment=config.environment,
             region=config.region,
-            data=context.layers["data"],
+            platform=context.layers["data"].platform,
             vpc_cidr=config.data.network.cidr,
             retention=context.retention,
             log_retention_days=config.data.log_retention_days,

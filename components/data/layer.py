@@ -16,6 +16,7 @@ import pulumi_aws as aws
 
 from components.data.bucket import LifecycleRules, SecureBucket, SecureBucketArgs
 from components.data.network import PrivateNetwork, PrivateNetworkArgs
+from components.platform import PlatformContext
 from components.shared import iam_policies
 from components.shared.retention import DataRetention
 
@@ -87,6 +88,8 @@ class DataLayer(pulumi.ComponentResource):
     """The AWS account the layer lives in."""
     partition: pulumi.Output[str]
     """The AWS partition, for building ARNs."""
+    platform: PlatformContext
+    """What every other layer is deployed into: these outputs and the stack's identity."""
 
     def __init__(
         self, name: str, args: DataLayerArgs, opts: pulumi.ResourceOptions | None = None
@@ -199,6 +202,24 @@ class DataLayer(pulumi.ComponentResource):
         self.log_group_name = workload_logs.name
         self.account_id = identity.account_id
         self.partition = partition.partition
+        self.platform = PlatformContext(
+            environment=args.environment,
+            region=args.region,
+            retention=retention,
+            log_retention_days=args.log_retention_days,
+            vpc_cidr=args.vpc_cidr,
+            account_id=self.account_id,
+            partition=self.partition,
+            kms_key_arn=self.kms_key_arn,
+            buckets=self.buckets,
+            vpc_id=self.vpc_id,
+            subnet_ids=self.subnet_ids,
+            workload_security_group_id=self.workload_security_group_id,
+            endpoint_security_group_id=self.endpoint_security_group_id,
+            s3_prefix_list_id=self.s3_prefix_list_id,
+            log_group_arn=self.log_group_arn,
+            glue_database_name=self.glue_database_name,
+        )
         self.register_outputs(self.exports())
 
     def exports(self) -> dict[str, pulumi.Output]:

@@ -20,6 +20,11 @@ import pulumi_aws as aws
 
 from components.shared import iam_policies
 from components.shared.retention import DataRetention
+from components.shared.vpc_endpoints import (
+    HTTPS,
+    allow_aws_apis_and_peers,
+    interface_endpoints,
+)
 
 #: Interface endpoints the platform's workloads need without internet access.
 INTERFACE_ENDPOINT_SERVICES = (
@@ -31,50 +36,6 @@ INTERFACE_ENDPOINT_SERVICES = (
     "ecr.dkr",
     "sagemaker.experiments",
 )
-
-#: Services whose endpoint service name is not ``com.amazonaws.<region>.<service>``: MLflow
-#: tracking servers are reached through ``aws.sagemaker.<region>.experiments``
-#: (https://docs.aws.amazon.com/sagemaker/latest/dg/mlflow-interface-endpoint.html).
-_SERVICE_NAMES = {"sagemaker.experiments": "aws.sagemaker.{region}.experiments"}
-
-
-def endpoint_service_name(service: str, region: str) -> str:
-    """The VPC endpoint service name of ``service`` (as listed above) in ``region``."""
-    return _SERVICE_NAMES.get(service, "com.amazonaws.{region}." + service).format(region=region)
-
-
-def interface_endpoints(
-    prefix: str,
-    services: Sequence[str],
-    *,
-    region: str,
-    vpc_id: pulumi.Input[str],
-    subnet_ids: pulumi.Input[Sequence[pulumi.Input[str]]],
-    security_group_id: pulumi.Input[str],
-    opts: pulumi.ResourceOptions,
-) -> list[aws.ec2.VpcEndpoint]:
-    """One private-DNS interface endpoint per service (names as in the lists above).
-
-    Every layer that needs an AWS API in the VPC (which has no internet) adds its endpoints
-    through here, into the endpoints' security group.
-    """
-    return [
-        aws.ec2.VpcEndpoint(
-            f"{prefix}-{service.replace('.', '-')}",
-            vpc_id=vpc_id,
-            service_name=endpoint_service_name(service, region),
-            vpc_endpoint_type="Interface",
-            private_dns_enabled=True,
-            subnet_ids=subnet_ids,
-            security_group_ids=[security_group_id],
-            tags={"Name": f"{prefix}-{service}"},
-            opts=opts,
-        )
-        for service in services
-    ]
-
-
-_HTTPS = 443
 
 
 @dataclass(frozen=True)
@@ -108,54 +69,6 @@ class PrivateNetworkArgs:
         zones = [zone for zone, _ in self.subnets]
         if len(set(zones)) != len(zones):
             raise ValueError(f"subnets: availability zones repeat: {zones}")
-
-
-def allow_aws_apis_and_peers(
-    prefix: str,
-    security_group: aws.ec2.SecurityGroup,
-    *,
-    endpoint_security_group_id: pulumi.Input[str],
-    s3_prefix_list_id: pulumi.Input[str],
-    peers_description: str,
-) -> None:
-    """The rules of a security group for jobs in the private VPC.
-
-    HTTPS out to the interface endpoints and to S3 through its gateway endpoint, and any traffic
-    in and out among the group's own members (peers pick their ports at run time); nothing else.
-    """
-    rules = pulumi.ResourceOptions(parent=security_group)
-    aws.vpc.SecurityGroupEgressRule(
-        f"{prefix}-endpoints-out",
-        security_group_id=security_group.id,
-        description="HTTPS to the interface endpoints",
-        ip_protocol="tcp",
-        from_port=_HTTPS,
-        to_port=_HTTPS,
-        referenced_security_group_id=endpoint_security_group_id,
-        opts=rules,
-    )
-    aws.vpc.SecurityGroupEgressRule(
-        f"{prefix}-s3-out",
-        security_group_id=security_group.id,
-        description="HTTPS to S3 through the gateway endpoint",
-        ip_protocol="tcp",
-        from_port=_HTTPS,
-        to_port=_HTTPS,
-        prefix_list_id=s3_prefix_list_id,
-        opts=rules,
-    )
-    for direction, rule_type in (
-        ("in", aws.vpc.SecurityGroupIngressRule),
-        ("out", aws.vpc.SecurityGroupEgressRule),
-    ):
-        rule_type(
-            f"{prefix}-peers-{direction}",
-            security_group_id=security_group.id,
-            description=peers_description,
-            ip_protocol="-1",
-            referenced_security_group_id=security_group.id,
-            opts=rules,
-        )
 
 
 class PrivateNetwork(pulumi.ComponentResource):
@@ -237,8 +150,8 @@ class PrivateNetwork(pulumi.ComponentResource):
             security_group_id=endpoint_sg.id,
             description="HTTPS from the VPC",
             ip_protocol="tcp",
-            from_port=_HTTPS,
-            to_port=_HTTPS,
+            from_port=HTTPS,
+            to_port=HTTPS,
             cidr_ipv4=args.cidr,
             opts=pulumi.ResourceOptions(parent=endpoint_sg),
         )

@@ -30,12 +30,12 @@ from typing import Any, Literal
 import pulumi
 import pulumi_aws as aws
 
-from components.data.layer import DataLayer
-from components.data.network import interface_endpoints
 from components.feature_store.schema import FeatureSchema
+from components.platform import PlatformContext
 from components.shared import iam_policies
 from components.shared.retention import DataRetention
 from components.shared.service_role import service_role
+from components.shared.vpc_endpoints import interface_endpoints
 from workloads.features.definitions import FeatureGroupDefinition
 
 #: Where offline stores write in the processed bucket, and where Athena writes query results.
@@ -111,8 +111,8 @@ class FeatureStoreLayerArgs:
     """Environment name, part of every resource name."""
     region: str
     """The stack's region."""
-    data: DataLayer
-    """The data layer: key, processed bucket, Glue database, VPC."""
+    platform: PlatformContext
+    """The platform the layer is deployed into (built by the data layer)."""
     retention: DataRetention
     """Whether groups survive ``pulumi destroy``."""
     groups: list[FeatureGroupSpec]
@@ -316,7 +316,7 @@ class FeatureStoreLayer(pulumi.ComponentResource):
         self, name: str, args: FeatureStoreLayerArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__("mlplatform:featurestore:FeatureStoreLayer", name, None, opts)
-        data = args.data
+        data = args.platform
         self._args = args
         # Names every resource of the layer, the Athena workgroup's included.
         self._prefix = prefix = f"mlp-{args.environment}-features"
@@ -424,7 +424,7 @@ class FeatureStoreLayer(pulumi.ComponentResource):
             enable_online_store=True,
             storage_type=spec.storage_type,
             security_config=aws.sagemaker.FeatureGroupOnlineStoreConfigSecurityConfigArgs(
-                kms_key_id=self._args.data.kms_key_arn
+                kms_key_id=self._args.platform.kms_key_arn
             ),
             ttl_duration=aws.sagemaker.FeatureGroupOnlineStoreConfigTtlDurationArgs(
                 unit="Days", value=spec.ttl_days
@@ -438,7 +438,7 @@ class FeatureStoreLayer(pulumi.ComponentResource):
     ) -> aws.sagemaker.FeatureGroupOfflineStoreConfigArgs | None:
         if not spec.offline_store:
             return None
-        data = self._args.data
+        data = self._args.platform
         return aws.sagemaker.FeatureGroupOfflineStoreConfigArgs(
             s3_storage_config=aws.sagemaker.FeatureGroupOfflineStoreConfigS3StorageConfigArgs(
                 s3_uri=self.offline_s3_base, kms_key_id=data.kms_key_arn
@@ -454,7 +454,7 @@ class FeatureStoreLayer(pulumi.ComponentResource):
 
     def _access(self) -> pulumi.Output[GroupAccess]:
         """The layer's identifiers as plain values, for policy documents."""
-        data, args = self._args.data, self._args
+        data, args = self._args.platform, self._args
         definitions = [spec.definition for spec in args.groups]
         names = [d.group_name(args.environment) for d in definitions]
         online = [name for spec, name in zip(args.groups, names, strict=True) if spec.online_store]
@@ -524,7 +524,7 @@ class FeatureStoreLayer(pulumi.ComponentResource):
 
     def exports(self) -> dict[str, Any]:
         """The layer's outputs: each group version's name, ARN, offline location and table."""
-        data = self._args.data
+        data = self._args.platform
         groups = {}
         for key, group in self.groups.items():
             spec = self.specs[key]

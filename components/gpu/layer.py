@@ -25,9 +25,9 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-from components.data.network import allow_aws_apis_and_peers, interface_endpoints
 from components.shared import iam_policies
 from components.shared.service_role import service_role
+from components.shared.vpc_endpoints import allow_aws_apis_and_peers, interface_endpoints
 
 #: Interface endpoints SSM Session Manager needs in a VPC without internet access.
 SSM_ENDPOINT_SERVICES = ("ssm", "ssmmessages", "ec2messages")

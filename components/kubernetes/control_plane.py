@@ -20,9 +20,9 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
-from components.data.network import interface_endpoints
 from components.kubernetes.cluster_identity import ReadyRole
 from components.kubernetes.kubernetes_provider import eks_kubeconfig, kubernetes_provider
+from components.shared.vpc_endpoints import interface_endpoints
 
 if TYPE_CHECKING:
     # eks_cluster imports this module; its args are only a type here.

@@ -24,7 +24,6 @@ from typing import Any, Literal
 import pulumi
 import pulumi_aws as aws
 
-from components.data.layer import DataLayer
 from components.kubernetes.cluster_operators import ClusterOperators
 from components.kubernetes.eks_cluster import EksCluster, NodeGroupSpec
 from components.kubernetes.layer_cluster import cluster_access
@@ -38,6 +37,7 @@ from components.kubernetes.layer_workloads import (
 )
 from components.kubernetes.namespaces import PlatformNamespaces, PlatformNamespacesArgs
 from components.kubernetes.pod_security import ContainerResources
+from components.platform import PlatformContext
 from components.shared.retention import DataRetention
 
 
@@ -190,8 +190,8 @@ class KubernetesLayerArgs:
     """Short environment name."""
     region: str
     """The stack's region."""
-    data: DataLayer
-    """The data layer: VPC, key, buckets."""
+    platform: PlatformContext
+    """The platform the layer is deployed into (built by the data layer)."""
     vpc_cidr: str
     """The VPC's range (what pods reach the VPC's endpoints and RDS in)."""
     retention: DataRetention
@@ -227,7 +227,7 @@ class KubernetesLayer(pulumi.ComponentResource):
         self, name: str, args: KubernetesLayerArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__("mlplatform:kubernetes:KubernetesLayer", name, None, opts)
-        data, prefix = args.data, f"mlp-{args.environment}"
+        data, prefix = args.platform, f"mlp-{args.environment}"
         self.cluster: EksCluster | None
         self.cluster, access = cluster_access(self, prefix, args)
         self.operators: ClusterOperators | None = None

@@ -31,7 +31,7 @@ def cluster_access(
     """
     opts = pulumi.ResourceOptions(parent=layer)
     if args.eks is not None:
-        data, eks = args.data, args.eks
+        data, eks = args.platform, args.eks
         cluster = EksCluster(
             f"{prefix}-eks",
             EksClusterArgs(

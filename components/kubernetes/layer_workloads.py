@@ -50,11 +50,11 @@ def _resources(resources: ContainerResources) -> dict[str, Any]:
 
 
 def _repository(args: KubernetesLayerArgs, image: ImageRef) -> pulumi.Output[str]:
-    return repository_url(args.data.account_id, args.region, image.repository)
+    return repository_url(args.platform.account_id, args.region, image.repository)
 
 
 def _uri(args: KubernetesLayerArgs, bucket: str, key: str) -> pulumi.Output[str]:
-    return pulumi.Output.concat("s3://", args.data.buckets[bucket].bucket, "/", key)
+    return pulumi.Output.concat("s3://", args.platform.buckets[bucket].bucket, "/", key)
 
 
 def workload_policies(
@@ -122,7 +122,7 @@ def kserve_endpoints(
     access: ClusterAccess,
 ) -> dict[str, KServeEndpoint]:
     """One InferenceService per ``args.endpoints`` entry in ``namespace``, by name."""
-    data, buckets = args.data, args.data.buckets
+    data, buckets = args.platform, args.platform.buckets
     return {
         spec.name: KServeEndpoint(
             spec.name,
@@ -157,7 +157,7 @@ def train_jobs(
     access: ClusterAccess,
 ) -> dict[str, KubernetesTrainJob]:
     """One TrainJob per ``args.training_jobs`` entry in ``namespace``, by name."""
-    data, buckets = args.data, args.data.buckets
+    data, buckets = args.platform, args.platform.buckets
     return {
         spec.name: KubernetesTrainJob(
             spec.name,
@@ -203,7 +203,7 @@ def mlflow_server(
     """The tracking server ``args.mlflow`` asks for in ``namespace`` (None: none asked)."""
     if args.mlflow is None:
         return None
-    spec, data, buckets = args.mlflow, args.data, args.data.buckets
+    spec, data, buckets = args.mlflow, args.platform, args.platform.buckets
     return MlflowServer(
         "mlflow",
         MlflowServerArgs(

@@ -22,12 +22,12 @@ from pathlib import Path
 import pulumi
 import pulumi_aws as aws
 
-from components.data.layer import DataLayer
-from components.data.network import interface_endpoints
 from components.monitoring.model_monitor import ModelMonitor, ModelMonitorArgs, ModelMonitorBackend
 from components.monitoring.pipeline import MonitorSpec
+from components.platform import PlatformContext
 from components.shared.alarm_topic import alarm_topic
 from components.shared.code_archive import SourceArchive, upload_archive
+from components.shared.vpc_endpoints import interface_endpoints
 from components.training.pipeline import TrainingImage, resolve_image
 from workloads.monitoring import contract
 
@@ -66,8 +66,8 @@ class MonitoringLayerArgs:
     """Short environment name (``dev``, ``prod``)."""
     region: str
     """The stack's region."""
-    data: DataLayer
-    """The data layer: buckets, key, VPC."""
+    platform: PlatformContext
+    """The platform the layer is deployed into (built by the data layer)."""
     endpoint_names: dict[str, pulumi.Input[str]]
     """The serving endpoints' names (outputs) by full name."""
     monitors: list[MonitoredEndpoint]
@@ -106,7 +106,7 @@ class MonitoringLayer(pulumi.ComponentResource):
         self, name: str, args: MonitoringLayerArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__("mlplatform:monitoring:MonitoringLayer", name, None, opts)
-        data = args.data
+        data = args.platform
         prefix = f"mlp-{args.environment}-monitoring"
         child = pulumi.ResourceOptions(parent=self)
 

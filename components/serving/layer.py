@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import pulumi
 
-from components.data.layer import DataLayer
+from components.platform import PlatformContext
 from components.serving.endpoint import EndpointSpec, ServingEndpoint, ServingPlatform
 from components.shared.alarm_topic import alarm_topic
 from components.shared.code_archive import SourceArchive, upload_archive
@@ -38,8 +38,8 @@ class ServingLayerArgs:
     """Short environment name (``dev``, ``prod``)."""
     region: str
     """The stack's region."""
-    data: DataLayer
-    """The data layer the endpoints read models from and capture into."""
+    platform: PlatformContext
+    """The platform the layer is deployed into (built by the data layer)."""
     endpoints: list[EndpointSpec]
     """The endpoints to deploy."""
     source_archive: SourceArchive | None
@@ -75,7 +75,7 @@ class ServingLayer(pulumi.ComponentResource):
         self, name: str, args: ServingLayerArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__("mlplatform:serving:ServingLayer", name, None, opts)
-        data = args.data
+        data = args.platform
         prefix = f"mlp-{args.environment}"
 
         topic = alarm_topic(

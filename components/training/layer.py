@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 import pulumi
 
-from components.data.layer import DataLayer
+from components.platform import PlatformContext
 from components.shared.code_archive import SourceArchive, upload_archive
 from components.shared.retention import DataRetention
 from components.training.experiment_tracking import ExperimentTracking, ExperimentTrackingArgs
@@ -86,8 +86,8 @@ class TrainingLayerArgs:
     """Short environment name (``dev``, ``prod``)."""
     region: str
     """The stack's region."""
-    data: DataLayer
-    """The data layer (buckets, key, VPC)."""
+    platform: PlatformContext
+    """The platform the layer is deployed into (built by the data layer)."""
     retention: DataRetention
     """Whether stateful resources (repositories, the tracking server) survive destroy."""
     repositories: RepositoriesSpec = field(default_factory=RepositoriesSpec)
@@ -137,7 +137,7 @@ class TrainingLayer(pulumi.ComponentResource):
         self, name: str, args: TrainingLayerArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__("mlplatform:training:TrainingLayer", name, None, opts)
-        data = args.data
+        data = args.platform
         prefix = f"mlp-{args.environment}"
         child = pulumi.ResourceOptions(parent=self)
         buckets = {purpose: data.buckets[purpose].bucket for purpose in data.buckets}
@@ -210,7 +210,7 @@ class TrainingLayer(pulumi.ComponentResource):
         self, prefix: str, args: TrainingLayerArgs, tracking_arn: pulumi.Output[str] | None
     ) -> None:
         """The code archive, the execution role and one pipeline per spec."""
-        data, archive = args.data, args.source_archive
+        data, archive = args.platform, args.source_archive
         assert archive is not None  # checked by the caller
         processed, models_bucket, experiments = (
             data.buckets[purpose].bucket for purpose in ("processed", "models", "experiments")

@@ -225,13 +225,6 @@ def is_multi_gpu(instance_type: str) -> bool:
     return bool(_MULTI_GPU.match(instance_type))
 
 
-def as_hyperparameter(value: str | int | float | bool) -> str:
-    """A config value as SageMaker passes hyperparameters: a string (``true``, ``0.1``, ``64``)."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return str(value)
-
-
 def checkpoint_prefix(pipeline_name: str) -> str:
     """Key prefix of a pipeline's checkpoints in the experiments bucket (one folder per run)."""
     return f"{CHECKPOINTS_PREFIX}{pipeline_name}/"

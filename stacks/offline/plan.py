@@ -22,7 +22,8 @@ from typing import Any
 
 import pulumi
 
-from stacks.config import PROJECT_ROOT, ConfigError, load_stack_file
+from components.shared.spec_rules import PROJECT_ROOT
+from stacks.config import ConfigError, load_stack_file
 from stacks.offline.mock_runtime import (
     PlanRun,
     RecordedResource,

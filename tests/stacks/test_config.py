@@ -6,13 +6,8 @@ import json
 
 import pytest
 
-from stacks.config import (
-    ConfigError,
-    NetworkConfig,
-    decode_config_value,
-    format_path,
-    load_platform_config,
-)
+from components.data.spec import NetworkConfig
+from stacks.config import ConfigError, decode_config_value, format_path, load_platform_config
 from tests.conftest import stack_config, with_section
 
 DEV = stack_config("dev")

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from components.kubernetes.spec import render_folder_problem
 from stacks.config import (
     MAX_S3_OBJECT_TAGS,
     MAX_TAGS,
@@ -16,7 +17,6 @@ from stacks.config import (
     ConfigError,
     PlatformConfig,
     load_platform_config,
-    render_folder_problem,
 )
 from stacks.program import base_tags
 from tests.conftest import ROOT, Plan, stack_config, with_section

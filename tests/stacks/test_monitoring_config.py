@@ -12,13 +12,9 @@ from typing import Any
 import pytest
 import yaml
 
-from stacks.config import (
-    PREBUILT_MONITORING_TAG,
-    ConfigError,
-    MonitoringConfig,
-    load_platform_config,
-    schedule_interval_hours,
-)
+from components.monitoring.spec import MonitoringConfig, schedule_interval_hours
+from components.shared.images import PREBUILT_MONITORING_TAG
+from stacks.config import ConfigError, load_platform_config
 from tests.conftest import ROOT, stack_config, with_section, write_baseline
 
 DEV = stack_config("dev")

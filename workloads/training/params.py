@@ -6,8 +6,8 @@ Each field's annotation is the type the trainer parses (``hyperparameters.conver
 bounds sit next to it, declared with :func:`setting`; ``problems()`` is derived from those
 declarations (:func:`field_problems`), never written by hand. Two readers use the same
 declaration: the trainers (through ``hyperparameters.parse_many``) and the stack config
-(``stacks/training_hyperparameters.py``, which must not import ML libraries). So this module is
-standard library only, and Python 3.10 compatible like the rest of the training code.
+(``components/shared/hyperparameter_tables.py``, which must not import ML libraries). So this
+module is standard library only, and Python 3.10 compatible like the rest of the training code.
 """
 
 from __future__ import annotations

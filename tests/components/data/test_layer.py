@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from stacks.config import NetworkConfig
+from components.data.spec import NetworkConfig
 from stacks.offline.mock_runtime import MOCK_ACCOUNT_ID, RecordedResource
 from tests.conftest import Plan, stack_config, stack_file, with_section
 

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from stacks.config import GPU_FAMILIES
+from components.shared.spec_rules import GPU_FAMILIES
 from stacks.offline.mock_runtime import MOCK_ACCOUNT_ID, RecordedResource
 from tests.conftest import Plan, stack_config, stack_file, with_section
 

@@ -14,7 +14,8 @@ from typing import Any
 import pytest
 
 from components.serving.model import PREBUILT_REPOSITORIES
-from stacks.config import PREBUILT_FRAMEWORK_TAGS, load_platform_config
+from components.shared.images import PREBUILT_FRAMEWORK_TAGS
+from stacks.config import load_platform_config
 from stacks.offline.mock_runtime import MOCK_ACCOUNT_ID, RecordedResource
 from tests.conftest import Plan, stack_config, stack_file, with_section
 

@@ -17,17 +17,17 @@ from typing import Any
 
 import pytest
 
+from components.shared.hyperparameter_tables import as_hyperparameter
+from components.shared.images import PREBUILT_TRAINING_TAGS
 from components.shared.instance_storage import has_instance_storage
 from components.training.pipeline_definition import (
     ParameterRange,
     TrainingJobSpec,
     TrainingPlatform,
     TuningSpec,
-    as_hyperparameter,
     is_multi_gpu,
     pipeline_definition,
 )
-from stacks.config import PREBUILT_TRAINING_TAGS
 from stacks.offline.mock_runtime import MOCK_ACCOUNT_ID, RecordedResource
 from tests.conftest import ROOT, Plan, stack_file
 from workloads.training import objectives

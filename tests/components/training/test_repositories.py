@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from components.training.repositories import lifecycle_policy
-from stacks.config import RepositoriesConfig
+from components.training.spec import RepositoriesConfig
 from stacks.offline.mock_runtime import MOCK_ACCOUNT_ID, RecordedResource
 from tests.conftest import Plan, stack_file
 

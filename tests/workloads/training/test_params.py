@@ -31,7 +31,9 @@ ML_LIBRARIES = ("numpy", "pandas", "sklearn", "scipy", "torch", "xgboost", "mlfl
 EVERY_PARAMS_TYPE = (JobParams, *PARAMS_TYPES.values())
 
 
-@pytest.mark.parametrize("module", ["workloads.training.params", "stacks.training_hyperparameters"])
+@pytest.mark.parametrize(
+    "module", ["workloads.training.params", "components.shared.hyperparameter_tables"]
+)
 def test_the_declaration_imports_no_ml_library_even_indirectly(module: str) -> None:
     # given a fresh interpreter (this one has numpy loaded already)
     code = (

@@ -18,7 +18,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from components.training.pipeline_definition import as_hyperparameter
 from workloads.training.hyperparameters import convert
 from workloads.training.params import (
     FAMILIES,
@@ -35,6 +34,13 @@ SET_BY_THE_PIPELINE = ("algorithm", "task", "target")
 
 #: The AutoML search families (``workloads.training.params.FAMILIES``).
 AUTOML_FAMILIES = FAMILIES
+
+
+def as_hyperparameter(value: str | int | float | bool) -> str:
+    """A config value as SageMaker passes hyperparameters: a string (``true``, ``0.1``, ``64``)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,6 @@
 """The hyperparameter tables are the trainers' declaration, and the config refuses what they refuse.
 
-The tables (stacks/training_hyperparameters.py) are read from the params dataclasses in
+The tables (components/shared/hyperparameter_tables.py) are read from the params dataclasses in
 workloads/training/params.py: these tests check that each entry IS its field's declaration
 (name, annotation, bounds), and, since both sides derive their checks from it, that the
 config's verdict equals the trainer's own parser and ``problems()`` at and around every bound.
@@ -16,8 +16,7 @@ from typing import Any
 
 import pytest
 
-from stacks.config import ConfigError, load_platform_config
-from stacks.training_hyperparameters import (
+from components.shared.hyperparameter_tables import (
     ALGORITHM_TABLES,
     AUTOML_FAMILIES,
     SET_BY_THE_PIPELINE,
@@ -27,6 +26,7 @@ from stacks.training_hyperparameters import (
     table,
     value_problems,
 )
+from stacks.config import ConfigError, load_platform_config
 from tests.conftest import stack_config, with_section
 from workloads.training.algorithms import params_type
 from workloads.training.automl import SPACES

@@ -1,0 +1,72 @@
+"""PlatformContext: what every layer builds on, made once by the data layer and handed to each.
+
+The stack's identity (environment, region, teardown policy) and the data layer's outputs (account,
+partition, the platform key, buckets, the private VPC and its security groups, the log group, the
+Glue database) travel together here, so no layer redeclares them and no layer imports the data
+layer's package. Values that exist only after ``pulumi up`` are Pulumi Outputs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from typing import Protocol
+
+import pulumi
+
+from components.shared.retention import DataRetention
+
+
+class PlatformBucket(Protocol):
+    """A platform bucket as layers use it: its name and ARN."""
+
+    bucket: pulumi.Output[str]
+    """The bucket's name."""
+    arn: pulumi.Output[str]
+    """The bucket's ARN."""
+
+
+@dataclass(frozen=True)
+class PlatformContext:
+    """The platform every layer is deployed into."""
+
+    environment: str
+    """Short environment name, used in every resource name (``dev``, ``prod``)."""
+    region: str
+    """The stack's AWS region."""
+    retention: DataRetention
+    """Whether stateful resources survive ``pulumi destroy`` (the stack's tier)."""
+    log_retention_days: int
+    """Retention of every platform log group."""
+    vpc_cidr: str
+    """The private VPC's IPv4 range."""
+    account_id: pulumi.Output[str]
+    """The AWS account the platform lives in."""
+    partition: pulumi.Output[str]
+    """The AWS partition (``aws``, ``aws-cn``, ``aws-us-gov``), for ARNs."""
+    kms_key_arn: pulumi.Output[str]
+    """The platform's customer-managed key: buckets, logs, volumes, models."""
+    buckets: Mapping[str, PlatformBucket]
+    """Every platform bucket by purpose (``raw``, ``processed``, ..., ``access_logs``)."""
+    vpc_id: pulumi.Output[str]
+    """The private VPC (no route to the internet)."""
+    subnet_ids: pulumi.Output[list[str]]
+    """Private subnets, one per availability zone."""
+    workload_security_group_id: pulumi.Output[str]
+    """Security group of the platform's jobs and endpoints."""
+    endpoint_security_group_id: pulumi.Output[str]
+    """Security group of the VPC's interface endpoints (layers add their endpoints to it)."""
+    s3_prefix_list_id: pulumi.Output[str]
+    """Prefix list of the VPC's S3 gateway endpoint, for HTTPS egress rules to S3."""
+    log_group_arn: pulumi.Output[str]
+    """The log group of the platform's own workloads."""
+    glue_database_name: pulumi.Output[str]
+    """The Glue catalog database of processed datasets and features."""
+    serving_endpoint_names: Mapping[str, pulumi.Output[str]] = field(default_factory=dict)
+    """The serving layer's endpoint names by full name; empty until the serving layer is built."""
+
+    def with_serving_endpoints(
+        self, endpoint_names: Mapping[str, pulumi.Output[str]]
+    ) -> PlatformContext:
+        """Return the context once the serving layer exists, for the layers that watch it."""
+        return replace(self, serving_endpoint_names=dict(endpoint_names))

@@ -1,0 +1,453 @@
+"""The training layer's input model: the ``training`` section of a stack.
+
+Image repositories, notebooks, experiment tracking, and pipelines with spot and tuning.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+
+from components.shared import hyperparameter_tables
+from components.shared.hyperparameters import (
+    DISTRIBUTED_ALGORITHMS,
+    HYPERPARAMETER_NAME,
+    Algorithm,
+    HyperparameterValue,
+    hyperparameters_accepted,
+)
+from components.shared.images import ImageConfig
+from components.shared.spec_rules import (
+    GPU_FAMILIES,
+    MAX_S3_KEY,
+    NAME_PATTERN,
+    SAGEMAKER_INSTANCE,
+    PathProblems,
+    Section,
+    derived_name_fits,
+    image_source,
+    instance_family,
+    repeated_names,
+    tag_needs_framework,
+)
+from workloads.training.objectives import METRICS
+
+#: The validation context's keys of the algorithm and task of the training pipeline being
+#: validated (its tuning ranges check against them).
+_ALGORITHM_CONTEXT = "training_algorithm"
+
+
+_TASK_CONTEXT = "training_task"
+
+
+#: Values of one categorical tuning range (SageMaker ``CategoricalParameterRange``: 1-30 values).
+MAX_CATEGORICAL_VALUES = 30
+
+
+#: The most epochs Hyperband's resource may count (a platform bound on a job's length).
+MAX_HYPERBAND_RESOURCE = 10_000
+
+
+#: SageMaker's limit on a training job's name, which is the pipeline's ``mlp-<env>-<name>``
+#: (CreateTrainingJob ``TrainingJobName``).
+MAX_TRAINING_JOB_NAME = 63
+
+
+class RepositoriesConfig(Section):
+    """The ECR repositories for the platform's own images (``ml-platform/<name>``)."""
+
+    names: tuple[
+        Annotated[str, Field(pattern=r"^[a-z0-9]+(?:[._-][a-z0-9]+)*$", max_length=244)], ...
+    ] = (
+        "training",
+        "serving",
+    )
+    """Repository names under the ``ml-platform/`` namespace (the full name is at most 256
+    characters, ECR's limit, so a name at most 244)."""
+    keep_tagged_images: int = Field(default=30, ge=1, le=1000)
+    """Tagged images a repository keeps; older ones expire (a lifecycle rule)."""
+    untagged_expiry_days: int = Field(default=7, ge=1, le=365)
+    """Days after which untagged images (failed or superseded pushes) expire."""
+
+    @field_validator("names")
+    @classmethod
+    def _unique_names(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        if repeated := repeated_names("repository names", value):
+            raise ValueError(repeated)
+        return value
+
+
+class NotebookInstanceConfig(Section):
+    """A SageMaker notebook instance in the private VPC (no internet, no root)."""
+
+    instance_type: str = Field(default="ml.t3.medium", pattern=SAGEMAKER_INSTANCE)
+    """Instance type of the notebook."""
+    volume_size_gb: int = Field(default=20, ge=5, le=16384)
+    """Size of the notebook's KMS-encrypted storage volume."""
+    platform_identifier: str = Field(default="notebook-al2023-v1", pattern=r"^notebook-al\w+-v\d$")
+    """The notebook platform (Amazon Linux and JupyterLab version)."""
+    idle_stop_minutes: int | None = Field(default=60, ge=10, le=1440)
+    """Stop the instance after this long without a running kernel (the lifecycle script); unset
+    never stops it."""
+
+
+class StudioConfig(Section):
+    """A SageMaker Studio domain in the private VPC (VPC-only traffic, IAM auth, KMS)."""
+
+    user_profiles: tuple[Annotated[str, Field(pattern=NAME_PATTERN)], ...] = ()
+    """A user profile per data scientist (they sign in through the console's IAM access)."""
+
+    @field_validator("user_profiles")
+    @classmethod
+    def _unique_profiles(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        if repeated := repeated_names("user profiles", value):
+            raise ValueError(repeated)
+        return value
+
+
+class NotebooksConfig(Section):
+    """Where data scientists work: a notebook instance, a Studio domain, both or neither."""
+
+    instance: NotebookInstanceConfig | None = None
+    """A SageMaker notebook instance; unset creates none."""
+    studio: StudioConfig | None = None
+    """A SageMaker Studio domain; unset creates none."""
+
+
+class ExperimentTrackingConfig(Section):
+    """A SageMaker managed MLflow tracking server with its artifacts in the experiments bucket."""
+
+    enabled: bool = True
+    """Create the tracking server (training jobs log to it when their container has mlflow)."""
+    server_size: Literal["Small", "Medium", "Large"] = "Small"
+    """Tracking server size (Small: up to 25 users)."""
+    mlflow_version: str = Field(default="3.0", pattern=r"^\d+\.\d+(\.\d+)?$")
+    """The MLflow version the server runs."""
+    automatic_model_registration: bool = False
+    """Register MLflow models in the SageMaker model registry automatically."""
+    weekly_maintenance_window_start: str = Field(
+        default="Sun:03:00", pattern=r"^(Mon|Tue|Wed|Thu|Fri|Sat|Sun):([01]\d|2[0-3]):[0-5]\d$"
+    )
+    """When AWS may patch the server (``Day:HH:MM``, UTC)."""
+
+
+class SpotConfig(Section):
+    """Managed spot training: cheaper capacity that may be interrupted and resumed."""
+
+    enabled: bool = True
+    """Run on spot capacity; the job resumes from its newest checkpoint after an interruption."""
+    max_wait_seconds: int = Field(default=14400, ge=1, le=2419200)
+    """Longest the job may take including waiting for spot capacity (>= max_runtime_seconds)."""
+
+
+class ParameterRangeConfig(Section):
+    """One hyperparameter range a tuning job searches."""
+
+    name: str = Field(pattern=HYPERPARAMETER_NAME)
+    """The hyperparameter (as the training code reads it)."""
+    type: Literal["integer", "continuous", "categorical"]
+    """Integer or continuous ranges need ``min``/``max``; categorical ones ``values``."""
+    min: float | None = None
+    """Lowest value (integer and continuous ranges)."""
+    max: float | None = None
+    """Highest value (integer and continuous ranges)."""
+    scaling: Literal["Auto", "Linear", "Logarithmic", "ReverseLogarithmic"] = "Auto"
+    """How values are sampled across the range."""
+    values: tuple[Annotated[str, Field(max_length=256)], ...] = ()
+    """The choices of a categorical range (1-30 of at most 256 characters, SageMaker's limits)."""
+
+    @model_validator(mode="after")
+    def _range_shape(self) -> ParameterRangeConfig:
+        kind, low, high, scaling = self.type, self.min, self.max, self.scaling
+        if kind == "categorical":
+            if not self.values:
+                raise ValueError("a categorical range needs at least one value")
+            if len(self.values) > MAX_CATEGORICAL_VALUES:
+                raise ValueError(
+                    f"a categorical range has at most {MAX_CATEGORICAL_VALUES} values "
+                    f"(a SageMaker limit), got {len(self.values)}"
+                )
+            if low is not None or high is not None:
+                raise ValueError("a categorical range has values, not min/max")
+            if len(set(self.values)) != len(self.values):
+                raise ValueError("values must not repeat")
+            return self
+        article = "an" if kind == "integer" else "a"
+        if self.values:
+            raise ValueError(f"{article} {kind} range has min/max, not values")
+        if low is None or high is None:
+            raise ValueError(f"{article} {kind} range needs both min and max")
+        if low >= high:
+            raise ValueError(f"min ({low:g}) must be below max ({high:g})")
+        if kind == "integer" and (low != int(low) or high != int(high)):
+            raise ValueError("an integer range needs whole-number min and max")
+        if scaling in ("Logarithmic", "ReverseLogarithmic") and low <= 0:
+            raise ValueError(f"{scaling} scaling needs min > 0")
+        if scaling == "ReverseLogarithmic" and (kind != "continuous" or high >= 1):
+            raise ValueError("ReverseLogarithmic scaling needs a continuous range below 1")
+        return self
+
+    @model_validator(mode="after")
+    def _accepted_by_the_trainer(self, info: ValidationInfo) -> ParameterRangeConfig:
+        # The pipeline being validated shared its algorithm and task (_share_algorithm).
+        context = info.context or {}
+        algorithm, task = context.get(_ALGORITHM_CONTEXT), context.get(_TASK_CONTEXT)
+        if algorithm is None:
+            return self
+        if problems := hyperparameter_tables.range_problems(
+            algorithm, task, self.name, self.type, self.min, self.max, self.values
+        ):
+            raise PathProblems(problems)
+        return self
+
+
+class TuningConfig(Section):
+    """A hyperparameter tuning step that runs instead of the single training step."""
+
+    strategy: Literal["Bayesian", "Hyperband"] = "Bayesian"
+    """Search strategy; Hyperband stops weak jobs early using the per-epoch objective."""
+    objective: str = "valid_loss"
+    """The reported metric to optimise (see workloads/training/objectives.py)."""
+    max_jobs: int = Field(default=20, ge=1, le=750)
+    """Training jobs the tuning job runs in total."""
+    max_parallel_jobs: int = Field(default=2, ge=1, le=100)
+    """Training jobs it runs at the same time (at most ``max_jobs``)."""
+    ranges: tuple[ParameterRangeConfig, ...]
+    """The hyperparameters searched (1-30, unique names)."""
+    hyperband_min_resource: int | None = Field(default=None, ge=1, le=MAX_HYPERBAND_RESOURCE)
+    """Hyperband only: the fewest epochs a job runs before it may be stopped."""
+    hyperband_max_resource: int | None = Field(
+        default=None, ge=1, le=MAX_HYPERBAND_RESOURCE, validate_default=True
+    )
+    """Hyperband only: the most epochs a job runs (at most 10,000)."""
+
+    @field_validator("max_parallel_jobs")
+    @classmethod
+    def _parallel_within_total(cls, value: int, info: ValidationInfo) -> int:
+        total = info.data.get("max_jobs")
+        if total is not None and value > total:
+            raise ValueError(f"must be <= max_jobs ({total})")
+        return value
+
+    @field_validator("ranges")
+    @classmethod
+    def _ranges(cls, value: tuple[ParameterRangeConfig, ...]) -> tuple[ParameterRangeConfig, ...]:
+        if not 1 <= len(value) <= 30:
+            raise ValueError(f"needs 1-30 ranges (a SageMaker limit), got {len(value)}")
+        names = [item.name for item in value]
+        if repeated := repeated_names("range names", names):
+            raise ValueError(repeated)
+        return value
+
+    @field_validator("hyperband_max_resource")
+    @classmethod
+    def _hyperband_resources(cls, value: int | None, info: ValidationInfo) -> int | None:
+        strategy, low = info.data.get("strategy"), info.data.get("hyperband_min_resource")
+        if strategy != "Hyperband":
+            if value is not None or low is not None:
+                raise ValueError("hyperband_min_resource/hyperband_max_resource need Hyperband")
+            return value
+        if value is None or low is None:
+            raise ValueError("Hyperband needs hyperband_min_resource and hyperband_max_resource")
+        if low >= value:
+            raise ValueError(f"must be above hyperband_min_resource ({low})")
+        return value
+
+
+class TrainingPipelineConfig(Section):
+    """A SageMaker Pipeline that trains (or tunes) one model with our training code."""
+
+    name: str = Field(pattern=r"^[a-z][a-z0-9-]{0,40}[a-z0-9]$")
+    """Short name; the pipeline and its training job are ``mlp-<environment>-<name>`` (at most
+    63 characters, a training job name's limit)."""
+    algorithm: Algorithm
+    """What to train: ``sklearn``, ``xgboost``, ``pytorch`` or ``automl`` (all of them)."""
+    task: Literal["classification", "regression"]
+    """Whether the target is a class or a number."""
+    target: str = Field(pattern=r"^[\w.-]{1,128}$")
+    """The target column of the training data."""
+    train_data: str = Field(pattern=r"^[\w!\-.*'()][\w!\-.*'()/]*/$", max_length=MAX_S3_KEY)
+    """Key prefix (ending in ``/``) of the training CSV files in the processed bucket."""
+    validation_data: str = Field(pattern=r"^[\w!\-.*'()][\w!\-.*'()/]*/$", max_length=MAX_S3_KEY)
+    """Key prefix of the validation CSV files in the processed bucket."""
+    framework: Literal["sklearn", "xgboost", "pytorch"] | None = None
+    """Run on AWS's prebuilt training container for this framework; or set ``image``."""
+    framework_image_tag: str | None = None
+    """The prebuilt container's tag; defaults per framework and CPU/GPU."""
+    image: ImageConfig | None = Field(default=None, validate_default=True)
+    """Run on our own training image (which has mlflow for experiment tracking)."""
+    hyperparameters: dict[
+        Annotated[str, Field(pattern=HYPERPARAMETER_NAME)], HyperparameterValue
+    ] = {}  # noqa: RUF012 (pydantic copies defaults)
+    """Fixed hyperparameters (passed to the training code as strings): names and values the
+    algorithm's trainer accepts (components/shared/hyperparameter_tables.py), not
+    algorithm/task/target."""
+    instance_type: str = Field(default="ml.m5.xlarge", pattern=SAGEMAKER_INSTANCE)
+    """Training instance type (GPU families for GPU training)."""
+    instance_count: int = Field(default=1, ge=1, le=64)
+    """Instances per training job; more than one only for pytorch (DDP)."""
+    volume_size_gb: int = Field(default=30, ge=1, le=16384)
+    """Storage per instance for data, checkpoints and the model."""
+    max_runtime_seconds: int = Field(default=3600, ge=60, le=2419200)
+    """Longest a training job may run."""
+    spot: SpotConfig = Field(default=SpotConfig(), validate_default=True)
+    """Managed spot training."""
+    tuning: TuningConfig | None = None
+    """Tune hyperparameters instead of training once."""
+    track_experiments: bool = Field(default=False, validate_default=True)
+    """Log runs to the stack's MLflow tracking server (needs ``image``: the prebuilt containers
+    have no mlflow and the private VPC cannot install it)."""
+
+    _framework_tag = field_validator("framework_image_tag")(tag_needs_framework)
+
+    _hyperparameters = field_validator("hyperparameters")(hyperparameters_accepted)
+
+    # The tuning ranges (validated inside this pipeline, after these fields) check themselves
+    # against its algorithm's table: the raw algorithm and task are shared through the context,
+    # None when invalid (reported at their own paths). `name` comes first and resets both, so a
+    # pipeline without them never sees the previous pipeline's. A model-level "before" validator
+    # would do it in one place, but it makes pydantic validate the JSON input as Python, where
+    # strict mode refuses lists for tuples.
+    @field_validator("name", mode="before")
+    @classmethod
+    def _new_pipeline(cls, value: Any, info: ValidationInfo) -> Any:
+        if isinstance(info.context, dict):
+            info.context[_ALGORITHM_CONTEXT] = info.context[_TASK_CONTEXT] = None
+        return value
+
+    @field_validator("algorithm", mode="before")
+    @classmethod
+    def _share_algorithm(cls, value: Any, info: ValidationInfo) -> Any:
+        if isinstance(info.context, dict):
+            known = hyperparameter_tables.ALGORITHM_TABLES
+            info.context[_ALGORITHM_CONTEXT] = (
+                value if isinstance(value, str) and value in known else None
+            )
+        return value
+
+    @field_validator("task", mode="before")
+    @classmethod
+    def _share_task(cls, value: Any, info: ValidationInfo) -> Any:
+        if isinstance(info.context, dict):
+            info.context[_TASK_CONTEXT] = (
+                value if isinstance(value, str) and value in METRICS else None
+            )
+        return value
+
+    @field_validator("name")
+    @classmethod
+    def _job_name_fits(cls, value: str, info: ValidationInfo) -> str:
+        return derived_name_fits(
+            value, info, lambda env: f"mlp-{env}-{value}", MAX_TRAINING_JOB_NAME,
+            "training job name",
+        )  # fmt: skip
+
+    @field_validator("image")
+    @classmethod
+    def _one_image_source(cls, value: ImageConfig | None, info: ValidationInfo) -> Any:
+        image_source(value, info)
+        framework, algorithm = info.data.get("framework"), info.data.get("algorithm")
+        if framework is not None and algorithm not in (None, "automl", framework):
+            raise ValueError(
+                f"algorithm {algorithm} needs the {algorithm} container, not {framework}"
+            )
+        if framework is not None and algorithm == "automl":
+            raise ValueError(
+                "automl trains every framework: it needs 'image' (our training image has them all)"
+            )
+        return value
+
+    @field_validator("instance_count")
+    @classmethod
+    def _distributed_algorithm(cls, value: int, info: ValidationInfo) -> int:
+        algorithm = info.data.get("algorithm")
+        if value > 1 and algorithm is not None and algorithm not in DISTRIBUTED_ALGORITHMS:
+            raise ValueError(
+                f"{algorithm} trains on one instance; only pytorch trains on several (DDP)"
+            )
+        return value
+
+    @field_validator("spot")
+    @classmethod
+    def _spot_wait(cls, value: SpotConfig, info: ValidationInfo) -> SpotConfig:
+        max_runtime = info.data.get("max_runtime_seconds")
+        if value.enabled and max_runtime is not None and value.max_wait_seconds < max_runtime:
+            raise ValueError(
+                f"max_wait_seconds ({value.max_wait_seconds}) must be >= max_runtime_seconds "
+                f"({max_runtime}): it includes the run itself"
+            )
+        return value
+
+    @field_validator("tuning")
+    @classmethod
+    def _tuning_objective(cls, value: TuningConfig | None, info: ValidationInfo) -> Any:
+        task = info.data.get("task")
+        if value is None or task is None:
+            return value
+        problems: list[tuple[str, str]] = []
+        if value.objective not in METRICS[task]:
+            problems.append(
+                (
+                    "",
+                    f"objective '{value.objective}' is not a {task} metric "
+                    f"(known: {', '.join(METRICS[task])})",
+                )
+            )
+        fixed = sorted(set(info.data.get("hyperparameters") or {}) & {r.name for r in value.ranges})
+        if fixed:
+            problems.append(("", f"{', '.join(fixed)} both fixed in hyperparameters and tuned"))
+        if problems:
+            raise PathProblems(problems)
+        return value
+
+    @field_validator("track_experiments")
+    @classmethod
+    def _tracking_needs_mlflow(cls, value: bool, info: ValidationInfo) -> bool:
+        framework = info.data.get("framework")
+        if value and framework is not None:
+            raise ValueError(
+                f"the prebuilt {framework} container has no mlflow and the private VPC cannot "
+                "pip-install it: set 'image' to an image built from docker/training.Dockerfile, "
+                "or set track_experiments to false"
+            )
+        return value
+
+    @property
+    def uses_gpu(self) -> bool:
+        """Whether the training instances have GPUs."""
+        return instance_family(self.instance_type) in GPU_FAMILIES
+
+
+class TrainingConfig(Section):
+    """Training infrastructure (the training layer)."""
+
+    repositories: RepositoriesConfig = RepositoriesConfig()
+    """ECR repositories for the training and serving images."""
+    notebooks: NotebooksConfig = NotebooksConfig()
+    """Notebook environments for data scientists."""
+    experiment_tracking: ExperimentTrackingConfig = ExperimentTrackingConfig()
+    """The MLflow tracking server."""
+    pipelines: tuple[TrainingPipelineConfig, ...] = ()
+    """Training pipelines (one model each)."""
+
+    @field_validator("pipelines")
+    @classmethod
+    def _unique_pipelines(
+        cls, value: tuple[TrainingPipelineConfig, ...], info: ValidationInfo
+    ) -> tuple[TrainingPipelineConfig, ...]:
+        names = [pipeline.name for pipeline in value]
+        if repeated := repeated_names("pipeline names", names):
+            raise ValueError(repeated)
+        tracking = info.data.get("experiment_tracking")
+        tracked = [p.name for p in value if p.track_experiments]
+        if tracking is not None and not tracking.enabled and tracked:
+            raise ValueError(
+                f"{', '.join(tracked)} track experiments but experiment_tracking is disabled"
+            )
+        return value

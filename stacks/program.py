@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Protocol
 
 import pulumi
@@ -54,6 +53,7 @@ from components.serving.layer import ServingLayer, ServingLayerArgs, needs_sourc
 from components.serving.model import PREBUILT_REPOSITORIES, ModelImage
 from components.serving.spec import ServingEndpointConfig, VariantConfig
 from components.shared.code_archive import (
+    ARCHIVE_DIR,
     build_monitoring_archive,
     build_source_archive,
     build_training_archive,
@@ -68,6 +68,7 @@ from components.shared.images import (
     ImageConfig,
 )
 from components.shared.retention import DataRetention
+from components.shared.spec_rules import PROJECT_ROOT
 from components.training.layer import (
     PipelineSpec,
     RepositoriesSpec,
@@ -81,12 +82,6 @@ from components.training.pipeline_definition import ParameterRange, TrainingJobS
 from components.training.spec import TrainingPipelineConfig
 from stacks.config import ConfigError, PlatformConfig, load_platform_config
 from stacks.layers import PROJECT, teardown_order
-
-#: The repository root: the source archive is built from its ``workloads/``.
-PROJECT_ROOT = Path(__file__).resolve().parents[1]
-
-#: Where the program writes the archives it uploads (ignored by git).
-ARCHIVE_DIR = PROJECT_ROOT / "build" / "archives"
 
 
 class LayerComponent(Protocol):

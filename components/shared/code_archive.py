@@ -41,7 +41,11 @@ from pathlib import Path
 import pulumi
 import pulumi_aws as aws
 
+from components.shared.spec_rules import PROJECT_ROOT
 from workloads.inference.handler_code import ENTRY_POINT, ENTRY_POINT_SOURCE, HANDLER_FILES
+
+#: Where the program writes the archives it uploads (ignored by git).
+ARCHIVE_DIR = PROJECT_ROOT / "build" / "archives"
 
 
 @dataclass(frozen=True)

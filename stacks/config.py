@@ -66,12 +66,10 @@ class ConfigError(Exception):
 def _known_layer(name: str) -> str:
     if name not in LAYERS:
         raise ValueError(f"'{name}' is not a layer (known: {', '.join(LAYERS)})")
-    if not LAYERS[name].implemented:
-        raise ValueError(f"'{name}' is not available yet in this version")
     return name
 
 
-#: A layer name from stacks/layers.py whose components exist.
+#: A layer name from stacks/layers.py.
 LayerName = Annotated[str, AfterValidator(_known_layer)]
 
 

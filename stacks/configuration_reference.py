@@ -96,8 +96,10 @@ OVERVIEW_ROWS: tuple[tuple[str, str], ...] = (
 )
 
 OVERVIEW_BEFORE = """\
-`stacks/config.py` validates everything once, with frozen pydantic models that reject unknown
-keys. Keys live under the project namespace; paths in error messages are these keys:"""
+Each layer's settings are declared once, in its package's `spec.py` (`components/<layer>/spec.py`):
+frozen pydantic models that reject unknown keys, with every service limit as a field constraint.
+`stacks/config.py` composes them, adds the production-tier and cross-layer rules, and validates a
+stack once. Keys live under the project namespace; paths in error messages are these keys:"""
 
 OVERVIEW_AFTER = """\
 Stack files are read strictly: duplicate keys, YAML aliases, a root or `config:` that is not a
@@ -314,17 +316,18 @@ def render(config: type[BaseModel] = PlatformConfig) -> str:
         "",
     ]
     stack_rows: list[Row] = []
-    sections: list[tuple[str, str, list[Row]]] = []
+    sections: list[tuple[str, str, str, list[Row]]] = []
     for name, field in config.model_fields.items():
         key = field.alias or f"{NAMESPACE}:{name}"
         if _is_model(_strip_annotated(field.annotation)):
             nested = typing.cast(type[BaseModel], _strip_annotated(field.annotation))
-            sections.append((key, docstrings.get(name, ""), list(rows(nested, key))))
+            declared = f"Declared in `{nested.__module__.replace('.', '/')}.py`."
+            sections.append((key, docstrings.get(name, ""), declared, list(rows(nested, key))))
         else:
             stack_rows.extend(rows_of_field(name, field, key, docstrings))
     lines += ["### The stack", "", *_table(stack_rows), ""]
-    for key, description, section_rows in sections:
-        lines += [f"### `{key}`", "", description, "", *_table(section_rows), ""]
+    for key, description, declared, section_rows in sections:
+        lines += [f"### `{key}`", "", f"{description} {declared}", "", *_table(section_rows), ""]
     return "\n".join(lines).rstrip("\n") + "\n"
 
 

@@ -36,36 +36,19 @@ class Layer:
     """The ComponentResource type token; with the name it makes the layer's stable URN."""
     depends_on: tuple[str, ...]
     """Layers whose outputs this one consumes; they must be deployed with it."""
-    implemented: bool
-    """False while the layer's config section exists but its components do not yet."""
 
 
 #: Every layer, in deployment order (each layer only depends on layers before it).
 LAYERS: dict[str, Layer] = {
     layer.name: layer
     for layer in (
-        Layer("data", f"{TYPE_PACKAGE}:data:DataLayer", (), implemented=True),
-        Layer(
-            "feature_store",
-            f"{TYPE_PACKAGE}:featurestore:FeatureStoreLayer",
-            ("data",),
-            implemented=True,
-        ),
-        Layer("training", f"{TYPE_PACKAGE}:training:TrainingLayer", ("data",), implemented=True),
-        Layer("gpu", f"{TYPE_PACKAGE}:gpu:GpuCompute", ("data",), implemented=True),
-        Layer("serving", f"{TYPE_PACKAGE}:serving:ServingLayer", ("data",), implemented=True),
-        Layer(
-            "monitoring",
-            f"{TYPE_PACKAGE}:monitoring:MonitoringLayer",
-            ("data", "serving"),
-            implemented=True,
-        ),
-        Layer(
-            "kubernetes",
-            f"{TYPE_PACKAGE}:kubernetes:KubernetesLayer",
-            ("data",),
-            implemented=True,
-        ),
+        Layer("data", f"{TYPE_PACKAGE}:data:DataLayer", ()),
+        Layer("feature_store", f"{TYPE_PACKAGE}:featurestore:FeatureStoreLayer", ("data",)),
+        Layer("training", f"{TYPE_PACKAGE}:training:TrainingLayer", ("data",)),
+        Layer("gpu", f"{TYPE_PACKAGE}:gpu:GpuCompute", ("data",)),
+        Layer("serving", f"{TYPE_PACKAGE}:serving:ServingLayer", ("data",)),
+        Layer("monitoring", f"{TYPE_PACKAGE}:monitoring:MonitoringLayer", ("data", "serving")),
+        Layer("kubernetes", f"{TYPE_PACKAGE}:kubernetes:KubernetesLayer", ("data",)),
     )
 }
 

@@ -95,6 +95,8 @@ def test_readme_target_commands_use_the_layer_globs() -> None:
 @pytest.mark.parametrize("stack", ["dev", "prod"])
 def test_every_stack_lists_only_layers_it_can_deploy(stack: str) -> None:
     from stacks.config import load_platform_config
+    from stacks.program import LAYER_DEPLOYERS
 
     config = load_platform_config(stack, stack_config(stack))
-    assert all(LAYERS[name].implemented for name in config.layers)
+    # (was: every listed layer is flagged ``implemented``, a flag every layer carried as True)
+    assert all(name in LAYER_DEPLOYERS for name in config.layers)

@@ -15,9 +15,7 @@ import pulumi
 import pulumi_aws as aws
 from pulumi.runtime import config as runtime_config
 
-from components.data.bucket import LifecycleRules
-from components.data.layer import ACCESS_LOG_BUCKET, DATA_BUCKETS, DataLayer, DataLayerArgs
-from components.data.spec import BucketLifecycle
+from components.data.layer import DataLayer
 from components.feature_store.layer import (
     FeatureGroupSpec,
     FeatureStoreLayer,
@@ -133,36 +131,15 @@ def aws_provider(config: PlatformConfig, stack: str) -> aws.Provider:
     )
 
 
-def lifecycle_rules(bucket: BucketLifecycle) -> LifecycleRules:
-    """Map one bucket's lifecycle config to the component's rules."""
-    return LifecycleRules(
-        transitions=[(step.days, step.storage_class) for step in bucket.transitions],
-        expiration_days=bucket.expiration_days,
-        noncurrent_version_expiration_days=bucket.noncurrent_version_expiration_days,
-        abort_incomplete_multipart_upload_days=bucket.abort_incomplete_multipart_upload_days,
-    )
-
-
 def deploy_data_layer(context: DeployContext) -> DataLayer:
-    """The data layer from the ``data`` section."""
+    """The data layer from the ``data`` section; it builds the platform the others deploy into."""
     config = context.config
-    data = config.data
     return DataLayer(
         "data",
-        DataLayerArgs(
-            environment=config.environment,
-            region=config.region,
-            retention=context.retention,
-            kms_deletion_window_days=data.kms.deletion_window_days,
-            bucket_lifecycles={
-                purpose: lifecycle_rules(getattr(data.buckets, purpose))
-                for purpose in (*DATA_BUCKETS, ACCESS_LOG_BUCKET)
-            },
-            vpc_cidr=data.network.cidr,
-            subnet_cidrs=data.network.subnet_cidrs(),
-            flow_log_traffic=data.network.flow_log_traffic,
-            log_retention_days=data.log_retention_days,
-        ),
+        config.data,
+        environment=config.environment,
+        region=config.region,
+        retention=context.retention,
         opts=context.opts,
     )
 

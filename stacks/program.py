@@ -21,7 +21,7 @@ from components.feature_store.layer import (
     FeatureStoreLayer,
     FeatureStoreLayerArgs,
 )
-from components.gpu.layer import GpuCompute, GpuComputeArgs
+from components.gpu.layer import GpuCompute
 from components.kubernetes.eks_cluster import NodeGroupSpec
 from components.kubernetes.layer import (
     EksSpec,
@@ -238,34 +238,7 @@ def deploy_serving_layer(context: DeployContext) -> ServingLayer:
 
 def deploy_gpu_layer(context: DeployContext) -> GpuCompute:
     """The GPU instances from the ``gpu`` section, in the data layer's VPC."""
-    config, data = context.config, context.layers["data"]
-    gpu = config.gpu
-    return GpuCompute(
-        "gpu",
-        GpuComputeArgs(
-            environment=config.environment,
-            region=config.region,
-            instance_types=list(gpu.instance_types),
-            min_size=gpu.min_size,
-            max_size=gpu.max_size,
-            desired_capacity=gpu.desired_capacity,
-            on_demand_base_capacity=gpu.on_demand_base_capacity,
-            on_demand_percentage_above_base=gpu.on_demand_percentage_above_base,
-            ami_name_filter=gpu.ami_name_filter,
-            root_volume_size_gb=gpu.root_volume_size_gb,
-            vpc_id=data.vpc_id,
-            subnet_ids=data.subnet_ids,
-            endpoint_security_group_id=data.endpoint_security_group_id,
-            s3_prefix_list_id=data.s3_prefix_list_id,
-            kms_key_arn=data.kms_key_arn,
-            data_bucket_arn=data.buckets["processed"].arn,
-            work_bucket_arn=data.buckets["experiments"].arn,
-            log_group_arn=data.log_group_arn,
-            account_id=data.account_id,
-            partition=data.partition,
-        ),
-        opts=context.opts,
-    )
+    return GpuCompute("gpu", context.config.gpu, context.layers["data"].platform, opts=context.opts)
 
 
 def pipeline_name(environment: str, pipeline: TrainingPipelineConfig) -> str:

@@ -16,11 +16,7 @@ import pulumi_aws as aws
 from pulumi.runtime import config as runtime_config
 
 from components.data.layer import DataLayer
-from components.feature_store.layer import (
-    FeatureGroupSpec,
-    FeatureStoreLayer,
-    FeatureStoreLayerArgs,
-)
+from components.feature_store.layer import FeatureStoreLayer
 from components.gpu.layer import GpuCompute
 from components.kubernetes.eks_cluster import NodeGroupSpec
 from components.kubernetes.layer import (
@@ -350,28 +346,10 @@ def deploy_training_layer(context: DeployContext) -> TrainingLayer:
 
 def deploy_feature_store_layer(context: DeployContext) -> FeatureStoreLayer:
     """The feature-store layer from the ``feature_store`` section, on top of the data layer."""
-    config = context.config
-    section = config.feature_store
     return FeatureStoreLayer(
         "feature_store",
-        FeatureStoreLayerArgs(
-            environment=config.environment,
-            region=config.region,
-            platform=context.layers["data"].platform,
-            retention=context.retention,
-            groups=[
-                FeatureGroupSpec(
-                    definition=group.definition,
-                    online_store=group.online.enabled,
-                    storage_type=group.online.storage_type,
-                    ttl_days=group.online.ttl_days,
-                    offline_store=group.offline.enabled,
-                    table_format=group.offline.table_format,
-                )
-                for group in section.groups
-            ],
-            athena_bytes_scanned_cutoff=section.athena.bytes_scanned_cutoff_gb * 1024**3,
-        ),
+        context.config.feature_store,
+        context.layers["data"].platform,
         opts=context.opts,
     )
 

@@ -15,15 +15,9 @@ import pulumi
 import pulumi_aws as aws
 from pulumi.runtime import config as runtime_config
 
-from components.data.bucket import LifecycleRules
-from components.data.layer import ACCESS_LOG_BUCKET, DATA_BUCKETS, DataLayer, DataLayerArgs
-from components.data.spec import BucketLifecycle
-from components.feature_store.layer import (
-    FeatureGroupSpec,
-    FeatureStoreLayer,
-    FeatureStoreLayerArgs,
-)
-from components.gpu.layer import GpuCompute, GpuComputeArgs
+from components.data.layer import DataLayer
+from components.feature_store.layer import FeatureStoreLayer
+from components.gpu.layer import GpuCompute
 from components.kubernetes.eks_cluster import NodeGroupSpec
 from components.kubernetes.layer import (
     EksSpec,
@@ -133,36 +127,15 @@ def aws_provider(config: PlatformConfig, stack: str) -> aws.Provider:
     )
 
 
-def lifecycle_rules(bucket: BucketLifecycle) -> LifecycleRules:
-    """Map one bucket's lifecycle config to the component's rules."""
-    return LifecycleRules(
-        transitions=[(step.days, step.storage_class) for step in bucket.transitions],
-        expiration_days=bucket.expiration_days,
-        noncurrent_version_expiration_days=bucket.noncurrent_version_expiration_days,
-        abort_incomplete_multipart_upload_days=bucket.abort_incomplete_multipart_upload_days,
-    )
-
-
 def deploy_data_layer(context: DeployContext) -> DataLayer:
-    """The data layer from the ``data`` section."""
+    """The data layer from the ``data`` section; it builds the platform the others deploy into."""
     config = context.config
-    data = config.data
     return DataLayer(
         "data",
-        DataLayerArgs(
-            environment=config.environment,
-            region=config.region,
-            retention=context.retention,
-            kms_deletion_window_days=data.kms.deletion_window_days,
-            bucket_lifecycles={
-                purpose: lifecycle_rules(getattr(data.buckets, purpose))
-                for purpose in (*DATA_BUCKETS, ACCESS_LOG_BUCKET)
-            },
-            vpc_cidr=data.network.cidr,
-            subnet_cidrs=data.network.subnet_cidrs(),
-            flow_log_traffic=data.network.flow_log_traffic,
-            log_retention_days=data.log_retention_days,
-        ),
+        config.data,
+        environment=config.environment,
+        region=config.region,
+        retention=context.retention,
         opts=context.opts,
     )
 
@@ -261,34 +234,7 @@ def deploy_serving_layer(context: DeployContext) -> ServingLayer:
 
 def deploy_gpu_layer(context: DeployContext) -> GpuCompute:
     """The GPU instances from the ``gpu`` section, in the data layer's VPC."""
-    config, data = context.config, context.layers["data"]
-    gpu = config.gpu
-    return GpuCompute(
-        "gpu",
-        GpuComputeArgs(
-            environment=config.environment,
-            region=config.region,
-            instance_types=list(gpu.instance_types),
-            min_size=gpu.min_size,
-            max_size=gpu.max_size,
-            desired_capacity=gpu.desired_capacity,
-            on_demand_base_capacity=gpu.on_demand_base_capacity,
-            on_demand_percentage_above_base=gpu.on_demand_percentage_above_base,
-            ami_name_filter=gpu.ami_name_filter,
-            root_volume_size_gb=gpu.root_volume_size_gb,
-            vpc_id=data.vpc_id,
-            subnet_ids=data.subnet_ids,
-            endpoint_security_group_id=data.endpoint_security_group_id,
-            s3_prefix_list_id=data.s3_prefix_list_id,
-            kms_key_arn=data.kms_key_arn,
-            data_bucket_arn=data.buckets["processed"].arn,
-            work_bucket_arn=data.buckets["experiments"].arn,
-            log_group_arn=data.log_group_arn,
-            account_id=data.account_id,
-            partition=data.partition,
-        ),
-        opts=context.opts,
-    )
+    return GpuCompute("gpu", context.config.gpu, context.layers["data"].platform, opts=context.opts)
 
 
 def pipeline_name(environment: str, pipeline: TrainingPipelineConfig) -> str:
@@ -400,28 +346,10 @@ def deploy_training_layer(context: DeployContext) -> TrainingLayer:
 
 def deploy_feature_store_layer(context: DeployContext) -> FeatureStoreLayer:
     """The feature-store layer from the ``feature_store`` section, on top of the data layer."""
-    config = context.config
-    section = config.feature_store
     return FeatureStoreLayer(
         "feature_store",
-        FeatureStoreLayerArgs(
-            environment=config.environment,
-            region=config.region,
-            platform=context.layers["data"].platform,
-            retention=context.retention,
-            groups=[
-                FeatureGroupSpec(
-                    definition=group.definition,
-                    online_store=group.online.enabled,
-                    storage_type=group.online.storage_type,
-                    ttl_days=group.online.ttl_days,
-                    offline_store=group.offline.enabled,
-                    table_format=group.offline.table_format,
-                )
-                for group in section.groups
-            ],
-            athena_bytes_scanned_cutoff=section.athena.bytes_scanned_cutoff_gb * 1024**3,
-        ),
+        context.config.feature_store,
+        context.layers["data"].platform,
         opts=context.opts,
     )
 

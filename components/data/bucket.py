@@ -12,40 +12,27 @@ public-access block or encryption when a stack is destroyed.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import pulumi
 import pulumi_aws as aws
 
+from components.data.spec import BucketLifecycle
 from components.shared import iam_policies
 from components.shared.retention import DataRetention
 
 
 @dataclass(frozen=True)
-class LifecycleRules:
-    """Lifecycle rules of one bucket."""
-
-    transitions: Sequence[tuple[int, str]] = ()
-    """``(days, storage_class)`` pairs for current versions, in increasing order of days."""
-    expiration_days: int | None = None
-    """Expire current versions after this many days; None keeps them."""
-    noncurrent_version_expiration_days: int = 90
-    """Delete noncurrent versions this many days after they were superseded."""
-    abort_incomplete_multipart_upload_days: int = 7
-    """Abort unfinished multipart uploads after this many days."""
-
-
-@dataclass(frozen=True)
 class SecureBucketArgs:
-    """Inputs of a SecureBucket."""
+    """Inputs of a SecureBucket: its lifecycle section, and where its key and logs come from."""
 
     retention: DataRetention
     """Whether the bucket and its settings survive ``pulumi destroy``."""
     kms_key_arn: pulumi.Input[str] | None
     """Customer-managed key for SSE-KMS; None means SSE-S3, for access-log buckets only."""
-    lifecycle: LifecycleRules = field(default_factory=LifecycleRules)
-    """Lifecycle rules; defaults expire old versions after 90 days and abort stale uploads."""
+    lifecycle: BucketLifecycle = field(default_factory=BucketLifecycle)
+    """The bucket's lifecycle section, read as validated; the spec's defaults expire old versions
+    after 90 days and abort stale uploads."""
     access_log_bucket: pulumi.Input[str] | None = None
     """Bucket that receives this bucket's server access logs; None for the log bucket itself."""
     receives_access_logs_of_account: pulumi.Input[str] | None = None
@@ -101,24 +88,10 @@ class SecureBucket(pulumi.ComponentResource):
             restrict_public_buckets=True,
             opts=retention.stateful(bucket),
         )
-        if args.kms_key_arn is None:
-            default_encryption = aws.s3.BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultArgs(  # noqa: E501
-                sse_algorithm="AES256"
-            )
-        else:
-            default_encryption = aws.s3.BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultArgs(  # noqa: E501
-                sse_algorithm="aws:kms", kms_master_key_id=args.kms_key_arn
-            )
         aws.s3.BucketServerSideEncryptionConfiguration(
             f"{name}-encryption",
             bucket=bucket.id,
-            rules=[
-                aws.s3.BucketServerSideEncryptionConfigurationRuleArgs(
-                    apply_server_side_encryption_by_default=default_encryption,
-                    # The bucket key cuts KMS requests (and cost) by ~99% for SSE-KMS.
-                    bucket_key_enabled=args.kms_key_arn is not None,
-                )
-            ],
+            rules=[_encryption_rule(args.kms_key_arn)],
             opts=retention.stateful(bucket),
         )
         versioning = aws.s3.BucketVersioning(
@@ -145,21 +118,10 @@ class SecureBucket(pulumi.ComponentResource):
                 opts=retention.stateful(bucket),
             )
 
-        account = args.receives_access_logs_of_account
-        policy = pulumi.Output.all(bucket.arn, account).apply(
-            lambda values: iam_policies.policy_json(
-                *iam_policies.deny_insecure_transport(values[0]),
-                *(
-                    [iam_policies.allow_server_access_log_delivery(values[0], values[1])]
-                    if values[1] is not None
-                    else []
-                ),
-            )
-        )
         aws.s3.BucketPolicy(
             f"{name}-policy",
             bucket=bucket.id,
-            policy=policy,
+            policy=_bucket_policy(bucket.arn, args.receives_access_logs_of_account),
             # S3 rejects policy writes while the public access block is being applied.
             opts=retention.stateful(bucket, depends_on=[public_access, ownership]),
         )
@@ -169,7 +131,42 @@ class SecureBucket(pulumi.ComponentResource):
         self.register_outputs({"bucket": self.bucket, "arn": self.arn})
 
 
-def _lifecycle_rule(rules: LifecycleRules) -> aws.s3.BucketLifecycleConfigurationRuleArgs:
+def _encryption_rule(
+    kms_key_arn: pulumi.Input[str] | None,
+) -> aws.s3.BucketServerSideEncryptionConfigurationRuleArgs:
+    """Default encryption: SSE-KMS with the bucket key under ``kms_key_arn``, else SSE-S3."""
+    if kms_key_arn is None:
+        default_encryption = aws.s3.BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultArgs(  # noqa: E501
+            sse_algorithm="AES256"
+        )
+    else:
+        default_encryption = aws.s3.BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultArgs(  # noqa: E501
+            sse_algorithm="aws:kms", kms_master_key_id=kms_key_arn
+        )
+    return aws.s3.BucketServerSideEncryptionConfigurationRuleArgs(
+        apply_server_side_encryption_by_default=default_encryption,
+        # The bucket key cuts KMS requests (and cost) by ~99% for SSE-KMS.
+        bucket_key_enabled=kms_key_arn is not None,
+    )
+
+
+def _bucket_policy(
+    bucket_arn: pulumi.Output[str], log_delivery_account: pulumi.Input[str] | None
+) -> pulumi.Output[str]:
+    """Deny requests without TLS 1.2+; for a log bucket, also let S3 deliver the account's logs."""
+    return pulumi.Output.all(bucket_arn, log_delivery_account).apply(
+        lambda values: iam_policies.policy_json(
+            *iam_policies.deny_insecure_transport(values[0]),
+            *(
+                [iam_policies.allow_server_access_log_delivery(values[0], values[1])]
+                if values[1] is not None
+                else []
+            ),
+        )
+    )
+
+
+def _lifecycle_rule(rules: BucketLifecycle) -> aws.s3.BucketLifecycleConfigurationRuleArgs:
     """One rule over the whole bucket that applies every configured lifecycle setting."""
     return aws.s3.BucketLifecycleConfigurationRuleArgs(
         id="platform-lifecycle",
@@ -178,9 +175,9 @@ def _lifecycle_rule(rules: LifecycleRules) -> aws.s3.BucketLifecycleConfiguratio
         filter=aws.s3.BucketLifecycleConfigurationRuleFilterArgs(prefix=""),
         transitions=[
             aws.s3.BucketLifecycleConfigurationRuleTransitionArgs(
-                days=days, storage_class=storage_class
+                days=transition.days, storage_class=transition.storage_class
             )
-            for days, storage_class in rules.transitions
+            for transition in rules.transitions
         ]
         or None,
         expiration=aws.s3.BucketLifecycleConfigurationRuleExpirationArgs(days=rules.expiration_days)

@@ -8,14 +8,12 @@ security groups) are the contract the later layers build on.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
-
 import pulumi
 import pulumi_aws as aws
 
-from components.data.bucket import LifecycleRules, SecureBucket, SecureBucketArgs
+from components.data.bucket import SecureBucket, SecureBucketArgs
 from components.data.network import PrivateNetwork, PrivateNetworkArgs
+from components.data.spec import DataConfig, KmsKeyConfig, NetworkConfig
 from components.platform import PlatformContext
 from components.shared import iam_policies
 from components.shared.retention import DataRetention
@@ -25,38 +23,6 @@ DATA_BUCKETS = ("raw", "processed", "models", "experiments", "capture", "monitor
 
 #: The bucket that receives every other bucket's server access logs.
 ACCESS_LOG_BUCKET = "access_logs"
-
-
-@dataclass(frozen=True)
-class DataLayerArgs:
-    """Inputs of the DataLayer."""
-
-    environment: str
-    """Short environment name, used in names (``dev``, ``prod``)."""
-    region: str
-    """The AWS region the layer is deployed to."""
-    retention: DataRetention
-    """Whether stateful resources survive ``pulumi destroy``."""
-    kms_deletion_window_days: int
-    """Days a deleted platform key stays recoverable (7-30)."""
-    bucket_lifecycles: Mapping[str, LifecycleRules]
-    """Lifecycle rules for every bucket in ``DATA_BUCKETS`` and ``ACCESS_LOG_BUCKET``."""
-    vpc_cidr: str
-    """The VPC's range."""
-    subnet_cidrs: list[str]
-    """One private subnet range per availability zone, in zone order."""
-    flow_log_traffic: str
-    """Traffic the VPC flow logs record."""
-    log_retention_days: int
-    """Retention of the platform's log groups."""
-
-    def __post_init__(self) -> None:
-        expected = {*DATA_BUCKETS, ACCESS_LOG_BUCKET}
-        if set(self.bucket_lifecycles) != expected:
-            raise ValueError(
-                f"bucket_lifecycles: expected keys {sorted(expected)}, "
-                f"got {sorted(self.bucket_lifecycles)}"
-            )
 
 
 class DataLayer(pulumi.ComponentResource):
@@ -92,93 +58,52 @@ class DataLayer(pulumi.ComponentResource):
     """What every other layer is deployed into: these outputs and the stack's identity."""
 
     def __init__(
-        self, name: str, args: DataLayerArgs, opts: pulumi.ResourceOptions | None = None
+        self,
+        name: str,
+        spec: DataConfig,
+        *,
+        environment: str,
+        region: str,
+        retention: DataRetention,
+        opts: pulumi.ResourceOptions | None = None,
     ) -> None:
+        """Build the layer from its ``data`` section in the stack ``environment`` and ``region``.
+
+        The data layer creates the :class:`PlatformContext`, so unlike the other layers it takes
+        the stack's identity (environment, region, teardown policy) explicitly.
+        """
         super().__init__("mlplatform:data:DataLayer", name, None, opts)
-        retention = args.retention
-        prefix = f"mlp-{args.environment}"
+        prefix = f"mlp-{environment}"
         invoke = pulumi.InvokeOutputOptions(parent=self)
         identity = aws.get_caller_identity_output(opts=invoke)
         partition = aws.get_partition_output(opts=invoke)
-        zones = aws.get_availability_zones(
-            state="available",
-            # Regular zones only: Local and Wavelength zones (opt-in) lack most endpoints.
-            filters=[
-                aws.GetAvailabilityZonesFilterArgs(
-                    name="opt-in-status", values=["opt-in-not-required"]
-                )
-            ],
-            opts=pulumi.InvokeOptions(parent=self),
-        ).names
-        if len(zones) < len(args.subnet_cidrs):
-            raise ValueError(
-                f"data.network.availability_zones: {len(args.subnet_cidrs)} requested but "
-                f"{args.region} has {len(zones)} available"
-            )
+        zones = _availability_zones(self, spec.network, region)
 
-        key = aws.kms.Key(
-            f"{prefix}-key",
-            description=f"ml-platform {args.environment}: data, logs, models",
-            enable_key_rotation=True,
-            deletion_window_in_days=args.kms_deletion_window_days,
-            policy=pulumi.Output.all(partition.partition, identity.account_id).apply(
-                lambda values: iam_policies.platform_key_policy(values[0], values[1], args.region)
-            ),
-            opts=retention.stateful(self),
+        key = _platform_key(
+            self, prefix, spec.kms, environment, region, retention, partition, identity
         )
-        aws.kms.Alias(
-            f"{prefix}-key-alias",
-            name=f"alias/ml-platform-{args.environment}",
-            target_key_id=key.key_id,
-            opts=retention.stateful(key),
-        )
-
-        access_logs = SecureBucket(
-            f"{prefix}-access-logs",
-            SecureBucketArgs(
-                retention=retention,
-                kms_key_arn=None,
-                lifecycle=args.bucket_lifecycles[ACCESS_LOG_BUCKET],
-                receives_access_logs_of_account=identity.account_id,
-            ),
-            opts=pulumi.ResourceOptions(parent=self),
-        )
-        self.buckets = {ACCESS_LOG_BUCKET: access_logs}
-        for purpose in DATA_BUCKETS:
-            self.buckets[purpose] = SecureBucket(
-                f"{prefix}-{purpose}",
-                SecureBucketArgs(
-                    retention=retention,
-                    kms_key_arn=key.arn,
-                    lifecycle=args.bucket_lifecycles[purpose],
-                    access_log_bucket=access_logs.bucket,
-                ),
-                opts=pulumi.ResourceOptions(parent=self),
-            )
-
-        log_group_prefix = f"/ml-platform/{args.environment}"
+        self.buckets = _buckets(self, prefix, spec, retention, key.arn, identity.account_id)
+        log_group_prefix = f"/ml-platform/{environment}"
         network = PrivateNetwork(
             f"{prefix}-network",
+            spec.network,
             PrivateNetworkArgs(
-                cidr=args.vpc_cidr,
-                subnets=list(zip(zones, args.subnet_cidrs, strict=False)),
-                region=args.region,
+                zones=zones,
+                region=region,
                 account_id=identity.account_id,
                 partition=partition.partition,
                 kms_key_arn=key.arn,
-                log_retention_days=args.log_retention_days,
+                log_retention_days=spec.log_retention_days,
                 log_group_prefix=log_group_prefix,
                 retention=retention,
-                flow_log_traffic=args.flow_log_traffic,
             ),
             opts=pulumi.ResourceOptions(parent=self),
         )
-
         glue_database = aws.glue.CatalogDatabase(
             f"{prefix}-catalog",
             # Glue/Athena names allow lowercase letters, digits and underscores only.
-            name=f"ml_platform_{args.environment}",
-            description=f"ml-platform {args.environment}: processed datasets and features",
+            name=f"ml_platform_{environment}",
+            description=f"ml-platform {environment}: processed datasets and features",
             location_uri=self.buckets["processed"].bucket.apply(lambda bucket: f"s3://{bucket}/"),
             opts=retention.stateful(self),
         )
@@ -186,7 +111,7 @@ class DataLayer(pulumi.ComponentResource):
             f"{prefix}-workloads",
             name=f"{log_group_prefix}/workloads",
             kms_key_id=key.arn,
-            retention_in_days=args.log_retention_days,
+            retention_in_days=spec.log_retention_days,
             opts=retention.stateful(self),
         )
 
@@ -202,24 +127,7 @@ class DataLayer(pulumi.ComponentResource):
         self.log_group_name = workload_logs.name
         self.account_id = identity.account_id
         self.partition = partition.partition
-        self.platform = PlatformContext(
-            environment=args.environment,
-            region=args.region,
-            retention=retention,
-            log_retention_days=args.log_retention_days,
-            vpc_cidr=args.vpc_cidr,
-            account_id=self.account_id,
-            partition=self.partition,
-            kms_key_arn=self.kms_key_arn,
-            buckets=self.buckets,
-            vpc_id=self.vpc_id,
-            subnet_ids=self.subnet_ids,
-            workload_security_group_id=self.workload_security_group_id,
-            endpoint_security_group_id=self.endpoint_security_group_id,
-            s3_prefix_list_id=self.s3_prefix_list_id,
-            log_group_arn=self.log_group_arn,
-            glue_database_name=self.glue_database_name,
-        )
+        self.platform = _platform_context(self, spec, environment, region, retention)
         self.register_outputs(self.exports())
 
     def exports(self) -> dict[str, pulumi.Output]:
@@ -238,3 +146,116 @@ class DataLayer(pulumi.ComponentResource):
             "glue_database_name": self.glue_database_name,
             "log_group_name": self.log_group_name,
         }
+
+
+def _availability_zones(parent: DataLayer, network: NetworkConfig, region: str) -> list[str]:
+    """The first ``network.availability_zones`` zones of the region, one per private subnet.
+
+    The spec bounds the count, but only the region knows how many zones it has, so a region with
+    fewer stops the deploy here.
+    """
+    zones = aws.get_availability_zones(
+        state="available",
+        # Regular zones only: Local and Wavelength zones (opt-in) lack most endpoints.
+        filters=[
+            aws.GetAvailabilityZonesFilterArgs(name="opt-in-status", values=["opt-in-not-required"])
+        ],
+        opts=pulumi.InvokeOptions(parent=parent),
+    ).names
+    if len(zones) < network.availability_zones:
+        raise ValueError(
+            f"data.network.availability_zones: {network.availability_zones} requested but "
+            f"{region} has {len(zones)} available"
+        )
+    return zones[: network.availability_zones]
+
+
+def _platform_key(
+    parent: DataLayer,
+    prefix: str,
+    kms: KmsKeyConfig,
+    environment: str,
+    region: str,
+    retention: DataRetention,
+    partition: pulumi.Output[aws.GetPartitionResult],
+    identity: pulumi.Output[aws.GetCallerIdentityResult],
+) -> aws.kms.Key:
+    """The platform's customer-managed key (rotated, policy from iam_policies) and its alias."""
+    key = aws.kms.Key(
+        f"{prefix}-key",
+        description=f"ml-platform {environment}: data, logs, models",
+        enable_key_rotation=True,
+        deletion_window_in_days=kms.deletion_window_days,
+        policy=pulumi.Output.all(partition.partition, identity.account_id).apply(
+            lambda values: iam_policies.platform_key_policy(values[0], values[1], region)
+        ),
+        opts=retention.stateful(parent),
+    )
+    aws.kms.Alias(
+        f"{prefix}-key-alias",
+        name=f"alias/ml-platform-{environment}",
+        target_key_id=key.key_id,
+        opts=retention.stateful(key),
+    )
+    return key
+
+
+def _buckets(
+    parent: DataLayer,
+    prefix: str,
+    spec: DataConfig,
+    retention: DataRetention,
+    kms_key_arn: pulumi.Output[str],
+    account_id: pulumi.Output[str],
+) -> dict[str, SecureBucket]:
+    """The access-log bucket (SSE-S3, S3 cannot log into SSE-KMS), then each data bucket.
+
+    Every bucket takes its own lifecycle section of ``spec.buckets``, the field named like it.
+    """
+    access_logs = SecureBucket(
+        f"{prefix}-access-logs",
+        SecureBucketArgs(
+            retention=retention,
+            kms_key_arn=None,
+            lifecycle=spec.buckets.access_logs,
+            receives_access_logs_of_account=account_id,
+        ),
+        opts=pulumi.ResourceOptions(parent=parent),
+    )
+    buckets = {ACCESS_LOG_BUCKET: access_logs}
+    for purpose in DATA_BUCKETS:
+        buckets[purpose] = SecureBucket(
+            f"{prefix}-{purpose}",
+            SecureBucketArgs(
+                retention=retention,
+                kms_key_arn=kms_key_arn,
+                lifecycle=getattr(spec.buckets, purpose),
+                access_log_bucket=access_logs.bucket,
+            ),
+            opts=pulumi.ResourceOptions(parent=parent),
+        )
+    return buckets
+
+
+def _platform_context(
+    layer: DataLayer, spec: DataConfig, environment: str, region: str, retention: DataRetention
+) -> PlatformContext:
+    """What the other layers deploy into: the stack's identity and ``layer``'s outputs."""
+    return PlatformContext(
+        environment=environment,
+        region=region,
+        retention=retention,
+        log_retention_days=spec.log_retention_days,
+        vpc_cidr=spec.network.cidr,
+        account_id=layer.account_id,
+        partition=layer.partition,
+        kms_key_arn=layer.kms_key_arn,
+        buckets=layer.buckets,
+        vpc_id=layer.vpc_id,
+        subnet_ids=layer.subnet_ids,
+        workload_security_group_id=layer.workload_security_group_id,
+        endpoint_security_group_id=layer.endpoint_security_group_id,
+        s3_prefix_list_id=layer.s3_prefix_list_id,
+        log_group_arn=layer.log_group_arn,
+        glue_database_name=layer.glue_database_name,
+    )

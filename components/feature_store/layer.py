@@ -25,18 +25,25 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 import pulumi
 import pulumi_aws as aws
 
 from components.feature_store.schema import FeatureSchema
+from components.feature_store.spec import (
+    AthenaConfig,
+    FeatureGroupConfig,
+    FeatureStoreConfig,
+    OnlineStoreConfig,
+)
 from components.platform import PlatformContext
 from components.shared import iam_policies
-from components.shared.retention import DataRetention
 from components.shared.service_role import service_role
 from components.shared.vpc_endpoints import interface_endpoints
-from workloads.features.definitions import FeatureGroupDefinition
+
+#: The platform bucket (by purpose) holding the offline stores and the Athena query results.
+OFFLINE_BUCKET = "processed"
 
 #: Where offline stores write in the processed bucket, and where Athena writes query results.
 OFFLINE_PREFIX = "feature-store"
@@ -74,72 +81,45 @@ ATHENA_QUERY_ACTIONS = [
 ]
 
 
-@dataclass(frozen=True)
-class FeatureGroupSpec:
-    """One group version: its schema and store settings."""
-
-    definition: FeatureGroupDefinition
-    """The schema (shared with workloads/features)."""
-    online_store: bool
-    """Keep an online store."""
-    storage_type: Literal["Standard", "InMemory"]
-    """The online store's tier."""
-    ttl_days: int | None
-    """Online records expire this many days after their event time (None: never)."""
-    offline_store: bool
-    """Keep an offline store."""
-    table_format: Literal["Glue", "Iceberg"]
-    """The offline table's format."""
-
-    @property
-    def fixed_settings(self) -> dict[str, Any]:
-        """The settings a live group cannot change (FeatureSchema refuses changes to them)."""
-        return {
-            "online_store": self.online_store,
-            "storage_type": self.storage_type,
-            "offline_store": self.offline_store,
-            "table_format": self.table_format,
-            "description": self.definition.description,
-        }
-
-
-@dataclass(frozen=True)
-class FeatureStoreLayerArgs:
-    """Inputs of a FeatureStoreLayer."""
-
-    environment: str
-    """Environment name, part of every resource name."""
-    region: str
-    """The stack's region."""
-    platform: PlatformContext
-    """The platform the layer is deployed into (built by the data layer)."""
-    retention: DataRetention
-    """Whether groups survive ``pulumi destroy``."""
-    groups: list[FeatureGroupSpec]
-    """Every group version."""
-    athena_bytes_scanned_cutoff: int
-    """Cancel an Athena query that scans more bytes than this."""
-
-    def __post_init__(self) -> None:
-        keys = [(spec.definition.name, spec.definition.version) for spec in self.groups]
-        if repeated := sorted({f"{n} v{v}" for n, v in keys if keys.count((n, v)) > 1}):
-            raise ValueError(f"FeatureStoreLayer: group versions repeat: {', '.join(repeated)}")
+def fixed_settings(group: FeatureGroupConfig) -> dict[str, Any]:
+    """The settings a live group cannot change (its FeatureSchema refuses changes to them)."""
+    return {
+        "online_store": group.online.enabled,
+        "storage_type": group.online.storage_type,
+        "offline_store": group.offline.enabled,
+        "table_format": group.offline.table_format,
+        "description": group.definition.description,
+    }
 
 
 @dataclass(frozen=True)
 class GroupAccess:
-    """What a grant statement needs to know about the layer (plain values, inside an apply)."""
+    """What a grant statement needs to know about the layer (plain values, inside an apply).
+
+    Resolved identifiers only: the platform's outputs once known, and the names and ARNs the
+    layer derives from its groups.
+    """
 
     partition: str
+    """The AWS partition, for ARNs."""
     region: str
+    """The stack's region."""
     account_id: str
+    """The platform's account."""
     kms_key_arn: str
+    """The platform key, which encrypts both stores and the query results."""
     bucket_arn: str
+    """The processed bucket, home of the offline stores and the Athena results."""
     database: str
+    """The Glue database of the offline tables."""
     tables: list[str]
+    """Every group version's Glue table (``<name>_v<version>``)."""
     online_group_arns: list[str]
+    """ARNs of the group versions that keep an online store."""
     group_arns: list[str]
+    """ARNs of every group version."""
     workgroup: str
+    """The layer's Athena workgroup."""
 
 
 def _glue_resources(access: GroupAccess) -> list[str]:
@@ -303,8 +283,8 @@ class FeatureStoreLayer(pulumi.ComponentResource):
     """Each group version by ``<name>_v<version>``."""
     schemas: dict[str, FeatureSchema]
     """The schema guard of each group version, by the same key."""
-    specs: dict[str, FeatureGroupSpec]
-    """Each group version's spec, by the same key."""
+    specs: dict[str, FeatureGroupConfig]
+    """Each group version's section of the config, by the same key."""
     offline_store_role: aws.iam.Role
     """The role SageMaker writes the offline stores with."""
     workgroup: aws.athena.Workgroup
@@ -313,49 +293,29 @@ class FeatureStoreLayer(pulumi.ComponentResource):
     """``s3://<processed>/feature-store``, under which every offline store writes."""
 
     def __init__(
-        self, name: str, args: FeatureStoreLayerArgs, opts: pulumi.ResourceOptions | None = None
+        self,
+        name: str,
+        spec: FeatureStoreConfig,
+        platform: PlatformContext,
+        opts: pulumi.ResourceOptions | None = None,
     ) -> None:
+        """Build the groups of the ``feature_store`` section on ``platform``'s data layer."""
         super().__init__("mlplatform:featurestore:FeatureStoreLayer", name, None, opts)
-        data = args.platform
-        self._args = args
+        self._spec, self._platform = spec, platform
         # Names every resource of the layer, the Athena workgroup's included.
-        self._prefix = prefix = f"mlp-{args.environment}-features"
+        self._prefix = prefix = f"mlp-{platform.environment}-features"
         child = pulumi.ResourceOptions(parent=self)
-        bucket = data.buckets["processed"]
+        bucket = platform.buckets[OFFLINE_BUCKET]
         self.offline_s3_base = pulumi.Output.concat("s3://", bucket.bucket, f"/{OFFLINE_PREFIX}")
 
-        self.workgroup = aws.athena.Workgroup(
-            prefix,
-            name=prefix,
-            description="Offline feature-store queries (point-in-time training sets)",
-            force_destroy=args.retention.force_destroy,
-            configuration=aws.athena.WorkgroupConfigurationArgs(
-                # Users cannot point results elsewhere or turn encryption off per query.
-                enforce_workgroup_configuration=True,
-                publish_cloudwatch_metrics_enabled=True,
-                bytes_scanned_cutoff_per_query=args.athena_bytes_scanned_cutoff,
-                engine_version=aws.athena.WorkgroupConfigurationEngineVersionArgs(
-                    selected_engine_version="Athena engine version 3"
-                ),
-                result_configuration=aws.athena.WorkgroupConfigurationResultConfigurationArgs(
-                    output_location=pulumi.Output.concat(
-                        "s3://", bucket.bucket, f"/{ATHENA_RESULTS_PREFIX}/"
-                    ),
-                    encryption_configuration=aws.athena.WorkgroupConfigurationResultConfigurationEncryptionConfigurationArgs(
-                        encryption_option="SSE_KMS", kms_key_arn=data.kms_key_arn
-                    ),
-                ),
-            ),
-            opts=child,
-        )
-
+        self.workgroup = _workgroup(self, prefix, spec.athena, platform)
         interface_endpoints(
             prefix,
             ENDPOINT_SERVICES,
-            region=args.region,
-            vpc_id=data.vpc_id,
-            subnet_ids=data.subnet_ids,
-            security_group_id=data.endpoint_security_group_id,
+            region=platform.region,
+            vpc_id=platform.vpc_id,
+            subnet_ids=platform.subnet_ids,
+            security_group_id=platform.endpoint_security_group_id,
             opts=child,
         )
 
@@ -363,10 +323,10 @@ class FeatureStoreLayer(pulumi.ComponentResource):
             f"{prefix}-offline-store",
             service="sagemaker.amazonaws.com",
             description="SageMaker Feature Store: write the offline stores of this stack's groups",
-            account_id=data.account_id,
+            account_id=platform.account_id,
             opts=child,
         )
-        iceberg = any(spec.table_format == "Iceberg" for spec in args.groups)
+        iceberg = any(group.offline.table_format == "Iceberg" for group in spec.groups)
         offline_policy = aws.iam.RolePolicy(
             f"{prefix}-offline-store",
             role=self.offline_store_role.id,
@@ -377,94 +337,44 @@ class FeatureStoreLayer(pulumi.ComponentResource):
         )
 
         self.groups, self.schemas, self.specs = {}, {}, {}
-        for spec in args.groups:
-            definition = spec.definition
-            key = definition.table_name
-            group = aws.sagemaker.FeatureGroup(
+        for group_spec in spec.groups:
+            key = group_spec.definition.table_name
+            group = _feature_group(
+                self,
                 f"{prefix}-{key}",
-                feature_group_name=definition.group_name(args.environment),
-                description=definition.description or None,
-                record_identifier_feature_name=definition.record_identifier,
-                event_time_feature_name=definition.event_time,
-                feature_definitions=[
-                    aws.sagemaker.FeatureGroupFeatureDefinitionArgs(
-                        feature_name=feature.name, feature_type=feature.type
-                    )
-                    for feature in definition.features
-                ],
+                group_spec,
+                platform,
                 role_arn=self.offline_store_role.arn,
-                online_store_config=self._online_store(spec),
-                offline_store_config=self._offline_store(spec),
-                opts=args.retention.stateful(
-                    self,
-                    depends_on=[offline_policy],
-                    ignore_changes=REPLACING_FIELDS,
-                ),
+                offline_s3_base=self.offline_s3_base,
+                depends_on=[offline_policy],
             )
             self.groups[key] = group
-            self.specs[key] = spec
+            self.specs[key] = group_spec
             self.schemas[key] = FeatureSchema(
                 f"{prefix}-{key}-schema",
                 group_name=group.feature_group_name,
-                region=args.region,
-                definition=definition,
-                settings=spec.fixed_settings,
+                region=platform.region,
+                definition=group_spec.definition,
+                settings=fixed_settings(group_spec),
                 # Not stateful itself (deleting it deletes nothing), so not protected with its
                 # group: retention rules stay exactly the stateful resources.
                 opts=pulumi.ResourceOptions(parent=group, depends_on=[group], protect=False),
             )
         self.register_outputs(self.exports())
 
-    def _online_store(
-        self, spec: FeatureGroupSpec
-    ) -> aws.sagemaker.FeatureGroupOnlineStoreConfigArgs:
-        if not spec.online_store:
-            return aws.sagemaker.FeatureGroupOnlineStoreConfigArgs(enable_online_store=False)
-        return aws.sagemaker.FeatureGroupOnlineStoreConfigArgs(
-            enable_online_store=True,
-            storage_type=spec.storage_type,
-            security_config=aws.sagemaker.FeatureGroupOnlineStoreConfigSecurityConfigArgs(
-                kms_key_id=self._args.platform.kms_key_arn
-            ),
-            ttl_duration=aws.sagemaker.FeatureGroupOnlineStoreConfigTtlDurationArgs(
-                unit="Days", value=spec.ttl_days
-            )
-            if spec.ttl_days
-            else None,
-        )
-
-    def _offline_store(
-        self, spec: FeatureGroupSpec
-    ) -> aws.sagemaker.FeatureGroupOfflineStoreConfigArgs | None:
-        if not spec.offline_store:
-            return None
-        data = self._args.platform
-        return aws.sagemaker.FeatureGroupOfflineStoreConfigArgs(
-            s3_storage_config=aws.sagemaker.FeatureGroupOfflineStoreConfigS3StorageConfigArgs(
-                s3_uri=self.offline_s3_base, kms_key_id=data.kms_key_arn
-            ),
-            data_catalog_config=aws.sagemaker.FeatureGroupOfflineStoreConfigDataCatalogConfigArgs(
-                catalog="AwsDataCatalog",
-                database=data.glue_database_name,
-                table_name=spec.definition.table_name,
-            ),
-            disable_glue_table_creation=False,
-            table_format=spec.table_format,
-        )
-
     def _access(self) -> pulumi.Output[GroupAccess]:
         """The layer's identifiers as plain values, for policy documents."""
-        data, args = self._args.platform, self._args
-        definitions = [spec.definition for spec in args.groups]
-        names = [d.group_name(args.environment) for d in definitions]
-        online = [name for spec, name in zip(args.groups, names, strict=True) if spec.online_store]
+        platform, groups = self._platform, self._spec.groups
+        definitions = [group.definition for group in groups]
+        names = [d.group_name(platform.environment) for d in definitions]
+        online = [name for group, name in zip(groups, names, strict=True) if group.online.enabled]
 
         def build(values: list[Any]) -> GroupAccess:
             partition, account_id, kms_key_arn, bucket_arn, database = values
-            base = f"arn:{partition}:sagemaker:{args.region}:{account_id}:feature-group"
+            base = f"arn:{partition}:sagemaker:{platform.region}:{account_id}:feature-group"
             return GroupAccess(
                 partition=partition,
-                region=args.region,
+                region=platform.region,
                 account_id=account_id,
                 kms_key_arn=kms_key_arn,
                 bucket_arn=bucket_arn,
@@ -477,11 +387,11 @@ class FeatureStoreLayer(pulumi.ComponentResource):
             )
 
         return pulumi.Output.all(
-            data.partition,
-            data.account_id,
-            data.kms_key_arn,
-            data.buckets["processed"].arn,
-            data.glue_database_name,
+            platform.partition,
+            platform.account_id,
+            platform.kms_key_arn,
+            platform.buckets[OFFLINE_BUCKET].arn,
+            platform.glue_database_name,
         ).apply(build)
 
     def grant_read(
@@ -524,19 +434,19 @@ class FeatureStoreLayer(pulumi.ComponentResource):
 
     def exports(self) -> dict[str, Any]:
         """The layer's outputs: each group version's name, ARN, offline location and table."""
-        data = self._args.platform
         groups = {}
         for key, group in self.groups.items():
-            spec = self.specs[key]
+            group_spec = self.specs[key]
+            offline = group_spec.offline.enabled
             groups[key] = {
                 "name": group.feature_group_name,
                 "arn": group.arn,
-                "online_store": spec.online_store,
-                "offline_s3_uri": _offline_uri(group) if spec.offline_store else None,
+                "online_store": group_spec.online.enabled,
+                "offline_s3_uri": _offline_uri(group) if offline else None,
                 "glue_table": pulumi.Output.concat(
-                    data.glue_database_name, ".", spec.definition.table_name
+                    self._platform.glue_database_name, ".", group_spec.definition.table_name
                 )
-                if spec.offline_store
+                if offline
                 else None,
             }
         return {
@@ -544,6 +454,113 @@ class FeatureStoreLayer(pulumi.ComponentResource):
             "athena_workgroup": self.workgroup.name,
             "offline_store_role_arn": self.offline_store_role.arn,
         }
+
+
+def _workgroup(
+    parent: FeatureStoreLayer, name: str, athena: AthenaConfig, platform: PlatformContext
+) -> aws.athena.Workgroup:
+    """The Athena workgroup ``name``: results SSE-KMS under ``athena-results/``, a scan limit."""
+    bucket = platform.buckets[OFFLINE_BUCKET]
+    return aws.athena.Workgroup(
+        name,
+        name=name,
+        description="Offline feature-store queries (point-in-time training sets)",
+        force_destroy=platform.retention.force_destroy,
+        configuration=aws.athena.WorkgroupConfigurationArgs(
+            # Users cannot point results elsewhere or turn encryption off per query.
+            enforce_workgroup_configuration=True,
+            publish_cloudwatch_metrics_enabled=True,
+            bytes_scanned_cutoff_per_query=athena.bytes_scanned_cutoff,
+            engine_version=aws.athena.WorkgroupConfigurationEngineVersionArgs(
+                selected_engine_version="Athena engine version 3"
+            ),
+            result_configuration=aws.athena.WorkgroupConfigurationResultConfigurationArgs(
+                output_location=pulumi.Output.concat(
+                    "s3://", bucket.bucket, f"/{ATHENA_RESULTS_PREFIX}/"
+                ),
+                encryption_configuration=aws.athena.WorkgroupConfigurationResultConfigurationEncryptionConfigurationArgs(
+                    encryption_option="SSE_KMS", kms_key_arn=platform.kms_key_arn
+                ),
+            ),
+        ),
+        opts=pulumi.ResourceOptions(parent=parent),
+    )
+
+
+def _feature_group(
+    parent: FeatureStoreLayer,
+    name: str,
+    group: FeatureGroupConfig,
+    platform: PlatformContext,
+    *,
+    role_arn: pulumi.Output[str],
+    offline_s3_base: pulumi.Output[str],
+    depends_on: list[pulumi.Resource],
+) -> aws.sagemaker.FeatureGroup:
+    """One group version, ignoring the fields that would replace it (its FeatureSchema owns them).
+
+    Stateful: a retaining stack protects and retains it.
+    """
+    definition = group.definition
+    return aws.sagemaker.FeatureGroup(
+        name,
+        feature_group_name=definition.group_name(platform.environment),
+        description=definition.description or None,
+        record_identifier_feature_name=definition.record_identifier,
+        event_time_feature_name=definition.event_time,
+        feature_definitions=[
+            aws.sagemaker.FeatureGroupFeatureDefinitionArgs(
+                feature_name=feature.name, feature_type=feature.type
+            )
+            for feature in definition.features
+        ],
+        role_arn=role_arn,
+        online_store_config=_online_store(group.online, platform),
+        offline_store_config=_offline_store(group, platform, offline_s3_base),
+        opts=platform.retention.stateful(
+            parent, depends_on=depends_on, ignore_changes=REPLACING_FIELDS
+        ),
+    )
+
+
+def _online_store(
+    online: OnlineStoreConfig, platform: PlatformContext
+) -> aws.sagemaker.FeatureGroupOnlineStoreConfigArgs:
+    """The online store as configured, encrypted with the platform key; or none."""
+    if not online.enabled:
+        return aws.sagemaker.FeatureGroupOnlineStoreConfigArgs(enable_online_store=False)
+    return aws.sagemaker.FeatureGroupOnlineStoreConfigArgs(
+        enable_online_store=True,
+        storage_type=online.storage_type,
+        security_config=aws.sagemaker.FeatureGroupOnlineStoreConfigSecurityConfigArgs(
+            kms_key_id=platform.kms_key_arn
+        ),
+        ttl_duration=aws.sagemaker.FeatureGroupOnlineStoreConfigTtlDurationArgs(
+            unit="Days", value=online.ttl_days
+        )
+        if online.ttl_days
+        else None,
+    )
+
+
+def _offline_store(
+    group: FeatureGroupConfig, platform: PlatformContext, offline_s3_base: pulumi.Output[str]
+) -> aws.sagemaker.FeatureGroupOfflineStoreConfigArgs | None:
+    """The offline store under ``offline_s3_base`` with its Glue table, when the group keeps one."""
+    if not group.offline.enabled:
+        return None
+    return aws.sagemaker.FeatureGroupOfflineStoreConfigArgs(
+        s3_storage_config=aws.sagemaker.FeatureGroupOfflineStoreConfigS3StorageConfigArgs(
+            s3_uri=offline_s3_base, kms_key_id=platform.kms_key_arn
+        ),
+        data_catalog_config=aws.sagemaker.FeatureGroupOfflineStoreConfigDataCatalogConfigArgs(
+            catalog="AwsDataCatalog",
+            database=platform.glue_database_name,
+            table_name=group.definition.table_name,
+        ),
+        disable_glue_table_creation=False,
+        table_format=group.offline.table_format,
+    )
 
 
 def _offline_uri(group: aws.sagemaker.FeatureGroup) -> pulumi.Output[str | None]:

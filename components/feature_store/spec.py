@@ -81,6 +81,11 @@ class AthenaConfig(Section):
     bytes_scanned_cutoff_gb: int = Field(default=100, ge=1, le=1_000_000)
     """Cancel a query that scans more than this many GB (a cost guard)."""
 
+    @property
+    def bytes_scanned_cutoff(self) -> int:
+        """The same cutoff in bytes (GiB, 1024**3 each), the unit Athena's workgroup takes."""
+        return self.bytes_scanned_cutoff_gb * 1024**3
+
 
 class FeatureStoreConfig(Section):
     """Feature groups (the feature-store layer)."""

@@ -20,11 +20,11 @@ Session Manager: an Auto Scaling group of GPU instances in the platform's privat
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import pulumi
 import pulumi_aws as aws
 
+from components.gpu.spec import GpuConfig
+from components.platform import PlatformContext
 from components.shared import iam_policies
 from components.shared.service_role import service_role
 from components.shared.vpc_endpoints import allow_aws_apis_and_peers, interface_endpoints
@@ -38,57 +38,9 @@ SSM_MANAGED_POLICY = "policy/AmazonSSMManagedInstanceCore"
 #: Accounts that publish the AWS deep-learning AMIs.
 AMI_OWNERS = ("amazon",)
 
-
-@dataclass(frozen=True)
-class GpuComputeArgs:
-    """Inputs of a GpuCompute."""
-
-    environment: str
-    """Environment name, part of every resource name."""
-    region: str
-    """The stack's region (for endpoint service names)."""
-    instance_types: list[str]
-    """EC2 GPU instance types the group may launch, in order of preference."""
-    min_size: int
-    """The fewest instances."""
-    max_size: int
-    """The most instances."""
-    desired_capacity: int | None
-    """Instances at deploy; None leaves it to the group (it starts at ``min_size``)."""
-    on_demand_base_capacity: int
-    """Instances that are always on-demand."""
-    on_demand_percentage_above_base: int
-    """Share of on-demand above the base; the rest is spot."""
-    ami_name_filter: str
-    """Name filter of the deep-learning AMI."""
-    root_volume_size_gb: int
-    """Size of each instance's root volume."""
-    vpc_id: pulumi.Input[str]
-    """The platform's private VPC."""
-    subnet_ids: pulumi.Input[list[str]]
-    """Private subnets, one per availability zone."""
-    endpoint_security_group_id: pulumi.Input[str]
-    """Security group of the VPC's interface endpoints (the SSM endpoints join it)."""
-    s3_prefix_list_id: pulumi.Input[str]
-    """Prefix list of the S3 gateway endpoint (HTTPS egress to S3)."""
-    kms_key_arn: pulumi.Input[str]
-    """The platform key: encrypts the volumes, decrypts the buckets."""
-    data_bucket_arn: pulumi.Input[str]
-    """Bucket the instances read training data from (processed)."""
-    work_bucket_arn: pulumi.Input[str]
-    """Bucket the instances read and write (experiments: checkpoints, runs)."""
-    log_group_arn: pulumi.Input[str]
-    """The platform's workloads log group, where instances may send logs."""
-    account_id: pulumi.Input[str]
-    """The AWS account."""
-    partition: pulumi.Input[str]
-    """The AWS partition."""
-
-    def __post_init__(self) -> None:
-        if not self.instance_types:
-            raise ValueError("instance_types: at least one GPU instance type is required")
-        if not 0 <= self.min_size <= self.max_size:
-            raise ValueError(f"min_size ({self.min_size}) must be 0..max_size ({self.max_size})")
+#: The bucket the instances read training data from, and the one they read and write
+#: (checkpoints, runs), by purpose among the platform's buckets.
+DATA_BUCKET, WORK_BUCKET = "processed", "experiments"
 
 
 def instance_policy(
@@ -165,18 +117,23 @@ class GpuCompute(pulumi.ComponentResource):
     """The deep-learning AMI the template uses."""
 
     def __init__(
-        self, name: str, args: GpuComputeArgs, opts: pulumi.ResourceOptions | None = None
+        self,
+        name: str,
+        spec: GpuConfig,
+        platform: PlatformContext,
+        opts: pulumi.ResourceOptions | None = None,
     ) -> None:
+        """Build the fleet the ``gpu`` section describes in ``platform``'s private VPC."""
         super().__init__("mlplatform:gpu:GpuCompute", name, None, opts)
-        prefix = f"mlp-{args.environment}-gpu"
+        prefix = f"mlp-{platform.environment}-gpu"
 
-        ami = _deep_learning_ami(self, args)
-        security_group = _instance_network(self, prefix, args)
-        role, profile = _instance_role(self, prefix, args)
-        template = _launch_template(self, prefix, args, ami, profile, security_group)
-        scaling_role, volume_key_grant = _scaling_role(self, prefix, args)
+        ami = _deep_learning_ami(self, spec)
+        security_group = _instance_network(self, prefix, platform)
+        role, profile = _instance_role(self, prefix, platform)
+        template = _launch_template(self, prefix, spec, platform, ami, profile, security_group)
+        scaling_role, volume_key_grant = _scaling_role(self, prefix, platform)
         group = _group(
-            self, prefix, args, template, scaling_role, depends_on=[profile, volume_key_grant]
+            self, prefix, spec, platform, template, scaling_role, [profile, volume_key_grant]
         )
 
         self.launch_template_id = template.id
@@ -197,15 +154,13 @@ class GpuCompute(pulumi.ComponentResource):
         }
 
 
-def _deep_learning_ami(
-    parent: GpuCompute, args: GpuComputeArgs
-) -> pulumi.Output[aws.ec2.GetAmiResult]:
+def _deep_learning_ami(parent: GpuCompute, spec: GpuConfig) -> pulumi.Output[aws.ec2.GetAmiResult]:
     """The newest Amazon-owned deep-learning AMI matching the name filter, found at deploy time."""
     return aws.ec2.get_ami_output(
         most_recent=True,
         owners=list(AMI_OWNERS),
         filters=[
-            aws.ec2.GetAmiFilterArgs(name="name", values=[args.ami_name_filter]),
+            aws.ec2.GetAmiFilterArgs(name="name", values=[spec.ami_name_filter]),
             aws.ec2.GetAmiFilterArgs(name="architecture", values=["x86_64"]),
             aws.ec2.GetAmiFilterArgs(name="state", values=["available"]),
         ],
@@ -214,51 +169,51 @@ def _deep_learning_ami(
 
 
 def _instance_network(
-    parent: GpuCompute, prefix: str, args: GpuComputeArgs
+    parent: GpuCompute, prefix: str, platform: PlatformContext
 ) -> aws.ec2.SecurityGroup:
     """The instances' security group and the SSM interface endpoints they are reached through."""
     child = pulumi.ResourceOptions(parent=parent)
     security_group = aws.ec2.SecurityGroup(
         f"{prefix}-instances",
-        vpc_id=args.vpc_id,
+        vpc_id=platform.vpc_id,
         description="GPU instances: HTTPS to AWS endpoints and S3, any traffic among peers",
         opts=child,
     )
     allow_aws_apis_and_peers(
         prefix,
         security_group,
-        endpoint_security_group_id=args.endpoint_security_group_id,
-        s3_prefix_list_id=args.s3_prefix_list_id,
+        endpoint_security_group_id=platform.endpoint_security_group_id,
+        s3_prefix_list_id=platform.s3_prefix_list_id,
         # torchrun's rendezvous and NCCL/gloo use ports chosen at run time.
         peers_description="Traffic among the GPU instances (distributed training)",
     )
     interface_endpoints(
         prefix,
         SSM_ENDPOINT_SERVICES,
-        region=args.region,
-        vpc_id=args.vpc_id,
-        subnet_ids=args.subnet_ids,
-        security_group_id=args.endpoint_security_group_id,
+        region=platform.region,
+        vpc_id=platform.vpc_id,
+        subnet_ids=platform.subnet_ids,
+        security_group_id=platform.endpoint_security_group_id,
         opts=child,
     )
     return security_group
 
 
 def _instance_role(
-    parent: GpuCompute, prefix: str, args: GpuComputeArgs
+    parent: GpuCompute, prefix: str, platform: PlatformContext
 ) -> tuple[aws.iam.Role, aws.iam.InstanceProfile]:
     """The instances' role (SSM's managed policy and :func:`instance_policy`) and its profile."""
     role = service_role(
         f"{prefix}-instance",
         service="ec2.amazonaws.com",
         description="GPU instances: SSM sessions, training data, checkpoints, images, logs",
-        account_id=args.account_id,
+        account_id=platform.account_id,
         opts=pulumi.ResourceOptions(parent=parent),
     )
     aws.iam.RolePolicyAttachment(
         f"{prefix}-ssm",
         role=role.name,
-        policy_arn=pulumi.Output.from_input(args.partition).apply(
+        policy_arn=pulumi.Output.from_input(platform.partition).apply(
             lambda partition: f"arn:{partition}:iam::aws:{SSM_MANAGED_POLICY}"
         ),
         opts=pulumi.ResourceOptions(parent=role),
@@ -267,15 +222,15 @@ def _instance_role(
         f"{prefix}-access",
         role=role.id,
         policy=pulumi.Output.all(
-            args.partition,
-            args.account_id,
-            args.data_bucket_arn,
-            args.work_bucket_arn,
-            args.kms_key_arn,
-            args.log_group_arn,
+            platform.partition,
+            platform.account_id,
+            platform.buckets[DATA_BUCKET].arn,
+            platform.buckets[WORK_BUCKET].arn,
+            platform.kms_key_arn,
+            platform.log_group_arn,
         ).apply(
             lambda values: instance_policy(
-                values[0], args.region, values[1], values[2], values[3], values[4], values[5]
+                values[0], platform.region, values[1], values[2], values[3], values[4], values[5]
             )
         ),
         opts=pulumi.ResourceOptions(parent=role),
@@ -289,7 +244,8 @@ def _instance_role(
 def _launch_template(
     parent: GpuCompute,
     prefix: str,
-    args: GpuComputeArgs,
+    spec: GpuConfig,
+    platform: PlatformContext,
     ami: pulumi.Output[aws.ec2.GetAmiResult],
     profile: aws.iam.InstanceProfile,
     security_group: aws.ec2.SecurityGroup,
@@ -297,7 +253,7 @@ def _launch_template(
     """The launch template: IMDSv2 only, encrypted root volume, no public IP, no SSH key."""
     return aws.ec2.LaunchTemplate(
         f"{prefix}-template",
-        description=f"ml-platform {args.environment}: GPU instances",
+        description=f"ml-platform {platform.environment}: GPU instances",
         image_id=ami.id,
         iam_instance_profile=aws.ec2.LaunchTemplateIamInstanceProfileArgs(arn=profile.arn),
         metadata_options=aws.ec2.LaunchTemplateMetadataOptionsArgs(
@@ -313,8 +269,8 @@ def _launch_template(
                 device_name=ami.root_device_name,
                 ebs=aws.ec2.LaunchTemplateBlockDeviceMappingEbsArgs(
                     encrypted="true",
-                    kms_key_id=args.kms_key_arn,
-                    volume_size=args.root_volume_size_gb,
+                    kms_key_id=platform.kms_key_arn,
+                    volume_size=spec.root_volume_size_gb,
                     volume_type="gp3",
                     delete_on_termination="true",
                 ),
@@ -340,7 +296,7 @@ def _launch_template(
 
 
 def _scaling_role(
-    parent: GpuCompute, prefix: str, args: GpuComputeArgs
+    parent: GpuCompute, prefix: str, platform: PlatformContext
 ) -> tuple[aws.iam.ServiceLinkedRole, aws.kms.Grant]:
     """The group's own Auto Scaling service-linked role, and its grant on the platform key.
 
@@ -351,12 +307,12 @@ def _scaling_role(
         f"{prefix}-autoscaling",
         aws_service_name="autoscaling.amazonaws.com",
         custom_suffix=prefix,
-        description=f"EC2 Auto Scaling for the ml-platform {args.environment} GPU group",
+        description=f"EC2 Auto Scaling for the ml-platform {platform.environment} GPU group",
         opts=pulumi.ResourceOptions(parent=parent),
     )
     volume_key_grant = aws.kms.Grant(
         f"{prefix}-volume-key",
-        key_id=args.kms_key_arn,
+        key_id=platform.kms_key_arn,
         grantee_principal=scaling_role.arn,
         operations=list(iam_policies.VOLUME_KEY_OPERATIONS),
         opts=pulumi.ResourceOptions(parent=scaling_role),
@@ -367,7 +323,8 @@ def _scaling_role(
 def _group(
     parent: GpuCompute,
     prefix: str,
-    args: GpuComputeArgs,
+    spec: GpuConfig,
+    platform: PlatformContext,
     template: aws.ec2.LaunchTemplate,
     scaling_role: aws.iam.ServiceLinkedRole,
     depends_on: list[pulumi.Resource],
@@ -375,17 +332,17 @@ def _group(
     """The Auto Scaling group: mixed instance types, capacity-optimized spot, rolling refresh."""
     return aws.autoscaling.Group(
         f"{prefix}-group",
-        min_size=args.min_size,
-        max_size=args.max_size,
-        desired_capacity=args.desired_capacity,
-        vpc_zone_identifiers=args.subnet_ids,
+        min_size=spec.min_size,
+        max_size=spec.max_size,
+        desired_capacity=spec.desired_capacity,
+        vpc_zone_identifiers=platform.subnet_ids,
         service_linked_role_arn=scaling_role.arn,
         capacity_rebalance=True,  # replace spot instances AWS warns about, before they go
         health_check_type="EC2",
         mixed_instances_policy=aws.autoscaling.GroupMixedInstancesPolicyArgs(
             instances_distribution=aws.autoscaling.GroupMixedInstancesPolicyInstancesDistributionArgs(
-                on_demand_base_capacity=args.on_demand_base_capacity,
-                on_demand_percentage_above_base_capacity=args.on_demand_percentage_above_base,
+                on_demand_base_capacity=spec.on_demand_base_capacity,
+                on_demand_percentage_above_base_capacity=spec.on_demand_percentage_above_base,
                 spot_allocation_strategy="capacity-optimized",
             ),
             launch_template=aws.autoscaling.GroupMixedInstancesPolicyLaunchTemplateArgs(
@@ -397,7 +354,7 @@ def _group(
                     aws.autoscaling.GroupMixedInstancesPolicyLaunchTemplateOverrideArgs(
                         instance_type=instance_type
                     )
-                    for instance_type in args.instance_types
+                    for instance_type in spec.instance_types
                 ],
             ),
         ),

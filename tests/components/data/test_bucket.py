@@ -1,11 +1,12 @@
-"""SecureBucketArgs and DataLayerArgs validation: plain dataclasses, no Pulumi runtime needed."""
+"""SecureBucketArgs and the buckets section's keys: plain values, no Pulumi runtime needed."""
 
 from __future__ import annotations
 
 import pytest
 
-from components.data.bucket import LifecycleRules, SecureBucketArgs
-from components.data.layer import DataLayerArgs
+from components.data.bucket import SecureBucketArgs
+from components.data.layer import ACCESS_LOG_BUCKET, DATA_BUCKETS
+from components.data.spec import BucketLifecycle, BucketsConfig
 from components.shared.retention import DataRetention
 
 KEY_ARN = "arn:aws:kms:us-east-1:123456789012:key/11111111-2222-3333-4444-555555555555"
@@ -21,18 +22,9 @@ ALL_BUCKET_KEYS = (
 )
 
 
-def data_layer_args(bucket_keys: tuple[str, ...]) -> DataLayerArgs:
-    return DataLayerArgs(
-        environment="dev",
-        region="us-east-1",
-        retention=DataRetention(retain=False),
-        kms_deletion_window_days=7,
-        bucket_lifecycles={key: LifecycleRules() for key in bucket_keys},
-        vpc_cidr="10.20.0.0/16",
-        subnet_cidrs=["10.20.0.0/20"],
-        flow_log_traffic="REJECT",
-        log_retention_days=14,
-    )
+def buckets_section(bucket_keys: tuple[str, ...]) -> dict[str, dict[str, object]]:
+    """A ``data.buckets`` section naming ``bucket_keys``, each with the default lifecycle."""
+    return {key: {} for key in bucket_keys}
 
 
 # --------------------------------------------------------------------------------------------
@@ -99,7 +91,7 @@ def test_log_bucket_may_go_without_a_key() -> None:
     assert args.kms_key_arn is None
     assert args.access_log_bucket is None
     assert args.receives_access_logs_of_account == ACCOUNT_ID
-    assert args.lifecycle == LifecycleRules(
+    assert args.lifecycle == BucketLifecycle(
         transitions=(),
         expiration_days=None,
         noncurrent_version_expiration_days=90,
@@ -119,25 +111,30 @@ def test_data_bucket_with_a_key_and_a_log_target_is_accepted() -> None:
 
 
 # --------------------------------------------------------------------------------------------
-# DataLayerArgs
+# BucketsConfig: every bucket the data layer builds has exactly one lifecycle section
+# (the removed DataLayerArgs checked its bucket_lifecycles keys; the spec now guarantees them)
 # --------------------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("missing", ALL_BUCKET_KEYS)
-def test_data_layer_args_missing_a_bucket_is_refused(missing: str) -> None:
+def test_buckets_section_missing_a_bucket_gives_it_the_default_lifecycle(missing: str) -> None:
     # given lifecycle rules for every bucket but one
     keys = tuple(key for key in ALL_BUCKET_KEYS if key != missing)
-    # when the args are built, then bucket_lifecycles is named with the keys it got
-    with pytest.raises(ValueError, match=r"^bucket_lifecycles: expected keys") as raised:
-        data_layer_args(keys)
-    assert f"got {sorted(keys)}" in str(raised.value)
+    # when the section is validated, then the missing bucket still has its (default) rules
+    buckets = BucketsConfig.model_validate(buckets_section(keys))
+    assert getattr(buckets, missing) == BucketLifecycle()
 
 
-def test_data_layer_args_with_an_unknown_bucket_is_refused() -> None:
-    with pytest.raises(ValueError, match=r"^bucket_lifecycles: "):
-        data_layer_args((*ALL_BUCKET_KEYS, "scratch"))
+def test_buckets_section_with_an_unknown_bucket_is_refused() -> None:
+    with pytest.raises(ValueError, match=r"scratch\n  Extra inputs are not permitted"):
+        BucketsConfig.model_validate(buckets_section((*ALL_BUCKET_KEYS, "scratch")))
 
 
-def test_data_layer_args_with_every_bucket_are_accepted() -> None:
-    args = data_layer_args(ALL_BUCKET_KEYS)
-    assert set(args.bucket_lifecycles) == set(ALL_BUCKET_KEYS)
+def test_buckets_section_with_every_bucket_is_accepted() -> None:
+    buckets = BucketsConfig.model_validate(buckets_section(ALL_BUCKET_KEYS))
+    assert set(buckets.model_dump()) == set(ALL_BUCKET_KEYS)
+
+
+def test_the_data_layer_builds_exactly_the_buckets_the_section_configures() -> None:
+    # The layer reads each bucket's rules as the section's field of the same name.
+    assert {*DATA_BUCKETS, ACCESS_LOG_BUCKET} == set(BucketsConfig.model_fields)

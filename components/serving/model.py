@@ -210,6 +210,7 @@ class ServingModel(pulumi.ComponentResource):
         args: ServingModelArgs,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
+        """Deploy the model of ``variant`` (and its role) into ``platform``."""
         super().__init__("mlplatform:serving:ServingModel", name, None, opts)
         image = model_image(variant)
         # Only a container that downloads our code may read (and is pointed at) the archive.

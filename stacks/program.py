@@ -40,21 +40,14 @@ from components.monitoring.spec import (
     MonitoringConfig,
     schedule_interval_hours,
 )
-from components.serving.alarms import AlarmThresholds
-from components.serving.autoscaling import ScalingBounds
-from components.serving.endpoint import EndpointSpec, RolloutSpec, ServerlessSpec, VariantSpec
-from components.serving.layer import ServingLayer, ServingLayerArgs, needs_source_archive
-from components.serving.model import PREBUILT_REPOSITORIES, ModelImage
-from components.serving.spec import ServingEndpointConfig, VariantConfig
+from components.serving.layer import ServingLayer
 from components.shared.code_archive import (
     ARCHIVE_DIR,
     build_monitoring_archive,
-    build_source_archive,
     build_training_archive,
 )
 from components.shared.hyperparameter_tables import as_hyperparameter
 from components.shared.images import (
-    PREBUILT_FRAMEWORK_TAGS,
     PREBUILT_MONITORING_REPOSITORY,
     PREBUILT_MONITORING_TAG,
     PREBUILT_TRAINING_TAGS,
@@ -140,95 +133,10 @@ def deploy_data_layer(context: DeployContext) -> DataLayer:
     )
 
 
-def endpoint_name(environment: str, endpoint: ServingEndpointConfig) -> str:
-    """The endpoint's name in AWS: ``mlp-<environment>-<name>``."""
-    return f"mlp-{environment}-{endpoint.name}"
-
-
-def variant_spec(variant: VariantConfig) -> VariantSpec:
-    """Map one variant's config to the component's spec."""
-    if variant.framework is not None:
-        image = ModelImage(
-            framework_repository=PREBUILT_REPOSITORIES[variant.framework],
-            framework_tag=variant.framework_image_tag or PREBUILT_FRAMEWORK_TAGS[variant.framework],
-        )
-    else:
-        assert variant.image is not None  # config validation requires one of the two
-        image = ModelImage(ecr_repository=variant.image.repository, ecr_tag=variant.image.tag)
-    scaling = None
-    if variant.autoscaling is not None:
-        scaling = ScalingBounds(
-            min_capacity=variant.initial_instance_count,
-            max_capacity=variant.autoscaling.max_capacity,
-            target_invocations_per_instance=variant.autoscaling.target_invocations_per_instance,
-            scale_in_cooldown_seconds=variant.autoscaling.scale_in_cooldown_seconds,
-            scale_out_cooldown_seconds=variant.autoscaling.scale_out_cooldown_seconds,
-        )
-    serverless = None
-    if variant.serverless is not None:
-        serverless = ServerlessSpec(
-            memory_size_mb=variant.serverless.memory_size_mb,
-            max_concurrency=variant.serverless.max_concurrency,
-            provisioned_concurrency=variant.serverless.provisioned_concurrency,
-        )
-    return VariantSpec(
-        name=variant.name,
-        image=image,
-        model_artifact_key=variant.model_artifact,
-        weight=variant.weight,
-        instance_type=variant.instance_type,
-        initial_instance_count=variant.initial_instance_count,
-        serverless=serverless,
-        scaling=scaling,
-    )
-
-
-def endpoint_spec(environment: str, endpoint: ServingEndpointConfig) -> EndpointSpec:
-    """Map one endpoint's config to the component's spec."""
-    rollout, alarms = endpoint.rollout, endpoint.alarms
-    return EndpointSpec(
-        endpoint_name=endpoint_name(environment, endpoint),
-        variants=[variant_spec(variant) for variant in endpoint.variants],
-        shadow_variant=variant_spec(endpoint.shadow_variant) if endpoint.shadow_variant else None,
-        capture_sampling_percentage=endpoint.data_capture.sampling_percentage
-        if endpoint.data_capture.enabled
-        else None,
-        rollout=RolloutSpec(
-            strategy=rollout.strategy,
-            step_percent=rollout.step_percent,
-            wait_interval_seconds=rollout.wait_interval_seconds,
-            baking_period_seconds=rollout.baking_period_seconds,
-            maximum_execution_timeout_seconds=rollout.maximum_execution_timeout_seconds,
-        ),
-        alarms=AlarmThresholds(
-            error_5xx=alarms.error_5xx_threshold,
-            invocation_errors=alarms.invocation_errors_threshold,
-            latency_p99_ms=alarms.latency_p99_ms,
-            period_seconds=alarms.period_seconds,
-            evaluation_periods=alarms.evaluation_periods,
-        ),
-    )
-
-
 def deploy_serving_layer(context: DeployContext) -> ServingLayer:
     """The serving layer from the ``serving`` section, on top of the data layer."""
-    config = context.config
-    specs = [endpoint_spec(config.environment, endpoint) for endpoint in config.serving.endpoints]
     return ServingLayer(
-        "serving",
-        ServingLayerArgs(
-            environment=config.environment,
-            region=config.region,
-            platform=context.layers["data"].platform,
-            endpoints=specs,
-            source_archive=build_source_archive(PROJECT_ROOT, ARCHIVE_DIR)
-            if needs_source_archive(specs)
-            else None,
-            alarm_emails=list(config.serving.alarm_emails),
-            log_retention_days=config.data.log_retention_days,
-            retention=context.retention,
-        ),
-        opts=context.opts,
+        "serving", context.config.serving, context.layers["data"].platform, opts=context.opts
     )
 
 

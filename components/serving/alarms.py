@@ -14,42 +14,33 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-
-@dataclass(frozen=True)
-class AlarmThresholds:
-    """When the endpoint's alarms fire."""
-
-    error_5xx: int
-    """5XX errors per period."""
-    invocation_errors: int
-    """Model errors per period."""
-    latency_p99_ms: int
-    """p99 model latency, milliseconds."""
-    period_seconds: int
-    """Length of one period."""
-    evaluation_periods: int
-    """Consecutive breaching periods before the alarm fires."""
+from components.serving.spec import EndpointAlarmsConfig
 
 
 @dataclass(frozen=True)
 class _AlarmKind:
+    """One of the three alarms: its metric and statistic, and its threshold in the config."""
+
     suffix: str
     metric: str
     description: str
-    threshold: Callable[[AlarmThresholds], int]
+    threshold: Callable[[EndpointAlarmsConfig], int]
     statistic: str = "Sum"
     extended_statistic: str | None = None
 
 
 _KINDS = (
     _AlarmKind(
-        "5xx", "Invocation5XXErrors", "server (5XX) errors", lambda limits: limits.error_5xx
+        "5xx",
+        "Invocation5XXErrors",
+        "server (5XX) errors",
+        lambda limits: limits.error_5xx_threshold,
     ),
     _AlarmKind(
         "model-errors",
         "InvocationModelErrors",
         "model invocation errors",
-        lambda limits: limits.invocation_errors,
+        lambda limits: limits.invocation_errors_threshold,
     ),
     _AlarmKind(
         "latency-p99",
@@ -68,11 +59,14 @@ def variant_alarms(
     *,
     endpoint_name: str,
     variant_name: str,
-    thresholds: AlarmThresholds,
+    thresholds: EndpointAlarmsConfig,
     topic_arn: pulumi.Input[str],
     parent: pulumi.Resource,
 ) -> list[aws.cloudwatch.MetricAlarm]:
-    """Create the three alarms of one variant, each notifying ``topic_arn`` when it fires."""
+    """Create the three alarms of one variant, each notifying ``topic_arn`` when it fires.
+
+    ``thresholds`` is the endpoint's ``alarms`` section; every variant is held to the same.
+    """
     alarms = []
     for kind in _KINDS:
         alarms.append(

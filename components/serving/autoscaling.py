@@ -7,45 +7,35 @@ refused by config validation because SageMaker cannot autoscale them.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import pulumi
 import pulumi_aws as aws
 
-
-@dataclass(frozen=True)
-class ScalingBounds:
-    """How one variant scales."""
-
-    min_capacity: int
-    """The fewest instances (the variant's initial count)."""
-    max_capacity: int
-    """The most instances."""
-    target_invocations_per_instance: int
-    """Invocations per instance per minute to hold."""
-    scale_in_cooldown_seconds: int
-    """Wait after a scale-in."""
-    scale_out_cooldown_seconds: int
-    """Wait after a scale-out."""
+from components.serving.spec import VariantConfig
 
 
 def variant_autoscaling(
     name: str,
     *,
     endpoint_name: pulumi.Input[str],
-    variant_name: str,
-    bounds: ScalingBounds,
+    variant: VariantConfig,
     endpoint: pulumi.Resource,
     parent: pulumi.Resource,
-) -> tuple[aws.appautoscaling.Target, aws.appautoscaling.Policy]:
-    """Register the variant with Application Auto Scaling and track invocations per instance."""
+) -> tuple[aws.appautoscaling.Target, aws.appautoscaling.Policy] | None:
+    """Register the variant with Application Auto Scaling and track invocations per instance.
+
+    Returns None, creating nothing, when the variant has no ``autoscaling`` section (it then keeps
+    its initial instance count).
+    """
+    scaling = variant.autoscaling
+    if scaling is None:
+        return None
     target = aws.appautoscaling.Target(
         f"{name}-scaling-target",
         service_namespace="sagemaker",
         scalable_dimension="sagemaker:variant:DesiredInstanceCount",
-        resource_id=pulumi.Output.concat("endpoint/", endpoint_name, "/variant/", variant_name),
-        min_capacity=bounds.min_capacity,
-        max_capacity=bounds.max_capacity,
+        resource_id=pulumi.Output.concat("endpoint/", endpoint_name, "/variant/", variant.name),
+        min_capacity=variant.scaling_min_capacity,
+        max_capacity=scaling.max_capacity,
         # The variant exists only once the endpoint does.
         opts=pulumi.ResourceOptions(parent=parent, depends_on=[endpoint]),
     )
@@ -60,9 +50,9 @@ def variant_autoscaling(
                 predefined_metric_specification=aws.appautoscaling.PolicyTargetTrackingScalingPolicyConfigurationPredefinedMetricSpecificationArgs(
                     predefined_metric_type="SageMakerVariantInvocationsPerInstance"
                 ),
-                target_value=bounds.target_invocations_per_instance,
-                scale_in_cooldown=bounds.scale_in_cooldown_seconds,
-                scale_out_cooldown=bounds.scale_out_cooldown_seconds,
+                target_value=scaling.target_invocations_per_instance,
+                scale_in_cooldown=scaling.scale_in_cooldown_seconds,
+                scale_out_cooldown=scaling.scale_out_cooldown_seconds,
             )
         ),
         opts=pulumi.ResourceOptions(parent=target),

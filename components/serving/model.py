@@ -20,9 +20,11 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
+from components.platform import PlatformContext
+from components.serving.spec import VariantConfig
 from components.shared import iam_policies
+from components.shared.images import PREBUILT_FRAMEWORK_TAGS
 from components.shared.service_role import service_role
-from components.training.repositories import repository_url
 
 #: AWS's prebuilt inference repositories per framework (``get_prebuilt_ecr_image``).
 PREBUILT_REPOSITORIES = {
@@ -72,38 +74,43 @@ class ModelImage:
         return self.is_prebuilt and self.framework_repository not in CODE_IN_MODEL_ARCHIVE
 
 
+def model_image(variant: VariantConfig) -> ModelImage:
+    """The variant's container image, as its config names it.
+
+    AWS's prebuilt container for its ``framework`` (at its ``framework_image_tag``, else the tag
+    pinned in PREBUILT_FRAMEWORK_TAGS), or our own ``image``.
+    """
+    if variant.framework is not None:
+        return ModelImage(
+            framework_repository=PREBUILT_REPOSITORIES[variant.framework],
+            framework_tag=variant.framework_image_tag or PREBUILT_FRAMEWORK_TAGS[variant.framework],
+        )
+    assert variant.image is not None  # config validation requires one of the two
+    return ModelImage(ecr_repository=variant.image.repository, ecr_tag=variant.image.tag)
+
+
+def own_image_uri(
+    account_id: pulumi.Input[str], region: str, repository: str, tag: str
+) -> pulumi.Output[str]:
+    """``<account>.dkr.ecr.<region>.amazonaws.com/<repository>:<tag>``: an image of ours.
+
+    Spelled out here rather than imported from the training layer's repositories, as no layer
+    imports another's package.
+    """
+    return pulumi.Output.concat(
+        account_id, ".dkr.ecr.", region, ".amazonaws.com/", repository, ":", tag
+    )
+
+
 @dataclass(frozen=True)
 class ServingModelArgs:
-    """Inputs of one ServingModel."""
+    """What a model needs beyond its variant's config and the platform, resolved by its layer."""
 
     endpoint_name: str
     """The endpoint (its full name) this model serves in: scopes its logs and capture."""
-    image: ModelImage
-    """The container image."""
-    models_bucket: pulumi.Input[str]
-    """The models bucket's name."""
-    model_artifact_key: str
-    """Key of the model archive in the models bucket."""
     code_archive_key: pulumi.Input[str] | None
-    """Key of our source archive in the models bucket (prebuilt containers only)."""
-    capture_bucket: pulumi.Input[str]
-    """The capture bucket's name."""
-    kms_key_arn: pulumi.Input[str]
-    """The platform key (artifacts and capture are encrypted with it)."""
-    subnet_ids: pulumi.Input[list[str]]
-    """The private subnets the model runs in."""
-    security_group_id: pulumi.Input[str]
-    """The workload security group."""
-    vpc_id: pulumi.Input[str]
-    """The VPC of those subnets (scopes the network-interface permissions)."""
-    in_vpc: bool
-    """Run in the VPC (serverless variants cannot)."""
-    region: str
-    """The stack's region."""
-    account_id: pulumi.Input[str]
-    """The stack's account."""
-    partition: pulumi.Input[str]
-    """The stack's partition."""
+    """Key of the layer's inference source archive in the models bucket (None when the layer
+    built none); only a container that downloads it (:attr:`ModelImage.downloads_code`) gets it."""
 
 
 def model_execution_policy(
@@ -196,85 +203,39 @@ class ServingModel(pulumi.ComponentResource):
     """Whether the container runs without any network access."""
 
     def __init__(
-        self, name: str, args: ServingModelArgs, opts: pulumi.ResourceOptions | None = None
+        self,
+        name: str,
+        variant: VariantConfig,
+        platform: PlatformContext,
+        args: ServingModelArgs,
+        opts: pulumi.ResourceOptions | None = None,
     ) -> None:
+        """Deploy the model of ``variant`` (and its role) into ``platform``."""
         super().__init__("mlplatform:serving:ServingModel", name, None, opts)
-        image = args.image
-        child = pulumi.ResourceOptions(parent=self)
-        if image.is_prebuilt:
-            prebuilt = aws.sagemaker.get_prebuilt_ecr_image_output(
-                repository_name=image.framework_repository,
-                image_tag=image.framework_tag,
-                region=args.region,
-                opts=pulumi.InvokeOutputOptions(parent=self),
-            )
-            image_uri: pulumi.Output[str] = prebuilt.registry_path
-        else:
-            image_uri = pulumi.Output.concat(
-                repository_url(args.account_id, args.region, image.ecr_repository or ""),
-                ":",
-                image.ecr_tag or "",
-            )
+        image = model_image(variant)
+        # Only a container that downloads our code may read (and is pointed at) the archive.
+        code_key = args.code_archive_key if image.downloads_code else None
+        models_bucket = platform.buckets["models"].bucket
+        # Serverless inference cannot run in a VPC.
+        in_vpc = not variant.is_serverless
+        image_uri = _image_uri(image, platform, parent=self)
 
         role = service_role(
             f"{name}-role",
             service="sagemaker.amazonaws.com",
             description=f"SageMaker execution role of a model of endpoint {args.endpoint_name}",
-            account_id=args.account_id,
-            opts=child,
-        )
-        readable = [pulumi.Output.from_input(args.model_artifact_key)]
-        if args.code_archive_key is not None:
-            readable.append(pulumi.Output.from_input(args.code_archive_key))
-        policy_document = pulumi.Output.all(
-            partition=args.partition,
-            account=args.account_id,
-            models_bucket=args.models_bucket,
-            capture_bucket=args.capture_bucket,
-            key=args.kms_key_arn,
-            vpc=args.vpc_id,
-            subnets=args.subnet_ids,
-            security_group=args.security_group_id,
-            readable=pulumi.Output.all(*readable),
-        ).apply(
-            lambda values: model_execution_policy(
-                partition=values["partition"],
-                region=args.region,
-                account_id=values["account"],
-                endpoint_name=args.endpoint_name,
-                models_bucket=values["models_bucket"],
-                readable_keys=list(values["readable"]),
-                capture_bucket=values["capture_bucket"],
-                kms_key_arn=values["key"],
-                ecr_repository=image.ecr_repository,
-                vpc_id=values["vpc"] if args.in_vpc else None,
-                subnet_ids=list(values["subnets"]),
-                security_group_id=values["security_group"] if args.in_vpc else None,
-            )
+            account_id=platform.account_id,
+            opts=pulumi.ResourceOptions(parent=self),
         )
         policy = aws.iam.RolePolicy(
             f"{name}-policy",
             role=role.id,
-            policy=policy_document,
+            policy=_policy_document(
+                variant, image, code_key, platform, args.endpoint_name, in_vpc=in_vpc
+            ),
             opts=pulumi.ResourceOptions(parent=role),
         )
 
-        environment: dict[str, pulumi.Input[str]] = {
-            "SAGEMAKER_REGION": args.region,
-            "SAGEMAKER_CONTAINER_LOG_LEVEL": "20",
-        }
-        if image.is_prebuilt:
-            # The prebuilt containers import this module (from code/ in the model archive for
-            # PyTorch, from the downloaded source archive for the others).
-            environment["SAGEMAKER_PROGRAM"] = "inference.py"
-        if image.downloads_code:
-            if args.code_archive_key is None:
-                raise ValueError(
-                    f"{name}: the {image.framework_repository} container needs the code archive"
-                )
-            environment["SAGEMAKER_SUBMIT_DIRECTORY"] = pulumi.Output.concat(
-                "s3://", args.models_bucket, "/", args.code_archive_key
-            )
         # Isolated unless the container must download our code at start (isolation forbids it).
         self.network_isolation = not image.downloads_code
         model = aws.sagemaker.Model(
@@ -286,15 +247,18 @@ class ServingModel(pulumi.ComponentResource):
                 image=image_uri,
                 mode="SingleModel",
                 model_data_url=pulumi.Output.concat(
-                    "s3://", args.models_bucket, "/", args.model_artifact_key
+                    "s3://", models_bucket, "/", variant.model_artifact
                 ),
-                environment=environment,
+                environment=container_environment(
+                    name, image, platform.region, models_bucket, code_key
+                ),
             ),
             enable_network_isolation=self.network_isolation,
             vpc_config=aws.sagemaker.ModelVpcConfigArgs(
-                subnets=args.subnet_ids, security_group_ids=[args.security_group_id]
+                subnets=platform.subnet_ids,
+                security_group_ids=[platform.workload_security_group_id],
             )
-            if args.in_vpc
+            if in_vpc
             else None,
             # SageMaker checks the role can read the artifact when the model is created.
             opts=pulumi.ResourceOptions(parent=self, depends_on=[policy]),
@@ -307,3 +271,92 @@ class ServingModel(pulumi.ComponentResource):
         self.register_outputs(
             {"model_name": self.model_name, "role_arn": self.role_arn, "image_uri": image_uri}
         )
+
+
+def _image_uri(
+    image: ModelImage, platform: PlatformContext, parent: pulumi.Resource
+) -> pulumi.Output[str]:
+    """The image's URI: the prebuilt container's in the stack's region, or ours in its ECR."""
+    if image.is_prebuilt:
+        prebuilt = aws.sagemaker.get_prebuilt_ecr_image_output(
+            repository_name=image.framework_repository,
+            image_tag=image.framework_tag,
+            region=platform.region,
+            opts=pulumi.InvokeOutputOptions(parent=parent),
+        )
+        return prebuilt.registry_path
+    return own_image_uri(
+        platform.account_id, platform.region, image.ecr_repository or "", image.ecr_tag or ""
+    )
+
+
+def _policy_document(
+    variant: VariantConfig,
+    image: ModelImage,
+    code_key: pulumi.Input[str] | None,
+    platform: PlatformContext,
+    endpoint_name: str,
+    *,
+    in_vpc: bool,
+) -> pulumi.Output[str]:
+    """The execution policy once the platform's outputs are known (see model_execution_policy)."""
+    readable = [pulumi.Output.from_input(variant.model_artifact)]
+    if code_key is not None:
+        readable.append(pulumi.Output.from_input(code_key))
+    return pulumi.Output.all(
+        partition=platform.partition,
+        account=platform.account_id,
+        models_bucket=platform.buckets["models"].bucket,
+        capture_bucket=platform.buckets["capture"].bucket,
+        key=platform.kms_key_arn,
+        vpc=platform.vpc_id,
+        subnets=platform.subnet_ids,
+        security_group=platform.workload_security_group_id,
+        readable=pulumi.Output.all(*readable),
+    ).apply(
+        lambda values: model_execution_policy(
+            partition=values["partition"],
+            region=platform.region,
+            account_id=values["account"],
+            endpoint_name=endpoint_name,
+            models_bucket=values["models_bucket"],
+            readable_keys=list(values["readable"]),
+            capture_bucket=values["capture_bucket"],
+            kms_key_arn=values["key"],
+            ecr_repository=image.ecr_repository,
+            vpc_id=values["vpc"] if in_vpc else None,
+            subnet_ids=list(values["subnets"]),
+            security_group_id=values["security_group"] if in_vpc else None,
+        )
+    )
+
+
+def container_environment(
+    name: str,
+    image: ModelImage,
+    region: str,
+    models_bucket: pulumi.Input[str],
+    code_key: pulumi.Input[str] | None,
+) -> dict[str, pulumi.Input[str]]:
+    """The container's environment: where the prebuilt toolkit finds our handlers.
+
+    Raises ValueError (naming the model ``name``) when the container downloads our code archive
+    and ``code_key`` is None.
+    """
+    environment: dict[str, pulumi.Input[str]] = {
+        "SAGEMAKER_REGION": region,
+        "SAGEMAKER_CONTAINER_LOG_LEVEL": "20",
+    }
+    if image.is_prebuilt:
+        # The prebuilt containers import this module (from code/ in the model archive for
+        # PyTorch, from the downloaded source archive for the others).
+        environment["SAGEMAKER_PROGRAM"] = "inference.py"
+    if image.downloads_code:
+        if code_key is None:
+            raise ValueError(
+                f"{name}: the {image.framework_repository} container needs the code archive"
+            )
+        environment["SAGEMAKER_SUBMIT_DIRECTORY"] = pulumi.Output.concat(
+            "s3://", models_bucket, "/", code_key
+        )
+    return environment

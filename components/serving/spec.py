@@ -195,6 +195,15 @@ class VariantConfig(Section):
         """Whether the variant is serverless rather than instance-based."""
         return self.serverless is not None
 
+    @property
+    def scaling_min_capacity(self) -> int:
+        """The fewest instances autoscaling keeps: the initial instance count.
+
+        Every endpoint update resets the variant to its initial count, so ``_scalable`` holds
+        ``autoscaling.min_capacity`` (when set) to it.
+        """
+        return self.initial_instance_count
+
 
 class DataCaptureConfig(Section):
     """Capture of requests and responses to the capture bucket (for monitoring)."""
@@ -326,6 +335,16 @@ class ServingEndpointConfig(Section):
     def is_serverless(self) -> bool:
         """Whether the endpoint runs on a serverless variant."""
         return any(variant.is_serverless for variant in self.variants)
+
+    @property
+    def all_variants(self) -> tuple[VariantConfig, ...]:
+        """Production variants in order, then the shadow variant if any (each gets a model)."""
+        return (*self.variants, *((self.shadow_variant,) if self.shadow_variant else ()))
+
+    @property
+    def capture_sampling_percentage(self) -> int | None:
+        """Share of requests captured, or None when capture is off."""
+        return self.data_capture.sampling_percentage if self.data_capture.enabled else None
 
 
 class ServingConfig(Section):

@@ -3,20 +3,15 @@
 from __future__ import annotations
 
 import json
+from types import SimpleNamespace
 from typing import Any
 
 import pulumi
 import pulumi_aws as aws
 
-from components.serving.alarms import AlarmThresholds
-from components.serving.endpoint import (
-    EndpointSpec,
-    RolloutSpec,
-    ServingEndpoint,
-    ServingPlatform,
-    VariantSpec,
-)
-from components.serving.model import ModelImage
+from components.platform import PlatformContext
+from components.serving.endpoint import ServingEndpoint
+from components.serving.spec import ServingEndpointConfig
 from components.shared.iam_policies import service_trust_policy
 from components.shared.retention import DataRetention
 from stacks.offline.mock_runtime import MOCK_ACCOUNT_ID, run_offline
@@ -26,34 +21,51 @@ def program_with_a_grant() -> dict[str, Any]:
     """One endpoint on our own image, and a Lambda role granted to invoke it."""
     provider = aws.Provider("aws", region="us-east-1")
     opts = pulumi.ResourceOptions(provider=provider)
-    spec = EndpointSpec(
-        endpoint_name="mlp-test-churn",
-        variants=[
-            VariantSpec(
-                name="main",
-                image=ModelImage(ecr_repository="ml-platform/serving", ecr_tag="1.0.0"),
-                model_artifact_key="churn/v1/model.tar.gz",
-            )
-        ],
-        rollout=RolloutSpec(),
-        alarms=AlarmThresholds(1, 5, 500, 60, 3),
+    # As the config loader does: JSON, where a list is a valid tuple under strict validation.
+    spec = ServingEndpointConfig.model_validate_json(
+        json.dumps(
+            {
+                "name": "churn",
+                "variants": [
+                    {
+                        "name": "main",
+                        "image": {"repository": "ml-platform/serving", "tag": "1.0.0"},
+                        "model_artifact": "churn/v1/model.tar.gz",
+                    }
+                ],
+            }
+        )
     )
-    platform = ServingPlatform(
-        alarm_topic_arn=f"arn:aws:sns:us-east-1:{MOCK_ACCOUNT_ID}:alarms",
-        models_bucket="models",
-        capture_bucket="capture",
-        kms_key_arn=f"arn:aws:kms:us-east-1:{MOCK_ACCOUNT_ID}:key/k",
-        code_archive_key=None,
-        subnet_ids=["subnet-1"],
-        security_group_id="sg-1",
-        vpc_id="vpc-1",
+    out = pulumi.Output.from_input
+    platform = PlatformContext(
+        environment="test",
         region="us-east-1",
-        account_id=MOCK_ACCOUNT_ID,
-        partition="aws",
-        log_retention_days=14,
         retention=DataRetention(retain=False),
+        log_retention_days=14,
+        vpc_cidr="10.0.0.0/16",
+        account_id=out(MOCK_ACCOUNT_ID),
+        partition=out("aws"),
+        kms_key_arn=out(f"arn:aws:kms:us-east-1:{MOCK_ACCOUNT_ID}:key/k"),
+        buckets={
+            purpose: SimpleNamespace(bucket=out(purpose), arn=out(f"arn:aws:s3:::{purpose}"))
+            for purpose in ("models", "capture")
+        },
+        vpc_id=out("vpc-1"),
+        subnet_ids=out(["subnet-1"]),
+        workload_security_group_id=out("sg-1"),
+        endpoint_security_group_id=out("sg-2"),
+        s3_prefix_list_id=out("pl-1"),
+        log_group_arn=out(f"arn:aws:logs:us-east-1:{MOCK_ACCOUNT_ID}:log-group:workloads"),
+        glue_database_name=out("catalog"),
     )
-    endpoint = ServingEndpoint("churn", spec, platform, opts=opts)
+    endpoint = ServingEndpoint(
+        "churn",
+        spec,
+        platform,
+        alarm_topic_arn=f"arn:aws:sns:us-east-1:{MOCK_ACCOUNT_ID}:alarms",
+        code_archive_key=None,
+        opts=opts,
+    )
     caller = aws.iam.Role(
         "scoring-lambda",
         assume_role_policy=service_trust_policy("lambda.amazonaws.com", MOCK_ACCOUNT_ID),

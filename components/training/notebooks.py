@@ -283,6 +283,7 @@ class Notebooks(pulumi.ComponentResource):
     ) -> None:
         super().__init__("mlplatform:training:Notebooks", name, None, opts)
         instance, studio = spec.instance, spec.studio
+        # Without either, all that would be built is a role nothing runs as.
         if instance is None and studio is None:
             raise ValueError("Notebooks: set instance, studio or both")
         self.notebook_name = notebook_instance_name(platform.environment) if instance else None

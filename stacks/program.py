@@ -44,29 +44,16 @@ from components.serving.layer import ServingLayer
 from components.shared.code_archive import (
     ARCHIVE_DIR,
     build_monitoring_archive,
-    build_training_archive,
 )
-from components.shared.hyperparameter_tables import as_hyperparameter
 from components.shared.images import (
     PREBUILT_MONITORING_REPOSITORY,
     PREBUILT_MONITORING_TAG,
-    PREBUILT_TRAINING_TAGS,
-    PYTORCH_GPU_TRAINING_TAG,
     ImageConfig,
 )
 from components.shared.retention import DataRetention
 from components.shared.spec_rules import PROJECT_ROOT
-from components.training.layer import (
-    PipelineSpec,
-    RepositoriesSpec,
-    TrackingSpec,
-    TrainingLayer,
-    TrainingLayerArgs,
-)
-from components.training.notebooks import NotebookInstanceSpec, StudioSpec
-from components.training.pipeline import PREBUILT_TRAINING_REPOSITORIES, TrainingImage
-from components.training.pipeline_definition import ParameterRange, TrainingJobSpec, TuningSpec
-from components.training.spec import TrainingPipelineConfig
+from components.training.layer import TrainingLayer
+from components.training.pipeline import TrainingImage
 from stacks.config import ConfigError, PlatformConfig, load_platform_config
 from stacks.layers import PROJECT, teardown_order
 
@@ -145,110 +132,10 @@ def deploy_gpu_layer(context: DeployContext) -> GpuCompute:
     return GpuCompute("gpu", context.config.gpu, context.layers["data"].platform, opts=context.opts)
 
 
-def pipeline_name(environment: str, pipeline: TrainingPipelineConfig) -> str:
-    """The pipeline's name in AWS: ``mlp-<environment>-<name>``."""
-    return f"mlp-{environment}-{pipeline.name}"
-
-
-def training_image(pipeline: TrainingPipelineConfig) -> TrainingImage:
-    """The pipeline's image: a prebuilt framework container (GPU tag on GPUs) or our own."""
-    if pipeline.framework is None:
-        assert pipeline.image is not None  # config validation requires one of the two
-        return TrainingImage(ecr_repository=pipeline.image.repository, ecr_tag=pipeline.image.tag)
-    tag = pipeline.framework_image_tag
-    if tag is None:
-        gpu = pipeline.framework == "pytorch" and pipeline.uses_gpu
-        tag = PYTORCH_GPU_TRAINING_TAG if gpu else PREBUILT_TRAINING_TAGS[pipeline.framework]
-    return TrainingImage(
-        framework_repository=PREBUILT_TRAINING_REPOSITORIES[pipeline.framework], framework_tag=tag
-    )
-
-
-def pipeline_spec(environment: str, pipeline: TrainingPipelineConfig) -> PipelineSpec:
-    """Map one pipeline's config to the component's spec."""
-    tuning = None
-    if pipeline.tuning is not None:
-        tuning = TuningSpec(
-            strategy=pipeline.tuning.strategy,
-            objective=pipeline.tuning.objective,
-            max_jobs=pipeline.tuning.max_jobs,
-            max_parallel_jobs=pipeline.tuning.max_parallel_jobs,
-            ranges=[
-                ParameterRange(
-                    name=item.name,
-                    type=item.type,
-                    min=item.min,
-                    max=item.max,
-                    scaling=item.scaling,
-                    values=list(item.values),
-                )
-                for item in pipeline.tuning.ranges
-            ],
-            hyperband_min_resource=pipeline.tuning.hyperband_min_resource,
-            hyperband_max_resource=pipeline.tuning.hyperband_max_resource,
-        )
-    job = TrainingJobSpec(
-        pipeline_name=pipeline_name(environment, pipeline),
-        algorithm=pipeline.algorithm,
-        task=pipeline.task,
-        target=pipeline.target,
-        train_prefix=pipeline.train_data,
-        validation_prefix=pipeline.validation_data,
-        instance_type=pipeline.instance_type,
-        instance_count=pipeline.instance_count,
-        volume_size_gb=pipeline.volume_size_gb,
-        max_runtime_seconds=pipeline.max_runtime_seconds,
-        spot=pipeline.spot.enabled,
-        max_wait_seconds=pipeline.spot.max_wait_seconds if pipeline.spot.enabled else None,
-        hyperparameters={
-            name: as_hyperparameter(value) for name, value in pipeline.hyperparameters.items()
-        },
-        track_experiments=pipeline.track_experiments,
-        tuning=tuning,
-    )
-    return PipelineSpec(job=job, image=training_image(pipeline))
-
-
 def deploy_training_layer(context: DeployContext) -> TrainingLayer:
     """The training layer from the ``training`` section, on top of the data layer."""
-    config = context.config
-    training = config.training
-    specs = [pipeline_spec(config.environment, pipeline) for pipeline in training.pipelines]
-    repositories, tracking = training.repositories, training.experiment_tracking
-    instance, studio = training.notebooks.instance, training.notebooks.studio
     return TrainingLayer(
-        "training",
-        TrainingLayerArgs(
-            environment=config.environment,
-            region=config.region,
-            platform=context.layers["data"].platform,
-            retention=context.retention,
-            repositories=RepositoriesSpec(
-                names=list(repositories.names),
-                keep_tagged_images=repositories.keep_tagged_images,
-                untagged_expiry_days=repositories.untagged_expiry_days,
-            ),
-            tracking=TrackingSpec(
-                server_size=tracking.server_size,
-                mlflow_version=tracking.mlflow_version,
-                automatic_model_registration=tracking.automatic_model_registration,
-                weekly_maintenance_window_start=tracking.weekly_maintenance_window_start,
-            )
-            if tracking.enabled
-            else None,
-            pipelines=specs,
-            source_archive=build_training_archive(PROJECT_ROOT, ARCHIVE_DIR) if specs else None,
-            notebook_instance=NotebookInstanceSpec(
-                instance_type=instance.instance_type,
-                volume_size_gb=instance.volume_size_gb,
-                platform_identifier=instance.platform_identifier,
-                idle_stop_minutes=instance.idle_stop_minutes,
-            )
-            if instance is not None
-            else None,
-            studio=StudioSpec(user_profiles=list(studio.user_profiles)) if studio else None,
-        ),
-        opts=context.opts,
+        "training", context.config.training, context.layers["data"].platform, opts=context.opts
     )
 
 

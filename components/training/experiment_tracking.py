@@ -13,14 +13,13 @@ the artifact store, so a client role needs the artifact prefix too (:func:`artif
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import pulumi
 import pulumi_aws as aws
 
+from components.platform import PlatformContext
 from components.shared import iam_policies
-from components.shared.retention import DataRetention
 from components.shared.service_role import service_role
+from components.training.spec import ExperimentTrackingConfig
 
 #: Key prefix of MLflow's artifacts in the experiments bucket.
 ARTIFACT_PREFIX = "mlflow/"
@@ -178,40 +177,6 @@ def tracking_server_policy(
     return iam_policies.policy_json(*statements)
 
 
-@dataclass(frozen=True)
-class ExperimentTrackingArgs:
-    """Inputs of ExperimentTracking."""
-
-    environment: str
-    """Short environment name: the server is ``mlp-<environment>``."""
-    region: str
-    """The stack's region."""
-    experiments_bucket: pulumi.Input[str]
-    """The bucket whose ``mlflow/`` prefix holds the artifacts."""
-    kms_key_arn: pulumi.Input[str]
-    """The platform key (the bucket's default encryption)."""
-    account_id: pulumi.Input[str]
-    """The stack's account."""
-    partition: pulumi.Input[str]
-    """The stack's partition."""
-    retention: DataRetention
-    """The server holds every run's metadata: protected and retained in production."""
-    server_size: str = "Small"
-    """``Small``, ``Medium`` or ``Large``."""
-    mlflow_version: str = "3.0"
-    """The MLflow version of the server."""
-    automatic_model_registration: bool = False
-    """Register MLflow models in the SageMaker model registry too."""
-    weekly_maintenance_window_start: str = "Sun:03:00"
-    """When AWS may patch the server (``Day:HH:MM`` UTC)."""
-
-    def __post_init__(self) -> None:
-        if self.server_size not in ("Small", "Medium", "Large"):
-            raise ValueError(
-                f"server_size: must be Small, Medium or Large, got {self.server_size!r}"
-            )
-
-
 class ExperimentTracking(pulumi.ComponentResource):
     """A managed MLflow tracking server and the role it runs as."""
 
@@ -227,47 +192,52 @@ class ExperimentTracking(pulumi.ComponentResource):
     """Where the server keeps artifacts."""
 
     def __init__(
-        self, name: str, args: ExperimentTrackingArgs, opts: pulumi.ResourceOptions | None = None
+        self,
+        name: str,
+        spec: ExperimentTrackingConfig,
+        platform: PlatformContext,
+        opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("mlplatform:training:ExperimentTracking", name, None, opts)
-        self.server_name = tracking_server_name(args.environment)
+        self.server_name = tracking_server_name(platform.environment)
+        experiments_bucket = platform.buckets["experiments"].bucket
         role = service_role(
             f"{name}-role",
             service="sagemaker.amazonaws.com",
             description=f"Lets the MLflow tracking server {self.server_name} use its artifacts",
-            account_id=args.account_id,
+            account_id=platform.account_id,
             opts=pulumi.ResourceOptions(parent=self),
         )
         policy = aws.iam.RolePolicy(
             f"{name}-policy",
             role=role.id,
             policy=pulumi.Output.all(
-                args.partition, args.account_id, args.experiments_bucket, args.kms_key_arn
+                platform.partition, platform.account_id, experiments_bucket, platform.kms_key_arn
             ).apply(
                 lambda values: tracking_server_policy(
                     partition=values[0],
-                    region=args.region,
+                    region=platform.region,
                     account_id=values[1],
                     experiments_bucket=values[2],
                     kms_key_arn=values[3],
-                    registers_models=args.automatic_model_registration,
+                    registers_models=spec.automatic_model_registration,
                 )
             ),
             opts=pulumi.ResourceOptions(parent=role),
         )
-        store = pulumi.Output.from_input(args.experiments_bucket).apply(artifact_store_uri)
+        store = pulumi.Output.from_input(experiments_bucket).apply(artifact_store_uri)
         server = aws.sagemaker.MlflowTrackingServer(
             f"{name}-server",
             # A fixed name: clients address the server by it (its ARN carries the name).
             tracking_server_name=self.server_name,
             artifact_store_uri=store,
             role_arn=role.arn,
-            tracking_server_size=args.server_size,
-            mlflow_version=args.mlflow_version,
-            automatic_model_registration=args.automatic_model_registration,
-            weekly_maintenance_window_start=args.weekly_maintenance_window_start,
+            tracking_server_size=spec.server_size,
+            mlflow_version=spec.mlflow_version,
+            automatic_model_registration=spec.automatic_model_registration,
+            weekly_maintenance_window_start=spec.weekly_maintenance_window_start,
             # The server checks at creation that its role can reach the artifact store.
-            opts=args.retention.stateful(self, depends_on=[policy]),
+            opts=platform.retention.stateful(self, depends_on=[policy]),
         )
         self.server_arn = server.arn
         self.server_url = server.tracking_server_url

@@ -22,16 +22,16 @@ from __future__ import annotations
 
 import base64
 import shlex
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import pulumi
 import pulumi_aws as aws
 
+from components.platform import PlatformContext
 from components.shared import iam_policies
-from components.shared.retention import DataRetention
 from components.shared.service_role import service_role
 from components.training.experiment_tracking import MLFLOW_NOTEBOOK_ACTIONS, mlflow_statements
+from components.training.spec import NotebookInstanceConfig, NotebooksConfig, StudioConfig
 
 #: The idle auto-stop program the lifecycle configuration installs on the instance: workload
 #: code (it runs on the instance), read here as text, never imported.
@@ -254,70 +254,6 @@ def studio_apps_policy(*, partition: str, region: str, account_id: str, domain_i
     )
 
 
-@dataclass(frozen=True)
-class NotebookInstanceSpec:
-    """A notebook instance."""
-
-    instance_type: str = "ml.t3.medium"
-    """Instance type."""
-    volume_size_gb: int = 20
-    """Size of the encrypted storage volume."""
-    platform_identifier: str = "notebook-al2023-v1"
-    """Amazon Linux and JupyterLab version."""
-    idle_stop_minutes: int | None = 60
-    """Stop after this long idle; None never stops it."""
-
-
-@dataclass(frozen=True)
-class StudioSpec:
-    """A Studio domain."""
-
-    user_profiles: list[str] = field(default_factory=list)
-    """One profile per data scientist."""
-
-
-@dataclass(frozen=True)
-class NotebooksArgs:
-    """Inputs of Notebooks."""
-
-    environment: str
-    """Short environment name (names: ``mlp-<env>-notebook``, ``mlp-<env>-studio``)."""
-    region: str
-    """The stack's region."""
-    account_id: pulumi.Input[str]
-    """The stack's account."""
-    partition: pulumi.Input[str]
-    """The stack's partition."""
-    processed_bucket: pulumi.Input[str]
-    """The processed data's bucket (read)."""
-    experiments_bucket: pulumi.Input[str]
-    """The experiments bucket (read and write)."""
-    kms_key_arn: pulumi.Input[str]
-    """The platform key (volumes, EFS, S3 objects)."""
-    vpc_id: pulumi.Input[str]
-    """The platform VPC."""
-    subnet_ids: pulumi.Input[list[str]]
-    """Its private subnets (the instance takes the first)."""
-    security_group_id: pulumi.Input[str]
-    """The workload security group."""
-    retention: DataRetention
-    """Whether Studio's home directories survive ``pulumi destroy``."""
-    instance: NotebookInstanceSpec | None = None
-    """The notebook instance; None creates none."""
-    studio: StudioSpec | None = None
-    """The Studio domain; None creates none."""
-    tracking_server_arn: pulumi.Input[str] | None = None
-    """The MLflow tracking server the notebooks log to."""
-
-    def __post_init__(self) -> None:
-        if self.instance is None and self.studio is None:
-            raise ValueError("Notebooks: set instance, studio or both")
-        if self.studio is not None:
-            names = self.studio.user_profiles
-            if duplicates := sorted({name for name in names if names.count(name) > 1}):
-                raise ValueError(f"Notebooks: user profiles repeat: {', '.join(duplicates)}")
-
-
 class Notebooks(pulumi.ComponentResource):
     """A notebook instance and/or a Studio domain in the VPC, and the role they run as."""
 
@@ -337,37 +273,46 @@ class Notebooks(pulumi.ComponentResource):
     """The Studio user profiles."""
 
     def __init__(
-        self, name: str, args: NotebooksArgs, opts: pulumi.ResourceOptions | None = None
+        self,
+        name: str,
+        spec: NotebooksConfig,
+        platform: PlatformContext,
+        *,
+        tracking_server_arn: pulumi.Input[str] | None = None,
+        opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("mlplatform:training:Notebooks", name, None, opts)
-        instance, studio = args.instance, args.studio
-        self.notebook_name = notebook_instance_name(args.environment) if instance else None
+        instance, studio = spec.instance, spec.studio
+        # Without either, all that would be built is a role nothing runs as.
+        if instance is None and studio is None:
+            raise ValueError("Notebooks: set instance, studio or both")
+        self.notebook_name = notebook_instance_name(platform.environment) if instance else None
         stops_itself = instance is not None and instance.idle_stop_minutes is not None
 
         role = service_role(
             f"{name}-role",
             service="sagemaker.amazonaws.com",
-            description=f"Execution role of the ml-platform {args.environment} notebooks",
-            account_id=args.account_id,
+            description=f"Execution role of the ml-platform {platform.environment} notebooks",
+            account_id=platform.account_id,
             opts=pulumi.ResourceOptions(parent=self),
         )
         policy = aws.iam.RolePolicy(
             f"{name}-policy",
             role=role.id,
             policy=pulumi.Output.all(
-                partition=args.partition,
-                account=args.account_id,
-                processed=args.processed_bucket,
-                experiments=args.experiments_bucket,
-                key=args.kms_key_arn,
-                vpc=args.vpc_id,
-                subnets=args.subnet_ids,
-                security_group=args.security_group_id,
-                tracking=args.tracking_server_arn,
+                partition=platform.partition,
+                account=platform.account_id,
+                processed=platform.buckets["processed"].bucket,
+                experiments=platform.buckets["experiments"].bucket,
+                key=platform.kms_key_arn,
+                vpc=platform.vpc_id,
+                subnets=platform.subnet_ids,
+                security_group=platform.workload_security_group_id,
+                tracking=tracking_server_arn,
             ).apply(
                 lambda values: notebook_role_policy(
                     partition=values["partition"],
-                    region=args.region,
+                    region=platform.region,
                     account_id=values["account"],
                     processed_bucket=values["processed"],
                     experiments_bucket=values["experiments"],
@@ -388,29 +333,32 @@ class Notebooks(pulumi.ComponentResource):
 
         self.notebook_url = None
         if instance is not None:
-            self.notebook_url = self._notebook_instance(name, args, instance, role, policy)
+            self.notebook_url = self._notebook_instance(
+                name, instance, platform, tracking_server_arn, role, policy
+            )
 
         self.domain_id = self.domain_url = None
         self.user_profiles = list(studio.user_profiles) if studio else []
         if studio is not None:
-            self._studio(name, args, studio, role, policy)
+            self._studio(name, studio, platform, role, policy)
         self.register_outputs(self.exports())
 
     def _notebook_instance(
         self,
         name: str,
-        args: NotebooksArgs,
-        spec: NotebookInstanceSpec,
+        spec: NotebookInstanceConfig,
+        platform: PlatformContext,
+        tracking_server_arn: pulumi.Input[str] | None,
         role: aws.iam.Role,
         policy: aws.iam.RolePolicy,
     ) -> pulumi.Output[str]:
         """The instance and its lifecycle configuration; returns the instance's URL."""
         notebook_name = self.notebook_name or ""
-        script = pulumi.Output.from_input(args.tracking_server_arn).apply(
+        script = pulumi.Output.from_input(tracking_server_arn).apply(
             lambda tracking: encode_lifecycle_script(
                 on_start_script(
                     notebook_name=notebook_name,
-                    region=args.region,
+                    region=platform.region,
                     tracking_server_arn=tracking,
                     idle_stop_minutes=spec.idle_stop_minutes,
                     idle_stop_program=IDLE_STOP_PROGRAM.read_text(),
@@ -430,12 +378,12 @@ class Notebooks(pulumi.ComponentResource):
             instance_type=spec.instance_type,
             volume_size=spec.volume_size_gb,
             platform_identifier=spec.platform_identifier,
-            subnet_id=pulumi.Output.from_input(args.subnet_ids).apply(lambda ids: ids[0]),
-            security_groups=[args.security_group_id],
+            subnet_id=pulumi.Output.from_input(platform.subnet_ids).apply(lambda ids: ids[0]),
+            security_groups=[platform.workload_security_group_id],
             # All traffic through the VPC: its endpoints are the only way out.
             direct_internet_access="Disabled",
             root_access="Disabled",
-            kms_key_id=args.kms_key_arn,
+            kms_key_id=platform.kms_key_arn,
             instance_metadata_service_configuration=aws.sagemaker.NotebookInstanceInstanceMetadataServiceConfigurationArgs(
                 minimum_instance_metadata_service_version="2"
             ),
@@ -448,8 +396,8 @@ class Notebooks(pulumi.ComponentResource):
     def _studio(
         self,
         name: str,
-        args: NotebooksArgs,
-        spec: StudioSpec,
+        spec: StudioConfig,
+        platform: PlatformContext,
         role: aws.iam.Role,
         policy: aws.iam.RolePolicy,
     ) -> None:
@@ -457,34 +405,34 @@ class Notebooks(pulumi.ComponentResource):
         domain = aws.sagemaker.Domain(
             f"{name}-studio",
             # A fixed name: people pick the domain by it in the console.
-            domain_name=studio_domain_name(args.environment),
+            domain_name=studio_domain_name(platform.environment),
             auth_mode="IAM",
             # Apps reach AWS through the VPC's endpoints only, never the internet.
             app_network_access_type="VpcOnly",
-            vpc_id=args.vpc_id,
-            subnet_ids=args.subnet_ids,
-            kms_key_id=args.kms_key_arn,
+            vpc_id=platform.vpc_id,
+            subnet_ids=platform.subnet_ids,
+            kms_key_id=platform.kms_key_arn,
             default_user_settings=aws.sagemaker.DomainDefaultUserSettingsArgs(
                 execution_role=role.arn,
-                security_groups=[args.security_group_id],
+                security_groups=[platform.workload_security_group_id],
             ),
             default_space_settings=aws.sagemaker.DomainDefaultSpaceSettingsArgs(
                 execution_role=role.arn,
-                security_groups=[args.security_group_id],
+                security_groups=[platform.workload_security_group_id],
             ),
             retention_policy=aws.sagemaker.DomainRetentionPolicyArgs(
                 # The home directories are people's work: kept in production.
-                home_efs_file_system="Retain" if args.retention.retain else "Delete"
+                home_efs_file_system="Retain" if platform.retention.retain else "Delete"
             ),
             opts=pulumi.ResourceOptions(parent=self, depends_on=[policy]),
         )
         aws.iam.RolePolicy(
             f"{name}-studio-apps",
             role=role.id,
-            policy=pulumi.Output.all(args.partition, args.account_id, domain.id).apply(
+            policy=pulumi.Output.all(platform.partition, platform.account_id, domain.id).apply(
                 lambda values: studio_apps_policy(
                     partition=values[0],
-                    region=args.region,
+                    region=platform.region,
                     account_id=values[1],
                     domain_id=values[2],
                 )

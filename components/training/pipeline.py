@@ -23,14 +23,17 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
+from components.platform import PlatformContext
 from components.shared import iam_policies
+from components.shared.images import PREBUILT_TRAINING_TAGS, PYTORCH_GPU_TRAINING_TAG
 from components.shared.service_role import service_role
 from components.training.pipeline_definition import (
-    TrainingJobSpec,
     TrainingPlatform,
     pipeline_definition,
+    pipeline_name,
 )
 from components.training.repositories import repository_url
+from components.training.spec import TrainingPipelineConfig
 
 #: Name prefix SageMaker Pipelines gives the jobs of steps that carry no name of their own.
 GENERATED_JOB_PREFIX = "pipelines-"
@@ -38,7 +41,8 @@ GENERATED_JOB_PREFIX = "pipelines-"
 
 def pipeline_role_policy(
     *,
-    spec: TrainingJobSpec,
+    pipeline: TrainingPipelineConfig,
+    environment: str,
     partition: str,
     region: str,
     account_id: str,
@@ -59,14 +63,14 @@ def pipeline_role_policy(
         "Null": {"sagemaker:VpcSubnets": "false", "sagemaker:VpcSecurityGroupIds": "false"},
     }
     flags = {}
-    if spec.network_isolation:
+    if pipeline.network_isolation:
         flags["sagemaker:NetworkIsolation"] = "true"
-    if spec.instance_count > 1:
+    if pipeline.instance_count > 1:
         flags["sagemaker:InterContainerTrafficEncryption"] = "true"
     if flags:
         guardrails["Bool"] = flags
-    if spec.tuning is None:
-        created = [f"{sagemaker}:training-job/{spec.pipeline_name}-*"]
+    if pipeline.tuning is None:
+        created = [f"{sagemaker}:training-job/{pipeline_name(environment, pipeline)}-*"]
         create_action = "sagemaker:CreateTrainingJob"
         watch = {
             "Action": ["sagemaker:DescribeTrainingJob", "sagemaker:StopTrainingJob"],
@@ -106,44 +110,27 @@ def pipeline_role_policy(
     )
 
 
+def pipeline_description(pipeline: TrainingPipelineConfig) -> str:
+    """What the pipeline does, as the console shows it (``Tunes xgboost for churned ...``)."""
+    return (
+        f"{'Tunes' if pipeline.tuning is not None else 'Trains'} {pipeline.algorithm} for "
+        f"{pipeline.target} ({pipeline.task}) on {pipeline.instance_type} "
+        f"x{pipeline.instance_count}"
+    )
+
+
 @dataclass(frozen=True)
 class TrainingPipelineArgs:
-    """Inputs of one TrainingPipeline."""
+    """What one TrainingPipeline uses besides its spec and the platform: Outputs of the layer."""
 
-    spec: TrainingJobSpec
-    """What the pipeline trains, on what compute, tuned or not."""
-    region: str
-    """The stack's region."""
-    account_id: pulumi.Input[str]
-    """The stack's account."""
-    partition: pulumi.Input[str]
-    """The stack's partition."""
     execution_role_arn: pulumi.Input[str]
     """The role the training jobs run as."""
     image_uri: pulumi.Input[str]
-    """The training container image."""
-    processed_bucket: pulumi.Input[str]
-    """Bucket of the training data."""
-    models_bucket: pulumi.Input[str]
-    """Bucket of the code archive and the trained models."""
-    experiments_bucket: pulumi.Input[str]
-    """Bucket of the checkpoints."""
+    """The training container image, resolved from the pipeline's image setting."""
     code_archive_key: pulumi.Input[str]
     """Key of the training source archive in the models bucket."""
-    kms_key_arn: pulumi.Input[str]
-    """The platform key."""
-    subnet_ids: pulumi.Input[list[str]]
-    """The private subnets."""
-    security_group_id: pulumi.Input[str]
-    """The workload security group."""
     tracking_server_arn: pulumi.Input[str] | None = None
-    """The MLflow tracking server (required when the spec tracks experiments)."""
-
-    def __post_init__(self) -> None:
-        if self.spec.track_experiments and self.tracking_server_arn is None:
-            raise ValueError(
-                f"pipeline {self.spec.pipeline_name}: track_experiments needs tracking_server_arn"
-            )
+    """The MLflow tracking server; set exactly when the pipeline tracks experiments."""
 
 
 class TrainingPipeline(pulumi.ComponentResource):
@@ -159,35 +146,40 @@ class TrainingPipeline(pulumi.ComponentResource):
     """``Training`` or ``Tuning``."""
 
     def __init__(
-        self, name: str, args: TrainingPipelineArgs, opts: pulumi.ResourceOptions | None = None
+        self,
+        name: str,
+        pipeline: TrainingPipelineConfig,
+        platform: PlatformContext,
+        args: TrainingPipelineArgs,
+        opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("mlplatform:training:TrainingPipeline", name, None, opts)
-        spec = args.spec
-        self.pipeline_name = spec.pipeline_name
-        self.step_type = "Training" if spec.tuning is None else "Tuning"
+        self.pipeline_name = pipeline_name(platform.environment, pipeline)
+        self.step_type = "Training" if pipeline.tuning is None else "Tuning"
 
         role = service_role(
             f"{name}-role",
             service="sagemaker.amazonaws.com",
-            description=f"Lets SageMaker Pipelines run {spec.pipeline_name}'s jobs",
-            account_id=args.account_id,
+            description=f"Lets SageMaker Pipelines run {self.pipeline_name}'s jobs",
+            account_id=platform.account_id,
             opts=pulumi.ResourceOptions(parent=self),
         )
         policy = aws.iam.RolePolicy(
             f"{name}-policy",
             role=role.id,
             policy=pulumi.Output.all(
-                partition=args.partition,
-                account=args.account_id,
+                partition=platform.partition,
+                account=platform.account_id,
                 execution_role=args.execution_role_arn,
-                key=args.kms_key_arn,
-                subnets=args.subnet_ids,
-                security_group=args.security_group_id,
+                key=platform.kms_key_arn,
+                subnets=platform.subnet_ids,
+                security_group=platform.workload_security_group_id,
             ).apply(
                 lambda values: pipeline_role_policy(
-                    spec=spec,
+                    pipeline=pipeline,
+                    environment=platform.environment,
                     partition=values["partition"],
-                    region=args.region,
+                    region=platform.region,
                     account_id=values["account"],
                     execution_role_arn=values["execution_role"],
                     kms_key_arn=values["key"],
@@ -197,53 +189,17 @@ class TrainingPipeline(pulumi.ComponentResource):
             ),
             opts=pulumi.ResourceOptions(parent=role),
         )
-
-        definition = pulumi.Output.all(
-            role=args.execution_role_arn,
-            image=args.image_uri,
-            processed=args.processed_bucket,
-            models=args.models_bucket,
-            experiments=args.experiments_bucket,
-            code=args.code_archive_key,
-            key=args.kms_key_arn,
-            subnets=args.subnet_ids,
-            security_group=args.security_group_id,
-            tracking=args.tracking_server_arn,
-        ).apply(
-            lambda values: json.dumps(
-                pipeline_definition(
-                    spec,
-                    TrainingPlatform(
-                        region=args.region,
-                        role_arn=values["role"],
-                        image_uri=values["image"],
-                        processed_bucket=values["processed"],
-                        models_bucket=values["models"],
-                        experiments_bucket=values["experiments"],
-                        code_archive_key=values["code"],
-                        kms_key_arn=values["key"],
-                        subnet_ids=list(values["subnets"]),
-                        security_group_id=values["security_group"],
-                        tracking_server_arn=values["tracking"],
-                    ),
-                ),
-                sort_keys=True,
-            )
-        )
-        pipeline = aws.sagemaker.Pipeline(
+        pipeline_resource = aws.sagemaker.Pipeline(
             f"{name}-pipeline",
             # A fixed name: executions are started by it.
-            pipeline_name=spec.pipeline_name,
-            pipeline_display_name=spec.pipeline_name,
-            pipeline_description=(
-                f"{'Tunes' if spec.tuning else 'Trains'} {spec.algorithm} for {spec.target} "
-                f"({spec.task}) on {spec.instance_type} x{spec.instance_count}"
-            ),
+            pipeline_name=self.pipeline_name,
+            pipeline_display_name=self.pipeline_name,
+            pipeline_description=pipeline_description(pipeline),
             role_arn=role.arn,
-            pipeline_definition=definition,
+            pipeline_definition=definition_json(pipeline, platform, args),
             opts=pulumi.ResourceOptions(parent=self, depends_on=[policy]),
         )
-        self.pipeline_arn = pipeline.arn
+        self.pipeline_arn = pipeline_resource.arn
         self.role_arn = role.arn
         self.register_outputs(self.exports())
 
@@ -255,6 +211,46 @@ class TrainingPipeline(pulumi.ComponentResource):
             "role_arn": self.role_arn,
             "step": self.step_type,
         }
+
+
+def definition_json(
+    pipeline: TrainingPipelineConfig, platform: PlatformContext, args: TrainingPipelineArgs
+) -> pulumi.Output[str]:
+    """The pipeline definition as SageMaker takes it (JSON), once the Outputs it names resolve."""
+    buckets = platform.buckets
+    return pulumi.Output.all(
+        role=args.execution_role_arn,
+        image=args.image_uri,
+        processed=buckets["processed"].bucket,
+        models=buckets["models"].bucket,
+        experiments=buckets["experiments"].bucket,
+        code=args.code_archive_key,
+        key=platform.kms_key_arn,
+        subnets=platform.subnet_ids,
+        security_group=platform.workload_security_group_id,
+        tracking=args.tracking_server_arn,
+    ).apply(
+        lambda values: json.dumps(
+            pipeline_definition(
+                pipeline,
+                TrainingPlatform(
+                    environment=platform.environment,
+                    region=platform.region,
+                    role_arn=values["role"],
+                    image_uri=values["image"],
+                    processed_bucket=values["processed"],
+                    models_bucket=values["models"],
+                    experiments_bucket=values["experiments"],
+                    code_archive_key=values["code"],
+                    kms_key_arn=values["key"],
+                    subnet_ids=list(values["subnets"]),
+                    security_group_id=values["security_group"],
+                    tracking_server_arn=values["tracking"],
+                ),
+            ),
+            sort_keys=True,
+        )
+    )
 
 
 #: AWS's prebuilt training repositories per framework (``get_prebuilt_ecr_image``); they run our
@@ -328,3 +324,17 @@ def resolve_image(
         "arn:", partition, ":ecr:", region, ":", registry, ":repository/", repository
     )
     return ResolvedImage(uri=uri, repository_arn=arn)
+
+
+def training_image(pipeline: TrainingPipelineConfig) -> TrainingImage:
+    """The pipeline's image: a prebuilt framework container (GPU tag on GPUs) or our own."""
+    if pipeline.framework is None:
+        assert pipeline.image is not None  # the spec requires one of the two
+        return TrainingImage(ecr_repository=pipeline.image.repository, ecr_tag=pipeline.image.tag)
+    tag = pipeline.framework_image_tag
+    if tag is None:
+        gpu = pipeline.framework == "pytorch" and pipeline.uses_gpu
+        tag = PYTORCH_GPU_TRAINING_TAG if gpu else PREBUILT_TRAINING_TAGS[pipeline.framework]
+    return TrainingImage(
+        framework_repository=PREBUILT_TRAINING_REPOSITORIES[pipeline.framework], framework_tag=tag
+    )

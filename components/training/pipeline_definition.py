@@ -12,20 +12,21 @@ and ``sagemaker_submit_directory`` names its local path, which the sagemaker-tra
 unpacks before it runs ``sagemaker_program``. Nothing is fetched from inside the container, so
 the job runs with network isolation unless it logs to the MLflow tracking server.
 
-Everything here is standard library only and deterministic, so the definition is testable as
-data and shows in the offline plan exactly as SageMaker will receive it.
+Everything here is plain data in, plain data out (the pipeline's spec model and the resolved
+:class:`TrainingPlatform`, no Pulumi) and deterministic, so the definition is testable as data and
+shows in the offline plan exactly as SageMaker will receive it.
 Schema: https://aws-sagemaker-mlops.github.io/sagemaker-model-building-pipeline-definition-JSON-schema/
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import PurePosixPath
 from typing import Any
 
-from components.shared.instance_storage import has_instance_storage
+from components.training.spec import ParameterRangeConfig, TrainingPipelineConfig
 from workloads.training import contract, objectives
 
 #: The pipeline definition schema version SageMaker accepts.
@@ -83,119 +84,16 @@ _MULTI_GPU = re.compile(
 
 
 @dataclass(frozen=True)
-class ParameterRange:
-    """One hyperparameter range of a tuning job."""
-
-    name: str
-    """The hyperparameter."""
-    type: str
-    """``integer``, ``continuous`` or ``categorical``."""
-    min: float | None = None
-    """Lowest value (integer and continuous)."""
-    max: float | None = None
-    """Highest value (integer and continuous)."""
-    scaling: str = "Auto"
-    """``Auto``, ``Linear``, ``Logarithmic`` or ``ReverseLogarithmic``."""
-    values: Sequence[str] = ()
-    """The choices of a categorical range."""
-
-
-@dataclass(frozen=True)
-class TuningSpec:
-    """A hyperparameter tuning step."""
-
-    strategy: str
-    """``Bayesian`` or ``Hyperband``."""
-    objective: str
-    """The metric tuned (a name from ``objectives.METRICS[task]``)."""
-    max_jobs: int
-    """Training jobs in total."""
-    max_parallel_jobs: int
-    """Training jobs at the same time."""
-    ranges: Sequence[ParameterRange]
-    """The hyperparameters searched."""
-    hyperband_min_resource: int | None = None
-    """Hyperband: the fewest epochs before a job may be stopped."""
-    hyperband_max_resource: int | None = None
-    """Hyperband: the most epochs a job runs."""
-
-    @property
-    def tuned_names(self) -> set[str]:
-        """The names of the tuned hyperparameters."""
-        return {item.name for item in self.ranges}
-
-
-@dataclass(frozen=True)
-class TrainingJobSpec:
-    """What one pipeline trains and on what compute: plain values from the stack's config."""
-
-    pipeline_name: str
-    """The pipeline's name (``mlp-<env>-<name>``): prefixes S3 paths, jobs and the experiment."""
-    algorithm: str
-    """``sklearn``, ``xgboost``, ``pytorch`` or ``automl``."""
-    task: str
-    """``classification`` or ``regression``."""
-    target: str
-    """The target column."""
-    train_prefix: str
-    """Key prefix of the training data in the processed bucket."""
-    validation_prefix: str
-    """Key prefix of the validation data in the processed bucket."""
-    instance_type: str
-    """Training instance type."""
-    instance_count: int = 1
-    """Instances per job."""
-    volume_size_gb: int = 30
-    """Storage per instance."""
-    max_runtime_seconds: int = 3600
-    """Longest a job may run."""
-    spot: bool = True
-    """Managed spot training."""
-    max_wait_seconds: int | None = None
-    """Spot only: longest a job may take including waits for capacity (>= max_runtime)."""
-    hyperparameters: Mapping[str, str] = field(default_factory=dict)
-    """Fixed hyperparameters, already as strings."""
-    track_experiments: bool = False
-    """Log to the MLflow tracking server (needs the network: no isolation)."""
-    tuning: TuningSpec | None = None
-    """Tune instead of training once."""
-
-    def __post_init__(self) -> None:
-        problems = []
-        if self.spot and (self.max_wait_seconds or 0) < self.max_runtime_seconds:
-            problems.append(
-                f"max_wait_seconds ({self.max_wait_seconds}) must be >= max_runtime_seconds "
-                f"({self.max_runtime_seconds}) with spot"
-            )
-        if self.tuning is not None:
-            if fixed := sorted(self.tuning.tuned_names & set(self.hyperparameters)):
-                problems.append(f"{', '.join(fixed)} both fixed and tuned")
-            objectives.direction(self.task, self.tuning.objective)  # raises for an unknown one
-        if problems:
-            raise ValueError(f"pipeline {self.pipeline_name}: " + "; ".join(problems))
-
-    @property
-    def distributed(self) -> bool:
-        """Whether PyTorch should launch one process per GPU and instance (torchrun)."""
-        return self.algorithm == "pytorch" and (
-            self.instance_count > 1 or is_multi_gpu(self.instance_type)
-        )
-
-    @property
-    def network_isolation(self) -> bool:
-        """Whether the container runs without network (everything it needs arrives as a channel)."""
-        return not self.track_experiments
-
-    @property
-    def encrypts_volume(self) -> bool:
-        """Whether the job's volumes get the platform key (not on NVMe instance-store types)."""
-        return not has_instance_storage(self.instance_type)
-
-
-@dataclass(frozen=True)
 class TrainingPlatform:
-    """Resolved values of the resources a job uses (plain strings, inside an ``apply``)."""
+    """The resolved Outputs one pipeline's job is built from, as plain strings inside an ``apply``.
 
+    Only what exists once the platform is deployed (buckets, key, subnets, roles, the image URI,
+    the code archive's key, the tracking server) and the stack's identity the names derive from;
+    what the job trains and on what compute comes from the pipeline's spec model.
+    """
+
+    environment: str
+    """The stack's environment: the pipeline is ``mlp-<environment>-<name>``."""
     region: str
     """The stack's region."""
     role_arn: str
@@ -220,9 +118,24 @@ class TrainingPlatform:
     """The MLflow tracking server (tracked pipelines only)."""
 
 
+def pipeline_name(environment: str, pipeline: TrainingPipelineConfig) -> str:
+    """The pipeline's name in AWS: ``mlp-<environment>-<name>``.
+
+    It also prefixes the names of its training jobs and its S3 paths, and is its MLflow experiment.
+    """
+    return f"mlp-{environment}-{pipeline.name}"
+
+
 def is_multi_gpu(instance_type: str) -> bool:
     """Whether ``instance_type`` (``ml.g5.12xlarge``) has more than one GPU."""
     return bool(_MULTI_GPU.match(instance_type))
+
+
+def distributed(pipeline: TrainingPipelineConfig) -> bool:
+    """Whether PyTorch should launch one process per GPU and instance (torchrun)."""
+    return pipeline.algorithm == "pytorch" and (
+        pipeline.instance_count > 1 or is_multi_gpu(pipeline.instance_type)
+    )
 
 
 def checkpoint_prefix(pipeline_name: str) -> str:
@@ -247,29 +160,29 @@ def metric_definitions(task: str) -> list[dict[str, str]]:
     ]
 
 
-def hyperparameters(spec: TrainingJobSpec, platform: TrainingPlatform) -> dict[str, str]:
+def hyperparameters(pipeline: TrainingPipelineConfig, platform: TrainingPlatform) -> dict[str, str]:
     """The job's fixed hyperparameters: what to train, script mode, and the config's own.
 
     Tuned names are left out (the tuning job sets them per training job).
     """
     values = {
-        "algorithm": spec.algorithm,
-        "task": spec.task,
-        "target": spec.target,
-        **spec.hyperparameters,
+        "algorithm": pipeline.algorithm,
+        "task": pipeline.task,
+        "target": pipeline.target,
+        **pipeline.fixed_hyperparameters,
         # Script mode: the toolkit unpacks this local archive and runs the program from it.
         "sagemaker_program": "train.py",
         "sagemaker_submit_directory": submit_directory(platform.code_archive_key),
         "sagemaker_region": platform.region,
     }
-    if spec.distributed:
+    if distributed(pipeline):
         # The PyTorch container then starts the program with torchrun on every instance.
         values["sagemaker_torch_distributed_enabled"] = "true"
-    tuning = spec.tuning
+    tuning = pipeline.tuning
     if tuning is not None:
         # The training code picks its best epoch (and stops early) by the metric being tuned.
         values.setdefault("objective", tuning.objective)
-        epochs = EPOCHS_HYPERPARAMETER.get(spec.algorithm)
+        epochs = EPOCHS_HYPERPARAMETER.get(pipeline.algorithm)
         if tuning.strategy == "Hyperband" and epochs is not None:
             # Hyperband's resource is the epoch: the jobs it keeps run the whole budget.
             values.setdefault(epochs, str(tuning.hyperband_max_resource))
@@ -306,37 +219,37 @@ def input_channels(platform: TrainingPlatform) -> list[dict[str, Any]]:
     return channels
 
 
-def _job_definition(spec: TrainingJobSpec, platform: TrainingPlatform) -> dict[str, Any]:
+def _job_definition(pipeline: TrainingPipelineConfig, platform: TrainingPlatform) -> dict[str, Any]:
     """What a training job and a tuning job's TrainingJobDefinition share."""
     resources: dict[str, Any] = {
-        "InstanceType": spec.instance_type,
-        "InstanceCount": spec.instance_count,
-        "VolumeSizeInGB": spec.volume_size_gb,
+        "InstanceType": pipeline.instance_type,
+        "InstanceCount": pipeline.instance_count,
+        "VolumeSizeInGB": pipeline.volume_size_gb,
     }
-    if spec.encrypts_volume:
+    if pipeline.encrypts_volume:
         resources["VolumeKmsKeyId"] = platform.kms_key_arn
-    stopping: dict[str, Any] = {"MaxRuntimeInSeconds": spec.max_runtime_seconds}
-    if spec.spot:
+    stopping: dict[str, Any] = {"MaxRuntimeInSeconds": pipeline.max_runtime_seconds}
+    if pipeline.spot.enabled:
         # Includes the time spent waiting for spot capacity, so never below the runtime.
-        stopping["MaxWaitTimeInSeconds"] = spec.max_wait_seconds
+        stopping["MaxWaitTimeInSeconds"] = pipeline.spot.max_wait_seconds
+    name = pipeline_name(platform.environment, pipeline)
     definition: dict[str, Any] = {
         "RoleArn": platform.role_arn,
         "InputDataConfig": input_channels(platform),
         "OutputDataConfig": {
-            "S3OutputPath": f"s3://{platform.models_bucket}/{output_prefix(spec.pipeline_name)}",
+            "S3OutputPath": f"s3://{platform.models_bucket}/{output_prefix(name)}",
             "KmsKeyId": platform.kms_key_arn,
         },
         "ResourceConfig": resources,
         "StoppingCondition": stopping,
-        "EnableManagedSpotTraining": spec.spot,
+        "EnableManagedSpotTraining": pipeline.spot.enabled,
         "CheckpointConfig": {
             # One folder per pipeline execution: a rerun never resumes another run's model.
             "S3Uri": {
                 "Std:Join": {
                     "On": "/",
                     "Values": [
-                        f"s3://{platform.experiments_bucket}/"
-                        f"{checkpoint_prefix(spec.pipeline_name).rstrip('/')}",
+                        f"s3://{platform.experiments_bucket}/{checkpoint_prefix(name).rstrip('/')}",
                         {"Get": "Execution.PipelineExecutionId"},
                     ],
                 }
@@ -347,39 +260,43 @@ def _job_definition(spec: TrainingJobSpec, platform: TrainingPlatform) -> dict[s
             "SecurityGroupIds": [platform.security_group_id],
             "Subnets": list(platform.subnet_ids),
         },
-        "EnableNetworkIsolation": spec.network_isolation,
+        "EnableNetworkIsolation": pipeline.network_isolation,
         # Several instances exchange gradients: encrypt that traffic too.
-        "EnableInterContainerTrafficEncryption": spec.instance_count > 1,
+        "EnableInterContainerTrafficEncryption": pipeline.instance_count > 1,
         "RetryStrategy": {"MaximumRetryAttempts": JOB_RETRY_ATTEMPTS},
     }
-    if spec.track_experiments:
+    if pipeline.track_experiments:
         if platform.tracking_server_arn is None:
-            raise ValueError(f"pipeline {spec.pipeline_name}: tracking needs the tracking server")
+            raise ValueError(f"pipeline {name}: tracking needs the tracking server")
         definition["Environment"] = {
             "MLFLOW_TRACKING_URI": platform.tracking_server_arn,
-            "MLFLOW_EXPERIMENT_NAME": spec.pipeline_name,
+            "MLFLOW_EXPERIMENT_NAME": name,
         }
     return definition
 
 
-def training_job_request(spec: TrainingJobSpec, platform: TrainingPlatform) -> dict[str, Any]:
+def training_job_request(
+    pipeline: TrainingPipelineConfig, platform: TrainingPlatform
+) -> dict[str, Any]:
     """The ``CreateTrainingJob`` request of the training step."""
     return {
         # With a name in the step's arguments, SageMaker Pipelines uses it as the prefix of the
         # job names it generates: the pipeline role is scoped to exactly these jobs.
-        "TrainingJobName": spec.pipeline_name,
+        "TrainingJobName": pipeline_name(platform.environment, pipeline),
         "AlgorithmSpecification": {
             "TrainingImage": platform.image_uri,
             "TrainingInputMode": "File",
-            "MetricDefinitions": metric_definitions(spec.task),
+            "MetricDefinitions": metric_definitions(pipeline.task),
             "EnableSageMakerMetricsTimeSeries": True,
         },
-        "HyperParameters": hyperparameters(spec, platform),
-        **_job_definition(spec, platform),
+        "HyperParameters": hyperparameters(pipeline, platform),
+        **_job_definition(pipeline, platform),
     }
 
 
-def _parameter_ranges(ranges: Sequence[ParameterRange]) -> dict[str, list[dict[str, Any]]]:
+def _parameter_ranges(
+    ranges: Sequence[ParameterRangeConfig],
+) -> dict[str, list[dict[str, Any]]]:
     """Ranges grouped by kind as the API takes them; bounds are strings (integers without a dot).
 
     Kinds without a range are left out.
@@ -395,8 +312,8 @@ def _parameter_ranges(ranges: Sequence[ParameterRange]) -> dict[str, list[dict[s
                 {"Name": item.name, "Values": list(item.values)}
             )
             continue
-        if item.min is None or item.max is None:
-            raise ValueError(f"range {item.name}: an {item.type} range needs min and max")
+        # The spec requires both bounds of an integer or continuous range.
+        assert item.min is not None and item.max is not None
         bounds = (
             (str(int(item.min)), str(int(item.max)))
             if item.type == "integer"
@@ -414,15 +331,18 @@ def _parameter_ranges(ranges: Sequence[ParameterRange]) -> dict[str, list[dict[s
     return {kind: items for kind, items in grouped.items() if items}
 
 
-def tuning_job_request(spec: TrainingJobSpec, platform: TrainingPlatform) -> dict[str, Any]:
+def tuning_job_request(
+    pipeline: TrainingPipelineConfig, platform: TrainingPlatform
+) -> dict[str, Any]:
     """The ``CreateHyperParameterTuningJob`` request of the tuning step (name left to SageMaker)."""
-    tuning = spec.tuning
+    tuning = pipeline.tuning
     if tuning is None:
-        raise ValueError(f"pipeline {spec.pipeline_name}: no tuning configured")
+        name = pipeline_name(platform.environment, pipeline)
+        raise ValueError(f"pipeline {name}: no tuning configured")
     config: dict[str, Any] = {
         "Strategy": tuning.strategy,
         "HyperParameterTuningJobObjective": {
-            "Type": objectives.direction(spec.task, tuning.objective),
+            "Type": objectives.direction(pipeline.task, tuning.objective),
             "MetricName": tuning.objective,
         },
         "ResourceLimits": {
@@ -449,32 +369,34 @@ def tuning_job_request(spec: TrainingJobSpec, platform: TrainingPlatform) -> dic
             "AlgorithmSpecification": {
                 "TrainingImage": platform.image_uri,
                 "TrainingInputMode": "File",
-                "MetricDefinitions": metric_definitions(spec.task),
+                "MetricDefinitions": metric_definitions(pipeline.task),
             },
-            "StaticHyperParameters": hyperparameters(spec, platform),
-            **_job_definition(spec, platform),
+            "StaticHyperParameters": hyperparameters(pipeline, platform),
+            **_job_definition(pipeline, platform),
         },
     }
 
 
-def pipeline_definition(spec: TrainingJobSpec, platform: TrainingPlatform) -> dict[str, Any]:
+def pipeline_definition(
+    pipeline: TrainingPipelineConfig, platform: TrainingPlatform
+) -> dict[str, Any]:
     """The whole pipeline definition document (schema ``2020-12-01``)."""
     defaults = {
-        "TrainData": f"s3://{platform.processed_bucket}/{spec.train_prefix}",
-        "ValidationData": f"s3://{platform.processed_bucket}/{spec.validation_prefix}",
+        "TrainData": f"s3://{platform.processed_bucket}/{pipeline.train_data}",
+        "ValidationData": f"s3://{platform.processed_bucket}/{pipeline.validation_data}",
     }
-    if spec.tuning is None:
+    if pipeline.tuning is None:
         step: dict[str, Any] = {
             "Name": TRAINING_STEP,
             "Type": "Training",
-            "Arguments": training_job_request(spec, platform),
+            "Arguments": training_job_request(pipeline, platform),
         }
         retried = STEP_RETRY_EXCEPTIONS
     else:
         step = {
             "Name": TUNING_STEP,
             "Type": "Tuning",
-            "Arguments": tuning_job_request(spec, platform),
+            "Arguments": tuning_job_request(pipeline, platform),
         }
         retried = TUNING_RETRY_EXCEPTIONS
     step["RetryPolicies"] = [

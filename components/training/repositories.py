@@ -16,13 +16,12 @@ ECR only answers over HTTPS, so unlike buckets there is no TLS-deny policy to ad
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
-from dataclasses import dataclass
 
 import pulumi
 import pulumi_aws as aws
 
-from components.shared.retention import DataRetention
+from components.platform import PlatformContext
+from components.training.spec import RepositoriesConfig
 
 #: The namespace of the platform's repositories.
 NAMESPACE = "ml-platform"
@@ -77,33 +76,6 @@ def lifecycle_policy(untagged_expiry_days: int, keep_tagged_images: int) -> str:
     )
 
 
-@dataclass(frozen=True)
-class ImageRepositoriesArgs:
-    """Inputs of ImageRepositories."""
-
-    names: Sequence[str]
-    """Repository names under ``ml-platform/`` (``training``, ``serving``)."""
-    kms_key_arn: pulumi.Input[str]
-    """The platform key the images are encrypted with."""
-    retention: DataRetention
-    """Whether the repositories (and their images) survive ``pulumi destroy``."""
-    keep_tagged_images: int = 30
-    """Tagged images each repository keeps."""
-    untagged_expiry_days: int = 7
-    """Days after which untagged images expire."""
-
-    def __post_init__(self) -> None:
-        problems = []
-        if duplicates := sorted({name for name in self.names if list(self.names).count(name) > 1}):
-            problems.append(f"names: {', '.join(duplicates)} repeated")
-        if self.keep_tagged_images < 1:
-            problems.append("keep_tagged_images: must be >= 1")
-        if self.untagged_expiry_days < 1:
-            problems.append("untagged_expiry_days: must be >= 1")
-        if problems:
-            raise ValueError("ImageRepositories: " + "; ".join(problems))
-
-
 class ImageRepositories(pulumi.ComponentResource):
     """Scanned, immutable, KMS-encrypted ECR repositories with lifecycle rules."""
 
@@ -115,13 +87,17 @@ class ImageRepositories(pulumi.ComponentResource):
     """Each repository's ARN."""
 
     def __init__(
-        self, name: str, args: ImageRepositoriesArgs, opts: pulumi.ResourceOptions | None = None
+        self,
+        name: str,
+        spec: RepositoriesConfig,
+        platform: PlatformContext,
+        opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("mlplatform:training:ImageRepositories", name, None, opts)
-        retention = args.retention
-        policy = lifecycle_policy(args.untagged_expiry_days, args.keep_tagged_images)
+        retention = platform.retention
+        policy = lifecycle_policy(spec.untagged_expiry_days, spec.keep_tagged_images)
         self.repositories = {}
-        for short_name in args.names:
+        for short_name in spec.names:
             full_name = repository_name(short_name)
             repository = aws.ecr.Repository(
                 f"{name}-{short_name}",
@@ -133,7 +109,7 @@ class ImageRepositories(pulumi.ComponentResource):
                 ),
                 encryption_configurations=[
                     aws.ecr.RepositoryEncryptionConfigurationArgs(
-                        encryption_type="KMS", kms_key=args.kms_key_arn
+                        encryption_type="KMS", kms_key=platform.kms_key_arn
                     )
                 ],
                 # Only a destroyable stack may delete a repository that still holds images.

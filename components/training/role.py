@@ -25,6 +25,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
+from components.platform import PlatformContext
 from components.shared import iam_policies
 from components.shared.service_role import service_role
 from components.training.experiment_tracking import (
@@ -151,32 +152,16 @@ def training_execution_policy(
 
 @dataclass(frozen=True)
 class TrainingRoleArgs:
-    """Inputs of the TrainingRole."""
+    """What the TrainingRole's policy needs besides the platform: what the layer built and derived.
 
-    region: str
-    """The stack's region."""
-    account_id: pulumi.Input[str]
-    """The stack's account."""
-    partition: pulumi.Input[str]
-    """The stack's partition."""
-    processed_bucket: pulumi.Input[str]
-    """The training data's bucket."""
-    models_bucket: pulumi.Input[str]
-    """The bucket of the code archive and the trained models."""
-    experiments_bucket: pulumi.Input[str]
-    """The bucket of checkpoints and MLflow artifacts."""
+    The code archive's key and the image repositories are Outputs of the layer's own resources;
+    whether volumes are encrypted follows from the pipelines' instance types.
+    """
+
     code_archive_key: pulumi.Input[str]
     """Key of the training source archive in the models bucket."""
-    kms_key_arn: pulumi.Input[str]
-    """The platform key."""
     image_repository_arns: list[pulumi.Input[str]]
     """Every ECR repository a training image comes from."""
-    vpc_id: pulumi.Input[str]
-    """The platform VPC."""
-    subnet_ids: pulumi.Input[list[str]]
-    """The private subnets jobs run in."""
-    security_group_id: pulumi.Input[str]
-    """The workload security group."""
     encrypts_volumes: bool
     """Whether any job gives its volumes the platform key."""
     tracking_server_arn: pulumi.Input[str] | None = None
@@ -198,33 +183,38 @@ class TrainingRole(pulumi.ComponentResource):
     """The role's policy (jobs must not start before it exists)."""
 
     def __init__(
-        self, name: str, args: TrainingRoleArgs, opts: pulumi.ResourceOptions | None = None
+        self,
+        name: str,
+        platform: PlatformContext,
+        args: TrainingRoleArgs,
+        opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("mlplatform:training:TrainingRole", name, None, opts)
         role = service_role(
             f"{name}-role",
             service="sagemaker.amazonaws.com",
             description="SageMaker execution role of the platform's training jobs",
-            account_id=args.account_id,
+            account_id=platform.account_id,
             opts=pulumi.ResourceOptions(parent=self),
         )
+        buckets = platform.buckets
         document = pulumi.Output.all(
-            partition=args.partition,
-            account=args.account_id,
-            processed=args.processed_bucket,
-            models=args.models_bucket,
-            experiments=args.experiments_bucket,
+            partition=platform.partition,
+            account=platform.account_id,
+            processed=buckets["processed"].bucket,
+            models=buckets["models"].bucket,
+            experiments=buckets["experiments"].bucket,
             code=args.code_archive_key,
-            key=args.kms_key_arn,
+            key=platform.kms_key_arn,
             repositories=pulumi.Output.all(*args.image_repository_arns),
-            vpc=args.vpc_id,
-            subnets=args.subnet_ids,
-            security_group=args.security_group_id,
+            vpc=platform.vpc_id,
+            subnets=platform.subnet_ids,
+            security_group=platform.workload_security_group_id,
             tracking=args.tracking_server_arn,
         ).apply(
             lambda values: training_execution_policy(
                 partition=values["partition"],
-                region=args.region,
+                region=platform.region,
                 account_id=values["account"],
                 processed_bucket=values["processed"],
                 models_bucket=values["models"],

@@ -23,6 +23,7 @@ from components.shared.hyperparameters import (
     hyperparameters_accepted,
 )
 from components.shared.images import ImageConfig
+from components.shared.instance_storage import has_instance_storage
 from components.shared.spec_rules import (
     GPU_FAMILIES,
     MAX_S3_KEY,
@@ -259,6 +260,11 @@ class TuningConfig(Section):
             raise ValueError(f"must be above hyperband_min_resource ({low})")
         return value
 
+    @property
+    def tuned_names(self) -> set[str]:
+        """The names of the tuned hyperparameters (the tuning job sets them per training job)."""
+        return {item.name for item in self.ranges}
+
 
 class TrainingPipelineConfig(Section):
     """A SageMaker Pipeline that trains (or tunes) one model with our training code."""
@@ -422,6 +428,24 @@ class TrainingPipelineConfig(Section):
     def uses_gpu(self) -> bool:
         """Whether the training instances have GPUs."""
         return instance_family(self.instance_type) in GPU_FAMILIES
+
+    @property
+    def network_isolation(self) -> bool:
+        """Whether the job runs without network (only a job that logs to MLflow needs it)."""
+        return not self.track_experiments
+
+    @property
+    def encrypts_volume(self) -> bool:
+        """Whether the job's volumes get the platform key (not on NVMe instance-store types)."""
+        return not has_instance_storage(self.instance_type)
+
+    @property
+    def fixed_hyperparameters(self) -> dict[str, str]:
+        """The configured ``hyperparameters`` as SageMaker passes them: every value a string."""
+        return {
+            name: hyperparameter_tables.as_hyperparameter(value)
+            for name, value in self.hyperparameters.items()
+        }
 
 
 class TrainingConfig(Section):

@@ -14,13 +14,8 @@ from typing import Any
 import pytest
 
 from components.monitoring.pipeline import monitor_definition
-from components.training.pipeline_definition import (
-    ParameterRange,
-    TrainingJobSpec,
-    TrainingPlatform,
-    TuningSpec,
-    pipeline_definition,
-)
+from components.training.pipeline_definition import TrainingPlatform, pipeline_definition
+from components.training.spec import TrainingPipelineConfig
 from tests.components.monitoring.test_pipeline import PLATFORM, SPEC
 from tests.conftest import Plan
 from tests.pipeline_requests import (
@@ -37,6 +32,7 @@ SCHEDULE = "aws:scheduler/schedule:Schedule"
 ACCOUNT = "123456789012"
 
 TRAINING = TrainingPlatform(
+    environment="dev",
     region="us-east-1",
     role_arn=f"arn:aws:iam::{ACCOUNT}:role/training",
     image_uri=f"{ACCOUNT}.dkr.ecr.us-east-1.amazonaws.com/ml-platform/training:1.0",
@@ -50,38 +46,40 @@ TRAINING = TrainingPlatform(
     tracking_server_arn=f"arn:aws:sagemaker:us-east-1:{ACCOUNT}:mlflow-tracking-server/mlp-x",
 )
 RANGES = [
-    ParameterRange(name="lr", type="continuous", min=0.0001, max=0.1, scaling="Logarithmic"),
-    ParameterRange(name="batch_size", type="integer", min=32.0, max=512.0),
-    ParameterRange(name="hidden_sizes", type="categorical", values=["64", "128"]),
+    {"name": "lr", "type": "continuous", "min": 0.0001, "max": 0.1, "scaling": "Logarithmic"},
+    {"name": "batch_size", "type": "integer", "min": 32.0, "max": 512.0},
+    {"name": "hidden_sizes", "type": "categorical", "values": ["64", "128"]},
 ]
 MONITOR_ARN = f"arn:aws:sagemaker:us-east-1:{ACCOUNT}:pipeline/mlp-dev-churn-monitor"
 
 
-def training_spec(**overrides: Any) -> TrainingJobSpec:
+def training_spec(**overrides: Any) -> TrainingPipelineConfig:
+    """Pipeline ``mlp-dev-churn`` (in TRAINING's environment) on our own image, with spot."""
     values: dict[str, Any] = {
-        "pipeline_name": "mlp-dev-churn",
+        "name": "churn",
         "algorithm": "pytorch",
         "task": "regression",
         "target": "price",
-        "train_prefix": "churn/train/",
-        "validation_prefix": "churn/validation/",
+        "train_data": "churn/train/",
+        "validation_data": "churn/validation/",
+        "image": {"repository": "ml-platform/training", "tag": "1.0"},
         "instance_type": "ml.g5.2xlarge",
-        "spot": True,
-        "max_wait_seconds": 7200,
+        "spot": {"enabled": True, "max_wait_seconds": 7200},
     }
-    return TrainingJobSpec(**{**values, **overrides})
+    # Through JSON, as the program reads config (strict models take lists as JSON arrays).
+    return TrainingPipelineConfig.model_validate_json(json.dumps({**values, **overrides}))
 
 
-def tuning(strategy: str) -> TuningSpec:
+def tuning(strategy: str) -> dict[str, Any]:
     hyperband = {"hyperband_min_resource": 2, "hyperband_max_resource": 20}
-    return TuningSpec(
-        strategy=strategy,
-        objective="valid_rmse",
-        max_jobs=8,
-        max_parallel_jobs=2,
-        ranges=RANGES,
+    return {
+        "strategy": strategy,
+        "objective": "valid_rmse",
+        "max_jobs": 8,
+        "max_parallel_jobs": 2,
+        "ranges": RANGES,
         **(hyperband if strategy == "Hyperband" else {}),
-    )
+    }
 
 
 def monitor() -> dict[str, Any]:
@@ -148,7 +146,7 @@ def test_every_schedule_starts_its_pipeline_with_declared_parameters(plan: Plan)
     "spec",
     [
         training_spec(),
-        training_spec(spot=False, max_wait_seconds=None, track_experiments=True),
+        training_spec(spot={"enabled": False}, track_experiments=True),
         training_spec(instance_type="ml.g5.12xlarge", instance_count=2),
         training_spec(algorithm="xgboost", task="classification", tuning=None),
         training_spec(tuning=tuning("Bayesian")),
@@ -156,7 +154,7 @@ def test_every_schedule_starts_its_pipeline_with_declared_parameters(plan: Plan)
     ],
     ids=["spot", "tracked", "distributed", "xgboost", "bayesian", "hyperband"],
 )
-def test_each_training_pipeline_kind_is_valid(spec: TrainingJobSpec) -> None:
+def test_each_training_pipeline_kind_is_valid(spec: TrainingPipelineConfig) -> None:
     assert definition_problems(pipeline_definition(spec, TRAINING)) == []
 
 

@@ -7,9 +7,9 @@ from typing import Any
 import pytest
 
 from components.shared.images import PREBUILT_TRAINING_TAGS, PYTORCH_GPU_TRAINING_TAG
+from components.training.pipeline import training_image
 from components.training.spec import TrainingPipelineConfig
 from stacks.config import ConfigError, load_platform_config
-from stacks.program import training_image
 from tests.conftest import stack_config, with_section
 
 DEV = stack_config("dev")

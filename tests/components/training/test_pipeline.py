@@ -21,15 +21,14 @@ from components.shared.hyperparameter_tables import as_hyperparameter
 from components.shared.images import PREBUILT_TRAINING_TAGS
 from components.shared.instance_storage import has_instance_storage
 from components.training.pipeline_definition import (
-    ParameterRange,
-    TrainingJobSpec,
     TrainingPlatform,
-    TuningSpec,
     is_multi_gpu,
     pipeline_definition,
 )
+from components.training.spec import TrainingPipelineConfig
+from stacks.config import ConfigError, load_platform_config
 from stacks.offline.mock_runtime import MOCK_ACCOUNT_ID, RecordedResource
-from tests.conftest import ROOT, Plan, stack_file
+from tests.conftest import ROOT, Plan, stack_config, stack_file, with_section
 from workloads.training import objectives
 
 PIPELINE = "aws:sagemaker/pipeline:Pipeline"
@@ -406,6 +405,7 @@ def test_steps_retry_capacity_and_limit_errors_only(plan: Plan) -> None:
 # --------------------------------------------------------------------------------------------
 
 PLATFORM = TrainingPlatform(
+    environment="x",
     region="us-east-1",
     role_arn="arn:aws:iam::123456789012:role/training",
     image_uri="123456789012.dkr.ecr.us-east-1.amazonaws.com/ml-platform/training:1.0.0",
@@ -420,23 +420,30 @@ PLATFORM = TrainingPlatform(
 )
 
 
-def spec(**overrides: Any) -> TrainingJobSpec:
+def pipeline_values(**overrides: Any) -> dict[str, Any]:
+    """A pipeline ``mlp-x-model`` (in PLATFORM's environment) on our own image, without spot."""
     values: dict[str, Any] = {
-        "pipeline_name": "mlp-x-model",
+        "name": "model",
         "algorithm": "pytorch",
         "task": "regression",
         "target": "price",
-        "train_prefix": "p/train/",
-        "validation_prefix": "p/valid/",
+        "train_data": "p/train/",
+        "validation_data": "p/valid/",
+        "image": {"repository": "ml-platform/training", "tag": "1.0.0"},
         "instance_type": "ml.m5.xlarge",
-        "spot": False,
+        "spot": {"enabled": False},
     }
-    return TrainingJobSpec(**{**values, **overrides})
+    return {**values, **overrides}
+
+
+def spec(**overrides: Any) -> TrainingPipelineConfig:
+    # Through JSON, as the program reads config (strict models take lists as JSON arrays).
+    return TrainingPipelineConfig.model_validate_json(json.dumps(pipeline_values(**overrides)))
 
 
 def test_a_pipeline_without_tuning_trains_once_under_its_own_job_prefix() -> None:
     # given a pipeline without tuning and without spot
-    document = pipeline_definition(spec(hyperparameters={"epochs": "5"}), PLATFORM)
+    document = pipeline_definition(spec(hyperparameters={"epochs": 5}), PLATFORM)
     # when its step is read
     (only,) = document["Steps"]
     arguments = only["Arguments"]
@@ -470,16 +477,16 @@ def test_one_multi_gpu_instance_also_runs_distributed() -> None:
 
 def test_parameter_ranges_leave_out_empty_kinds_and_keep_integers_whole() -> None:
     # given a tuning with one integer and one categorical range
-    tuning = TuningSpec(
-        strategy="Bayesian",
-        objective="valid_rmse",
-        max_jobs=4,
-        max_parallel_jobs=2,
-        ranges=[
-            ParameterRange(name="batch_size", type="integer", min=32.0, max=512.0),
-            ParameterRange(name="hidden_sizes", type="categorical", values=["64", "128"]),
+    tuning = {
+        "strategy": "Bayesian",
+        "objective": "valid_rmse",
+        "max_jobs": 4,
+        "max_parallel_jobs": 2,
+        "ranges": [
+            {"name": "batch_size", "type": "integer", "min": 32.0, "max": 512.0},
+            {"name": "hidden_sizes", "type": "categorical", "values": ["64", "128"]},
         ],
-    )
+    }
     # when the definition is built
     document = pipeline_definition(spec(tuning=tuning), PLATFORM)
     config = document["Steps"][0]["Arguments"]["HyperParameterTuningJobConfig"]
@@ -497,31 +504,33 @@ def test_parameter_ranges_leave_out_empty_kinds_and_keep_integers_whole() -> Non
     ("overrides", "message"),
     [
         (
-            {"spot": True, "max_wait_seconds": 60},
-            "pipeline mlp-x-model: max_wait_seconds (60) must be >= max_runtime_seconds (3600) "
-            "with spot",
+            {"spot": {"enabled": True, "max_wait_seconds": 60}},
+            "training.pipelines[0].spot: max_wait_seconds (60) must be >= max_runtime_seconds "
+            "(3600): it includes the run itself",
         ),
         (
             {
-                "hyperparameters": {"dropout": "0.1"},
-                "tuning": TuningSpec(
-                    strategy="Bayesian",
-                    objective="valid_loss",
-                    max_jobs=2,
-                    max_parallel_jobs=1,
-                    ranges=[ParameterRange(name="dropout", type="continuous", min=0, max=0.5)],
-                ),
+                "hyperparameters": {"dropout": 0.1},
+                "tuning": {
+                    "strategy": "Bayesian",
+                    "objective": "valid_loss",
+                    "max_jobs": 2,
+                    "max_parallel_jobs": 1,
+                    "ranges": [{"name": "dropout", "type": "continuous", "min": 0, "max": 0.5}],
+                },
             },
-            "pipeline mlp-x-model: dropout both fixed and tuned",
+            "training.pipelines[0].tuning: dropout both fixed in hyperparameters and tuned",
         ),
     ],
 )
 def test_a_spec_the_service_would_refuse_fails_at_construction(
     overrides: dict[str, Any], message: str
 ) -> None:
-    with pytest.raises(ValueError) as raised:
-        spec(**overrides)
-    assert str(raised.value) == message
+    # The pipeline's spec model refuses it (reported as the stack's config loader reports it).
+    section = {"pipelines": [pipeline_values(**overrides)]}
+    with pytest.raises(ConfigError) as raised:
+        load_platform_config("dev", with_section(stack_config("dev"), "training", section))
+    assert raised.value.problems == [message]
 
 
 def test_hyperparameter_values_become_strings() -> None:

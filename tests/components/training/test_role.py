@@ -19,8 +19,8 @@ from components.shared.iam_policies import VPC_DESCRIBE_ACTIONS
 from components.training.experiment_tracking import tracking_server_policy
 from components.training.notebooks import STUDIO_LIST_ACTIONS
 from components.training.pipeline import pipeline_role_policy
-from components.training.pipeline_definition import TrainingJobSpec
 from components.training.role import training_execution_policy
+from components.training.spec import TrainingPipelineConfig
 from stacks.offline.mock_runtime import MOCK_ACCOUNT_ID, RecordedResource
 from tests.conftest import Plan, stack_file
 
@@ -379,20 +379,24 @@ def test_the_tracking_server_reaches_only_its_artifact_prefix(plan: Plan) -> Non
 
 def test_a_training_pipeline_role_is_scoped_to_its_own_job_names() -> None:
     # given a pipeline that trains once (no tuning), on one isolated instance
-    spec = TrainingJobSpec(
-        pipeline_name="mlp-dev-churn",
-        algorithm="xgboost",
-        task="classification",
-        target="churned",
-        train_prefix="t/",
-        validation_prefix="v/",
-        instance_type="ml.m5.xlarge",
-        spot=False,
+    spec = TrainingPipelineConfig.model_validate(
+        {
+            "name": "churn",
+            "algorithm": "xgboost",
+            "framework": "xgboost",
+            "task": "classification",
+            "target": "churned",
+            "train_data": "t/",
+            "validation_data": "v/",
+            "instance_type": "ml.m5.xlarge",
+            "spot": {"enabled": False},
+        }
     )
-    # when its role's policy is built
+    # when its role's policy is built (pipeline mlp-dev-churn)
     policy = json.loads(
         pipeline_role_policy(
-            spec=spec,
+            pipeline=spec,
+            environment="dev",
             partition="aws",
             region="us-east-1",
             account_id=MOCK_ACCOUNT_ID,

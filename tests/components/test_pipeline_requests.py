@@ -21,7 +21,7 @@ from components.training.pipeline_definition import (
     TuningSpec,
     pipeline_definition,
 )
-from tests.components.monitoring.test_pipeline import PLATFORM, SPEC
+from tests.components.monitoring.test_pipeline import ENTRY, PLATFORM, SECTION
 from tests.conftest import Plan
 from tests.pipeline_requests import (
     check_definition,
@@ -85,7 +85,7 @@ def tuning(strategy: str) -> TuningSpec:
 
 
 def monitor() -> dict[str, Any]:
-    return monitor_definition(SPEC, PLATFORM)
+    return monitor_definition(ENTRY, SECTION, PLATFORM)
 
 
 def refusal(definition: dict[str, Any]) -> str:

@@ -148,7 +148,6 @@ def pipeline_role_policy(monitoring: MonitoringConfig, access: MonitorAccess) ->
         f"arn:{access.partition}:sagemaker:{access.region}:{access.account_id}"
         f":processing-job/{GENERATED_JOB_PREFIX}*"
     )
-    kms_key_arn = access.kms_key_arn
     return iam_policies.policy_json(
         {
             "Sid": "CreateJobsWithGuardrails",
@@ -156,9 +155,9 @@ def pipeline_role_policy(monitoring: MonitoringConfig, access: MonitorAccess) ->
             "Action": "sagemaker:CreateProcessingJob",
             "Resource": jobs,
             "Condition": {
-                "StringEquals": {"sagemaker:VolumeKmsKey": kms_key_arn},
+                "StringEquals": {"sagemaker:VolumeKmsKey": access.kms_key_arn},
                 # The publish step has no outputs (so no output key); any output must use it.
-                "StringEqualsIfExists": {"sagemaker:OutputKmsKey": kms_key_arn},
+                "StringEqualsIfExists": {"sagemaker:OutputKmsKey": access.kms_key_arn},
                 "ForAllValues:StringEquals": {
                     "sagemaker:VpcSubnets": sorted(access.subnet_ids),
                     "sagemaker:VpcSecurityGroupIds": [access.security_group_id],

@@ -32,28 +32,13 @@ from components.kubernetes.layer import (
 )
 from components.kubernetes.pod_security import ContainerResources
 from components.kubernetes.spec import KubernetesConfig, NodeGroupConfig, ResourcesConfig
-from components.monitoring.layer import MonitoredEndpoint, MonitoringLayer, MonitoringLayerArgs
-from components.monitoring.model_monitor import ModelMonitorBackend
-from components.monitoring.pipeline import THRESHOLD_OPTIONS, MonitorSpec
-from components.monitoring.spec import (
-    MonitoredEndpointConfig,
-    MonitoringConfig,
-    schedule_interval_hours,
-)
+from components.monitoring.layer import MonitoringLayer
 from components.serving.layer import ServingLayer
-from components.shared.code_archive import (
-    ARCHIVE_DIR,
-    build_monitoring_archive,
-)
 from components.shared.images import (
-    PREBUILT_MONITORING_REPOSITORY,
-    PREBUILT_MONITORING_TAG,
     ImageConfig,
 )
 from components.shared.retention import DataRetention
-from components.shared.spec_rules import PROJECT_ROOT
 from components.training.layer import TrainingLayer
-from components.training.pipeline import TrainingImage
 from stacks.config import ConfigError, PlatformConfig, load_platform_config
 from stacks.layers import PROJECT, teardown_order
 
@@ -186,64 +171,16 @@ def grant_feature_access(context: DeployContext) -> None:
                 )
 
 
-def monitor_spec(
-    environment: str, section: MonitoringConfig, entry: MonitoredEndpointConfig
-) -> MonitoredEndpoint:
-    """Map one monitored endpoint's config to the layer's entry."""
-    name = f"mlp-{environment}-{entry.endpoint}"
-    backend = entry.model_monitor
-    return MonitoredEndpoint(
-        name=entry.endpoint,
-        spec=MonitorSpec(
-            pipeline_name=f"{name}-monitor",
-            endpoint_name=name,
-            window_hours=entry.window_hours,
-            thresholds={option: getattr(entry.thresholds, option) for option in THRESHOLD_OPTIONS},
-            instance_type=section.instance_type,
-            volume_size_gb=section.volume_size_gb,
-            max_runtime_seconds=section.max_runtime_seconds,
-        ),
-        baseline_folder=entry.baseline_path(PROJECT_ROOT),
-        schedule=entry.schedule,
-        interval_hours=schedule_interval_hours(entry.schedule),
-        silent_after_hours=entry.silent_after_hours,
-        model_monitor=ModelMonitorBackend(
-            schedule=backend.schedule, instance_type=backend.instance_type
-        )
-        if backend.enabled
-        else None,
-    )
-
-
-def monitoring_image(section: MonitoringConfig) -> TrainingImage:
-    """The monitor's processing image: our own in ECR, or AWS's prebuilt scikit-learn one."""
-    if section.image is not None:
-        return TrainingImage(ecr_repository=section.image.repository, ecr_tag=section.image.tag)
-    return TrainingImage(
-        framework_repository=PREBUILT_MONITORING_REPOSITORY, framework_tag=PREBUILT_MONITORING_TAG
-    )
-
-
 def deploy_monitoring_layer(context: DeployContext) -> MonitoringLayer:
-    """The monitoring layer from the ``monitoring`` section, on the data and serving layers."""
-    config = context.config
-    section = config.monitoring
-    serving = context.layers["serving"]
+    """The monitoring layer from the ``monitoring`` section, watching the serving endpoints."""
     return MonitoringLayer(
         "monitoring",
-        MonitoringLayerArgs(
-            environment=config.environment,
-            region=config.region,
-            platform=context.layers["data"].platform,
-            endpoint_names={
-                name: endpoint.endpoint_name for name, endpoint in serving.endpoints.items()
-            },
-            monitors=[
-                monitor_spec(config.environment, section, entry) for entry in section.endpoints
-            ],
-            code_archive=build_monitoring_archive(PROJECT_ROOT, ARCHIVE_DIR),
-            image=monitoring_image(section),
-            alarm_emails=list(section.alarm_emails),
+        context.config.monitoring,
+        context.layers["data"].platform.with_serving_endpoints(
+            {
+                name: endpoint.endpoint_name
+                for name, endpoint in context.layers["serving"].endpoints.items()
+            }
         ),
         opts=context.opts,
     )

@@ -11,24 +11,22 @@ serving layer (the endpoints), and owns:
   schedule (the scheduler roles trust only this group);
 * the monitoring code zip, uploaded once to ``s3://<monitoring>/code/<digest>/monitoring-code.zip``
   (a code change is a new key, so the pipelines change with it);
-* one :class:`~components.model_monitor.ModelMonitor` per monitored endpoint.
+* one :class:`~components.monitoring.model_monitor.ModelMonitor` per monitored endpoint.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from pathlib import Path
-
 import pulumi
 import pulumi_aws as aws
 
-from components.monitoring.model_monitor import ModelMonitor, ModelMonitorArgs, ModelMonitorBackend
-from components.monitoring.pipeline import MonitorSpec
+from components.monitoring.model_monitor import ModelMonitor, ModelMonitorArgs
+from components.monitoring.spec import MonitoringConfig
 from components.platform import PlatformContext
 from components.shared.alarm_topic import alarm_topic
-from components.shared.code_archive import SourceArchive, upload_archive
+from components.shared.code_archive import ARCHIVE_DIR, build_monitoring_archive, upload_archive
+from components.shared.images import resolve_image
+from components.shared.spec_rules import PROJECT_ROOT
 from components.shared.vpc_endpoints import interface_endpoints
-from components.training.pipeline import TrainingImage, resolve_image
 from workloads.monitoring import contract
 
 #: Interface endpoints this layer adds to the VPC (the publish step's PutMetricData).
@@ -36,58 +34,6 @@ ENDPOINT_SERVICES = ("monitoring",)
 
 #: Where the monitoring code zips live in the monitoring bucket.
 CODE_PREFIX = "code"
-
-
-@dataclass(frozen=True)
-class MonitoredEndpoint:
-    """One monitor: what it checks (the pipeline's spec) and when."""
-
-    name: str
-    """The endpoint's short name (names the monitor's resources)."""
-    spec: MonitorSpec
-    """The pipeline's spec."""
-    baseline_folder: Path
-    """The local baseline folder."""
-    schedule: str
-    """EventBridge Scheduler expression."""
-    interval_hours: int
-    """Hours between two scheduled checks."""
-    silent_after_hours: int
-    """Hours without a completed check before the monitor-silent alarm fires."""
-    model_monitor: ModelMonitorBackend | None = None
-    """The optional SageMaker Model Monitor backend."""
-
-
-@dataclass(frozen=True)
-class MonitoringLayerArgs:
-    """Inputs of the MonitoringLayer."""
-
-    environment: str
-    """Short environment name (``dev``, ``prod``)."""
-    region: str
-    """The stack's region."""
-    platform: PlatformContext
-    """The platform the layer is deployed into (built by the data layer)."""
-    endpoint_names: dict[str, pulumi.Input[str]]
-    """The serving endpoints' names (outputs) by full name."""
-    monitors: list[MonitoredEndpoint]
-    """The monitored endpoints."""
-    code_archive: SourceArchive
-    """The monitoring code zip."""
-    image: TrainingImage
-    """The processing image: AWS's prebuilt one (a repository and tag) or ours in ECR."""
-    alarm_emails: list[str]
-    """Addresses subscribed to the alarm topic."""
-
-    def __post_init__(self) -> None:
-        problems = []
-        names = [monitor.spec.endpoint_name for monitor in self.monitors]
-        if repeated := sorted({name for name in names if names.count(name) > 1}):
-            problems.append(f"endpoints monitored twice: {', '.join(repeated)}")
-        if unknown := sorted(set(names) - set(self.endpoint_names)):
-            problems.append(f"not serving endpoints: {', '.join(unknown)}")
-        if problems:
-            raise ValueError("MonitoringLayer: " + "; ".join(problems))
 
 
 class MonitoringLayer(pulumi.ComponentResource):
@@ -103,83 +49,68 @@ class MonitoringLayer(pulumi.ComponentResource):
     """Each monitor by its endpoint's full name."""
 
     def __init__(
-        self, name: str, args: MonitoringLayerArgs, opts: pulumi.ResourceOptions | None = None
+        self,
+        name: str,
+        spec: MonitoringConfig,
+        platform: PlatformContext,
+        opts: pulumi.ResourceOptions | None = None,
     ) -> None:
+        """Monitor ``spec``'s endpoints; ``platform`` must carry the serving endpoints' names."""
         super().__init__("mlplatform:monitoring:MonitoringLayer", name, None, opts)
-        data = args.platform
-        prefix = f"mlp-{args.environment}-monitoring"
+        prefix = f"mlp-{platform.environment}-monitoring"
         child = pulumi.ResourceOptions(parent=self)
 
         topic = alarm_topic(
             f"{prefix}-alarms",
             topic_name=f"{prefix}-alarms",
-            display_name=f"ml-platform {args.environment} monitoring alarms",
-            kms_key_arn=data.kms_key_arn,
-            account_id=data.account_id,
-            partition=data.partition,
-            emails=args.alarm_emails,
+            display_name=f"ml-platform {platform.environment} monitoring alarms",
+            kms_key_arn=platform.kms_key_arn,
+            account_id=platform.account_id,
+            partition=platform.partition,
+            emails=list(spec.alarm_emails),
             parent=self,
         )
 
         interface_endpoints(
             prefix,
             ENDPOINT_SERVICES,
-            region=args.region,
-            vpc_id=data.vpc_id,
-            subnet_ids=data.subnet_ids,
-            security_group_id=data.endpoint_security_group_id,
+            region=platform.region,
+            vpc_id=platform.vpc_id,
+            subnet_ids=platform.subnet_ids,
+            security_group_id=platform.endpoint_security_group_id,
             opts=child,
         )
 
         group = aws.scheduler.ScheduleGroup(prefix, name=prefix, opts=child)
 
-        bucket = data.buckets["monitoring"].bucket
+        archive = build_monitoring_archive(PROJECT_ROOT, ARCHIVE_DIR)
         code = upload_archive(
             f"{prefix}-code",
-            args.code_archive,
-            bucket=bucket,
-            key=f"{CODE_PREFIX}/{args.code_archive.sha256[:16]}/{contract.CODE_ARCHIVE}",
-            kms_key_arn=data.kms_key_arn,
+            archive,
+            bucket=platform.buckets["monitoring"].bucket,
+            key=f"{CODE_PREFIX}/{archive.sha256[:16]}/{contract.CODE_ARCHIVE}",
+            kms_key_arn=platform.kms_key_arn,
             parent=self,
         )
 
-        image = resolve_image(
-            args.image,
-            region=args.region,
-            account_id=data.account_id,
-            partition=data.partition,
-            parent=self,
+        shared = ModelMonitorArgs(
+            schedule_group=group.name,
+            code_key=code.key,
+            image=resolve_image(
+                spec.processing_image,
+                region=platform.region,
+                account_id=platform.account_id,
+                partition=platform.partition,
+                parent=self,
+            ),
+            alarm_topic_arn=topic.arn,
         )
-        self.monitors = {}
-        for monitor in args.monitors:
-            endpoint = monitor.spec.endpoint_name
-            self.monitors[endpoint] = ModelMonitor(
-                f"{prefix}-{monitor.name}",
-                ModelMonitorArgs(
-                    spec=monitor.spec,
-                    baseline_folder=monitor.baseline_folder,
-                    schedule=monitor.schedule,
-                    interval_hours=monitor.interval_hours,
-                    silent_after_hours=monitor.silent_after_hours,
-                    schedule_group=group.name,
-                    region=args.region,
-                    account_id=data.account_id,
-                    partition=data.partition,
-                    endpoint_name=args.endpoint_names[endpoint],
-                    capture_bucket=data.buckets["capture"].bucket,
-                    monitoring_bucket=bucket,
-                    code_key=code.key,
-                    kms_key_arn=data.kms_key_arn,
-                    vpc_id=data.vpc_id,
-                    subnet_ids=data.subnet_ids,
-                    security_group_id=data.workload_security_group_id,
-                    image_uri=image.uri,
-                    image_repository_arn=image.repository_arn,
-                    alarm_topic_arn=topic.arn,
-                    model_monitor=monitor.model_monitor,
-                ),
-                opts=child,
+        self.monitors = {
+            entry.endpoint_name(platform.environment): ModelMonitor(
+                f"{prefix}-{entry.endpoint}", entry, spec, platform, shared, opts=child
             )
+            for entry in spec.endpoints
+        }
         self.alarm_topic_arn = topic.arn
         self.schedule_group_name = group.name
         self.code_archive_uri = code.uri

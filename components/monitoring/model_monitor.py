@@ -28,35 +28,33 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from pathlib import Path
 
 import pulumi
 import pulumi_aws as aws
 
-from components.monitoring.model_monitor_backend import (
-    ModelMonitorBackend,  # importers (monitoring/layer.py, stacks/program.py) find it here
-    model_monitor_backend,
-)
+from components.monitoring.access import MonitorAccess, monitor_access
+from components.monitoring.model_monitor_backend import model_monitor_backend
 from components.monitoring.pipeline import (
     BASELINE_PREFIX,
     REPORTS_PREFIX,
     WINDOW_HOURS,
-    MonitorPlatform,
-    MonitorSpec,
     endpoint_prefix,
     monitor_definition,
 )
 from components.monitoring.policies import (
-    MonitorAccess,
     job_role_policy,
     pipeline_role_policy,
     schedule_arn,
     schedule_group_arn,
     scheduler_role_policy,
 )
+from components.monitoring.spec import MonitoredEndpointConfig, MonitoringConfig
+from components.platform import PlatformContext
 from components.shared import iam_policies
 from components.shared.code_archive import project_relative
+from components.shared.images import ResolvedImage
 from components.shared.service_role import service_role
+from components.shared.spec_rules import PROJECT_ROOT
 from workloads.monitoring import contract
 
 #: EventBridge Scheduler's retries of a failed StartPipelineExecution.
@@ -69,72 +67,33 @@ class AlarmSpec:
     """One monitor alarm: which metric, how it is judged."""
 
     suffix: str
+    """Ends the alarm's resource and CloudWatch names (``<pipeline>-<suffix>``)."""
     metric: str
+    """The metric in the monitoring namespace it watches."""
     description: str
+    """What a breach means, after the endpoint's name."""
     comparison: str
+    """CloudWatch's comparison operator."""
     threshold: float
+    """The value the metric is compared with."""
     statistic: str = "Maximum"
+    """How the period's data points are combined."""
     treat_missing_data: str = "notBreaching"
+    """What a period without data counts as."""
 
 
 @dataclass(frozen=True)
 class ModelMonitorArgs:
-    """Inputs of one ModelMonitor."""
+    """What the monitoring layer made that one ModelMonitor uses (outputs, not configuration)."""
 
-    spec: MonitorSpec
-    """The pipeline's spec (endpoint, window, thresholds, compute)."""
-    baseline_folder: Path
-    """The local baseline folder whose files are uploaded."""
-    schedule: str
-    """EventBridge Scheduler expression (rate or cron, UTC)."""
-    interval_hours: int
-    """Hours between two scheduled checks (the drift alarms' period, at most a day)."""
-    silent_after_hours: int
-    """Hours without a completed check before the monitor-silent alarm fires (1-168)."""
     schedule_group: pulumi.Input[str]
     """The layer's schedule group name."""
-    region: str
-    """The stack's region."""
-    account_id: pulumi.Input[str]
-    """The stack's account."""
-    partition: pulumi.Input[str]
-    """The stack's partition."""
-    endpoint_name: pulumi.Input[str]
-    """The serving endpoint's name (its output: the monitor follows the endpoint)."""
-    capture_bucket: pulumi.Input[str]
-    """The capture bucket's name."""
-    monitoring_bucket: pulumi.Input[str]
-    """The monitoring bucket's name."""
     code_key: pulumi.Input[str]
     """Key of the monitoring code zip in the monitoring bucket."""
-    kms_key_arn: pulumi.Input[str]
-    """The platform key."""
-    vpc_id: pulumi.Input[str]
-    """The platform VPC."""
-    subnet_ids: pulumi.Input[list[str]]
-    """The private subnets."""
-    security_group_id: pulumi.Input[str]
-    """The workload security group."""
-    image_uri: pulumi.Input[str]
-    """The processing image."""
-    image_repository_arn: pulumi.Input[str]
-    """The ECR repository the image comes from."""
+    image: ResolvedImage
+    """The processing image and the ECR repository it comes from."""
     alarm_topic_arn: pulumi.Input[str]
     """The topic the alarms notify."""
-    model_monitor: ModelMonitorBackend | None = None
-    """The optional SageMaker Model Monitor backend (None: off)."""
-
-    def __post_init__(self) -> None:
-        problems = []
-        missing = [n for n in contract.BASELINE_FILES if not (self.baseline_folder / n).is_file()]
-        if missing:
-            problems.append(f"baseline {self.baseline_folder} lacks {', '.join(missing)}")
-        if not 1 <= self.silent_after_hours <= 168:
-            problems.append("silent_after_hours must be 1-168 (CloudWatch evaluates <= 7 days)")
-        if self.interval_hours < 1:
-            problems.append("interval_hours must be >= 1")
-        if problems:
-            raise ValueError(f"ModelMonitor {self.spec.endpoint_name}: " + "; ".join(problems))
 
 
 class ModelMonitor(pulumi.ComponentResource):
@@ -158,28 +117,31 @@ class ModelMonitor(pulumi.ComponentResource):
     """The Model Monitor schedule, when that backend is on."""
 
     def __init__(
-        self, name: str, args: ModelMonitorArgs, opts: pulumi.ResourceOptions | None = None
+        self,
+        name: str,
+        entry: MonitoredEndpointConfig,
+        monitoring: MonitoringConfig,
+        platform: PlatformContext,
+        args: ModelMonitorArgs,
+        opts: pulumi.ResourceOptions | None = None,
     ) -> None:
+        """Monitor ``entry``'s endpoint, with the jobs' compute of ``monitoring`` (its section)."""
         super().__init__("mlplatform:monitoring:ModelMonitor", name, None, opts)
-        spec = args.spec
-        endpoint = spec.endpoint_name
-        bucket = args.monitoring_bucket
-        access = _monitor_access(args)
+        endpoint = entry.endpoint_name(platform.environment)
+        bucket = platform.buckets["monitoring"].bucket
 
-        uploads = _upload_baseline(self, name, args)
-        job_role, job_policy = _job_role(self, name, args, access)
-        pipeline = _pipeline(self, name, args, access, job_role, job_policy)
-        schedule = _schedule(self, name, args, pipeline, uploads)
-        alarms = [
-            _alarm(self, name, args, alarm) for alarm in alarm_specs(spec, args.silent_after_hours)
-        ]
+        uploads = _upload_baseline(self, name, entry, platform)
+        job_role, job_policy, access = _job_role(self, name, endpoint, platform, args)
+        pipeline = _pipeline(self, name, entry, monitoring, platform, access, job_policy)
+        schedule = _schedule(self, name, entry, platform, args, pipeline, uploads)
+        alarms = [_alarm(self, name, entry, platform, args, alarm) for alarm in alarm_specs(entry)]
         self.model_monitor_schedule_name = None
-        if args.model_monitor is not None:
+        if entry.model_monitor.enabled:
             self.model_monitor_schedule_name = model_monitor_backend(
-                self, name, args, args.model_monitor, access, uploads
+                self, name, entry, monitoring, platform, code_key=args.code_key, uploads=uploads
             )
 
-        self.pipeline_name = spec.pipeline_name
+        self.pipeline_name = entry.pipeline_name(platform.environment)
         self.pipeline_arn = pipeline.arn
         self.schedule_name = schedule.name
         self.baseline_uri = pulumi.Output.concat(
@@ -206,54 +168,24 @@ class ModelMonitor(pulumi.ComponentResource):
         }
 
 
-def _monitor_access(args: ModelMonitorArgs) -> pulumi.Output[MonitorAccess]:
-    """The plain values the roles' policies are built from, once all inputs are known."""
-    return pulumi.Output.all(
-        partition=args.partition,
-        account=args.account_id,
-        capture=args.capture_bucket,
-        monitoring=args.monitoring_bucket,
-        code=args.code_key,
-        key=args.kms_key_arn,
-        vpc=args.vpc_id,
-        subnets=args.subnet_ids,
-        security_group=args.security_group_id,
-        repository=args.image_repository_arn,
-    ).apply(
-        lambda values: MonitorAccess(
-            partition=values["partition"],
-            region=args.region,
-            account_id=values["account"],
-            endpoint_name=args.spec.endpoint_name,
-            capture_bucket=values["capture"],
-            monitoring_bucket=values["monitoring"],
-            code_key=values["code"],
-            kms_key_arn=values["key"],
-            vpc_id=values["vpc"],
-            subnet_ids=list(values["subnets"]),
-            security_group_id=values["security_group"],
-            image_repository_arns=[values["repository"]],
-        )
-    )
-
-
 def _upload_baseline(
-    parent: ModelMonitor, name: str, args: ModelMonitorArgs
+    parent: ModelMonitor, name: str, entry: MonitoredEndpointConfig, platform: PlatformContext
 ) -> list[aws.s3.BucketObjectv2]:
     """The baseline files, uploaded to ``<endpoint>/baseline/`` with the platform key."""
-    endpoint = args.spec.endpoint_name
+    endpoint = entry.endpoint_name(platform.environment)
+    folder = entry.baseline_path(PROJECT_ROOT)
     return [
         aws.s3.BucketObjectv2(
             f"{name}-{file_name.split('.')[0]}",
-            bucket=args.monitoring_bucket,
+            bucket=platform.buckets["monitoring"].bucket,
             key=f"{endpoint_prefix(endpoint, BASELINE_PREFIX)}{file_name}",
             # Relative to the project, so plans do not depend on where the clone lives.
-            source=pulumi.FileAsset(project_relative(args.baseline_folder / file_name)),
+            source=pulumi.FileAsset(project_relative(folder / file_name)),
             content_type="application/json"
             if file_name.endswith(".json")
             else "application/octet-stream",
             server_side_encryption="aws:kms",
-            kms_key_id=args.kms_key_arn,
+            kms_key_id=platform.kms_key_arn,
             opts=pulumi.ResourceOptions(parent=parent),
         )
         for file_name in contract.BASELINE_FILES
@@ -261,15 +193,27 @@ def _upload_baseline(
 
 
 def _job_role(
-    parent: ModelMonitor, name: str, args: ModelMonitorArgs, access: pulumi.Output[MonitorAccess]
-) -> tuple[aws.iam.Role, aws.iam.RolePolicy]:
-    """The role the monitor's processing jobs run as, and its policy."""
+    parent: ModelMonitor,
+    name: str,
+    endpoint: str,
+    platform: PlatformContext,
+    args: ModelMonitorArgs,
+) -> tuple[aws.iam.Role, aws.iam.RolePolicy, pulumi.Output[MonitorAccess]]:
+    """The role the monitor's processing jobs run as, its policy, and what the jobs run with."""
     job_role = service_role(
         f"{name}-job",
         service="sagemaker.amazonaws.com",
-        description=f"The drift monitor's processing jobs of {args.spec.endpoint_name}",
-        account_id=args.account_id,
+        description=f"The drift monitor's processing jobs of {endpoint}",
+        account_id=platform.account_id,
         opts=pulumi.ResourceOptions(parent=parent),
+    )
+    access = monitor_access(
+        platform,
+        endpoint,
+        code_key=args.code_key,
+        role_arn=job_role.arn,
+        image_uri=args.image.uri,
+        image_repository_arn=args.image.repository_arn,
     )
     job_policy = aws.iam.RolePolicy(
         f"{name}-job",
@@ -277,71 +221,45 @@ def _job_role(
         policy=access.apply(job_role_policy),
         opts=pulumi.ResourceOptions(parent=job_role),
     )
-    return job_role, job_policy
+    return job_role, job_policy, access
 
 
 def _pipeline(
     parent: ModelMonitor,
     name: str,
-    args: ModelMonitorArgs,
+    entry: MonitoredEndpointConfig,
+    monitoring: MonitoringConfig,
+    platform: PlatformContext,
     access: pulumi.Output[MonitorAccess],
-    job_role: aws.iam.Role,
     job_policy: aws.iam.RolePolicy,
 ) -> aws.sagemaker.Pipeline:
     """The monitor's SageMaker Pipeline and the role it creates processing jobs with."""
-    spec = args.spec
+    pipeline_name = entry.pipeline_name(platform.environment)
     pipeline_role = service_role(
         f"{name}-pipeline",
         service="sagemaker.amazonaws.com",
-        description=f"Lets SageMaker Pipelines run {spec.pipeline_name}'s processing jobs",
-        account_id=args.account_id,
+        description=f"Lets SageMaker Pipelines run {pipeline_name}'s processing jobs",
+        account_id=platform.account_id,
         opts=pulumi.ResourceOptions(parent=parent),
     )
     pipeline_policy = aws.iam.RolePolicy(
         f"{name}-pipeline",
         role=pipeline_role.id,
-        policy=pulumi.Output.all(access, job_role.arn).apply(
-            lambda values: pipeline_role_policy(
-                spec=spec,
-                partition=values[0].partition,
-                region=args.region,
-                account_id=values[0].account_id,
-                job_role_arn=values[1],
-                kms_key_arn=values[0].kms_key_arn,
-                subnet_ids=values[0].subnet_ids,
-                security_group_id=values[0].security_group_id,
-            )
-        ),
+        policy=access.apply(lambda resolved: pipeline_role_policy(monitoring, resolved)),
         opts=pulumi.ResourceOptions(parent=pipeline_role),
     )
-
-    definition = pulumi.Output.all(access, job_role.arn, args.image_uri).apply(
-        lambda values: json.dumps(
-            monitor_definition(
-                spec,
-                MonitorPlatform(
-                    region=args.region,
-                    role_arn=values[1],
-                    image_uri=values[2],
-                    capture_bucket=values[0].capture_bucket,
-                    monitoring_bucket=values[0].monitoring_bucket,
-                    code_key=values[0].code_key,
-                    kms_key_arn=values[0].kms_key_arn,
-                    subnet_ids=values[0].subnet_ids,
-                    security_group_id=values[0].security_group_id,
-                ),
-            ),
-            sort_keys=True,
-        )
+    definition = access.apply(
+        lambda resolved: json.dumps(monitor_definition(entry, monitoring, resolved), sort_keys=True)
     )
     return aws.sagemaker.Pipeline(
         f"{name}-pipeline",
         # A fixed name: the schedule and people start executions by it.
-        pipeline_name=spec.pipeline_name,
-        pipeline_display_name=spec.pipeline_name,
+        pipeline_name=pipeline_name,
+        pipeline_display_name=pipeline_name,
         pipeline_description=(
-            f"Checks {spec.endpoint_name}'s captured traffic of the last {spec.window_hours} h "
-            "for drift against its baseline and publishes the figures to CloudWatch"
+            f"Checks {entry.endpoint_name(platform.environment)}'s captured traffic of the last "
+            f"{entry.window_hours} h for drift against its baseline and publishes the figures to "
+            "CloudWatch"
         ),
         role_arn=pipeline_role.arn,
         pipeline_definition=definition,
@@ -352,26 +270,28 @@ def _pipeline(
 def _schedule(
     parent: ModelMonitor,
     name: str,
+    entry: MonitoredEndpointConfig,
+    platform: PlatformContext,
     args: ModelMonitorArgs,
     pipeline: aws.sagemaker.Pipeline,
     uploads: list[aws.s3.BucketObjectv2],
 ) -> aws.scheduler.Schedule:
     """The EventBridge Scheduler schedule that starts the pipeline, and its role."""
-    spec = args.spec
-    schedule_name = spec.pipeline_name
-    where = pulumi.Output.all(args.partition, args.account_id, args.schedule_group)
+    region = platform.region
+    schedule_name = entry.pipeline_name(platform.environment)
+    where = pulumi.Output.all(platform.partition, platform.account_id, args.schedule_group)
     this_schedule = where.apply(
-        lambda values: schedule_arn(values[0], args.region, values[1], values[2], schedule_name)
+        lambda values: schedule_arn(values[0], region, values[1], values[2], schedule_name)
     )
     scheduler_role = aws.iam.Role(
         f"{name}-scheduler",
-        description=f"Lets EventBridge Scheduler start {spec.pipeline_name}",
+        description=f"Lets EventBridge Scheduler start {schedule_name}",
         # Only schedules of the layer's group may use the role (confused-deputy guard).
         assume_role_policy=where.apply(
             lambda values: iam_policies.service_trust_policy(
                 "scheduler.amazonaws.com",
                 values[1],
-                source_arn_like=schedule_group_arn(values[0], args.region, values[1], values[2]),
+                source_arn_like=schedule_group_arn(values[0], region, values[1], values[2]),
             )
         ),
         opts=pulumi.ResourceOptions(parent=parent),
@@ -379,7 +299,7 @@ def _schedule(
     scheduler_policy = aws.iam.RolePolicy(
         f"{name}-scheduler",
         role=scheduler_role.id,
-        policy=pulumi.Output.all(pipeline.arn, args.kms_key_arn, this_schedule).apply(
+        policy=pulumi.Output.all(pipeline.arn, platform.kms_key_arn, this_schedule).apply(
             lambda values: scheduler_role_policy(
                 pipeline_arn=values[0], kms_key_arn=values[1], schedule=values[2]
             )
@@ -390,11 +310,13 @@ def _schedule(
         f"{name}-schedule",
         name=schedule_name,
         group_name=args.schedule_group,
-        description=f"Starts {spec.pipeline_name}: a drift check of {spec.endpoint_name}",
-        schedule_expression=args.schedule,
+        description=(
+            f"Starts {schedule_name}: a drift check of {entry.endpoint_name(platform.environment)}"
+        ),
+        schedule_expression=entry.schedule,
         schedule_expression_timezone="UTC",
         flexible_time_window=aws.scheduler.ScheduleFlexibleTimeWindowArgs(mode="OFF"),
-        kms_key_arn=args.kms_key_arn,
+        kms_key_arn=platform.kms_key_arn,
         state="ENABLED",
         target=aws.scheduler.ScheduleTargetArgs(
             arn=pipeline.arn,
@@ -406,7 +328,7 @@ def _schedule(
             sagemaker_pipeline_parameters=aws.scheduler.ScheduleTargetSagemakerPipelineParametersArgs(
                 pipeline_parameters=[
                     aws.scheduler.ScheduleTargetSagemakerPipelineParametersPipelineParameterArgs(
-                        name=WINDOW_HOURS, value=str(spec.window_hours)
+                        name=WINDOW_HOURS, value=str(entry.window_hours)
                     )
                 ]
             ),
@@ -417,22 +339,27 @@ def _schedule(
 
 
 def _alarm(
-    parent: ModelMonitor, name: str, args: ModelMonitorArgs, alarm: AlarmSpec
+    parent: ModelMonitor,
+    name: str,
+    entry: MonitoredEndpointConfig,
+    platform: PlatformContext,
+    args: ModelMonitorArgs,
+    alarm: AlarmSpec,
 ) -> aws.cloudwatch.MetricAlarm:
     """One of the monitor's alarms, notifying the monitoring topic on ALARM and OK."""
-    spec = args.spec
+    endpoint = entry.endpoint_name(platform.environment)
     silent = alarm.treat_missing_data == "breaching"
     # The drift alarms look at one schedule interval (a day at most), so a drifted check keeps
     # the alarm up until the next check; the silent alarm counts hours without a check.
-    period = 3600 if silent else min(args.interval_hours, 24) * 3600
-    periods = args.silent_after_hours if silent else 1
+    period = 3600 if silent else min(entry.interval_hours, 24) * 3600
+    periods = entry.silent_after_hours if silent else 1
     return aws.cloudwatch.MetricAlarm(
         f"{name}-{alarm.suffix}",
-        name=f"{spec.pipeline_name}-{alarm.suffix}",
-        alarm_description=f"{spec.endpoint_name}: {alarm.description}",
+        name=f"{entry.pipeline_name(platform.environment)}-{alarm.suffix}",
+        alarm_description=f"{endpoint}: {alarm.description}",
         namespace=contract.METRIC_NAMESPACE,
         metric_name=alarm.metric,
-        dimensions={"Endpoint": spec.endpoint_name},
+        dimensions={"Endpoint": endpoint},
         statistic=alarm.statistic,
         threshold=alarm.threshold,
         comparison_operator=alarm.comparison,
@@ -446,8 +373,9 @@ def _alarm(
     )
 
 
-def alarm_specs(spec: MonitorSpec, silent_after_hours: int) -> list[AlarmSpec]:
+def alarm_specs(entry: MonitoredEndpointConfig) -> list[AlarmSpec]:
     """The monitor's alarms: drift, prediction drift, violations, and a silent monitor."""
+    prediction_psi = entry.thresholds.prediction_psi
     return [
         AlarmSpec(
             "drift",
@@ -459,9 +387,9 @@ def alarm_specs(spec: MonitorSpec, silent_after_hours: int) -> list[AlarmSpec]:
         AlarmSpec(
             "prediction-drift",
             contract.PREDICTION_PSI,
-            f"prediction PSI >= {spec.thresholds['prediction_psi']:g} in the last check",
+            f"prediction PSI >= {prediction_psi:g} in the last check",
             "GreaterThanOrEqualToThreshold",
-            spec.thresholds["prediction_psi"],
+            prediction_psi,
         ),
         AlarmSpec(
             "violations",
@@ -473,7 +401,7 @@ def alarm_specs(spec: MonitorSpec, silent_after_hours: int) -> list[AlarmSpec]:
         AlarmSpec(
             "silent",
             contract.CHECKS_COMPLETED,
-            f"no drift check completed in {silent_after_hours} h: the monitor is not running",
+            f"no drift check completed in {entry.silent_after_hours} h: the monitor is not running",
             "LessThanThreshold",
             1,
             statistic="Sum",

@@ -9,27 +9,21 @@ children's.
 
 from __future__ import annotations
 
-import dataclasses
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
-
 import pulumi
 import pulumi_aws as aws
 
+from components.monitoring.access import MonitorAccess, monitor_access
 from components.monitoring.pipeline import BASELINE_PREFIX, endpoint_prefix
 from components.monitoring.policies import (
-    MonitorAccess,
     processing_statements,
     read_capture_statements,
     s3_arn,
 )
+from components.monitoring.spec import MonitoredEndpointConfig, MonitoringConfig
+from components.platform import PlatformContext
 from components.shared import iam_policies
 from components.shared.service_role import service_role
 from workloads.monitoring import contract
-
-if TYPE_CHECKING:
-    # model_monitor imports this module; its args are only a type here.
-    from components.monitoring.model_monitor import ModelMonitorArgs
 
 #: Where the optional Model Monitor backend writes its reports under the endpoint's folder.
 MODEL_MONITOR_PREFIX = "model-monitor"
@@ -48,16 +42,6 @@ _MODEL_MONITOR_OUTPUT = "/opt/ml/processing/output"
 
 #: Longest a Model Monitor job may run (an hourly schedule allows at most an hour).
 MODEL_MONITOR_MAX_RUNTIME_SECONDS = 1800
-
-
-@dataclass(frozen=True)
-class ModelMonitorBackend:
-    """The optional SageMaker Model Monitor backend of one endpoint."""
-
-    schedule: str
-    """Its cron expression."""
-    instance_type: str
-    """Instance type of its jobs."""
 
 
 def model_monitor_role_policy(access: MonitorAccess) -> str:
@@ -96,30 +80,33 @@ def model_monitor_role_policy(access: MonitorAccess) -> str:
 def model_monitor_backend(
     parent: pulumi.Resource,
     name: str,
-    args: ModelMonitorArgs,
-    backend: ModelMonitorBackend,
-    access: pulumi.Output[MonitorAccess],
+    entry: MonitoredEndpointConfig,
+    monitoring: MonitoringConfig,
+    platform: PlatformContext,
+    *,
+    code_key: pulumi.Input[str],
     uploads: list[aws.s3.BucketObjectv2],
 ) -> pulumi.Output[str]:
     """SageMaker Model Monitor's DataQualityJobDefinition and MonitoringSchedule, under ``parent``.
 
-    Returns the schedule's name. The job definition waits for ``uploads``: the baseline it
-    checks against.
+    Configured by ``entry.model_monitor`` (on the section's volume size); ``code_key`` is the
+    monitoring code zip's key. Returns the schedule's name. The job definition waits for
+    ``uploads``: the baseline it checks against.
     """
-    spec = args.spec
-    endpoint = spec.endpoint_name
+    backend = entry.model_monitor
+    endpoint = entry.endpoint_name(platform.environment)
     child = pulumi.ResourceOptions(parent=parent)
     analyzer = aws.sagemaker.get_prebuilt_ecr_image_output(
         repository_name=MODEL_MONITOR_REPOSITORY,
         image_tag=MODEL_MONITOR_TAG,
-        region=args.region,
+        region=platform.region,
         opts=pulumi.InvokeOutputOptions(parent=parent),
     )
     analyzer_repository = pulumi.Output.concat(
         "arn:",
-        args.partition,
+        platform.partition,
         ":ecr:",
-        args.region,
+        platform.region,
         ":",
         analyzer.registry_id,
         ":repository/",
@@ -129,26 +116,31 @@ def model_monitor_backend(
         f"{name}-model-monitor",
         service="sagemaker.amazonaws.com",
         description=f"SageMaker Model Monitor's data-quality jobs of {endpoint}",
-        account_id=args.account_id,
+        account_id=platform.account_id,
         opts=child,
+    )
+    # The backend's jobs run as their own role on AWS's analyzer image.
+    access = monitor_access(
+        platform,
+        endpoint,
+        code_key=code_key,
+        role_arn=role.arn,
+        image_uri=analyzer.registry_path,
+        image_repository_arn=analyzer_repository,
     )
     policy = aws.iam.RolePolicy(
         f"{name}-model-monitor",
         role=role.id,
-        policy=pulumi.Output.all(access, analyzer_repository).apply(
-            lambda values: model_monitor_role_policy(
-                dataclasses.replace(values[0], image_repository_arns=[values[1]])
-            )
-        ),
+        policy=access.apply(model_monitor_role_policy),
         opts=pulumi.ResourceOptions(parent=role),
     )
-    bucket = args.monitoring_bucket
+    bucket = platform.buckets["monitoring"].bucket
     baseline = endpoint_prefix(endpoint, BASELINE_PREFIX)
     network = aws.sagemaker.DataQualityJobDefinitionNetworkConfigArgs(
         enable_network_isolation=True,
         enable_inter_container_traffic_encryption=True,
         vpc_config=aws.sagemaker.DataQualityJobDefinitionNetworkConfigVpcConfigArgs(
-            security_group_ids=[args.security_group_id], subnets=args.subnet_ids
+            security_group_ids=[platform.workload_security_group_id], subnets=platform.subnet_ids
         ),
     )
     job_definition = aws.sagemaker.DataQualityJobDefinition(
@@ -174,14 +166,14 @@ def model_monitor_backend(
         ),
         data_quality_job_input=aws.sagemaker.DataQualityJobDefinitionDataQualityJobInputArgs(
             endpoint_input=aws.sagemaker.DataQualityJobDefinitionDataQualityJobInputEndpointInputArgs(
-                endpoint_name=args.endpoint_name,
+                endpoint_name=platform.serving_endpoint_names[endpoint],
                 local_path=_MODEL_MONITOR_INPUT,
                 s3_data_distribution_type="FullyReplicated",
                 s3_input_mode="File",
             )
         ),
         data_quality_job_output_config=aws.sagemaker.DataQualityJobDefinitionDataQualityJobOutputConfigArgs(
-            kms_key_id=args.kms_key_arn,
+            kms_key_id=platform.kms_key_arn,
             monitoring_outputs=aws.sagemaker.DataQualityJobDefinitionDataQualityJobOutputConfigMonitoringOutputsArgs(
                 s3_output=aws.sagemaker.DataQualityJobDefinitionDataQualityJobOutputConfigMonitoringOutputsS3OutputArgs(
                     s3_uri=pulumi.Output.concat(
@@ -196,8 +188,8 @@ def model_monitor_backend(
             cluster_config=aws.sagemaker.DataQualityJobDefinitionJobResourcesClusterConfigArgs(
                 instance_count=1,
                 instance_type=backend.instance_type,
-                volume_size_in_gb=spec.volume_size_gb,
-                volume_kms_key_id=args.kms_key_arn,
+                volume_size_in_gb=monitoring.volume_size_gb,
+                volume_kms_key_id=platform.kms_key_arn,
             )
         ),
         network_config=network,
@@ -208,7 +200,7 @@ def model_monitor_backend(
     )
     schedule = aws.sagemaker.MonitoringSchedule(
         f"{name}-data-quality",
-        name=f"{spec.pipeline_name}-data-quality",
+        name=f"{entry.pipeline_name(platform.environment)}-data-quality",
         monitoring_schedule_config=aws.sagemaker.MonitoringScheduleMonitoringScheduleConfigArgs(
             monitoring_type="DataQuality",
             monitoring_job_definition_name=job_definition.name,

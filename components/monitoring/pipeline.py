@@ -25,11 +25,15 @@ Schema: https://aws-sagemaker-mlops.github.io/sagemaker-model-building-pipeline-
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from workloads.monitoring import contract
+
+if TYPE_CHECKING:
+    # Types only: the definition is built from plain values, so this module stays importable
+    # (and testable) without Pulumi.
+    from components.monitoring.access import MonitorAccess
+    from components.monitoring.spec import MonitoredEndpointConfig, MonitoringConfig
 
 #: The pipeline definition schema version SageMaker accepts.
 SCHEMA_VERSION = "2020-12-01"
@@ -57,36 +61,6 @@ STEP_RETRY_EXCEPTIONS = (
 MODULE = "workloads.monitoring"
 
 
-@dataclass(frozen=True)
-class MonitorSpec:
-    """What one endpoint's monitor checks and on what compute (from the stack's config)."""
-
-    pipeline_name: str
-    """The pipeline's name (``mlp-<env>-<endpoint>-monitor``)."""
-    endpoint_name: str
-    """The endpoint's full name (``mlp-<env>-<name>``): its capture prefix and metric dimension."""
-    window_hours: int
-    """Default of ``WindowHours``: hours of traffic one check reads."""
-    thresholds: dict[str, float]
-    """The check's thresholds by its option name without dashes (``psi``, ``ks_statistic`` ...)."""
-    instance_type: str = "ml.m5.large"
-    """Processing instance type."""
-    volume_size_gb: int = 30
-    """Processing volume size."""
-    max_runtime_seconds: int = 3600
-    """Longest one step may run."""
-
-    def __post_init__(self) -> None:
-        missing = sorted(set(THRESHOLD_OPTIONS) - set(self.thresholds))
-        unknown = sorted(set(self.thresholds) - set(THRESHOLD_OPTIONS))
-        if missing or unknown:
-            raise ValueError(
-                f"monitor {self.pipeline_name}: thresholds missing {missing}, unknown {unknown}"
-            )
-        if not 1 <= self.window_hours <= 168:
-            raise ValueError(f"monitor {self.pipeline_name}: window_hours must be 1-168")
-
-
 #: The check's threshold options (``--psi`` ...), in the order they are passed.
 THRESHOLD_OPTIONS = (
     "psi",
@@ -99,47 +73,23 @@ THRESHOLD_OPTIONS = (
 )
 
 
-@dataclass(frozen=True)
-class MonitorPlatform:
-    """Resolved values of the resources the jobs use (plain strings, inside an ``apply``)."""
-
-    region: str
-    """The stack's region."""
-    role_arn: str
-    """The monitor's job role."""
-    image_uri: str
-    """The processing image (with python3, numpy and boto3)."""
-    capture_bucket: str
-    """Bucket of the endpoints' data capture."""
-    monitoring_bucket: str
-    """Bucket of baselines, windows and reports."""
-    code_key: str
-    """Key of the monitoring code zip in the monitoring bucket."""
-    kms_key_arn: str
-    """The platform key."""
-    subnet_ids: Sequence[str]
-    """Private subnets the jobs run in."""
-    security_group_id: str
-    """The workload security group."""
-
-
 def endpoint_prefix(endpoint_name: str, kind: str) -> str:
     """Key prefix (``<endpoint>/<kind>/``) of an endpoint's baseline, windows or reports."""
     return f"{endpoint_name}/{kind}/"
 
 
-def capture_uri(platform: MonitorPlatform, endpoint_name: str) -> str:
+def capture_uri(access: MonitorAccess) -> str:
     """Where SageMaker captures the endpoint's traffic: ``s3://<capture>/<endpoint>/``."""
-    return f"s3://{platform.capture_bucket}/{endpoint_name}/"
+    return f"s3://{access.capture_bucket}/{access.endpoint_name}/"
 
 
-def per_execution_uri(platform: MonitorPlatform, endpoint_name: str, kind: str) -> dict[str, Any]:
+def per_execution_uri(access: MonitorAccess, kind: str) -> dict[str, Any]:
     """``s3://<monitoring>/<endpoint>/<kind>/<execution id>/``: one folder per pipeline run."""
     return {
         "Std:Join": {
             "On": "/",
             "Values": [
-                f"s3://{platform.monitoring_bucket}/{endpoint_name}/{kind}",
+                f"s3://{access.monitoring_bucket}/{access.endpoint_name}/{kind}",
                 {"Get": "Execution.PipelineExecutionId"},
                 "",
             ],
@@ -175,16 +125,14 @@ def _output(name: str, uri: Any, local_path: str) -> dict[str, Any]:
     }
 
 
-def code_input(platform: MonitorPlatform) -> dict[str, Any]:
+def code_input(access: MonitorAccess) -> dict[str, Any]:
     """The code zip: the object's key is the prefix, so it lands as ``CODE_DIR/<file name>``."""
-    return _input(
-        "code", f"s3://{platform.monitoring_bucket}/{platform.code_key}", contract.CODE_DIR
-    )
+    return _input("code", f"s3://{access.monitoring_bucket}/{access.code_key}", contract.CODE_DIR)
 
 
 def processing_request(
-    spec: MonitorSpec,
-    platform: MonitorPlatform,
+    monitoring: MonitoringConfig,
+    access: MonitorAccess,
     *,
     command: str,
     arguments: list[Any],
@@ -197,45 +145,45 @@ def processing_request(
         "ProcessingResources": {
             "ClusterConfig": {
                 "InstanceCount": 1,
-                "InstanceType": spec.instance_type,
-                "VolumeSizeInGB": spec.volume_size_gb,
-                "VolumeKmsKeyId": platform.kms_key_arn,
+                "InstanceType": monitoring.instance_type,
+                "VolumeSizeInGB": monitoring.volume_size_gb,
+                "VolumeKmsKeyId": access.kms_key_arn,
             }
         },
         "AppSpecification": {
-            "ImageUri": platform.image_uri,
+            "ImageUri": access.image_uri,
             "ContainerEntrypoint": ["python3", "-m", MODULE, command],
             "ContainerArguments": arguments,
         },
         "Environment": {
             # Processing inputs are downloaded, never unpacked: Python imports from the zip.
             "PYTHONPATH": f"{contract.CODE_DIR}/{contract.CODE_ARCHIVE}",
-            "AWS_DEFAULT_REGION": platform.region,
+            "AWS_DEFAULT_REGION": access.region,
             "PYTHONUNBUFFERED": "1",
         },
-        "ProcessingInputs": [code_input(platform), *inputs],
-        "StoppingCondition": {"MaxRuntimeInSeconds": spec.max_runtime_seconds},
+        "ProcessingInputs": [code_input(access), *inputs],
+        "StoppingCondition": {"MaxRuntimeInSeconds": monitoring.max_runtime_seconds},
         "NetworkConfig": {
             "EnableNetworkIsolation": network_isolation,
             "EnableInterContainerTrafficEncryption": True,
             "VpcConfig": {
-                "SecurityGroupIds": [platform.security_group_id],
-                "Subnets": list(platform.subnet_ids),
+                "SecurityGroupIds": [access.security_group_id],
+                "Subnets": list(access.subnet_ids),
             },
         },
-        "RoleArn": platform.role_arn,
+        "RoleArn": access.role_arn,
     }
     if outputs:
         # A step without outputs (publish) carries no output config: there is nothing to encrypt.
-        request["ProcessingOutputConfig"] = {"Outputs": outputs, "KmsKeyId": platform.kms_key_arn}
+        request["ProcessingOutputConfig"] = {"Outputs": outputs, "KmsKeyId": access.kms_key_arn}
     return request
 
 
-def check_arguments(spec: MonitorSpec) -> list[str]:
-    """The check's command-line arguments: its folders, then every threshold."""
+def check_arguments(entry: MonitoredEndpointConfig, endpoint_name: str) -> list[str]:
+    """The check's command-line arguments of ``endpoint_name``: folders, then every threshold."""
     arguments = [
         "--endpoint",
-        spec.endpoint_name,
+        endpoint_name,
         "--baseline",
         contract.BASELINE_DIR,
         "--window",
@@ -244,7 +192,8 @@ def check_arguments(spec: MonitorSpec) -> list[str]:
         contract.RESULTS_OUTPUT_DIR,
     ]
     for option in THRESHOLD_OPTIONS:
-        arguments += [f"--{option.replace('_', '-')}", repr(float(spec.thresholds[option]))]
+        value = getattr(entry.thresholds, option)
+        arguments += [f"--{option.replace('_', '-')}", repr(float(value))]
     return arguments
 
 
@@ -269,16 +218,18 @@ def _step(name: str, arguments: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def monitor_steps(spec: MonitorSpec, platform: MonitorPlatform) -> list[dict[str, Any]]:
+def monitor_steps(
+    entry: MonitoredEndpointConfig, monitoring: MonitoringConfig, access: MonitorAccess
+) -> list[dict[str, Any]]:
     """The three steps; the later ones depend on the earlier ones through their outputs."""
-    endpoint = spec.endpoint_name
+    endpoint = access.endpoint_name
     select = processing_request(
-        spec,
-        platform,
+        monitoring,
+        access,
         command=contract.SELECT_COMMAND,
         arguments=[
             "--capture-uri",
-            capture_uri(platform, endpoint),
+            capture_uri(access),
             "--window-hours",
             as_text({"Get": f"Parameters.{WINDOW_HOURS}"}),
             "--end",
@@ -290,18 +241,18 @@ def monitor_steps(spec: MonitorSpec, platform: MonitorPlatform) -> list[dict[str
         outputs=[
             _output(
                 WINDOW_OUTPUT,
-                per_execution_uri(platform, endpoint, WINDOWS_PREFIX),
+                per_execution_uri(access, WINDOWS_PREFIX),
                 contract.WINDOW_OUTPUT_DIR,
             )
         ],
         network_isolation=False,  # lists and downloads the capture files itself
     )
-    baseline_uri = f"s3://{platform.monitoring_bucket}/{endpoint_prefix(endpoint, BASELINE_PREFIX)}"
+    baseline_uri = f"s3://{access.monitoring_bucket}/{endpoint_prefix(endpoint, BASELINE_PREFIX)}"
     check = processing_request(
-        spec,
-        platform,
+        monitoring,
+        access,
         command=contract.CHECK_COMMAND,
-        arguments=check_arguments(spec),
+        arguments=check_arguments(entry, endpoint),
         inputs=[
             _input("baseline", baseline_uri, contract.BASELINE_DIR),
             _input("window", output_uri(SELECT_STEP, WINDOW_OUTPUT), contract.WINDOW_DIR),
@@ -309,15 +260,15 @@ def monitor_steps(spec: MonitorSpec, platform: MonitorPlatform) -> list[dict[str
         outputs=[
             _output(
                 RESULTS_OUTPUT,
-                per_execution_uri(platform, endpoint, REPORTS_PREFIX),
+                per_execution_uri(access, REPORTS_PREFIX),
                 contract.RESULTS_OUTPUT_DIR,
             )
         ],
         network_isolation=True,  # parses untrusted captured traffic: no network at all
     )
     publish = processing_request(
-        spec,
-        platform,
+        monitoring,
+        access,
         command=contract.PUBLISH_COMMAND,
         arguments=["--results", contract.RESULTS_INPUT_DIR],
         inputs=[
@@ -333,14 +284,20 @@ def monitor_steps(spec: MonitorSpec, platform: MonitorPlatform) -> list[dict[str
     ]
 
 
-def monitor_definition(spec: MonitorSpec, platform: MonitorPlatform) -> dict[str, Any]:
-    """The whole pipeline definition document (schema ``2020-12-01``)."""
+def monitor_definition(
+    entry: MonitoredEndpointConfig, monitoring: MonitoringConfig, access: MonitorAccess
+) -> dict[str, Any]:
+    """The whole pipeline definition document (schema ``2020-12-01``) of ``entry``'s monitor.
+
+    ``monitoring`` is the section ``entry`` belongs to (the jobs' compute); ``access`` the
+    resolved buckets, key, network, role and image.
+    """
     return {
         "Version": SCHEMA_VERSION,
         "Metadata": {},
         "Parameters": [
             {"Name": WINDOW_END, "Type": "String", "DefaultValue": "now"},
-            {"Name": WINDOW_HOURS, "Type": "Integer", "DefaultValue": spec.window_hours},
+            {"Name": WINDOW_HOURS, "Type": "Integer", "DefaultValue": entry.window_hours},
         ],
-        "Steps": monitor_steps(spec, platform),
+        "Steps": monitor_steps(entry, monitoring, access),
     }

@@ -1,22 +1,22 @@
 """The ModelMonitor's role policies: its processing jobs, its pipeline and its schedule.
 
-Plain functions of plain values (called inside an ``apply``), so each policy reads, and is tested,
-as the JSON it produces. The statements every processing job of a monitor needs (the key, logs,
-metrics, VPC) and the capture read are shared with the optional Model Monitor backend's role
+Plain functions of plain values (:class:`~components.monitoring.access.MonitorAccess`, called
+inside an ``apply``), so each policy reads, and is tested, as the JSON it produces. The statements
+every processing job of a monitor needs (the key, logs, metrics, VPC) and the capture read are
+shared with the optional Model Monitor backend's role
 (:mod:`components.monitoring.model_monitor_backend`).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
+from components.monitoring.access import MonitorAccess
 from components.monitoring.pipeline import (
     BASELINE_PREFIX,
     REPORTS_PREFIX,
     WINDOWS_PREFIX,
-    MonitorSpec,
     endpoint_prefix,
 )
+from components.monitoring.spec import MonitoringConfig
 from components.shared import iam_policies
 from workloads.monitoring import contract
 
@@ -25,24 +25,6 @@ PROCESSING_LOG_GROUP = "/aws/sagemaker/ProcessingJobs"
 
 #: Name prefix SageMaker Pipelines gives the jobs of its steps (``pipelines-<execution>-...``).
 GENERATED_JOB_PREFIX = "pipelines-"
-
-
-@dataclass(frozen=True)
-class MonitorAccess:
-    """What the roles' policies need to know (plain values, inside an ``apply``)."""
-
-    partition: str
-    region: str
-    account_id: str
-    endpoint_name: str
-    capture_bucket: str
-    monitoring_bucket: str
-    code_key: str
-    kms_key_arn: str
-    vpc_id: str
-    subnet_ids: list[str]
-    security_group_id: str
-    image_repository_arns: list[str]
 
 
 def s3_arn(access: MonitorAccess, bucket: str, key: str = "") -> str:
@@ -155,22 +137,17 @@ def job_role_policy(access: MonitorAccess) -> str:
     )
 
 
-def pipeline_role_policy(
-    *,
-    spec: MonitorSpec,
-    partition: str,
-    region: str,
-    account_id: str,
-    job_role_arn: str,
-    kms_key_arn: str,
-    subnet_ids: list[str],
-    security_group_id: str,
-) -> str:
+def pipeline_role_policy(monitoring: MonitoringConfig, access: MonitorAccess) -> str:
     """The pipeline role: its processing jobs, created only with the platform's guardrails.
 
-    SageMaker Pipelines names a processing step's jobs ``pipelines-<execution>-<step>-...``.
+    The jobs run as ``access.role_arn`` (the job role) on ``monitoring``'s instance type and
+    runtime. SageMaker Pipelines names a processing step's jobs
+    ``pipelines-<execution>-<step>-...``.
     """
-    jobs = f"arn:{partition}:sagemaker:{region}:{account_id}:processing-job/{GENERATED_JOB_PREFIX}*"
+    jobs = (
+        f"arn:{access.partition}:sagemaker:{access.region}:{access.account_id}"
+        f":processing-job/{GENERATED_JOB_PREFIX}*"
+    )
     return iam_policies.policy_json(
         {
             "Sid": "CreateJobsWithGuardrails",
@@ -178,16 +155,16 @@ def pipeline_role_policy(
             "Action": "sagemaker:CreateProcessingJob",
             "Resource": jobs,
             "Condition": {
-                "StringEquals": {"sagemaker:VolumeKmsKey": kms_key_arn},
+                "StringEquals": {"sagemaker:VolumeKmsKey": access.kms_key_arn},
                 # The publish step has no outputs (so no output key); any output must use it.
-                "StringEqualsIfExists": {"sagemaker:OutputKmsKey": kms_key_arn},
+                "StringEqualsIfExists": {"sagemaker:OutputKmsKey": access.kms_key_arn},
                 "ForAllValues:StringEquals": {
-                    "sagemaker:VpcSubnets": sorted(subnet_ids),
-                    "sagemaker:VpcSecurityGroupIds": [security_group_id],
-                    "sagemaker:InstanceTypes": [spec.instance_type],
+                    "sagemaker:VpcSubnets": sorted(access.subnet_ids),
+                    "sagemaker:VpcSecurityGroupIds": [access.security_group_id],
+                    "sagemaker:InstanceTypes": [monitoring.instance_type],
                 },
                 "NumericLessThanEquals": {
-                    "sagemaker:MaxRuntimeInSeconds": spec.max_runtime_seconds
+                    "sagemaker:MaxRuntimeInSeconds": monitoring.max_runtime_seconds
                 },
                 # ForAllValues holds for a request without subnets too: require them.
                 "Null": {"sagemaker:VpcSubnets": "false", "sagemaker:VpcSecurityGroupIds": "false"},
@@ -206,7 +183,7 @@ def pipeline_role_policy(
             "Action": ["sagemaker:DescribeProcessingJob", "sagemaker:StopProcessingJob"],
             "Resource": jobs,
         },
-        iam_policies.pass_role_to_sagemaker_statement("PassJobRoleToSageMaker", job_role_arn),
+        iam_policies.pass_role_to_sagemaker_statement("PassJobRoleToSageMaker", access.role_arn),
     )
 
 

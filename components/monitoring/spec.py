@@ -14,7 +14,12 @@ from pydantic import (
     model_validator,
 )
 
-from components.shared.images import ImageConfig
+from components.shared.images import (
+    PREBUILT_MONITORING_REPOSITORY,
+    PREBUILT_MONITORING_TAG,
+    ContainerImage,
+    ImageConfig,
+)
 from components.shared.spec_rules import (
     PROJECT_ROOT,
     SAGEMAKER_INSTANCE,
@@ -218,11 +223,11 @@ class MonitoredEndpointConfig(Section):
     def derived_names(self, environment: str) -> dict[str, tuple[str, int]]:
         """The AWS names this monitor's resources get in ``environment``, with their limits.
 
-        The pipeline and its EventBridge schedule are ``mlp-<env>-<endpoint>-monitor`` (stacks/
-        program.py, components/monitoring/model_monitor.py); Model Monitor's schedule adds
+        The pipeline and its EventBridge schedule are :meth:`pipeline_name` (the names
+        components/monitoring/model_monitor.py gives them); Model Monitor's schedule adds
         ``-data-quality``. A test holds these to the names in the plan.
         """
-        pipeline = f"mlp-{environment}-{self.endpoint}-monitor"
+        pipeline = self.pipeline_name(environment)
         names = {"EventBridge schedule name": (pipeline, MAX_SCHEDULE_NAME)}
         if self.model_monitor.enabled:
             names["Model Monitor schedule name"] = (
@@ -231,10 +236,26 @@ class MonitoredEndpointConfig(Section):
             )
         return names
 
+    def endpoint_name(self, environment: str) -> str:
+        """The serving endpoint's full name in ``environment`` (``mlp-<env>-<endpoint>``).
+
+        Its capture prefix, its folder in the monitoring bucket and the monitor's metric dimension.
+        """
+        return f"mlp-{environment}-{self.endpoint}"
+
+    def pipeline_name(self, environment: str) -> str:
+        """The monitor pipeline's and its schedule's name: ``mlp-<env>-<endpoint>-monitor``."""
+        return f"{self.endpoint_name(environment)}-monitor"
+
+    @property
+    def interval_hours(self) -> int:
+        """Hours between two scheduled checks."""
+        return schedule_interval_hours(self.schedule)
+
     @property
     def silent_after_hours(self) -> int:
         """Hours without a finished check after which the monitor-silent alarm fires."""
-        return schedule_interval_hours(self.schedule) + SILENT_GRACE_HOURS
+        return self.interval_hours + SILENT_GRACE_HOURS
 
     def baseline_path(self, root: Path = PROJECT_ROOT) -> Path:
         """The baseline folder on this machine."""
@@ -267,3 +288,12 @@ class MonitoringConfig(Section):
         return value
 
     _emails = field_validator("alarm_emails")(email_addresses)
+
+    @property
+    def processing_image(self) -> ContainerImage:
+        """The image the monitor's processing jobs run: ours when set, else AWS's scikit-learn."""
+        if self.image is not None:
+            return ContainerImage(self.image.repository, self.image.tag, prebuilt=False)
+        return ContainerImage(
+            PREBUILT_MONITORING_REPOSITORY, PREBUILT_MONITORING_TAG, prebuilt=True
+        )

@@ -1,7 +1,15 @@
-"""Container images: the ``image`` setting of every spec and the pinned prebuilt tags."""
+"""Container images: the ``image`` setting of every spec, the pinned prebuilt tags, and images.
+
+A layer turns a :class:`ContainerImage` into the URI its jobs run and the ECR repository their role
+may pull from with :func:`resolve_image`.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_aws as aws
 from pydantic import (
     Field,
     field_validator,
@@ -55,3 +63,70 @@ PREBUILT_MONITORING_REPOSITORY = "sagemaker-scikit-learn"
 
 
 PREBUILT_MONITORING_TAG = "1.4-2-cpu-py3"
+
+
+@dataclass(frozen=True)
+class ContainerImage:
+    """The image a job runs: one of AWS's prebuilt SageMaker images, or one of ours in ECR.
+
+    A prebuilt image is looked up in AWS's registry for the stack's region
+    (``get_prebuilt_ecr_image``); ours lies in this account's ECR in the stack's region. The
+    flag says which, so an image is always exactly one of the two.
+    """
+
+    repository: str
+    """The repository: AWS's (``sagemaker-scikit-learn``) or ours (``ml-platform/monitor``)."""
+    tag: str
+    """The image's tag in that repository."""
+    prebuilt: bool
+    """True for AWS's prebuilt image, False for ours in this account's ECR."""
+
+
+@dataclass(frozen=True)
+class ResolvedImage:
+    """An image's URI and the ECR repository a job pulls it from."""
+
+    uri: pulumi.Output[str]
+    """``<registry>.dkr.ecr.<region>.amazonaws.com/<repository>:<tag>``."""
+    repository_arn: pulumi.Output[str]
+    """The repository's ARN (what the job's role may pull from)."""
+
+
+def repository_url(
+    account_id: pulumi.Input[str], region: str, repository: str
+) -> pulumi.Output[str]:
+    """The URL of an ECR repository in this account.
+
+    ``<account>.dkr.ecr.<region>.amazonaws.com/<repository>``; images of ours are ``<url>:<tag>``.
+    The account id is an output, so the URL is one too.
+    """
+    return pulumi.Output.concat(account_id, ".dkr.ecr.", region, ".amazonaws.com/", repository)
+
+
+def resolve_image(
+    image: ContainerImage,
+    *,
+    region: str,
+    account_id: pulumi.Input[str],
+    partition: pulumi.Input[str],
+    parent: pulumi.Resource,
+) -> ResolvedImage:
+    """Look up a prebuilt image's registry, or build our own image's URI in this account."""
+    if image.prebuilt:
+        prebuilt = aws.sagemaker.get_prebuilt_ecr_image_output(
+            repository_name=image.repository,
+            image_tag=image.tag,
+            region=region,
+            opts=pulumi.InvokeOutputOptions(parent=parent),
+        )
+        registry: pulumi.Input[str] = prebuilt.registry_id
+        uri: pulumi.Output[str] = prebuilt.registry_path
+    else:
+        registry = account_id
+        uri = pulumi.Output.concat(
+            repository_url(account_id, region, image.repository), ":", image.tag
+        )
+    arn = pulumi.Output.concat(
+        "arn:", partition, ":ecr:", region, ":", registry, ":repository/", image.repository
+    )
+    return ResolvedImage(uri=uri, repository_arn=arn)

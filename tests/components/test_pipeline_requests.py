@@ -16,7 +16,7 @@ import pytest
 from components.monitoring.pipeline import monitor_definition
 from components.training.pipeline_definition import TrainingPlatform, pipeline_definition
 from components.training.spec import TrainingPipelineConfig
-from tests.components.monitoring.test_pipeline import PLATFORM, SPEC
+from tests.components.monitoring.test_pipeline import ENTRY, PLATFORM, SECTION
 from tests.conftest import Plan
 from tests.pipeline_requests import (
     check_definition,
@@ -83,7 +83,7 @@ def tuning(strategy: str) -> dict[str, Any]:
 
 
 def monitor() -> dict[str, Any]:
-    return monitor_definition(SPEC, PLATFORM)
+    return monitor_definition(ENTRY, SECTION, PLATFORM)
 
 
 def refusal(definition: dict[str, Any]) -> str:

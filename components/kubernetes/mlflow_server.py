@@ -244,18 +244,55 @@ class MlflowServer(pulumi.ComponentResource):
         db_password = password("database-password", 40)
         flask_secret = password("flask-secret-key", 48)
 
-        if args.mlflow.database == "rds":
+        uri = self._database(db_password)
+        self._secrets(labels, db_secret_name, uri, admin_password, flask_secret)
+        role = ServiceAccountRole(
+            f"{name}-artifacts",
+            ServiceAccountRoleArgs(
+                namespace=args.namespace,
+                service_account=name,
+                statements=pulumi.Output.all(args.artifacts_bucket_arn, args.kms_key_arn).apply(
+                    lambda v: artifact_statements(v[0], v[1], args.region)
+                ),
+                description=f"MLflow tracking server ({args.environment}): artifacts under "
+                f"{ARTIFACTS_PREFIX}/ in the experiments bucket",
+            ),
+            cluster,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        self._server(image, labels, db_secret_name, role)
+
+        self.tracking_uri = pulumi.Output.from_input(
+            f"http://{name}.{args.namespace}.svc.cluster.local:{MLFLOW_PORT}"
+        )
+        self.register_outputs(
+            {"tracking_uri": self.tracking_uri, "admin_secret_name": self.admin_secret_name}
+        )
+
+    def _database(self, db_password: random.RandomPassword) -> pulumi.Output[str]:
+        """The database the section asks for; returns its URI (a secret: it holds the password)."""
+        if self._args.mlflow.database == "rds":
             host, port = self._rds(db_password)
             uri = pulumi.Output.all(host, port, db_password.result).apply(
                 lambda v: database_uri(v[0], v[1], v[2], ssl=True)
             )
         else:
-            host = self._in_cluster_postgres(db_password)
+            in_cluster_host = self._in_cluster_postgres(db_password)
             uri = db_password.result.apply(
-                lambda secret: database_uri(host, POSTGRES_PORT, secret, ssl=False)
+                lambda secret: database_uri(in_cluster_host, POSTGRES_PORT, secret, ssl=False)
             )
-        uri = pulumi.Output.secret(uri)
+        return pulumi.Output.secret(uri)
 
+    def _secrets(
+        self,
+        labels: dict[str, str],
+        db_secret_name: str,
+        uri: pulumi.Output[str],
+        admin_password: random.RandomPassword,
+        flask_secret: random.RandomPassword,
+    ) -> None:
+        """The database URI's Secret, and the admin's: credentials, CSRF key, auth ini file."""
+        args, cluster = self._args, self._cluster
         k8s.core.v1.Secret(
             db_secret_name,
             metadata=k8s.meta.v1.ObjectMetaArgs(
@@ -282,21 +319,15 @@ class MlflowServer(pulumi.ComponentResource):
             opts=cluster.options(self),
         )
 
-        role = ServiceAccountRole(
-            f"{name}-artifacts",
-            ServiceAccountRoleArgs(
-                namespace=args.namespace,
-                service_account=name,
-                statements=pulumi.Output.all(args.artifacts_bucket_arn, args.kms_key_arn).apply(
-                    lambda v: artifact_statements(v[0], v[1], args.region)
-                ),
-                description=f"MLflow tracking server ({args.environment}): artifacts under "
-                f"{ARTIFACTS_PREFIX}/ in the experiments bucket",
-            ),
-            cluster,
-            opts=pulumi.ResourceOptions(parent=self),
-        )
-
+    def _server(
+        self,
+        image: pulumi.Input[str],
+        labels: dict[str, str],
+        db_secret_name: str,
+        role: ServiceAccountRole,
+    ) -> None:
+        """The tracking server's Deployment (once its role exists) and its ClusterIP Service."""
+        args, cluster, name = self._args, self._cluster, self._name
         destination = pulumi.Output.concat(
             "s3://", args.artifacts_bucket_name, "/", ARTIFACTS_PREFIX
         )
@@ -331,16 +362,9 @@ class MlflowServer(pulumi.ComponentResource):
             opts=cluster.options(self),
         )
 
-        self.tracking_uri = pulumi.Output.from_input(
-            f"http://{name}.{args.namespace}.svc.cluster.local:{MLFLOW_PORT}"
-        )
-        self.register_outputs(
-            {"tracking_uri": self.tracking_uri, "admin_secret_name": self.admin_secret_name}
-        )
-
     def _server_pod(
         self,
-        image: str,
+        image: pulumi.Input[str],
         labels: dict[str, str],
         destination: pulumi.Output[str],
         db_secret_name: str,

@@ -342,6 +342,48 @@ def trainer_spec(args: KubernetesTrainJobArgs) -> dict[str, object]:
     }
 
 
+def job_role(
+    name: str,
+    args: KubernetesTrainJobArgs,
+    service_account: str,
+    cluster: ClusterAccess,
+    parent: pulumi.Resource,
+) -> ServiceAccountRole:
+    """The nodes' service account and IAM role: the job's prefixes once the bucket names exist."""
+    return ServiceAccountRole(
+        name,
+        ServiceAccountRoleArgs(
+            namespace=args.namespace,
+            service_account=service_account,
+            statements=pulumi.Output.all(
+                args.data_bucket_arn,
+                args.experiments_bucket_arn,
+                args.kms_key_arn,
+                args.train_uri,
+                args.validation_uri,
+                args.model_uri,
+                args.checkpoint_uri,
+            ).apply(
+                lambda values: job_statements(
+                    dataclasses.replace(
+                        args,
+                        train_uri=values[3],
+                        validation_uri=values[4],
+                        model_uri=values[5],
+                        checkpoint_uri=values[6],
+                    ),
+                    values[0],
+                    values[1],
+                    values[2],
+                )
+            ),
+            description=f"Training job {args.job.name}: its data, checkpoints and model",
+        ),
+        cluster,
+        opts=pulumi.ResourceOptions(parent=parent),
+    )
+
+
 class KubernetesTrainJob(pulumi.ComponentResource):
     """A Kubeflow TrainJob on a TrainingRuntime of our own, with its IRSA role."""
 
@@ -363,38 +405,7 @@ class KubernetesTrainJob(pulumi.ComponentResource):
         validate(args)
         self.args = args
         service_account = f"{args.job.name}-trainer"
-        self.role = ServiceAccountRole(
-            f"{name}-trainer",
-            ServiceAccountRoleArgs(
-                namespace=args.namespace,
-                service_account=service_account,
-                statements=pulumi.Output.all(
-                    args.data_bucket_arn,
-                    args.experiments_bucket_arn,
-                    args.kms_key_arn,
-                    args.train_uri,
-                    args.validation_uri,
-                    args.model_uri,
-                    args.checkpoint_uri,
-                ).apply(
-                    lambda values: job_statements(
-                        dataclasses.replace(
-                            args,
-                            train_uri=values[3],
-                            validation_uri=values[4],
-                            model_uri=values[5],
-                            checkpoint_uri=values[6],
-                        ),
-                        values[0],
-                        values[1],
-                        values[2],
-                    )
-                ),
-                description=f"Training job {args.job.name}: its data, checkpoints and model",
-            ),
-            cluster,
-            opts=pulumi.ResourceOptions(parent=self),
-        )
+        self.role = job_role(f"{name}-trainer", args, service_account, cluster, self)
         runtime_name = f"{args.job.name}-runtime"
         self.runtime = k8s.apiextensions.CustomResource(
             f"{name}-runtime",

@@ -1,6 +1,7 @@
 """KubernetesLayer: the Kubernetes options, on a cluster the stack creates or one that exists.
 
-It consumes the data layer (VPC, subnets, platform key, buckets) and owns:
+It takes its ``kubernetes`` section and the platform the data layer built (VPC, subnets, platform
+key, buckets, retention) and owns:
 
 * cluster access: an :class:`~components.kubernetes.eks_cluster.EksCluster` (private API
   endpoint, secrets encrypted with the platform key, control-plane logs, system and GPU node

@@ -18,25 +18,9 @@ from pulumi.runtime import config as runtime_config
 from components.data.layer import DataLayer
 from components.feature_store.layer import FeatureStoreLayer
 from components.gpu.layer import GpuCompute
-from components.kubernetes.eks_cluster import NodeGroupSpec
-from components.kubernetes.layer import (
-    EksSpec,
-    ExistingClusterSpec,
-    ImageRef,
-    JupyterHubSpec,
-    KServeSpec,
-    KubernetesLayer,
-    KubernetesLayerArgs,
-    MlflowSpec,
-    TrainJobSpec,
-)
-from components.kubernetes.pod_security import ContainerResources
-from components.kubernetes.spec import KubernetesConfig, NodeGroupConfig, ResourcesConfig
+from components.kubernetes.layer import KubernetesLayer
 from components.monitoring.layer import MonitoringLayer
 from components.serving.layer import ServingLayer
-from components.shared.images import (
-    ImageConfig,
-)
 from components.shared.retention import DataRetention
 from components.training.layer import TrainingLayer
 from stacks.config import ConfigError, PlatformConfig, load_platform_config
@@ -186,132 +170,12 @@ def deploy_monitoring_layer(context: DeployContext) -> MonitoringLayer:
     )
 
 
-#: The MLflow image when the kubernetes section names none: ours, at the MLflow version it pins.
-DEFAULT_MLFLOW_IMAGE = ImageRef(repository="ml-platform/mlflow", tag="3.17.2")
-
-
-def image_ref(image: ImageConfig) -> ImageRef:
-    """Map an image's config to the layer's reference."""
-    return ImageRef(repository=image.repository, tag=image.tag)
-
-
-def resources(config: ResourcesConfig) -> ContainerResources:
-    """Map a container's resources."""
-    return ContainerResources(
-        cpu=config.cpu, memory=config.memory, cpu_limit=config.cpu_limit, gpus=config.gpus
-    )
-
-
-def node_group(config: NodeGroupConfig) -> NodeGroupSpec:
-    """Map a node group's config."""
-    return NodeGroupSpec(
-        instance_types=list(config.instance_types),
-        min_size=config.min_size,
-        max_size=config.max_size,
-        desired_size=config.initial_size,
-        disk_size_gb=config.disk_size_gb,
-        spot=config.spot,
-    )
-
-
-def kubernetes_cluster(section: KubernetesConfig) -> dict[str, Any]:
-    """The layer's cluster arguments: a cluster to create or an existing one, and render mode."""
-    cluster = section.cluster
-    assert cluster is not None  # config validation requires it when the layer is deployed
-    eks = existing = None
-    if cluster.eks is not None:
-        eks = EksSpec(
-            version=cluster.eks.version,
-            system_nodes=node_group(cluster.eks.system_nodes),
-            gpu_nodes=node_group(cluster.eks.gpu_nodes) if cluster.eks.gpu_nodes else None,
-            admin_role_arns=list(cluster.eks.admin_role_arns),
-            public_access_cidrs=list(cluster.eks.public_access_cidrs),
-        )
-    if cluster.existing is not None:
-        existing = ExistingClusterSpec(
-            oidc_provider_arn=cluster.existing.oidc_provider_arn,
-            kubeconfig=cluster.existing.kubeconfig,
-            context=cluster.existing.context,
-            storage_class=cluster.existing.storage_class,
-        )
-    return {
-        "eks": eks,
-        "existing": existing,
-        "render_to": cluster.render_to,
-        "install_operators": cluster.operators_installed,
-    }
-
-
 def deploy_kubernetes_layer(context: DeployContext) -> KubernetesLayer:
     """The Kubernetes layer from the ``kubernetes`` section, on top of the data layer."""
-    config = context.config
-    section = config.kubernetes
-    mlflow, hub = section.mlflow, section.jupyterhub
     return KubernetesLayer(
         "kubernetes",
-        KubernetesLayerArgs(
-            environment=config.environment,
-            region=config.region,
-            platform=context.layers["data"].platform,
-            vpc_cidr=config.data.network.cidr,
-            retention=context.retention,
-            log_retention_days=config.data.log_retention_days,
-            **kubernetes_cluster(section),
-            endpoints=[
-                KServeSpec(
-                    name=entry.name,
-                    image=image_ref(entry.image),
-                    model_artifact=entry.model_artifact,
-                    canary_traffic_percent=entry.canary_traffic_percent,
-                    min_replicas=entry.min_replicas,
-                    max_replicas=entry.max_replicas,
-                    scale_metric=entry.scale_metric,
-                    scale_target=entry.scale_target,
-                    resources=resources(entry.resources),
-                )
-                for entry in section.endpoints
-            ],
-            training_jobs=[
-                TrainJobSpec(
-                    name=job.name,
-                    image=image_ref(job.image),
-                    algorithm=job.algorithm,
-                    task=job.task,
-                    target=job.target,
-                    train_data=job.train_data,
-                    validation_data=job.validation_data,
-                    hyperparameters=dict(job.hyperparameters),
-                    nodes=job.nodes,
-                    gpus_per_node=job.gpus_per_node,
-                    resources=resources(job.resources),
-                    backoff_limit=job.backoff_limit,
-                    active_deadline_seconds=job.active_deadline_seconds,
-                )
-                for job in section.training_jobs
-            ],
-            mlflow=MlflowSpec(
-                image=image_ref(mlflow.image) if mlflow.image else DEFAULT_MLFLOW_IMAGE,
-                database=mlflow.database,
-                rds_instance_class=mlflow.rds_instance_class,
-                rds_storage_gb=mlflow.rds_storage_gb,
-                rds_multi_az=mlflow.rds_multi_az,
-                backup_retention_days=mlflow.backup_retention_days,
-                replicas=mlflow.replicas,
-                resources=resources(mlflow.resources),
-            )
-            if mlflow.enabled
-            else None,
-            jupyterhub=JupyterHubSpec(
-                admin_users=list(hub.admin_users),
-                user_image=image_ref(hub.user_image) if hub.user_image else None,
-                storage_gb=hub.storage_gb,
-                cpu_profile=resources(hub.cpu_profile),
-                gpu_profile=resources(hub.gpu_profile) if hub.gpu_profile else None,
-                idle_cull_minutes=hub.idle_cull_minutes,
-            )
-            if hub.enabled
-            else None,
-        ),
+        context.config.kubernetes,
+        context.layers["data"].platform,
         opts=context.opts,
     )
 

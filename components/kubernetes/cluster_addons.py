@@ -78,10 +78,10 @@ def default_storage_class(
             annotations={"storageclass.kubernetes.io/is-default-class": "true"},
         ),
         provisioner="ebs.csi.aws.com",
-        parameters={"type": "gp3", "encrypted": "true", "kmsKeyId": args.kms_key_arn},
+        parameters={"type": "gp3", "encrypted": "true", "kmsKeyId": args.platform.kms_key_arn},
         # Bind where the pod lands: an EBS volume lives in one availability zone.
         volume_binding_mode="WaitForFirstConsumer",
         allow_volume_expansion=True,
-        reclaim_policy="Retain" if args.retention.retain else "Delete",
+        reclaim_policy="Retain" if args.platform.retention.retain else "Delete",
         opts=pulumi.ResourceOptions(parent=parent, provider=provider, depends_on=[ebs_csi]),
     )

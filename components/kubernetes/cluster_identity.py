@@ -159,14 +159,14 @@ def cluster_role(prefix: str, args: EksClusterArgs, parent: pulumi.Resource) -> 
         f"EKS control plane of {args.cluster_name}",
         "eks.amazonaws.com",
         CLUSTER_POLICIES,
-        args.partition,
+        args.platform.partition,
         parent,
     )
     ready.policies.append(
         aws.iam.RolePolicy(
             f"{prefix}-cluster-secrets-key",
             role=ready.role.id,
-            policy=pulumi.Output.from_input(args.kms_key_arn).apply(
+            policy=pulumi.Output.from_input(args.platform.kms_key_arn).apply(
                 lambda key: iam_policies.policy_json(secrets_key_statement(key))
             ),
             opts=pulumi.ResourceOptions(parent=ready.role),
@@ -182,14 +182,14 @@ def node_role(prefix: str, args: EksClusterArgs, parent: pulumi.Resource) -> Rea
         f"Nodes of {args.cluster_name}: join the cluster, pull images",
         "ec2.amazonaws.com",
         NODE_POLICIES,
-        args.partition,
+        args.platform.partition,
         parent,
     )
 
 
 def grant_cluster_admin(prefix: str, args: EksClusterArgs, cluster: aws.eks.Cluster) -> None:
-    """An access entry with cluster-wide admin for each of ``args.admin_role_arns``."""
-    for role_arn in args.admin_role_arns:
+    """An access entry with cluster-wide admin for each of ``args.spec.admin_role_arns``."""
+    for role_arn in args.spec.admin_role_arns:
         label = _role_label(role_arn)
         entry = aws.eks.AccessEntry(
             f"{prefix}-admin-{label}",
@@ -202,7 +202,7 @@ def grant_cluster_admin(prefix: str, args: EksClusterArgs, cluster: aws.eks.Clus
             f"{prefix}-admin-{label}",
             cluster_name=cluster.name,
             principal_arn=entry.principal_arn,
-            policy_arn=pulumi.Output.from_input(args.partition).apply(
+            policy_arn=pulumi.Output.from_input(args.platform.partition).apply(
                 lambda partition: (
                     f"arn:{partition}:eks::aws:cluster-access-policy/{CLUSTER_ADMIN_ACCESS_POLICY}"
                 )
@@ -252,7 +252,7 @@ def _service_account_role(
     attachment = aws.iam.RolePolicyAttachment(
         f"{prefix}-{role_name}-managed",
         role=role.name,
-        policy_arn=managed_policy_arn(args.partition, policy),
+        policy_arn=managed_policy_arn(args.platform.partition, policy),
         opts=pulumi.ResourceOptions(parent=role),
     )
     return ReadyRole(role, [attachment])
@@ -292,7 +292,7 @@ def ebs_csi_role(
         aws.iam.RolePolicy(
             f"{prefix}-ebs-csi-key",
             role=ready.role.id,
-            policy=pulumi.Output.from_input(args.kms_key_arn).apply(
+            policy=pulumi.Output.from_input(args.platform.kms_key_arn).apply(
                 lambda key: iam_policies.policy_json(*ebs_csi_key_statements(key))
             ),
             opts=pulumi.ResourceOptions(parent=ready.role),

@@ -52,26 +52,26 @@ def control_plane(
     log_group = aws.cloudwatch.LogGroup(
         f"{prefix}-control-plane-logs",
         name=cluster_log_group_name(args.cluster_name),
-        kms_key_id=args.kms_key_arn,
-        retention_in_days=args.log_retention_days,
+        kms_key_id=args.platform.kms_key_arn,
+        retention_in_days=args.platform.log_retention_days,
         tags=args.tags,
-        opts=args.retention.stateful(parent),
+        opts=args.platform.retention.stateful(parent),
     )
-    public = bool(args.public_access_cidrs)
+    public = bool(args.spec.public_access_cidrs)
     return aws.eks.Cluster(
         prefix,
         name=args.cluster_name,
         role_arn=role.role.arn,
-        version=args.version,
+        version=args.spec.version,
         vpc_config=aws.eks.ClusterVpcConfigArgs(
-            subnet_ids=args.subnet_ids,
+            subnet_ids=args.platform.subnet_ids,
             endpoint_private_access=True,
             endpoint_public_access=public,
-            public_access_cidrs=list(args.public_access_cidrs) if public else None,
+            public_access_cidrs=list(args.spec.public_access_cidrs) if public else None,
         ),
         encryption_config=aws.eks.ClusterEncryptionConfigArgs(
             resources=["secrets"],
-            provider=aws.eks.ClusterEncryptionConfigProviderArgs(key_arn=args.kms_key_arn),
+            provider=aws.eks.ClusterEncryptionConfigProviderArgs(key_arn=args.platform.kms_key_arn),
         ),
         enabled_cluster_log_types=list(CLUSTER_LOG_TYPES),
         access_config=aws.eks.ClusterAccessConfigArgs(
@@ -98,16 +98,16 @@ def private_api_access(
         ip_protocol="tcp",
         from_port=_HTTPS,
         to_port=_HTTPS,
-        cidr_ipv4=args.vpc_cidr,
+        cidr_ipv4=args.platform.vpc_cidr,
         opts=pulumi.ResourceOptions(parent=cluster),
     )
     interface_endpoints(
         prefix,
         EKS_ENDPOINT_SERVICES,
-        region=args.region,
-        vpc_id=args.vpc_id,
-        subnet_ids=args.subnet_ids,
-        security_group_id=args.endpoint_security_group_id,
+        region=args.platform.region,
+        vpc_id=args.platform.vpc_id,
+        subnet_ids=args.platform.subnet_ids,
+        security_group_id=args.platform.endpoint_security_group_id,
         opts=pulumi.ResourceOptions(parent=parent),
     )
 
@@ -116,11 +116,12 @@ def cluster_provider(
     prefix: str, args: EksClusterArgs, cluster: aws.eks.Cluster, parent: pulumi.Resource
 ) -> k8s.Provider:
     """The Kubernetes provider of the cluster (``aws eks get-token``), or a renderer."""
+    region = args.platform.region
     kubeconfig = (
         None
         if args.render_to
         else pulumi.Output.all(cluster.name, cluster.endpoint, cluster.certificate_authority).apply(
-            lambda values: eks_kubeconfig(values[0], values[1], values[2]["data"], args.region)
+            lambda values: eks_kubeconfig(values[0], values[1], values[2]["data"], region)
         )
     )
     return kubernetes_provider(

@@ -34,7 +34,6 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Literal
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -51,6 +50,7 @@ from components.kubernetes.pod_security import (
     scratch_volume,
 )
 from components.kubernetes.service_account_role import ServiceAccountRole, ServiceAccountRoleArgs
+from components.kubernetes.spec import KServeEndpointConfig
 from components.shared import iam_policies
 from workloads.inference import contract
 
@@ -73,8 +73,6 @@ MODEL_MOUNT_PATH = "/mnt/models"
 #: Our server's port (SageMaker's contract: GET /ping, POST /invocations).
 SERVER_PORT = contract.DEFAULT_PORT
 
-SCALE_METRICS = ("concurrency", "rps")
-
 #: Knative's queue-proxy drains this long after SIGTERM before our container is signalled.
 QUEUE_PROXY_DRAIN_SECONDS = 30
 
@@ -89,16 +87,15 @@ _NAME = re.compile(r"^[a-z]([-a-z0-9]{0,43}[a-z0-9])?$")
 
 @dataclass(frozen=True)
 class KServeEndpointArgs:
-    """Inputs of a KServeEndpoint (mirrors stacks.config.KServeEndpointConfig)."""
+    """What a KServeEndpoint needs besides its config entry: where it runs and what it reads."""
 
-    name: str
-    """The InferenceService's name (a DNS label; KServe adds ``-predictor`` and more to it)."""
+    endpoint: KServeEndpointConfig
+    """The ``kubernetes.endpoints`` entry: name, image, replicas, scaling, canary, resources."""
     namespace: str
     """The serving namespace."""
     image_repository: pulumi.Input[str]
-    """Repository URL of our inference server image (docker/serving.Dockerfile) in ECR."""
-    image_tag: str
-    """Its immutable tag (never ``latest``)."""
+    """Repository URL of ``endpoint.image`` (our inference server, docker/serving.Dockerfile)
+    in this account's ECR."""
     model_uri: pulumi.Input[str]
     """``s3://<models bucket>/<key>.tar.gz``: the model archive the storage initializer unpacks."""
     models_bucket_arn: pulumi.Input[str]
@@ -107,57 +104,36 @@ class KServeEndpointArgs:
     """The platform key the model object is encrypted with."""
     region: str
     """The stack's region (the key is usable only through S3 in it)."""
-    canary_traffic_percent: int | None = None
-    """Share of traffic for the newest revision while the previous keeps the rest; None or 100:
-    all traffic to the newest."""
-    min_replicas: int = 1
-    """The fewest pods (0 scales to zero when idle)."""
-    max_replicas: int = 3
-    """The most pods."""
-    scale_metric: Literal["concurrency", "rps"] = "concurrency"
-    """What the Knative autoscaler tracks."""
-    scale_target: int = 10
-    """Concurrent requests (or requests per second) per pod the autoscaler aims at."""
-    cpu: str = "1"
-    """CPU request of each pod."""
-    memory: str = "2Gi"
-    """Memory request and limit of each pod."""
-    cpu_limit: str | None = None
-    """CPU limit; None: twice the request."""
-    gpus: int = 0
-    """NVIDIA GPUs per pod; > 0 tolerates the GPU taint and selects the GPU nodes."""
 
 
 def validate(args: KServeEndpointArgs) -> None:
-    """Raise one ValueError listing every invalid field of ``args``."""
-    problems = []
-    if not _NAME.match(args.name):
-        problems.append(f"name: '{args.name}' is not a DNS label of at most 45 characters")
+    """Raise one ValueError listing every invalid field of ``args``.
+
+    The name must also be an RFC 1035 label short enough for KServe's suffixes, and the model URI
+    (derived from the models bucket) must point at an archive.
+    """
+    endpoint, problems = args.endpoint, []
+    if not _NAME.match(endpoint.name):
+        problems.append(f"name: '{endpoint.name}' is not a DNS label of at most 45 characters")
     # An output (the bucket's generated name) is checked when known, in the policy below.
     if isinstance(args.model_uri, str) and not _MODEL_URI.match(args.model_uri):
         problems.append(f"model_uri: '{args.model_uri}' is not s3://<bucket>/<key>.tar.gz")
-    if args.canary_traffic_percent is not None and not 0 <= args.canary_traffic_percent <= 100:
+    # The config section refuses these too; kept while test_inference_service pins this
+    # combined message.
+    canary = endpoint.canary_traffic_percent
+    if canary is not None and not 0 <= canary <= 100:
+        problems.append(f"canary_traffic_percent: {canary} is not between 0 and 100")
+    if endpoint.max_replicas < max(endpoint.min_replicas, 1):
         problems.append(
-            f"canary_traffic_percent: {args.canary_traffic_percent} is not between 0 and 100"
+            f"max_replicas: {endpoint.max_replicas} is below min_replicas "
+            f"({endpoint.min_replicas}) or 1"
         )
-    if args.min_replicas < 0:
-        problems.append(f"min_replicas: {args.min_replicas} is below 0")
-    if args.max_replicas < max(args.min_replicas, 1):
-        problems.append(
-            f"max_replicas: {args.max_replicas} is below min_replicas ({args.min_replicas}) or 1"
-        )
-    if args.scale_metric not in SCALE_METRICS:
-        problems.append(f"scale_metric: '{args.scale_metric}' is not one of {SCALE_METRICS}")
-    if args.scale_target < 1:
-        problems.append(f"scale_target: {args.scale_target} is below 1")
-    if args.gpus < 0:
-        problems.append(f"gpus: {args.gpus} is below 0")
     try:
-        pinned_image(args.image_repository, args.image_tag)
+        pinned_image(args.image_repository, endpoint.image.tag)
     except ValueError as error:
         problems.append(f"image_tag: {error}")
     if problems:
-        raise ValueError(f"Invalid KServe endpoint {args.name}: " + "; ".join(problems))
+        raise ValueError(f"Invalid KServe endpoint {endpoint.name}: " + "; ".join(problems))
 
 
 def model_read_statements(
@@ -181,9 +157,10 @@ def model_read_statements(
 def predictor_container(args: KServeEndpointArgs) -> k8s.core.v1.ContainerArgs:
     """The ``kserve-container``: our server on 8080 serving what KServe unpacked in /mnt/models."""
     ping = k8s.core.v1.HTTPGetActionArgs(path=contract.PING_PATH, port=SERVER_PORT)
+    resources = args.endpoint.resources
     return k8s.core.v1.ContainerArgs(
         name=PREDICTOR_CONTAINER,
-        image=pinned_image(args.image_repository, args.image_tag),
+        image=pinned_image(args.image_repository, args.endpoint.image.tag),
         command=["ml-platform-serve"],
         args=[
             "--host",
@@ -214,7 +191,9 @@ def predictor_container(args: KServeEndpointArgs) -> k8s.core.v1.ContainerArgs:
             timeout_seconds=5,
             failure_threshold=6,
         ),
-        resources=resource_requirements(args.cpu, args.memory, args.cpu_limit, args.gpus),
+        resources=resource_requirements(
+            resources.cpu, resources.memory, resources.cpu_limit, resources.gpus
+        ),
         security_context=container_security_context(explicit_privileged=False),
         volume_mounts=[scratch_mount()],
     )
@@ -222,11 +201,12 @@ def predictor_container(args: KServeEndpointArgs) -> k8s.core.v1.ContainerArgs:
 
 def predictor_spec(args: KServeEndpointArgs, service_account: str) -> dict[str, object]:
     """The InferenceService's ``spec.predictor``: autoscaling, canary share and the pod."""
+    endpoint = args.endpoint
     predictor: dict[str, object] = {
-        "minReplicas": args.min_replicas,
-        "maxReplicas": args.max_replicas,
-        "scaleMetric": args.scale_metric,
-        "scaleTarget": args.scale_target,
+        "minReplicas": endpoint.min_replicas,
+        "maxReplicas": endpoint.max_replicas,
+        "scaleMetric": endpoint.scale_metric,
+        "scaleTarget": endpoint.scale_target,
         # Knative turns this into terminationGracePeriodSeconds (and the request timeout).
         "timeout": TERMINATION_GRACE_SECONDS,
         "serviceAccountName": service_account,
@@ -236,11 +216,11 @@ def predictor_spec(args: KServeEndpointArgs, service_account: str) -> dict[str, 
         "containers": [predictor_container(args)],
         "volumes": [scratch_volume()],
     }
-    if args.canary_traffic_percent is not None and args.canary_traffic_percent < 100:
-        predictor["canaryTrafficPercent"] = args.canary_traffic_percent
-    if args.gpus:
-        predictor["tolerations"] = gpu_tolerations(args.gpus)
-        predictor["nodeSelector"] = gpu_node_selector(args.gpus)
+    if endpoint.canary_traffic_percent is not None and endpoint.canary_traffic_percent < 100:
+        predictor["canaryTrafficPercent"] = endpoint.canary_traffic_percent
+    if gpus := endpoint.resources.gpus:
+        predictor["tolerations"] = gpu_tolerations(gpus)
+        predictor["nodeSelector"] = gpu_node_selector(gpus)
     return predictor
 
 
@@ -264,7 +244,7 @@ class KServeEndpoint(pulumi.ComponentResource):
         super().__init__("mlplatform:kubernetes:KServeEndpoint", name, None, opts)
         validate(args)
         self.args = args
-        service_account = f"{args.name}-predictor"
+        service_account = f"{args.endpoint.name}-predictor"
         self.role = ServiceAccountRole(
             f"{name}-predictor",
             ServiceAccountRoleArgs(
@@ -277,7 +257,7 @@ class KServeEndpoint(pulumi.ComponentResource):
                         values[0], values[2], values[1], args.region
                     )
                 ),
-                description=f"KServe predictor {args.name}: reads its model archive",
+                description=f"KServe predictor {args.endpoint.name}: reads its model archive",
             ),
             cluster,
             opts=pulumi.ResourceOptions(parent=self),
@@ -287,7 +267,7 @@ class KServeEndpoint(pulumi.ComponentResource):
             api_version=API_VERSION,
             kind="InferenceService",
             metadata=k8s.meta.v1.ObjectMetaArgs(
-                name=args.name,
+                name=args.endpoint.name,
                 namespace=args.namespace,
                 annotations={DEPLOYMENT_MODE_ANNOTATION: SERVERLESS},
                 labels={"app.kubernetes.io/part-of": "ml-platform"},
@@ -296,16 +276,16 @@ class KServeEndpoint(pulumi.ComponentResource):
             # The service account (and its role) must exist before the first pod starts.
             opts=cluster.options(self, depends_on=[self.role]),
         )
-        self.url = f"http://{args.name}.{args.namespace}.svc.cluster.local"
-        self.register_outputs({"name": args.name, "url": self.url})
+        self.url = f"http://{args.endpoint.name}.{args.namespace}.svc.cluster.local"
+        self.register_outputs({"name": args.endpoint.name, "url": self.url})
 
     def exports(self) -> dict[str, object]:
         """What the stack exports: name, namespace, in-cluster URL, the predictor's role."""
         return {
-            "name": self.args.name,
+            "name": self.args.endpoint.name,
             "namespace": self.args.namespace,
             "url": self.url,
             "invocations_url": f"{self.url}{contract.INVOCATIONS_PATH}",
-            "canary_traffic_percent": self.args.canary_traffic_percent,
+            "canary_traffic_percent": self.args.endpoint.canary_traffic_percent,
             "role_arn": self.role.role.arn,
         }

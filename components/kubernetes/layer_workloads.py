@@ -11,14 +11,14 @@ the ones the single constructor gave them.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from collections.abc import Mapping, Sequence
 
 import pulumi
 
 from components.kubernetes import network_policies
 from components.kubernetes.cluster_access import ClusterAccess
 from components.kubernetes.cluster_operators import KNATIVE_SERVING_NAMESPACE
+from components.kubernetes.images import DEFAULT_MLFLOW_IMAGE, repository_url
 from components.kubernetes.inference_service import KServeEndpoint, KServeEndpointArgs
 from components.kubernetes.jupyterhub import JupyterHub, JupyterHubArgs
 from components.kubernetes.mlflow_server import (
@@ -27,13 +27,16 @@ from components.kubernetes.mlflow_server import (
     MlflowServer,
     MlflowServerArgs,
 )
-from components.kubernetes.pod_security import ContainerResources
+from components.kubernetes.spec import (
+    JupyterHubConfig,
+    KServeEndpointConfig,
+    KubernetesConfig,
+    KubernetesMlflowConfig,
+    KubernetesTrainingJobConfig,
+)
 from components.kubernetes.train_job import KubernetesTrainJob, KubernetesTrainJobArgs
-from components.training.repositories import repository_url
-
-if TYPE_CHECKING:
-    # kubernetes.layer imports this module; its args and specs are only types here.
-    from components.kubernetes.layer import ImageRef, KubernetesLayerArgs
+from components.platform import PlatformContext
+from components.shared.images import ImageConfig
 
 #: Knative's ingress gateway namespace (Kourier) and the queue-proxy ports it and the
 #: activator/autoscaler reach a predictor pod on: http, h2c, admin, autoscaler and user metrics.
@@ -41,27 +44,19 @@ KOURIER_NAMESPACE = "kourier-system"
 QUEUE_PROXY_PORTS = (8012, 8013, 8022, 9090, 9091)
 
 
-def _resources(resources: ContainerResources) -> dict[str, Any]:
-    return {
-        "cpu": resources.cpu,
-        "memory": resources.memory,
-        "cpu_limit": resources.cpu_limit,
-    }
+def _repository(platform: PlatformContext, image: ImageConfig) -> pulumi.Output[str]:
+    return repository_url(platform.account_id, platform.region, image.repository)
 
 
-def _repository(args: KubernetesLayerArgs, image: ImageRef) -> pulumi.Output[str]:
-    return repository_url(args.platform.account_id, args.region, image.repository)
-
-
-def _uri(args: KubernetesLayerArgs, bucket: str, key: str) -> pulumi.Output[str]:
-    return pulumi.Output.concat("s3://", args.platform.buckets[bucket].bucket, "/", key)
+def _uri(platform: PlatformContext, bucket: str, key: str) -> pulumi.Output[str]:
+    return pulumi.Output.concat("s3://", platform.buckets[bucket].bucket, "/", key)
 
 
 def workload_policies(
-    names: Mapping[str, str], args: KubernetesLayerArgs, opts: pulumi.ResourceOptions
+    names: Mapping[str, str], spec: KubernetesConfig, opts: pulumi.ResourceOptions
 ) -> None:
     """Predictors reached by Knative; a training job's workers reaching each other."""
-    if args.endpoints:
+    if spec.endpoints:
         network_policies.allow_ingress(
             f"{names['serving']}/allow-knative-to-predictors",
             namespace=names["serving"],
@@ -73,7 +68,7 @@ def workload_policies(
             ports=QUEUE_PROXY_PORTS,
             opts=opts,
         )
-    if args.training_jobs:
+    if spec.training_jobs:
         network_policies.allow_within_namespace(
             f"{names['training']}/allow-training-workers",
             namespace=names["training"],
@@ -83,7 +78,7 @@ def workload_policies(
 
 def tracking_policies(
     names: Mapping[str, str],
-    args: KubernetesLayerArgs,
+    vpc_cidr: str,
     mlflow: MlflowServer,
     opts: pulumi.ResourceOptions,
 ) -> None:
@@ -103,7 +98,7 @@ def tracking_policies(
     database = (
         network_policies.pods_in(tracking, mlflow.database_pod_labels)
         if mlflow.database_pod_labels
-        else network_policies.cidr(args.vpc_cidr)  # RDS, in the VPC's subnets
+        else network_policies.cidr(vpc_cidr)  # RDS, in the VPC's subnets
     )
     network_policies.allow_egress(
         f"{tracking}/allow-mlflow-to-database",
@@ -117,116 +112,95 @@ def tracking_policies(
 
 def kserve_endpoints(
     layer: pulumi.Resource,
-    args: KubernetesLayerArgs,
+    endpoints: Sequence[KServeEndpointConfig],
+    platform: PlatformContext,
     namespace: str,
     access: ClusterAccess,
 ) -> dict[str, KServeEndpoint]:
-    """One InferenceService per ``args.endpoints`` entry in ``namespace``, by name."""
-    data, buckets = args.platform, args.platform.buckets
+    """One InferenceService per ``endpoints`` entry in ``namespace``, by name."""
     return {
-        spec.name: KServeEndpoint(
-            spec.name,
+        endpoint.name: KServeEndpoint(
+            endpoint.name,
             KServeEndpointArgs(
-                name=spec.name,
+                endpoint=endpoint,
                 namespace=namespace,
-                image_repository=_repository(args, spec.image),  # type: ignore[arg-type]
-                image_tag=spec.image.tag,
-                model_uri=_uri(args, "models", spec.model_artifact),
-                models_bucket_arn=buckets["models"].arn,
-                kms_key_arn=data.kms_key_arn,
-                region=args.region,
-                canary_traffic_percent=spec.canary_traffic_percent,
-                min_replicas=spec.min_replicas,
-                max_replicas=spec.max_replicas,
-                scale_metric=spec.scale_metric,
-                scale_target=spec.scale_target,
-                gpus=spec.resources.gpus,
-                **_resources(spec.resources),
+                image_repository=_repository(platform, endpoint.image),
+                model_uri=_uri(platform, "models", endpoint.model_artifact),
+                models_bucket_arn=platform.buckets["models"].arn,
+                kms_key_arn=platform.kms_key_arn,
+                region=platform.region,
             ),
             access,
             opts=pulumi.ResourceOptions(parent=layer),
         )
-        for spec in args.endpoints
+        for endpoint in endpoints
     }
 
 
 def train_jobs(
     layer: pulumi.Resource,
-    args: KubernetesLayerArgs,
+    jobs: Sequence[KubernetesTrainingJobConfig],
+    platform: PlatformContext,
     namespace: str,
     access: ClusterAccess,
 ) -> dict[str, KubernetesTrainJob]:
-    """One TrainJob per ``args.training_jobs`` entry in ``namespace``, by name."""
-    data, buckets = args.platform, args.platform.buckets
+    """One TrainJob per ``jobs`` entry in ``namespace``, by name."""
+    buckets = platform.buckets
     return {
-        spec.name: KubernetesTrainJob(
-            spec.name,
+        job.name: KubernetesTrainJob(
+            job.name,
             KubernetesTrainJobArgs(
-                name=spec.name,
+                job=job,
                 namespace=namespace,
-                image_repository=_repository(args, spec.image),  # type: ignore[arg-type]
-                image_tag=spec.image.tag,
-                algorithm=spec.algorithm,
-                task=spec.task,
-                target=spec.target,
-                train_uri=_uri(args, "processed", spec.train_data.rstrip("/")),
-                validation_uri=_uri(args, "processed", spec.validation_data.rstrip("/"))
-                if spec.validation_data
+                image_repository=_repository(platform, job.image),
+                train_uri=_uri(platform, "processed", job.train_data.rstrip("/")),
+                validation_uri=_uri(platform, "processed", job.validation_data.rstrip("/"))
+                if job.validation_data
                 else None,
                 # Models and checkpoints of Kubernetes jobs, apart from SageMaker's.
-                model_uri=_uri(args, "experiments", f"k8s/{spec.name}/model"),
-                checkpoint_uri=_uri(args, "experiments", f"k8s/{spec.name}/checkpoints"),
+                model_uri=_uri(platform, "experiments", f"k8s/{job.name}/model"),
+                checkpoint_uri=_uri(platform, "experiments", f"k8s/{job.name}/checkpoints"),
                 data_bucket_arn=buckets["processed"].arn,
                 experiments_bucket_arn=buckets["experiments"].arn,
-                kms_key_arn=data.kms_key_arn,
-                region=args.region,
-                hyperparameters=dict(spec.hyperparameters),
-                nodes=spec.nodes,
-                gpus_per_node=spec.gpus_per_node,
-                backoff_limit=spec.backoff_limit,
-                active_deadline_seconds=spec.active_deadline_seconds,
-                **_resources(spec.resources),
+                kms_key_arn=platform.kms_key_arn,
+                region=platform.region,
             ),
             access,
             opts=pulumi.ResourceOptions(parent=layer),
         )
-        for spec in args.training_jobs
+        for job in jobs
     }
 
 
 def mlflow_server(
     layer: pulumi.Resource,
-    args: KubernetesLayerArgs,
+    mlflow: KubernetesMlflowConfig,
+    platform: PlatformContext,
     namespace: str,
     access: ClusterAccess,
 ) -> MlflowServer | None:
-    """The tracking server ``args.mlflow`` asks for in ``namespace`` (None: none asked)."""
-    if args.mlflow is None:
+    """The tracking server ``mlflow`` asks for in ``namespace`` (None: not enabled)."""
+    if not mlflow.enabled:
         return None
-    spec, data, buckets = args.mlflow, args.platform, args.platform.buckets
+    image = mlflow.image or DEFAULT_MLFLOW_IMAGE
+    buckets = platform.buckets
     return MlflowServer(
         "mlflow",
         MlflowServerArgs(
-            environment=args.environment,
+            mlflow=mlflow,
+            environment=platform.environment,
             namespace=namespace,
-            image_repository=_repository(args, spec.image),  # type: ignore[arg-type]
-            image_tag=spec.image.tag,
-            kms_key_arn=data.kms_key_arn,
+            image_repository=_repository(platform, image),
+            image_tag=image.tag,
+            kms_key_arn=platform.kms_key_arn,
             artifacts_bucket_name=buckets["experiments"].bucket,
             artifacts_bucket_arn=buckets["experiments"].arn,
-            region=args.region,
+            region=platform.region,
             storage_class=access.storage_class,
-            retention=args.retention,
-            replicas=spec.replicas,
-            database=spec.database,
-            rds_instance_class=spec.rds_instance_class,
-            rds_storage_gb=spec.rds_storage_gb,
-            rds_multi_az=spec.rds_multi_az,
-            backup_retention_days=spec.backup_retention_days,
-            subnet_ids=data.subnet_ids,
-            vpc_id=data.vpc_id,
-            vpc_cidr=args.vpc_cidr,
-            **_resources(spec.resources),
+            retention=platform.retention,
+            subnet_ids=platform.subnet_ids,
+            vpc_id=platform.vpc_id,
+            vpc_cidr=platform.vpc_cidr,
         ),
         access,
         opts=pulumi.ResourceOptions(parent=layer),
@@ -235,32 +209,25 @@ def mlflow_server(
 
 def jupyterhub(
     layer: pulumi.Resource,
-    args: KubernetesLayerArgs,
+    hub: JupyterHubConfig,
+    platform: PlatformContext,
     names: Mapping[str, str],
     access: ClusterAccess,
     mlflow: MlflowServer | None,
 ) -> JupyterHub | None:
-    """JupyterHub as ``args.jupyterhub`` asks, pointed at ``mlflow`` if any (None: none asked)."""
-    if args.jupyterhub is None:
+    """JupyterHub as ``hub`` asks, pointed at ``mlflow`` if any (None: not enabled)."""
+    if not hub.enabled:
         return None
-    hub = args.jupyterhub
     return JupyterHub(
         "jupyterhub",
         JupyterHubArgs(
+            hub=hub,
             namespace=names["notebooks"],
             storage_class=access.storage_class,
-            admin_users=list(hub.admin_users),
-            user_image_repository=_repository(args, hub.user_image)  # type: ignore[arg-type]
-            if hub.user_image
-            else None,
-            user_image_tag=hub.user_image.tag if hub.user_image else None,
-            storage_gb=hub.storage_gb,
-            cpu_profile=hub.cpu_profile,
-            gpu_profile=hub.gpu_profile,
-            idle_cull_minutes=hub.idle_cull_minutes,
+            user_image_repository=_repository(platform, hub.user_image) if hub.user_image else None,
             tracking_uri=mlflow.tracking_uri if mlflow else None,
             tracking_namespace=names["tracking"] if mlflow else None,
-            vpc_cidr=args.vpc_cidr,
+            vpc_cidr=platform.vpc_cidr,
         ),
         access,
         opts=pulumi.ResourceOptions(parent=layer),

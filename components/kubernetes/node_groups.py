@@ -26,11 +26,12 @@ import pulumi_aws as aws
 
 from components.kubernetes.cluster_identity import ReadyRole
 from components.kubernetes.pod_security import GPU_NODE_LABEL, GPU_TAINT_KEY
+from components.kubernetes.spec import NodeGroupConfig
 from components.shared import iam_policies
 
 if TYPE_CHECKING:
-    # eks_cluster imports this module; its args and spec are only types here.
-    from components.kubernetes.eks_cluster import EksClusterArgs, NodeGroupSpec
+    # eks_cluster imports this module; its args are only a type here.
+    from components.kubernetes.eks_cluster import EksClusterArgs
 
 #: AMI types of the node groups (Bottlerocket; the NVIDIA variant has driver and device plugin).
 SYSTEM_AMI_TYPE = "BOTTLEROCKET_x86_64"
@@ -51,8 +52,8 @@ class NodePool:
 
     group: str
     """The group's label, the last part of its resource names (``system``, ``gpu``)."""
-    spec: NodeGroupSpec
-    """Instances and sizes."""
+    spec: NodeGroupConfig
+    """Instances and sizes (the node group's config section)."""
     ami_type: str
     """EKS's AMI type (Bottlerocket, plain or NVIDIA)."""
     capacity_type: str
@@ -64,23 +65,23 @@ class NodePool:
 
 
 def node_pools(args: EksClusterArgs) -> list[NodePool]:
-    """The system pool (always on-demand, untainted), then the GPU pool if ``args.gpu_nodes``."""
+    """The system pool (always on-demand, untainted), then the GPU pool if the spec has one."""
     pools = [
         NodePool(
             "system",
-            args.system_nodes,
+            args.spec.system_nodes,
             SYSTEM_AMI_TYPE,
             "ON_DEMAND",
             {"ml-platform/pool": "system"},
         )
     ]
-    if args.gpu_nodes is not None:
+    if args.spec.gpu_nodes is not None:
         pools.append(
             NodePool(
                 "gpu",
-                args.gpu_nodes,
+                args.spec.gpu_nodes,
                 GPU_AMI_TYPE,
-                "SPOT" if args.gpu_nodes.spot else "ON_DEMAND",
+                "SPOT" if args.spec.gpu_nodes.spot else "ON_DEMAND",
                 {"ml-platform/pool": "gpu", GPU_NODE_LABEL[0]: GPU_NODE_LABEL[1]},
                 [
                     aws.eks.NodeGroupTaintArgs(
@@ -110,8 +111,10 @@ def node_groups(
     # with Client.InternalError).
     autoscaling_grant = aws.kms.Grant(
         f"{prefix}-autoscaling-volumes",
-        key_id=args.kms_key_arn,
-        grantee_principal=pulumi.Output.all(args.partition, args.account_id).apply(
+        key_id=args.platform.kms_key_arn,
+        grantee_principal=pulumi.Output.all(
+            args.platform.partition, args.platform.account_id
+        ).apply(
             lambda values: (
                 f"arn:{values[0]}:iam::{values[1]}:role/aws-service-role/"
                 "autoscaling.amazonaws.com/AWSServiceRoleForAutoScaling"
@@ -139,20 +142,20 @@ def _node_group(
     """The managed node group ``name`` of ``pool``, with its own launch template."""
     spec = pool.spec
     template = node_launch_template(
-        name, spec, args.kms_key_arn, args.tags, pulumi.ResourceOptions(parent=parent)
+        name, spec, args.platform.kms_key_arn, args.tags, pulumi.ResourceOptions(parent=parent)
     )
     return aws.eks.NodeGroup(
         name,
         cluster_name=cluster.name,
         node_role_arn=role.role.arn,
-        subnet_ids=args.subnet_ids,
+        subnet_ids=args.platform.subnet_ids,
         ami_type=pool.ami_type,
         capacity_type=pool.capacity_type,
         instance_types=list(spec.instance_types),
         scaling_config=aws.eks.NodeGroupScalingConfigArgs(
             min_size=spec.min_size,
             max_size=spec.max_size,
-            desired_size=spec.desired_size,
+            desired_size=spec.initial_size,
         ),
         launch_template=aws.eks.NodeGroupLaunchTemplateArgs(
             id=template.id, version=template.latest_version.apply(str)
@@ -172,7 +175,7 @@ def _node_group(
 
 def node_launch_template(
     name: str,
-    spec: NodeGroupSpec,
+    spec: NodeGroupConfig,
     kms_key_arn: pulumi.Input[str],
     tags: dict[str, str],
     opts: pulumi.ResourceOptions,

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -109,20 +108,6 @@ def scratch_volume(name: str = "scratch", size_limit: str = "1Gi") -> k8s.core.v
 def scratch_mount(name: str = "scratch", path: str = SCRATCH_PATH) -> k8s.core.v1.VolumeMountArgs:
     """Mount a scratch volume (default at ``/tmp``)."""
     return k8s.core.v1.VolumeMountArgs(name=name, mount_path=path)
-
-
-@dataclass(frozen=True)
-class ContainerResources:
-    """A container's requests and limits (mirrors ``stacks.config.ResourcesConfig``)."""
-
-    cpu: str
-    """CPU request, e.g. ``500m`` or ``2``."""
-    memory: str
-    """Memory request and limit (equal: memory is not compressible)."""
-    cpu_limit: str | None = None
-    """CPU limit; None: twice the request."""
-    gpus: int = 0
-    """NVIDIA GPUs (request = limit); > 0 schedules onto the GPU nodes."""
 
 
 def resource_requirements(

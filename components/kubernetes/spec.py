@@ -153,6 +153,11 @@ class ExistingClusterConfig(Section):
     storage_class: str = Field(default="gp3", pattern=_K8S_NAME)
     """The StorageClass of persistent volumes (databases, notebook homes)."""
 
+    @property
+    def oidc_issuer(self) -> str:
+        """The issuer host and path: what follows ``oidc-provider/`` in the provider's ARN."""
+        return self.oidc_provider_arn.split(":oidc-provider/", 1)[1]
+
 
 #: The longest file or folder name most file systems take (bytes); longer fails with ENAMETOOLONG.
 _MAX_FILE_NAME_BYTES = 255
@@ -354,9 +359,14 @@ class KubernetesTrainingJobConfig(Section):
         return self
 
     @property
+    def procs_per_node(self) -> int:
+        """Worker processes per pod: one per GPU, or one on CPU."""
+        return max(self.gpus_per_node, 1)
+
+    @property
     def world_size(self) -> int:
         """Worker processes in the job: one per GPU, or one per node on CPU."""
-        return self.nodes * max(self.gpus_per_node, 1)
+        return self.nodes * self.procs_per_node
 
 
 class KubernetesMlflowConfig(Section):

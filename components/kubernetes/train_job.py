@@ -34,9 +34,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import re
-from collections.abc import Mapping
-from dataclasses import dataclass, field
-from typing import Literal
+from dataclasses import dataclass
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -54,7 +52,9 @@ from components.kubernetes.pod_security import (
     scratch_volume,
 )
 from components.kubernetes.service_account_role import ServiceAccountRole, ServiceAccountRoleArgs
+from components.kubernetes.spec import KubernetesTrainingJobConfig
 from components.shared import iam_policies
+from components.shared.hyperparameters import DISTRIBUTED_ALGORITHMS
 from workloads.training import contract
 
 #: The Trainer API this component writes.
@@ -94,20 +94,15 @@ _NAME = re.compile(r"^[a-z]([-a-z0-9]{0,38}[a-z0-9])?$")
 
 @dataclass(frozen=True)
 class KubernetesTrainJobArgs:
-    """Inputs of a KubernetesTrainJob (mirrors stacks.config.KubernetesTrainingJobConfig)."""
+    """What a KubernetesTrainJob needs besides its config entry: where it runs, reads and writes."""
 
-    name: str
-    """The TrainJob's name (an RFC 1035 label of at most 40 characters: pods add suffixes)."""
+    job: KubernetesTrainingJobConfig
+    """The ``kubernetes.training_jobs`` entry: name, image, algorithm, layout, retries, limits."""
     namespace: str
     """The training namespace."""
     image_repository: pulumi.Input[str]
-    """Repository URL of our training image (docker/training.Dockerfile) in ECR."""
-    image_tag: str
-    """Its immutable tag (never ``latest``)."""
-    algorithm: str
-    """The training algorithm (``sklearn``, ``xgboost``, ``pytorch``, ``automl``)."""
-    target: str
-    """The target column."""
+    """Repository URL of ``job.image`` (our training image, docker/training.Dockerfile) in this
+    account's ECR."""
     train_uri: pulumi.Input[str]
     """``s3://<processed bucket>/<prefix>``: the training channel."""
     model_uri: pulumi.Input[str]
@@ -122,37 +117,9 @@ class KubernetesTrainJobArgs:
     """The platform key the objects are encrypted with."""
     region: str
     """The stack's region (the key is usable only through S3 in it)."""
-    task: Literal["classification", "regression"] = "classification"
-    """Whether the target is a class or a number."""
     validation_uri: pulumi.Input[str] | None = None
     """``s3://<processed bucket>/<prefix>``: the validation channel; None splits the training
     data."""
-    hyperparameters: Mapping[str, str | int | float | bool] = field(default_factory=dict)
-    """The algorithm's hyperparameters (written to ``hyperparameters.json`` as strings)."""
-    nodes: int = 1
-    """Pods, one per node."""
-    gpus_per_node: int = 0
-    """GPUs per pod, one worker process each; 0: one CPU worker per pod."""
-    cpu: str = "2"
-    """CPU request of each pod."""
-    memory: str = "8Gi"
-    """Memory request and limit of each pod."""
-    cpu_limit: str | None = None
-    """CPU limit; None: twice the request."""
-    backoff_limit: int = 3
-    """Restarts of the whole job after a pod fails (each resumes from the newest checkpoint)."""
-    active_deadline_seconds: int = 86400
-    """Longest one attempt may run."""
-
-    @property
-    def procs_per_node(self) -> int:
-        """Worker processes per pod: one per GPU, or one on CPU."""
-        return max(self.gpus_per_node, 1)
-
-    @property
-    def world_size(self) -> int:
-        """Worker processes in the job."""
-        return self.nodes * self.procs_per_node
 
 
 def _prefix(uri: str) -> str:
@@ -163,10 +130,14 @@ def _prefix(uri: str) -> str:
 
 
 def validate(args: KubernetesTrainJobArgs) -> None:
-    """Raise one ValueError listing every invalid field of ``args``."""
-    problems = []
-    if not _NAME.match(args.name):
-        problems.append(f"name: '{args.name}' is not an RFC 1035 label of at most 40 characters")
+    """Raise one ValueError listing every invalid field of ``args``.
+
+    The name must also be an RFC 1035 label short enough for the pods' suffixes, and the S3 URIs
+    (derived from the buckets) must be ``s3://<bucket>/<prefix>``.
+    """
+    job, problems = args.job, []
+    if not _NAME.match(job.name):
+        problems.append(f"name: '{job.name}' is not an RFC 1035 label of at most 40 characters")
     uris = {
         "train_uri": args.train_uri,
         "validation_uri": args.validation_uri,
@@ -177,25 +148,19 @@ def validate(args: KubernetesTrainJobArgs) -> None:
         # Outputs (a bucket's generated name) are checked when known, in the role's policy.
         if isinstance(uri, str) and not _S3_URI.match(uri):
             problems.append(f"{key}: '{uri}' is not s3://<bucket>/<prefix>")
-    if args.nodes < 1:
-        problems.append(f"nodes: {args.nodes} is below 1")
-    if args.gpus_per_node < 0:
-        problems.append(f"gpus_per_node: {args.gpus_per_node} is below 0")
-    if args.algorithm != "pytorch" and args.world_size > 1:
+    # The config section refuses these too; kept while test_train_job pins this combined
+    # message.
+    if job.algorithm not in DISTRIBUTED_ALGORITHMS and job.world_size > 1:
         problems.append(
-            f"algorithm: {args.algorithm} trains in one process, not {args.world_size} "
+            f"algorithm: {job.algorithm} trains in one process, not {job.world_size} "
             "(only pytorch trains distributed)"
         )
-    if args.backoff_limit < 0:
-        problems.append(f"backoff_limit: {args.backoff_limit} is below 0")
-    if args.active_deadline_seconds < 1:
-        problems.append(f"active_deadline_seconds: {args.active_deadline_seconds} is below 1")
     try:
-        pinned_image(args.image_repository, args.image_tag)
+        pinned_image(args.image_repository, job.image.tag)
     except ValueError as error:
         problems.append(f"image_tag: {error}")
     if problems:
-        raise ValueError(f"Invalid training job {args.name}: " + "; ".join(problems))
+        raise ValueError(f"Invalid training job {job.name}: " + "; ".join(problems))
 
 
 def job_statements(
@@ -238,11 +203,12 @@ def job_statements(
 
 def hyperparameters_json(args: KubernetesTrainJobArgs) -> str:
     """The job's ``hyperparameters.json`` content: the shared keys and the algorithm's."""
+    job = args.job
     values = {
-        **args.hyperparameters,
-        "algorithm": args.algorithm,
-        "task": args.task,
-        "target": args.target,
+        **job.hyperparameters,
+        "algorithm": job.algorithm,
+        "task": job.task,
+        "target": job.target,
     }
     return json.dumps(values, sort_keys=True)
 
@@ -287,7 +253,8 @@ def trainer_command() -> tuple[list[str], list[str]]:
 
 def node_pod_spec(args: KubernetesTrainJobArgs, service_account: str) -> k8s.core.v1.PodSpecArgs:
     """The pod of every training node: staging init container, then the trainer container."""
-    image = pinned_image(args.image_repository, args.image_tag)
+    job = args.job
+    image = pinned_image(args.image_repository, job.image.tag)
     command, arguments = trainer_command()
     mounts = [_mount(name, path) for name, path, _ in VOLUMES]
     return k8s.core.v1.PodSpecArgs(
@@ -319,34 +286,41 @@ def node_pod_spec(args: KubernetesTrainJobArgs, service_account: str) -> k8s.cor
                 command=command,
                 args=arguments,
                 env=trainer_env(args),
-                resources=resource_requirements(
-                    args.cpu, args.memory, args.cpu_limit, args.gpus_per_node
-                ),
+                resources=node_resources(job),
                 security_context=container_security_context(),
                 volume_mounts=mounts,
             )
         ],
         volumes=[scratch_volume(name, size) for name, _, size in VOLUMES],
-        tolerations=gpu_tolerations(args.gpus_per_node),
-        node_selector=gpu_node_selector(args.gpus_per_node),
+        tolerations=gpu_tolerations(job.gpus_per_node),
+        node_selector=gpu_node_selector(job.gpus_per_node),
+    )
+
+
+def node_resources(job: KubernetesTrainingJobConfig) -> k8s.core.v1.ResourceRequirementsArgs:
+    """Each node pod's requests and limits: the job's CPU and memory, and its GPUs per node."""
+    resources = job.resources
+    return resource_requirements(
+        resources.cpu, resources.memory, resources.cpu_limit, job.gpus_per_node
     )
 
 
 def runtime_spec(args: KubernetesTrainJobArgs, service_account: str) -> dict[str, object]:
     """The TrainingRuntime's spec: torch policy and the JobSet of ``nodes`` node pods."""
+    spec = args.job
     job = k8s.batch.v1.JobTemplateSpecArgs(
         metadata=k8s.meta.v1.ObjectMetaArgs(labels={ANCESTOR_LABEL: TRAINER_STEP}),
         spec=k8s.batch.v1.JobSpecArgs(
             backoff_limit=0,
-            active_deadline_seconds=args.active_deadline_seconds,
+            active_deadline_seconds=spec.active_deadline_seconds,
             template=k8s.core.v1.PodTemplateSpecArgs(spec=node_pod_spec(args, service_account)),
         ),
     )
     return {
-        "mlPolicy": {"numNodes": args.nodes, "torch": {"numProcPerNode": args.procs_per_node}},
+        "mlPolicy": {"numNodes": spec.nodes, "torch": {"numProcPerNode": spec.procs_per_node}},
         "template": {
             "spec": {
-                "failurePolicy": {"maxRestarts": args.backoff_limit},
+                "failurePolicy": {"maxRestarts": spec.backoff_limit},
                 "replicatedJobs": [{"name": NODE, "replicas": 1, "template": job}],
             }
         },
@@ -356,17 +330,58 @@ def runtime_spec(args: KubernetesTrainJobArgs, service_account: str) -> dict[str
 def trainer_spec(args: KubernetesTrainJobArgs) -> dict[str, object]:
     """The TrainJob's ``trainer``: nodes x processes per node = the world size."""
     command, arguments = trainer_command()
+    job = args.job
     return {
-        "image": pinned_image(args.image_repository, args.image_tag),
+        "image": pinned_image(args.image_repository, job.image.tag),
         "command": command,
         "args": arguments,
         "env": trainer_env(args),
-        "numNodes": args.nodes,
-        "numProcPerNode": args.procs_per_node,
-        "resourcesPerNode": resource_requirements(
-            args.cpu, args.memory, args.cpu_limit, args.gpus_per_node
-        ),
+        "numNodes": job.nodes,
+        "numProcPerNode": job.procs_per_node,
+        "resourcesPerNode": node_resources(job),
     }
+
+
+def job_role(
+    name: str,
+    args: KubernetesTrainJobArgs,
+    service_account: str,
+    cluster: ClusterAccess,
+    parent: pulumi.Resource,
+) -> ServiceAccountRole:
+    """The nodes' service account and IAM role: the job's prefixes once the bucket names exist."""
+    return ServiceAccountRole(
+        name,
+        ServiceAccountRoleArgs(
+            namespace=args.namespace,
+            service_account=service_account,
+            statements=pulumi.Output.all(
+                args.data_bucket_arn,
+                args.experiments_bucket_arn,
+                args.kms_key_arn,
+                args.train_uri,
+                args.validation_uri,
+                args.model_uri,
+                args.checkpoint_uri,
+            ).apply(
+                lambda values: job_statements(
+                    dataclasses.replace(
+                        args,
+                        train_uri=values[3],
+                        validation_uri=values[4],
+                        model_uri=values[5],
+                        checkpoint_uri=values[6],
+                    ),
+                    values[0],
+                    values[1],
+                    values[2],
+                )
+            ),
+            description=f"Training job {args.job.name}: its data, checkpoints and model",
+        ),
+        cluster,
+        opts=pulumi.ResourceOptions(parent=parent),
+    )
 
 
 class KubernetesTrainJob(pulumi.ComponentResource):
@@ -389,40 +404,9 @@ class KubernetesTrainJob(pulumi.ComponentResource):
         super().__init__("mlplatform:kubernetes:KubernetesTrainJob", name, None, opts)
         validate(args)
         self.args = args
-        service_account = f"{args.name}-trainer"
-        self.role = ServiceAccountRole(
-            f"{name}-trainer",
-            ServiceAccountRoleArgs(
-                namespace=args.namespace,
-                service_account=service_account,
-                statements=pulumi.Output.all(
-                    args.data_bucket_arn,
-                    args.experiments_bucket_arn,
-                    args.kms_key_arn,
-                    args.train_uri,
-                    args.validation_uri,
-                    args.model_uri,
-                    args.checkpoint_uri,
-                ).apply(
-                    lambda values: job_statements(
-                        dataclasses.replace(
-                            args,
-                            train_uri=values[3],
-                            validation_uri=values[4],
-                            model_uri=values[5],
-                            checkpoint_uri=values[6],
-                        ),
-                        values[0],
-                        values[1],
-                        values[2],
-                    )
-                ),
-                description=f"Training job {args.name}: its data, checkpoints and model",
-            ),
-            cluster,
-            opts=pulumi.ResourceOptions(parent=self),
-        )
-        runtime_name = f"{args.name}-runtime"
+        service_account = f"{args.job.name}-trainer"
+        self.role = job_role(f"{name}-trainer", args, service_account, cluster, self)
+        runtime_name = f"{args.job.name}-runtime"
         self.runtime = k8s.apiextensions.CustomResource(
             f"{name}-runtime",
             api_version=API_VERSION,
@@ -440,7 +424,7 @@ class KubernetesTrainJob(pulumi.ComponentResource):
             api_version=API_VERSION,
             kind="TrainJob",
             metadata=k8s.meta.v1.ObjectMetaArgs(
-                name=args.name,
+                name=args.job.name,
                 namespace=args.namespace,
                 annotations={SKIP_AWAIT_ANNOTATION: "true"},
             ),
@@ -460,14 +444,14 @@ class KubernetesTrainJob(pulumi.ComponentResource):
                 delete_before_replace=True,
             ),
         )
-        self.register_outputs({"name": args.name, "world_size": args.world_size})
+        self.register_outputs({"name": args.job.name, "world_size": args.job.world_size})
 
     def exports(self) -> dict[str, object]:
         """What the stack exports: the job, its world size, where its outputs land, its role."""
         return {
-            "name": self.args.name,
+            "name": self.args.job.name,
             "namespace": self.args.namespace,
-            "world_size": self.args.world_size,
+            "world_size": self.args.job.world_size,
             "model_archive": pulumi.Output.from_input(self.args.model_uri).apply(
                 lambda uri: f"{uri.rstrip('/')}/model.tar.gz"
             ),

@@ -6,13 +6,14 @@ by the one component, so each part's tests build the whole cluster and read thei
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Any
 
 import pulumi
 import pulumi_aws as aws
 
-from components.kubernetes.eks_cluster import EksCluster, EksClusterArgs, NodeGroupSpec
+from components.kubernetes.eks_cluster import EksCluster, EksClusterArgs
+from components.kubernetes.spec import EksClusterConfig, GpuNodeGroupConfig, NodeGroupConfig
+from components.platform import PlatformContext
 from components.shared.retention import DataRetention
 from stacks.offline.mock_runtime import MOCK_ACCOUNT_ID, PlanRun, RecordedResource, run_offline
 
@@ -37,25 +38,57 @@ STORAGE_CLASS = "kubernetes:storage.k8s.io/v1:StorageClass"
 K8S_PROVIDER = "pulumi:providers:kubernetes"
 
 
+#: The dev-like cluster section: default system nodes, spot GPU nodes of two types.
+SPEC = {
+    "version": "1.33",
+    "system_nodes": NodeGroupConfig(
+        instance_types=("m6i.large",), min_size=2, max_size=4, desired_size=2, disk_size_gb=50
+    ),
+    "gpu_nodes": GpuNodeGroupConfig(
+        instance_types=("g5.xlarge", "g6.xlarge"),
+        min_size=0,
+        max_size=2,
+        desired_size=0,
+        disk_size_gb=100,
+        spot=True,
+    ),
+}
+
+
+def platform(**changes: Any) -> PlatformContext:
+    """The dev-like platform the cluster joins, with ``changes`` applied."""
+    values: dict[str, Any] = {
+        "environment": "dev",
+        "region": REGION,
+        "retention": DataRetention(retain=False),
+        "log_retention_days": 30,
+        "vpc_cidr": VPC_CIDR,
+        "account_id": MOCK_ACCOUNT_ID,
+        "partition": "aws",
+        "kms_key_arn": KEY_ARN,
+        "buckets": {},
+        "vpc_id": "vpc-0123456789abcdef0",
+        "subnet_ids": ["subnet-0a", "subnet-0b"],
+        "workload_security_group_id": "sg-0workloads",
+        "endpoint_security_group_id": "sg-0endpoints",
+        "s3_prefix_list_id": "pl-0s3",
+        "log_group_arn": f"arn:aws:logs:{REGION}:{MOCK_ACCOUNT_ID}:log-group:/mlp/dev",
+        "glue_database_name": "mlp_dev",
+    }
+    return PlatformContext(**{**values, **changes})
+
+
 def cluster_args(**changes: Any) -> EksClusterArgs:
-    """The dev-like inputs, with ``changes`` applied."""
-    args = EksClusterArgs(
-        environment="dev",
-        region=REGION,
-        version="1.33",
-        vpc_id="vpc-0123456789abcdef0",
-        vpc_cidr=VPC_CIDR,
-        subnet_ids=["subnet-0a", "subnet-0b"],
-        endpoint_security_group_id="sg-0endpoints",
-        kms_key_arn=KEY_ARN,
-        log_retention_days=30,
-        system_nodes=NodeGroupSpec(("m6i.large",), 2, 4, 2, 50),
-        gpu_nodes=NodeGroupSpec(("g5.xlarge", "g6.xlarge"), 0, 2, 0, 100, spot=True),
-        account_id=MOCK_ACCOUNT_ID,
-        partition="aws",
-        retention=DataRetention(retain=False),
-    )
-    return dataclasses.replace(args, **changes)
+    """The dev-like inputs, with ``changes`` applied (to the section, the platform or the args).
+
+    The section is built unchecked, so a test of invalid inputs sees the cluster's own checks.
+    """
+    spec_fields = {
+        key: changes.pop(key) for key in list(changes) if key in EksClusterConfig.model_fields
+    }
+    args_fields = {key: changes.pop(key) for key in ("render_to", "tags") if key in changes}
+    spec = EksClusterConfig.model_construct(**{**SPEC, **spec_fields})
+    return EksClusterArgs(spec=spec, platform=platform(**changes), **args_fields)
 
 
 def run_cluster(args: EksClusterArgs) -> PlanRun:
@@ -83,7 +116,13 @@ def prod_run() -> PlanRun:
             environment="prod",
             retention=DataRetention(retain=True),
             public_access_cidrs=("203.0.113.0/24",),
-            gpu_nodes=NodeGroupSpec(("g5.xlarge",), 1, 2, 1, 100),
+            gpu_nodes=GpuNodeGroupConfig(
+                instance_types=("g5.xlarge",),
+                min_size=1,
+                max_size=2,
+                desired_size=1,
+                disk_size_gb=100,
+            ),
             admin_role_arns=(ADMIN_ROLE,),
         )
     )

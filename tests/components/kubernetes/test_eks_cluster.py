@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from components.kubernetes.eks_cluster import NodeGroupSpec
+from components.kubernetes.spec import NodeGroupConfig
 from stacks.offline.mock_runtime import PlanRun
 from tests.components.kubernetes.eks_runs import (
     ADMIN_ROLE,
@@ -36,7 +36,11 @@ def test_every_aws_resource_has_the_explicit_provider(dev: PlanRun) -> None:
         ),
         ({"public_access_cidrs": ("nope",)}, "public_access_cidrs: 'nope' is not a CIDR block"),
         (
-            {"system_nodes": NodeGroupSpec((), 2, 1, 2, 50)},
+            {
+                "system_nodes": NodeGroupConfig.model_construct(
+                    instance_types=(), min_size=2, max_size=1, desired_size=2, disk_size_gb=50
+                )
+            },
             "system_nodes.instance_types: at least one instance type is required; "
             "system_nodes: sizes must satisfy 0 <= min_size (2) <= desired_size (2) <= "
             "max_size (1)",

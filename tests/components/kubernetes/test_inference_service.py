@@ -22,6 +22,8 @@ from components.kubernetes.inference_service import (
     KServeEndpoint,
     KServeEndpointArgs,
 )
+from components.kubernetes.spec import KServeEndpointConfig, ResourcesConfig
+from components.shared.images import ImageConfig
 from stacks.offline.mock_runtime import PlanRun, RecordedResource, run_offline
 from tests.components.kubernetes.cluster import mock_cluster
 from tests.components.kubernetes.pod_templates import pod_template_problems, pod_templates
@@ -34,15 +36,23 @@ BUCKET_ARN = "arn:aws:s3:::ml-platform-dev-models"
 KEY_ARN = "arn:aws:kms:us-east-1:123456789012:key/abc"
 
 BASE = KServeEndpointArgs(
-    name="churn",
+    endpoint=KServeEndpointConfig(
+        name="churn",
+        image=ImageConfig(repository="ml-platform/serving", tag="1.4.0"),
+        model_artifact="churn/v7/model.tar.gz",
+    ),
     namespace="ml-platform-dev-serving",
     image_repository="123456789012.dkr.ecr.us-east-1.amazonaws.com/ml-platform/serving",
-    image_tag="1.4.0",
     model_uri="s3://ml-platform-dev-models/churn/v7/model.tar.gz",
     models_bucket_arn=BUCKET_ARN,
     kms_key_arn=KEY_ARN,
     region="us-east-1",
 )
+
+
+def endpoint_with(args: KServeEndpointArgs = BASE, **changes: Any) -> KServeEndpointArgs:
+    """``args`` with ``changes`` to its endpoint entry (unchecked: the component's checks run)."""
+    return dataclasses.replace(args, endpoint=args.endpoint.model_copy(update=changes))
 
 
 def deploy(args: KServeEndpointArgs) -> PlanRun:
@@ -86,18 +96,14 @@ def test_the_canary_share_lands_in_the_predictor_only_below_100(
     percent: int | None, expected: int | None
 ) -> None:
     # given an endpoint with a canary share (or none)
-    run = deploy(dataclasses.replace(BASE, canary_traffic_percent=percent))
+    run = deploy(endpoint_with(canary_traffic_percent=percent))
     # when the predictor is read / then the share is there only when it splits traffic
     assert predictor(run).get("canaryTrafficPercent") == expected
     assert run.exports["canary_traffic_percent"] == percent
 
 
 def test_autoscaling_follows_the_args() -> None:
-    run = deploy(
-        dataclasses.replace(
-            BASE, min_replicas=0, max_replicas=7, scale_metric="rps", scale_target=50
-        )
-    )
+    run = deploy(endpoint_with(min_replicas=0, max_replicas=7, scale_metric="rps", scale_target=50))
     spec = predictor(run)
     assert (spec["minReplicas"], spec["maxReplicas"]) == (0, 7)
     assert (spec["scaleMetric"], spec["scaleTarget"]) == ("rps", 50)
@@ -137,7 +143,9 @@ def test_resources_are_requested_and_limited(base: PlanRun) -> None:
 
 
 def test_a_gpu_predictor_asks_for_gpus_and_lands_on_gpu_nodes() -> None:
-    run = deploy(dataclasses.replace(BASE, gpus=1, cpu="4", memory="16Gi", cpu_limit="6"))
+    run = deploy(
+        endpoint_with(resources=ResourcesConfig(gpus=1, cpu="4", memory="16Gi", cpu_limit="6"))
+    )
     spec = predictor(run)
     (container,) = spec["containers"]
     assert container["resources"]["limits"] == {"cpu": "6", "memory": "16Gi", "nvidia.com/gpu": "1"}
@@ -179,14 +187,13 @@ def test_the_inference_service_waits_for_its_service_account(base: PlanRun) -> N
 
 
 def test_invalid_args_are_reported_together() -> None:
-    args = dataclasses.replace(
-        BASE,
+    args = endpoint_with(
+        dataclasses.replace(BASE, model_uri="s3://bucket/model.zip"),
         name="Churn",
-        model_uri="s3://bucket/model.zip",
         canary_traffic_percent=120,
         min_replicas=4,
         max_replicas=2,
-        image_tag="latest",
+        image=ImageConfig.model_construct(repository="ml-platform/serving", tag="latest"),
     )
     with pytest.raises(ValueError) as raised:
         deploy(args)

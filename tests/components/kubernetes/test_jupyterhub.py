@@ -19,7 +19,9 @@ from components.kubernetes.jupyterhub import (
     JupyterHubArgs,
     memory_bytes,
 )
-from components.kubernetes.pod_security import GPU_NODE_LABEL, GPU_TAINT_KEY, ContainerResources
+from components.kubernetes.pod_security import GPU_NODE_LABEL, GPU_TAINT_KEY
+from components.kubernetes.spec import JupyterHubConfig, ResourcesConfig
+from components.shared.images import ImageConfig
 from stacks.offline.mock_runtime import PlanRun, RecordedResource, run_offline
 from tests.components.kubernetes.cluster import mock_cluster
 
@@ -36,19 +38,29 @@ RESTRICTED = {
 
 
 def hub_args(**overrides: Any) -> JupyterHubArgs:
+    """The args with ``overrides`` (to the jupyterhub section or the args; the section unchecked).
+
+    ``user_image_tag`` is the tag of the section's user image.
+    """
+    section: dict[str, Any] = {
+        "admin_users": ("alice", "bob"),
+        "storage_gb": 50,
+        "cpu_profile": ResourcesConfig(cpu="1", memory="4Gi"),
+        "gpu_profile": ResourcesConfig(cpu="4", memory="16Gi", gpus=1),
+        "idle_cull_minutes": 45,
+    }
     values: dict[str, Any] = {
         "namespace": "notebooks",
         "storage_class": "gp3-encrypted",
-        "admin_users": ("alice", "bob"),
-        "storage_gb": 50,
-        "cpu_profile": ContainerResources(cpu="1", memory="4Gi"),
-        "gpu_profile": ContainerResources(cpu="4", memory="16Gi", gpus=1),
-        "idle_cull_minutes": 45,
         "tracking_uri": TRACKING_URI,
         "tracking_namespace": "tracking",
     }
-    values.update(overrides)
-    return JupyterHubArgs(**values)
+    if "user_image_tag" in overrides:
+        tag = overrides.pop("user_image_tag")
+        section["user_image"] = ImageConfig(repository="nb", tag=tag)
+    for key, value in overrides.items():
+        (section if key in JupyterHubConfig.model_fields else values)[key] = value
+    return JupyterHubArgs(hub=JupyterHubConfig().model_copy(update=section), **values)
 
 
 def run_hub(args: JupyterHubArgs, rendering: bool = False) -> PlanRun:
@@ -262,7 +274,7 @@ def test_user_image_is_pinned_when_given() -> None:
             "user_image_repository and user_image_tag: give both or neither",
         ),
         (
-            {"gpu_profile": ContainerResources(cpu="4", memory="16Gi", gpus=0)},
+            {"gpu_profile": ResourcesConfig(cpu="4", memory="16Gi", gpus=0)},
             "Invalid JupyterHub: gpu_profile: needs gpus >= 1",
         ),
     ],

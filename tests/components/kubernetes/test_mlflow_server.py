@@ -16,6 +16,7 @@ import pulumi_aws as aws
 import pytest
 
 from components.kubernetes.mlflow_server import MlflowServer, MlflowServerArgs
+from components.kubernetes.spec import KubernetesMlflowConfig
 from components.shared.retention import DataRetention
 from stacks.offline.mock_runtime import PlanRun, RecordedResource, run_offline
 from tests.components.kubernetes.cluster import mock_cluster
@@ -38,6 +39,8 @@ ROLE_POLICY = "aws:iam/rolePolicy:RolePolicy"
 
 
 def server_args(**overrides: Any) -> MlflowServerArgs:
+    """The args with ``overrides`` (to the mlflow section or the args; the section unchecked)."""
+    section: dict[str, Any] = {"database": "rds", "rds_multi_az": True}
     values: dict[str, Any] = {
         "environment": "dev",
         "namespace": NAMESPACE,
@@ -49,14 +52,13 @@ def server_args(**overrides: Any) -> MlflowServerArgs:
         "region": "us-east-1",
         "storage_class": "gp3-encrypted",
         "retention": DataRetention(retain=False),
-        "database": "rds",
-        "rds_multi_az": True,
         "subnet_ids": ["subnet-0a", "subnet-0b"],
         "vpc_id": "vpc-0123",
         "vpc_cidr": VPC_CIDR,
     }
-    values.update(overrides)
-    return MlflowServerArgs(**values)
+    for key, value in overrides.items():
+        (section if key in KubernetesMlflowConfig.model_fields else values)[key] = value
+    return MlflowServerArgs(mlflow=KubernetesMlflowConfig().model_copy(update=section), **values)
 
 
 def run_server(args: MlflowServerArgs) -> PlanRun:

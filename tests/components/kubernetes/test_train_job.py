@@ -15,7 +15,9 @@ import pulumi
 import pulumi_aws as aws
 import pytest
 
+from components.kubernetes.spec import KubernetesTrainingJobConfig, ResourcesConfig
 from components.kubernetes.train_job import KubernetesTrainJob, KubernetesTrainJobArgs
+from components.shared.images import ImageConfig
 from stacks.offline.mock_runtime import PlanRun, RecordedResource, run_offline
 from tests.components.kubernetes.cluster import mock_cluster
 from tests.components.kubernetes.pod_templates import pod_template_problems, pod_templates
@@ -29,12 +31,22 @@ EXPERIMENTS_ARN = "arn:aws:s3:::ml-platform-dev-experiments"
 KEY_ARN = "arn:aws:kms:us-east-1:123456789012:key/abc"
 
 BASE = KubernetesTrainJobArgs(
-    name="churn-ddp",
+    job=KubernetesTrainingJobConfig(
+        name="churn-ddp",
+        image=ImageConfig(repository="ml-platform/training", tag="1.0.0-gpu"),
+        algorithm="pytorch",
+        target="churned",
+        train_data="churn/train",
+        validation_data="churn/validation/",
+        hyperparameters={"epochs": 20, "learning_rate": 0.001},
+        nodes=2,
+        gpus_per_node=4,
+        resources=ResourcesConfig(cpu="8", memory="64Gi"),
+        backoff_limit=5,
+        active_deadline_seconds=7200,
+    ),
     namespace="ml-platform-dev-training",
     image_repository="123456789012.dkr.ecr.us-east-1.amazonaws.com/ml-platform/training",
-    image_tag="1.0.0-gpu",
-    algorithm="pytorch",
-    target="churned",
     train_uri="s3://ml-platform-dev-processed/churn/train",
     validation_uri="s3://ml-platform-dev-processed/churn/validation/",
     model_uri="s3://ml-platform-dev-experiments/k8s/churn-ddp/model",
@@ -43,14 +55,12 @@ BASE = KubernetesTrainJobArgs(
     experiments_bucket_arn=EXPERIMENTS_ARN,
     kms_key_arn=KEY_ARN,
     region="us-east-1",
-    hyperparameters={"epochs": 20, "learning_rate": 0.001},
-    nodes=2,
-    gpus_per_node=4,
-    cpu="8",
-    memory="64Gi",
-    backoff_limit=5,
-    active_deadline_seconds=7200,
 )
+
+
+def job_with(args: KubernetesTrainJobArgs = BASE, **changes: Any) -> KubernetesTrainJobArgs:
+    """``args`` with ``changes`` to its job entry (unchecked: the component's checks run)."""
+    return dataclasses.replace(args, job=args.job.model_copy(update=changes))
 
 
 def deploy(args: KubernetesTrainJobArgs) -> PlanRun:
@@ -90,7 +100,9 @@ def gpu() -> PlanRun:
 
 @pytest.fixture(scope="module")
 def cpu() -> PlanRun:
-    return deploy(dataclasses.replace(BASE, nodes=3, gpus_per_node=0, cpu="4", memory="16Gi"))
+    return deploy(
+        job_with(nodes=3, gpus_per_node=0, resources=ResourcesConfig(cpu="4", memory="16Gi"))
+    )
 
 
 @pytest.mark.parametrize(("fixture", "world_size"), [("gpu", 8), ("cpu", 3)])
@@ -237,8 +249,11 @@ def test_the_role_reaches_only_the_job_prefixes(gpu: PlanRun) -> None:
 
 
 def test_invalid_args_are_reported_together() -> None:
-    args = dataclasses.replace(
-        BASE, algorithm="xgboost", train_uri="churn/train", gpus_per_node=2, image_tag="latest"
+    args = job_with(
+        dataclasses.replace(BASE, train_uri="churn/train"),
+        algorithm="xgboost",
+        gpus_per_node=2,
+        image=ImageConfig.model_construct(repository="ml-platform/training", tag="latest"),
     )
     with pytest.raises(ValueError) as raised:
         deploy(args)

@@ -18,7 +18,7 @@ import pulumi
 from components.kubernetes import network_policies
 from components.kubernetes.cluster_access import ClusterAccess
 from components.kubernetes.cluster_operators import KNATIVE_SERVING_NAMESPACE
-from components.kubernetes.images import DEFAULT_MLFLOW_IMAGE, repository_url
+from components.kubernetes.images import DEFAULT_MLFLOW_IMAGE
 from components.kubernetes.inference_service import KServeEndpoint, KServeEndpointArgs
 from components.kubernetes.jupyterhub import JupyterHub, JupyterHubArgs
 from components.kubernetes.mlflow_server import (
@@ -36,7 +36,8 @@ from components.kubernetes.spec import (
 )
 from components.kubernetes.train_job import KubernetesTrainJob, KubernetesTrainJobArgs
 from components.platform import PlatformContext
-from components.shared.images import ImageConfig
+from components.shared.images import repository_url
+from components.shared.spec_rules import ImageConfig
 
 #: Knative's ingress gateway namespace (Kourier) and the queue-proxy ports it and the
 #: activator/autoscaler reach a predictor pod on: http, h2c, admin, autoscaler and user metrics.

@@ -21,11 +21,11 @@ from components.shared.hyperparameters import (
     HyperparameterValue,
     hyperparameters_accepted,
 )
-from components.shared.images import ImageConfig
 from components.shared.spec_rules import (
     ARTIFACT_KEY,
     MAX_S3_KEY,
     PROJECT_ROOT,
+    ImageConfig,
     Section,
     at_least_min_size,
     between_min_and_max_size,

@@ -24,7 +24,11 @@ from components.monitoring.spec import MonitoringConfig
 from components.platform import PlatformContext
 from components.shared.alarm_topic import alarm_topic
 from components.shared.code_archive import ARCHIVE_DIR, build_monitoring_archive, upload_archive
-from components.shared.images import resolve_image
+from components.shared.images import (
+    PREBUILT_MONITORING_TAG,
+    ContainerImage,
+    resolve_image,
+)
 from components.shared.spec_rules import PROJECT_ROOT
 from components.shared.vpc_endpoints import interface_endpoints
 from workloads.monitoring import contract
@@ -97,7 +101,7 @@ class MonitoringLayer(pulumi.ComponentResource):
             schedule_group=group.name,
             code_key=code.key,
             image=resolve_image(
-                spec.processing_image,
+                processing_image(spec),
                 region=platform.region,
                 account_id=platform.account_id,
                 partition=platform.partition,
@@ -124,3 +128,10 @@ class MonitoringLayer(pulumi.ComponentResource):
             "code_archive_uri": self.code_archive_uri,
             "monitors": {name: monitor.exports() for name, monitor in self.monitors.items()},
         }
+
+
+def processing_image(spec: MonitoringConfig) -> ContainerImage:
+    """The image the monitor's processing jobs run: ours when set, else AWS's scikit-learn."""
+    if spec.image is not None:
+        return ContainerImage.ours(spec.image)
+    return ContainerImage.prebuilt("sklearn", "processing", PREBUILT_MONITORING_TAG)

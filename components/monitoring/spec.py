@@ -14,16 +14,11 @@ from pydantic import (
     model_validator,
 )
 
-from components.shared.images import (
-    PREBUILT_MONITORING_REPOSITORY,
-    PREBUILT_MONITORING_TAG,
-    ContainerImage,
-    ImageConfig,
-)
 from components.shared.spec_rules import (
     PROJECT_ROOT,
     SAGEMAKER_INSTANCE,
     SERVING_CONTEXT,
+    ImageConfig,
     PathProblems,
     Section,
     email_addresses,
@@ -288,12 +283,3 @@ class MonitoringConfig(Section):
         return value
 
     _emails = field_validator("alarm_emails")(email_addresses)
-
-    @property
-    def processing_image(self) -> ContainerImage:
-        """The image the monitor's processing jobs run: ours when set, else AWS's scikit-learn."""
-        if self.image is not None:
-            return ContainerImage(self.image.repository, self.image.tag, prebuilt=False)
-        return ContainerImage(
-            PREBUILT_MONITORING_REPOSITORY, PREBUILT_MONITORING_TAG, prebuilt=True
-        )

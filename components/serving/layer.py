@@ -16,7 +16,7 @@ import pulumi
 
 from components.platform import PlatformContext
 from components.serving.endpoint import ServingEndpoint, endpoint_name
-from components.serving.model import model_image
+from components.serving.model import downloads_code, model_image
 from components.serving.spec import ServingConfig
 from components.shared.alarm_topic import alarm_topic
 from components.shared.code_archive import ARCHIVE_DIR, build_source_archive, upload_archive
@@ -29,7 +29,7 @@ CODE_PREFIX = "code/inference"
 def needs_source_archive(spec: ServingConfig) -> bool:
     """Whether any variant runs a container that downloads our code archive when it starts."""
     return any(
-        model_image(variant).downloads_code
+        downloads_code(model_image(variant))
         for endpoint in spec.endpoints
         for variant in endpoint.all_variants
     )

@@ -23,83 +23,34 @@ import pulumi_aws as aws
 from components.platform import PlatformContext
 from components.serving.spec import VariantConfig
 from components.shared import iam_policies
-from components.shared.images import PREBUILT_FRAMEWORK_TAGS
+from components.shared.images import PREBUILT_FRAMEWORK_TAGS, ContainerImage, resolve_image
 from components.shared.service_role import service_role
-
-#: AWS's prebuilt inference repositories per framework (``get_prebuilt_ecr_image``).
-PREBUILT_REPOSITORIES = {
-    "sklearn": "sagemaker-scikit-learn",
-    "xgboost": "sagemaker-xgboost",
-    "pytorch": "pytorch-inference",
-}
 
 #: Prebuilt repositories whose toolkit loads handlers only from ``code/`` inside model.tar.gz
 #: (the PyTorch inference toolkit); they ignore ``SAGEMAKER_SUBMIT_DIRECTORY``.
 CODE_IN_MODEL_ARCHIVE = frozenset({"pytorch-inference"})
 
 
-@dataclass(frozen=True)
-class ModelImage:
-    """Where a model's container image comes from: exactly one of the two fields is set."""
+def downloads_code(image: ContainerImage) -> bool:
+    """Whether the container downloads our source archive from S3 when it starts.
 
-    framework_repository: str | None = None
-    """An AWS prebuilt inference repository (``sagemaker-scikit-learn``, ...)."""
-    framework_tag: str | None = None
-    """The prebuilt image's tag."""
-    ecr_repository: str | None = None
-    """Our own image's repository in this account."""
-    ecr_tag: str | None = None
-    """Our own image's tag."""
-
-    def __post_init__(self) -> None:
-        prebuilt = self.framework_repository is not None
-        own = self.ecr_repository is not None
-        if prebuilt == own:
-            raise ValueError(
-                "ModelImage: set exactly one of framework_repository and ecr_repository"
-            )
-
-    @property
-    def is_prebuilt(self) -> bool:
-        """Whether this is an AWS prebuilt framework container."""
-        return self.framework_repository is not None
-
-    @property
-    def downloads_code(self) -> bool:
-        """Whether the container downloads our source archive from S3 when it starts.
-
-        True for the scikit-learn and XGBoost containers; the PyTorch container reads the same
-        files from ``code/`` inside the model archive, and our own image has them built in.
-        """
-        return self.is_prebuilt and self.framework_repository not in CODE_IN_MODEL_ARCHIVE
+    True for the scikit-learn and XGBoost containers; the PyTorch container reads the same
+    files from ``code/`` inside the model archive, and our own image has them built in.
+    """
+    return image.is_prebuilt and image.framework_repository not in CODE_IN_MODEL_ARCHIVE
 
 
-def model_image(variant: VariantConfig) -> ModelImage:
+def model_image(variant: VariantConfig) -> ContainerImage:
     """The variant's container image, as its config names it.
 
     AWS's prebuilt container for its ``framework`` (at its ``framework_image_tag``, else the tag
     pinned in PREBUILT_FRAMEWORK_TAGS), or our own ``image``.
     """
     if variant.framework is not None:
-        return ModelImage(
-            framework_repository=PREBUILT_REPOSITORIES[variant.framework],
-            framework_tag=variant.framework_image_tag or PREBUILT_FRAMEWORK_TAGS[variant.framework],
-        )
+        tag = variant.framework_image_tag or PREBUILT_FRAMEWORK_TAGS[variant.framework]
+        return ContainerImage.prebuilt(variant.framework, "inference", tag)
     assert variant.image is not None  # config validation requires one of the two
-    return ModelImage(ecr_repository=variant.image.repository, ecr_tag=variant.image.tag)
-
-
-def own_image_uri(
-    account_id: pulumi.Input[str], region: str, repository: str, tag: str
-) -> pulumi.Output[str]:
-    """``<account>.dkr.ecr.<region>.amazonaws.com/<repository>:<tag>``: an image of ours.
-
-    Spelled out here rather than imported from the training layer's repositories, as no layer
-    imports another's package.
-    """
-    return pulumi.Output.concat(
-        account_id, ".dkr.ecr.", region, ".amazonaws.com/", repository, ":", tag
-    )
+    return ContainerImage.ours(variant.image)
 
 
 @dataclass(frozen=True)
@@ -110,7 +61,7 @@ class ServingModelArgs:
     """The endpoint (its full name) this model serves in: scopes its logs and capture."""
     code_archive_key: pulumi.Input[str] | None
     """Key of the layer's inference source archive in the models bucket (None when the layer
-    built none); only a container that downloads it (:attr:`ModelImage.downloads_code`) gets it."""
+    built none); only a container that downloads it (:func:`downloads_code`) gets it."""
 
 
 def model_execution_policy(
@@ -214,11 +165,17 @@ class ServingModel(pulumi.ComponentResource):
         super().__init__("mlplatform:serving:ServingModel", name, None, opts)
         image = model_image(variant)
         # Only a container that downloads our code may read (and is pointed at) the archive.
-        code_key = args.code_archive_key if image.downloads_code else None
+        code_key = args.code_archive_key if downloads_code(image) else None
         models_bucket = platform.buckets["models"].bucket
         # Serverless inference cannot run in a VPC.
         in_vpc = not variant.is_serverless
-        image_uri = _image_uri(image, platform, parent=self)
+        image_uri = resolve_image(
+            image,
+            region=platform.region,
+            account_id=platform.account_id,
+            partition=platform.partition,
+            parent=self,
+        ).uri
 
         role = service_role(
             f"{name}-role",
@@ -237,7 +194,7 @@ class ServingModel(pulumi.ComponentResource):
         )
 
         # Isolated unless the container must download our code at start (isolation forbids it).
-        self.network_isolation = not image.downloads_code
+        self.network_isolation = not downloads_code(image)
         model = aws.sagemaker.Model(
             f"{name}-model",
             # No `name`: an auto-name makes a changed model a new model, created before the old
@@ -273,26 +230,9 @@ class ServingModel(pulumi.ComponentResource):
         )
 
 
-def _image_uri(
-    image: ModelImage, platform: PlatformContext, parent: pulumi.Resource
-) -> pulumi.Output[str]:
-    """The image's URI: the prebuilt container's in the stack's region, or ours in its ECR."""
-    if image.is_prebuilt:
-        prebuilt = aws.sagemaker.get_prebuilt_ecr_image_output(
-            repository_name=image.framework_repository,
-            image_tag=image.framework_tag,
-            region=platform.region,
-            opts=pulumi.InvokeOutputOptions(parent=parent),
-        )
-        return prebuilt.registry_path
-    return own_image_uri(
-        platform.account_id, platform.region, image.ecr_repository or "", image.ecr_tag or ""
-    )
-
-
 def _policy_document(
     variant: VariantConfig,
-    image: ModelImage,
+    image: ContainerImage,
     code_key: pulumi.Input[str] | None,
     platform: PlatformContext,
     endpoint_name: str,
@@ -333,7 +273,7 @@ def _policy_document(
 
 def container_environment(
     name: str,
-    image: ModelImage,
+    image: ContainerImage,
     region: str,
     models_bucket: pulumi.Input[str],
     code_key: pulumi.Input[str] | None,
@@ -351,7 +291,7 @@ def container_environment(
         # The prebuilt containers import this module (from code/ in the model archive for
         # PyTorch, from the downloaded source archive for the others).
         environment["SAGEMAKER_PROGRAM"] = "inference.py"
-    if image.downloads_code:
+    if downloads_code(image):
         if code_key is None:
             raise ValueError(
                 f"{name}: the {image.framework_repository} container needs the code archive"

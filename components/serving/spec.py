@@ -10,11 +10,11 @@ from pydantic import (
     field_validator,
 )
 
-from components.shared.images import ImageConfig
 from components.shared.spec_rules import (
     ARTIFACT_KEY,
     MAX_S3_KEY,
     NAME_PATTERN,
+    ImageConfig,
     Section,
     derived_name_fits,
     email_addresses,

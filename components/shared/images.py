@@ -1,21 +1,39 @@
-"""Container images: the ``image`` setting of every spec, the pinned prebuilt tags, and images.
+"""Container images: where every job's and model's image comes from, and its URI.
 
-A layer turns a :class:`ContainerImage` into the URI its jobs run and the ECR repository their role
-may pull from with :func:`resolve_image`.
+An image is AWS's prebuilt SageMaker container for a framework (pinned tags below) or one of ours
+in this account's ECR (the ``image`` setting, :class:`~components.shared.spec_rules.ImageConfig`).
+A layer turns it into the URI its jobs run and the repository their role may pull from with
+:func:`resolve_image`.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 import pulumi
 import pulumi_aws as aws
-from pydantic import (
-    Field,
-    field_validator,
-)
 
-from components.shared.spec_rules import Section
+from components.shared.spec_rules import ImageConfig
+
+#: What a prebuilt container is for: serving, training in script mode, or a processing job.
+ImageUse = Literal["inference", "training", "processing"]
+
+#: AWS's prebuilt repositories per use and framework (``get_prebuilt_ecr_image``).
+PREBUILT_REPOSITORIES: dict[str, dict[str, str]] = {
+    "inference": {
+        "sklearn": "sagemaker-scikit-learn",
+        "xgboost": "sagemaker-xgboost",
+        "pytorch": "pytorch-inference",
+    },
+    # The training containers run our code in script mode (the sagemaker-training toolkit).
+    "training": {
+        "sklearn": "sagemaker-scikit-learn",
+        "xgboost": "sagemaker-xgboost",
+        "pytorch": "pytorch-training",
+    },
+    "processing": {"sklearn": "sagemaker-scikit-learn"},
+}
 
 #: Frameworks whose AWS prebuilt inference containers run our handlers, with the image tag used
 #: when a variant names none. The tag must match the framework version the model was trained
@@ -26,23 +44,6 @@ PREBUILT_FRAMEWORK_TAGS = {
     "pytorch": "2.6.0-cpu-py312",
 }
 
-
-class ImageConfig(Section):
-    """An image of our own in this account's ECR (built from a Dockerfile in docker/)."""
-
-    repository: str = Field(pattern=r"^[a-z0-9]+(?:[._/-][a-z0-9]+)*$", max_length=256)
-    """The ECR repository name (in the stack's account and region; 2-256 characters)."""
-    tag: str = Field(pattern=r"^[\w][\w.-]{0,127}$")
-    """An immutable tag (never ``latest``: a moving tag makes deploys unrepeatable)."""
-
-    @field_validator("tag")
-    @classmethod
-    def _not_latest(cls, value: str) -> str:
-        if value == "latest":
-            raise ValueError("must not be 'latest' (pin an immutable tag)")
-        return value
-
-
 #: Prebuilt SageMaker training containers that run our training code in script mode, with the tag
 #: used when a pipeline names none. The serving container of the same framework must load what
 #: they train, so these versions match PREBUILT_FRAMEWORK_TAGS.
@@ -52,34 +53,60 @@ PREBUILT_TRAINING_TAGS = {
     "pytorch": "2.6.0-cpu-py312",
 }
 
-
 #: The PyTorch training container tag used on GPU instances (same version as the CPU tag).
 PYTORCH_GPU_TRAINING_TAG = "2.6.0-gpu-py312"
 
-
 #: AWS's prebuilt scikit-learn processing image the monitor runs in when no image of ours is set
-#: (numpy, scipy and boto3 inside); its repository in ``get_prebuilt_ecr_image``.
-PREBUILT_MONITORING_REPOSITORY = "sagemaker-scikit-learn"
-
-
+#: (numpy, scipy and boto3 inside): its repository and tag.
+PREBUILT_MONITORING_REPOSITORY = PREBUILT_REPOSITORIES["processing"]["sklearn"]
 PREBUILT_MONITORING_TAG = "1.4-2-cpu-py3"
 
 
 @dataclass(frozen=True)
 class ContainerImage:
-    """The image a job runs: one of AWS's prebuilt SageMaker images, or one of ours in ECR.
+    """Where an image comes from: exactly one of AWS's prebuilt repositories or one of ours."""
 
-    A prebuilt image is looked up in AWS's registry for the stack's region
-    (``get_prebuilt_ecr_image``); ours lies in this account's ECR in the stack's region. The
-    flag says which, so an image is always exactly one of the two.
-    """
+    framework_repository: str | None = None
+    """An AWS prebuilt repository (``sagemaker-xgboost``, ``pytorch-inference``, ...)."""
+    framework_tag: str | None = None
+    """The prebuilt image's tag."""
+    ecr_repository: str | None = None
+    """Our own image's repository in this account's ECR (``ml-platform/training``)."""
+    ecr_tag: str | None = None
+    """Our own image's tag."""
 
-    repository: str
-    """The repository: AWS's (``sagemaker-scikit-learn``) or ours (``ml-platform/monitor``)."""
-    tag: str
-    """The image's tag in that repository."""
-    prebuilt: bool
-    """True for AWS's prebuilt image, False for ours in this account's ECR."""
+    def __post_init__(self) -> None:
+        if self.is_prebuilt == (self.ecr_repository is not None):
+            raise ValueError(
+                "ContainerImage: set exactly one of framework_repository and ecr_repository"
+            )
+        if self.tag is None:
+            raise ValueError("ContainerImage: the image's tag is required")
+
+    @classmethod
+    def prebuilt(cls, framework: str, use: ImageUse, tag: str) -> ContainerImage:
+        """AWS's prebuilt container of ``framework`` for ``use``, at ``tag``."""
+        return cls(framework_repository=PREBUILT_REPOSITORIES[use][framework], framework_tag=tag)
+
+    @classmethod
+    def ours(cls, image: ImageConfig) -> ContainerImage:
+        """One of our images, as a spec's ``image`` setting names it."""
+        return cls(ecr_repository=image.repository, ecr_tag=image.tag)
+
+    @property
+    def is_prebuilt(self) -> bool:
+        """Whether this is one of AWS's prebuilt containers."""
+        return self.framework_repository is not None
+
+    @property
+    def repository(self) -> str:
+        """The image's repository, AWS's or ours."""
+        return self.framework_repository or self.ecr_repository or ""
+
+    @property
+    def tag(self) -> str | None:
+        """The image's tag."""
+        return self.framework_tag if self.is_prebuilt else self.ecr_tag
 
 
 @dataclass(frozen=True)
@@ -112,7 +139,7 @@ def resolve_image(
     parent: pulumi.Resource,
 ) -> ResolvedImage:
     """Look up a prebuilt image's registry, or build our own image's URI in this account."""
-    if image.prebuilt:
+    if image.is_prebuilt:
         prebuilt = aws.sagemaker.get_prebuilt_ecr_image_output(
             repository_name=image.repository,
             image_tag=image.tag,
@@ -124,7 +151,7 @@ def resolve_image(
     else:
         registry = account_id
         uri = pulumi.Output.concat(
-            repository_url(account_id, region, image.repository), ":", image.tag
+            repository_url(account_id, region, image.repository), ":", image.tag or ""
         )
     arn = pulumi.Output.concat(
         "arn:", partition, ":ecr:", region, ":", registry, ":repository/", image.repository

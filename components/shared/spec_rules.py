@@ -14,7 +14,9 @@ from typing import Any
 from pydantic import (
     BaseModel,
     ConfigDict,
+    Field,
     ValidationInfo,
+    field_validator,
 )
 
 #: The validation context's key of the validated serving section (monitoring checks against it).
@@ -184,3 +186,19 @@ def kind_of(value: Any) -> str:
     if isinstance(value, int | float):
         return "a number"
     return "text" if isinstance(value, str) else f"a {type(value).__name__}"
+
+
+class ImageConfig(Section):
+    """An image of our own in this account's ECR (built from a Dockerfile in docker/)."""
+
+    repository: str = Field(pattern=r"^[a-z0-9]+(?:[._/-][a-z0-9]+)*$", max_length=256)
+    """The ECR repository name (in the stack's account and region; 2-256 characters)."""
+    tag: str = Field(pattern=r"^[\w][\w.-]{0,127}$")
+    """An immutable tag (never ``latest``: a moving tag makes deploys unrepeatable)."""
+
+    @field_validator("tag")
+    @classmethod
+    def _not_latest(cls, value: str) -> str:
+        if value == "latest":
+            raise ValueError("must not be 'latest' (pin an immutable tag)")
+        return value

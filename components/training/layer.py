@@ -23,16 +23,11 @@ from components.shared.code_archive import (
     build_training_archive,
     upload_archive,
 )
+from components.shared.images import ResolvedImage, resolve_image
 from components.shared.spec_rules import PROJECT_ROOT
 from components.training.experiment_tracking import ExperimentTracking
 from components.training.notebooks import Notebooks
-from components.training.pipeline import (
-    ResolvedImage,
-    TrainingPipeline,
-    TrainingPipelineArgs,
-    resolve_image,
-    training_image,
-)
+from components.training.pipeline import TrainingPipeline, TrainingPipelineArgs, training_image
 from components.training.pipeline_definition import pipeline_name
 from components.training.repositories import ImageRepositories
 from components.training.role import TrainingRole, TrainingRoleArgs

@@ -25,14 +25,17 @@ import pulumi_aws as aws
 
 from components.platform import PlatformContext
 from components.shared import iam_policies
-from components.shared.images import PREBUILT_TRAINING_TAGS, PYTORCH_GPU_TRAINING_TAG
+from components.shared.images import (
+    PREBUILT_TRAINING_TAGS,
+    PYTORCH_GPU_TRAINING_TAG,
+    ContainerImage,
+)
 from components.shared.service_role import service_role
 from components.training.pipeline_definition import (
     TrainingPlatform,
     pipeline_definition,
     pipeline_name,
 )
-from components.training.repositories import repository_url
 from components.training.spec import TrainingPipelineConfig
 
 #: Name prefix SageMaker Pipelines gives the jobs of steps that carry no name of their own.
@@ -253,88 +256,13 @@ def definition_json(
     )
 
 
-#: AWS's prebuilt training repositories per framework (``get_prebuilt_ecr_image``); they run our
-#: code in script mode through the sagemaker-training toolkit.
-PREBUILT_TRAINING_REPOSITORIES = {
-    "sklearn": "sagemaker-scikit-learn",
-    "xgboost": "sagemaker-xgboost",
-    "pytorch": "pytorch-training",
-}
-
-
-@dataclass(frozen=True)
-class TrainingImage:
-    """Where a pipeline's container image comes from: exactly one of the two sources."""
-
-    framework_repository: str | None = None
-    """An AWS prebuilt training repository (``sagemaker-xgboost``, ...)."""
-    framework_tag: str | None = None
-    """The prebuilt image's tag."""
-    ecr_repository: str | None = None
-    """Our own image's repository in this account (``ml-platform/training``)."""
-    ecr_tag: str | None = None
-    """Our own image's tag."""
-
-    def __post_init__(self) -> None:
-        prebuilt = self.framework_repository is not None
-        if prebuilt == (self.ecr_repository is not None):
-            raise ValueError(
-                "TrainingImage: set exactly one of framework_repository and ecr_repository"
-            )
-        if (self.framework_tag if prebuilt else self.ecr_tag) is None:
-            raise ValueError("TrainingImage: the image's tag is required")
-
-
-@dataclass(frozen=True)
-class ResolvedImage:
-    """An image's URI and the ECR repository the job pulls it from."""
-
-    uri: pulumi.Output[str]
-    """``<registry>.dkr.ecr.<region>.amazonaws.com/<repository>:<tag>``."""
-    repository_arn: pulumi.Output[str]
-    """The repository's ARN (what the execution role may pull from)."""
-
-
-def resolve_image(
-    image: TrainingImage,
-    *,
-    region: str,
-    account_id: pulumi.Input[str],
-    partition: pulumi.Input[str],
-    parent: pulumi.Resource,
-) -> ResolvedImage:
-    """Look up a prebuilt image's registry, or build our own image's URI in this account."""
-    if image.framework_repository is not None:
-        prebuilt = aws.sagemaker.get_prebuilt_ecr_image_output(
-            repository_name=image.framework_repository,
-            image_tag=image.framework_tag,
-            region=region,
-            opts=pulumi.InvokeOutputOptions(parent=parent),
-        )
-        registry: pulumi.Input[str] = prebuilt.registry_id
-        uri: pulumi.Output[str] = prebuilt.registry_path
-        repository = image.framework_repository
-    else:
-        registry = account_id
-        repository = image.ecr_repository or ""
-        uri = pulumi.Output.concat(
-            repository_url(account_id, region, repository), ":", image.ecr_tag or ""
-        )
-    arn = pulumi.Output.concat(
-        "arn:", partition, ":ecr:", region, ":", registry, ":repository/", repository
-    )
-    return ResolvedImage(uri=uri, repository_arn=arn)
-
-
-def training_image(pipeline: TrainingPipelineConfig) -> TrainingImage:
+def training_image(pipeline: TrainingPipelineConfig) -> ContainerImage:
     """The pipeline's image: a prebuilt framework container (GPU tag on GPUs) or our own."""
     if pipeline.framework is None:
         assert pipeline.image is not None  # the spec requires one of the two
-        return TrainingImage(ecr_repository=pipeline.image.repository, ecr_tag=pipeline.image.tag)
+        return ContainerImage.ours(pipeline.image)
     tag = pipeline.framework_image_tag
     if tag is None:
         gpu = pipeline.framework == "pytorch" and pipeline.uses_gpu
         tag = PYTORCH_GPU_TRAINING_TAG if gpu else PREBUILT_TRAINING_TAGS[pipeline.framework]
-    return TrainingImage(
-        framework_repository=PREBUILT_TRAINING_REPOSITORIES[pipeline.framework], framework_tag=tag
-    )
+    return ContainerImage.prebuilt(pipeline.framework, "training", tag)

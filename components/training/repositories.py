@@ -32,17 +32,6 @@ def repository_name(name: str) -> str:
     return f"{NAMESPACE}/{name}"
 
 
-def repository_url(
-    account_id: pulumi.Input[str], region: str, repository: str
-) -> pulumi.Output[str]:
-    """The URL of an ECR repository in this account.
-
-    ``<account>.dkr.ecr.<region>.amazonaws.com/<repository>``; images of ours are ``<url>:<tag>``.
-    The account id is an output, so the URL is one too.
-    """
-    return pulumi.Output.concat(account_id, ".dkr.ecr.", region, ".amazonaws.com/", repository)
-
-
 def lifecycle_policy(untagged_expiry_days: int, keep_tagged_images: int) -> str:
     """The lifecycle policy document: expire untagged images, keep the newest tagged ones."""
     return json.dumps(

@@ -22,13 +22,13 @@ from components.shared.hyperparameters import (
     HyperparameterValue,
     hyperparameters_accepted,
 )
-from components.shared.images import ImageConfig
 from components.shared.instance_storage import has_instance_storage
 from components.shared.spec_rules import (
     GPU_FAMILIES,
     MAX_S3_KEY,
     NAME_PATTERN,
     SAGEMAKER_INSTANCE,
+    ImageConfig,
     PathProblems,
     Section,
     derived_name_fits,

@@ -21,7 +21,7 @@ from components.kubernetes.jupyterhub import (
 )
 from components.kubernetes.pod_security import GPU_NODE_LABEL, GPU_TAINT_KEY
 from components.kubernetes.spec import JupyterHubConfig, ResourcesConfig
-from components.shared.images import ImageConfig
+from components.shared.spec_rules import ImageConfig
 from stacks.offline.mock_runtime import PlanRun, RecordedResource, run_offline
 from tests.components.kubernetes.cluster import mock_cluster
 

@@ -17,7 +17,7 @@ import pytest
 
 from components.kubernetes.spec import KubernetesTrainingJobConfig, ResourcesConfig
 from components.kubernetes.train_job import KubernetesTrainJob, KubernetesTrainJobArgs
-from components.shared.images import ImageConfig
+from components.shared.spec_rules import ImageConfig
 from stacks.offline.mock_runtime import PlanRun, RecordedResource, run_offline
 from tests.components.kubernetes.cluster import mock_cluster
 from tests.components.kubernetes.pod_templates import pod_template_problems, pod_templates

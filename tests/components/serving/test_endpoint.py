@@ -13,8 +13,7 @@ from typing import Any
 
 import pytest
 
-from components.serving.model import PREBUILT_REPOSITORIES
-from components.shared.images import PREBUILT_FRAMEWORK_TAGS
+from components.shared.images import PREBUILT_FRAMEWORK_TAGS, PREBUILT_REPOSITORIES
 from stacks.config import load_platform_config
 from stacks.offline.mock_runtime import MOCK_ACCOUNT_ID, RecordedResource
 from tests.conftest import Plan, stack_config, stack_file, with_section
@@ -197,7 +196,7 @@ def test_models_run_the_configured_image_and_artifact(plan: Plan) -> None:
             container = model.inputs["primaryContainer"]
             assert container["modelDataUrl"] == f"s3://{models_bucket}/{variant['model_artifact']}"
             if "framework" in variant:
-                repository = PREBUILT_REPOSITORIES[variant["framework"]]
+                repository = PREBUILT_REPOSITORIES["inference"][variant["framework"]]
                 tag = PREBUILT_FRAMEWORK_TAGS[variant["framework"]]
                 assert container["image"].endswith(f".amazonaws.com/{repository}:{tag}")
             else:

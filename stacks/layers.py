@@ -11,19 +11,19 @@ A layer is one top-level ComponentResource of a stack. Two mechanisms act on one
   gives the glob; :func:`glob_matches` implements the engine's matching so tests can check that the
   glob selects exactly that layer.
 
-This module is plain data and functions (no pulumi import) so config validation can use it.
+Config validation uses the names and dependencies only; a layer's component (and with it Pulumi)
+is imported when the program or a URN needs it.
 """
 
 from __future__ import annotations
 
+import importlib
 import re
 from dataclasses import dataclass
+from typing import Any
 
 #: The project name from Pulumi.yaml; it is part of every URN and the config namespace.
 PROJECT = "ml-platform"
-
-#: The package part of this project's component type tokens (``package:module:Type``).
-TYPE_PACKAGE = "mlplatform"
 
 
 @dataclass(frozen=True)
@@ -31,24 +31,35 @@ class Layer:
     """One deployable layer of the platform."""
 
     name: str
-    """The name used in ``ml-platform:layers`` and as the component's logical name."""
-    component_type: str
-    """The ComponentResource type token; with the name it makes the layer's stable URN."""
+    """The name used in ``ml-platform:layers``, as the component's logical name, and as the key
+    of the layer's section (its spec) in the stack's config."""
+    component: str
+    """The layer's ComponentResource class, ``module:Class``; it takes the layer's spec."""
     depends_on: tuple[str, ...]
     """Layers whose outputs this one consumes; they must be deployed with it."""
+
+    def component_class(self) -> Any:
+        """Import and return the layer's component class."""
+        module, _, name = self.component.partition(":")
+        return getattr(importlib.import_module(module), name)
+
+    @property
+    def component_type(self) -> str:
+        """The component's type token (its ``TYPE``); with the name it makes the layer's URN."""
+        return str(self.component_class().TYPE)
 
 
 #: Every layer, in deployment order (each layer only depends on layers before it).
 LAYERS: dict[str, Layer] = {
     layer.name: layer
     for layer in (
-        Layer("data", f"{TYPE_PACKAGE}:data:DataLayer", ()),
-        Layer("feature_store", f"{TYPE_PACKAGE}:featurestore:FeatureStoreLayer", ("data",)),
-        Layer("training", f"{TYPE_PACKAGE}:training:TrainingLayer", ("data",)),
-        Layer("gpu", f"{TYPE_PACKAGE}:gpu:GpuCompute", ("data",)),
-        Layer("serving", f"{TYPE_PACKAGE}:serving:ServingLayer", ("data",)),
-        Layer("monitoring", f"{TYPE_PACKAGE}:monitoring:MonitoringLayer", ("data", "serving")),
-        Layer("kubernetes", f"{TYPE_PACKAGE}:kubernetes:KubernetesLayer", ("data",)),
+        Layer("data", "components.data.layer:DataLayer", ()),
+        Layer("feature_store", "components.feature_store.layer:FeatureStoreLayer", ("data",)),
+        Layer("training", "components.training.layer:TrainingLayer", ("data",)),
+        Layer("gpu", "components.gpu.layer:GpuCompute", ("data",)),
+        Layer("serving", "components.serving.layer:ServingLayer", ("data",)),
+        Layer("monitoring", "components.monitoring.layer:MonitoringLayer", ("data", "serving")),
+        Layer("kubernetes", "components.kubernetes.layer:KubernetesLayer", ("data",)),
     )
 }
 

@@ -1,14 +1,15 @@
 """The Pulumi program: stack config in, one component per enabled layer, outputs exported.
 
-This is the only place that turns validated config (:mod:`stacks.config`) into component args.
-``__main__.py`` calls :func:`run_program` under the Pulumi CLI; the offline plan and the tests
-call it under the recording mock runtime (:mod:`stacks.offline.mock_runtime`).
+Each layer's component takes its section of the validated config (:mod:`stacks.config`) and the
+:class:`~components.platform.PlatformContext` as they are; the layers are those of the registry
+(:mod:`stacks.layers`). ``__main__.py`` calls :func:`run_program` under the Pulumi CLI; the
+offline plan and the tests call it under the recording mock runtime
+(:mod:`stacks.offline.mock_runtime`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Mapping
 from typing import Any, Protocol
 
 import pulumi
@@ -17,14 +18,12 @@ from pulumi.runtime import config as runtime_config
 
 from components.data.layer import DataLayer
 from components.feature_store.layer import FeatureStoreLayer
-from components.gpu.layer import GpuCompute
-from components.kubernetes.layer import KubernetesLayer
-from components.monitoring.layer import MonitoringLayer
+from components.platform import PlatformContext
 from components.serving.layer import ServingLayer
 from components.shared.retention import DataRetention
 from components.training.layer import TrainingLayer
 from stacks.config import ConfigError, PlatformConfig, load_platform_config
-from stacks.layers import PROJECT, teardown_order
+from stacks.layers import LAYERS, PROJECT, teardown_order
 
 
 class LayerComponent(Protocol):
@@ -33,20 +32,6 @@ class LayerComponent(Protocol):
     def exports(self) -> dict[str, Any]:
         """The layer's stack outputs."""
         ...
-
-
-@dataclass
-class DeployContext:
-    """What a layer's deployer gets: the config, shared options and the layers built before it."""
-
-    config: PlatformConfig
-    """The validated stack config."""
-    opts: pulumi.ResourceOptions
-    """Options every layer component takes (the stack's provider)."""
-    retention: DataRetention
-    """The stack's teardown policy."""
-    layers: dict[str, Any] = field(default_factory=dict)
-    """Layers already deployed, by name (dependencies come first)."""
 
 
 def read_engine_config() -> dict[str, Any]:
@@ -76,60 +61,18 @@ def aws_provider(config: PlatformConfig, stack: str) -> aws.Provider:
     )
 
 
-def deploy_data_layer(context: DeployContext) -> DataLayer:
-    """The data layer from the ``data`` section; it builds the platform the others deploy into."""
-    config = context.config
-    return DataLayer(
-        "data",
-        config.data,
-        environment=config.environment,
-        region=config.region,
-        retention=context.retention,
-        opts=context.opts,
-    )
-
-
-def deploy_serving_layer(context: DeployContext) -> ServingLayer:
-    """The serving layer from the ``serving`` section, on top of the data layer."""
-    return ServingLayer(
-        "serving", context.config.serving, context.layers["data"].platform, opts=context.opts
-    )
-
-
-def deploy_gpu_layer(context: DeployContext) -> GpuCompute:
-    """The GPU instances from the ``gpu`` section, in the data layer's VPC."""
-    return GpuCompute("gpu", context.config.gpu, context.layers["data"].platform, opts=context.opts)
-
-
-def deploy_training_layer(context: DeployContext) -> TrainingLayer:
-    """The training layer from the ``training`` section, on top of the data layer."""
-    return TrainingLayer(
-        "training", context.config.training, context.layers["data"].platform, opts=context.opts
-    )
-
-
-def deploy_feature_store_layer(context: DeployContext) -> FeatureStoreLayer:
-    """The feature-store layer from the ``feature_store`` section, on top of the data layer."""
-    return FeatureStoreLayer(
-        "feature_store",
-        context.config.feature_store,
-        context.layers["data"].platform,
-        opts=context.opts,
-    )
-
-
-def grant_feature_access(context: DeployContext) -> None:
+def grant_feature_access(deployed: Mapping[str, LayerComponent], environment: str) -> None:
     """Give the other layers' roles the feature access they need, when both layers are deployed.
 
     Training jobs read offline features (training sets); notebooks read and ingest; each served
     model looks features up online. Each policy is a child of the role's own component, so it
     goes away with either layer.
     """
-    store = context.layers.get("feature_store")
+    store = deployed.get("feature_store")
     if not isinstance(store, FeatureStoreLayer):
         return
-    prefix = f"mlp-{context.config.environment}"
-    training = context.layers.get("training")
+    prefix = f"mlp-{environment}"
+    training = deployed.get("training")
     if isinstance(training, TrainingLayer):
         if training.execution_role is not None:
             role = training.execution_role
@@ -143,7 +86,7 @@ def grant_feature_access(context: DeployContext) -> None:
             opts = pulumi.ResourceOptions(parent=notebooks)
             store.grant_read(f"{prefix}-notebooks-features-read", notebooks.role_name, opts)
             store.grant_write(f"{prefix}-notebooks-features-write", notebooks.role_name, opts)
-    serving = context.layers.get("serving")
+    serving = deployed.get("serving")
     if isinstance(serving, ServingLayer):
         for endpoint_name, endpoint in serving.endpoints.items():
             for variant, model in endpoint.models.items():
@@ -155,58 +98,44 @@ def grant_feature_access(context: DeployContext) -> None:
                 )
 
 
-def deploy_monitoring_layer(context: DeployContext) -> MonitoringLayer:
-    """The monitoring layer from the ``monitoring`` section, watching the serving endpoints."""
-    return MonitoringLayer(
-        "monitoring",
-        context.config.monitoring,
-        context.layers["data"].platform.with_serving_endpoints(
-            {
-                name: endpoint.endpoint_name
-                for name, endpoint in context.layers["serving"].endpoints.items()
-            }
-        ),
-        opts=context.opts,
-    )
-
-
-def deploy_kubernetes_layer(context: DeployContext) -> KubernetesLayer:
-    """The Kubernetes layer from the ``kubernetes`` section, on top of the data layer."""
-    return KubernetesLayer(
-        "kubernetes",
-        context.config.kubernetes,
-        context.layers["data"].platform,
-        opts=context.opts,
-    )
-
-
-#: How each implemented layer is deployed; keys match stacks.layers.LAYERS.
-LAYER_DEPLOYERS: dict[str, Callable[[DeployContext], LayerComponent]] = {
-    "data": deploy_data_layer,
-    "feature_store": deploy_feature_store_layer,
-    "training": deploy_training_layer,
-    "gpu": deploy_gpu_layer,
-    "serving": deploy_serving_layer,
-    "monitoring": deploy_monitoring_layer,
-    "kubernetes": deploy_kubernetes_layer,
-}
-
-
 def build_platform(config: PlatformConfig, stack: str) -> dict[str, Any]:
-    """Create every enabled layer and return the stack's exports (one entry per layer)."""
-    provider = aws_provider(config, stack)
-    context = DeployContext(
-        config=config,
-        opts=pulumi.ResourceOptions(providers={"aws": provider}),
-        retention=DataRetention(retain=config.retains_data),
-    )
+    """Create every enabled layer and return the stack's exports (one entry per layer).
+
+    The data layer comes first and builds the :class:`PlatformContext`; every other layer is its
+    registry entry's component, taking its section of the config and that context.
+    """
+    opts = pulumi.ResourceOptions(providers={"aws": aws_provider(config, stack)})
+    deployed: dict[str, LayerComponent] = {}
+    platform: PlatformContext | None = None
     exports: dict[str, Any] = {"environment": config.environment, "layers": list(config.layers)}
     # Dependencies first: the reverse of the order in which layers are torn down.
-    for layer in reversed(teardown_order(config.layers)):
-        component = LAYER_DEPLOYERS[layer](context)
-        context.layers[layer] = component
-        exports[layer] = component.exports()
-    grant_feature_access(context)
+    for name in reversed(teardown_order(config.layers)):
+        spec = getattr(config, name)
+        if platform is None:
+            # Config validation makes every other layer depend on the data layer.
+            data = DataLayer(
+                name,
+                spec,
+                environment=config.environment,
+                region=config.region,
+                retention=DataRetention(retain=config.retains_data),
+                opts=opts,
+            )
+            component: LayerComponent = data
+            platform = data.platform
+        else:
+            component = LAYERS[name].component_class()(name, spec, platform, opts=opts)
+        if isinstance(component, ServingLayer):
+            # The monitoring layer watches these endpoints.
+            platform = platform.with_serving_endpoints(
+                {
+                    full_name: endpoint.endpoint_name
+                    for full_name, endpoint in component.endpoints.items()
+                }
+            )
+        deployed[name] = component
+        exports[name] = component.exports()
+    grant_feature_access(deployed, config.environment)
     return exports
 
 

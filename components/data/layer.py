@@ -28,6 +28,9 @@ ACCESS_LOG_BUCKET = "access_logs"
 class DataLayer(pulumi.ComponentResource):
     """KMS, buckets, VPC, Glue catalog and logs: the layer every other layer builds on."""
 
+    TYPE = "mlplatform:data:DataLayer"
+    """The component's type token (``package:module:Type``), part of every URN below it."""
+
     kms_key_arn: pulumi.Output[str]
     """ARN of the platform's customer-managed key."""
     kms_key_id: pulumi.Output[str]
@@ -72,7 +75,7 @@ class DataLayer(pulumi.ComponentResource):
         The data layer creates the :class:`PlatformContext`, so unlike the other layers it takes
         the stack's identity (environment, region, teardown policy) explicitly.
         """
-        super().__init__("mlplatform:data:DataLayer", name, None, opts)
+        super().__init__(self.TYPE, name, None, opts)
         prefix = f"mlp-{environment}"
         invoke = pulumi.InvokeOutputOptions(parent=self)
         identity = aws.get_caller_identity_output(opts=invoke)

@@ -279,6 +279,9 @@ def write_statements(access: GroupAccess) -> list[iam_policies.Statement]:
 class FeatureStoreLayer(pulumi.ComponentResource):
     """Feature groups, their offline-store role, an Athena workgroup and runtime endpoints."""
 
+    TYPE = "mlplatform:featurestore:FeatureStoreLayer"
+    """The component's type token (``package:module:Type``), part of every URN below it."""
+
     groups: dict[str, aws.sagemaker.FeatureGroup]
     """Each group version by ``<name>_v<version>``."""
     schemas: dict[str, FeatureSchema]
@@ -300,7 +303,7 @@ class FeatureStoreLayer(pulumi.ComponentResource):
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         """Build the groups of the ``feature_store`` section on ``platform``'s data layer."""
-        super().__init__("mlplatform:featurestore:FeatureStoreLayer", name, None, opts)
+        super().__init__(self.TYPE, name, None, opts)
         self._spec, self._platform = spec, platform
         # Names every resource of the layer, the Athena workgroup's included.
         self._prefix = prefix = f"mlp-{platform.environment}-features"

@@ -105,6 +105,9 @@ def instance_policy(
 class GpuCompute(pulumi.ComponentResource):
     """GPU instances in an Auto Scaling group: DL AMI, IMDSv2, encrypted EBS, SSM, no public IP."""
 
+    TYPE = "mlplatform:gpu:GpuCompute"
+    """The component's type token (``package:module:Type``), part of every URN below it."""
+
     launch_template_id: pulumi.Output[str]
     """The launch template every instance starts from."""
     auto_scaling_group_name: pulumi.Output[str]
@@ -124,7 +127,7 @@ class GpuCompute(pulumi.ComponentResource):
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         """Build the fleet the ``gpu`` section describes in ``platform``'s private VPC."""
-        super().__init__("mlplatform:gpu:GpuCompute", name, None, opts)
+        super().__init__(self.TYPE, name, None, opts)
         prefix = f"mlp-{platform.environment}-gpu"
 
         ami = _deep_learning_ami(self, spec)

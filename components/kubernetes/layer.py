@@ -42,6 +42,9 @@ from components.platform import PlatformContext
 class KubernetesLayer(pulumi.ComponentResource):
     """Cluster access, operators, namespaces and the Kubernetes workloads of one stack."""
 
+    TYPE = "mlplatform:kubernetes:KubernetesLayer"
+    """The component's type token (``package:module:Type``), part of every URN below it."""
+
     def __init__(
         self,
         name: str,
@@ -49,7 +52,7 @@ class KubernetesLayer(pulumi.ComponentResource):
         platform: PlatformContext,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
-        super().__init__("mlplatform:kubernetes:KubernetesLayer", name, None, opts)
+        super().__init__(self.TYPE, name, None, opts)
         cluster = spec.cluster
         assert cluster is not None  # the stack's config requires it when the layer is deployed
         prefix = f"mlp-{platform.environment}"

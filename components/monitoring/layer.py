@@ -43,6 +43,9 @@ CODE_PREFIX = "code"
 class MonitoringLayer(pulumi.ComponentResource):
     """Scheduled drift monitors of the stack's endpoints, their alarms and shared parts."""
 
+    TYPE = "mlplatform:monitoring:MonitoringLayer"
+    """The component's type token (``package:module:Type``), part of every URN below it."""
+
     alarm_topic_arn: pulumi.Output[str]
     """The topic every monitor alarm notifies."""
     schedule_group_name: pulumi.Output[str]
@@ -60,7 +63,7 @@ class MonitoringLayer(pulumi.ComponentResource):
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         """Monitor ``spec``'s endpoints; ``platform`` must carry the serving endpoints' names."""
-        super().__init__("mlplatform:monitoring:MonitoringLayer", name, None, opts)
+        super().__init__(self.TYPE, name, None, opts)
         prefix = f"mlp-{platform.environment}-monitoring"
         child = pulumi.ResourceOptions(parent=self)
 

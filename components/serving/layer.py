@@ -38,6 +38,9 @@ def needs_source_archive(spec: ServingConfig) -> bool:
 class ServingLayer(pulumi.ComponentResource):
     """SageMaker endpoints with guarded rollouts and their alarms."""
 
+    TYPE = "mlplatform:serving:ServingLayer"
+    """The component's type token (``package:module:Type``), part of every URN below it."""
+
     alarm_topic_arn: pulumi.Output[str]
     """The topic every endpoint alarm notifies."""
     code_archive_uri: pulumi.Output[str] | None
@@ -53,7 +56,7 @@ class ServingLayer(pulumi.ComponentResource):
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         """Deploy the ``serving`` section ``spec`` into ``platform`` (built by the data layer)."""
-        super().__init__("mlplatform:serving:ServingLayer", name, None, opts)
+        super().__init__(self.TYPE, name, None, opts)
         prefix = f"mlp-{platform.environment}"
 
         topic = alarm_topic(

@@ -45,6 +45,9 @@ def code_archive_key(archive: SourceArchive) -> str:
 class TrainingLayer(pulumi.ComponentResource):
     """Image repositories, experiment tracking, training pipelines and notebooks."""
 
+    TYPE = "mlplatform:training:TrainingLayer"
+    """The component's type token (``package:module:Type``), part of every URN below it."""
+
     repositories: ImageRepositories
     """The platform's ECR repositories."""
     tracking: ExperimentTracking | None
@@ -65,7 +68,7 @@ class TrainingLayer(pulumi.ComponentResource):
         platform: PlatformContext,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
-        super().__init__("mlplatform:training:TrainingLayer", name, None, opts)
+        super().__init__(self.TYPE, name, None, opts)
         prefix = f"mlp-{platform.environment}"
         child = pulumi.ResourceOptions(parent=self)
         self.repositories = ImageRepositories(

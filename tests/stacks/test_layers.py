@@ -95,8 +95,7 @@ def test_readme_target_commands_use_the_layer_globs() -> None:
 @pytest.mark.parametrize("stack", ["dev", "prod"])
 def test_every_stack_lists_only_layers_it_can_deploy(stack: str) -> None:
     from stacks.config import load_platform_config
-    from stacks.program import LAYER_DEPLOYERS
 
     config = load_platform_config(stack, stack_config(stack))
     # (was: every listed layer is flagged ``implemented``, a flag every layer carried as True)
-    assert all(name in LAYER_DEPLOYERS for name in config.layers)
+    assert all(LAYERS[name].component_class().TYPE for name in config.layers)

@@ -89,9 +89,11 @@ TRAINING_ENTRY_POINT = "train.py"
 #: The module that becomes ``train.py`` at the archive's root.
 TRAINING_ENTRY_POINT_SOURCE = "workloads/training/sagemaker_program.py"
 
-#: Files of the repository the training code imports (the model layout and network it saves).
+#: Files of the repository the training code imports (the model layout and network it saves,
+#: and the ``with``-block base of its progress display).
 TRAINING_FILES = (
     "workloads/__init__.py",
+    "workloads/closing.py",
     "workloads/model_layout.py",
     "workloads/tabular_net.py",
     "workloads/training/*.py",

@@ -23,9 +23,9 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import TracebackType
 from typing import IO, Any
 
+from workloads.closing import Closeable
 from workloads.features.limits import DEFAULT_LIMITS, InputLimits
 
 #: The reject kind of an input item that is not a record (bad JSON, ragged CSV row, bad UTF-8).
@@ -91,7 +91,7 @@ class SourceStats:
     """True once the whole file was read."""
 
 
-class RecordSource:
+class RecordSource(Closeable):
     """The items of one input file, read lazily (an iterator; iterate once).
 
     ``stats`` follows the reading. Use it as a context manager (or call :meth:`close`) to
@@ -118,17 +118,6 @@ class RecordSource:
             close()
         if self._resource is not None:
             self._resource.close()
-
-    def __enter__(self) -> RecordSource:
-        return self
-
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        error: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.close()
 
 
 def read_records(path: str | Path, limits: InputLimits = DEFAULT_LIMITS) -> RecordSource:

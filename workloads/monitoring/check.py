@@ -125,6 +125,35 @@ class FeatureResult:
     """Baseline and window shares over the bins or categories, for the report."""
 
 
+def _counts_result(
+    baseline: FeatureBaseline,
+    role: str,
+    *,
+    count: int,
+    present: int,
+    rows: int,
+    type_violation_rate: float = 0.0,
+) -> FeatureResult:
+    """A feature's result from its window's counts alone, before any drift figure.
+
+    ``count`` values of the right type, ``present`` values at all, in ``rows`` rows; the missing
+    rate is the share of rows without a value. With no value of the right type the result notes
+    that there are no drift figures, and the caller returns it as it is.
+    """
+    result = FeatureResult(
+        name=baseline.name,
+        kind=baseline.kind,
+        role=role,
+        count=count,
+        missing_rate=(rows - present) / rows if rows else 0.0,
+        baseline_missing_rate=baseline.missing_rate,
+        type_violation_rate=type_violation_rate,
+    )
+    if count == 0:
+        result.note = "no value present in the window: no drift figures"
+    return result
+
+
 class NumericCounts:
     """One numeric feature's window, folded into counts piece by piece."""
 
@@ -168,17 +197,15 @@ class NumericCounts:
         present = count + self.not_numbers
         rows = self.rows
         wrong = self.not_numbers + self.fractions
-        result = FeatureResult(
-            name=baseline.name,
-            kind="numeric",
-            role=role,
+        result = _counts_result(
+            baseline,
+            role,
             count=count,
-            missing_rate=(rows - present) / rows if rows else 0.0,
-            baseline_missing_rate=baseline.missing_rate,
+            present=present,
+            rows=rows,
             type_violation_rate=wrong / present if present else 0.0,
         )
         if count == 0:
-            result.note = "no value present in the window: no drift figures"
             return result
         ks = self.positions.ks_test()
         shares = self.bins / count
@@ -241,16 +268,8 @@ class CategoryCounts:
     def result(self, thresholds: Thresholds, role: str = "input") -> FeatureResult:
         """The feature's figures over everything counted."""
         baseline, rows, present = self.baseline, self.rows, self.present
-        result = FeatureResult(
-            name=baseline.name,
-            kind="categorical",
-            role=role,
-            count=present,
-            missing_rate=(rows - present) / rows if rows else 0.0,
-            baseline_missing_rate=baseline.missing_rate,
-        )
+        result = _counts_result(baseline, role, count=present, present=present, rows=rows)
         if not present:
-            result.note = "no value present in the window: no drift figures"
             return result
         labels, expected, actual = shares_with_unseen(
             baseline.counts, self.known, self.unseen_total

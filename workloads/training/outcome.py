@@ -43,6 +43,17 @@ class TrainedModel:
     params: dict[str, str] = field(default_factory=dict)
     """The algorithm's hyperparameters, as strings (what MLflow records)."""
 
+    @classmethod
+    def begin(cls, framework: str, framework_version: str, params: dict[str, str]) -> TrainedModel:
+        """The outcome before training: no model or metrics yet, which the trainer fills in."""
+        return cls(
+            framework=framework,
+            model=None,
+            metrics={},
+            framework_version=framework_version,
+            params=params,
+        )
+
 
 @dataclass(frozen=True)
 class TrainingContext:

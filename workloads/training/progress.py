@@ -11,8 +11,9 @@ from __future__ import annotations
 import sys
 import time
 from collections.abc import Callable
-from types import TracebackType
 from typing import TextIO
+
+from workloads.closing import Closeable
 
 
 def _duration(seconds: float) -> str:
@@ -28,7 +29,7 @@ def _value(value: float | str) -> str:
     return str(value)
 
 
-class Progress:
+class Progress(Closeable):
     """``with Progress(total, "epochs") as progress: ... progress.advance(loss=0.4)``."""
 
     def __init__(
@@ -61,17 +62,6 @@ class Progress:
             self.interactive = bool(self.stream.isatty())
         except (AttributeError, ValueError):  # a closed or file-less stream
             self.interactive = False
-
-    def __enter__(self) -> Progress:
-        return self
-
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        error: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.close()
 
     def line(self) -> str:
         """The current progress text: description, count, percentage, elapsed time, postfix."""

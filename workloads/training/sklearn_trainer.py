@@ -146,13 +146,7 @@ def train_sklearn(
         y_train = _uniform_labels(y_train)
     estimator = build_estimator(params, data.task)
     evaluator = _Evaluator(data)
-    result = TrainedModel(
-        framework=SKLEARN,
-        model=None,
-        metrics={},
-        framework_version=sklearn.__version__,
-        params=as_strings(params),
-    )
+    result = TrainedModel.begin(SKLEARN, sklearn.__version__, as_strings(params))
     if params.estimator == "linear":
         _fit(estimator, data.x_train, y_train)
         metrics = evaluator(estimator)

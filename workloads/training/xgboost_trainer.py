@@ -190,13 +190,7 @@ def train_xgboost(
     import xgboost
 
     run = _Run(data, params, context)
-    result = TrainedModel(
-        framework=XGBOOST,
-        model=None,
-        metrics={},
-        framework_version=xgboost.__version__,
-        params=as_strings(params),
-    )
+    result = TrainedModel.begin(XGBOOST, xgboost.__version__, as_strings(params))
     checkpoint = run.store.load_latest(run.load_checkpoint) if run.store is not None else None
     booster: Any = None
     done = 0

@@ -24,7 +24,7 @@ from components.platform import PlatformContext
 from components.serving.spec import VariantConfig
 from components.shared import iam_policies
 from components.shared.images import PREBUILT_FRAMEWORK_TAGS, ContainerImage, resolve_image
-from components.shared.service_role import service_role
+from components.shared.service_role import sagemaker_role_with_policy
 
 #: Prebuilt repositories whose toolkit loads handlers only from ``code/`` inside model.tar.gz
 #: (the PyTorch inference toolkit); they ignore ``SAGEMAKER_SUBMIT_DIRECTORY``.
@@ -177,20 +177,15 @@ class ServingModel(pulumi.ComponentResource):
             parent=self,
         ).uri
 
-        role = service_role(
+        role, policy = sagemaker_role_with_policy(
             f"{name}-role",
-            service="sagemaker.amazonaws.com",
+            f"{name}-policy",
             description=f"SageMaker execution role of a model of endpoint {args.endpoint_name}",
             account_id=platform.account_id,
-            opts=pulumi.ResourceOptions(parent=self),
-        )
-        policy = aws.iam.RolePolicy(
-            f"{name}-policy",
-            role=role.id,
+            parent=self,
             policy=_policy_document(
                 variant, image, code_key, platform, args.endpoint_name, in_vpc=in_vpc
             ),
-            opts=pulumi.ResourceOptions(parent=role),
         )
 
         # Isolated unless the container must download our code at start (isolation forbids it).

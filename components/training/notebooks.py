@@ -29,7 +29,7 @@ import pulumi_aws as aws
 
 from components.platform import PlatformContext
 from components.shared import iam_policies
-from components.shared.service_role import service_role
+from components.shared.service_role import sagemaker_role_with_policy
 from components.training.experiment_tracking import MLFLOW_NOTEBOOK_ACTIONS, mlflow_statements
 from components.training.spec import NotebookInstanceConfig, NotebooksConfig, StudioConfig
 
@@ -289,16 +289,12 @@ class Notebooks(pulumi.ComponentResource):
         self.notebook_name = notebook_instance_name(platform.environment) if instance else None
         stops_itself = instance is not None and instance.idle_stop_minutes is not None
 
-        role = service_role(
+        role, policy = sagemaker_role_with_policy(
             f"{name}-role",
-            service="sagemaker.amazonaws.com",
+            f"{name}-policy",
             description=f"Execution role of the ml-platform {platform.environment} notebooks",
             account_id=platform.account_id,
-            opts=pulumi.ResourceOptions(parent=self),
-        )
-        policy = aws.iam.RolePolicy(
-            f"{name}-policy",
-            role=role.id,
+            parent=self,
             policy=pulumi.Output.all(
                 partition=platform.partition,
                 account=platform.account_id,
@@ -326,7 +322,6 @@ class Notebooks(pulumi.ComponentResource):
                     studio=studio is not None,
                 )
             ),
-            opts=pulumi.ResourceOptions(parent=role),
         )
         self.role_arn = role.arn
         self.role_name = role.name

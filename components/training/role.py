@@ -27,7 +27,7 @@ import pulumi_aws as aws
 
 from components.platform import PlatformContext
 from components.shared import iam_policies
-from components.shared.service_role import service_role
+from components.shared.service_role import sagemaker_role_with_policy
 from components.training.experiment_tracking import (
     ARTIFACT_PREFIX,
     MLFLOW_RUN_ACTIONS,
@@ -190,13 +190,6 @@ class TrainingRole(pulumi.ComponentResource):
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("mlplatform:training:TrainingRole", name, None, opts)
-        role = service_role(
-            f"{name}-role",
-            service="sagemaker.amazonaws.com",
-            description="SageMaker execution role of the platform's training jobs",
-            account_id=platform.account_id,
-            opts=pulumi.ResourceOptions(parent=self),
-        )
         buckets = platform.buckets
         document = pulumi.Output.all(
             partition=platform.partition,
@@ -229,11 +222,13 @@ class TrainingRole(pulumi.ComponentResource):
                 tracking_server_arn=values["tracking"],
             )
         )
-        self.policy = aws.iam.RolePolicy(
+        role, self.policy = sagemaker_role_with_policy(
+            f"{name}-role",
             f"{name}-policy",
-            role=role.id,
+            description="SageMaker execution role of the platform's training jobs",
+            account_id=platform.account_id,
+            parent=self,
             policy=document,
-            opts=pulumi.ResourceOptions(parent=role),
         )
         self.role_arn = role.arn
         self.role_name = role.name

@@ -60,14 +60,7 @@ def processing_statements(access: MonitorAccess, namespace: str) -> list[iam_pol
             "Condition": {"StringEquals": {"cloudwatch:namespace": namespace}},
         },
         *iam_policies.ecr_pull_statements(access.image_repository_arns),
-        *iam_policies.vpc_interface_statements(
-            partition=access.partition,
-            region=access.region,
-            account_id=access.account_id,
-            vpc_id=access.vpc_id,
-            subnet_ids=access.subnet_ids,
-            security_group_id=access.security_group_id,
-        ),
+        *access.vpc_interface_statements(),
     ]
 
 

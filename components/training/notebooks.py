@@ -29,6 +29,7 @@ import pulumi_aws as aws
 
 from components.platform import PlatformContext
 from components.shared import iam_policies
+from components.shared.resolved_platform import ResolvedPlatform, with_resolved_platform
 from components.shared.service_role import sagemaker_role_with_policy
 from components.training.experiment_tracking import MLFLOW_NOTEBOOK_ACTIONS, mlflow_statements
 from components.training.spec import NotebookInstanceConfig, NotebooksConfig, StudioConfig
@@ -152,22 +153,17 @@ def encode_lifecycle_script(script: str) -> str:
 
 
 def notebook_role_policy(
+    platform: ResolvedPlatform,
     *,
-    partition: str,
-    region: str,
-    account_id: str,
     processed_bucket: str,
     experiments_bucket: str,
-    kms_key_arn: str,
-    vpc_id: str,
-    subnet_ids: list[str],
-    security_group_id: str,
     tracking_server_arn: str | None,
     notebook_name: str | None,
     stops_itself: bool,
     studio: bool,
 ) -> str:
     """The notebook role's policy (Studio's apps and spaces are in :func:`studio_apps_policy`)."""
+    partition, region, account_id = platform.partition, platform.region, platform.account_id
     s3 = f"arn:{partition}:s3:::"
     logs = f"arn:{partition}:logs:{region}:{account_id}:log-group:"
     log_groups = [
@@ -197,18 +193,11 @@ def notebook_role_policy(
             "Action": "s3:ListBucket",
             "Resource": [f"{s3}{experiments_bucket}", f"{s3}{processed_bucket}"],
         },
-        iam_policies.kms_via_s3_statement(kms_key_arn, region),
+        iam_policies.kms_via_s3_statement(platform.kms_key_arn, region),
         iam_policies.write_logs_statement(
             "WriteNotebookLogs", [f"{logs}{group}" for group in log_groups]
         ),
-        *iam_policies.vpc_interface_statements(
-            partition=partition,
-            region=region,
-            account_id=account_id,
-            vpc_id=vpc_id,
-            subnet_ids=subnet_ids,
-            security_group_id=security_group_id,
-        ),
+        *platform.vpc_interface_statements(),
     ]
     if tracking_server_arn is not None:
         statements += mlflow_statements(
@@ -295,32 +284,20 @@ class Notebooks(pulumi.ComponentResource):
             description=f"Execution role of the ml-platform {platform.environment} notebooks",
             account_id=platform.account_id,
             parent=self,
-            policy=pulumi.Output.all(
-                partition=platform.partition,
-                account=platform.account_id,
-                processed=platform.buckets["processed"].bucket,
-                experiments=platform.buckets["experiments"].bucket,
-                key=platform.kms_key_arn,
-                vpc=platform.vpc_id,
-                subnets=platform.subnet_ids,
-                security_group=platform.workload_security_group_id,
-                tracking=tracking_server_arn,
-            ).apply(
-                lambda values: notebook_role_policy(
-                    partition=values["partition"],
-                    region=platform.region,
-                    account_id=values["account"],
+            policy=with_resolved_platform(
+                platform,
+                lambda resolved, values: notebook_role_policy(
+                    resolved,
                     processed_bucket=values["processed"],
                     experiments_bucket=values["experiments"],
-                    kms_key_arn=values["key"],
-                    vpc_id=values["vpc"],
-                    subnet_ids=list(values["subnets"]),
-                    security_group_id=values["security_group"],
                     tracking_server_arn=values["tracking"],
                     notebook_name=self.notebook_name,
                     stops_itself=stops_itself,
                     studio=studio is not None,
-                )
+                ),
+                processed=platform.buckets["processed"].bucket,
+                experiments=platform.buckets["experiments"].bucket,
+                tracking=tracking_server_arn,
             ),
         )
         self.role_arn = role.arn

@@ -79,24 +79,22 @@ def model_execution_policy(
 
     ``in_vpc``: whether the model runs in the platform's VPC (and so creates network interfaces).
     """
-    partition, region, account_id = platform.partition, platform.region, platform.account_id
-    logs = f"arn:{partition}:logs:{region}:{account_id}"
-    log_group = f"{logs}:log-group:/aws/sagemaker/Endpoints/{endpoint_name}"
+    log_group = platform.arn("logs", f"log-group:/aws/sagemaker/Endpoints/{endpoint_name}")
     statements: list[iam_policies.Statement] = [
         {
             "Sid": "ReadModelAndCode",
             "Effect": "Allow",
             "Action": "s3:GetObject",
-            "Resource": [f"arn:{partition}:s3:::{models_bucket}/{key}" for key in readable_keys],
+            "Resource": [platform.s3_arn(models_bucket, key) for key in readable_keys],
         },
         {
             "Sid": "WriteCapture",
             "Effect": "Allow",
             "Action": "s3:PutObject",
-            "Resource": f"arn:{partition}:s3:::{capture_bucket}/{endpoint_name}/*",
+            "Resource": platform.s3_arn(capture_bucket, f"{endpoint_name}/*"),
         },
         # Through S3 only: the key cannot be used directly by this role.
-        iam_policies.kms_via_s3_statement(platform.kms_key_arn, region),
+        iam_policies.kms_via_s3_statement(platform.kms_key_arn, platform.region),
         {
             "Sid": "WriteEndpointLogs",
             "Effect": "Allow",
@@ -112,7 +110,7 @@ def model_execution_policy(
         },
     ]
     if ecr_repository is not None:
-        repository = f"arn:{partition}:ecr:{region}:{account_id}:repository/{ecr_repository}"
+        repository = platform.arn("ecr", f"repository/{ecr_repository}")
         statements += [
             {
                 "Sid": "PullOwnImage",

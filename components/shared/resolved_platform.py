@@ -39,6 +39,14 @@ class ResolvedPlatform:
     security_group_id: str
     """The workload security group the jobs run in."""
 
+    def arn(self, service: str, resource: str) -> str:
+        """The ARN of ``resource`` of ``service`` in this partition, region and account."""
+        return f"arn:{self.partition}:{service}:{self.region}:{self.account_id}:{resource}"
+
+    def s3_arn(self, bucket: str, key: str = "") -> str:
+        """An S3 ARN in this partition: the bucket, or one key (or key pattern) in it."""
+        return f"arn:{self.partition}:s3:::{bucket}{'/' + key if key else ''}"
+
     def vpc_interface_statements(self) -> list[iam_policies.Statement]:
         """Let SageMaker create and remove network interfaces in this platform's subnets only."""
         return iam_policies.vpc_interface_statements(

@@ -163,9 +163,6 @@ def notebook_role_policy(
     studio: bool,
 ) -> str:
     """The notebook role's policy (Studio's apps and spaces are in :func:`studio_apps_policy`)."""
-    partition, region, account_id = platform.partition, platform.region, platform.account_id
-    s3 = f"arn:{partition}:s3:::"
-    logs = f"arn:{partition}:logs:{region}:{account_id}:log-group:"
     log_groups = [
         group
         for group, used in (
@@ -174,28 +171,31 @@ def notebook_role_policy(
         )
         if used
     ]
+    processed = platform.s3_arn(processed_bucket)
+    experiments = platform.s3_arn(experiments_bucket)
     statements: list[iam_policies.Statement] = [
         {
             "Sid": "ReadProcessedData",
             "Effect": "Allow",
             "Action": "s3:GetObject",
-            "Resource": f"{s3}{processed_bucket}/*",
+            "Resource": f"{processed}/*",
         },
         {
             "Sid": "ReadWriteExperiments",
             "Effect": "Allow",
             "Action": ["s3:AbortMultipartUpload", "s3:GetObject", "s3:PutObject"],
-            "Resource": f"{s3}{experiments_bucket}/*",
+            "Resource": f"{experiments}/*",
         },
         {
             "Sid": "ListDataAndExperiments",
             "Effect": "Allow",
             "Action": "s3:ListBucket",
-            "Resource": [f"{s3}{experiments_bucket}", f"{s3}{processed_bucket}"],
+            "Resource": [experiments, processed],
         },
-        iam_policies.kms_via_s3_statement(platform.kms_key_arn, region),
+        iam_policies.kms_via_s3_statement(platform.kms_key_arn, platform.region),
         iam_policies.write_logs_statement(
-            "WriteNotebookLogs", [f"{logs}{group}" for group in log_groups]
+            "WriteNotebookLogs",
+            [platform.arn("logs", f"log-group:{group}") for group in log_groups],
         ),
         *platform.vpc_interface_statements(),
     ]
@@ -210,10 +210,7 @@ def notebook_role_policy(
                 "Sid": "StopThisNotebookWhenIdle",
                 "Effect": "Allow",
                 "Action": ["sagemaker:DescribeNotebookInstance", "sagemaker:StopNotebookInstance"],
-                "Resource": (
-                    f"arn:{partition}:sagemaker:{region}:{account_id}:"
-                    f"notebook-instance/{notebook_name.lower()}"
-                ),
+                "Resource": platform.arn("sagemaker", f"notebook-instance/{notebook_name.lower()}"),
             }
         )
     return iam_policies.policy_json(*statements)

@@ -58,50 +58,48 @@ def training_execution_policy(
     tracking_server_arn: str | None,
 ) -> str:
     """The execution role's policy: each statement names its actions and resources exactly."""
-    partition, region, account_id = platform.partition, platform.region, platform.account_id
     kms_key_arn = platform.kms_key_arn
-    s3 = f"arn:{partition}:s3:::"
-    log_group = f"arn:{partition}:logs:{region}:{account_id}:log-group:{TRAINING_LOG_GROUP}"
+    log_group = platform.arn("logs", f"log-group:{TRAINING_LOG_GROUP}")
     statements: list[iam_policies.Statement] = [
         {
             "Sid": "ReadTrainingData",
             "Effect": "Allow",
             "Action": "s3:GetObject",
-            "Resource": f"{s3}{processed_bucket}/*",
+            "Resource": platform.s3_arn(processed_bucket, "*"),
         },
         {
             # S3Prefix channels list their prefix before downloading it.
             "Sid": "ListTrainingData",
             "Effect": "Allow",
             "Action": "s3:ListBucket",
-            "Resource": f"{s3}{processed_bucket}",
+            "Resource": platform.s3_arn(processed_bucket),
         },
         {
             "Sid": "ReadTrainingCode",
             "Effect": "Allow",
             "Action": "s3:GetObject",
-            "Resource": f"{s3}{models_bucket}/{code_archive_key}",
+            "Resource": platform.s3_arn(models_bucket, code_archive_key),
         },
         {
             "Sid": "ListTrainingCode",
             "Effect": "Allow",
             "Action": "s3:ListBucket",
-            "Resource": f"{s3}{models_bucket}",
+            "Resource": platform.s3_arn(models_bucket),
             "Condition": {"StringEquals": {"s3:prefix": code_archive_key}},
         },
         {
             "Sid": "WriteModels",
             "Effect": "Allow",
             "Action": ["s3:AbortMultipartUpload", "s3:PutObject"],
-            "Resource": f"{s3}{models_bucket}/{MODELS_PREFIX}*",
+            "Resource": platform.s3_arn(models_bucket, f"{MODELS_PREFIX}*"),
         },
         *artifact_statements(
-            partition=partition,
+            partition=platform.partition,
             bucket=experiments_bucket,
             prefix=CHECKPOINTS_PREFIX,
             sid="Checkpoints",
         ),
-        iam_policies.kms_via_s3_statement(kms_key_arn, region),
+        iam_policies.kms_via_s3_statement(kms_key_arn, platform.region),
         iam_policies.write_logs_statement("WriteTrainingLogs", [log_group]),
         {
             "Sid": "PublishTrainingMetrics",
@@ -131,7 +129,7 @@ def training_execution_policy(
         statements += [
             *mlflow_statements(tracking_server_arn, MLFLOW_RUN_ACTIONS),
             *artifact_statements(
-                partition=partition,
+                partition=platform.partition,
                 bucket=experiments_bucket,
                 prefix=ARTIFACT_PREFIX,
                 sid="MlflowArtifacts",

@@ -9,23 +9,21 @@ is configured with (window, thresholds, compute) is never copied here; it stays 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 import pulumi
 
 from components.platform import PlatformContext
+from components.shared.resolved_platform import ResolvedPlatform, with_resolved_platform
 
 
 @dataclass(frozen=True)
-class MonitorAccess:
-    """What one monitor's jobs run as and with, resolved (plain values, inside an ``apply``)."""
+class MonitorAccess(ResolvedPlatform):
+    """What one monitor's jobs run as and with, resolved (plain values, inside an ``apply``).
 
-    partition: str
-    """The AWS partition, for ARNs."""
-    region: str
-    """The stack's region."""
-    account_id: str
-    """The stack's account."""
+    The platform's account, key and network (:class:`ResolvedPlatform`), and the monitor's own.
+    """
+
     endpoint_name: str
     """The monitored endpoint's full name: its capture prefix, its monitoring bucket folder."""
     capture_bucket: str
@@ -34,14 +32,6 @@ class MonitorAccess:
     """The bucket of baselines, windows, reports and the code zip."""
     code_key: str
     """Key of the monitoring code zip in the monitoring bucket."""
-    kms_key_arn: str
-    """The platform key (volumes, outputs, S3 objects)."""
-    vpc_id: str
-    """The platform VPC the jobs run in."""
-    subnet_ids: list[str]
-    """The private subnets the jobs run in."""
-    security_group_id: str
-    """The workload security group the jobs run in."""
     role_arn: str
     """The role the jobs run as."""
     image_uri: str
@@ -63,34 +53,22 @@ def monitor_access(
 
     Everything else comes from the platform: its capture and monitoring buckets, key and network.
     """
-    return pulumi.Output.all(
-        partition=platform.partition,
-        account=platform.account_id,
-        capture=platform.buckets["capture"].bucket,
-        monitoring=platform.buckets["monitoring"].bucket,
-        code=code_key,
-        key=platform.kms_key_arn,
-        vpc=platform.vpc_id,
-        subnets=platform.subnet_ids,
-        security_group=platform.workload_security_group_id,
-        role=role_arn,
-        image=image_uri,
-        repository=image_repository_arn,
-    ).apply(
-        lambda values: MonitorAccess(
-            partition=values["partition"],
-            region=platform.region,
-            account_id=values["account"],
+    return with_resolved_platform(
+        platform,
+        lambda resolved, values: MonitorAccess(
+            **asdict(resolved),
             endpoint_name=endpoint_name,
             capture_bucket=values["capture"],
             monitoring_bucket=values["monitoring"],
             code_key=values["code"],
-            kms_key_arn=values["key"],
-            vpc_id=values["vpc"],
-            subnet_ids=list(values["subnets"]),
-            security_group_id=values["security_group"],
             role_arn=values["role"],
             image_uri=values["image"],
             image_repository_arns=[values["repository"]],
-        )
+        ),
+        capture=platform.buckets["capture"].bucket,
+        monitoring=platform.buckets["monitoring"].bucket,
+        code=code_key,
+        role=role_arn,
+        image=image_uri,
+        repository=image_repository_arn,
     )

@@ -53,7 +53,7 @@ from components.platform import PlatformContext
 from components.shared import iam_policies
 from components.shared.code_archive import project_relative
 from components.shared.images import ResolvedImage
-from components.shared.service_role import service_role
+from components.shared.service_role import sagemaker_role_with_policy, service_role
 from components.shared.spec_rules import PROJECT_ROOT
 from workloads.monitoring import contract
 
@@ -235,18 +235,13 @@ def _pipeline(
 ) -> aws.sagemaker.Pipeline:
     """The monitor's SageMaker Pipeline and the role it creates processing jobs with."""
     pipeline_name = entry.pipeline_name(platform.environment)
-    pipeline_role = service_role(
+    pipeline_role, pipeline_policy = sagemaker_role_with_policy(
         f"{name}-pipeline",
-        service="sagemaker.amazonaws.com",
+        f"{name}-pipeline",
         description=f"Lets SageMaker Pipelines run {pipeline_name}'s processing jobs",
         account_id=platform.account_id,
-        opts=pulumi.ResourceOptions(parent=parent),
-    )
-    pipeline_policy = aws.iam.RolePolicy(
-        f"{name}-pipeline",
-        role=pipeline_role.id,
+        parent=parent,
         policy=access.apply(lambda resolved: pipeline_role_policy(monitoring, resolved)),
-        opts=pulumi.ResourceOptions(parent=pipeline_role),
     )
     definition = access.apply(
         lambda resolved: json.dumps(monitor_definition(entry, monitoring, resolved), sort_keys=True)

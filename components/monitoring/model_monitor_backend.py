@@ -14,11 +14,7 @@ import pulumi_aws as aws
 
 from components.monitoring.access import MonitorAccess, monitor_access
 from components.monitoring.pipeline import BASELINE_PREFIX, endpoint_prefix
-from components.monitoring.policies import (
-    processing_statements,
-    read_capture_statements,
-    s3_arn,
-)
+from components.monitoring.policies import processing_statements, read_capture_statements
 from components.monitoring.spec import MonitoredEndpointConfig, MonitoringConfig
 from components.platform import PlatformContext
 from components.shared import iam_policies
@@ -54,19 +50,19 @@ def model_monitor_role_policy(access: MonitorAccess) -> str:
             "Sid": "ReadBaseline",
             "Effect": "Allow",
             "Action": "s3:GetObject",
-            "Resource": s3_arn(access, bucket, f"{endpoint_prefix(endpoint, BASELINE_PREFIX)}*"),
+            "Resource": access.s3_arn(bucket, f"{endpoint_prefix(endpoint, BASELINE_PREFIX)}*"),
         },
         {
             "Sid": "WriteModelMonitorReports",
             "Effect": "Allow",
             "Action": ["s3:AbortMultipartUpload", "s3:PutObject"],
-            "Resource": s3_arn(access, bucket, f"{reports}*"),
+            "Resource": access.s3_arn(bucket, f"{reports}*"),
         },
         {
             "Sid": "ListModelMonitorPrefixes",
             "Effect": "Allow",
             "Action": "s3:ListBucket",
-            "Resource": s3_arn(access, bucket),
+            "Resource": access.s3_arn(bucket),
             "Condition": {
                 "StringLike": {
                     "s3:prefix": [f"{endpoint_prefix(endpoint, BASELINE_PREFIX)}*", f"{reports}*"]

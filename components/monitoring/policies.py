@@ -27,17 +27,9 @@ PROCESSING_LOG_GROUP = "/aws/sagemaker/ProcessingJobs"
 GENERATED_JOB_PREFIX = "pipelines-"
 
 
-def s3_arn(access: MonitorAccess, bucket: str, key: str = "") -> str:
-    """An S3 ARN in the access's partition: the bucket, or one key (or key pattern) in it."""
-    return f"arn:{access.partition}:s3:::{bucket}{'/' + key if key else ''}"
-
-
 def processing_statements(access: MonitorAccess, namespace: str) -> list[iam_policies.Statement]:
     """What any processing job of this monitor needs besides data: key, logs, metrics, VPC."""
-    log_group = (
-        f"arn:{access.partition}:logs:{access.region}:{access.account_id}"
-        f":log-group:{PROCESSING_LOG_GROUP}"
-    )
+    log_group = access.arn("logs", f"log-group:{PROCESSING_LOG_GROUP}")
     return [
         iam_policies.kms_via_s3_statement(access.kms_key_arn, access.region),
         {
@@ -60,14 +52,7 @@ def processing_statements(access: MonitorAccess, namespace: str) -> list[iam_pol
             "Condition": {"StringEquals": {"cloudwatch:namespace": namespace}},
         },
         *iam_policies.ecr_pull_statements(access.image_repository_arns),
-        *iam_policies.vpc_interface_statements(
-            partition=access.partition,
-            region=access.region,
-            account_id=access.account_id,
-            vpc_id=access.vpc_id,
-            subnet_ids=access.subnet_ids,
-            security_group_id=access.security_group_id,
-        ),
+        *access.vpc_interface_statements(),
     ]
 
 
@@ -79,13 +64,13 @@ def read_capture_statements(access: MonitorAccess) -> list[iam_policies.Statemen
             "Sid": "ReadCapture",
             "Effect": "Allow",
             "Action": "s3:GetObject",
-            "Resource": s3_arn(access, access.capture_bucket, f"{endpoint}/*"),
+            "Resource": access.s3_arn(access.capture_bucket, f"{endpoint}/*"),
         },
         {
             "Sid": "ListCapture",
             "Effect": "Allow",
             "Action": "s3:ListBucket",
-            "Resource": s3_arn(access, access.capture_bucket),
+            "Resource": access.s3_arn(access.capture_bucket),
             "Condition": {"StringLike": {"s3:prefix": [f"{endpoint}/*"]}},
         },
     ]
@@ -95,7 +80,7 @@ def job_role_policy(access: MonitorAccess) -> str:
     """The monitor's job role: exactly its endpoint's prefixes, the code, key, metrics, VPC."""
     endpoint, bucket = access.endpoint_name, access.monitoring_bucket
     written = [
-        s3_arn(access, bucket, f"{endpoint_prefix(endpoint, kind)}*")
+        access.s3_arn(bucket, f"{endpoint_prefix(endpoint, kind)}*")
         for kind in (WINDOWS_PREFIX, REPORTS_PREFIX)
     ]
     return iam_policies.policy_json(
@@ -105,8 +90,8 @@ def job_role_policy(access: MonitorAccess) -> str:
             "Effect": "Allow",
             "Action": "s3:GetObject",
             "Resource": [
-                s3_arn(access, bucket, f"{endpoint_prefix(endpoint, BASELINE_PREFIX)}*"),
-                s3_arn(access, bucket, access.code_key),
+                access.s3_arn(bucket, f"{endpoint_prefix(endpoint, BASELINE_PREFIX)}*"),
+                access.s3_arn(bucket, access.code_key),
             ],
         },
         {
@@ -120,7 +105,7 @@ def job_role_policy(access: MonitorAccess) -> str:
             "Sid": "ListMonitorPrefixes",
             "Effect": "Allow",
             "Action": "s3:ListBucket",
-            "Resource": s3_arn(access, bucket),
+            "Resource": access.s3_arn(bucket),
             "Condition": {
                 "StringLike": {
                     "s3:prefix": [
@@ -144,10 +129,7 @@ def pipeline_role_policy(monitoring: MonitoringConfig, access: MonitorAccess) ->
     runtime. SageMaker Pipelines names a processing step's jobs
     ``pipelines-<execution>-<step>-...``.
     """
-    jobs = (
-        f"arn:{access.partition}:sagemaker:{access.region}:{access.account_id}"
-        f":processing-job/{GENERATED_JOB_PREFIX}*"
-    )
+    jobs = access.arn("sagemaker", f"processing-job/{GENERATED_JOB_PREFIX}*")
     return iam_policies.policy_json(
         {
             "Sid": "CreateJobsWithGuardrails",

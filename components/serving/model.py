@@ -24,7 +24,8 @@ from components.platform import PlatformContext
 from components.serving.spec import VariantConfig
 from components.shared import iam_policies
 from components.shared.images import PREBUILT_FRAMEWORK_TAGS, ContainerImage, resolve_image
-from components.shared.service_role import service_role
+from components.shared.resolved_platform import ResolvedPlatform, with_resolved_platform
+from components.shared.service_role import sagemaker_role_with_policy
 
 #: Prebuilt repositories whose toolkit loads handlers only from ``code/`` inside model.tar.gz
 #: (the PyTorch inference toolkit); they ignore ``SAGEMAKER_SUBMIT_DIRECTORY``.
@@ -65,38 +66,35 @@ class ServingModelArgs:
 
 
 def model_execution_policy(
+    platform: ResolvedPlatform,
     *,
-    partition: str,
-    region: str,
-    account_id: str,
     endpoint_name: str,
     models_bucket: str,
     readable_keys: list[str],
     capture_bucket: str,
-    kms_key_arn: str,
     ecr_repository: str | None,
-    vpc_id: str | None,
-    subnet_ids: list[str],
-    security_group_id: str | None,
+    in_vpc: bool,
 ) -> str:
-    """The execution role's policy: each statement names its actions and resources exactly."""
-    logs = f"arn:{partition}:logs:{region}:{account_id}"
-    log_group = f"{logs}:log-group:/aws/sagemaker/Endpoints/{endpoint_name}"
+    """The execution role's policy: each statement names its actions and resources exactly.
+
+    ``in_vpc``: whether the model runs in the platform's VPC (and so creates network interfaces).
+    """
+    log_group = platform.arn("logs", f"log-group:/aws/sagemaker/Endpoints/{endpoint_name}")
     statements: list[iam_policies.Statement] = [
         {
             "Sid": "ReadModelAndCode",
             "Effect": "Allow",
             "Action": "s3:GetObject",
-            "Resource": [f"arn:{partition}:s3:::{models_bucket}/{key}" for key in readable_keys],
+            "Resource": [platform.s3_arn(models_bucket, key) for key in readable_keys],
         },
         {
             "Sid": "WriteCapture",
             "Effect": "Allow",
             "Action": "s3:PutObject",
-            "Resource": f"arn:{partition}:s3:::{capture_bucket}/{endpoint_name}/*",
+            "Resource": platform.s3_arn(capture_bucket, f"{endpoint_name}/*"),
         },
         # Through S3 only: the key cannot be used directly by this role.
-        iam_policies.kms_via_s3_statement(kms_key_arn, region),
+        iam_policies.kms_via_s3_statement(platform.kms_key_arn, platform.region),
         {
             "Sid": "WriteEndpointLogs",
             "Effect": "Allow",
@@ -112,7 +110,7 @@ def model_execution_policy(
         },
     ]
     if ecr_repository is not None:
-        repository = f"arn:{partition}:ecr:{region}:{account_id}:repository/{ecr_repository}"
+        repository = platform.arn("ecr", f"repository/{ecr_repository}")
         statements += [
             {
                 "Sid": "PullOwnImage",
@@ -127,15 +125,8 @@ def model_execution_policy(
                 "Resource": "*",  # no resource-level permissions exist for this action
             },
         ]
-    if vpc_id is not None and security_group_id is not None:
-        statements += iam_policies.vpc_interface_statements(
-            partition=partition,
-            region=region,
-            account_id=account_id,
-            vpc_id=vpc_id,
-            subnet_ids=subnet_ids,
-            security_group_id=security_group_id,
-        )
+    if in_vpc:
+        statements += platform.vpc_interface_statements()
     return iam_policies.policy_json(*statements)
 
 
@@ -177,20 +168,15 @@ class ServingModel(pulumi.ComponentResource):
             parent=self,
         ).uri
 
-        role = service_role(
+        role, policy = sagemaker_role_with_policy(
             f"{name}-role",
-            service="sagemaker.amazonaws.com",
+            f"{name}-policy",
             description=f"SageMaker execution role of a model of endpoint {args.endpoint_name}",
             account_id=platform.account_id,
-            opts=pulumi.ResourceOptions(parent=self),
-        )
-        policy = aws.iam.RolePolicy(
-            f"{name}-policy",
-            role=role.id,
+            parent=self,
             policy=_policy_document(
                 variant, image, code_key, platform, args.endpoint_name, in_vpc=in_vpc
             ),
-            opts=pulumi.ResourceOptions(parent=role),
         )
 
         # Isolated unless the container must download our code at start (isolation forbids it).
@@ -243,31 +229,20 @@ def _policy_document(
     readable = [pulumi.Output.from_input(variant.model_artifact)]
     if code_key is not None:
         readable.append(pulumi.Output.from_input(code_key))
-    return pulumi.Output.all(
-        partition=platform.partition,
-        account=platform.account_id,
-        models_bucket=platform.buckets["models"].bucket,
-        capture_bucket=platform.buckets["capture"].bucket,
-        key=platform.kms_key_arn,
-        vpc=platform.vpc_id,
-        subnets=platform.subnet_ids,
-        security_group=platform.workload_security_group_id,
-        readable=pulumi.Output.all(*readable),
-    ).apply(
-        lambda values: model_execution_policy(
-            partition=values["partition"],
-            region=platform.region,
-            account_id=values["account"],
+    return with_resolved_platform(
+        platform,
+        lambda resolved, values: model_execution_policy(
+            resolved,
             endpoint_name=endpoint_name,
             models_bucket=values["models_bucket"],
             readable_keys=list(values["readable"]),
             capture_bucket=values["capture_bucket"],
-            kms_key_arn=values["key"],
             ecr_repository=image.ecr_repository,
-            vpc_id=values["vpc"] if in_vpc else None,
-            subnet_ids=list(values["subnets"]),
-            security_group_id=values["security_group"] if in_vpc else None,
-        )
+            in_vpc=in_vpc,
+        ),
+        models_bucket=platform.buckets["models"].bucket,
+        capture_bucket=platform.buckets["capture"].bucket,
+        readable=pulumi.Output.all(*readable),
     )
 
 

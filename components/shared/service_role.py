@@ -29,3 +29,35 @@ def service_role(
         ),
         opts=opts,
     )
+
+
+def sagemaker_role_with_policy(
+    role_name: str,
+    policy_name: str,
+    *,
+    description: str,
+    account_id: pulumi.Input[str],
+    policy: pulumi.Input[str],
+    parent: pulumi.Resource,
+) -> tuple[aws.iam.Role, aws.iam.RolePolicy]:
+    """A role only SageMaker may assume, for this account, and its one inline policy.
+
+    The role ``role_name`` is a child of ``parent``; the policy ``policy_name`` (the document
+    ``policy``) is a child of the role. Every SageMaker job, pipeline, model, notebook and
+    tracking server of the platform runs as a role of its own built this way; a resource that
+    must not start before its role may act depends on the returned policy.
+    """
+    role = service_role(
+        role_name,
+        service="sagemaker.amazonaws.com",
+        description=description,
+        account_id=account_id,
+        opts=pulumi.ResourceOptions(parent=parent),
+    )
+    role_policy = aws.iam.RolePolicy(
+        policy_name,
+        role=role.id,
+        policy=policy,
+        opts=pulumi.ResourceOptions(parent=role),
+    )
+    return role, role_policy

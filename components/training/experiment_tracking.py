@@ -18,7 +18,7 @@ import pulumi_aws as aws
 
 from components.platform import PlatformContext
 from components.shared import iam_policies
-from components.shared.service_role import service_role
+from components.shared.service_role import sagemaker_role_with_policy
 from components.training.spec import ExperimentTrackingConfig
 
 #: Key prefix of MLflow's artifacts in the experiments bucket.
@@ -201,16 +201,12 @@ class ExperimentTracking(pulumi.ComponentResource):
         super().__init__("mlplatform:training:ExperimentTracking", name, None, opts)
         self.server_name = tracking_server_name(platform.environment)
         experiments_bucket = platform.buckets["experiments"].bucket
-        role = service_role(
+        role, policy = sagemaker_role_with_policy(
             f"{name}-role",
-            service="sagemaker.amazonaws.com",
+            f"{name}-policy",
             description=f"Lets the MLflow tracking server {self.server_name} use its artifacts",
             account_id=platform.account_id,
-            opts=pulumi.ResourceOptions(parent=self),
-        )
-        policy = aws.iam.RolePolicy(
-            f"{name}-policy",
-            role=role.id,
+            parent=self,
             policy=pulumi.Output.all(
                 platform.partition, platform.account_id, experiments_bucket, platform.kms_key_arn
             ).apply(
@@ -223,7 +219,6 @@ class ExperimentTracking(pulumi.ComponentResource):
                     registers_models=spec.automatic_model_registration,
                 )
             ),
-            opts=pulumi.ResourceOptions(parent=role),
         )
         store = pulumi.Output.from_input(experiments_bucket).apply(artifact_store_uri)
         server = aws.sagemaker.MlflowTrackingServer(

@@ -29,7 +29,8 @@ import pulumi_aws as aws
 
 from components.platform import PlatformContext
 from components.shared import iam_policies
-from components.shared.service_role import service_role
+from components.shared.resolved_platform import ResolvedPlatform, with_resolved_platform
+from components.shared.service_role import sagemaker_role_with_policy
 from components.training.experiment_tracking import MLFLOW_NOTEBOOK_ACTIONS, mlflow_statements
 from components.training.spec import NotebookInstanceConfig, NotebooksConfig, StudioConfig
 
@@ -152,24 +153,16 @@ def encode_lifecycle_script(script: str) -> str:
 
 
 def notebook_role_policy(
+    platform: ResolvedPlatform,
     *,
-    partition: str,
-    region: str,
-    account_id: str,
     processed_bucket: str,
     experiments_bucket: str,
-    kms_key_arn: str,
-    vpc_id: str,
-    subnet_ids: list[str],
-    security_group_id: str,
     tracking_server_arn: str | None,
     notebook_name: str | None,
     stops_itself: bool,
     studio: bool,
 ) -> str:
     """The notebook role's policy (Studio's apps and spaces are in :func:`studio_apps_policy`)."""
-    s3 = f"arn:{partition}:s3:::"
-    logs = f"arn:{partition}:logs:{region}:{account_id}:log-group:"
     log_groups = [
         group
         for group, used in (
@@ -178,37 +171,33 @@ def notebook_role_policy(
         )
         if used
     ]
+    processed = platform.s3_arn(processed_bucket)
+    experiments = platform.s3_arn(experiments_bucket)
     statements: list[iam_policies.Statement] = [
         {
             "Sid": "ReadProcessedData",
             "Effect": "Allow",
             "Action": "s3:GetObject",
-            "Resource": f"{s3}{processed_bucket}/*",
+            "Resource": f"{processed}/*",
         },
         {
             "Sid": "ReadWriteExperiments",
             "Effect": "Allow",
             "Action": ["s3:AbortMultipartUpload", "s3:GetObject", "s3:PutObject"],
-            "Resource": f"{s3}{experiments_bucket}/*",
+            "Resource": f"{experiments}/*",
         },
         {
             "Sid": "ListDataAndExperiments",
             "Effect": "Allow",
             "Action": "s3:ListBucket",
-            "Resource": [f"{s3}{experiments_bucket}", f"{s3}{processed_bucket}"],
+            "Resource": [experiments, processed],
         },
-        iam_policies.kms_via_s3_statement(kms_key_arn, region),
+        iam_policies.kms_via_s3_statement(platform.kms_key_arn, platform.region),
         iam_policies.write_logs_statement(
-            "WriteNotebookLogs", [f"{logs}{group}" for group in log_groups]
+            "WriteNotebookLogs",
+            [platform.arn("logs", f"log-group:{group}") for group in log_groups],
         ),
-        *iam_policies.vpc_interface_statements(
-            partition=partition,
-            region=region,
-            account_id=account_id,
-            vpc_id=vpc_id,
-            subnet_ids=subnet_ids,
-            security_group_id=security_group_id,
-        ),
+        *platform.vpc_interface_statements(),
     ]
     if tracking_server_arn is not None:
         statements += mlflow_statements(
@@ -221,10 +210,7 @@ def notebook_role_policy(
                 "Sid": "StopThisNotebookWhenIdle",
                 "Effect": "Allow",
                 "Action": ["sagemaker:DescribeNotebookInstance", "sagemaker:StopNotebookInstance"],
-                "Resource": (
-                    f"arn:{partition}:sagemaker:{region}:{account_id}:"
-                    f"notebook-instance/{notebook_name.lower()}"
-                ),
+                "Resource": platform.arn("sagemaker", f"notebook-instance/{notebook_name.lower()}"),
             }
         )
     return iam_policies.policy_json(*statements)
@@ -289,44 +275,27 @@ class Notebooks(pulumi.ComponentResource):
         self.notebook_name = notebook_instance_name(platform.environment) if instance else None
         stops_itself = instance is not None and instance.idle_stop_minutes is not None
 
-        role = service_role(
+        role, policy = sagemaker_role_with_policy(
             f"{name}-role",
-            service="sagemaker.amazonaws.com",
+            f"{name}-policy",
             description=f"Execution role of the ml-platform {platform.environment} notebooks",
             account_id=platform.account_id,
-            opts=pulumi.ResourceOptions(parent=self),
-        )
-        policy = aws.iam.RolePolicy(
-            f"{name}-policy",
-            role=role.id,
-            policy=pulumi.Output.all(
-                partition=platform.partition,
-                account=platform.account_id,
-                processed=platform.buckets["processed"].bucket,
-                experiments=platform.buckets["experiments"].bucket,
-                key=platform.kms_key_arn,
-                vpc=platform.vpc_id,
-                subnets=platform.subnet_ids,
-                security_group=platform.workload_security_group_id,
-                tracking=tracking_server_arn,
-            ).apply(
-                lambda values: notebook_role_policy(
-                    partition=values["partition"],
-                    region=platform.region,
-                    account_id=values["account"],
+            parent=self,
+            policy=with_resolved_platform(
+                platform,
+                lambda resolved, values: notebook_role_policy(
+                    resolved,
                     processed_bucket=values["processed"],
                     experiments_bucket=values["experiments"],
-                    kms_key_arn=values["key"],
-                    vpc_id=values["vpc"],
-                    subnet_ids=list(values["subnets"]),
-                    security_group_id=values["security_group"],
                     tracking_server_arn=values["tracking"],
                     notebook_name=self.notebook_name,
                     stops_itself=stops_itself,
                     studio=studio is not None,
-                )
+                ),
+                processed=platform.buckets["processed"].bucket,
+                experiments=platform.buckets["experiments"].bucket,
+                tracking=tracking_server_arn,
             ),
-            opts=pulumi.ResourceOptions(parent=role),
         )
         self.role_arn = role.arn
         self.role_name = role.name

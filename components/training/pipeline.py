@@ -30,7 +30,7 @@ from components.shared.images import (
     PYTORCH_GPU_TRAINING_TAG,
     ContainerImage,
 )
-from components.shared.service_role import service_role
+from components.shared.service_role import sagemaker_role_with_policy
 from components.training.pipeline_definition import (
     TrainingPlatform,
     pipeline_definition,
@@ -160,16 +160,12 @@ class TrainingPipeline(pulumi.ComponentResource):
         self.pipeline_name = pipeline_name(platform.environment, pipeline)
         self.step_type = "Training" if pipeline.tuning is None else "Tuning"
 
-        role = service_role(
+        role, policy = sagemaker_role_with_policy(
             f"{name}-role",
-            service="sagemaker.amazonaws.com",
+            f"{name}-policy",
             description=f"Lets SageMaker Pipelines run {self.pipeline_name}'s jobs",
             account_id=platform.account_id,
-            opts=pulumi.ResourceOptions(parent=self),
-        )
-        policy = aws.iam.RolePolicy(
-            f"{name}-policy",
-            role=role.id,
+            parent=self,
             policy=pulumi.Output.all(
                 partition=platform.partition,
                 account=platform.account_id,
@@ -190,7 +186,6 @@ class TrainingPipeline(pulumi.ComponentResource):
                     security_group_id=values["security_group"],
                 )
             ),
-            opts=pulumi.ResourceOptions(parent=role),
         )
         pipeline_resource = aws.sagemaker.Pipeline(
             f"{name}-pipeline",

@@ -27,7 +27,8 @@ import pulumi_aws as aws
 
 from components.platform import PlatformContext
 from components.shared import iam_policies
-from components.shared.service_role import service_role
+from components.shared.resolved_platform import ResolvedPlatform, with_resolved_platform
+from components.shared.service_role import sagemaker_role_with_policy
 from components.training.experiment_tracking import (
     ARTIFACT_PREFIX,
     MLFLOW_RUN_ACTIONS,
@@ -46,65 +47,59 @@ UNSCOPED_ACTIONS = frozenset(
 
 
 def training_execution_policy(
+    platform: ResolvedPlatform,
     *,
-    partition: str,
-    region: str,
-    account_id: str,
     processed_bucket: str,
     models_bucket: str,
     experiments_bucket: str,
     code_archive_key: str,
-    kms_key_arn: str,
     image_repository_arns: list[str],
-    vpc_id: str,
-    subnet_ids: list[str],
-    security_group_id: str,
     encrypts_volumes: bool,
     tracking_server_arn: str | None,
 ) -> str:
     """The execution role's policy: each statement names its actions and resources exactly."""
-    s3 = f"arn:{partition}:s3:::"
-    log_group = f"arn:{partition}:logs:{region}:{account_id}:log-group:{TRAINING_LOG_GROUP}"
+    kms_key_arn = platform.kms_key_arn
+    log_group = platform.arn("logs", f"log-group:{TRAINING_LOG_GROUP}")
     statements: list[iam_policies.Statement] = [
         {
             "Sid": "ReadTrainingData",
             "Effect": "Allow",
             "Action": "s3:GetObject",
-            "Resource": f"{s3}{processed_bucket}/*",
+            "Resource": platform.s3_arn(processed_bucket, "*"),
         },
         {
             # S3Prefix channels list their prefix before downloading it.
             "Sid": "ListTrainingData",
             "Effect": "Allow",
             "Action": "s3:ListBucket",
-            "Resource": f"{s3}{processed_bucket}",
+            "Resource": platform.s3_arn(processed_bucket),
         },
         {
             "Sid": "ReadTrainingCode",
             "Effect": "Allow",
             "Action": "s3:GetObject",
-            "Resource": f"{s3}{models_bucket}/{code_archive_key}",
+            "Resource": platform.s3_arn(models_bucket, code_archive_key),
         },
         {
             "Sid": "ListTrainingCode",
             "Effect": "Allow",
             "Action": "s3:ListBucket",
-            "Resource": f"{s3}{models_bucket}",
+            "Resource": platform.s3_arn(models_bucket),
             "Condition": {"StringEquals": {"s3:prefix": code_archive_key}},
         },
         {
             "Sid": "WriteModels",
             "Effect": "Allow",
             "Action": ["s3:AbortMultipartUpload", "s3:PutObject"],
-            "Resource": f"{s3}{models_bucket}/{MODELS_PREFIX}*",
+            "Resource": platform.s3_arn(models_bucket, f"{MODELS_PREFIX}*"),
         },
         *artifact_statements(
-            partition=partition,
+            partition=platform.partition,
             bucket=experiments_bucket,
             prefix=CHECKPOINTS_PREFIX,
             sid="Checkpoints",
         ),
-        iam_policies.kms_via_s3_statement(kms_key_arn, region),
+        iam_policies.kms_via_s3_statement(kms_key_arn, platform.region),
         iam_policies.write_logs_statement("WriteTrainingLogs", [log_group]),
         {
             "Sid": "PublishTrainingMetrics",
@@ -114,14 +109,7 @@ def training_execution_policy(
             "Condition": {"StringLike": {"cloudwatch:namespace": "/aws/sagemaker/TrainingJobs*"}},
         },
         *iam_policies.ecr_pull_statements(image_repository_arns),
-        *iam_policies.vpc_interface_statements(
-            partition=partition,
-            region=region,
-            account_id=account_id,
-            vpc_id=vpc_id,
-            subnet_ids=subnet_ids,
-            security_group_id=security_group_id,
-        ),
+        *platform.vpc_interface_statements(),
     ]
     if encrypts_volumes:
         statements.append(
@@ -141,7 +129,7 @@ def training_execution_policy(
         statements += [
             *mlflow_statements(tracking_server_arn, MLFLOW_RUN_ACTIONS),
             *artifact_statements(
-                partition=partition,
+                partition=platform.partition,
                 bucket=experiments_bucket,
                 prefix=ARTIFACT_PREFIX,
                 sid="MlflowArtifacts",
@@ -190,50 +178,33 @@ class TrainingRole(pulumi.ComponentResource):
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("mlplatform:training:TrainingRole", name, None, opts)
-        role = service_role(
-            f"{name}-role",
-            service="sagemaker.amazonaws.com",
-            description="SageMaker execution role of the platform's training jobs",
-            account_id=platform.account_id,
-            opts=pulumi.ResourceOptions(parent=self),
-        )
         buckets = platform.buckets
-        document = pulumi.Output.all(
-            partition=platform.partition,
-            account=platform.account_id,
-            processed=buckets["processed"].bucket,
-            models=buckets["models"].bucket,
-            experiments=buckets["experiments"].bucket,
-            code=args.code_archive_key,
-            key=platform.kms_key_arn,
-            repositories=pulumi.Output.all(*args.image_repository_arns),
-            vpc=platform.vpc_id,
-            subnets=platform.subnet_ids,
-            security_group=platform.workload_security_group_id,
-            tracking=args.tracking_server_arn,
-        ).apply(
-            lambda values: training_execution_policy(
-                partition=values["partition"],
-                region=platform.region,
-                account_id=values["account"],
+        document = with_resolved_platform(
+            platform,
+            lambda resolved, values: training_execution_policy(
+                resolved,
                 processed_bucket=values["processed"],
                 models_bucket=values["models"],
                 experiments_bucket=values["experiments"],
                 code_archive_key=values["code"],
-                kms_key_arn=values["key"],
                 image_repository_arns=list(values["repositories"]),
-                vpc_id=values["vpc"],
-                subnet_ids=list(values["subnets"]),
-                security_group_id=values["security_group"],
                 encrypts_volumes=args.encrypts_volumes,
                 tracking_server_arn=values["tracking"],
-            )
+            ),
+            processed=buckets["processed"].bucket,
+            models=buckets["models"].bucket,
+            experiments=buckets["experiments"].bucket,
+            code=args.code_archive_key,
+            repositories=pulumi.Output.all(*args.image_repository_arns),
+            tracking=args.tracking_server_arn,
         )
-        self.policy = aws.iam.RolePolicy(
+        role, self.policy = sagemaker_role_with_policy(
+            f"{name}-role",
             f"{name}-policy",
-            role=role.id,
+            description="SageMaker execution role of the platform's training jobs",
+            account_id=platform.account_id,
+            parent=self,
             policy=document,
-            opts=pulumi.ResourceOptions(parent=role),
         )
         self.role_arn = role.arn
         self.role_name = role.name

@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 from components.shared.iam_policies import VPC_DESCRIBE_ACTIONS
+from components.shared.resolved_platform import ResolvedPlatform
 from components.training.experiment_tracking import tracking_server_policy
 from components.training.notebooks import STUDIO_LIST_ACTIONS
 from components.training.pipeline import pipeline_role_policy
@@ -425,18 +426,20 @@ def test_a_training_pipeline_role_is_scoped_to_its_own_job_names() -> None:
 def test_without_a_tracking_server_training_jobs_get_no_mlflow_access() -> None:
     policy = json.loads(
         training_execution_policy(
-            partition="aws",
-            region="us-east-1",
-            account_id=MOCK_ACCOUNT_ID,
+            ResolvedPlatform(
+                partition="aws",
+                region="us-east-1",
+                account_id=MOCK_ACCOUNT_ID,
+                kms_key_arn="arn:aws:kms:us-east-1:123456789012:key/k",
+                vpc_id="vpc-1",
+                subnet_ids=["subnet-a"],
+                security_group_id="sg-1",
+            ),
             processed_bucket="processed",
             models_bucket="models",
             experiments_bucket="experiments",
             code_archive_key="code/training-sourcedir-0.tar.gz",
-            kms_key_arn="arn:aws:kms:us-east-1:123456789012:key/k",
             image_repository_arns=[f"{ARN % 'ecr'}:repository/ml-platform/training"],
-            vpc_id="vpc-1",
-            subnet_ids=["subnet-a"],
-            security_group_id="sg-1",
             encrypts_volumes=False,
             tracking_server_arn=None,
         )

@@ -39,6 +39,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from bench_support import write_results
 
 REPO = Path(__file__).resolve().parents[1]
 BENCH_DIR = REPO / "build" / "bench"
@@ -336,8 +337,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"\nKS and PSI on the 1x window: max |ours - previous| = {gap:.3g}")
         if gap > TOLERANCE:
             failures.append(f"figures differ from the previous check by {gap:.3g}")
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+    write_results(args.out, results)
     print(f"wrote {args.out}")
     for failure in failures:
         print(f"FLOOR MISSED: {failure}")

@@ -41,6 +41,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from bench_support import write_results
+
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
@@ -204,9 +206,7 @@ def main(argv: list[str] | None = None) -> int:
                 else f"   speedup {speedup:.2f}x, efficiency {speedup / 2:.2f}"
             )
         )
-    args.out.write_text(
-        json.dumps({"config": vars(args) | {"out": str(args.out)}, "runs": runs}, indent=2) + "\n"
-    )
+    write_results(args.out, {"config": vars(args) | {"out": str(args.out)}, "runs": runs})
     print(f"results in {args.out}")
     return 0
 

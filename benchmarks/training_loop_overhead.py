@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import argparse
 import itertools
-import json
 import os
 import platform
 import random
@@ -41,6 +40,8 @@ import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
+
+from bench_support import write_results
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
@@ -206,8 +207,7 @@ def main(argv: list[str] | None = None) -> int:
         "identical_losses": same_losses,
         "final_epoch_metrics": our_metrics[-1],
     }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(results, indent=2) + "\n")
+    write_results(args.out, results)
     print(
         f"\nmachine: {os.cpu_count()} CPUs, torch {torch.__version__}, {args.threads} thread(s), "
         f"load average {loadavg_before[0]:.2f} before / {os.getloadavg()[0]:.2f} after"

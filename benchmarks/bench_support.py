@@ -7,6 +7,7 @@ the benchmark scripts too.
 
 from __future__ import annotations
 
+import argparse
 import json
 import shlex
 import socket
@@ -23,6 +24,18 @@ def write_results(path: Path, results: dict[str, Any]) -> None:
     """
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(results, indent=2, default=str) + "\n", encoding="utf-8")
+
+
+def add_problem_arguments(parser: argparse.ArgumentParser) -> None:
+    """The size of the synthetic classification problem (``training_loop_overhead.synthetic_data``).
+
+    ``--rows``, ``--valid-rows``, ``--features`` and ``--classes``, with the training benchmarks'
+    defaults: 200,000 x 32 training rows, 20,000 validation rows, 4 classes.
+    """
+    parser.add_argument("--rows", type=int, default=200_000, help="training rows")
+    parser.add_argument("--valid-rows", type=int, default=20_000)
+    parser.add_argument("--features", type=int, default=32)
+    parser.add_argument("--classes", type=int, default=4)
 
 
 def tail(path: Path, lines: int = 30) -> str:

@@ -41,7 +41,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from bench_support import write_results
+from bench_support import add_problem_arguments, write_results
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
@@ -144,10 +144,7 @@ def per_epoch(times: list[float]) -> list[float]:
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--rows", type=int, default=200_000, help="training rows")
-    parser.add_argument("--valid-rows", type=int, default=20_000)
-    parser.add_argument("--features", type=int, default=32)
-    parser.add_argument("--classes", type=int, default=4)
+    add_problem_arguments(parser)
     parser.add_argument("--epochs", type=int, default=5)
     parser.add_argument("--batch-size", type=int, default=256)
     parser.add_argument("--threads", type=int, default=1, help="torch threads for both")

@@ -38,7 +38,6 @@ import argparse
 import json
 import os
 import platform
-import shlex
 import statistics
 import subprocess
 import sys
@@ -49,6 +48,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from bench_support import pip_install, write_results
 
 REPO = Path(__file__).resolve().parents[1]
 BENCH_DIR = REPO / "build" / "bench"
@@ -276,14 +276,7 @@ def ensure_evidently_venv(venv: Path) -> Path:
         print(f"creating {venv} (first run only, a few minutes)", flush=True)
         venv.parent.mkdir(parents=True, exist_ok=True)
         subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
-    log = venv.parent / f"{venv.name}-install.log"
-    command = [str(python), "-m", "pip", "install", "--quiet", *EVIDENTLY_SPECS]
-    print(f"  $ {shlex.join(command)}  (log: {log})", flush=True)
-    with log.open("w") as out:
-        done = subprocess.run(command, stdout=out, stderr=subprocess.STDOUT, check=False)
-    if done.returncode != 0:
-        lines = log.read_text().splitlines()[-20:]
-        sys.exit(f"pip install into {venv} failed; see {log}:\n" + "\n".join(lines))
+    pip_install(python, venv, EVIDENTLY_SPECS)
     return python
 
 
@@ -435,8 +428,7 @@ def main(argv: list[str] | None = None) -> int:
         "ks_max_difference": ks_difference,
         "failures": failures,
     }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(results, indent=2, default=str) + "\n")
+    write_results(args.out, results)
     return 1 if failures else 0
 
 

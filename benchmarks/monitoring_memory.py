@@ -39,6 +39,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from bench_support import write_results
 
 REPO = Path(__file__).resolve().parents[1]
 BENCH_DIR = REPO / "build" / "bench"
@@ -57,13 +58,36 @@ TIME = "2026-11-22T10:15:00Z"
 # --------------------------------------------------------------------------------------------
 
 
+def input_columns(
+    rng: np.random.Generator,
+    rows: int,
+    *,
+    amount_mean: float = 100.0,
+    score_in_mean: float = 0.0,
+    channel_p: list[float] | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The endpoint's inputs (amount, tenure (Integral), score_in, channel), drawn in that order.
+
+    The means and the channel shares (uniform when None) are what a window shifts to drift.
+    """
+    amount = rng.normal(amount_mean, 15.0, rows)
+    tenure = rng.integers(1, 60, rows)
+    score_in = rng.lognormal(score_in_mean, 0.5, rows)
+    channel = rng.choice(CHANNELS, rows, p=channel_p)
+    return amount, tenure, score_in, channel
+
+
+def capture_path(folder: Path) -> Path:
+    """Where SageMaker would write a capture file of variant ``main`` for the hour (folder made)."""
+    path = folder / "main" / "2026" / "11" / "22" / "10" / "capture.jsonl"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return path
+
+
 def training_csv(path: Path, rows: int, seed: int) -> None:
     """A training table: amount, tenure (Integral), score_in, channel, label, score."""
     rng = np.random.default_rng(seed)
-    amount = rng.normal(100.0, 15.0, rows)
-    tenure = rng.integers(1, 60, rows)
-    score_in = rng.lognormal(0.0, 0.5, rows)
-    channel = rng.choice(CHANNELS, rows, p=[0.5, 0.3, 0.2])
+    amount, tenure, score_in, channel = input_columns(rng, rows, channel_p=[0.5, 0.3, 0.2])
     score = rng.beta(2, 5, rows)
     with path.open("w", encoding="utf-8") as handle:
         handle.write("amount,tenure,score_in,channel,label,score\n")
@@ -101,13 +125,11 @@ def capture_record(data: str, prediction: str) -> str:
 def window(folder: Path, requests: int, seed: int) -> int:
     """A capture folder of ``requests`` one-row CSV requests; returns its size in bytes."""
     rng = np.random.default_rng(seed)
-    amount = rng.normal(103.0, 15.0, requests)
-    tenure = rng.integers(1, 60, requests)
-    score_in = rng.lognormal(0.05, 0.5, requests)
-    channel = rng.choice(CHANNELS, requests, p=[0.45, 0.35, 0.2])
+    amount, tenure, score_in, channel = input_columns(
+        rng, requests, amount_mean=103.0, score_in_mean=0.05, channel_p=[0.45, 0.35, 0.2]
+    )
     score = rng.beta(2, 5, requests)
-    path = folder / "main" / "2026" / "11" / "22" / "10" / "capture.jsonl"
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path = capture_path(folder)
     with path.open("w", encoding="utf-8") as handle:
         for index in range(requests):
             row = f"{amount[index]:.4f},{tenure[index]},{score_in[index]:.4f},{channel[index]}"
@@ -119,16 +141,12 @@ def window(folder: Path, requests: int, seed: int) -> int:
 def one_request(folder: Path, rows: int, seed: int) -> int:
     """A capture folder of one CSV request of ``rows`` rows (and their predictions)."""
     rng = np.random.default_rng(seed)
-    amount = rng.normal(100.0, 15.0, rows)
-    tenure = rng.integers(1, 60, rows)
-    score_in = rng.lognormal(0.0, 0.5, rows)
-    channel = rng.choice(CHANNELS, rows)
+    amount, tenure, score_in, channel = input_columns(rng, rows)
     data = "\n".join(
         f"{amount[i]:.3f},{tenure[i]},{score_in[i]:.3f},{channel[i]}" for i in range(rows)
     )
     answer = json.dumps({"predictions": np.round(rng.beta(2, 5, rows), 3).tolist()})
-    path = folder / "main" / "2026" / "11" / "22" / "10" / "capture.jsonl"
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path = capture_path(folder)
     path.write_text(capture_record(data, answer) + "\n", encoding="utf-8")
     return path.stat().st_size
 
@@ -336,8 +354,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"\nKS and PSI on the 1x window: max |ours - previous| = {gap:.3g}")
         if gap > TOLERANCE:
             failures.append(f"figures differ from the previous check by {gap:.3g}")
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+    write_results(args.out, results)
     print(f"wrote {args.out}")
     for failure in failures:
         print(f"FLOOR MISSED: {failure}")

@@ -50,6 +50,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
+from bench_support import free_port
 
 REPO = Path(__file__).resolve().parents[1]
 BENCH_DIR = REPO / "build" / "bench" / "health"
@@ -94,12 +95,6 @@ def extract_baseline(ref: str) -> Path:
         ).stdout
         subprocess.run(["tar", "-x", "-C", str(target)], input=archive, check=True)
     return target
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 class Server:

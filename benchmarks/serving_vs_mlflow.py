@@ -34,7 +34,6 @@ import platform
 import shlex
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -45,6 +44,8 @@ from dataclasses import asdict, dataclass, field
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
+
+from bench_support import free_port, pip_install, tail, write_results
 
 REPO = Path(__file__).resolve().parents[1]
 BENCH_DIR = REPO / "build" / "bench"
@@ -233,14 +234,7 @@ def ensure_mlflow_venv(venv: Path, mlflow_version: str) -> Path:
         print(f"creating {venv} (first run only, a few minutes)", flush=True)
         # The venv module builds from this venv's base interpreter: same Python version.
         subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
-    specs = [f"{name}=={ver}" for name, ver in wanted.items()]
-    log = venv.parent / f"{venv.name}-install.log"
-    command = [str(python), "-m", "pip", "install", "--quiet", *specs]
-    print(f"  $ {shlex.join(command)}  (log: {log})", flush=True)
-    with log.open("w") as out:
-        proc = subprocess.run(command, stdout=out, stderr=subprocess.STDOUT, check=False)
-    if proc.returncode != 0:
-        sys.exit(f"pip install into the MLflow venv failed; see {log}:\n{tail(log)}")
+    pip_install(python, venv, [f"{name}=={ver}" for name, ver in wanted.items()])
     return python
 
 
@@ -263,13 +257,6 @@ def machine_description(wrk: str, mlflow_python: Path) -> dict[str, Any]:
         "project_packages": local_versions(OUR_PACKAGES),
         "mlflow_venv_packages": package_versions(mlflow_python, RIVAL_PACKAGES),
     }
-
-
-def tail(path: Path, lines: int = 30) -> str:
-    try:
-        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
-    except OSError:
-        return "(no log)"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -343,12 +330,6 @@ class ServerSpec:
     body: bytes
     port: int
     log_name: str
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def our_server(model: BenchModel, label: str, extra: list[str]) -> ServerSpec:
@@ -775,8 +756,7 @@ def write_json(
         "scenarios": [scenario_json(s) for s in scenarios],
         "passed": passed,
     }
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(document, indent=2, default=str) + "\n")
+    write_results(path, document)
 
 
 # ---------------------------------------------------------------------------------------------

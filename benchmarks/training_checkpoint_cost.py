@@ -27,7 +27,6 @@ share of an epoch. Results go to build/bench/training_checkpoint.json.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import shutil
 import statistics
@@ -37,6 +36,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+from bench_support import write_results
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
@@ -149,9 +150,8 @@ def main(argv: list[str] | None = None) -> int:
             f"{'':<20} ratio ours / bare torch.save: {found['ratio_ours_bare']:.2f}x; "
             f"ours / (torch.save + fsync): {found['ratio_ours_bare_fsync']:.2f}x"
         )
-    args.out.parent.mkdir(parents=True, exist_ok=True)
     config = {"dir": str(args.dir), "repeats": args.repeats, "loadavg_before": loadavg}
-    args.out.write_text(json.dumps({"config": config, "results": results}, indent=2) + "\n")
+    write_results(args.out, {"config": config, "results": results})
     print(f"results in {args.out}")
     return 0
 

@@ -41,6 +41,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from bench_support import add_problem_arguments, write_results
+
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
@@ -132,10 +134,7 @@ def launch(command: list[str], result: Path, label: str) -> dict[str, Any]:
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--rows", type=int, default=200_000, help="training rows")
-    parser.add_argument("--valid-rows", type=int, default=20_000)
-    parser.add_argument("--features", type=int, default=32)
-    parser.add_argument("--classes", type=int, default=4)
+    add_problem_arguments(parser)
     parser.add_argument("--epochs", type=int, default=4)
     parser.add_argument("--batch-size", type=int, default=256, help="per process")
     parser.add_argument("--hidden", default="64,32", help="hidden layer sizes, e.g. 512,512")
@@ -204,9 +203,7 @@ def main(argv: list[str] | None = None) -> int:
                 else f"   speedup {speedup:.2f}x, efficiency {speedup / 2:.2f}"
             )
         )
-    args.out.write_text(
-        json.dumps({"config": vars(args) | {"out": str(args.out)}, "runs": runs}, indent=2) + "\n"
-    )
+    write_results(args.out, {"config": vars(args) | {"out": str(args.out)}, "runs": runs})
     print(f"results in {args.out}")
     return 0
 

@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import argparse
 import itertools
-import json
 import os
 import platform
 import random
@@ -41,6 +40,8 @@ import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
+
+from bench_support import add_problem_arguments, write_results
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
@@ -143,10 +144,7 @@ def per_epoch(times: list[float]) -> list[float]:
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--rows", type=int, default=200_000, help="training rows")
-    parser.add_argument("--valid-rows", type=int, default=20_000)
-    parser.add_argument("--features", type=int, default=32)
-    parser.add_argument("--classes", type=int, default=4)
+    add_problem_arguments(parser)
     parser.add_argument("--epochs", type=int, default=5)
     parser.add_argument("--batch-size", type=int, default=256)
     parser.add_argument("--threads", type=int, default=1, help="torch threads for both")
@@ -206,8 +204,7 @@ def main(argv: list[str] | None = None) -> int:
         "identical_losses": same_losses,
         "final_epoch_metrics": our_metrics[-1],
     }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(results, indent=2) + "\n")
+    write_results(args.out, results)
     print(
         f"\nmachine: {os.cpu_count()} CPUs, torch {torch.__version__}, {args.threads} thread(s), "
         f"load average {loadavg_before[0]:.2f} before / {os.getloadavg()[0]:.2f} after"

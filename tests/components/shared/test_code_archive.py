@@ -24,6 +24,26 @@ from tests.conftest import ROOT, Plan
 from workloads.inference.handler_code import handler_files
 
 
+def run_unpacked(
+    archive: SourceArchive, script: str, tmp_path: Path
+) -> subprocess.CompletedProcess[str]:
+    """Unpack a tar archive into ``tmp_path/code`` and run ``script`` on it in a fresh interpreter.
+
+    The script gets the code folder as ``sys.argv[1]`` and runs from ``tmp_path`` (not from the
+    repository), as a container that unpacks the archive would; a failing script raises.
+    """
+    code_dir = tmp_path / "code"
+    with tarfile.open(archive.path) as tar:
+        tar.extractall(code_dir, filter="data")
+    return subprocess.run(
+        [sys.executable, "-c", script, str(code_dir)],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        check=True,
+    )
+
+
 def test_archive_holds_the_entry_point_and_the_handlers(tmp_path: Path) -> None:
     # given the repository / when the archive is built
     archive = build_source_archive(ROOT, tmp_path)
@@ -72,9 +92,6 @@ def test_missing_handlers_are_a_clear_error(tmp_path: Path) -> None:
 def test_entry_point_exposes_the_four_handlers_when_unpacked(tmp_path: Path) -> None:
     # given the archive unpacked as the container does (into a code dir on sys.path)
     archive = build_source_archive(ROOT, tmp_path / "out")
-    code_dir = tmp_path / "code"
-    with tarfile.open(archive.path) as tar:
-        tar.extractall(code_dir, filter="data")
     # when a fresh interpreter imports the entry point from there (and not from the repo)
     script = (
         "import sys, importlib; sys.path.insert(0, sys.argv[1]); "
@@ -84,13 +101,7 @@ def test_entry_point_exposes_the_four_handlers_when_unpacked(tmp_path: Path) -> 
         "print(sorted(n for n in ('model_fn','input_fn','predict_fn','output_fn') "
         "if callable(getattr(m, n))))"
     )
-    result = subprocess.run(
-        [sys.executable, "-c", script, str(code_dir)],
-        capture_output=True,
-        text=True,
-        cwd=tmp_path,
-        check=True,
-    )
+    result = run_unpacked(archive, script, tmp_path)
     # then the container finds all four handlers
     assert result.stdout.strip() == "['input_fn', 'model_fn', 'output_fn', 'predict_fn']"
 
@@ -145,22 +156,13 @@ def test_missing_training_program_is_a_clear_error(tmp_path: Path) -> None:
 def test_unpacked_training_archive_runs_its_own_code(tmp_path: Path) -> None:
     # given the archive unpacked as the toolkit does (into a directory it runs train.py from)
     archive = build_training_archive(ROOT, tmp_path / "out")
-    code_dir = tmp_path / "code"
-    with tarfile.open(archive.path) as tar:
-        tar.extractall(code_dir, filter="data")
     # when a fresh interpreter imports the program's entrypoint from there (not from the repo)
     script = (
         "import sys, importlib; sys.path.insert(0, sys.argv[1]); "
         "m = importlib.import_module('workloads.training.entrypoint'); "
         "assert m.__file__.startswith(sys.argv[1]); print(callable(m.main))"
     )
-    result = subprocess.run(
-        [sys.executable, "-c", script, str(code_dir)],
-        capture_output=True,
-        text=True,
-        cwd=tmp_path,
-        check=True,
-    )
+    result = run_unpacked(archive, script, tmp_path)
     # then the training code it carries is complete enough to load
     assert result.stdout.strip() == "True"
 

@@ -29,15 +29,23 @@ config:
 
 
 class FakeClient:
-    """Records PutRecord calls; refuses the records whose id is in ``refuse``."""
+    """Records PutRecord calls; refuses the records whose id is in ``refuse``.
+
+    With ``missing_group`` set (a message), every PutRecord fails as AWS answers for a feature
+    group that does not exist (ResourceNotFound).
+    """
 
     def __init__(self, refuse: tuple[str, ...] = ()) -> None:
         self.puts: list[dict[str, Any]] = []
         self.refuse = refuse
+        self.missing_group: str | None = None
 
     def put_record(self, **request: Any) -> dict[str, Any]:
         from botocore.exceptions import ClientError
 
+        if self.missing_group is not None:
+            error = {"Code": "ResourceNotFound", "Message": self.missing_group}
+            raise ClientError({"Error": error}, "PutRecord")
         if request["Record"][0]["ValueAsString"] in self.refuse:
             raise ClientError({"Error": {"Code": "ValidationError", "Message": "no"}}, "PutRecord")
         self.puts.append(request)
@@ -70,6 +78,13 @@ def stack_file(tmp_path: Path) -> Path:
     path = tmp_path / "Pulumi.test.yaml"
     path.write_text(STACK, encoding="utf-8")
     return path
+
+
+def one_record_csv(tmp_path: Path) -> Path:
+    """``data.csv`` in ``tmp_path`` with the header and one valid record (``c-1``)."""
+    data = tmp_path / "data.csv"
+    data.write_text("customer_id,updated_at\nc-1,1714564800\n")
+    return data
 
 
 def ingest_args(stack_file: Path, data: Path, rejects: Path, *extra: str) -> list[str]:
@@ -235,16 +250,8 @@ def test_a_missing_group_in_aws_exits_1_with_the_group_named(
     capsys: pytest.CaptureFixture[str], fake: FakeClient, stack_file: Path, tmp_path: Path
 ) -> None:
     # given the service says the group does not exist
-    from botocore.exceptions import ClientError
-
-    def missing(**request: Any) -> dict[str, Any]:
-        raise ClientError(
-            {"Error": {"Code": "ResourceNotFound", "Message": "not found"}}, "PutRecord"
-        )
-
-    fake.put_record = missing  # type: ignore[method-assign]
-    data = tmp_path / "data.csv"
-    data.write_text("customer_id,updated_at\nc-1,1714564800\n")
+    fake.missing_group = "not found"
+    data = one_record_csv(tmp_path)
     # when
     status = main(ingest_args(stack_file, data, tmp_path / "rejects.jsonl"))
     # then
@@ -336,14 +343,8 @@ def test_a_run_that_stops_still_prints_its_report(
     capsys: pytest.CaptureFixture[str], fake: FakeClient, stack_file: Path, tmp_path: Path
 ) -> None:
     # given the group is missing in AWS
-    from botocore.exceptions import ClientError
-
-    def missing(**request: Any) -> dict[str, Any]:
-        raise ClientError({"Error": {"Code": "ResourceNotFound", "Message": "gone"}}, "PutRecord")
-
-    fake.put_record = missing  # type: ignore[method-assign]
-    data = tmp_path / "data.csv"
-    data.write_text("customer_id,updated_at\nc-1,1714564800\n")
+    fake.missing_group = "gone"
+    data = one_record_csv(tmp_path)
     # when
     status = main(ingest_args(stack_file, data, tmp_path / "rejects.jsonl", "--max-workers", "1"))
     # then
@@ -367,8 +368,7 @@ def test_an_unexpected_failure_is_one_line_not_a_traceback(
         raise RuntimeError("first line\nsecond line")
 
     monkeypatch.setattr(cli, "ingest", broken)
-    data = tmp_path / "data.csv"
-    data.write_text("customer_id,updated_at\nc-1,1714564800\n")
+    data = one_record_csv(tmp_path)
     # when
     status = main(ingest_args(stack_file, data, tmp_path / "rejects.jsonl"))
     # then

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -25,6 +26,21 @@ def dataset(rows: int = 240, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     x = rng.normal(size=(rows, len(FEATURES)))
     y = (x[:, 0] > 0).astype(int) + (x[:, 1] > 0.5).astype(int)
     return x, y
+
+
+def classifier_metadata(framework: str, **fields: Any) -> ModelMetadata:
+    """The metadata of a classifier of :func:`dataset`: FEATURES in, LABELS out as ``answer``.
+
+    ``fields`` are the framework's own fields (metrics, the network spec).
+    """
+    return ModelMetadata(
+        framework=framework,
+        task="classification",
+        feature_names=FEATURES,
+        target="answer",
+        classes=LABELS,
+        **fields,
+    )
 
 
 def train_sklearn(model_dir: Path) -> ModelMetadata:
@@ -52,13 +68,8 @@ def train_xgboost(model_dir: Path) -> ModelMetadata:
 
     x, y = dataset()
     model = xgboost.XGBClassifier(n_estimators=8, max_depth=3, n_jobs=1).fit(x, y)
-    metadata = ModelMetadata(
-        framework="xgboost",
-        task="classification",
-        feature_names=FEATURES,
-        target="answer",
-        classes=LABELS,
-        metrics={"accuracy": float((model.predict(x) == y).mean())},
+    metadata = classifier_metadata(
+        "xgboost", metrics={"accuracy": float((model.predict(x) == y).mean())}
     )
     return save_model(model_dir, model, metadata)
 
@@ -80,14 +91,7 @@ def train_pytorch(model_dir: Path) -> ModelMetadata:
         with torch.no_grad():
             for parameter in net.parameters():
                 parameter -= 0.2 * parameter.grad
-    metadata = ModelMetadata(
-        framework="pytorch",
-        task="classification",
-        feature_names=FEATURES,
-        target="answer",
-        classes=LABELS,
-        network=net.network_spec(),
-    )
+    metadata = classifier_metadata("pytorch", network=net.network_spec())
     return save_model(model_dir, net.eval(), metadata)
 
 

@@ -3,28 +3,14 @@
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[3]
-DOCKERFILE = ROOT / "docker" / "serving.Dockerfile"
-
-
-def instructions() -> list[tuple[str, str]]:
-    """(INSTRUCTION, arguments) pairs, continuation lines joined, comments dropped."""
-    text = re.sub(r"\\\n", " ", DOCKERFILE.read_text())
-    found = []
-    for line in text.splitlines():
-        stripped = line.strip()
-        if stripped and not stripped.startswith("#"):
-            keyword, _, arguments = stripped.partition(" ")
-            found.append((keyword.upper(), arguments.strip()))
-    return found
+from tests.dockerfiles import instructions
 
 
 def arguments_of(keyword: str) -> list[str]:
-    return [arguments for found, arguments in instructions() if found == keyword]
+    return [arguments for found, arguments in instructions("serving") if found == keyword]
 
 
 def test_base_image_is_python_slim_pinned_to_a_version() -> None:

@@ -7,7 +7,9 @@ from pathlib import Path
 
 import numpy as np
 
+from workloads.monitoring import contract
 from workloads.monitoring.baseline import Baseline, build_baseline
+from workloads.monitoring.cli import main
 
 #: The features of the sample endpoint, in the order CSV requests list them.
 FEATURES = ("amount", "items", "channel")
@@ -92,3 +94,42 @@ def write_capture(folder: Path, lines: list[str], name: str = "capture.jsonl") -
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return path
+
+
+def stage_window(folder: Path, lines: list[str]) -> Path:
+    """A window staged as select-window leaves it in ``folder``: the capture lines and window.json.
+
+    The window is endpoint ``mlp-dev-shop``'s hour from 10:00 to 11:00 UTC on 2026-11-22.
+    """
+    write_capture(folder / "capture", lines)
+    (folder / contract.WINDOW_FILE).write_text(
+        json.dumps(
+            {
+                "endpoint": "mlp-dev-shop",
+                "start": "2026-11-22T10:00:00+00:00",
+                "end": "2026-11-22T11:00:00+00:00",
+            }
+        )
+    )
+    return folder
+
+
+def run_check(baseline: Path, capture: Path, out: Path, *extra: str) -> int:
+    """Run ``ml-platform-monitor check`` on a capture folder for endpoint ``e``; its exit status.
+
+    ``extra`` are further options (``--fail-on-drift``, bounds, window times).
+    """
+    return main(
+        [
+            "check",
+            "--baseline",
+            str(baseline),
+            "--capture",
+            str(capture),
+            "--endpoint",
+            "e",
+            "--out",
+            str(out),
+            *extra,
+        ]
+    )

@@ -9,7 +9,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.workloads.monitoring.samples import training_table, window_lines, write_capture
+from tests.workloads.monitoring.samples import (
+    run_check,
+    stage_window,
+    training_table,
+    window_lines,
+    write_capture,
+)
 from workloads.monitoring import contract
 from workloads.monitoring.cli import EXIT_DRIFT, main
 
@@ -57,17 +63,7 @@ def test_check_of_a_staged_window_writes_results_and_exits_0_even_on_drift(
     baseline_folder: Path, tmp_path: Path, capsys
 ) -> None:
     # given a window staged as select-window leaves it, with amount shifted
-    window = tmp_path / "window"
-    write_capture(window / "capture", window_lines(500, shift=30.0))
-    (window / contract.WINDOW_FILE).write_text(
-        json.dumps(
-            {
-                "endpoint": "mlp-dev-shop",
-                "start": "2026-11-22T10:00:00+00:00",
-                "end": "2026-11-22T11:00:00+00:00",
-            }
-        )
-    )
+    window = stage_window(tmp_path / "window", window_lines(500, shift=30.0))
     out = tmp_path / "results"
     # when
     status = main(
@@ -98,20 +94,7 @@ def test_fail_on_drift_exits_3(baseline_folder: Path, tmp_path: Path) -> None:
     # given a capture folder with drift
     write_capture(tmp_path / "capture", window_lines(300, shift=30.0))
     # when
-    status = main(
-        [
-            "check",
-            "--baseline",
-            str(baseline_folder),
-            "--capture",
-            str(tmp_path / "capture"),
-            "--endpoint",
-            "e",
-            "--out",
-            str(tmp_path / "o"),
-            "--fail-on-drift",
-        ]
-    )
+    status = run_check(baseline_folder, tmp_path / "capture", tmp_path / "o", "--fail-on-drift")
     # then
     assert status == EXIT_DRIFT
 
@@ -122,19 +105,7 @@ def test_an_empty_window_succeeds_with_a_clear_message(
     # given an empty capture folder
     (tmp_path / "capture").mkdir()
     # when
-    status = main(
-        [
-            "check",
-            "--baseline",
-            str(baseline_folder),
-            "--capture",
-            str(tmp_path / "capture"),
-            "--endpoint",
-            "e",
-            "--out",
-            str(tmp_path / "o"),
-        ]
-    )
+    status = run_check(baseline_folder, tmp_path / "capture", tmp_path / "o")
     # then
     assert status == 0
     assert "e: empty: no captured requests in this window: nothing to compare" in (

@@ -15,6 +15,7 @@ import pytest
 from tests.workloads.monitoring.samples import (
     FEATURES,
     capture_line,
+    run_check,
     sample_baseline,
     window_lines,
     write_capture,
@@ -268,23 +269,6 @@ def baseline_folder(tmp_path: Path) -> Path:
     folder = tmp_path / "baseline"
     write_baseline(sample_baseline(1_000), folder)
     return folder
-
-
-def run_check(baseline: Path, capture: Path, out: Path, *extra: str) -> int:
-    return main(
-        [
-            "check",
-            "--baseline",
-            str(baseline),
-            "--capture",
-            str(capture),
-            "--endpoint",
-            "e",
-            "--out",
-            str(out),
-            *extra,
-        ]
-    )
 
 
 def test_the_check_command_takes_the_bounds_as_options(

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
 from pathlib import Path
 
 from components.shared.code_archive import build_monitoring_archive
-from tests.workloads.monitoring.samples import sample_baseline, window_lines, write_capture
+from tests.workloads.monitoring.samples import sample_baseline, stage_window, window_lines
 from workloads.monitoring import contract
 from workloads.monitoring.baseline import write_baseline
 
@@ -34,17 +33,7 @@ def test_the_check_step_runs_from_the_code_zip(tmp_path: Path) -> None:
     # given the code zip the layer uploads, a baseline and a staged window, as the job sees them
     archive = build_monitoring_archive(ROOT, tmp_path / "code").path
     write_baseline(sample_baseline(), tmp_path / "baseline")
-    window = tmp_path / "window"
-    write_capture(window / "capture", window_lines(400, shift=25.0))
-    (window / contract.WINDOW_FILE).write_text(
-        json.dumps(
-            {
-                "endpoint": "mlp-dev-shop",
-                "start": "2026-11-22T10:00:00+00:00",
-                "end": "2026-11-22T11:00:00+00:00",
-            }
-        )
-    )
+    window = stage_window(tmp_path / "window", window_lines(400, shift=25.0))
     # when the pipeline's CheckDrift command runs
     result = run_from_zip(
         archive,

@@ -18,6 +18,32 @@ def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, Any, str]:
     return status, json.loads(out) if out else None, err
 
 
+def register(capsys: pytest.CaptureFixture[str], *extra: str) -> tuple[int, Any, str]:
+    """``register`` the scorer's model (CSV in and out) in group scorer-models, as :func:`run`.
+
+    ``extra`` are further options (approval status, group creation, metadata).
+    """
+    return run(
+        capsys, "register", "--group", "scorer-models", "--image", IMAGE,
+        "--model-data", "s3://models/scorer/model.tar.gz", "--content-type", "text/csv",
+        "--response-type", "text/csv", *extra,
+    )  # fmt: skip
+
+
+def batch_transform(
+    capsys: pytest.CaptureFixture[str], input_uri: str, *extra: str
+) -> tuple[int, Any, str]:
+    """``batch-transform`` with model scorer from ``input_uri`` to s3://data/out/, as :func:`run`.
+
+    Output and volume encrypted with the test key, on ml.m5.large; ``extra`` are further options.
+    """
+    return run(
+        capsys, "batch-transform", "--model", "scorer", "--input", input_uri,
+        "--output", "s3://data/out/", "--kms-key", KMS_KEY, "--instance-type", "ml.m5.large",
+        *extra,
+    )  # fmt: skip
+
+
 def test_promote_prints_the_shift(
     capsys: pytest.CaptureFixture[str], sagemaker: Any, endpoint: str
 ) -> None:
@@ -170,12 +196,9 @@ def test_register_prints_the_package_arn(
 ) -> None:
     # given no group yet
     # when
-    status, output, _ = run(
-        capsys, "register", "--group", "scorer-models", "--image", IMAGE,
-        "--model-data", "s3://models/scorer/model.tar.gz", "--content-type", "text/csv",
-        "--response-type", "text/csv", "--approval-status", "Approved", "--create-group",
-        "--metadata", "git_commit=abc123",
-    )  # fmt: skip
+    status, output, _ = register(
+        capsys, "--approval-status", "Approved", "--create-group", "--metadata", "git_commit=abc123"
+    )
     # then
     assert status == 0
     assert output == {
@@ -188,11 +211,7 @@ def test_register_prints_the_package_arn(
 
 def test_register_without_a_group_exits_1(capsys: pytest.CaptureFixture[str], aws: None) -> None:
     # given no group / when
-    status, _, err = run(
-        capsys, "register", "--group", "scorer-models", "--image", IMAGE,
-        "--model-data", "s3://models/scorer/model.tar.gz", "--content-type", "text/csv",
-        "--response-type", "text/csv",
-    )  # fmt: skip
+    status, _, err = register(capsys)
     # then
     assert status == 1
     assert err.startswith(
@@ -206,11 +225,7 @@ def test_batch_transform_prints_the_job_name(
     # given a model
     create_model(sagemaker)
     # when
-    status, output, _ = run(
-        capsys, "batch-transform", "--model", "scorer", "--input", "s3://data/in/",
-        "--output", "s3://data/out/", "--kms-key", KMS_KEY, "--instance-type", "ml.m5.large",
-        "--job-name", "scoring-1",
-    )  # fmt: skip
+    status, output, _ = batch_transform(capsys, "s3://data/in/", "--job-name", "scoring-1")
     # then
     assert status == 0
     assert output == {"transform_job_name": "scoring-1", "model_name": "scorer"}
@@ -225,10 +240,7 @@ def test_batch_transform_refuses_a_local_path(
     # given a model
     create_model(sagemaker)
     # when
-    status, _, err = run(
-        capsys, "batch-transform", "--model", "scorer", "--input", "./data",
-        "--output", "s3://data/out/", "--kms-key", KMS_KEY, "--instance-type", "ml.m5.large",
-    )  # fmt: skip
+    status, _, err = batch_transform(capsys, "./data")
     # then
     assert status == 1
     assert (

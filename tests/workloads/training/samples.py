@@ -12,6 +12,9 @@ import pytest
 from threadpoolctl import threadpool_limits
 
 from workloads.training.data import TabularData
+from workloads.training.outcome import TrainingContext
+from workloads.training.reporting import MetricReporter
+from workloads.training.spot import StopRequest
 
 
 @pytest.fixture(autouse=True)
@@ -84,6 +87,26 @@ def report_lines(text: str) -> list[dict[str, float]]:
             except ValueError:
                 continue
     return found
+
+
+def reporting_context(
+    objective: str = "valid_loss", stop: StopRequest | None = None, **options: Path | None
+) -> tuple[TrainingContext, io.StringIO]:
+    """A quiet training context whose metric lines go to the string stream returned beside it.
+
+    No progress bar; ``stop`` is the stop request (e.g. :class:`StopAfter`) and ``options`` are
+    further context fields (``output_dir``, ``checkpoint_dir``). Read the metrics back with
+    ``report_lines(stream.getvalue())``.
+    """
+    stream = io.StringIO()
+    context = TrainingContext(
+        objective=objective,
+        reporter=MetricReporter(stream),
+        stop=stop,
+        show_progress=False,
+        **options,  # type: ignore[arg-type]
+    )
+    return context, stream
 
 
 class StopAfter:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import json
 import math
 from pathlib import Path
@@ -15,25 +14,17 @@ from tests.workloads.training.samples import (  # noqa: F401  (one_thread: an au
     make_data,
     one_thread,
     report_lines,
+    reporting_context,
 )
 from workloads.training import automl
 from workloads.training.automl import AutoMLParams, run_automl
 from workloads.training.evaluation import evaluate
-from workloads.training.outcome import TrainingContext
-from workloads.training.reporting import MetricReporter
 
 FAST = ("linear", "xgboost", "hist_gradient_boosting")
 
 
 def search(tmp_path: Path, params: AutoMLParams, data=None, objective="valid_loss", stop=None):  # type: ignore[no-untyped-def]
-    stream = io.StringIO()
-    context = TrainingContext(
-        objective=objective,
-        reporter=MetricReporter(stream),
-        stop=stop,
-        show_progress=False,
-        output_dir=tmp_path,
-    )
+    context, stream = reporting_context(objective, stop, output_dir=tmp_path)
     result = run_automl(data or make_data(noise=1.0), params, context)
     record = json.loads((tmp_path / "trials.json").read_text())
     return result, record, report_lines(stream.getvalue())

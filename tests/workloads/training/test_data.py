@@ -91,19 +91,11 @@ def test_labels_of_any_type_become_sorted_class_indices(tmp_path: Path) -> None:
 
 def test_numeric_and_boolean_labels_keep_their_python_type(tmp_path: Path) -> None:
     """Given integer and boolean labels, then classes are plain ints and bools, sorted."""
-    ints = prepare(
-        frame("a,y\n1,5\n2,-1\n3,5\n4,-1\n", tmp_path),
-        None,
-        target="y",
-        task="classification",
-        validation_fraction=0.5,
-    )
-    bools = prepare(
-        frame("a,y\n1,true\n2,false\n3,true\n4,false\n", tmp_path),
-        None,
-        target="y",
-        task="classification",
-        validation_fraction=0.5,
+    ints, bools = (
+        prepare(
+            frame(text, tmp_path), None, target="y", task="classification", validation_fraction=0.5
+        )
+        for text in ("a,y\n1,5\n2,-1\n3,5\n4,-1\n", "a,y\n1,true\n2,false\n3,true\n4,false\n")
     )
     assert ints.classes == (-1, 5) and all(type(c) is int for c in ints.classes)
     assert bools.classes == (False, True)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import io
-
 import numpy as np
 import pytest
 
@@ -12,19 +10,15 @@ from tests.workloads.training.samples import (  # noqa: F401  (one_thread: an au
     make_data,
     one_thread,
     report_lines,
+    reporting_context,
 )
 from workloads.training.data import DataError
 from workloads.training.evaluation import evaluate
-from workloads.training.outcome import TrainingContext
-from workloads.training.reporting import MetricReporter
 from workloads.training.sklearn_trainer import SklearnParams, train_sklearn
 
 
 def run(data, params, objective="valid_loss", stop=None):  # type: ignore[no-untyped-def]
-    stream = io.StringIO()
-    context = TrainingContext(
-        objective=objective, reporter=MetricReporter(stream), stop=stop, show_progress=False
-    )
+    context, stream = reporting_context(objective, stop)
     return train_sklearn(data, params, context), report_lines(stream.getvalue())
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import logging
 from pathlib import Path
 
@@ -14,25 +13,17 @@ from tests.workloads.training.samples import (  # noqa: F401  (one_thread: an au
     make_data,
     one_thread,
     report_lines,
+    reporting_context,
 )
 from workloads.training.checkpoints import CheckpointStore
 from workloads.training.evaluation import evaluate
-from workloads.training.outcome import TrainingContext
-from workloads.training.reporting import MetricReporter
 from workloads.training.xgboost_trainer import XGBoostParams, train_xgboost
 
 PARAMS = XGBoostParams(num_round=40, learning_rate=0.3, max_depth=3, nthread=1)
 
 
 def run(data, params=PARAMS, objective="valid_loss", stop=None, checkpoint_dir=None):  # type: ignore[no-untyped-def]
-    stream = io.StringIO()
-    context = TrainingContext(
-        objective=objective,
-        reporter=MetricReporter(stream),
-        stop=stop,
-        checkpoint_dir=checkpoint_dir,
-        show_progress=False,
-    )
+    context, stream = reporting_context(objective, stop, checkpoint_dir=checkpoint_dir)
     return train_xgboost(data, params, context), report_lines(stream.getvalue())
 
 

@@ -586,11 +586,12 @@ class MlflowServer(pulumi.ComponentResource):
             opts=cluster.options(self),
         )
         # Only the tracking server may reach the database.
-        network_policies.allow_ingress(
+        network_policies.allow(
             db_name,
+            direction="ingress",
             namespace=args.namespace,
             pod_labels=labels,
-            sources=[
+            peers=[
                 network_policies.Peer(
                     pod_selector=k8s.meta.v1.LabelSelectorArgs(
                         match_labels={"app.kubernetes.io/instance": name}

@@ -33,11 +33,12 @@ def build_namespaces() -> list[RecordedResource]:
             PlatformNamespacesArgs(environment="dev", vpc_cidr="10.20.0.0/16", s3_cidrs=S3_CIDRS),
             cluster,
         )
-        network_policies.allow_ingress(
+        network_policies.allow(
             "allow-knative-to-predictors",
+            direction="ingress",
             namespace=namespaces.names["serving"],
             pod_labels=None,
-            sources=[network_policies.pods_in("knative-serving")],
+            peers=[network_policies.pods_in("knative-serving")],
             ports=[8012],
             opts=cluster.options(namespaces),
         )

@@ -97,24 +97,24 @@ def allow_aws_apis_and_peers(
     in and out among the group's own members (peers pick their ports at run time); nothing else.
     """
     rules = pulumi.ResourceOptions(parent=security_group)
-    allow_tcp_port(
-        aws.vpc.SecurityGroupEgressRule,
-        f"{prefix}-endpoints-out",
-        security_group_id=security_group.id,
-        port=HTTPS,
-        description="HTTPS to the interface endpoints",
-        opts=rules,
-        referenced_security_group_id=endpoint_security_group_id,
-    )
-    allow_tcp_port(
-        aws.vpc.SecurityGroupEgressRule,
-        f"{prefix}-s3-out",
-        security_group_id=security_group.id,
-        port=HTTPS,
-        description="HTTPS to S3 through the gateway endpoint",
-        opts=rules,
-        prefix_list_id=s3_prefix_list_id,
-    )
+    # HTTPS out, by target: the interface endpoints' group, and S3's prefix list.
+    https_targets: dict[str, tuple[str, dict[str, pulumi.Input[str]]]] = {
+        "endpoints": (
+            "HTTPS to the interface endpoints",
+            {"referenced_security_group_id": endpoint_security_group_id},
+        ),
+        "s3": ("HTTPS to S3 through the gateway endpoint", {"prefix_list_id": s3_prefix_list_id}),
+    }
+    for target, (description, peer) in https_targets.items():
+        allow_tcp_port(
+            aws.vpc.SecurityGroupEgressRule,
+            f"{prefix}-{target}-out",
+            security_group_id=security_group.id,
+            port=HTTPS,
+            description=description,
+            opts=rules,
+            **peer,
+        )
     for direction, rule_type in (
         ("in", aws.vpc.SecurityGroupIngressRule),
         ("out", aws.vpc.SecurityGroupEgressRule),

@@ -44,6 +44,7 @@ from components.kubernetes.pod_security import (
     container_security_context,
     gpu_node_selector,
     gpu_tolerations,
+    image_tag_problems,
     pinned_image,
     resource_requirements,
     scratch_mount,
@@ -128,10 +129,7 @@ def validate(args: KServeEndpointArgs) -> None:
             f"max_replicas: {endpoint.max_replicas} is below min_replicas "
             f"({endpoint.min_replicas}) or 1"
         )
-    try:
-        pinned_image(args.image_repository, endpoint.image.tag)
-    except ValueError as error:
-        problems.append(f"image_tag: {error}")
+    problems += image_tag_problems(args.image_repository, endpoint.image.tag)
     if problems:
         raise ValueError(f"Invalid KServe endpoint {endpoint.name}: " + "; ".join(problems))
 

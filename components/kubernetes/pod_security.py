@@ -49,6 +49,18 @@ def pinned_image(repository: pulumi.Input[str], tag: str) -> pulumi.Input[str]:
     return pulumi.Output.concat(repository, separator, tag)
 
 
+def image_tag_problems(repository: pulumi.Input[str], tag: str) -> list[str]:
+    """What is wrong with ``tag`` (see :func:`pinned_image`), as a component's validation lists it.
+
+    Empty when the tag is pinned; else one ``image_tag: ...`` entry.
+    """
+    try:
+        pinned_image(repository, tag)
+    except ValueError as error:
+        return [f"image_tag: {error}"]
+    return []
+
+
 def is_pinned(image: str) -> bool:
     """Whether an image reference carries a digest or a tag other than ``latest``."""
     if "@sha256:" in image:

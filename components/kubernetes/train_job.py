@@ -45,6 +45,7 @@ from components.kubernetes.pod_security import (
     container_security_context,
     gpu_node_selector,
     gpu_tolerations,
+    image_tag_problems,
     pinned_image,
     pod_security_context,
     resource_requirements,
@@ -155,10 +156,7 @@ def validate(args: KubernetesTrainJobArgs) -> None:
             f"algorithm: {job.algorithm} trains in one process, not {job.world_size} "
             "(only pytorch trains distributed)"
         )
-    try:
-        pinned_image(args.image_repository, job.image.tag)
-    except ValueError as error:
-        problems.append(f"image_tag: {error}")
+    problems += image_tag_problems(args.image_repository, job.image.tag)
     if problems:
         raise ValueError(f"Invalid training job {job.name}: " + "; ".join(problems))
 

@@ -40,13 +40,13 @@ import pulumi_kubernetes as k8s
 
 from components.kubernetes.cluster_access import ClusterAccess
 from components.kubernetes.pod_security import (
-    SCRATCH_PATH,
     container_security_context,
     gpu_node_selector,
     gpu_tolerations,
     image_tag_problems,
     pinned_image,
     resource_requirements,
+    scratch_environment,
     scratch_mount,
     scratch_volume,
 )
@@ -171,9 +171,7 @@ def predictor_container(args: KServeEndpointArgs) -> k8s.core.v1.ContainerArgs:
         env=[
             k8s.core.v1.EnvVarArgs(name=STORAGE_URI_ENV, value=args.model_uri),
             k8s.core.v1.EnvVarArgs(name=contract.MODEL_DIR_ENV, value=MODEL_MOUNT_PATH),
-            # The root filesystem is read-only: anything that wants a home or a cache gets /tmp.
-            k8s.core.v1.EnvVarArgs(name="HOME", value=SCRATCH_PATH),
-            k8s.core.v1.EnvVarArgs(name="XDG_CACHE_HOME", value=f"{SCRATCH_PATH}/.cache"),
+            *scratch_environment(),
         ],
         ports=[k8s.core.v1.ContainerPortArgs(container_port=SERVER_PORT, protocol="TCP")],
         # /ping is 200 only once the model is loaded: no traffic before that.

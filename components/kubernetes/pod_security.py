@@ -122,6 +122,17 @@ def scratch_mount(name: str = "scratch", path: str = SCRATCH_PATH) -> k8s.core.v
     return k8s.core.v1.VolumeMountArgs(name=name, mount_path=path)
 
 
+def scratch_environment() -> list[k8s.core.v1.EnvVarArgs]:
+    """``HOME`` and ``XDG_CACHE_HOME`` in the scratch mount (``/tmp``).
+
+    The root filesystem is read-only: anything that wants a home or a cache gets scratch.
+    """
+    return [
+        k8s.core.v1.EnvVarArgs(name="HOME", value=SCRATCH_PATH),
+        k8s.core.v1.EnvVarArgs(name="XDG_CACHE_HOME", value=f"{SCRATCH_PATH}/.cache"),
+    ]
+
+
 def resource_requirements(
     cpu: str, memory: str, cpu_limit: str | None = None, gpus: int = 0
 ) -> k8s.core.v1.ResourceRequirementsArgs:

@@ -24,6 +24,7 @@ from components.shared.retention import DataRetention
 from components.shared.vpc_endpoints import (
     HTTPS,
     allow_aws_apis_and_peers,
+    allow_tcp_port,
     interface_endpoints,
 )
 
@@ -200,15 +201,14 @@ def _service_endpoints(
         description="Interface endpoints: HTTPS from inside the VPC only",
         opts=child,
     )
-    aws.vpc.SecurityGroupIngressRule(
+    allow_tcp_port(
+        aws.vpc.SecurityGroupIngressRule,
         f"{name}-endpoints-https-in",
         security_group_id=endpoint_sg.id,
+        port=HTTPS,
         description="HTTPS from the VPC",
-        ip_protocol="tcp",
-        from_port=HTTPS,
-        to_port=HTTPS,
-        cidr_ipv4=spec.cidr,
         opts=pulumi.ResourceOptions(parent=endpoint_sg),
+        cidr_ipv4=spec.cidr,
     )
     interface_endpoints(
         name,

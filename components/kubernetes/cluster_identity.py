@@ -14,7 +14,7 @@ the tree reads them under), so their URNs are the ones the single constructor ga
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -50,6 +50,27 @@ class ReadyRole:
     """The role."""
     policies: list[pulumi.Resource]
     """Its attachments and inline policies: what users of the role depend on."""
+
+    def add_key_policy(
+        self,
+        name: str,
+        kms_key_arn: pulumi.Input[str],
+        statements: Callable[[str], Sequence[iam_policies.Statement]],
+    ) -> None:
+        """Give the role the inline policy ``name``: ``statements`` about the platform key.
+
+        The policy joins :attr:`policies`, so whatever uses the role waits for it.
+        """
+        self.policies.append(
+            aws.iam.RolePolicy(
+                name,
+                role=self.role.id,
+                policy=pulumi.Output.from_input(kms_key_arn).apply(
+                    lambda key: iam_policies.policy_json(*statements(key))
+                ),
+                opts=pulumi.ResourceOptions(parent=self.role),
+            )
+        )
 
 
 @dataclass(frozen=True)
@@ -162,15 +183,10 @@ def cluster_role(prefix: str, args: EksClusterArgs, parent: pulumi.Resource) -> 
         args.platform.partition,
         parent,
     )
-    ready.policies.append(
-        aws.iam.RolePolicy(
-            f"{prefix}-cluster-secrets-key",
-            role=ready.role.id,
-            policy=pulumi.Output.from_input(args.platform.kms_key_arn).apply(
-                lambda key: iam_policies.policy_json(secrets_key_statement(key))
-            ),
-            opts=pulumi.ResourceOptions(parent=ready.role),
-        )
+    ready.add_key_policy(
+        f"{prefix}-cluster-secrets-key",
+        args.platform.kms_key_arn,
+        lambda key: [secrets_key_statement(key)],
     )
     return ready
 
@@ -288,14 +304,5 @@ def ebs_csi_role(
         issuer,
         parent,
     )
-    ready.policies.append(
-        aws.iam.RolePolicy(
-            f"{prefix}-ebs-csi-key",
-            role=ready.role.id,
-            policy=pulumi.Output.from_input(args.platform.kms_key_arn).apply(
-                lambda key: iam_policies.policy_json(*ebs_csi_key_statements(key))
-            ),
-            opts=pulumi.ResourceOptions(parent=ready.role),
-        )
-    )
+    ready.add_key_policy(f"{prefix}-ebs-csi-key", args.platform.kms_key_arn, ebs_csi_key_statements)
     return ready

@@ -22,7 +22,7 @@ import pulumi_kubernetes as k8s
 
 from components.kubernetes.cluster_identity import ReadyRole
 from components.kubernetes.kubernetes_provider import eks_kubeconfig, kubernetes_provider
-from components.shared.vpc_endpoints import interface_endpoints
+from components.shared.vpc_endpoints import HTTPS, allow_tcp_port, interface_endpoints
 
 if TYPE_CHECKING:
     # eks_cluster imports this module; its args are only a type here.
@@ -34,8 +34,6 @@ CLUSTER_LOG_TYPES = ("api", "audit", "authenticator", "controllerManager", "sche
 #: Interface endpoints nodes of a private cluster need that the data layer does not add
 #: (https://docs.aws.amazon.com/eks/latest/userguide/private-clusters.html).
 EKS_ENDPOINT_SERVICES = ("ec2", "eks", "eks-auth", "elasticloadbalancing")
-
-_HTTPS = 443
 
 
 def cluster_log_group_name(cluster_name: str) -> str:
@@ -91,15 +89,14 @@ def private_api_access(
 ) -> None:
     """The VPC may reach the private API on 443; the nodes reach the AWS APIs they need."""
     # Private API access from inside the VPC (nodes, VPN or bastions routed into it).
-    aws.vpc.SecurityGroupIngressRule(
+    allow_tcp_port(
+        aws.vpc.SecurityGroupIngressRule,
         f"{prefix}-api-from-vpc",
         security_group_id=cluster.vpc_config.apply(lambda config: config.cluster_security_group_id),
+        port=HTTPS,
         description="Kubernetes API over HTTPS from the VPC",
-        ip_protocol="tcp",
-        from_port=_HTTPS,
-        to_port=_HTTPS,
-        cidr_ipv4=args.platform.vpc_cidr,
         opts=pulumi.ResourceOptions(parent=cluster),
+        cidr_ipv4=args.platform.vpc_cidr,
     )
     interface_endpoints(
         prefix,

@@ -40,12 +40,13 @@ import pulumi_kubernetes as k8s
 
 from components.kubernetes.cluster_access import ClusterAccess
 from components.kubernetes.pod_security import (
-    SCRATCH_PATH,
     container_security_context,
     gpu_node_selector,
     gpu_tolerations,
+    image_tag_problems,
     pinned_image,
     resource_requirements,
+    scratch_environment,
     scratch_mount,
     scratch_volume,
 )
@@ -128,10 +129,7 @@ def validate(args: KServeEndpointArgs) -> None:
             f"max_replicas: {endpoint.max_replicas} is below min_replicas "
             f"({endpoint.min_replicas}) or 1"
         )
-    try:
-        pinned_image(args.image_repository, endpoint.image.tag)
-    except ValueError as error:
-        problems.append(f"image_tag: {error}")
+    problems += image_tag_problems(args.image_repository, endpoint.image.tag)
     if problems:
         raise ValueError(f"Invalid KServe endpoint {endpoint.name}: " + "; ".join(problems))
 
@@ -173,9 +171,7 @@ def predictor_container(args: KServeEndpointArgs) -> k8s.core.v1.ContainerArgs:
         env=[
             k8s.core.v1.EnvVarArgs(name=STORAGE_URI_ENV, value=args.model_uri),
             k8s.core.v1.EnvVarArgs(name=contract.MODEL_DIR_ENV, value=MODEL_MOUNT_PATH),
-            # The root filesystem is read-only: anything that wants a home or a cache gets /tmp.
-            k8s.core.v1.EnvVarArgs(name="HOME", value=SCRATCH_PATH),
-            k8s.core.v1.EnvVarArgs(name="XDG_CACHE_HOME", value=f"{SCRATCH_PATH}/.cache"),
+            *scratch_environment(),
         ],
         ports=[k8s.core.v1.ContainerPortArgs(container_port=SERVER_PORT, protocol="TCP")],
         # /ping is 200 only once the model is loaded: no traffic before that.

@@ -341,30 +341,28 @@ class JupyterHub(pulumi.ComponentResource):
         values = pulumi.Output.all(args.tracking_uri, args.vpc_cidr).apply(
             lambda v: chart_values(args, v[0], v[1])
         )
+        # The same chart, version, namespace and values, whichever way it is installed.
+        chart: dict[str, Any] = {
+            "chart": CHART_NAME,
+            "version": args.chart_version,
+            "namespace": args.namespace,
+            "values": values,
+            "opts": cluster.options(self),
+        }
         if cluster.rendering:
             # helm.v3.Release cannot render to a folder (pulumi-kubernetes #1716).
             self.chart: pulumi.Resource = k8s.helm.v4.Chart(
-                name,
-                chart=CHART_NAME,
-                version=args.chart_version,
-                repository_opts=k8s.helm.v4.RepositoryOptsArgs(repo=CHART_REPOSITORY),
-                namespace=args.namespace,
-                values=values,
-                opts=cluster.options(self),
+                name, repository_opts=k8s.helm.v4.RepositoryOptsArgs(repo=CHART_REPOSITORY), **chart
             )
         else:
             self.chart = k8s.helm.v3.Release(
                 name,
-                chart=CHART_NAME,
-                version=args.chart_version,
                 repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo=CHART_REPOSITORY),
-                namespace=args.namespace,
-                values=values,
                 # A failed install or upgrade rolls back and removes what it created.
                 atomic=True,
                 cleanup_on_fail=True,
                 timeout=900,
-                opts=cluster.options(self),
+                **chart,
             )
         self.proxy_service_name = "proxy-public"
         self.register_outputs({"proxy_service_name": self.proxy_service_name})

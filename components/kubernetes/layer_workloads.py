@@ -58,11 +58,12 @@ def workload_policies(
 ) -> None:
     """Predictors reached by Knative; a training job's workers reaching each other."""
     if spec.endpoints:
-        network_policies.allow_ingress(
+        network_policies.allow(
             f"{names['serving']}/allow-knative-to-predictors",
+            direction="ingress",
             namespace=names["serving"],
             pod_labels=None,
-            sources=[
+            peers=[
                 network_policies.pods_in(KNATIVE_SERVING_NAMESPACE),
                 network_policies.pods_in(KOURIER_NAMESPACE),
             ],
@@ -85,11 +86,12 @@ def tracking_policies(
 ) -> None:
     """MLflow reached from training and notebooks; MLflow reaching its database."""
     tracking = names["tracking"]
-    network_policies.allow_ingress(
+    network_policies.allow(
         f"{tracking}/allow-clients-to-mlflow",
+        direction="ingress",
         namespace=tracking,
         pod_labels=mlflow.pod_labels,
-        sources=[
+        peers=[
             network_policies.pods_in(names["training"]),
             network_policies.pods_in(names["notebooks"]),
         ],
@@ -101,11 +103,12 @@ def tracking_policies(
         if mlflow.database_pod_labels
         else network_policies.cidr(vpc_cidr)  # RDS, in the VPC's subnets
     )
-    network_policies.allow_egress(
+    network_policies.allow(
         f"{tracking}/allow-mlflow-to-database",
+        direction="egress",
         namespace=tracking,
         pod_labels=mlflow.pod_labels,
-        destinations=[database],
+        peers=[database],
         ports=[POSTGRES_PORT],
         opts=opts,
     )

@@ -46,6 +46,7 @@ from components.kubernetes.service_account_role import ServiceAccountRole, Servi
 from components.kubernetes.spec import KubernetesMlflowConfig
 from components.shared import iam_policies
 from components.shared.retention import DataRetention
+from components.shared.vpc_endpoints import allow_tcp_port
 
 #: Where the tracking server listens (MLflow's default port).
 MLFLOW_PORT = 5000
@@ -488,15 +489,14 @@ class MlflowServer(pulumi.ComponentResource):
             vpc_id=args.vpc_id,
             opts=child,
         )
-        aws.vpc.SecurityGroupIngressRule(
+        allow_tcp_port(
+            aws.vpc.SecurityGroupIngressRule,
             f"{name}-database-postgres",
             security_group_id=security_group.id,
+            port=POSTGRES_PORT,
             description="PostgreSQL from inside the VPC",
-            ip_protocol="tcp",
-            from_port=POSTGRES_PORT,
-            to_port=POSTGRES_PORT,
-            cidr_ipv4=args.vpc_cidr,
             opts=pulumi.ResourceOptions(parent=security_group),
+            cidr_ipv4=args.vpc_cidr,
         )
         parameters = aws.rds.ParameterGroup(
             f"{name}-database",
@@ -586,11 +586,12 @@ class MlflowServer(pulumi.ComponentResource):
             opts=cluster.options(self),
         )
         # Only the tracking server may reach the database.
-        network_policies.allow_ingress(
+        network_policies.allow(
             db_name,
+            direction="ingress",
             namespace=args.namespace,
             pod_labels=labels,
-            sources=[
+            peers=[
                 network_policies.Peer(
                     pod_selector=k8s.meta.v1.LabelSelectorArgs(
                         match_labels={"app.kubernetes.io/instance": name}

@@ -119,52 +119,55 @@ class PlatformNamespaces(pulumi.ComponentResource):
             ),
             opts=opts,
         )
-        k8s.networking.v1.NetworkPolicy(
-            f"{namespace}-allow-dns",
-            metadata=k8s.meta.v1.ObjectMetaArgs(name="allow-dns", namespace=namespace),
-            spec=k8s.networking.v1.NetworkPolicySpecArgs(
-                pod_selector=every_pod,
-                policy_types=["Egress"],
-                egress=[
-                    k8s.networking.v1.NetworkPolicyEgressRuleArgs(
-                        to=[
-                            k8s.networking.v1.NetworkPolicyPeerArgs(
-                                namespace_selector=namespace_selector("kube-system"),
-                                pod_selector=k8s.meta.v1.LabelSelectorArgs(
-                                    match_labels={"k8s-app": "kube-dns"}
-                                ),
-                            )
-                        ],
-                        ports=[
-                            k8s.networking.v1.NetworkPolicyPortArgs(
-                                protocol=protocol, port=_DNS_PORT
-                            )
-                            for protocol in ("UDP", "TCP")
-                        ],
-                    )
-                ],
-            ),
-            opts=opts,
-        )
-        k8s.networking.v1.NetworkPolicy(
-            f"{namespace}-allow-aws-apis",
-            metadata=k8s.meta.v1.ObjectMetaArgs(name="allow-aws-apis", namespace=namespace),
-            spec=k8s.networking.v1.NetworkPolicySpecArgs(
-                pod_selector=every_pod,
-                policy_types=["Egress"],
-                egress=[
-                    k8s.networking.v1.NetworkPolicyEgressRuleArgs(
-                        to=pulumi.Output.from_input(args.s3_cidrs).apply(
-                            lambda cidrs: [
-                                k8s.networking.v1.NetworkPolicyPeerArgs(
-                                    ip_block=k8s.networking.v1.IPBlockArgs(cidr=cidr)
-                                )
-                                for cidr in [args.vpc_cidr, *cidrs]
-                            ]
+        _egress_policy(
+            namespace,
+            "allow-dns",
+            k8s.networking.v1.NetworkPolicyEgressRuleArgs(
+                to=[
+                    k8s.networking.v1.NetworkPolicyPeerArgs(
+                        namespace_selector=namespace_selector("kube-system"),
+                        pod_selector=k8s.meta.v1.LabelSelectorArgs(
+                            match_labels={"k8s-app": "kube-dns"}
                         ),
-                        ports=tcp_ports(_HTTPS_PORT),
                     )
                 ],
+                ports=[
+                    k8s.networking.v1.NetworkPolicyPortArgs(protocol=protocol, port=_DNS_PORT)
+                    for protocol in ("UDP", "TCP")
+                ],
             ),
-            opts=opts,
+            opts,
         )
+        _egress_policy(
+            namespace,
+            "allow-aws-apis",
+            k8s.networking.v1.NetworkPolicyEgressRuleArgs(
+                to=pulumi.Output.from_input(args.s3_cidrs).apply(
+                    lambda cidrs: [
+                        k8s.networking.v1.NetworkPolicyPeerArgs(
+                            ip_block=k8s.networking.v1.IPBlockArgs(cidr=cidr)
+                        )
+                        for cidr in [args.vpc_cidr, *cidrs]
+                    ]
+                ),
+                ports=tcp_ports(_HTTPS_PORT),
+            ),
+            opts,
+        )
+
+
+def _egress_policy(
+    namespace: str,
+    policy: str,
+    rule: k8s.networking.v1.NetworkPolicyEgressRuleArgs,
+    opts: pulumi.ResourceOptions,
+) -> k8s.networking.v1.NetworkPolicy:
+    """The NetworkPolicy ``policy`` of ``namespace``: every pod may send what ``rule`` allows."""
+    return k8s.networking.v1.NetworkPolicy(
+        f"{namespace}-{policy}",
+        metadata=k8s.meta.v1.ObjectMetaArgs(name=policy, namespace=namespace),
+        spec=k8s.networking.v1.NetworkPolicySpecArgs(
+            pod_selector=k8s.meta.v1.LabelSelectorArgs(), policy_types=["Egress"], egress=[rule]
+        ),
+        opts=opts,
+    )

@@ -8,6 +8,7 @@ names alone (``allow-knative-to-predictors``, ``allow-training-to-mlflow`` ...).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import Literal
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -30,50 +31,29 @@ def cidr(block: str) -> Peer:
     return Peer(ip_block=k8s.networking.v1.IPBlockArgs(cidr=block))
 
 
-def allow_ingress(
+def allow(
     name: str,
     *,
+    direction: Literal["ingress", "egress"],
     namespace: pulumi.Input[str],
     pod_labels: Mapping[str, str] | None,
-    sources: Sequence[Peer],
+    peers: Sequence[Peer],
     ports: Sequence[int],
     opts: pulumi.ResourceOptions,
 ) -> k8s.networking.v1.NetworkPolicy:
-    """Let ``sources`` reach the selected pods (all pods without labels) on TCP ``ports``."""
-    return _policy(
-        name,
-        namespace,
-        pod_labels,
-        ingress=[
-            k8s.networking.v1.NetworkPolicyIngressRuleArgs(
-                from_=list(sources), ports=tcp_ports(*ports) or None
-            )
-        ],
-        opts=opts,
-    )
+    """Let the selected pods (all pods without labels) talk to ``peers`` on TCP ``ports``.
 
-
-def allow_egress(
-    name: str,
-    *,
-    namespace: pulumi.Input[str],
-    pod_labels: Mapping[str, str] | None,
-    destinations: Sequence[Peer],
-    ports: Sequence[int],
-    opts: pulumi.ResourceOptions,
-) -> k8s.networking.v1.NetworkPolicy:
-    """Let the selected pods reach ``destinations`` on TCP ``ports`` (any port when empty)."""
-    return _policy(
-        name,
-        namespace,
-        pod_labels,
-        egress=[
-            k8s.networking.v1.NetworkPolicyEgressRuleArgs(
-                to=list(destinations), ports=tcp_ports(*ports) or None
-            )
-        ],
-        opts=opts,
-    )
+    ``direction`` says who starts: ``"ingress"``, the peers reach the pods; ``"egress"``, the
+    pods reach the peers. Empty ``ports`` allow any port.
+    """
+    rule_ports = tcp_ports(*ports) or None
+    if direction == "ingress":
+        ingress = k8s.networking.v1.NetworkPolicyIngressRuleArgs(
+            from_=list(peers), ports=rule_ports
+        )
+        return _policy(name, namespace, pod_labels, ingress=[ingress], opts=opts)
+    egress = k8s.networking.v1.NetworkPolicyEgressRuleArgs(to=list(peers), ports=rule_ports)
+    return _policy(name, namespace, pod_labels, egress=[egress], opts=opts)
 
 
 def allow_within_namespace(

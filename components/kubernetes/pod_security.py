@@ -49,6 +49,18 @@ def pinned_image(repository: pulumi.Input[str], tag: str) -> pulumi.Input[str]:
     return pulumi.Output.concat(repository, separator, tag)
 
 
+def image_tag_problems(repository: pulumi.Input[str], tag: str) -> list[str]:
+    """What is wrong with ``tag`` (see :func:`pinned_image`), as a component's validation lists it.
+
+    Empty when the tag is pinned; else one ``image_tag: ...`` entry.
+    """
+    try:
+        pinned_image(repository, tag)
+    except ValueError as error:
+        return [f"image_tag: {error}"]
+    return []
+
+
 def is_pinned(image: str) -> bool:
     """Whether an image reference carries a digest or a tag other than ``latest``."""
     if "@sha256:" in image:
@@ -108,6 +120,17 @@ def scratch_volume(name: str = "scratch", size_limit: str = "1Gi") -> k8s.core.v
 def scratch_mount(name: str = "scratch", path: str = SCRATCH_PATH) -> k8s.core.v1.VolumeMountArgs:
     """Mount a scratch volume (default at ``/tmp``)."""
     return k8s.core.v1.VolumeMountArgs(name=name, mount_path=path)
+
+
+def scratch_environment() -> list[k8s.core.v1.EnvVarArgs]:
+    """``HOME`` and ``XDG_CACHE_HOME`` in the scratch mount (``/tmp``).
+
+    The root filesystem is read-only: anything that wants a home or a cache gets scratch.
+    """
+    return [
+        k8s.core.v1.EnvVarArgs(name="HOME", value=SCRATCH_PATH),
+        k8s.core.v1.EnvVarArgs(name="XDG_CACHE_HOME", value=f"{SCRATCH_PATH}/.cache"),
+    ]
 
 
 def resource_requirements(

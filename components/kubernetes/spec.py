@@ -421,6 +421,10 @@ class JupyterHubConfig(Section):
         return value
 
 
+#: How a repeated name is reported, by the KubernetesConfig field whose entries repeat it.
+_UNIQUE_NAMES = {"endpoints": "endpoint names", "training_jobs": "training job names"}
+
+
 class KubernetesConfig(Section):
     """Kubernetes options (the kubernetes layer)."""
 
@@ -435,20 +439,15 @@ class KubernetesConfig(Section):
     jupyterhub: JupyterHubConfig = JupyterHubConfig()
     """JupyterHub."""
 
-    @field_validator("endpoints")
+    @field_validator("endpoints", "training_jobs")
     @classmethod
-    def _unique_endpoints(
-        cls, value: tuple[KServeEndpointConfig, ...]
-    ) -> tuple[KServeEndpointConfig, ...]:
-        if repeated := repeated_names("endpoint names", [entry.name for entry in value]):
-            raise ValueError(repeated)
-        return value
-
-    @field_validator("training_jobs")
-    @classmethod
-    def _unique_jobs(
-        cls, value: tuple[KubernetesTrainingJobConfig, ...]
-    ) -> tuple[KubernetesTrainingJobConfig, ...]:
-        if repeated := repeated_names("training job names", [entry.name for entry in value]):
+    def _unique_names(
+        cls,
+        value: tuple[KServeEndpointConfig, ...] | tuple[KubernetesTrainingJobConfig, ...],
+        info: ValidationInfo,
+    ) -> tuple[KServeEndpointConfig, ...] | tuple[KubernetesTrainingJobConfig, ...]:
+        """Refuse two endpoints, or two training jobs, of one name (their resources' names)."""
+        what = _UNIQUE_NAMES[info.field_name or ""]
+        if repeated := repeated_names(what, [entry.name for entry in value]):
             raise ValueError(repeated)
         return value

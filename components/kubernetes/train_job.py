@@ -45,9 +45,11 @@ from components.kubernetes.pod_security import (
     container_security_context,
     gpu_node_selector,
     gpu_tolerations,
+    image_tag_problems,
     pinned_image,
     pod_security_context,
     resource_requirements,
+    scratch_environment,
     scratch_mount,
     scratch_volume,
 )
@@ -155,10 +157,7 @@ def validate(args: KubernetesTrainJobArgs) -> None:
             f"algorithm: {job.algorithm} trains in one process, not {job.world_size} "
             "(only pytorch trains distributed)"
         )
-    try:
-        pinned_image(args.image_repository, job.image.tag)
-    except ValueError as error:
-        problems.append(f"image_tag: {error}")
+    problems += image_tag_problems(args.image_repository, job.image.tag)
     if problems:
         raise ValueError(f"Invalid training job {job.name}: " + "; ".join(problems))
 
@@ -229,9 +228,8 @@ def _mount(name: str, path: str, read_only: bool = False) -> k8s.core.v1.VolumeM
 
 def _environment(args: KubernetesTrainJobArgs) -> list[k8s.core.v1.EnvVarArgs]:
     return [
-        # The root filesystem is read-only: homes and caches (MLflow, torch) go to /tmp.
-        k8s.core.v1.EnvVarArgs(name="HOME", value=SCRATCH_PATH),
-        k8s.core.v1.EnvVarArgs(name="XDG_CACHE_HOME", value=f"{SCRATCH_PATH}/.cache"),
+        # Homes and caches (MLflow, torch) go to scratch.
+        *scratch_environment(),
         k8s.core.v1.EnvVarArgs(name="AWS_DEFAULT_REGION", value=args.region),
         k8s.core.v1.EnvVarArgs(name="AWS_STS_REGIONAL_ENDPOINTS", value="regional"),
     ]

@@ -56,6 +56,33 @@ def interface_endpoints(
     ]
 
 
+def allow_tcp_port(
+    rule_type: type[aws.vpc.SecurityGroupIngressRule] | type[aws.vpc.SecurityGroupEgressRule],
+    name: str,
+    *,
+    security_group_id: pulumi.Input[str],
+    port: int,
+    description: str,
+    opts: pulumi.ResourceOptions,
+    **peer: pulumi.Input[str],
+) -> aws.vpc.SecurityGroupIngressRule | aws.vpc.SecurityGroupEgressRule:
+    """One security-group rule (``rule_type``: ingress or egress) for TCP on one ``port``.
+
+    ``peer`` names the other side, as the rule's argument: ``cidr_ipv4``,
+    ``referenced_security_group_id`` or ``prefix_list_id``.
+    """
+    return rule_type(
+        name,
+        security_group_id=security_group_id,
+        description=description,
+        ip_protocol="tcp",
+        from_port=port,
+        to_port=port,
+        **peer,
+        opts=opts,
+    )
+
+
 def allow_aws_apis_and_peers(
     prefix: str,
     security_group: aws.ec2.SecurityGroup,
@@ -70,26 +97,24 @@ def allow_aws_apis_and_peers(
     in and out among the group's own members (peers pick their ports at run time); nothing else.
     """
     rules = pulumi.ResourceOptions(parent=security_group)
-    aws.vpc.SecurityGroupEgressRule(
-        f"{prefix}-endpoints-out",
-        security_group_id=security_group.id,
-        description="HTTPS to the interface endpoints",
-        ip_protocol="tcp",
-        from_port=HTTPS,
-        to_port=HTTPS,
-        referenced_security_group_id=endpoint_security_group_id,
-        opts=rules,
-    )
-    aws.vpc.SecurityGroupEgressRule(
-        f"{prefix}-s3-out",
-        security_group_id=security_group.id,
-        description="HTTPS to S3 through the gateway endpoint",
-        ip_protocol="tcp",
-        from_port=HTTPS,
-        to_port=HTTPS,
-        prefix_list_id=s3_prefix_list_id,
-        opts=rules,
-    )
+    # HTTPS out, by target: the interface endpoints' group, and S3's prefix list.
+    https_targets: dict[str, tuple[str, dict[str, pulumi.Input[str]]]] = {
+        "endpoints": (
+            "HTTPS to the interface endpoints",
+            {"referenced_security_group_id": endpoint_security_group_id},
+        ),
+        "s3": ("HTTPS to S3 through the gateway endpoint", {"prefix_list_id": s3_prefix_list_id}),
+    }
+    for target, (description, peer) in https_targets.items():
+        allow_tcp_port(
+            aws.vpc.SecurityGroupEgressRule,
+            f"{prefix}-{target}-out",
+            security_group_id=security_group.id,
+            port=HTTPS,
+            description=description,
+            opts=rules,
+            **peer,
+        )
     for direction, rule_type in (
         ("in", aws.vpc.SecurityGroupIngressRule),
         ("out", aws.vpc.SecurityGroupEgressRule),

@@ -16,6 +16,7 @@ from components.kubernetes.spec import EksClusterConfig, GpuNodeGroupConfig, Nod
 from components.platform import PlatformContext
 from components.shared.retention import DataRetention
 from stacks.offline.mock_runtime import MOCK_ACCOUNT_ID, PlanRun, RecordedResource, run_offline
+from tests.components.kubernetes.recorded import of_type
 
 REGION = "us-east-1"
 KEY_ARN = f"arn:aws:kms:{REGION}:{MOCK_ACCOUNT_ID}:key/1234abcd-12ab-34cd-56ef-1234567890ab"
@@ -126,15 +127,6 @@ def prod_run() -> PlanRun:
             admin_role_arns=(ADMIN_ROLE,),
         )
     )
-
-
-def of_type(run: PlanRun, type_: str) -> list[RecordedResource]:
-    return [resource for resource in run.resources if resource.type == type_]
-
-
-def one(run: PlanRun, type_: str) -> RecordedResource:
-    (resource,) = of_type(run, type_)
-    return resource
 
 
 def named(run: PlanRun, type_: str, suffix: str) -> RecordedResource:

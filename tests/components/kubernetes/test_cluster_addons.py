@@ -19,9 +19,8 @@ from tests.components.kubernetes.eks_runs import (
     ROLE,
     STORAGE_CLASS,
     named,
-    of_type,
-    one,
 )
+from tests.components.kubernetes.recorded import of_type, one
 
 
 def test_vpc_cni_enforces_network_policies_with_its_own_role(dev: PlanRun) -> None:

@@ -17,9 +17,8 @@ from tests.components.kubernetes.eks_runs import (
     OIDC,
     ROLE,
     named,
-    of_type,
-    one,
 )
+from tests.components.kubernetes.recorded import of_type, one
 
 
 def test_access_is_through_api_entries_with_admin_roles(prod: PlanRun) -> None:

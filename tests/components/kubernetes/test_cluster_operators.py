@@ -21,6 +21,7 @@ from components.kubernetes.cluster_operators import (
 from components.kubernetes.kubernetes_provider import kubernetes_provider
 from stacks.offline.mock_runtime import PlanRun, RecordedResource, run_offline
 from tests.components.kubernetes.cluster import mock_cluster
+from tests.components.kubernetes.recorded import of_type
 
 RELEASE = "kubernetes:helm.sh/v3:Release"
 CHART = "kubernetes:helm.sh/v4:Chart"
@@ -58,10 +59,6 @@ def applied() -> PlanRun:
 def rendered(tmp_path_factory: pytest.TempPathFactory) -> PlanRun:
     """Operators on a provider that renders manifests to a folder."""
     return run_operators(str(tmp_path_factory.mktemp("manifests")))
-
-
-def of_type(run: PlanRun, type_: str) -> list[RecordedResource]:
-    return [resource for resource in run.resources if resource.type == type_]
 
 
 def by_release(run: PlanRun, type_: str) -> dict[str, RecordedResource]:

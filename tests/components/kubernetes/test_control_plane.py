@@ -26,10 +26,9 @@ from tests.components.kubernetes.eks_runs import (
     VPC_CIDR,
     cluster_args,
     named,
-    of_type,
-    one,
     run_cluster,
 )
+from tests.components.kubernetes.recorded import of_type, one
 
 
 def test_api_endpoint_is_private_by_default(dev: PlanRun) -> None:

@@ -12,8 +12,6 @@ import dataclasses
 import json
 from typing import Any
 
-import pulumi
-import pulumi_aws as aws
 import pytest
 
 from components.kubernetes.inference_service import (
@@ -24,9 +22,10 @@ from components.kubernetes.inference_service import (
 )
 from components.kubernetes.spec import KServeEndpointConfig, ResourcesConfig
 from components.shared.spec_rules import ImageConfig
-from stacks.offline.mock_runtime import PlanRun, RecordedResource, run_offline
-from tests.components.kubernetes.cluster import mock_cluster
+from stacks.offline.mock_runtime import PlanRun
+from tests.components.kubernetes.cluster import run_on_cluster
 from tests.components.kubernetes.pod_templates import pod_template_problems, pod_templates
+from tests.components.kubernetes.recorded import one
 from workloads.inference.contract import DEFAULT_DRAIN_SECONDS
 
 ISVC = "kubernetes:serving.kserve.io/v1beta1:InferenceService"
@@ -56,23 +55,9 @@ def endpoint_with(args: KServeEndpointArgs = BASE, **changes: Any) -> KServeEndp
 
 
 def deploy(args: KServeEndpointArgs) -> PlanRun:
-    def program() -> dict[str, Any]:
-        provider = aws.Provider("aws", region="us-east-1")
-        cluster = mock_cluster()
-        endpoint = KServeEndpoint(
-            "churn",
-            args,
-            cluster,
-            opts=pulumi.ResourceOptions(providers={"aws": provider}),
-        )
-        return endpoint.exports()
-
-    return run_offline("dev", {"aws:region": "us-east-1"}, program)
-
-
-def one(run: PlanRun, type_: str) -> RecordedResource:
-    (resource,) = [r for r in run.resources if r.type == type_]
-    return resource
+    return run_on_cluster(
+        lambda cluster, opts: KServeEndpoint("churn", args, cluster, opts).exports()
+    )
 
 
 def predictor(run: PlanRun) -> dict[str, Any]:

@@ -24,6 +24,7 @@ from components.kubernetes.spec import JupyterHubConfig, ResourcesConfig
 from components.shared.spec_rules import ImageConfig
 from stacks.offline.mock_runtime import PlanRun, RecordedResource, run_offline
 from tests.components.kubernetes.cluster import mock_cluster
+from tests.components.kubernetes.recorded import one
 
 RELEASE = "kubernetes:helm.sh/v3:Release"
 CHART = "kubernetes:helm.sh/v4:Chart"
@@ -72,11 +73,6 @@ def run_hub(args: JupyterHubArgs, rendering: bool = False) -> PlanRun:
         return {"proxy_service": hub.proxy_service_name}
 
     return run_offline("dev", {"aws:region": "us-east-1"}, program)
-
-
-def one(run: PlanRun, type_: str) -> RecordedResource:
-    (resource,) = [r for r in run.resources if r.type == type_]
-    return resource
 
 
 @pytest.fixture(scope="module")

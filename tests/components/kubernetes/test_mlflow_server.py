@@ -12,15 +12,16 @@ import json
 from typing import Any
 
 import pulumi
-import pulumi_aws as aws
 import pytest
 
+from components.kubernetes.cluster_access import ClusterAccess
 from components.kubernetes.mlflow_server import MlflowServer, MlflowServerArgs
 from components.kubernetes.spec import KubernetesMlflowConfig
 from components.shared.retention import DataRetention
-from stacks.offline.mock_runtime import PlanRun, RecordedResource, run_offline
-from tests.components.kubernetes.cluster import mock_cluster
+from stacks.offline.mock_runtime import PlanRun, RecordedResource
+from tests.components.kubernetes.cluster import run_on_cluster
 from tests.components.kubernetes.pod_templates import pod_template_problems, pod_templates
+from tests.components.kubernetes.recorded import of_type
 
 KEY_ARN = "arn:aws:kms:us-east-1:123456789012:key/11111111-2222-3333-4444-555555555555"
 BUCKET = "ml-platform-dev-experiments"
@@ -64,15 +65,11 @@ def server_args(**overrides: Any) -> MlflowServerArgs:
 def run_server(args: MlflowServerArgs) -> PlanRun:
     """Build the component alone under the mocks, as a stack's kubernetes layer would."""
 
-    def program() -> dict[str, Any]:
-        provider = aws.Provider("aws", region="us-east-1")
-        cluster = mock_cluster()
-        server = MlflowServer(
-            "mlflow", args, cluster, pulumi.ResourceOptions(providers={"aws": provider})
-        )
+    def build(cluster: ClusterAccess, opts: pulumi.ResourceOptions) -> dict[str, Any]:
+        server = MlflowServer("mlflow", args, cluster, opts)
         return {"tracking_uri": server.tracking_uri, "admin_secret": server.admin_secret_name}
 
-    return run_offline("dev", {"aws:region": "us-east-1"}, program)
+    return run_on_cluster(build)
 
 
 def unwrap(value: Any) -> Any:
@@ -80,10 +77,6 @@ def unwrap(value: Any) -> Any:
     if isinstance(value, dict) and "value" in value and len(value) == 2:
         return value["value"]
     return value
-
-
-def of_type(run: PlanRun, type_: str) -> list[RecordedResource]:
-    return [resource for resource in run.resources if resource.type == type_]
 
 
 def named(run: PlanRun, type_: str, name: str) -> RecordedResource:

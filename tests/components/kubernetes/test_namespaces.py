@@ -33,11 +33,12 @@ def build_namespaces() -> list[RecordedResource]:
             PlatformNamespacesArgs(environment="dev", vpc_cidr="10.20.0.0/16", s3_cidrs=S3_CIDRS),
             cluster,
         )
-        network_policies.allow_ingress(
+        network_policies.allow(
             "allow-knative-to-predictors",
+            direction="ingress",
             namespace=namespaces.names["serving"],
             pod_labels=None,
-            sources=[network_policies.pods_in("knative-serving")],
+            peers=[network_policies.pods_in("knative-serving")],
             ports=[8012],
             opts=cluster.options(namespaces),
         )
@@ -64,6 +65,14 @@ def policies(resources: list[RecordedResource], namespace: str) -> dict[str, dic
     }
 
 
+@pytest.fixture(params=PURPOSES)
+def namespace_policies(
+    resources: list[RecordedResource], request: pytest.FixtureRequest
+) -> dict[str, dict[str, Any]]:
+    """The policies of each purpose's namespace in turn (the test runs once per purpose)."""
+    return policies(resources, f"mlp-dev-{request.param}")
+
+
 def test_every_namespace_enforces_audits_and_warns_on_the_restricted_standard(
     resources: list[RecordedResource],
 ) -> None:
@@ -80,24 +89,22 @@ def test_every_namespace_enforces_audits_and_warns_on_the_restricted_standard(
             assert labels[f"pod-security.kubernetes.io/{mode}"] == "restricted"
 
 
-@pytest.mark.parametrize("purpose", PURPOSES)
 def test_each_namespace_denies_all_traffic_by_default(
-    resources: list[RecordedResource], purpose: str
+    namespace_policies: dict[str, dict[str, Any]],
 ) -> None:
     # given the namespace's default policy
-    deny = policies(resources, f"mlp-dev-{purpose}")["default-deny"]
+    deny = namespace_policies["default-deny"]
     # then it selects every pod, for both directions, and allows nothing
     assert deny["podSelector"] == {}
     assert sorted(deny["policyTypes"]) == ["Egress", "Ingress"]
     assert "ingress" not in deny and "egress" not in deny
 
 
-@pytest.mark.parametrize("purpose", PURPOSES)
 def test_each_namespace_allows_dns_to_cluster_dns_only(
-    resources: list[RecordedResource], purpose: str
+    namespace_policies: dict[str, dict[str, Any]],
 ) -> None:
     # given the DNS policy
-    dns = policies(resources, f"mlp-dev-{purpose}")["allow-dns"]
+    dns = namespace_policies["allow-dns"]
     (rule,) = dns["egress"]
     # then it reaches only kube-dns in kube-system, on port 53 over UDP and TCP
     (peer,) = rule["to"]
@@ -111,12 +118,11 @@ def test_each_namespace_allows_dns_to_cluster_dns_only(
     ]
 
 
-@pytest.mark.parametrize("purpose", PURPOSES)
 def test_aws_egress_is_https_to_the_vpc_endpoints_and_s3_ranges_only(
-    resources: list[RecordedResource], purpose: str
+    namespace_policies: dict[str, dict[str, Any]],
 ) -> None:
     # given the AWS API policy
-    aws_apis = policies(resources, f"mlp-dev-{purpose}")["allow-aws-apis"]
+    aws_apis = namespace_policies["allow-aws-apis"]
     (rule,) = aws_apis["egress"]
     # then its destinations are the VPC and S3's ranges, on 443 only
     assert [peer["ipBlock"]["cidr"] for peer in rule["to"]] == ["10.20.0.0/16", *S3_CIDRS]

@@ -16,9 +16,9 @@ from tests.components.kubernetes.eks_runs import (
     NODE_GROUP,
     cluster_args,
     named,
-    of_type,
     run_cluster,
 )
+from tests.components.kubernetes.recorded import of_type
 
 
 def test_gpu_nodes_are_bottlerocket_nvidia_tainted_labelled_and_spot(dev: PlanRun) -> None:

@@ -11,16 +11,15 @@ import dataclasses
 import json
 from typing import Any
 
-import pulumi
-import pulumi_aws as aws
 import pytest
 
 from components.kubernetes.spec import KubernetesTrainingJobConfig, ResourcesConfig
 from components.kubernetes.train_job import KubernetesTrainJob, KubernetesTrainJobArgs
 from components.shared.spec_rules import ImageConfig
-from stacks.offline.mock_runtime import PlanRun, RecordedResource, run_offline
-from tests.components.kubernetes.cluster import mock_cluster
+from stacks.offline.mock_runtime import PlanRun
+from tests.components.kubernetes.cluster import run_on_cluster
 from tests.components.kubernetes.pod_templates import pod_template_problems, pod_templates
+from tests.components.kubernetes.recorded import one
 from workloads.training import s3_sync
 
 RUNTIME = "kubernetes:trainer.kubeflow.org/v1alpha1:TrainingRuntime"
@@ -64,20 +63,9 @@ def job_with(args: KubernetesTrainJobArgs = BASE, **changes: Any) -> KubernetesT
 
 
 def deploy(args: KubernetesTrainJobArgs) -> PlanRun:
-    def program() -> dict[str, Any]:
-        provider = aws.Provider("aws", region="us-east-1")
-        cluster = mock_cluster()
-        job = KubernetesTrainJob(
-            "churn-ddp", args, cluster, opts=pulumi.ResourceOptions(providers={"aws": provider})
-        )
-        return job.exports()
-
-    return run_offline("dev", {"aws:region": "us-east-1"}, program)
-
-
-def one(run: PlanRun, type_: str) -> RecordedResource:
-    (resource,) = [r for r in run.resources if r.type == type_]
-    return resource
+    return run_on_cluster(
+        lambda cluster, opts: KubernetesTrainJob("churn-ddp", args, cluster, opts).exports()
+    )
 
 
 def node_job(run: PlanRun) -> dict[str, Any]:

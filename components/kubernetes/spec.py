@@ -29,8 +29,8 @@ from components.shared.spec_rules import (
     Section,
     at_least_min_size,
     between_min_and_max_size,
-    derived_name_fits,
     gpu_instance_types,
+    name_fits_validator,
     repeated_names,
 )
 
@@ -294,16 +294,16 @@ class KServeEndpointConfig(Section):
             raise ValueError("must be a key ending in .tar.gz in the models bucket")
         return value
 
-    @field_validator("name")
-    @classmethod
-    def _host_label_fits(cls, value: str, info: ValidationInfo) -> str:
-        # KServe names the predictor's host <name>-predictor-<namespace>, one DNS label, and
-        # fails to reconcile past 63 characters (kserve/kserve#4807); the namespace is
-        # mlp-<env>-serving (components/kubernetes/namespaces.py).
-        return derived_name_fits(
-            value, info, lambda env: f"{value}-predictor-mlp-{env}-serving", _MAX_DNS_LABEL,
-            "KServe predictor host label", "a DNS label",
-        )  # fmt: skip
+    # KServe names the predictor's host <name>-predictor-<namespace>, one DNS label, and
+    # fails to reconcile past 63 characters (kserve/kserve#4807); the namespace is
+    # mlp-<env>-serving (components/kubernetes/namespaces.py).
+    _host_label_fits = name_fits_validator(
+        "name",
+        lambda env, value: f"{value}-predictor-mlp-{env}-serving",
+        _MAX_DNS_LABEL,
+        "KServe predictor host label",
+        "a DNS label",
+    )
 
     @field_validator("max_replicas")
     @classmethod

@@ -16,10 +16,11 @@ from components.shared.spec_rules import (
     NAME_PATTERN,
     ImageConfig,
     Section,
-    derived_name_fits,
     email_addresses,
     image_source,
     is_production,
+    name_fits_validator,
+    platform_name,
     repeated_names,
     tag_needs_framework,
 )
@@ -262,13 +263,9 @@ class ServingEndpointConfig(Section):
     alarms: EndpointAlarmsConfig = EndpointAlarmsConfig()
     """Alarm thresholds."""
 
-    @field_validator("name")
-    @classmethod
-    def _endpoint_name_fits(cls, value: str, info: ValidationInfo) -> str:
-        return derived_name_fits(
-            value, info, lambda env: f"mlp-{env}-{value}", MAX_ENDPOINT_NAME,
-            "SageMaker endpoint name",
-        )  # fmt: skip
+    _endpoint_name_fits = name_fits_validator(
+        "name", platform_name, MAX_ENDPOINT_NAME, "SageMaker endpoint name"
+    )
 
     @field_validator("variants")
     @classmethod

@@ -81,6 +81,32 @@ def derived_name_fits(
     return value
 
 
+def platform_name(environment: str, value: str) -> str:
+    """The AWS name the program gives a configured ``value``: ``mlp-<environment>-<value>``."""
+    return f"mlp-{environment}-{value}"
+
+
+def name_fits_validator(
+    field: str,
+    derive: Callable[[str, str], str],
+    limit: int,
+    what: str,
+    who: str = "AWS",
+) -> Any:
+    """A field validator of ``field``: the name ``derive(environment, value)`` fits ``limit``.
+
+    Assign it in the model's body (``_fits = name_fits_validator(...)``); it checks
+    :func:`derived_name_fits` once the stack's environment is known.
+    """
+
+    def fits(cls: type, value: str, info: ValidationInfo) -> str:
+        return derived_name_fits(
+            value, info, lambda environment: derive(environment, value), limit, what, who
+        )
+
+    return field_validator(field)(fits)
+
+
 def repeated_names(what: str, names: Sequence[str]) -> str | None:
     """``"<what> must be unique: a, b repeated"`` when ``names`` repeat one, else ``None``."""
     duplicates = sorted({name for name in names if names.count(name) > 1})

@@ -31,9 +31,10 @@ from components.shared.spec_rules import (
     ImageConfig,
     PathProblems,
     Section,
-    derived_name_fits,
     image_source,
     instance_family,
+    name_fits_validator,
+    platform_name,
     repeated_names,
     tag_needs_framework,
 )
@@ -346,13 +347,9 @@ class TrainingPipelineConfig(Section):
             )
         return value
 
-    @field_validator("name")
-    @classmethod
-    def _job_name_fits(cls, value: str, info: ValidationInfo) -> str:
-        return derived_name_fits(
-            value, info, lambda env: f"mlp-{env}-{value}", MAX_TRAINING_JOB_NAME,
-            "training job name",
-        )  # fmt: skip
+    _job_name_fits = name_fits_validator(
+        "name", platform_name, MAX_TRAINING_JOB_NAME, "training job name"
+    )
 
     @field_validator("image")
     @classmethod

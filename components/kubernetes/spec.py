@@ -32,6 +32,7 @@ from components.shared.spec_rules import (
     gpu_instance_types,
     name_fits_validator,
     repeated_names,
+    unique_names_validator,
 )
 
 #: A Kubernetes object name (RFC 1123 label): what namespaced names and DNS labels allow.
@@ -435,20 +436,9 @@ class KubernetesConfig(Section):
     jupyterhub: JupyterHubConfig = JupyterHubConfig()
     """JupyterHub."""
 
-    @field_validator("endpoints")
-    @classmethod
-    def _unique_endpoints(
-        cls, value: tuple[KServeEndpointConfig, ...]
-    ) -> tuple[KServeEndpointConfig, ...]:
-        if repeated := repeated_names("endpoint names", [entry.name for entry in value]):
-            raise ValueError(repeated)
-        return value
-
-    @field_validator("training_jobs")
-    @classmethod
-    def _unique_jobs(
-        cls, value: tuple[KubernetesTrainingJobConfig, ...]
-    ) -> tuple[KubernetesTrainingJobConfig, ...]:
-        if repeated := repeated_names("training job names", [entry.name for entry in value]):
-            raise ValueError(repeated)
-        return value
+    _unique_endpoints = unique_names_validator(
+        "endpoints", "endpoint names", lambda entry: entry.name
+    )
+    _unique_jobs = unique_names_validator(
+        "training_jobs", "training job names", lambda entry: entry.name
+    )

@@ -23,6 +23,7 @@ from components.shared.spec_rules import (
     platform_name,
     repeated_names,
     tag_needs_framework,
+    unique_names_validator,
 )
 
 #: SageMaker limits on an endpoint configuration (CreateEndpointConfig).
@@ -352,14 +353,8 @@ class ServingConfig(Section):
     alarm_emails: tuple[str, ...] = ()
     """Addresses subscribed to the serving alarms' SNS topic (each confirms by mail)."""
 
-    @field_validator("endpoints")
-    @classmethod
-    def _unique_endpoints(
-        cls, value: tuple[ServingEndpointConfig, ...]
-    ) -> tuple[ServingEndpointConfig, ...]:
-        names = [endpoint.name for endpoint in value]
-        if repeated := repeated_names("endpoint names", names):
-            raise ValueError(repeated)
-        return value
+    _unique_endpoints = unique_names_validator(
+        "endpoints", "endpoint names", lambda endpoint: endpoint.name
+    )
 
     _emails = field_validator("alarm_emails")(email_addresses)

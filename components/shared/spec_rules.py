@@ -113,6 +113,21 @@ def repeated_names(what: str, names: Sequence[str]) -> str | None:
     return f"{what} must be unique: {', '.join(duplicates)} repeated" if duplicates else None
 
 
+def unique_names_validator(field: str, what: str, name: Callable[[Any], str] = str) -> Any:
+    """A field validator of ``field``, a list whose entries' names (``name(entry)``) are unique.
+
+    Assign it in the model's body (``_unique = unique_names_validator(...)``); a repeated name is
+    the error :func:`repeated_names` words with ``what``. Without ``name`` the entries are names.
+    """
+
+    def unique(cls: type, value: Sequence[Any]) -> Sequence[Any]:
+        if repeated := repeated_names(what, [name(entry) for entry in value]):
+            raise ValueError(repeated)
+        return value
+
+    return field_validator(field)(unique)
+
+
 def image_source(image: object, info: ValidationInfo) -> None:
     """Exactly one of a section's ``framework`` (a prebuilt container) and ``image`` is set.
 

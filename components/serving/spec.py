@@ -21,6 +21,7 @@ from components.shared.spec_rules import (
     is_production,
     name_fits_validator,
     platform_name,
+    production_minimum_validator,
     repeated_names,
     tag_needs_framework,
     unique_names_validator,
@@ -140,12 +141,7 @@ class VariantConfig(Section):
         image_source(value, info)
         return value
 
-    @field_validator("initial_instance_count")
-    @classmethod
-    def _production_is_redundant(cls, value: int, info: ValidationInfo) -> int:
-        if is_production(info) and value < 2:
-            raise ValueError("must be >= 2 in a production stack")
-        return value
+    _production_is_redundant = production_minimum_validator("initial_instance_count", 2)
 
     @field_validator("serverless")
     @classmethod

@@ -128,6 +128,20 @@ def unique_names_validator(field: str, what: str, name: Callable[[Any], str] = s
     return field_validator(field)(unique)
 
 
+def production_minimum_validator(field: str, minimum: int) -> Any:
+    """A field validator of ``field``: in a production stack its value is at least ``minimum``.
+
+    Assign it in the model's body (``_redundant = production_minimum_validator(...)``).
+    """
+
+    def at_least(cls: type, value: int, info: ValidationInfo) -> int:
+        if is_production(info) and value < minimum:
+            raise ValueError(f"must be >= {minimum} in a production stack")
+        return value
+
+    return field_validator(field)(at_least)
+
+
 def image_source(image: object, info: ValidationInfo) -> None:
     """Exactly one of a section's ``framework`` (a prebuilt container) and ``image`` is set.
 

@@ -8,13 +8,17 @@ layer's package. Values that exist only after ``pulumi up`` are Pulumi Outputs.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Protocol
 
 import pulumi
+import pulumi_aws as aws
 
+from components.shared.alarm_topic import alarm_topic
+from components.shared.code_archive import SourceArchive, UploadedArchive, upload_archive
 from components.shared.retention import DataRetention
+from components.shared.vpc_endpoints import interface_endpoints
 
 
 class PlatformBucket(Protocol):
@@ -70,3 +74,60 @@ class PlatformContext:
     ) -> PlatformContext:
         """Return the context once the serving layer exists, for the layers that watch it."""
         return replace(self, serving_endpoint_names=dict(endpoint_names))
+
+    def alarm_topic(
+        self,
+        name: str,
+        *,
+        display_name: str,
+        emails: Sequence[str],
+        parent: pulumi.Resource,
+        topic_name: str | None = None,
+    ) -> aws.sns.Topic:
+        """A layer's alarm topic in this platform: :func:`alarm_topic`, with the platform key.
+
+        Encrypted with the platform key and publishable only by this account's alarms.
+        """
+        return alarm_topic(
+            name,
+            topic_name=topic_name,
+            display_name=display_name,
+            kms_key_arn=self.kms_key_arn,
+            account_id=self.account_id,
+            partition=self.partition,
+            emails=list(emails),
+            parent=parent,
+        )
+
+    def interface_endpoints(
+        self, prefix: str, services: Sequence[str], opts: pulumi.ResourceOptions
+    ) -> list[aws.ec2.VpcEndpoint]:
+        """A layer's interface endpoints for ``services`` in the platform's private VPC.
+
+        :func:`interface_endpoints` in this VPC's subnets, in its endpoints' security group.
+        """
+        return interface_endpoints(
+            prefix,
+            services,
+            region=self.region,
+            vpc_id=self.vpc_id,
+            subnet_ids=self.subnet_ids,
+            security_group_id=self.endpoint_security_group_id,
+            opts=opts,
+        )
+
+    def upload_archive(
+        self, name: str, archive: SourceArchive, *, bucket: str, key: str, parent: pulumi.Resource
+    ) -> UploadedArchive:
+        """Upload a layer's code ``archive`` under ``key`` to the platform bucket ``bucket``.
+
+        :func:`upload_archive` into the bucket of that purpose, encrypted with the platform key.
+        """
+        return upload_archive(
+            name,
+            archive,
+            bucket=self.buckets[bucket].bucket,
+            key=key,
+            kms_key_arn=self.kms_key_arn,
+            parent=parent,
+        )

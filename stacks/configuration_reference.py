@@ -189,22 +189,26 @@ def type_words(annotation: object) -> str:
     return str(annotation).replace("typing.", "")
 
 
+#: Each bound pydantic records in a field's metadata: its type, the attribute holding the limit,
+#: and the words the reference writes for it.
+_BOUNDS = (
+    (annotated_types.Ge, "ge", ">= {}"),
+    (annotated_types.Gt, "gt", "> {}"),
+    (annotated_types.Le, "le", "<= {}"),
+    (annotated_types.Lt, "lt", "< {}"),
+    (annotated_types.MinLen, "min_length", "at least {} long"),
+    (annotated_types.MaxLen, "max_length", "at most {} long"),
+)
+
+
 def bound_words(field: FieldInfo) -> list[str]:
     """The field's declared bounds in words (``>= 1``, ``<= 100``, ``at most 64 characters``)."""
     words: list[str] = []
     for item in field.metadata:
-        if isinstance(item, annotated_types.Ge):
-            words.append(f">= {item.ge}")
-        elif isinstance(item, annotated_types.Gt):
-            words.append(f"> {item.gt}")
-        elif isinstance(item, annotated_types.Le):
-            words.append(f"<= {item.le}")
-        elif isinstance(item, annotated_types.Lt):
-            words.append(f"< {item.lt}")
-        elif isinstance(item, annotated_types.MinLen):
-            words.append(f"at least {item.min_length} long")
-        elif isinstance(item, annotated_types.MaxLen):
-            words.append(f"at most {item.max_length} long")
+        for kind, limit, template in _BOUNDS:
+            if isinstance(item, kind):
+                words.append(template.format(getattr(item, limit)))
+                break
     return words
 
 

@@ -31,34 +31,12 @@ class DataLayer(pulumi.ComponentResource):
     TYPE = "mlplatform:data:DataLayer"
     """The component's type token (``package:module:Type``), part of every URN below it."""
 
-    kms_key_arn: pulumi.Output[str]
-    """ARN of the platform's customer-managed key."""
-    kms_key_id: pulumi.Output[str]
-    """Id of the platform key."""
     buckets: dict[str, SecureBucket]
     """Every bucket by purpose (``raw``, ``processed``, ..., ``access_logs``)."""
-    vpc_id: pulumi.Output[str]
-    """The private VPC."""
-    subnet_ids: pulumi.Output[list[str]]
-    """Private subnets, one per availability zone."""
-    workload_security_group_id: pulumi.Output[str]
-    """Security group for jobs and endpoints of later layers."""
-    endpoint_security_group_id: pulumi.Output[str]
-    """Security group of the VPC's interface endpoints (later layers add endpoints to it)."""
-    s3_prefix_list_id: pulumi.Output[str]
-    """Prefix list of the VPC's S3 gateway endpoint."""
-    log_group_arn: pulumi.Output[str]
-    """ARN of the log group for the platform's own workloads."""
-    glue_database_name: pulumi.Output[str]
-    """The Glue catalog database."""
     log_group_name: pulumi.Output[str]
     """Log group for the platform's own workloads."""
-    account_id: pulumi.Output[str]
-    """The AWS account the layer lives in."""
-    partition: pulumi.Output[str]
-    """The AWS partition, for building ARNs."""
     platform: PlatformContext
-    """What every other layer is deployed into: these outputs and the stack's identity."""
+    """What every other layer is deployed into: the layer's outputs and the stack's identity."""
 
     def __init__(
         self,
@@ -118,35 +96,42 @@ class DataLayer(pulumi.ComponentResource):
             opts=retention.stateful(self),
         )
 
-        self.kms_key_arn = key.arn
-        self.kms_key_id = key.key_id
-        self.vpc_id = network.vpc_id
-        self.subnet_ids = network.subnet_ids
-        self.workload_security_group_id = network.workload_security_group_id
-        self.endpoint_security_group_id = network.endpoint_security_group_id
-        self.s3_prefix_list_id = network.s3_prefix_list_id
-        self.log_group_arn = workload_logs.arn
-        self.glue_database_name = glue_database.name
         self.log_group_name = workload_logs.name
-        self.account_id = identity.account_id
-        self.partition = partition.partition
-        self.platform = _platform_context(self, spec, environment, region, retention)
+        self.platform = PlatformContext(
+            environment=environment,
+            region=region,
+            retention=retention,
+            log_retention_days=spec.log_retention_days,
+            vpc_cidr=spec.network.cidr,
+            account_id=identity.account_id,
+            partition=partition.partition,
+            kms_key_arn=key.arn,
+            buckets=self.buckets,
+            vpc_id=network.vpc_id,
+            subnet_ids=network.subnet_ids,
+            workload_security_group_id=network.workload_security_group_id,
+            endpoint_security_group_id=network.endpoint_security_group_id,
+            s3_prefix_list_id=network.s3_prefix_list_id,
+            log_group_arn=workload_logs.arn,
+            glue_database_name=glue_database.name,
+        )
         self.register_outputs(self.exports())
 
     def exports(self) -> dict[str, pulumi.Output]:
         """The layer's outputs as the stack exports them (later layers read these)."""
+        platform = self.platform
         return {
-            "kms_key_arn": self.kms_key_arn,
+            "kms_key_arn": platform.kms_key_arn,
             "bucket_names": pulumi.Output.all(
                 **{purpose: bucket.bucket for purpose, bucket in self.buckets.items()}
             ),
             "bucket_arns": pulumi.Output.all(
                 **{purpose: bucket.arn for purpose, bucket in self.buckets.items()}
             ),
-            "vpc_id": self.vpc_id,
-            "subnet_ids": self.subnet_ids,
-            "workload_security_group_id": self.workload_security_group_id,
-            "glue_database_name": self.glue_database_name,
+            "vpc_id": platform.vpc_id,
+            "subnet_ids": platform.subnet_ids,
+            "workload_security_group_id": platform.workload_security_group_id,
+            "glue_database_name": platform.glue_database_name,
             "log_group_name": self.log_group_name,
         }
 
@@ -238,27 +223,3 @@ def _buckets(
             opts=pulumi.ResourceOptions(parent=parent),
         )
     return buckets
-
-
-def _platform_context(
-    layer: DataLayer, spec: DataConfig, environment: str, region: str, retention: DataRetention
-) -> PlatformContext:
-    """What the other layers deploy into: the stack's identity and ``layer``'s outputs."""
-    return PlatformContext(
-        environment=environment,
-        region=region,
-        retention=retention,
-        log_retention_days=spec.log_retention_days,
-        vpc_cidr=spec.network.cidr,
-        account_id=layer.account_id,
-        partition=layer.partition,
-        kms_key_arn=layer.kms_key_arn,
-        buckets=layer.buckets,
-        vpc_id=layer.vpc_id,
-        subnet_ids=layer.subnet_ids,
-        workload_security_group_id=layer.workload_security_group_id,
-        endpoint_security_group_id=layer.endpoint_security_group_id,
-        s3_prefix_list_id=layer.s3_prefix_list_id,
-        log_group_arn=layer.log_group_arn,
-        glue_database_name=layer.glue_database_name,
-    )

@@ -11,7 +11,7 @@ from pydantic import (
     field_validator,
 )
 
-from components.shared.spec_rules import Section, is_production
+from components.shared.spec_rules import Section, is_production, production_minimum_validator
 
 #: Retention values CloudWatch Logs accepts (PutRetentionPolicy); 0 keeps logs forever.
 LOG_RETENTION_DAYS = (
@@ -150,12 +150,7 @@ class NetworkConfig(Section):
             raise ValueError("must be a private range (10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16)")
         return str(network)
 
-    @field_validator("availability_zones")
-    @classmethod
-    def _production_is_multi_az(cls, value: int, info: ValidationInfo) -> int:
-        if is_production(info) and value < 2:
-            raise ValueError("must be >= 2 in a production stack")
-        return value
+    _production_is_multi_az = production_minimum_validator("availability_zones", 2)
 
     @field_validator("subnet_prefix_length")
     @classmethod

@@ -40,7 +40,6 @@ from components.feature_store.spec import (
 from components.platform import PlatformContext
 from components.shared import iam_policies
 from components.shared.service_role import service_role
-from components.shared.vpc_endpoints import interface_endpoints
 
 #: The platform bucket (by purpose) holding the offline stores and the Athena query results.
 OFFLINE_BUCKET = "processed"
@@ -312,15 +311,7 @@ class FeatureStoreLayer(pulumi.ComponentResource):
         self.offline_s3_base = pulumi.Output.concat("s3://", bucket.bucket, f"/{OFFLINE_PREFIX}")
 
         self.workgroup = _workgroup(self, prefix, spec.athena, platform)
-        interface_endpoints(
-            prefix,
-            ENDPOINT_SERVICES,
-            region=platform.region,
-            vpc_id=platform.vpc_id,
-            subnet_ids=platform.subnet_ids,
-            security_group_id=platform.endpoint_security_group_id,
-            opts=child,
-        )
+        platform.interface_endpoints(prefix, ENDPOINT_SERVICES, opts=child)
 
         self.offline_store_role = service_role(
             f"{prefix}-offline-store",

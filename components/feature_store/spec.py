@@ -6,11 +6,10 @@ from typing import Literal
 
 from pydantic import (
     Field,
-    field_validator,
     model_validator,
 )
 
-from components.shared.spec_rules import Section, repeated_names
+from components.shared.spec_rules import Section, unique_names_validator
 from workloads.features.definitions import DefinitionError, FeatureGroupDefinition
 
 
@@ -95,13 +94,6 @@ class FeatureStoreConfig(Section):
     athena: AthenaConfig = AthenaConfig()
     """The workgroup for offline queries."""
 
-    @field_validator("groups")
-    @classmethod
-    def _unique_versions(
-        cls, value: tuple[FeatureGroupConfig, ...]
-    ) -> tuple[FeatureGroupConfig, ...]:
-        if repeated := repeated_names(
-            "group versions", [f"{group.name} v{group.version}" for group in value]
-        ):
-            raise ValueError(repeated)
-        return value
+    _unique_versions = unique_names_validator(
+        "groups", "group versions", lambda group: f"{group.name} v{group.version}"
+    )

@@ -27,7 +27,7 @@ from components.gpu.spec import GpuConfig
 from components.platform import PlatformContext
 from components.shared import iam_policies
 from components.shared.service_role import service_role
-from components.shared.vpc_endpoints import allow_aws_apis_and_peers, interface_endpoints
+from components.shared.vpc_endpoints import allow_aws_apis_and_peers
 
 #: Interface endpoints SSM Session Manager needs in a VPC without internet access.
 SSM_ENDPOINT_SERVICES = ("ssm", "ssmmessages", "ec2messages")
@@ -190,15 +190,7 @@ def _instance_network(
         # torchrun's rendezvous and NCCL/gloo use ports chosen at run time.
         peers_description="Traffic among the GPU instances (distributed training)",
     )
-    interface_endpoints(
-        prefix,
-        SSM_ENDPOINT_SERVICES,
-        region=platform.region,
-        vpc_id=platform.vpc_id,
-        subnet_ids=platform.subnet_ids,
-        security_group_id=platform.endpoint_security_group_id,
-        opts=child,
-    )
+    platform.interface_endpoints(prefix, SSM_ENDPOINT_SERVICES, opts=child)
     return security_group
 
 

@@ -29,9 +29,10 @@ from components.shared.spec_rules import (
     Section,
     at_least_min_size,
     between_min_and_max_size,
-    derived_name_fits,
     gpu_instance_types,
+    name_fits_validator,
     repeated_names,
+    unique_names_validator,
 )
 
 #: A Kubernetes object name (RFC 1123 label): what namespaced names and DNS labels allow.
@@ -294,16 +295,16 @@ class KServeEndpointConfig(Section):
             raise ValueError("must be a key ending in .tar.gz in the models bucket")
         return value
 
-    @field_validator("name")
-    @classmethod
-    def _host_label_fits(cls, value: str, info: ValidationInfo) -> str:
-        # KServe names the predictor's host <name>-predictor-<namespace>, one DNS label, and
-        # fails to reconcile past 63 characters (kserve/kserve#4807); the namespace is
-        # mlp-<env>-serving (components/kubernetes/namespaces.py).
-        return derived_name_fits(
-            value, info, lambda env: f"{value}-predictor-mlp-{env}-serving", _MAX_DNS_LABEL,
-            "KServe predictor host label", "a DNS label",
-        )  # fmt: skip
+    # KServe names the predictor's host <name>-predictor-<namespace>, one DNS label, and
+    # fails to reconcile past 63 characters (kserve/kserve#4807); the namespace is
+    # mlp-<env>-serving (components/kubernetes/namespaces.py).
+    _host_label_fits = name_fits_validator(
+        "name",
+        lambda env, value: f"{value}-predictor-mlp-{env}-serving",
+        _MAX_DNS_LABEL,
+        "KServe predictor host label",
+        "a DNS label",
+    )
 
     @field_validator("max_replicas")
     @classmethod
@@ -421,10 +422,6 @@ class JupyterHubConfig(Section):
         return value
 
 
-#: How a repeated name is reported, by the KubernetesConfig field whose entries repeat it.
-_UNIQUE_NAMES = {"endpoints": "endpoint names", "training_jobs": "training job names"}
-
-
 class KubernetesConfig(Section):
     """Kubernetes options (the kubernetes layer)."""
 
@@ -439,15 +436,9 @@ class KubernetesConfig(Section):
     jupyterhub: JupyterHubConfig = JupyterHubConfig()
     """JupyterHub."""
 
-    @field_validator("endpoints", "training_jobs")
-    @classmethod
-    def _unique_names(
-        cls,
-        value: tuple[KServeEndpointConfig, ...] | tuple[KubernetesTrainingJobConfig, ...],
-        info: ValidationInfo,
-    ) -> tuple[KServeEndpointConfig, ...] | tuple[KubernetesTrainingJobConfig, ...]:
-        """Refuse two endpoints, or two training jobs, of one name (their resources' names)."""
-        what = _UNIQUE_NAMES[info.field_name or ""]
-        if repeated := repeated_names(what, [entry.name for entry in value]):
-            raise ValueError(repeated)
-        return value
+    _unique_endpoints = unique_names_validator(
+        "endpoints", "endpoint names", lambda entry: entry.name
+    )
+    _unique_jobs = unique_names_validator(
+        "training_jobs", "training job names", lambda entry: entry.name
+    )

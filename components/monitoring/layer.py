@@ -22,15 +22,13 @@ import pulumi_aws as aws
 from components.monitoring.model_monitor import ModelMonitor, ModelMonitorArgs
 from components.monitoring.spec import MonitoringConfig
 from components.platform import PlatformContext
-from components.shared.alarm_topic import alarm_topic
-from components.shared.code_archive import ARCHIVE_DIR, build_monitoring_archive, upload_archive
+from components.shared.code_archive import ARCHIVE_DIR, build_monitoring_archive
 from components.shared.images import (
     PREBUILT_MONITORING_TAG,
     ContainerImage,
     resolve_image,
 )
 from components.shared.spec_rules import PROJECT_ROOT
-from components.shared.vpc_endpoints import interface_endpoints
 from workloads.monitoring import contract
 
 #: Interface endpoints this layer adds to the VPC (the publish step's PutMetricData).
@@ -67,36 +65,23 @@ class MonitoringLayer(pulumi.ComponentResource):
         prefix = f"mlp-{platform.environment}-monitoring"
         child = pulumi.ResourceOptions(parent=self)
 
-        topic = alarm_topic(
+        topic = platform.alarm_topic(
             f"{prefix}-alarms",
             topic_name=f"{prefix}-alarms",
             display_name=f"ml-platform {platform.environment} monitoring alarms",
-            kms_key_arn=platform.kms_key_arn,
-            account_id=platform.account_id,
-            partition=platform.partition,
-            emails=list(spec.alarm_emails),
+            emails=spec.alarm_emails,
             parent=self,
         )
-
-        interface_endpoints(
-            prefix,
-            ENDPOINT_SERVICES,
-            region=platform.region,
-            vpc_id=platform.vpc_id,
-            subnet_ids=platform.subnet_ids,
-            security_group_id=platform.endpoint_security_group_id,
-            opts=child,
-        )
+        platform.interface_endpoints(prefix, ENDPOINT_SERVICES, opts=child)
 
         group = aws.scheduler.ScheduleGroup(prefix, name=prefix, opts=child)
 
         archive = build_monitoring_archive(PROJECT_ROOT, ARCHIVE_DIR)
-        code = upload_archive(
+        code = platform.upload_archive(
             f"{prefix}-code",
             archive,
-            bucket=platform.buckets["monitoring"].bucket,
+            bucket="monitoring",
             key=f"{CODE_PREFIX}/{archive.sha256[:16]}/{contract.CODE_ARCHIVE}",
-            kms_key_arn=platform.kms_key_arn,
             parent=self,
         )
 

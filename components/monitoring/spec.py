@@ -23,8 +23,8 @@ from components.shared.spec_rules import (
     Section,
     email_addresses,
     name_problem,
-    repeated_names,
     stack_environment,
+    unique_names_validator,
 )
 from workloads.monitoring.baseline_files import baseline_problems
 
@@ -273,13 +273,8 @@ class MonitoringConfig(Section):
     image: ImageConfig | None = None
     """Our own image in ECR; unset runs AWS's prebuilt scikit-learn processing image."""
 
-    @field_validator("endpoints")
-    @classmethod
-    def _unique_endpoints(
-        cls, value: tuple[MonitoredEndpointConfig, ...]
-    ) -> tuple[MonitoredEndpointConfig, ...]:
-        if repeated := repeated_names("monitored endpoints", [entry.endpoint for entry in value]):
-            raise ValueError(repeated)
-        return value
+    _unique_endpoints = unique_names_validator(
+        "endpoints", "monitored endpoints", lambda entry: entry.endpoint
+    )
 
     _emails = field_validator("alarm_emails")(email_addresses)

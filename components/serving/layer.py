@@ -18,8 +18,7 @@ from components.platform import PlatformContext
 from components.serving.endpoint import ServingEndpoint, endpoint_name
 from components.serving.model import downloads_code, model_image
 from components.serving.spec import ServingConfig
-from components.shared.alarm_topic import alarm_topic
-from components.shared.code_archive import ARCHIVE_DIR, build_source_archive, upload_archive
+from components.shared.code_archive import ARCHIVE_DIR, build_source_archive
 from components.shared.spec_rules import PROJECT_ROOT
 
 #: Where the inference code archives live in the models bucket.
@@ -59,13 +58,10 @@ class ServingLayer(pulumi.ComponentResource):
         super().__init__(self.TYPE, name, None, opts)
         prefix = f"mlp-{platform.environment}"
 
-        topic = alarm_topic(
+        topic = platform.alarm_topic(
             f"{prefix}-serving-alarms",
             display_name=f"ml-platform {platform.environment} serving alarms",
-            kms_key_arn=platform.kms_key_arn,
-            account_id=platform.account_id,
-            partition=platform.partition,
-            emails=list(spec.alarm_emails),
+            emails=spec.alarm_emails,
             parent=self,
         )
 
@@ -73,12 +69,11 @@ class ServingLayer(pulumi.ComponentResource):
         self.code_archive_uri = None
         if needs_source_archive(spec):
             archive = build_source_archive(PROJECT_ROOT, ARCHIVE_DIR)
-            uploaded = upload_archive(
+            uploaded = platform.upload_archive(
                 f"{prefix}-inference-code",
                 archive,
-                bucket=platform.buckets["models"].bucket,
+                bucket="models",
                 key=f"{CODE_PREFIX}/{archive.sha256[:16]}/sourcedir.tar.gz",
-                kms_key_arn=platform.kms_key_arn,
                 parent=self,
             )
             code_key, self.code_archive_uri = uploaded.key, uploaded.uri

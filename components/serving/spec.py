@@ -16,12 +16,15 @@ from components.shared.spec_rules import (
     NAME_PATTERN,
     ImageConfig,
     Section,
-    derived_name_fits,
     email_addresses,
     image_source,
     is_production,
+    name_fits_validator,
+    platform_name,
+    production_minimum_validator,
     repeated_names,
     tag_needs_framework,
+    unique_names_validator,
 )
 
 #: SageMaker limits on an endpoint configuration (CreateEndpointConfig).
@@ -138,12 +141,7 @@ class VariantConfig(Section):
         image_source(value, info)
         return value
 
-    @field_validator("initial_instance_count")
-    @classmethod
-    def _production_is_redundant(cls, value: int, info: ValidationInfo) -> int:
-        if is_production(info) and value < 2:
-            raise ValueError("must be >= 2 in a production stack")
-        return value
+    _production_is_redundant = production_minimum_validator("initial_instance_count", 2)
 
     @field_validator("serverless")
     @classmethod
@@ -262,13 +260,9 @@ class ServingEndpointConfig(Section):
     alarms: EndpointAlarmsConfig = EndpointAlarmsConfig()
     """Alarm thresholds."""
 
-    @field_validator("name")
-    @classmethod
-    def _endpoint_name_fits(cls, value: str, info: ValidationInfo) -> str:
-        return derived_name_fits(
-            value, info, lambda env: f"mlp-{env}-{value}", MAX_ENDPOINT_NAME,
-            "SageMaker endpoint name",
-        )  # fmt: skip
+    _endpoint_name_fits = name_fits_validator(
+        "name", platform_name, MAX_ENDPOINT_NAME, "SageMaker endpoint name"
+    )
 
     @field_validator("variants")
     @classmethod
@@ -355,14 +349,8 @@ class ServingConfig(Section):
     alarm_emails: tuple[str, ...] = ()
     """Addresses subscribed to the serving alarms' SNS topic (each confirms by mail)."""
 
-    @field_validator("endpoints")
-    @classmethod
-    def _unique_endpoints(
-        cls, value: tuple[ServingEndpointConfig, ...]
-    ) -> tuple[ServingEndpointConfig, ...]:
-        names = [endpoint.name for endpoint in value]
-        if repeated := repeated_names("endpoint names", names):
-            raise ValueError(repeated)
-        return value
+    _unique_endpoints = unique_names_validator(
+        "endpoints", "endpoint names", lambda endpoint: endpoint.name
+    )
 
     _emails = field_validator("alarm_emails")(email_addresses)

@@ -157,6 +157,20 @@ def archive_members(root: Path, layout: ArchiveLayout = INFERENCE) -> list[Path]
     return members
 
 
+def _save_archive(data: bytes, out_dir: Path, file_name: str, entry_point: str) -> SourceArchive:
+    """Write an archive's bytes ``data`` once to ``out_dir`` and return it as a SourceArchive.
+
+    ``file_name`` holds ``{digest}``, replaced by the first 16 hex digits of the bytes' SHA-256,
+    so the same code always lands in the same file (an existing one is left as it is).
+    """
+    digest = hashlib.sha256(data).hexdigest()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path = out_dir / file_name.format(digest=digest[:16])
+    if not path.exists():
+        path.write_bytes(data)
+    return SourceArchive(path=path, sha256=digest, entry_point=entry_point)
+
+
 def build_archive(root: Path, out_dir: Path, layout: ArchiveLayout) -> SourceArchive:
     """Write ``out_dir/<kind>-sourcedir-<digest>.tar.gz`` from ``root`` and return it."""
     members = archive_members(root, layout)  # fails first, and clearly, when code is missing
@@ -174,13 +188,9 @@ def build_archive(root: Path, out_dir: Path, layout: ArchiveLayout) -> SourceArc
             info.uid = info.gid = 0
             info.uname = info.gname = "root"
             archive.addfile(info, io.BytesIO(content))
-    data = buffer.getvalue()
-    digest = hashlib.sha256(data).hexdigest()
-    out_dir.mkdir(parents=True, exist_ok=True)
-    path = out_dir / f"{layout.kind}-sourcedir-{digest[:16]}.tar.gz"
-    if not path.exists():
-        path.write_bytes(data)
-    return SourceArchive(path=path, sha256=digest, entry_point=layout.entry_point)
+    return _save_archive(
+        buffer.getvalue(), out_dir, f"{layout.kind}-sourcedir-{{digest}}.tar.gz", layout.entry_point
+    )
 
 
 def build_source_archive(root: Path, out_dir: Path) -> SourceArchive:
@@ -229,13 +239,7 @@ def build_monitoring_archive(root: Path, out_dir: Path) -> SourceArchive:
             info.create_system = 3  # unix, so the permissions below are what readers see
             info.external_attr = (0o100644 & 0xFFFF) << 16
             archive.writestr(info, (root / member).read_bytes(), compresslevel=9)
-    data = buffer.getvalue()
-    digest = hashlib.sha256(data).hexdigest()
-    out_dir.mkdir(parents=True, exist_ok=True)
-    path = out_dir / f"monitoring-code-{digest[:16]}.zip"
-    if not path.exists():
-        path.write_bytes(data)
-    return SourceArchive(path=path, sha256=digest, entry_point="")
+    return _save_archive(buffer.getvalue(), out_dir, "monitoring-code-{digest}.zip", "")
 
 
 def project_relative(path: Path) -> str:

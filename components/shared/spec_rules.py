@@ -81,10 +81,65 @@ def derived_name_fits(
     return value
 
 
+def platform_name(environment: str, value: str) -> str:
+    """The AWS name the program gives a configured ``value``: ``mlp-<environment>-<value>``."""
+    return f"mlp-{environment}-{value}"
+
+
+def name_fits_validator(
+    field: str,
+    derive: Callable[[str, str], str],
+    limit: int,
+    what: str,
+    who: str = "AWS",
+) -> Any:
+    """A field validator of ``field``: the name ``derive(environment, value)`` fits ``limit``.
+
+    Assign it in the model's body (``_fits = name_fits_validator(...)``); it checks
+    :func:`derived_name_fits` once the stack's environment is known.
+    """
+
+    def fits(cls: type, value: str, info: ValidationInfo) -> str:
+        return derived_name_fits(
+            value, info, lambda environment: derive(environment, value), limit, what, who
+        )
+
+    return field_validator(field)(fits)
+
+
 def repeated_names(what: str, names: Sequence[str]) -> str | None:
     """``"<what> must be unique: a, b repeated"`` when ``names`` repeat one, else ``None``."""
     duplicates = sorted({name for name in names if names.count(name) > 1})
     return f"{what} must be unique: {', '.join(duplicates)} repeated" if duplicates else None
+
+
+def unique_names_validator(field: str, what: str, name: Callable[[Any], str] = str) -> Any:
+    """A field validator of ``field``, a list whose entries' names (``name(entry)``) are unique.
+
+    Assign it in the model's body (``_unique = unique_names_validator(...)``); a repeated name is
+    the error :func:`repeated_names` words with ``what``. Without ``name`` the entries are names.
+    """
+
+    def unique(cls: type, value: Sequence[Any]) -> Sequence[Any]:
+        if repeated := repeated_names(what, [name(entry) for entry in value]):
+            raise ValueError(repeated)
+        return value
+
+    return field_validator(field)(unique)
+
+
+def production_minimum_validator(field: str, minimum: int) -> Any:
+    """A field validator of ``field``: in a production stack its value is at least ``minimum``.
+
+    Assign it in the model's body (``_redundant = production_minimum_validator(...)``).
+    """
+
+    def at_least(cls: type, value: int, info: ValidationInfo) -> int:
+        if is_production(info) and value < minimum:
+            raise ValueError(f"must be >= {minimum} in a production stack")
+        return value
+
+    return field_validator(field)(at_least)
 
 
 def image_source(image: object, info: ValidationInfo) -> None:

@@ -31,11 +31,13 @@ from components.shared.spec_rules import (
     ImageConfig,
     PathProblems,
     Section,
-    derived_name_fits,
     image_source,
     instance_family,
+    name_fits_validator,
+    platform_name,
     repeated_names,
     tag_needs_framework,
+    unique_names_validator,
 )
 from workloads.training.objectives import METRICS
 
@@ -76,12 +78,7 @@ class RepositoriesConfig(Section):
     untagged_expiry_days: int = Field(default=7, ge=1, le=365)
     """Days after which untagged images (failed or superseded pushes) expire."""
 
-    @field_validator("names")
-    @classmethod
-    def _unique_names(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        if repeated := repeated_names("repository names", value):
-            raise ValueError(repeated)
-        return value
+    _unique_names = unique_names_validator("names", "repository names")
 
 
 class NotebookInstanceConfig(Section):
@@ -104,12 +101,7 @@ class StudioConfig(Section):
     user_profiles: tuple[Annotated[str, Field(pattern=NAME_PATTERN)], ...] = ()
     """A user profile per data scientist (they sign in through the console's IAM access)."""
 
-    @field_validator("user_profiles")
-    @classmethod
-    def _unique_profiles(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        if repeated := repeated_names("user profiles", value):
-            raise ValueError(repeated)
-        return value
+    _unique_profiles = unique_names_validator("user_profiles", "user profiles")
 
 
 class NotebooksConfig(Section):
@@ -346,13 +338,9 @@ class TrainingPipelineConfig(Section):
             )
         return value
 
-    @field_validator("name")
-    @classmethod
-    def _job_name_fits(cls, value: str, info: ValidationInfo) -> str:
-        return derived_name_fits(
-            value, info, lambda env: f"mlp-{env}-{value}", MAX_TRAINING_JOB_NAME,
-            "training job name",
-        )  # fmt: skip
+    _job_name_fits = name_fits_validator(
+        "name", platform_name, MAX_TRAINING_JOB_NAME, "training job name"
+    )
 
     @field_validator("image")
     @classmethod

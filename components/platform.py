@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Protocol
+from typing import Any, ClassVar, Generic, Protocol, TypeVar
 
 import pulumi
 import pulumi_aws as aws
@@ -131,3 +131,42 @@ class PlatformContext:
             kms_key_arn=self.kms_key_arn,
             parent=parent,
         )
+
+
+#: A layer's spec: its section of the stack's config.
+SpecT = TypeVar("SpecT")
+
+
+class PlatformLayer(pulumi.ComponentResource, Generic[SpecT]):
+    """A layer deployed into the platform: ``Layer(name, spec, platform, opts)``.
+
+    Every layer but the data layer (which builds the platform) has this one constructor, which the
+    program calls from the layer registry: it registers the component under the class's ``TYPE``,
+    lets :meth:`build` create the children from the spec, then registers the outputs.
+    """
+
+    TYPE: ClassVar[str]
+    """The component's type token (``package:module:Type``), part of every URN below it."""
+
+    def __init__(
+        self,
+        name: str,
+        spec: SpecT,
+        platform: PlatformContext,
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        super().__init__(self.TYPE, name, None, opts)
+        self.build(spec, platform)
+        self.register_outputs(self.registered_outputs())
+
+    def build(self, spec: SpecT, platform: PlatformContext) -> None:
+        """Create the layer's resources, children of this component, from ``spec``."""
+        raise NotImplementedError
+
+    def exports(self) -> dict[str, Any]:
+        """The layer's stack outputs."""
+        raise NotImplementedError
+
+    def registered_outputs(self) -> dict[str, Any]:
+        """What the component registers as its outputs: its exports unless it says otherwise."""
+        return self.exports()

@@ -37,7 +37,7 @@ from components.feature_store.spec import (
     FeatureStoreConfig,
     OnlineStoreConfig,
 )
-from components.platform import PlatformContext
+from components.platform import PlatformContext, PlatformLayer
 from components.shared import iam_policies
 from components.shared.service_role import service_role
 
@@ -275,11 +275,10 @@ def write_statements(access: GroupAccess) -> list[iam_policies.Statement]:
     ]
 
 
-class FeatureStoreLayer(pulumi.ComponentResource):
+class FeatureStoreLayer(PlatformLayer[FeatureStoreConfig]):
     """Feature groups, their offline-store role, an Athena workgroup and runtime endpoints."""
 
     TYPE = "mlplatform:featurestore:FeatureStoreLayer"
-    """The component's type token (``package:module:Type``), part of every URN below it."""
 
     groups: dict[str, aws.sagemaker.FeatureGroup]
     """Each group version by ``<name>_v<version>``."""
@@ -294,15 +293,8 @@ class FeatureStoreLayer(pulumi.ComponentResource):
     offline_s3_base: pulumi.Output[str]
     """``s3://<processed>/feature-store``, under which every offline store writes."""
 
-    def __init__(
-        self,
-        name: str,
-        spec: FeatureStoreConfig,
-        platform: PlatformContext,
-        opts: pulumi.ResourceOptions | None = None,
-    ) -> None:
+    def build(self, spec: FeatureStoreConfig, platform: PlatformContext) -> None:
         """Build the groups of the ``feature_store`` section on ``platform``'s data layer."""
-        super().__init__(self.TYPE, name, None, opts)
         self._spec, self._platform = spec, platform
         # Names every resource of the layer, the Athena workgroup's included.
         self._prefix = prefix = f"mlp-{platform.environment}-features"
@@ -354,7 +346,6 @@ class FeatureStoreLayer(pulumi.ComponentResource):
                 # group: retention rules stay exactly the stateful resources.
                 opts=pulumi.ResourceOptions(parent=group, depends_on=[group], protect=False),
             )
-        self.register_outputs(self.exports())
 
     def _access(self) -> pulumi.Output[GroupAccess]:
         """The layer's identifiers as plain values, for policy documents."""

@@ -24,7 +24,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components.gpu.spec import GpuConfig
-from components.platform import PlatformContext
+from components.platform import PlatformContext, PlatformLayer
 from components.shared import iam_policies
 from components.shared.service_role import service_role
 from components.shared.vpc_endpoints import allow_aws_apis_and_peers
@@ -102,11 +102,10 @@ def instance_policy(
     )
 
 
-class GpuCompute(pulumi.ComponentResource):
+class GpuCompute(PlatformLayer[GpuConfig]):
     """GPU instances in an Auto Scaling group: DL AMI, IMDSv2, encrypted EBS, SSM, no public IP."""
 
     TYPE = "mlplatform:gpu:GpuCompute"
-    """The component's type token (``package:module:Type``), part of every URN below it."""
 
     launch_template_id: pulumi.Output[str]
     """The launch template every instance starts from."""
@@ -119,15 +118,8 @@ class GpuCompute(pulumi.ComponentResource):
     ami_id: pulumi.Output[str]
     """The deep-learning AMI the template uses."""
 
-    def __init__(
-        self,
-        name: str,
-        spec: GpuConfig,
-        platform: PlatformContext,
-        opts: pulumi.ResourceOptions | None = None,
-    ) -> None:
+    def build(self, spec: GpuConfig, platform: PlatformContext) -> None:
         """Build the fleet the ``gpu`` section describes in ``platform``'s private VPC."""
-        super().__init__(self.TYPE, name, None, opts)
         prefix = f"mlp-{platform.environment}-gpu"
 
         ami = _deep_learning_ami(self, spec)
@@ -144,7 +136,6 @@ class GpuCompute(pulumi.ComponentResource):
         self.instance_role_arn = role.arn
         self.security_group_id = security_group.id
         self.ami_id = ami.id
-        self.register_outputs(self.exports())
 
     def exports(self) -> dict[str, pulumi.Output]:
         """The layer's stack outputs."""

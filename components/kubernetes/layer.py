@@ -36,23 +36,16 @@ from components.kubernetes.layer_workloads import (
 )
 from components.kubernetes.namespaces import PlatformNamespaces, PlatformNamespacesArgs
 from components.kubernetes.spec import KubernetesConfig
-from components.platform import PlatformContext
+from components.platform import PlatformContext, PlatformLayer
 
 
-class KubernetesLayer(pulumi.ComponentResource):
+class KubernetesLayer(PlatformLayer[KubernetesConfig]):
     """Cluster access, operators, namespaces and the Kubernetes workloads of one stack."""
 
     TYPE = "mlplatform:kubernetes:KubernetesLayer"
-    """The component's type token (``package:module:Type``), part of every URN below it."""
 
-    def __init__(
-        self,
-        name: str,
-        spec: KubernetesConfig,
-        platform: PlatformContext,
-        opts: pulumi.ResourceOptions | None = None,
-    ) -> None:
-        super().__init__(self.TYPE, name, None, opts)
+    def build(self, spec: KubernetesConfig, platform: PlatformContext) -> None:
+        """Create the layer from its ``kubernetes`` section on ``platform``."""
         cluster = spec.cluster
         assert cluster is not None  # the stack's config requires it when the layer is deployed
         prefix = f"mlp-{platform.environment}"
@@ -100,7 +93,10 @@ class KubernetesLayer(pulumi.ComponentResource):
         self.jupyterhub = jupyterhub(
             self, spec.jupyterhub, platform, names, workload_access["notebooks"], self.mlflow
         )
-        self.register_outputs({})
+
+    def registered_outputs(self) -> dict[str, Any]:
+        """None: this layer registers no outputs; the program exports them to the stack."""
+        return {}
 
     def exports(self) -> dict[str, Any]:
         """The layer's outputs as the stack exports them."""

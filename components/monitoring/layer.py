@@ -21,7 +21,7 @@ import pulumi_aws as aws
 
 from components.monitoring.model_monitor import ModelMonitor, ModelMonitorArgs
 from components.monitoring.spec import MonitoringConfig
-from components.platform import PlatformContext
+from components.platform import PlatformContext, PlatformLayer
 from components.shared.code_archive import ARCHIVE_DIR, build_monitoring_archive
 from components.shared.images import (
     PREBUILT_MONITORING_TAG,
@@ -38,11 +38,10 @@ ENDPOINT_SERVICES = ("monitoring",)
 CODE_PREFIX = "code"
 
 
-class MonitoringLayer(pulumi.ComponentResource):
+class MonitoringLayer(PlatformLayer[MonitoringConfig]):
     """Scheduled drift monitors of the stack's endpoints, their alarms and shared parts."""
 
     TYPE = "mlplatform:monitoring:MonitoringLayer"
-    """The component's type token (``package:module:Type``), part of every URN below it."""
 
     alarm_topic_arn: pulumi.Output[str]
     """The topic every monitor alarm notifies."""
@@ -53,15 +52,8 @@ class MonitoringLayer(pulumi.ComponentResource):
     monitors: dict[str, ModelMonitor]
     """Each monitor by its endpoint's full name."""
 
-    def __init__(
-        self,
-        name: str,
-        spec: MonitoringConfig,
-        platform: PlatformContext,
-        opts: pulumi.ResourceOptions | None = None,
-    ) -> None:
+    def build(self, spec: MonitoringConfig, platform: PlatformContext) -> None:
         """Monitor ``spec``'s endpoints; ``platform`` must carry the serving endpoints' names."""
-        super().__init__(self.TYPE, name, None, opts)
         prefix = f"mlp-{platform.environment}-monitoring"
         child = pulumi.ResourceOptions(parent=self)
 
@@ -106,7 +98,6 @@ class MonitoringLayer(pulumi.ComponentResource):
         self.alarm_topic_arn = topic.arn
         self.schedule_group_name = group.name
         self.code_archive_uri = code.uri
-        self.register_outputs(self.exports())
 
     def exports(self) -> dict[str, object]:
         """The layer's outputs as the stack exports them."""

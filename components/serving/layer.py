@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import pulumi
 
-from components.platform import PlatformContext
+from components.platform import PlatformContext, PlatformLayer
 from components.serving.endpoint import ServingEndpoint, endpoint_name
 from components.serving.model import downloads_code, model_image
 from components.serving.spec import ServingConfig
@@ -34,11 +34,10 @@ def needs_source_archive(spec: ServingConfig) -> bool:
     )
 
 
-class ServingLayer(pulumi.ComponentResource):
+class ServingLayer(PlatformLayer[ServingConfig]):
     """SageMaker endpoints with guarded rollouts and their alarms."""
 
     TYPE = "mlplatform:serving:ServingLayer"
-    """The component's type token (``package:module:Type``), part of every URN below it."""
 
     alarm_topic_arn: pulumi.Output[str]
     """The topic every endpoint alarm notifies."""
@@ -47,15 +46,8 @@ class ServingLayer(pulumi.ComponentResource):
     endpoints: dict[str, ServingEndpoint]
     """Each endpoint by its full name (``mlp-<env>-<name>``)."""
 
-    def __init__(
-        self,
-        name: str,
-        spec: ServingConfig,
-        platform: PlatformContext,
-        opts: pulumi.ResourceOptions | None = None,
-    ) -> None:
+    def build(self, spec: ServingConfig, platform: PlatformContext) -> None:
         """Deploy the ``serving`` section ``spec`` into ``platform`` (built by the data layer)."""
-        super().__init__(self.TYPE, name, None, opts)
         prefix = f"mlp-{platform.environment}"
 
         topic = platform.alarm_topic(
@@ -90,7 +82,6 @@ class ServingLayer(pulumi.ComponentResource):
                 opts=pulumi.ResourceOptions(parent=self),
             )
         self.alarm_topic_arn = topic.arn
-        self.register_outputs(self.exports())
 
     def exports(self) -> dict[str, object]:
         """The layer's outputs as the stack exports them."""

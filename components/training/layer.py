@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import pulumi
 
-from components.platform import PlatformContext
+from components.platform import PlatformContext, PlatformLayer
 from components.shared.code_archive import (
     ARCHIVE_DIR,
     SourceArchive,
@@ -42,11 +42,10 @@ def code_archive_key(archive: SourceArchive) -> str:
     return f"{CODE_PREFIX}/{archive.path.name}"
 
 
-class TrainingLayer(pulumi.ComponentResource):
+class TrainingLayer(PlatformLayer[TrainingConfig]):
     """Image repositories, experiment tracking, training pipelines and notebooks."""
 
     TYPE = "mlplatform:training:TrainingLayer"
-    """The component's type token (``package:module:Type``), part of every URN below it."""
 
     repositories: ImageRepositories
     """The platform's ECR repositories."""
@@ -61,14 +60,8 @@ class TrainingLayer(pulumi.ComponentResource):
     code_archive_uri: pulumi.Output[str] | None
     """Where the training code archive lies in S3."""
 
-    def __init__(
-        self,
-        name: str,
-        spec: TrainingConfig,
-        platform: PlatformContext,
-        opts: pulumi.ResourceOptions | None = None,
-    ) -> None:
-        super().__init__(self.TYPE, name, None, opts)
+    def build(self, spec: TrainingConfig, platform: PlatformContext) -> None:
+        """Create the layer from its ``training`` section on ``platform``."""
         prefix = f"mlp-{platform.environment}"
         child = pulumi.ResourceOptions(parent=self)
         self.repositories = ImageRepositories(
@@ -97,7 +90,6 @@ class TrainingLayer(pulumi.ComponentResource):
                 tracking_server_arn=tracking_arn,
                 opts=child,
             )
-        self.register_outputs(self.exports())
 
     def _pipelines(
         self,

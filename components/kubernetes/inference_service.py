@@ -119,16 +119,6 @@ def validate(args: KServeEndpointArgs) -> None:
     # An output (the bucket's generated name) is checked when known, in the policy below.
     if isinstance(args.model_uri, str) and not _MODEL_URI.match(args.model_uri):
         problems.append(f"model_uri: '{args.model_uri}' is not s3://<bucket>/<key>.tar.gz")
-    # The config section refuses these too; kept while test_inference_service pins this
-    # combined message.
-    canary = endpoint.canary_traffic_percent
-    if canary is not None and not 0 <= canary <= 100:
-        problems.append(f"canary_traffic_percent: {canary} is not between 0 and 100")
-    if endpoint.max_replicas < max(endpoint.min_replicas, 1):
-        problems.append(
-            f"max_replicas: {endpoint.max_replicas} is below min_replicas "
-            f"({endpoint.min_replicas}) or 1"
-        )
     problems += image_tag_problems(args.image_repository, endpoint.image.tag)
     if problems:
         raise ValueError(f"Invalid KServe endpoint {endpoint.name}: " + "; ".join(problems))

@@ -54,9 +54,6 @@ MLFLOW_PORT = 5000
 #: PostgreSQL's port, on RDS and in the cluster.
 POSTGRES_PORT = 5432
 
-#: Database kinds the server can use.
-DATABASE_KINDS = ("rds", "in_cluster")
-
 #: RDS PostgreSQL, pinned to major.minor; AWS applies newer minors (auto_minor_version_upgrade),
 #: so later drift of the live version is ignored rather than "downgraded" by Pulumi.
 RDS_ENGINE_VERSION = "17.6"
@@ -126,18 +123,10 @@ class MlflowServerArgs:
     def __post_init__(self) -> None:
         errors = []
         mlflow = self.mlflow
-        # The config section refuses a database kind and backup days out of range too; kept
-        # while test_mlflow_server pins this combined message.
-        if mlflow.database not in DATABASE_KINDS:
-            errors.append(
-                f"database: '{mlflow.database}' is not one of {', '.join(DATABASE_KINDS)}"
-            )
         if mlflow.database == "rds":
             for field in ("subnet_ids", "vpc_id", "vpc_cidr"):
                 if getattr(self, field) is None:
                     errors.append(f"{field}: required when database is 'rds'")
-        if not 1 <= mlflow.backup_retention_days <= 35:
-            errors.append(f"backup_retention_days: {mlflow.backup_retention_days} is not 1..35")
         if self.workers < 1:
             errors.append(f"workers: {self.workers} must be at least 1")
         if errors:

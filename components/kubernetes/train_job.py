@@ -56,7 +56,6 @@ from components.kubernetes.pod_security import (
 from components.kubernetes.service_account_role import ServiceAccountRole, ServiceAccountRoleArgs
 from components.kubernetes.spec import KubernetesTrainingJobConfig
 from components.shared import iam_policies
-from components.shared.hyperparameters import DISTRIBUTED_ALGORITHMS
 from workloads.training import contract
 
 #: The Trainer API this component writes.
@@ -150,13 +149,6 @@ def validate(args: KubernetesTrainJobArgs) -> None:
         # Outputs (a bucket's generated name) are checked when known, in the role's policy.
         if isinstance(uri, str) and not _S3_URI.match(uri):
             problems.append(f"{key}: '{uri}' is not s3://<bucket>/<prefix>")
-    # The config section refuses these too; kept while test_train_job pins this combined
-    # message.
-    if job.algorithm not in DISTRIBUTED_ALGORITHMS and job.world_size > 1:
-        problems.append(
-            f"algorithm: {job.algorithm} trains in one process, not {job.world_size} "
-            "(only pytorch trains distributed)"
-        )
     problems += image_tag_problems(args.image_repository, job.image.tag)
     if problems:
         raise ValueError(f"Invalid training job {job.name}: " + "; ".join(problems))

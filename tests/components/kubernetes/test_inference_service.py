@@ -185,9 +185,7 @@ def test_invalid_args_are_reported_together() -> None:
     assert str(raised.value) == (
         "Invalid KServe endpoint Churn: name: 'Churn' is not a DNS label of at most 45 "
         "characters; model_uri: 's3://bucket/model.zip' is not s3://<bucket>/<key>.tar.gz; "
-        "canary_traffic_percent: 120 is not between 0 and 100; max_replicas: 2 is below "
-        "min_replicas (4) or 1; image_tag: image "
-        "123456789012.dkr.ecr.us-east-1.amazonaws.com/ml-platform/serving: tag 'latest' is not "
+        "image_tag: image 123456789012.dkr.ecr.us-east-1.amazonaws.com/ml-platform/serving: tag 'latest' is not "
         "pinned (never 'latest')"
     )
 

@@ -8,9 +8,11 @@ chart version is pinned, and the hub, proxy and user pods get restricted securit
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
+from pydantic import ValidationError
 
 from components.kubernetes.jupyterhub import (
     CHART_REPOSITORY,
@@ -269,10 +271,6 @@ def test_user_image_is_pinned_when_given() -> None:
             "Invalid JupyterHub: chart_version: '4' is not an exact x.y.z version; "
             "user_image_repository and user_image_tag: give both or neither",
         ),
-        (
-            {"gpu_profile": ResourcesConfig(cpu="4", memory="16Gi", gpus=0)},
-            "Invalid JupyterHub: gpu_profile: needs gpus >= 1",
-        ),
     ],
 )
 def test_invalid_args_are_refused_with_every_error(change: dict, message: str) -> None:
@@ -280,3 +278,15 @@ def test_invalid_args_are_refused_with_every_error(change: dict, message: str) -
     with pytest.raises(ValueError) as error:
         hub_args(**change)
     assert str(error.value) == message
+
+
+def test_the_section_refuses_a_gpu_profile_without_gpus() -> None:
+    # given the jupyterhub section with a GPU profile of 0 GPUs
+    section = {"gpu_profile": {"cpu": "4", "memory": "16Gi", "gpus": 0}}
+    # when it is validated as a stack's section is
+    with pytest.raises(ValidationError) as error:
+        JupyterHubConfig.model_validate_json(json.dumps(section))
+    # then the profile is refused with the section's own message
+    assert [(problem["loc"], problem["msg"]) for problem in error.value.errors()] == [
+        (("gpu_profile",), "Value error, a GPU profile needs gpus >= 1")
+    ]

@@ -13,6 +13,7 @@ from typing import Any
 
 import pulumi
 import pytest
+from pydantic import ValidationError
 
 from components.kubernetes.cluster_access import ClusterAccess
 from components.kubernetes.mlflow_server import MlflowServer, MlflowServerArgs
@@ -344,11 +345,6 @@ def test_in_cluster_database_uri_names_the_headless_service(in_cluster: PlanRun)
             "Invalid MLflow server: vpc_id: required when database is 'rds'; "
             "vpc_cidr: required when database is 'rds'",
         ),
-        (
-            {"database": "sqlite", "backup_retention_days": 0},
-            "Invalid MLflow server: database: 'sqlite' is not one of rds, in_cluster; "
-            "backup_retention_days: 0 is not 1..35",
-        ),
     ],
 )
 def test_invalid_args_are_refused_with_every_error(change: dict, message: str) -> None:
@@ -356,6 +352,19 @@ def test_invalid_args_are_refused_with_every_error(change: dict, message: str) -
     with pytest.raises(ValueError) as error:
         server_args(**change)
     assert str(error.value) == message
+
+
+def test_the_section_refuses_an_unknown_database_and_backup_days_out_of_range() -> None:
+    # given the mlflow section with a database kind it has no support for and 0 backup days
+    section = {"database": "sqlite", "backup_retention_days": 0}
+    # when it is validated as a stack's section is
+    with pytest.raises(ValidationError) as error:
+        KubernetesMlflowConfig.model_validate_json(json.dumps(section))
+    # then both fields are refused, each with the section's own message
+    assert [(problem["loc"], problem["msg"]) for problem in error.value.errors()] == [
+        (("database",), "Input should be 'rds' or 'in_cluster'"),
+        (("backup_retention_days",), "Input should be greater than or equal to 1"),
+    ]
 
 
 def test_latest_image_tag_is_refused() -> None:

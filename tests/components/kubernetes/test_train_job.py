@@ -247,7 +247,6 @@ def test_invalid_args_are_reported_together() -> None:
         deploy(args)
     assert str(raised.value) == (
         "Invalid training job churn-ddp: train_uri: 'churn/train' is not s3://<bucket>/<prefix>; "
-        "algorithm: xgboost trains in one process, not 4 (only pytorch trains distributed); "
         "image_tag: image 123456789012.dkr.ecr.us-east-1.amazonaws.com/ml-platform/training: "
         "tag 'latest' is not pinned (never 'latest')"
     )

@@ -43,6 +43,8 @@ class VerificationResult:
     """Each variant's current weight."""
     problems: tuple[str, ...]
     """One sentence per problem; empty when the deployment is as expected."""
+    failure_reason: str | None = None
+    """The endpoint's FailureReason, when DescribeEndpoint reports one."""
 
     @property
     def ok(self) -> bool:
@@ -111,6 +113,9 @@ def verify_deployment(
         endpoint_config_name=config_name,
         weights=weights,
         problems=tuple(problems),
+        failure_reason=str(description["FailureReason"])
+        if description.get("FailureReason")
+        else None,
     )
 
 

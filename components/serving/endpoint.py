@@ -8,6 +8,8 @@ Children, in the order they depend on each other:
   endpoint moves to it (configurations are immutable; see DESIGN.md);
 * three alarms per production variant (:mod:`components.serving.alarms`);
 * the Endpoint, with a blue/green deployment policy whose auto-rollback watches those alarms;
+* its :class:`~components.serving.rollout_gate.RolloutGate`, which fails ``pulumi up`` when
+  SageMaker did not keep the update (a rollback or a failed update);
 * autoscaling per variant that asks for it (:mod:`components.serving.autoscaling`).
 
 The endpoint itself has a fixed name (``mlp-<env>-<name>``): clients call it by name, and its
@@ -49,6 +51,7 @@ from components.platform import PlatformContext
 from components.serving.alarms import variant_alarms
 from components.serving.autoscaling import variant_autoscaling
 from components.serving.model import ServingModel, ServingModelArgs
+from components.serving.rollout_gate import RolloutGate, gate_timeout_seconds
 from components.serving.spec import RolloutConfig, ServingEndpointConfig, VariantConfig
 from components.shared import iam_policies
 from components.shared.instance_storage import has_instance_storage
@@ -176,6 +179,30 @@ def _deployment_config(
     )
 
 
+def _rollout_gate(
+    name: str,
+    spec: ServingEndpointConfig,
+    platform: PlatformContext,
+    endpoint: aws.sagemaker.Endpoint,
+    endpoint_config: aws.sagemaker.EndpointConfiguration,
+    alarm_names: list[pulumi.Output[str]],
+    parent: pulumi.Resource,
+) -> RolloutGate:
+    """The gate that fails the deployment unless ``endpoint`` runs ``endpoint_config``.
+
+    ``alarm_names`` are the alarms the deployment config rolls back on (none for serverless).
+    """
+    return RolloutGate(
+        f"{name}-rollout-gate",
+        endpoint_name=endpoint.name,
+        expected_config_name=endpoint_config.name,
+        region=platform.region,
+        alarm_names=[] if spec.is_serverless else alarm_names,
+        timeout_seconds=gate_timeout_seconds(spec),
+        opts=pulumi.ResourceOptions(parent=parent, depends_on=[endpoint]),
+    )
+
+
 class ServingEndpoint(pulumi.ComponentResource):
     """A SageMaker endpoint: weighted variants, data capture, guarded rollouts, autoscaling."""
 
@@ -246,6 +273,7 @@ class ServingEndpoint(pulumi.ComponentResource):
                 parent=self,
             )
         ]
+        alarm_names = [alarm.name for alarm in alarms]
         endpoint = aws.sagemaker.Endpoint(
             f"{name}-endpoint",
             name=full_name,
@@ -253,9 +281,10 @@ class ServingEndpoint(pulumi.ComponentResource):
             # Serverless endpoints update in place; traffic shifting needs instance fleets.
             deployment_config=None
             if spec.is_serverless
-            else _deployment_config(spec.rollout, [alarm.name for alarm in alarms]),
+            else _deployment_config(spec.rollout, alarm_names),
             opts=pulumi.ResourceOptions(parent=self),
         )
+        _rollout_gate(name, spec, platform, endpoint, endpoint_config, alarm_names, parent=self)
         for variant in spec.variants:
             variant_autoscaling(
                 f"{name}-{variant.name}",
@@ -276,7 +305,7 @@ class ServingEndpoint(pulumi.ComponentResource):
             if spec.capture_sampling_percentage is not None
             else None
         )
-        self.alarm_names = pulumi.Output.all(*[alarm.name for alarm in alarms])
+        self.alarm_names = pulumi.Output.all(*alarm_names)
         self.register_outputs(self.exports())
 
     def exports(self) -> dict[str, pulumi.Input[object]]:

@@ -131,6 +131,7 @@ SUMMARY_FIELDS: dict[str, Sequence[tuple[str, str]]] = {
         ),
         ("baking_s", "deploymentConfig.blueGreenUpdatePolicy.terminationWaitInSeconds"),
     ],
+    "pulumi-python:dynamic/serving:RolloutGate": [("timeout_s", "timeout_seconds")],
     "aws:appautoscaling/target:Target": [
         ("variant", "resourceId"),
         ("min", "minCapacity"),
@@ -402,6 +403,8 @@ def summarize(resource: RecordedResource) -> str:
         rollback = _lookup(resource.inputs, "deploymentConfig.autoRollbackConfiguration.alarms")
         if rollback:
             parts.append(f"rollback_alarms={len(rollback)}")
+    if resource.type == "pulumi-python:dynamic/serving:RolloutGate":
+        parts.append(f"watches_alarms={len(resource.inputs.get('alarm_names') or [])}")
     if any(key in resource.inputs for key in ("kmsKeyId", "kmsKeyArn", "kmsMasterKeyId")):
         parts.append("kms=on")
     flags = [

@@ -67,6 +67,16 @@ def test_every_endpoint_has_one_gate_after_its_endpoint(plan: Plan) -> None:
         assert gate.inputs["region"] == stack_file(plan.run.stack)["aws:region"]
 
 
+def test_the_mock_runtime_records_the_gate_like_any_dynamic_resource(plan: Plan) -> None:
+    # given the gates as the offline plan recorded them / then without the pickled provider code,
+    # without the stack's AWS provider (gates run in the program's own) and without an AWS ARN
+    for gate in plan.of_type(GATE):
+        assert "__provider" not in gate.inputs
+        assert gate.provider is None
+        assert "arn" not in gate.outputs
+        assert gate.as_plan_entry()["inputs"] == gate.inputs
+
+
 def test_the_gate_watches_the_alarms_that_roll_the_endpoint_back(plan: Plan) -> None:
     for endpoint in endpoints_of(plan.run.stack):
         serving = component(plan, endpoint)

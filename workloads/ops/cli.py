@@ -167,13 +167,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="s3://bucket/prefix: upload to <prefix>/<sha256[:16]>/model.tar.gz",
     )
     package.add_argument(
-        "--kms-key-id", help="KMS key for the upload (default: the bucket's SSE-KMS key)"
+        "--kms-key-id",
+        help="KMS key for the upload, e.g. the platform key (default: S3's managed key aws/s3)",
     )
     package.add_argument(
         "--max-bytes",
         type=_positive_int,
         default=MAX_MODEL_BYTES,
-        help=f"refuse a model directory whose files hold more bytes ({MAX_MODEL_BYTES})",
+        help=f"refuse a model directory whose files hold more bytes ({MAX_MODEL_BYTES}: 4 GiB)",
     )
     return parser
 

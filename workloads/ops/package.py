@@ -140,31 +140,17 @@ def package_model(
     handler files for a PyTorch model's ``code/`` are read from (this checkout).
     """
     directory = Path(model_dir)
-    subject = f"Cannot package model directory '{directory}'"
-    if not directory.exists():
-        raise OpsError(f"{subject}: does not exist")
-    if not directory.is_dir():
-        raise OpsError(f"{subject}: is not a directory")
-    root = directory.resolve()
-    target = Path(out) if out is not None else default_archive_path(directory)
-    if target.resolve().is_relative_to(root):
-        raise OpsError(f"{subject}: the archive {target} would be inside it; write it elsewhere")
-    if target.is_dir():
-        raise OpsError(f"{subject}: the archive path {target} is a directory")
     try:
-        files = _model_files(root, max_bytes)
-        framework = _check_layout(directory)
-        members = list(files)
-        if framework == PYTORCH:
-            members = [m for m in members if PurePosixPath(m.name).parts[0] != CODE_DIR]
-            members += _code_members(code_root)
-        members.sort(key=lambda member: member.name)
+        target = Path(out) if out is not None else default_archive_path(directory)
+        framework, members = _members(directory, target, max_bytes, code_root)
         _write_archive(target, members)
+        digest, size = _sha256(target)
     except OpsError as error:
-        raise OpsError(f"{subject}: {error}") from None
-    except OSError as error:
-        raise OpsError(f"{subject}: {_one_line(error)}") from None
-    digest, size = _sha256(target)
+        raise OpsError(f"Cannot package model directory '{directory}': {error}") from None
+    except (OSError, RuntimeError) as error:  # RuntimeError: a symbolic link loop (Path.resolve)
+        raise OpsError(
+            f"Cannot package model directory '{directory}': {_one_line(error)}"
+        ) from None
     return PackagedModel(
         model_dir=directory,
         framework=framework,
@@ -173,6 +159,27 @@ def package_model(
         size=size,
         members=tuple(member.name for member in members),
     )
+
+
+def _members(
+    directory: Path, target: Path, max_bytes: int, code_root: Path
+) -> tuple[str, list[_Member]]:
+    """The model's framework and the archive's members, sorted; an ``OpsError`` when refused."""
+    if not directory.exists():
+        raise OpsError("does not exist")
+    if not directory.is_dir():
+        raise OpsError("is not a directory")
+    root = directory.resolve()
+    if target.resolve().is_relative_to(root):
+        raise OpsError(f"the archive {target} would be inside it; write it elsewhere")
+    if target.is_dir():
+        raise OpsError(f"the archive path {target} is a directory")
+    members = _model_files(root, max_bytes)
+    framework = _check_layout(directory)
+    if framework == PYTORCH:
+        members = [m for m in members if PurePosixPath(m.name).parts[0] != CODE_DIR]
+        members += _code_members(code_root)
+    return framework, sorted(members, key=lambda member: member.name)
 
 
 def _one_line(error: BaseException) -> str:
@@ -344,8 +351,9 @@ def upload_package(
 
     The key is :func:`archive_key`. When an object is already there with ``sha256`` metadata
     equal to the archive's digest, nothing is sent (``uploaded`` False); any other object there is
-    an ``OpsError`` and is left as it is. The object is encrypted with SSE-KMS (``kms_key_id``, or
-    the bucket's or account's default KMS key when None).
+    an ``OpsError`` and is left as it is. The object is encrypted with SSE-KMS: ``kms_key_id``, or
+    when None S3's AWS managed key ``aws/s3`` (what S3 does with ``aws:kms`` and no key id; not
+    the bucket's default key), so pass the platform key for the platform's buckets.
     """
     bucket, prefix = parse_upload_uri(upload_uri)
     key = archive_key(prefix, packaged.sha256)

@@ -514,7 +514,7 @@ def test_upload_puts_the_archive_under_its_digest_with_sse_kms(
     assert body == packaged.archive.read_bytes()
 
 
-def test_without_a_key_the_bucket_default_kms_key_is_asked_for(
+def test_without_a_key_id_sse_kms_is_still_asked_for(
     s3: Any, sent: list[dict[str, str]], packaged: PackagedModel
 ) -> None:
     # given / when uploaded to the bucket's root without a key id

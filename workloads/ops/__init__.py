@@ -1,4 +1,4 @@
-"""Deployment operations on SageMaker: canary traffic, checks, model registry, batch transform.
+"""Deployment operations on SageMaker: canary traffic, checks, registry, batch transform, packaging.
 
 Plain boto3, no pulumi. Every operation takes an optional ``client`` (a boto3 SageMaker client) or
 ``session`` (a ``boto3.Session``); the client is built only when an operation runs. The command
@@ -8,19 +8,23 @@ line is ``python -m workloads.ops --help``.
 from workloads.ops.batch_transform import start_batch_transform
 from workloads.ops.endpoint import WaitPolicy
 from workloads.ops.errors import OpsError
+from workloads.ops.package import PackagedModel, package_model, upload_package
 from workloads.ops.registry import register_model_version
 from workloads.ops.traffic import TrafficShift, promote_canary, rollback_canary, shift_traffic
 from workloads.ops.verify import VerificationResult, verify_deployment
 
 __all__ = [
     "OpsError",
+    "PackagedModel",
     "TrafficShift",
     "VerificationResult",
     "WaitPolicy",
+    "package_model",
     "promote_canary",
     "register_model_version",
     "rollback_canary",
     "shift_traffic",
     "start_batch_transform",
+    "upload_package",
     "verify_deployment",
 ]

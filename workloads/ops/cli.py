@@ -15,6 +15,12 @@ from typing import Any
 from workloads.ops.batch_transform import SPLIT_TYPES, start_batch_transform
 from workloads.ops.endpoint import WaitPolicy
 from workloads.ops.errors import OpsError
+from workloads.ops.package import (
+    MAX_MODEL_BYTES,
+    package_model,
+    parse_upload_uri,
+    upload_package,
+)
 from workloads.ops.registry import APPROVAL_STATUSES, register_model_version
 from workloads.ops.traffic import promote_canary, rollback_canary, shift_traffic
 from workloads.ops.verify import verify_deployment
@@ -142,6 +148,34 @@ def build_parser() -> argparse.ArgumentParser:
     batch.add_argument("--accept", help="output MIME type (default: the content type)")
     batch.add_argument("--max-payload-mb", type=int, default=6)
     batch.add_argument("--job-name")
+
+    package = command(
+        "package",
+        _package,
+        "Pack a model directory as the model.tar.gz SageMaker loads (code/ for PyTorch); "
+        "optionally upload it under its digest.",
+    )
+    package.add_argument(
+        "--model-dir", required=True, help="a model directory (metadata.json and the model file)"
+    )
+    package.add_argument(
+        "--out", help="the archive to write (default: <model-dir>.tar.gz beside the directory)"
+    )
+    package.add_argument(
+        "--upload",
+        metavar="S3_PREFIX",
+        help="s3://bucket/prefix: upload to <prefix>/<sha256[:16]>/model.tar.gz",
+    )
+    package.add_argument(
+        "--kms-key-id",
+        help="KMS key for the upload, e.g. the platform key (default: S3's managed key aws/s3)",
+    )
+    package.add_argument(
+        "--max-bytes",
+        type=_positive_int,
+        default=MAX_MODEL_BYTES,
+        help=f"refuse a model directory whose files hold more bytes ({MAX_MODEL_BYTES}: 4 GiB)",
+    )
     return parser
 
 
@@ -223,6 +257,19 @@ def _batch_transform(args: argparse.Namespace, session: Any) -> tuple[dict[str, 
     return {"transform_job_name": name, "model_name": args.model}, 0
 
 
+def _package(args: argparse.Namespace, session: Any) -> tuple[dict[str, Any], int]:
+    if args.kms_key_id and not args.upload:
+        raise OpsError("--kms-key-id is for the upload: pass --upload s3://bucket/prefix too")
+    if args.upload:
+        parse_upload_uri(args.upload)  # a bad URI is refused before anything is written
+    packaged = package_model(args.model_dir, args.out, max_bytes=args.max_bytes)
+    if args.upload:
+        packaged = upload_package(
+            packaged, args.upload, kms_key_id=args.kms_key_id, session=session
+        )
+    return packaged.to_dict(), 0
+
+
 def _key_value(text: str) -> tuple[str, str]:
     key, sep, value = text.partition("=")
     if not sep or not key:
@@ -236,6 +283,16 @@ def _variant_weight(text: str) -> tuple[str, float]:
         return name, float(value)
     except ValueError:
         raise argparse.ArgumentTypeError(f"weight of {name!r} is not a number: {value!r}") from None
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be positive, got {text!r}")
+    return value
 
 
 def _positive_seconds(text: str) -> float:

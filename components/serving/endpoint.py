@@ -153,7 +153,13 @@ def _endpoint_configuration(
         else None,
         kms_key_arn=platform.kms_key_arn if encrypt_volumes else None,
         data_capture_config=_data_capture(spec, platform),
-        opts=pulumi.ResourceOptions(parent=parent),
+        # Retained in every tier: when SageMaker rolls an update back (the rollout gate then fails
+        # `pulumi up`), Pulumi keeps the replaced configuration as a pending delete and deletes it
+        # first on the next `up` (pulumi/pulumi#9979, pulumi/pulumi#2948) while the endpoint
+        # still runs on it. Retained, Pulumi's delete only forgets it; the gate's reaper
+        # (workloads/ops/reaper.py) deletes it once no endpoint uses it and it is not among the
+        # newest retired ones kept for rollback.
+        opts=pulumi.ResourceOptions(parent=parent, retain_on_delete=True),
     )
 
 

@@ -17,7 +17,7 @@ it (DescribeEndpoint's PendingDeploymentSummary); otherwise it is *retired*. The
   CreationTime) so that an instant rollback (UpdateEndpoint to a kept config) needs nothing else;
 * deletes the older retired configurations, then the models they referenced (production and
   shadow variants), except a model that a kept or in-use configuration still references. When a
-  configuration in use cannot be described (deleted already), it deletes no model at all.
+  kept or in-use configuration cannot be described (deleted already), it deletes no model.
 
 Plain boto3: every list call is paginated, every AWS error becomes one ``OpsError`` line that
 also names what was deleted before it.
@@ -137,7 +137,7 @@ def reap_retired(
         models_skipped = None
         if unknown and doomed_models:
             models_skipped = (
-                f"configs in use could not be described ({', '.join(unknown)}), "
+                f"configs kept or in use could not be described ({', '.join(unknown)}), "
                 "so no model was deleted"
             )
         else:

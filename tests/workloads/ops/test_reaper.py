@@ -393,7 +393,7 @@ def test_an_in_use_config_that_cannot_be_described_protects_every_model(stub: St
     result = reap(stub, keep=0)
     assert (result.deleted_configs, result.deleted_models) == ((C3,), ())
     assert result.models_skipped == (
-        f"configs in use could not be described ({OTHER_CONFIG}), so no model was deleted"
+        f"configs kept or in use could not be described ({OTHER_CONFIG}), so no model was deleted"
     )
 
 

@@ -9,7 +9,9 @@ Children, in the order they depend on each other:
 * three alarms per production variant (:mod:`components.serving.alarms`);
 * the Endpoint, with a blue/green deployment policy whose auto-rollback watches those alarms;
 * its :class:`~components.serving.rollout_gate.RolloutGate`, which fails ``pulumi up`` when
-  SageMaker did not keep the update (a rollback or a failed update);
+  SageMaker did not keep the update (a rollback or a failed update), and after a verified update
+  deletes the retired configurations (but the newest ``rollout.keep_retired_configs``) and their
+  models, which the stack retains (``retain_on_delete``) rather than deletes;
 * autoscaling per variant that asks for it (:mod:`components.serving.autoscaling`).
 
 The endpoint itself has a fixed name (``mlp-<env>-<name>``): clients call it by name, and its
@@ -67,6 +69,15 @@ def endpoint_name(environment: str, endpoint: ServingEndpointConfig) -> str:
     Clients invoke it by this name, and its alarms, logs and capture are keyed by it.
     """
     return f"mlp-{environment}-{endpoint.name}"
+
+
+def config_resource_name(name: str) -> str:
+    """The EndpointConfiguration's resource name, from which Pulumi auto-names configurations.
+
+    Names are ``<it>-<hex>``; the rollout gate's reaper recognises the endpoint's configurations
+    by it.
+    """
+    return f"{name}-config"
 
 
 def traffic_shares(variants: Sequence[VariantConfig]) -> dict[str, float]:
@@ -142,7 +153,7 @@ def _endpoint_configuration(
     )
     shadow = spec.shadow_variant
     return aws.sagemaker.EndpointConfiguration(
-        f"{name}-config",
+        config_resource_name(name),
         # No `name`: see the module docstring.
         production_variants=[
             _variant_args(variant, models[variant.name].model_name, shadow=False)
@@ -153,7 +164,13 @@ def _endpoint_configuration(
         else None,
         kms_key_arn=platform.kms_key_arn if encrypt_volumes else None,
         data_capture_config=_data_capture(spec, platform),
-        opts=pulumi.ResourceOptions(parent=parent),
+        # Retained in every tier: when SageMaker rolls an update back (the rollout gate then fails
+        # `pulumi up`), Pulumi keeps the replaced configuration as a pending delete and deletes it
+        # first on the next `up` (pulumi/pulumi#9979, pulumi/pulumi#2948) while the endpoint
+        # still runs on it. Retained, Pulumi's delete only forgets it; the gate's reaper
+        # (workloads/ops/reaper.py) deletes it once no endpoint uses it and it is not among the
+        # newest retired ones kept for rollback.
+        opts=pulumi.ResourceOptions(parent=parent, retain_on_delete=True),
     )
 
 
@@ -199,6 +216,8 @@ def _rollout_gate(
         region=platform.region,
         alarm_names=[] if spec.is_serverless else alarm_names,
         timeout_seconds=gate_timeout_seconds(spec),
+        config_prefix=config_resource_name(name),
+        keep_retired_configs=spec.rollout.keep_retired_configs,
         opts=pulumi.ResourceOptions(parent=parent, depends_on=[endpoint]),
     )
 

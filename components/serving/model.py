@@ -204,7 +204,11 @@ class ServingModel(pulumi.ComponentResource):
             if in_vpc
             else None,
             # SageMaker checks the role can read the artifact when the model is created.
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[policy]),
+            # Retained in every tier, like the endpoint configuration that references it: after a
+            # rollback Pulumi deletes the replaced model on the next `up` (pulumi/pulumi#9979,
+            # pulumi/pulumi#2948) while the endpoint still runs it; the gate's reaper
+            # (workloads/ops/reaper.py) deletes it once no kept or used configuration does.
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[policy], retain_on_delete=True),
         )
 
         self.model_name = model.name

@@ -11,12 +11,24 @@ kept, the reason and the rollout alarms in ALARM, unless the endpoint is InServi
 config with no FailureReason. A failed check leaves the gate's recorded inputs as they were, so
 the next ``pulumi up`` checks again.
 
+After a verified rollout the gate reaps: :func:`workloads.ops.reaper.reap_retired` deletes the
+endpoint's retired configurations (named ``<config_prefix>-<hex>``) but the newest
+``keep_retired_configs``, and the models only they referenced. The stack retains configurations
+and models (``retain_on_delete``) so that Pulumi never deletes what a rolled-back endpoint runs
+on; the reaper is what deletes them, only once no endpoint uses them. A failed check never reaps.
+The reaper's own failure does not fail ``pulumi up`` (the rollout it follows was verified): its
+one-line message becomes the gate's ``reap_warning`` output and is written to the provider's
+stderr (``pulumi.log`` is not available in a dynamic provider's process).
+
 It needs boto3 and the deployer's AWS credentials at deploy time (DescribeEndpoint and
-DescribeAlarms), like pulumi-aws itself; under the offline mock runtime it is only recorded.
+DescribeAlarms; ListEndpoints, ListEndpointConfigs, DescribeEndpointConfig, DeleteEndpointConfig
+and DeleteModel to reap), like pulumi-aws itself; under the offline mock runtime it is only
+recorded.
 """
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -25,6 +37,8 @@ from pulumi.dynamic import CreateResult, DiffResult, ResourceProvider, UpdateRes
 
 from components.serving.spec import RolloutConfig, ServingEndpointConfig
 from workloads.ops.endpoint import WaitPolicy
+from workloads.ops.errors import OpsError
+from workloads.ops.reaper import reap_retired
 from workloads.ops.rollout_gate import check_rollout
 
 #: How long the gate waits for an endpoint without a bounded blue/green rollout.
@@ -41,6 +55,8 @@ INPUTS = (
     "alarm_names",
     "timeout_seconds",
     "poll_seconds",
+    "config_prefix",
+    "keep_retired_configs",
 )
 
 
@@ -77,8 +93,11 @@ def aws_clients(region: str) -> tuple[Any, Any]:
     )
 
 
-def verify(props: Mapping[str, Any]) -> str:
-    """Run the rollout check for the gate's inputs; the verified config name."""
+def verify(props: Mapping[str, Any]) -> dict[str, Any]:
+    """Run the rollout check for the gate's inputs, then reap; the gate's outputs.
+
+    Raises the check's ``OpsError`` when the rollout is not verified (nothing is reaped then).
+    """
     sagemaker, cloudwatch = aws_clients(props["region"])
     outcome = check_rollout(
         props["endpoint_name"],
@@ -90,11 +109,48 @@ def verify(props: Mapping[str, Any]) -> str:
             timeout_s=float(props["timeout_seconds"]), poll_s=float(props["poll_seconds"])
         ),
     )
-    return outcome.endpoint_config_name
+    return {
+        **_inputs(props),
+        "verified_config_name": outcome.endpoint_config_name,
+        **reap(props, sagemaker),
+    }
+
+
+def reap(props: Mapping[str, Any], sagemaker: Any) -> dict[str, Any]:
+    """Reap the endpoint's retired configurations and models; the gate's reaping outputs.
+
+    Nothing (and no outputs) when the gate has no ``config_prefix``. A failure of the reaper is
+    not raised: it becomes ``reap_warning`` and a line on stderr, and nothing is reported deleted
+    (its message names what was deleted before the failure).
+    """
+    prefix = props.get("config_prefix")
+    if not prefix:
+        return {}
+    endpoint = props["endpoint_name"]
+    try:
+        result = reap_retired(
+            endpoint, prefix, int(props["keep_retired_configs"]), sagemaker=sagemaker
+        )
+    except Exception as error:  # a failed reaping must not fail the verified rollout
+        warning = str(error) if isinstance(error, OpsError) else f"{type(error).__name__}: {error}"
+        warning = " ".join(warning.split())
+        print(f"warning: {warning}", file=sys.stderr, flush=True)
+        return {"reaped_configs": [], "reaped_models": [], "reap_warning": warning}
+    warning = None
+    if result.models_skipped:
+        warning = f"Reaping retired configs of endpoint '{endpoint}': {result.models_skipped}"
+        print(f"warning: {warning}", file=sys.stderr, flush=True)
+    return {
+        "reaped_configs": list(result.deleted_configs),
+        "reaped_models": list(result.deleted_models),
+        "reap_warning": warning,
+    }
 
 
 def _inputs(props: Mapping[str, Any]) -> dict[str, Any]:
-    return {key: props.get(key) for key in INPUTS}
+    # Only the inputs present: a gate recorded before an input existed differs from one that
+    # sets it, so its first update after an upgrade checks (and reaps) once.
+    return {key: props[key] for key in INPUTS if key in props}
 
 
 class RolloutGateProvider(ResourceProvider):
@@ -104,11 +160,8 @@ class RolloutGateProvider(ResourceProvider):
     serialize_as_secret_always = False
 
     def create(self, props: dict[str, Any]) -> CreateResult:
-        """Check the endpoint's first rollout."""
-        verified = verify(props)
-        return CreateResult(
-            id_=props["endpoint_name"], outs={**_inputs(props), "verified_config_name": verified}
-        )
+        """Check the endpoint's first rollout (and reap what earlier stacks left)."""
+        return CreateResult(id_=props["endpoint_name"], outs=verify(props))
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
         """A change (so a new check) whenever the expected config or another input changes."""
@@ -117,9 +170,8 @@ class RolloutGateProvider(ResourceProvider):
         )
 
     def update(self, _id: str, _olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
-        """Check the rollout this update started."""
-        verified = verify(news)
-        return UpdateResult(outs={**_inputs(news), "verified_config_name": verified})
+        """Check the rollout this update started, then reap the configurations it retired."""
+        return UpdateResult(outs=verify(news))
 
     def delete(self, _id: str, _props: dict[str, Any]) -> None:
         """Nothing to do: the gate owns nothing in AWS."""
@@ -130,6 +182,12 @@ class RolloutGate(pulumi.dynamic.Resource, module="serving", name="RolloutGate")
 
     verified_config_name: pulumi.Output[str]
     """The configuration the endpoint was verified to run."""
+    reaped_configs: pulumi.Output[list[str]]
+    """The retired configurations the last verified rollout's reaping deleted."""
+    reaped_models: pulumi.Output[list[str]]
+    """The models it deleted (only deleted configurations referenced them)."""
+    reap_warning: pulumi.Output[str | None]
+    """Why that reaping failed or deleted no model, or None."""
 
     def __init__(
         self,
@@ -140,10 +198,16 @@ class RolloutGate(pulumi.dynamic.Resource, module="serving", name="RolloutGate")
         region: str,
         alarm_names: Sequence[pulumi.Input[str]],
         timeout_seconds: int,
+        config_prefix: str,
+        keep_retired_configs: int,
         poll_seconds: int = POLL_SECONDS,
         opts: pulumi.ResourceOptions,
     ) -> None:
-        """Gate the endpoint ``endpoint_name``; ``opts`` should depend on its Endpoint."""
+        """Gate the endpoint ``endpoint_name``; ``opts`` should depend on its Endpoint.
+
+        ``config_prefix`` is the name its configurations are auto-named from; after a verified
+        rollout the newest ``keep_retired_configs`` retired ones are kept, older ones reaped.
+        """
         super().__init__(
             RolloutGateProvider(),
             name,
@@ -154,7 +218,12 @@ class RolloutGate(pulumi.dynamic.Resource, module="serving", name="RolloutGate")
                 "alarm_names": list(alarm_names),
                 "timeout_seconds": timeout_seconds,
                 "poll_seconds": poll_seconds,
+                "config_prefix": config_prefix,
+                "keep_retired_configs": keep_retired_configs,
                 "verified_config_name": None,
+                "reaped_configs": None,
+                "reaped_models": None,
+                "reap_warning": None,
             },
             opts,
         )

@@ -225,6 +225,10 @@ class RolloutConfig(Section):
     """Time the new fleet takes all traffic while the alarms watch, before the old one goes."""
     maximum_execution_timeout_seconds: int | None = Field(default=None, ge=600, le=14400)
     """Upper bound on the whole update; unset lets SageMaker choose."""
+    keep_retired_configs: int = Field(default=2, ge=0, le=10)
+    """Retired endpoint configurations (and their models) kept for an instant rollback after a
+    verified rollout; the rollout gate deletes older ones that no endpoint uses (default 2, 0..10;
+    every tier, also serverless endpoints)."""
 
 
 class EndpointAlarmsConfig(Section):

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import json
+from collections.abc import Sequence
 from typing import Any
 
 import dill
@@ -37,6 +38,7 @@ from tests.components.serving.test_endpoint import (
 from tests.conftest import Plan, stack_file
 from workloads.ops.endpoint import WaitPolicy
 from workloads.ops.errors import OpsError
+from workloads.ops.reaper import MAX_KEEP, ReapResult, config_pattern
 from workloads.ops.rollout_gate import RolloutOutcome
 
 GATE = "pulumi-python:dynamic/serving:RolloutGate"
@@ -104,6 +106,33 @@ def test_the_gate_waits_as_long_as_the_rollout_may_take(plans: dict[str, Plan]) 
     }
     polls = {gate.inputs["poll_seconds"] for plan in plans.values() for gate in plan.of_type(GATE)}
     assert polls == {15}
+
+
+def test_the_gate_reaps_exactly_the_endpoints_own_configurations(plan: Plan) -> None:
+    for endpoint in endpoints_of(plan.run.stack):
+        serving = component(plan, endpoint)
+        gate, config = one(plan, serving, GATE), one(plan, serving, ENDPOINT_CONFIG)
+        # the prefix is the name Pulumi auto-names the endpoint's configurations from
+        assert gate.inputs["config_prefix"] == config.name == f"{serving.name}-config"
+        assert config_pattern(gate.inputs["config_prefix"]).fullmatch(config.outputs["name"])
+        # and no other endpoint's configuration matches it
+        for other in plan.of_type(ENDPOINT_CONFIG):
+            if other.urn != config.urn:
+                assert not config_pattern(gate.inputs["config_prefix"]).fullmatch(
+                    other.outputs["name"]
+                )
+        # it keeps the configured number of retired configurations (default 2)
+        keep = (endpoint.get("rollout") or {}).get("keep_retired_configs", 2)
+        assert gate.inputs["keep_retired_configs"] == keep
+        assert 0 <= keep <= MAX_KEEP
+
+
+def test_keep_retired_configs_is_bounded_like_the_reaper() -> None:
+    assert spec().rollout.keep_retired_configs == 2
+    assert spec({"keep_retired_configs": 0}).rollout.keep_retired_configs == 0
+    for keep in (-1, MAX_KEEP + 1):
+        with pytest.raises(ValueError, match="keep_retired_configs"):
+            spec({"keep_retired_configs": keep})
 
 
 def spec(rollout: dict[str, Any] | None = None, serverless: bool = False) -> ServingEndpointConfig:
@@ -265,3 +294,130 @@ def test_the_provider_survives_pulumis_serialization(fake_check: FakeCheck) -> N
     restored = dill.loads(base64.b64decode(serialize_provider(RolloutGateProvider())))
     # when the restored copy diffs a new config / then it still sees the change
     assert restored.diff("mlp-prod-churn", props("churn-config-1"), props()).changes is True
+
+
+# --------------------------------------------------------------------------------------------
+# reaping after a verified rollout, with a fake reaper
+# --------------------------------------------------------------------------------------------
+
+
+def reaping(config: str = "churn-config-2", **changes: Any) -> dict[str, Any]:
+    return props(
+        config, **{"config_prefix": "mlp-prod-churn-config", "keep_retired_configs": 2, **changes}
+    )
+
+
+class FakeReaper:
+    """Records each reaping; returns ``result`` or raises ``error``."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, str, int, Any]] = []
+        self.error: Exception | None = None
+        self.result = ReapResult(
+            endpoint_name="mlp-prod-churn",
+            deleted_configs=("mlp-prod-churn-config-0a0a0a0",),
+            deleted_models=("mlp-prod-churn-blue-model-0b0b0b0",),
+            kept_configs=("mlp-prod-churn-config-1a1a1a1",),
+            in_use_configs=("churn-config-2",),
+        )
+
+    def __call__(
+        self, endpoint_name: str, config_prefix: str, keep: int, *, sagemaker: Any
+    ) -> ReapResult:
+        self.calls.append((endpoint_name, config_prefix, keep, sagemaker))
+        if self.error is not None:
+            raise self.error
+        return self.result
+
+
+@pytest.fixture
+def fake_reaper(monkeypatch: pytest.MonkeyPatch) -> FakeReaper:
+    reaper = FakeReaper()
+    monkeypatch.setattr(rollout_gate, "reap_retired", reaper)
+    return reaper
+
+
+def reaped(configs: Sequence[str], models: Sequence[str], warning: str | None) -> dict[str, Any]:
+    return {"reaped_configs": list(configs), "reaped_models": list(models), "reap_warning": warning}
+
+
+def test_a_verified_rollout_reaps_and_outputs_what_went(
+    fake_check: FakeCheck, fake_reaper: FakeReaper
+) -> None:
+    # given a gate with a config prefix / when its update verifies the rollout
+    result = RolloutGateProvider().update("mlp-prod-churn", reaping("churn-config-1"), reaping())
+    # then the reaper ran after the check, for the endpoint's configurations, with the same client
+    assert [call["expected_config_name"] for call in fake_check.calls] == ["churn-config-2"]
+    assert fake_reaper.calls == [("mlp-prod-churn", "mlp-prod-churn-config", 2, "sm@eu-west-1")]
+    # and the gate outputs what it deleted
+    assert result.outs == {
+        **reaping(),
+        "verified_config_name": "churn-config-2",
+        **reaped(["mlp-prod-churn-config-0a0a0a0"], ["mlp-prod-churn-blue-model-0b0b0b0"], None),
+    }
+
+
+def test_create_reaps_too(fake_check: FakeCheck, fake_reaper: FakeReaper) -> None:
+    result = RolloutGateProvider().create(reaping())
+    assert len(fake_reaper.calls) == 1
+    assert result.outs["reaped_configs"] == ["mlp-prod-churn-config-0a0a0a0"]
+
+
+def test_a_failed_check_never_reaps(fake_check: FakeCheck, fake_reaper: FakeReaper) -> None:
+    fake_check.error = OpsError("Rollout of endpoint 'mlp-prod-churn' not verified: rolled back")
+    provider = RolloutGateProvider()
+    with pytest.raises(OpsError, match="rolled back"):
+        provider.update("mlp-prod-churn", reaping("churn-config-1"), reaping())
+    with pytest.raises(OpsError, match="rolled back"):
+        provider.create(reaping())
+    assert fake_reaper.calls == []
+
+
+@pytest.mark.parametrize(
+    ("error", "warning"),
+    [
+        (
+            OpsError("Reaping retired configs of endpoint 'mlp-prod-churn': refused: busy"),
+            "Reaping retired configs of endpoint 'mlp-prod-churn': refused: busy",
+        ),
+        (KeyError("EndpointConfigName"), "KeyError: 'EndpointConfigName'"),
+    ],
+)
+def test_a_failed_reaping_does_not_fail_the_verified_rollout(
+    fake_check: FakeCheck,
+    fake_reaper: FakeReaper,
+    capsys: pytest.CaptureFixture[str],
+    error: Exception,
+    warning: str,
+) -> None:
+    # given a reaper that fails after a verified rollout
+    fake_reaper.error = error
+    # when the gate updates / then the update succeeds, the warning is an output and on stderr
+    result = RolloutGateProvider().update("mlp-prod-churn", reaping("churn-config-1"), reaping())
+    assert result.outs["verified_config_name"] == "churn-config-2"
+    assert {
+        key: result.outs[key] for key in ("reaped_configs", "reaped_models", "reap_warning")
+    } == (reaped([], [], warning))
+    assert capsys.readouterr().err == f"warning: {warning}\n"
+
+
+def test_models_left_for_safety_are_a_warning(
+    fake_check: FakeCheck, fake_reaper: FakeReaper, capsys: pytest.CaptureFixture[str]
+) -> None:
+    fake_reaper.result = ReapResult(
+        "mlp-prod-churn", ("c-old",), (), (), ("churn-config-2",), models_skipped="no model: why"
+    )
+    result = RolloutGateProvider().create(reaping())
+    expected = "Reaping retired configs of endpoint 'mlp-prod-churn': no model: why"
+    assert result.outs["reap_warning"] == expected
+    assert result.outs["reaped_configs"] == ["c-old"]
+    assert expected in capsys.readouterr().err
+
+
+def test_a_new_keep_is_a_change(fake_check: FakeCheck) -> None:
+    olds = {**reaping(), "verified_config_name": "churn-config-2", **reaped([], [], None)}
+    provider = RolloutGateProvider()
+    assert provider.diff("x", olds, reaping(keep_retired_configs=5)).changes is True
+    assert provider.diff("x", olds, reaping()).changes is False
+    # a gate recorded before reaping existed checks (and so reaps) once after the upgrade
+    assert provider.diff("x", props(), reaping()).changes is True

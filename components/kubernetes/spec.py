@@ -16,9 +16,8 @@ from pydantic import (
 
 from components.shared.hyperparameters import (
     DISTRIBUTED_ALGORITHMS,
-    HYPERPARAMETER_NAME,
     Algorithm,
-    HyperparameterValue,
+    Hyperparameters,
     hyperparameters_accepted,
 )
 from components.shared.spec_rules import (
@@ -332,9 +331,7 @@ class KubernetesTrainingJobConfig(Section):
     """Prefix of the training channel in the processed bucket (not empty)."""
     validation_data: str | None = Field(default=None, pattern=_KEY_PREFIX, max_length=MAX_S3_KEY)
     """Prefix of the validation channel in the processed bucket."""
-    hyperparameters: dict[
-        Annotated[str, Field(pattern=HYPERPARAMETER_NAME)], HyperparameterValue
-    ] = {}  # noqa: RUF012 (pydantic copies defaults)
+    hyperparameters: Hyperparameters = {}  # noqa: RUF012 (pydantic copies defaults)
     """Hyperparameters passed to the training code (as strings): names and values the
     algorithm's trainer accepts, not algorithm/task/target (the job's own fields)."""
     nodes: int = Field(default=1, ge=1, le=64)

@@ -9,6 +9,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import (
     AfterValidator,
+    Field,
     ValidationInfo,
 )
 
@@ -44,6 +45,9 @@ def _scalar_hyperparameter(value: Any) -> str | int | float | bool:
 #: One hyperparameter value; any other YAML value is one problem at its key (a plain union
 #: would report one line per member type).
 HyperparameterValue = Annotated[Any, AfterValidator(_scalar_hyperparameter)]
+
+#: A job's fixed hyperparameters as a spec takes them: lowercase names, scalar values.
+Hyperparameters = dict[Annotated[str, Field(pattern=HYPERPARAMETER_NAME)], HyperparameterValue]
 
 
 def hyperparameters_accepted(

@@ -19,7 +19,7 @@ from components.shared.hyperparameters import (
     DISTRIBUTED_ALGORITHMS,
     HYPERPARAMETER_NAME,
     Algorithm,
-    HyperparameterValue,
+    Hyperparameters,
     hyperparameters_accepted,
 )
 from components.shared.instance_storage import has_instance_storage
@@ -280,9 +280,7 @@ class TrainingPipelineConfig(Section):
     """The prebuilt container's tag; defaults per framework and CPU/GPU."""
     image: ImageConfig | None = Field(default=None, validate_default=True)
     """Run on our own training image (which has mlflow for experiment tracking)."""
-    hyperparameters: dict[
-        Annotated[str, Field(pattern=HYPERPARAMETER_NAME)], HyperparameterValue
-    ] = {}  # noqa: RUF012 (pydantic copies defaults)
+    hyperparameters: Hyperparameters = {}  # noqa: RUF012 (pydantic copies defaults)
     """Fixed hyperparameters (passed to the training code as strings): names and values the
     algorithm's trainer accepts (components/shared/hyperparameter_tables.py), not
     algorithm/task/target."""

@@ -23,11 +23,19 @@ def sagemaker_client(
     """
     if client is not None and session is not None:
         raise ValueError("pass either client or session, not both")
+    return service_client("sagemaker", "SageMaker", client, session)
+
+
+def service_client(service: str, label: str, client: Any, session: boto3.Session | None) -> Any:
+    """``client`` when given, else a new ``service`` client from ``session`` (default: fresh).
+
+    Failing to create it (no region, a broken profile) is one ``OpsError`` naming ``label``.
+    """
     if client is not None:
         return client
-    with aws_errors("Creating the SageMaker client"):
+    with aws_errors(f"Creating the {label} client"):
         if session is None:
             import boto3  # deferred: importing boto3 is not free and not needed to build args
 
             session = boto3.Session()
-        return session.client("sagemaker")
+        return session.client(service)

@@ -45,6 +45,7 @@ from workloads.inference.handler_code import (
     handler_files,
 )
 from workloads.model_layout import PYTORCH, ModelLayoutError, load_model
+from workloads.ops.clients import service_client
 from workloads.ops.errors import OpsError, aws_errors, error_code
 from workloads.ops.s3_uri import s3_uri_problem
 
@@ -363,7 +364,7 @@ def upload_package(
             f"Cannot upload {packaged.archive}: {packaged.size:,} bytes is more than one "
             f"PutObject takes ({MAX_PUT_BYTES:,})"
         )
-    s3 = _s3_client(client, session)
+    s3 = service_client("s3", "S3", client, session)
     existing = _existing_digest(s3, bucket, key, uri)
     if existing is not None:
         if existing == packaged.sha256:
@@ -391,17 +392,6 @@ def upload_package(
 
 def _with_upload(packaged: PackagedModel, uri: str, *, uploaded: bool) -> PackagedModel:
     return replace(packaged, s3_uri=uri, uploaded=uploaded)
-
-
-def _s3_client(client: Any, session: boto3.Session | None) -> Any:
-    if client is not None:
-        return client
-    with aws_errors("Creating the S3 client"):
-        if session is None:
-            import boto3
-
-            session = boto3.Session()
-        return session.client("s3")
 
 
 def _existing_digest(s3: Any, bucket: str, key: str, uri: str) -> str | None:

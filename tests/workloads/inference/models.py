@@ -6,6 +6,9 @@ must stay importable from the repository root as ``tests.workloads.inference.mod
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -115,3 +118,26 @@ def save_slow(model_dir: Path, delay: float) -> ModelMetadata:
     return save_model(
         model_dir, SlowClassifier(delay), {"framework": "sklearn", "feature_names": list(FEATURES)}
     )
+
+
+def predict_with_handler_code(code_dir: Path, model_dir: Path, cwd: Path) -> dict[str, Any]:
+    """Import ``code_dir``'s ``inference.py`` as the PyTorch toolkit does and predict one row.
+
+    Runs in a fresh, isolated interpreter in ``cwd``; returns the response ``body`` and the file
+    the ``workloads`` package was imported ``from`` (to tell copied handlers from the repository's).
+    """
+    script = f"""
+import json, sys
+sys.path.insert(0, {str(code_dir)!r})  # what the PyTorch toolkit does with code/
+import inference
+model = inference.model_fn({str(model_dir)!r})
+body, _ = inference.output_fn(
+    inference.predict_fn(inference.input_fn("[[0.5, -1, 2, 0.25]]", "application/json"), model),
+    "application/json",
+)
+print(json.dumps({{"body": body.decode(), "from": sys.modules["workloads"].__file__}}))
+"""
+    run = subprocess.run(
+        [sys.executable, "-I", "-c", script], cwd=cwd, capture_output=True, text=True, check=True
+    )
+    return dict(json.loads(run.stdout))

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from tests.workloads.inference.conftest import ModelDirs
+from tests.workloads.inference.models import predict_with_handler_code
 from workloads.inference.handler_code import HANDLER_FILES, handler_files, write_handler_code
 
 
@@ -39,26 +39,8 @@ def test_the_pytorch_container_serves_from_code(model_dirs: ModelDirs, tmp_path:
     model_dir = tmp_path / "model"
     subprocess.run(["cp", "-r", str(model_dirs["pytorch"]), str(model_dir)], check=True)
     code = write_handler_code(model_dir)
-    script = f"""
-import json, sys
-sys.path.insert(0, {str(code)!r})  # what the PyTorch toolkit does with code/
-import inference
-model = inference.model_fn({str(model_dir)!r})
-body, content_type = inference.output_fn(
-    inference.predict_fn(inference.input_fn("[[0.5, -1, 2, 0.25]]", "application/json"), model),
-    "application/json",
-)
-print(json.dumps({{"body": body.decode(), "from": sys.modules["workloads"].__file__}}))
-"""
     # when the container imports code/inference.py from a neutral working directory
-    run = subprocess.run(
-        [sys.executable, "-I", "-c", script],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    found = json.loads(run.stdout)
+    found = predict_with_handler_code(code, model_dir, tmp_path)
     # then it answers with the copied handlers, not the repository's
     assert json.loads(found["body"])["predictions"][0] in ("no", "yes", "maybe")
     assert found["from"].startswith(str(code))

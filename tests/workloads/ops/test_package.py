@@ -8,8 +8,6 @@ import hashlib
 import json
 import os
 import shutil
-import subprocess
-import sys
 import tarfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,6 +18,7 @@ import boto3
 import pytest
 
 from tests.workloads.inference.conftest import ModelDirs
+from tests.workloads.inference.models import predict_with_handler_code
 from tests.workloads.ops.conftest import KMS_KEY, REGION
 from workloads.inference.handler_code import ENTRY_POINT_SOURCE, PACKAGE_ROOT, handler_files
 from workloads.model_layout import load_model
@@ -113,26 +112,8 @@ def test_the_pytorch_container_serves_the_unpacked_archive(
     # given a packaged PyTorch model, unpacked as the container unpacks it
     packaged = package_model(model_dirs["pytorch"], tmp_path / "model.tar.gz")
     model_dir = extract(packaged.archive, tmp_path / "opt-ml-model")
-    script = f"""
-import json, sys
-sys.path.insert(0, {str(model_dir / "code")!r})  # what the PyTorch toolkit does with code/
-import inference
-model = inference.model_fn({str(model_dir)!r})
-body, _ = inference.output_fn(
-    inference.predict_fn(inference.input_fn("[[0.5, -1, 2, 0.25]]", "application/json"), model),
-    "application/json",
-)
-print(json.dumps({{"body": body.decode(), "from": sys.modules["workloads"].__file__}}))
-"""
     # when the container imports code/inference.py from a neutral working directory
-    run = subprocess.run(
-        [sys.executable, "-I", "-c", script],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    found = json.loads(run.stdout)
+    found = predict_with_handler_code(model_dir / "code", model_dir, tmp_path)
     # then the archive's own handlers answer
     assert json.loads(found["body"])["predictions"][0] in ("no", "yes", "maybe")
     assert found["from"].startswith(str(model_dir / "code"))

@@ -96,6 +96,15 @@ KINDS: dict[str, PolicyKind] = {
         True,
         max_statements=100,
     ),
+    "sagemaker-model-package-group": PolicyKind(
+        "SageMaker model package group policy",
+        20_480,
+        "bytes",
+        # PutModelPackageGroupPolicy's ResourcePolicy: at most 20,480 characters as sent (the
+        # documents are ASCII, so characters are bytes).
+        "https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_PutModelPackageGroupPolicy.html",
+        True,
+    ),
     "ecr-repository": PolicyKind(
         "ECR repository policy",
         10_240,
@@ -226,7 +235,17 @@ _OPERATORS: dict[str, str] = {
 # Placeholders of the catalog's ARN patterns whose values may contain "/" (object keys, log
 # group names, ECR repository namespaces); every other placeholder stops at "/" and ":".
 _SLASHED_PLACEHOLDERS = frozenset(
-    {"ObjectName", "LogGroupName", "LogStreamName", "RepositoryName", "KeyName", "ResourceName"}
+    {
+        "ObjectName",
+        "LogGroupName",
+        "LogStreamName",
+        "RepositoryName",
+        "KeyName",
+        "ResourceName",
+        # a versioned model package is ``model-package/<group>/<version>`` (botocore's
+        # ModelPackageArn pattern takes any non-space characters after ``model-package/``)
+        "ModelPackageName",
+    }
 )
 
 _SERVICE_PRINCIPAL = re.compile(r"^[a-z0-9][a-z0-9.-]*\.amazonaws\.com(\.cn)?$")

@@ -9,6 +9,7 @@ It consumes the data layer (buckets, key, VPC) and owns:
   nothing;
 * the execution role of every training job (:class:`TrainingRole`);
 * one SageMaker Pipeline per configured model (:class:`TrainingPipeline`), training or tuning;
+* one model package group per model the pipelines register (:class:`ModelRegistry`);
 * the data scientists' notebook instance and/or Studio domain (:class:`Notebooks`).
 """
 
@@ -26,6 +27,7 @@ from components.shared.code_archive import (
 from components.shared.images import ResolvedImage, resolve_image
 from components.shared.spec_rules import PROJECT_ROOT
 from components.training.experiment_tracking import ExperimentTracking
+from components.training.model_registry import ModelRegistry
 from components.training.notebooks import Notebooks
 from components.training.pipeline import TrainingPipeline, TrainingPipelineArgs, training_image
 from components.training.pipeline_definition import pipeline_name
@@ -59,6 +61,8 @@ class TrainingLayer(PlatformLayer[TrainingConfig]):
     """The notebook instance and/or Studio domain."""
     code_archive_uri: pulumi.Output[str] | None
     """Where the training code archive lies in S3."""
+    registry: ModelRegistry | None
+    """The model package groups (only when a pipeline names one)."""
 
     def build(self, spec: TrainingConfig, platform: PlatformContext) -> None:
         """Create the layer from its ``training`` section on ``platform``."""
@@ -80,6 +84,10 @@ class TrainingLayer(PlatformLayer[TrainingConfig]):
         self.code_archive_uri = None
         if spec.pipelines:
             self._pipelines(prefix, spec.pipelines, platform, tracking_arn)
+
+        self.registry = None
+        if any(pipeline.registry is not None for pipeline in spec.pipelines):
+            self.registry = ModelRegistry(f"{prefix}-models", spec.pipelines, platform, opts=child)
 
         self.notebooks = None
         if spec.notebooks.instance is not None or spec.notebooks.studio is not None:
@@ -153,6 +161,7 @@ class TrainingLayer(PlatformLayer[TrainingConfig]):
             "tracking_server_role_arn": tracking.role_arn if tracking else None,
             "pipelines": {name: pipeline.exports() for name, pipeline in self.pipelines.items()},
             "notebooks": notebooks.exports() if notebooks else None,
+            "model_groups": self.registry.exports() if self.registry else {},
         }
 
 

@@ -5,6 +5,7 @@ Image repositories, notebooks, experiment tracking, and pipelines with spot and 
 
 from __future__ import annotations
 
+import unicodedata
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -55,6 +56,25 @@ MAX_CATEGORICAL_VALUES = 30
 
 #: The most epochs Hyperband's resource may count (a platform bound on a job's length).
 MAX_HYPERBAND_RESOURCE = 10_000
+
+
+#: SageMaker's limit on a model package group's name, ``mlp-<env>-<group>``
+#: (CreateModelPackageGroup ``ModelPackageGroupName``).
+MAX_MODEL_GROUP_NAME = 63
+
+
+#: SageMaker's limit on a model package group's description (``ModelPackageGroupDescription``).
+MAX_MODEL_GROUP_DESCRIPTION = 1024
+
+
+#: The most accounts one group's resource policy names (keeps the policy far below
+#: PutModelPackageGroupPolicy's 20,480 characters).
+MAX_MODEL_GROUP_READERS = 100
+
+
+#: SageMaker's name pattern (``[a-zA-Z0-9](-*[a-zA-Z0-9])*``) in lower case: SageMaker reports
+#: some ARNs in lower case, and the group's policy names its ARN, which IAM compares exactly.
+MODEL_GROUP_PATTERN = r"^[a-z0-9](-*[a-z0-9])*$"
 
 
 #: SageMaker's limit on a training job's name, which is the pipeline's ``mlp-<env>-<name>``
@@ -258,6 +278,44 @@ class TuningConfig(Section):
         return {item.name for item in self.ranges}
 
 
+class ModelRegistryConfig(Section):
+    """The SageMaker model package group a pipeline's models are registered into (one per model)."""
+
+    group: str | None = Field(default=None, pattern=MODEL_GROUP_PATTERN)
+    """The group's short name (default: the pipeline's name): lower-case letters, digits and
+    hyphens, starting and ending with a letter or digit; in AWS ``mlp-<environment>-<group>`` (at
+    most 63 characters). Pipelines training the same model name the same group."""
+    description: str | None = Field(
+        default=None, min_length=1, max_length=MAX_MODEL_GROUP_DESCRIPTION
+    )
+    """What the model is, as the console shows it (1-1,024 characters, no control characters).
+    Changing it replaces the group (pulumi-aws cannot update it), which prod's protection
+    refuses."""
+    readers: tuple[Annotated[str, Field(pattern=r"^\d{12}$")], ...] = ()
+    """Other AWS accounts (12-digit ids, quoted) that may describe the group and list and describe
+    its versions (a resource policy); none by default."""
+
+    _group_fits = name_fits_validator(
+        "group", platform_name, MAX_MODEL_GROUP_NAME, "model package group name"
+    )
+    _unique_readers = unique_names_validator("readers", "reader accounts")
+
+    @field_validator("description")
+    @classmethod
+    def _printable(cls, value: str | None) -> str | None:
+        # SageMaker's pattern: letters, marks, separators, symbols, numbers and punctuation.
+        if value is not None and any(unicodedata.category(c).startswith("C") for c in value):
+            raise ValueError("must not hold control or other unprintable characters")
+        return value
+
+    @field_validator("readers")
+    @classmethod
+    def _few_readers(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        if len(value) > MAX_MODEL_GROUP_READERS:
+            raise ValueError(f"at most {MAX_MODEL_GROUP_READERS} accounts, got {len(value)}")
+        return value
+
+
 class TrainingPipelineConfig(Section):
     """A SageMaker Pipeline that trains (or tunes) one model with our training code."""
 
@@ -299,6 +357,8 @@ class TrainingPipelineConfig(Section):
     track_experiments: bool = Field(default=False, validate_default=True)
     """Log runs to the stack's MLflow tracking server (needs ``image``: the prebuilt containers
     have no mlflow and the private VPC cannot install it)."""
+    registry: ModelRegistryConfig | None = None
+    """The model package group this pipeline's model is registered into; unset creates none."""
 
     _framework_tag = field_validator("framework_image_tag")(tag_needs_framework)
 
@@ -426,6 +486,13 @@ class TrainingPipelineConfig(Section):
         return not has_instance_storage(self.instance_type)
 
     @property
+    def model_group(self) -> str | None:
+        """The short name of the model package group the pipeline registers into, or None."""
+        if self.registry is None:
+            return None
+        return self.registry.group or self.name
+
+    @property
     def fixed_hyperparameters(self) -> dict[str, str]:
         """The configured ``hyperparameters`` as SageMaker passes them: every value a string."""
         return {
@@ -454,6 +521,8 @@ class TrainingConfig(Section):
         names = [pipeline.name for pipeline in value]
         if repeated := repeated_names("pipeline names", names):
             raise ValueError(repeated)
+        if conflicts := model_group_conflicts(value):
+            raise PathProblems(conflicts)
         tracking = info.data.get("experiment_tracking")
         tracked = [p.name for p in value if p.track_experiments]
         if tracking is not None and not tracking.enabled and tracked:
@@ -461,3 +530,38 @@ class TrainingConfig(Section):
                 f"{', '.join(tracked)} track experiments but experiment_tracking is disabled"
             )
         return value
+
+
+def model_group_conflicts(pipelines: tuple[TrainingPipelineConfig, ...]) -> list[tuple[str, str]]:
+    """``([i].registry, reason)`` for each pipeline naming a group an earlier one set otherwise.
+
+    Pipelines of one model share its group, so they must describe it and grant it alike.
+    """
+    first: dict[str, tuple[int, ModelRegistryConfig]] = {}
+    problems = []
+    for index, pipeline in enumerate(pipelines):
+        group, registry = pipeline.model_group, pipeline.registry
+        if group is None or registry is None:
+            continue
+        if group not in first:
+            first[group] = (index, registry)
+            continue
+        earlier, settings = first[group]
+        differ = [
+            field
+            for field, same in (
+                ("description", settings.description == registry.description),
+                ("readers", set(settings.readers) == set(registry.readers)),
+            )
+            if not same
+        ]
+        if differ:
+            problems.append(
+                (
+                    f"[{index}].registry",
+                    f"model group '{group}' is also pipelines[{earlier}]'s, whose "
+                    f"{' and '.join(differ)} {'differs' if differ == ['description'] else 'differ'}"
+                    " (pipelines sharing a group must set the same description and readers)",
+                )
+            )
+    return problems

@@ -78,6 +78,7 @@ _SAGEMAKER_ARN_KIND = {
     "featureGroup": "feature-group",
     "dataQualityJobDefinition": "data-quality-job-definition",
     "monitoringSchedule": "monitoring-schedule",
+    "modelPackageGroup": "model-package-group",
 }
 
 # The property holding a type's physical name where it is not ``name``.
@@ -87,6 +88,7 @@ _NAME_PROPERTY = {
     "aws:sagemaker/pipeline:Pipeline": "pipelineName",
     "aws:sagemaker/userProfile:UserProfile": "userProfileName",
     "aws:sagemaker/featureGroup:FeatureGroup": "featureGroupName",
+    "aws:sagemaker/modelPackageGroup:ModelPackageGroup": "modelPackageGroupName",
 }
 
 #: The type prefix of Pulumi dynamic-provider resources (``pulumi.dynamic.Resource``); they run

@@ -189,6 +189,7 @@ SUMMARY_FIELDS: dict[str, Sequence[tuple[str, str]]] = {
     ],
     "aws:sagemaker/userProfile:UserProfile": [("user", "userProfileName")],
     "aws:sagemaker/pipeline:Pipeline": [("name", "pipelineName")],
+    "aws:sagemaker/modelPackageGroup:ModelPackageGroup": [("name", "modelPackageGroupName")],
     "aws:scheduler/scheduleGroup:ScheduleGroup": [("name", "name")],
     "aws:scheduler/schedule:Schedule": [
         ("name", "name"),

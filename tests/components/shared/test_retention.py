@@ -29,10 +29,12 @@ STATEFUL_TYPES = {
     "aws:kms/alias:Alias",
     "aws:glue/catalogDatabase:CatalogDatabase",
     "aws:cloudwatch/logGroup:LogGroup",
-    # the training layer: images, and every experiment's runs and metrics
+    # the training layer: images, every experiment's runs and metrics
     "aws:ecr/repository:Repository",
     "aws:ecr/lifecyclePolicy:LifecyclePolicy",
     "aws:sagemaker/mlflowTrackingServer:MlflowTrackingServer",
+    # and every registered version of a model
+    "aws:sagemaker/modelPackageGroup:ModelPackageGroup",
     # the feature-store layer: online and offline feature data
     "aws:sagemaker/featureGroup:FeatureGroup",
     # the kubernetes layer: the MLflow tracking server's database

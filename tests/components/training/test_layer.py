@@ -93,6 +93,7 @@ def test_the_layer_exports_what_its_consumers_need(plan: Plan) -> None:
         "tracking_server_role_arn",
         "pipelines",
         "notebooks",
+        "model_groups",
     }
     assert training["execution_role_arn"].startswith(f"arn:aws:iam::{MOCK_ACCOUNT_ID}:role/")
     assert training["tracking_server_arn"] == server(plan).outputs["arn"]

@@ -52,10 +52,10 @@ def test_the_stack_files_register_each_model_in_its_group() -> None:
     # given the stack files / when loaded
     dev = load_platform_config("dev", DEV).training
     prod = load_platform_config("prod", PROD).training
-    # then dev's churn pipeline registers into mlp-dev-churn, which one other account reads
+    # then dev's churn pipeline registers into mlp-dev-churn, read by no other account
     (churn,) = dev.pipelines
     assert churn.model_group == "churn"
-    assert churn.registry.readers == ("111122223333",)
+    assert churn.registry.readers == ()
     assert list(model_groups("dev", dev.pipelines)) == ["churn"]
     assert model_groups("dev", dev.pipelines)["churn"].name == "mlp-dev-churn"
     # and prod's fraud pipeline into mlp-prod-fraud, read by no other account

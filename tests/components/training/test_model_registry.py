@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from components.training.model_registry import MAX_POLICY_CHARACTERS, group_policy
-from stacks.offline.mock_runtime import MOCK_ACCOUNT_ID, RecordedResource
+from stacks.offline.mock_runtime import MOCK_ACCOUNT_ID, RecordedResource, run_offline
 from stacks.offline.plan import render
 from tests.conftest import Plan, stack_config, stack_file, with_section
 from tests.iam_catalog import PolicyDocument, check_document
@@ -38,6 +38,19 @@ def catalog_document(policy: RecordedResource) -> PolicyDocument:
         kind="sagemaker-model-package-group",
         text=policy.inputs["resourcePolicy"],
     )
+
+
+#: An account allowed to read dev's group in the variant below (the stack files name none).
+READER = "111122223333"
+
+
+@pytest.fixture(scope="module")
+def dev_read_by_another_account() -> Plan:
+    """Dev whose churn group another account (READER) reads."""
+    section = stack_file("dev")["ml-platform:training"]
+    (pipeline,) = section["pipelines"]
+    pipeline["registry"] = {**pipeline["registry"], "readers": [READER]}
+    return Plan(run_offline("dev", with_section(stack_config("dev"), "training", section)))
 
 
 # --------------------------------------------------------------------------------------------
@@ -68,23 +81,26 @@ def test_prod_protects_and_retains_its_groups_and_dev_neither(plans: dict[str, P
     assert {(g.protect, g.retain_on_delete) for g in dev} == {(False, False)}
 
 
-def test_a_policy_only_where_other_accounts_read_the_group(plans: dict[str, Plan]) -> None:
-    # given dev's churn group, read by one account, and prod's fraud group, read by none
-    dev, prod = plans["dev"], plans["prod"]
+def test_a_policy_only_where_other_accounts_read_the_group(
+    plans: dict[str, Plan], dev_read_by_another_account: Plan
+) -> None:
+    # given the stack files, whose groups no other account reads / then no group has a policy
+    assert plans["dev"].of_type(POLICY) == plans["prod"].of_type(POLICY) == []
+    # given dev's churn group read by one account
+    dev = dev_read_by_another_account
     (churn,) = dev.of_type(GROUP)
-    # then only dev's group has a policy, a child of the group, naming the group
+    # then its group has a policy, a child of the group, naming the group
     (policy,) = dev.of_type(POLICY)
     assert policy.parent == churn.urn
     assert policy.inputs["modelPackageGroupName"] == "mlp-dev-churn"
     assert (policy.protect, policy.retain_on_delete) == (False, False)
-    assert prod.of_type(POLICY) == []
 
 
 def test_the_policy_lets_the_readers_read_the_group_and_its_versions_only(
-    plans: dict[str, Plan],
+    dev_read_by_another_account: Plan,
 ) -> None:
-    (policy,) = plans["dev"].of_type(POLICY)
-    reader = {"AWS": ["arn:aws:iam::111122223333:root"]}
+    (policy,) = dev_read_by_another_account.of_type(POLICY)
+    reader = {"AWS": [f"arn:aws:iam::{READER}:root"]}
     assert json.loads(policy.inputs["resourcePolicy"]) == {
         "Version": "2012-10-17",
         "Statement": [
@@ -106,9 +122,9 @@ def test_the_policy_lets_the_readers_read_the_group_and_its_versions_only(
     }
 
 
-def test_the_policy_fits_aws_s_iam_catalog(plans: dict[str, Plan]) -> None:
+def test_the_policy_fits_aws_s_iam_catalog(dev_read_by_another_account: Plan) -> None:
     # given dev's group policy / when checked like every other policy document
-    (policy,) = plans["dev"].of_type(POLICY)
+    (policy,) = dev_read_by_another_account.of_type(POLICY)
     # then its actions exist, reach the ARNs they name, and its principals are accounts
     assert check_document(catalog_document(policy)) == []
 
@@ -121,7 +137,7 @@ def test_the_catalog_check_catches_a_write_action_on_the_group_arn() -> None:
             region="us-east-1",
             account_id=MOCK_ACCOUNT_ID,
             group_name="mlp-dev-churn",
-            readers=["111122223333"],
+            readers=[READER],
         )
     )
     document["Statement"][0]["Action"] = ["sagemaker:DescribeModelPackage"]
@@ -135,9 +151,13 @@ def test_the_catalog_check_catches_a_write_action_on_the_group_arn() -> None:
     ]
 
 
-def test_the_requests_are_valid_for_sagemaker_s_api(plan: Plan) -> None:
+@pytest.mark.parametrize("variant", ["stack", "read by another account"])
+def test_the_requests_are_valid_for_sagemaker_s_api(
+    plan: Plan, dev_read_by_another_account: Plan, variant: str
+) -> None:
     # given each group and policy as the provider sends them (CreateModelPackageGroup,
-    # PutModelPackageGroupPolicy)
+    # PutModelPackageGroupPolicy), in the stack and in dev with a reader
+    plan = plan if variant == "stack" else dev_read_by_another_account
     create = operation("sagemaker", "CreateModelPackageGroup").input_shape
     put = operation("sagemaker", "PutModelPackageGroupPolicy").input_shape
     for group in plan.of_type(GROUP):
@@ -181,10 +201,14 @@ def test_the_layer_exports_each_group(plan: Plan) -> None:
     assert name == f"mlp-{stack}-{'churn' if stack == 'dev' else 'fraud'}"
 
 
-def test_the_plan_shows_each_group(plans: dict[str, Plan]) -> None:
+def test_the_plan_shows_each_group(
+    plans: dict[str, Plan], dev_read_by_another_account: Plan
+) -> None:
     dev, prod = render(plans["dev"].run), render(plans["prod"].run)
     assert f"{GROUP}  mlp-dev-models-churn   name=mlp-dev-churn\n" in dev
-    assert f"{POLICY}  mlp-dev-models-churn-policy" in dev
+    assert POLICY not in dev
+    read = render(dev_read_by_another_account.run)
+    assert f"{POLICY}  mlp-dev-models-churn-policy" in read
     assert f"{GROUP}  mlp-prod-models-fraud   name=mlp-prod-fraud  [protect, retain]" in prod
 
 
@@ -209,7 +233,7 @@ def dev_with_pipelines(*registries: dict[str, Any] | None) -> dict[str, str]:
 
 def test_pipelines_of_one_model_make_one_group(run_stack: Any) -> None:
     # given two pipelines registering into group churn and one into its own default group
-    shared = {"group": "churn", "description": "Churn", "readers": ["111122223333"]}
+    shared = {"group": "churn", "description": "Churn", "readers": [READER]}
     plan = run_stack("dev", dev_with_pipelines(shared, shared, {}))
     # then there are two groups, and one policy (for the group that has readers)
     names = [g.inputs["modelPackageGroupName"] for g in plan.of_type(GROUP)]
@@ -234,7 +258,7 @@ def test_groups_follow_the_stack_s_retention(run_stack: Any, stack: str) -> None
     flat = stack_config(stack)
     section = stack_file(stack)["ml-platform:training"]
     (pipeline,) = section["pipelines"]
-    pipeline["registry"] = {**pipeline["registry"], "readers": ["111122223333"]}
+    pipeline["registry"] = {**pipeline["registry"], "readers": [READER]}
     plan = run_stack(stack, with_section(flat, "training", section))
     (group,) = plan.of_type(GROUP)
     (policy,) = plan.of_type(POLICY)

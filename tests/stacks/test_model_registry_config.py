@@ -15,25 +15,12 @@ from components.training.model_registry import model_groups
 from components.training.spec import TrainingConfig
 from stacks.config import ConfigError, load_platform_config
 from tests.conftest import stack_config, with_section
+from tests.stacks.samples import pipeline
 
 DEV = stack_config("dev")
 PROD = stack_config("prod")
 
 SHARED = "pipelines sharing a group must set the same description and readers"
-
-
-def pipeline(name: str = "churn", **overrides: Any) -> dict[str, Any]:
-    """A valid pipeline: XGBoost in its prebuilt container."""
-    return {
-        "name": name,
-        "algorithm": "xgboost",
-        "framework": "xgboost",
-        "task": "classification",
-        "target": "churned",
-        "train_data": "churn/train/",
-        "validation_data": "churn/validation/",
-        **overrides,
-    }
 
 
 def training(*pipelines: dict[str, Any]) -> TrainingConfig:

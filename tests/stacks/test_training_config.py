@@ -11,23 +11,10 @@ from components.training.pipeline import training_image
 from components.training.spec import TrainingPipelineConfig
 from stacks.config import ConfigError, load_platform_config
 from tests.conftest import stack_config, with_section
+from tests.stacks.samples import pipeline
 
 DEV = stack_config("dev")
 PROD = stack_config("prod")
-
-
-def pipeline(**overrides: Any) -> dict[str, Any]:
-    """A valid pipeline: XGBoost in its prebuilt container."""
-    return {
-        "name": "churn",
-        "algorithm": "xgboost",
-        "framework": "xgboost",
-        "task": "classification",
-        "target": "churned",
-        "train_data": "churn/train/",
-        "validation_data": "churn/validation/",
-        **overrides,
-    }
 
 
 def own_image(**overrides: Any) -> dict[str, Any]:

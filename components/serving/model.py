@@ -23,13 +23,18 @@ import pulumi_aws as aws
 from components.platform import PlatformContext
 from components.serving.spec import VariantConfig
 from components.shared import iam_policies
-from components.shared.images import PREBUILT_FRAMEWORK_TAGS, ContainerImage, resolve_image
+from components.shared.images import (
+    PREBUILT_FRAMEWORK_TAGS,
+    PREBUILT_REPOSITORIES,
+    ContainerImage,
+    resolve_image,
+)
 from components.shared.resolved_platform import ResolvedPlatform, with_resolved_platform
 from components.shared.service_role import sagemaker_role_with_policy
 
 #: Prebuilt repositories whose toolkit loads handlers only from ``code/`` inside model.tar.gz
 #: (the PyTorch inference toolkit); they ignore ``SAGEMAKER_SUBMIT_DIRECTORY``.
-CODE_IN_MODEL_ARCHIVE = frozenset({"pytorch-inference"})
+CODE_IN_MODEL_ARCHIVE = frozenset({PREBUILT_REPOSITORIES["inference"]["pytorch"]})
 
 
 def downloads_code(image: ContainerImage) -> bool:

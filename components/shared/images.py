@@ -46,19 +46,14 @@ PREBUILT_FRAMEWORK_TAGS = {
 
 #: Prebuilt SageMaker training containers that run our training code in script mode, with the tag
 #: used when a pipeline names none. The serving container of the same framework must load what
-#: they train, so these versions match PREBUILT_FRAMEWORK_TAGS.
-PREBUILT_TRAINING_TAGS = {
-    "sklearn": "1.4-2",
-    "xgboost": "1.7-1",
-    "pytorch": "2.6.0-cpu-py312",
-}
+#: they train, so these are PREBUILT_FRAMEWORK_TAGS' versions, taken from that one table.
+PREBUILT_TRAINING_TAGS = dict(PREBUILT_FRAMEWORK_TAGS)
 
 #: The PyTorch training container tag used on GPU instances (same version as the CPU tag).
 PYTORCH_GPU_TRAINING_TAG = "2.6.0-gpu-py312"
 
-#: AWS's prebuilt scikit-learn processing image the monitor runs in when no image of ours is set
-#: (numpy, scipy and boto3 inside): its repository and tag.
-PREBUILT_MONITORING_REPOSITORY = PREBUILT_REPOSITORIES["processing"]["sklearn"]
+#: The tag of AWS's prebuilt scikit-learn processing image (numpy, scipy and boto3 inside), which
+#: the monitor runs in when no image of ours is set.
 PREBUILT_MONITORING_TAG = "1.4-2-cpu-py3"
 
 

@@ -133,21 +133,43 @@ class NotebooksConfig(Section):
     """A SageMaker Studio domain; unset creates none."""
 
 
+#: The experiment-tracking settings that only the sized tracking server (``backend: server``) has.
+SERVER_ONLY_TRACKING_SETTINGS = ("server_size", "mlflow_version")
+
+
 class ExperimentTrackingConfig(Section):
-    """A SageMaker managed MLflow tracking server with its artifacts in the experiments bucket."""
+    """SageMaker managed MLflow with its artifacts in the experiments bucket.
+
+    Serverless (an MLflow App) by default; a sized tracking server as the option.
+    """
 
     enabled: bool = True
-    """Create the tracking server (training jobs log to it when their container has mlflow)."""
+    """Create the MLflow backend (training jobs log to it when their container has mlflow)."""
+    backend: Literal["serverless", "server"] = "serverless"
+    """``serverless`` (default): a SageMaker MLflow App, with no capacity to choose or server to
+    keep running; ``server``: a sized MLflow tracking server that runs all the time."""
     server_size: Literal["Small", "Medium", "Large"] = "Small"
-    """Tracking server size (Small: up to 25 users)."""
+    """Tracking server size, ``backend: server`` only (Small: up to 25 users)."""
     mlflow_version: str = Field(default="3.0", pattern=r"^\d+\.\d+(\.\d+)?$")
-    """The MLflow version the server runs."""
+    """The MLflow version the tracking server runs, ``backend: server`` only (an app runs the
+    version SageMaker maintains)."""
     automatic_model_registration: bool = False
     """Register MLflow models in the SageMaker model registry automatically."""
     weekly_maintenance_window_start: str = Field(
         default="Sun:03:00", pattern=r"^(Mon|Tue|Wed|Thu|Fri|Sat|Sun):([01]\d|2[0-3]):[0-5]\d$"
     )
-    """When AWS may patch the server (``Day:HH:MM``, UTC)."""
+    """When AWS may patch the server or app (``Day:HH:MM``, UTC)."""
+
+    @model_validator(mode="after")
+    def _server_settings_need_a_server(self) -> ExperimentTrackingConfig:
+        given = [name for name in SERVER_ONLY_TRACKING_SETTINGS if name in self.model_fields_set]
+        if self.backend == "serverless" and given:
+            raise ValueError(
+                f"{' and '.join(given)} {'apply' if len(given) > 1 else 'applies'} to"
+                " backend: server only (the serverless MLflow App has no size or version"
+                " to choose)"
+            )
+        return self
 
 
 class SpotConfig(Section):

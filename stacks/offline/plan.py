@@ -166,6 +166,11 @@ SUMMARY_FIELDS: dict[str, Sequence[tuple[str, str]]] = {
         ("encryption", "encryptionConfigurations.0.encryptionType"),
         ("force_delete", "forceDelete"),
     ],
+    "aws:sagemaker/mlflowApp:MlflowApp": [
+        ("name", "name"),
+        ("artifacts", "artifactStoreUri"),
+        ("registration", "modelRegistrationMode"),
+    ],
     "aws:sagemaker/mlflowTrackingServer:MlflowTrackingServer": [
         ("name", "trackingServerName"),
         ("size", "trackingServerSize"),

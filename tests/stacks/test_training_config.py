@@ -77,9 +77,9 @@ def test_repository_names_are_unique_and_limits_hold() -> None:
     assert problems_of({"repositories": {"names": ["training", "training"]}}) == [
         "training.repositories.names: repository names must be unique: training repeated"
     ]
-    section = {"repositories": {"keep_tagged_images": 0, "untagged_expiry_days": 400}}
+    section = {"repositories": {"keep_scratch_images": 0, "untagged_expiry_days": 400}}
     assert problems_of(section) == [
-        "training.repositories.keep_tagged_images: must be >= 1",
+        "training.repositories.keep_scratch_images: must be >= 1",
         "training.repositories.untagged_expiry_days: must be <= 365",
     ]
 

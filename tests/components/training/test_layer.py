@@ -189,7 +189,10 @@ def test_the_plan_shows_the_training_settings(plans: dict[str, Plan]) -> None:
         "step=Tuning  compute=ml.m5.xlarge x1  spot=on  max_run_s=3600  max_wait_s=7200  "
         "isolation=on  volume_kms=on  tuning=Bayesian Maximize valid_auc 6 jobs/2 parallel"
     ) in dev
-    assert "expire_untagged_days=14  keep_tagged=100  [protect, retain]" in prod
+    assert (
+        "expire_untagged_days=14  never_expire=*.*.*  keep_scratch=dev-*:100,ci-*:100"
+        "  [protect, retain]"
+    ) in prod
     assert "auth=IAM  network=VpcOnly  home_efs=Retain  kms=on" in prod
     assert (
         "compute=ml.g5.2xlarge x2  spot=on  max_run_s=14400  max_wait_s=28800  isolation=off  "

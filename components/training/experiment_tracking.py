@@ -212,6 +212,45 @@ def tracking_server_policy(
     return iam_policies.policy_json(*statements)
 
 
+def mlflow_backend(
+    name: str,
+    spec: ExperimentTrackingConfig,
+    backend_name: str,
+    store: pulumi.Input[str],
+    role_arn: pulumi.Input[str],
+    opts: pulumi.ResourceOptions,
+) -> tuple[pulumi.Output[str], pulumi.Output[str] | None]:
+    """The configured backend: an MLflow App or a tracking server; its ARN and URL (server only)."""
+    if spec.backend == "serverless":
+        app = aws.sagemaker.MlflowApp(
+            f"{name}-app",
+            name=backend_name,
+            artifact_store_uri=store,
+            role_arn=role_arn,
+            model_registration_mode=(
+                "AutoModelRegistrationEnabled"
+                if spec.automatic_model_registration
+                else "AutoModelRegistrationDisabled"
+            ),
+            weekly_maintenance_window_start=spec.weekly_maintenance_window_start,
+            opts=opts,
+        )
+        return app.arn, None
+    server = aws.sagemaker.MlflowTrackingServer(
+        f"{name}-server",
+        # A fixed name: clients address the server by it (its ARN carries the name).
+        tracking_server_name=backend_name,
+        artifact_store_uri=store,
+        role_arn=role_arn,
+        tracking_server_size=spec.server_size,
+        mlflow_version=spec.mlflow_version,
+        automatic_model_registration=spec.automatic_model_registration,
+        weekly_maintenance_window_start=spec.weekly_maintenance_window_start,
+        opts=opts,
+    )
+    return server.arn, server.tracking_server_url
+
+
 class ExperimentTracking(pulumi.ComponentResource):
     """Managed MLflow (a serverless app or a sized tracking server) and the role it runs as."""
 
@@ -235,13 +274,12 @@ class ExperimentTracking(pulumi.ComponentResource):
     ) -> None:
         super().__init__("mlplatform:training:ExperimentTracking", name, None, opts)
         self.server_name = tracking_server_name(platform.environment)
-        serverless = spec.backend == "serverless"
         experiments_bucket = platform.buckets["experiments"].bucket
         role, policy = sagemaker_role_with_policy(
             f"{name}-role",
             f"{name}-policy",
             description=(
-                f"Lets the MLflow {'app' if serverless else 'tracking server'}"
+                f"Lets the MLflow {'app' if spec.backend == 'serverless' else 'tracking server'}"
                 f" {self.server_name} use its artifacts"
             ),
             account_id=platform.account_id,
@@ -262,37 +300,9 @@ class ExperimentTracking(pulumi.ComponentResource):
         store = pulumi.Output.from_input(experiments_bucket).apply(artifact_store_uri)
         # Either checks at creation that its role can reach the artifact store: after the policy.
         stateful = platform.retention.stateful(self, depends_on=[policy])
-        self.server_url = None
-        if serverless:
-            app = aws.sagemaker.MlflowApp(
-                f"{name}-app",
-                name=self.server_name,
-                artifact_store_uri=store,
-                role_arn=role.arn,
-                model_registration_mode=(
-                    "AutoModelRegistrationEnabled"
-                    if spec.automatic_model_registration
-                    else "AutoModelRegistrationDisabled"
-                ),
-                weekly_maintenance_window_start=spec.weekly_maintenance_window_start,
-                opts=stateful,
-            )
-            self.server_arn = app.arn
-        else:
-            server = aws.sagemaker.MlflowTrackingServer(
-                f"{name}-server",
-                # A fixed name: clients address the server by it (its ARN carries the name).
-                tracking_server_name=self.server_name,
-                artifact_store_uri=store,
-                role_arn=role.arn,
-                tracking_server_size=spec.server_size,
-                mlflow_version=spec.mlflow_version,
-                automatic_model_registration=spec.automatic_model_registration,
-                weekly_maintenance_window_start=spec.weekly_maintenance_window_start,
-                opts=stateful,
-            )
-            self.server_arn = server.arn
-            self.server_url = server.tracking_server_url
+        self.server_arn, self.server_url = mlflow_backend(
+            name, spec, self.server_name, store, role.arn, stateful
+        )
         self.role_arn = role.arn
         self.artifact_store_uri = store
         self.register_outputs(

@@ -217,11 +217,7 @@ def approve_version(
     session: boto3.Session | None = None,
 ) -> VersionDecision:
     """Set version ``version`` of ``group_name`` to Approved, recording ``reason``."""
-    subject = f"Cannot approve version {version} of model package group '{group_name}'"
-    refuse(subject, version_problems(version, reason))
-    sagemaker = sagemaker_client(client, session)
-    arn, previous = _version(sagemaker, subject, group_name, version)
-    return _decide(sagemaker, group_name, version, arn, previous, "Approved", reason)
+    return _decide("Approved", group_name, version, reason, client, session)
 
 
 def reject_version(
@@ -237,16 +233,36 @@ def reject_version(
     Refused (``OpsError`` naming every endpoint and variant, nothing changed) while any endpoint
     in the account and region runs, or updates to, a model built from that version.
     """
-    subject = f"Cannot reject version {version} of model package group '{group_name}'"
+    return _decide("Rejected", group_name, version, reason, client, session)
+
+
+def _decide(
+    status: str,
+    group_name: str,
+    version: int,
+    reason: str,
+    client: SageMakerClient | None,
+    session: boto3.Session | None,
+) -> VersionDecision:
+    """Record ``status`` with ``reason`` on the version, after every check (see the callers).
+
+    The arguments are checked before any client exists.
+    """
+    verb = "approve" if status == "Approved" else "reject"
+    subject = f"Cannot {verb} version {version} of model package group '{group_name}'"
     refuse(subject, version_problems(version, reason))
     sagemaker = sagemaker_client(client, session)
     arn, previous = _version(sagemaker, subject, group_name, version)
-    if deployed := deployments_of(arn, sagemaker=sagemaker):
+    if status == "Rejected" and (deployed := deployments_of(arn, sagemaker=sagemaker)):
         raise OpsError(
             f"{subject}: it is deployed on {'; '.join(map(str, deployed))};"
             " move those variants to another version first"
         )
-    return _decide(sagemaker, group_name, version, arn, previous, "Rejected", reason)
+    with aws_errors(f"UpdateModelPackage '{arn}'"):
+        sagemaker.update_model_package(
+            ModelPackageArn=arn, ModelApprovalStatus=status, ApprovalDescription=reason
+        )
+    return VersionDecision(group_name, version, arn, previous, status, reason)
 
 
 def deployments_of(model_package_arn: str, *, sagemaker: SageMakerClient) -> list[Deployment]:
@@ -305,19 +321,3 @@ def _version(
     if package is None:
         raise OpsError(f"{subject}: the group has no version {version}")
     return arn, str(package.get("ModelApprovalStatus", "PendingManualApproval"))
-
-
-def _decide(
-    sagemaker: SageMakerClient,
-    group_name: str,
-    version: int,
-    arn: str,
-    previous: str,
-    status: str,
-    reason: str,
-) -> VersionDecision:
-    with aws_errors(f"UpdateModelPackage '{arn}'"):
-        sagemaker.update_model_package(
-            ModelPackageArn=arn, ModelApprovalStatus=status, ApprovalDescription=reason
-        )
-    return VersionDecision(group_name, version, arn, previous, status, reason)

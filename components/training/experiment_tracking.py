@@ -1,14 +1,26 @@
-"""ExperimentTracking: a SageMaker managed MLflow tracking server with artifacts in our bucket.
+"""ExperimentTracking: SageMaker managed MLflow with artifacts in our bucket.
 
-The server (``mlp-<environment>``) keeps runs, metrics and registered models in a store SageMaker
-manages, and artifacts under ``s3://<experiments bucket>/mlflow/``. Its own role, assumed by
-SageMaker, reads and writes that prefix and nothing else (and uses the platform key through S3).
+Two backends (``experiment_tracking.backend``), both named ``mlp-<environment>``:
+
+* ``serverless`` (the default): an MLflow App (``aws.sagemaker.MlflowApp``), serverless managed
+  MLflow with no capacity to size and nothing billed while idle. Its ARN is
+  ``arn:<partition>:sagemaker:<region>:<account>:mlflow-app/app-<ID>``: an id SageMaker
+  generates, not the name.
+* ``server``: a sized MLflow tracking server (``aws.sagemaker.MlflowTrackingServer``) that runs
+  all the time, ARN ``...:mlflow-tracking-server/<name>``.
+
+Either keeps runs, metrics and registered models in a store SageMaker manages, and artifacts under
+``s3://<experiments bucket>/mlflow/``. Its own role, assumed by SageMaker, reads and writes that
+prefix and nothing else (and uses the platform key through S3).
 
 Clients (training jobs, notebooks) reach it through the VPC's ``sagemaker.experiments`` interface
-endpoint with SigV4 (the ``sagemaker-mlflow`` plugin, tracking URI = the server's ARN). What a
-client may do is listed here once, per kind of client, so their roles grant named actions on this
-server's ARN only, never ``sagemaker-mlflow:*``. MLflow clients also upload artifacts straight to
-the artifact store, so a client role needs the artifact prefix too (:func:`artifact_prefix`).
+endpoint with SigV4 (the ``sagemaker-mlflow`` plugin, tracking URI = the ARN). What a client may
+do is granted on this backend's ARN only. For a server, IAM names each MLflow API
+(``sagemaker-mlflow:CreateRun``, ...): the roles get the actions listed here per kind of client,
+never ``sagemaker-mlflow:*``. For an app IAM has one action for every MLflow API,
+``sagemaker:CallMlflowAppApi`` on the app's ARN (the Service Authorization Reference gives the
+``sagemaker-mlflow`` actions the tracking-server resource type only). MLflow clients also upload
+artifacts straight to the artifact store, so a client role needs the artifact prefix too.
 """
 
 from __future__ import annotations
@@ -64,6 +76,12 @@ MLFLOW_NOTEBOOK_ACTIONS = (
     "sagemaker-mlflow:SetExperimentTag",
 )
 
+#: What a client of an MLflow App may do: call its MLflow APIs (IAM has no finer split for apps).
+MLFLOW_APP_ACTIONS = ("sagemaker:CallMlflowAppApi",)
+
+#: The ARN resource type of an MLflow App (a tracking server's is ``mlflow-tracking-server``).
+MLFLOW_APP_ARN_KIND = ":mlflow-app/"
+
 #: What the server itself needs to register MLflow models in the SageMaker model registry.
 _MODEL_REGISTRATION_ACTIONS = [
     "sagemaker:AddTags",
@@ -76,8 +94,13 @@ _MODEL_REGISTRATION_ACTIONS = [
 
 
 def tracking_server_name(environment: str) -> str:
-    """The server's stable name: ``mlp-<environment>``."""
+    """The server's or app's stable name: ``mlp-<environment>``."""
     return f"mlp-{environment}"
+
+
+def is_mlflow_app(tracking_arn: str) -> bool:
+    """Whether ``tracking_arn`` is an MLflow App's (serverless) rather than a tracking server's."""
+    return MLFLOW_APP_ARN_KIND in tracking_arn
 
 
 def artifact_store_uri(experiments_bucket: str) -> str:
@@ -88,7 +111,19 @@ def artifact_store_uri(experiments_bucket: str) -> str:
 def mlflow_statements(
     server_arn: str, actions: tuple[str, ...], *, presigned_ui: bool = False
 ) -> list[iam_policies.Statement]:
-    """Allow ``actions`` on this tracking server only (and, for people, a presigned UI URL)."""
+    """Allow ``actions`` on this tracking backend only (and, for people, a presigned UI URL).
+
+    ``actions`` are the ``sagemaker-mlflow`` actions a client of a tracking server needs; a
+    client of an MLflow App gets :data:`MLFLOW_APP_ACTIONS` on the app instead.
+    """
+    if is_mlflow_app(server_arn):
+        actions = MLFLOW_APP_ACTIONS
+        ui_actions = ["sagemaker:CreatePresignedMlflowAppUrl", "sagemaker:DescribeMlflowApp"]
+    else:
+        ui_actions = [
+            "sagemaker:CreatePresignedMlflowTrackingServerUrl",
+            "sagemaker:DescribeMlflowTrackingServer",
+        ]
     statements: list[iam_policies.Statement] = [
         {
             "Sid": "UseTrackingServer",
@@ -98,27 +133,27 @@ def mlflow_statements(
         }
     ]
     if presigned_ui:
-        statements += [
+        statements.append(
             {
                 "Sid": "OpenTrackingServerUi",
                 "Effect": "Allow",
-                "Action": [
-                    "sagemaker:CreatePresignedMlflowTrackingServerUrl",
-                    "sagemaker:DescribeMlflowTrackingServer",
-                ],
+                "Action": ui_actions,
                 "Resource": server_arn,
-            },
+            }
+        )
+    if presigned_ui and not is_mlflow_app(server_arn):
+        statements.append(
             {
                 # AccessUI has no resource type: IAM matches it only against "*", so on the
                 # server's ARN it was never granted. The presigned URL above is what ties a
-                # person to this server.
+                # person to this server. (An app's UI calls are CallMlflowAppApi on the app.)
                 # https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazonsagemakerwithmlflow.html
                 "Sid": "AccessTrackingServerUi",
                 "Effect": "Allow",
                 "Action": "sagemaker-mlflow:AccessUI",
                 "Resource": "*",
-            },
-        ]
+            }
+        )
     return statements
 
 
@@ -177,19 +212,58 @@ def tracking_server_policy(
     return iam_policies.policy_json(*statements)
 
 
+def mlflow_backend(
+    name: str,
+    spec: ExperimentTrackingConfig,
+    backend_name: str,
+    store: pulumi.Input[str],
+    role_arn: pulumi.Input[str],
+    opts: pulumi.ResourceOptions,
+) -> tuple[pulumi.Output[str], pulumi.Output[str] | None]:
+    """The configured backend: an MLflow App or a tracking server; its ARN and URL (server only)."""
+    if spec.backend == "serverless":
+        app = aws.sagemaker.MlflowApp(
+            f"{name}-app",
+            name=backend_name,
+            artifact_store_uri=store,
+            role_arn=role_arn,
+            model_registration_mode=(
+                "AutoModelRegistrationEnabled"
+                if spec.automatic_model_registration
+                else "AutoModelRegistrationDisabled"
+            ),
+            weekly_maintenance_window_start=spec.weekly_maintenance_window_start,
+            opts=opts,
+        )
+        return app.arn, None
+    server = aws.sagemaker.MlflowTrackingServer(
+        f"{name}-server",
+        # A fixed name: clients address the server by it (its ARN carries the name).
+        tracking_server_name=backend_name,
+        artifact_store_uri=store,
+        role_arn=role_arn,
+        tracking_server_size=spec.server_size,
+        mlflow_version=spec.mlflow_version,
+        automatic_model_registration=spec.automatic_model_registration,
+        weekly_maintenance_window_start=spec.weekly_maintenance_window_start,
+        opts=opts,
+    )
+    return server.arn, server.tracking_server_url
+
+
 class ExperimentTracking(pulumi.ComponentResource):
-    """A managed MLflow tracking server and the role it runs as."""
+    """Managed MLflow (a serverless app or a sized tracking server) and the role it runs as."""
 
     server_arn: pulumi.Output[str]
-    """The tracking server's ARN (the MLflow tracking URI of clients)."""
+    """The app's or tracking server's ARN (the MLflow tracking URI of clients)."""
     server_name: str
-    """The tracking server's name."""
-    server_url: pulumi.Output[str]
-    """The server's URL (opened through a presigned URL)."""
+    """The app's or tracking server's name."""
+    server_url: pulumi.Output[str] | None
+    """The tracking server's URL (opened through a presigned URL); None for an app."""
     role_arn: pulumi.Output[str]
-    """The role the server runs as."""
+    """The role the app or server runs as."""
     artifact_store_uri: pulumi.Output[str]
-    """Where the server keeps artifacts."""
+    """Where the app or server keeps artifacts."""
 
     def __init__(
         self,
@@ -204,7 +278,10 @@ class ExperimentTracking(pulumi.ComponentResource):
         role, policy = sagemaker_role_with_policy(
             f"{name}-role",
             f"{name}-policy",
-            description=f"Lets the MLflow tracking server {self.server_name} use its artifacts",
+            description=(
+                f"Lets the MLflow {'app' if spec.backend == 'serverless' else 'tracking server'}"
+                f" {self.server_name} use its artifacts"
+            ),
             account_id=platform.account_id,
             parent=self,
             policy=pulumi.Output.all(
@@ -221,21 +298,11 @@ class ExperimentTracking(pulumi.ComponentResource):
             ),
         )
         store = pulumi.Output.from_input(experiments_bucket).apply(artifact_store_uri)
-        server = aws.sagemaker.MlflowTrackingServer(
-            f"{name}-server",
-            # A fixed name: clients address the server by it (its ARN carries the name).
-            tracking_server_name=self.server_name,
-            artifact_store_uri=store,
-            role_arn=role.arn,
-            tracking_server_size=spec.server_size,
-            mlflow_version=spec.mlflow_version,
-            automatic_model_registration=spec.automatic_model_registration,
-            weekly_maintenance_window_start=spec.weekly_maintenance_window_start,
-            # The server checks at creation that its role can reach the artifact store.
-            opts=platform.retention.stateful(self, depends_on=[policy]),
+        # Either checks at creation that its role can reach the artifact store: after the policy.
+        stateful = platform.retention.stateful(self, depends_on=[policy])
+        self.server_arn, self.server_url = mlflow_backend(
+            name, spec, self.server_name, store, role.arn, stateful
         )
-        self.server_arn = server.arn
-        self.server_url = server.tracking_server_url
         self.role_arn = role.arn
         self.artifact_store_uri = store
         self.register_outputs(

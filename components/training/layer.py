@@ -3,7 +3,7 @@
 It consumes the data layer (buckets, key, VPC) and owns:
 
 * the ECR repositories of the platform's own images (:class:`ImageRepositories`);
-* the MLflow tracking server (:class:`ExperimentTracking`), if enabled;
+* managed MLflow, a serverless app or a tracking server (:class:`ExperimentTracking`), if enabled;
 * the training source archive (``workloads/training``) in the models bucket, under a key named
   by its digest, so a code change rolls the pipelines that run it and an unchanged one changes
   nothing;

@@ -3,10 +3,13 @@
 Every repository
 
 * scans each image on push (basic scanning; findings show in ECR and Security Hub);
-* has IMMUTABLE tags, so a tag always names the image that was tested and deployed;
+* has immutable tags, so a release tag always names the image that was tested, registered and
+  deployed (only with ``mutable_scratch_tags`` may scratch tags, ``dev-...``, be moved:
+  ``IMMUTABLE_WITH_EXCLUSION`` with one wildcard filter per scratch prefix);
 * is encrypted with the platform's KMS key;
-* expires untagged images (failed or superseded pushes) after some days and keeps only the
-  newest tagged ones (a lifecycle policy);
+* has a lifecycle policy that never expires an image with a release tag (the tags stack files
+  and registered model versions name) and expires only untagged images (after some days) and
+  scratch images beyond the newest few per prefix;
 * is stateful: protected and retained in production, and only in a destroyable stack
   (``force_delete``) does ``pulumi destroy`` delete a repository that still holds images.
 
@@ -32,41 +35,94 @@ def repository_name(name: str) -> str:
     return f"{NAMESPACE}/{name}"
 
 
-def lifecycle_policy(untagged_expiry_days: int, keep_tagged_images: int) -> str:
-    """The lifecycle policy document: expire untagged images, keep the newest tagged ones."""
+#: What a release rule keeps: ECR's default quota of images per repository (adjustable on
+#: request), so the rule cannot expire anything while the quota stands. Its only purpose is to
+#: shield release images from the scratch rules below it (see :func:`lifecycle_policy`).
+RELEASE_IMAGES_KEPT = 10_000
+
+
+def lifecycle_policy(spec: RepositoriesConfig) -> str:
+    """The lifecycle policy document for ``spec``: release images never expire.
+
+    ECR evaluates rules by ``rulePriority`` (lowest first), an image is expired by at most one
+    rule, and an image that matches the tag selection of a rule cannot be expired by a rule of
+    lower priority; a tag list holds the image when *all* its entries match one of the image's
+    tags (https://docs.aws.amazon.com/AmazonECR/latest/userguide/LifecyclePolicies.html). So:
+
+    1. untagged images expire ``untagged_expiry_days`` after their push;
+    2. one rule per release tag pattern selects the images carrying such a tag and keeps
+       :data:`RELEASE_IMAGES_KEPT` of them, which a repository cannot exceed: it never expires
+       anything and keeps those images away from the rules below, even when an image also carries
+       a scratch tag (a promoted build tagged ``dev-3f2a9c1`` and ``1.2.0``);
+    3. one rule per scratch prefix keeps the newest ``keep_scratch_images`` images with a tag of
+       that prefix and expires older ones.
+
+    Any other tag is selected by no rule and never expires.
+    """
+    rules: list[dict[str, object]] = [
+        {
+            "description": f"Expire untagged images after {spec.untagged_expiry_days} days",
+            "selection": {
+                "tagStatus": "untagged",
+                "countType": "sinceImagePushed",
+                "countUnit": "days",
+                "countNumber": spec.untagged_expiry_days,
+            },
+        },
+        *(
+            {
+                "description": f"Never expire release images (tags {pattern})",
+                "selection": {
+                    "tagStatus": "tagged",
+                    "tagPatternList": [pattern],
+                    "countType": "imageCountMoreThan",
+                    "countNumber": RELEASE_IMAGES_KEPT,
+                },
+            }
+            for pattern in spec.release_tag_patterns
+        ),
+        *(
+            {
+                "description": (
+                    f"Keep the newest {spec.keep_scratch_images} scratch images tagged {prefix}*"
+                ),
+                "selection": {
+                    "tagStatus": "tagged",
+                    "tagPatternList": [f"{prefix}*"],
+                    "countType": "imageCountMoreThan",
+                    "countNumber": spec.keep_scratch_images,
+                },
+            }
+            for prefix in spec.scratch_tag_prefixes
+        ),
+    ]
     return json.dumps(
         {
             "rules": [
-                {
-                    "rulePriority": 1,
-                    "description": f"Expire untagged images after {untagged_expiry_days} days",
-                    "selection": {
-                        "tagStatus": "untagged",
-                        "countType": "sinceImagePushed",
-                        "countUnit": "days",
-                        "countNumber": untagged_expiry_days,
-                    },
-                    "action": {"type": "expire"},
-                },
-                {
-                    "rulePriority": 2,
-                    "description": f"Keep the newest {keep_tagged_images} tagged images",
-                    "selection": {
-                        "tagStatus": "tagged",
-                        "tagPatternList": ["*"],
-                        "countType": "imageCountMoreThan",
-                        "countNumber": keep_tagged_images,
-                    },
-                    "action": {"type": "expire"},
-                },
+                {"rulePriority": priority, **rule, "action": {"type": "expire"}}
+                for priority, rule in enumerate(rules, start=1)
             ]
         },
         sort_keys=True,
     )
 
 
+def tag_mutability(
+    spec: RepositoriesConfig,
+) -> tuple[str, list[aws.ecr.RepositoryImageTagMutabilityExclusionFilterArgs]]:
+    """The repository's tag mutability and its exclusion filters (scratch tags, when opted in)."""
+    if not spec.mutable_scratch_tags:
+        return "IMMUTABLE", []
+    return "IMMUTABLE_WITH_EXCLUSION", [
+        aws.ecr.RepositoryImageTagMutabilityExclusionFilterArgs(
+            filter=f"{prefix}*", filter_type="WILDCARD"
+        )
+        for prefix in spec.scratch_tag_prefixes
+    ]
+
+
 class ImageRepositories(pulumi.ComponentResource):
-    """Scanned, immutable, KMS-encrypted ECR repositories with lifecycle rules."""
+    """Scanned, KMS-encrypted ECR repositories: immutable release tags that never expire."""
 
     repositories: dict[str, aws.ecr.Repository]
     """Each repository by its full name (``ml-platform/training``)."""
@@ -84,7 +140,8 @@ class ImageRepositories(pulumi.ComponentResource):
     ) -> None:
         super().__init__("mlplatform:training:ImageRepositories", name, None, opts)
         retention = platform.retention
-        policy = lifecycle_policy(spec.untagged_expiry_days, spec.keep_tagged_images)
+        policy = lifecycle_policy(spec)
+        mutability, exclusions = tag_mutability(spec)
         self.repositories = {}
         for short_name in spec.names:
             full_name = repository_name(short_name)
@@ -92,7 +149,8 @@ class ImageRepositories(pulumi.ComponentResource):
                 f"{name}-{short_name}",
                 # A fixed name: image URIs in stack configs name the repository.
                 name=full_name,
-                image_tag_mutability="IMMUTABLE",
+                image_tag_mutability=mutability,
+                image_tag_mutability_exclusion_filters=exclusions or None,
                 image_scanning_configuration=aws.ecr.RepositoryImageScanningConfigurationArgs(
                     scan_on_push=True
                 ),

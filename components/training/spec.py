@@ -82,8 +82,22 @@ MODEL_GROUP_PATTERN = r"^[a-z0-9](-*[a-z0-9])*$"
 MAX_TRAINING_JOB_NAME = 63
 
 
+#: Wildcards an ECR lifecycle rule's tag pattern may hold (ECR's lifecycle policy properties).
+MAX_LIFECYCLE_WILDCARDS = 4
+
+#: Characters of an ECR tag filter (tag-mutability exclusion filters; lifecycle tag patterns).
+_TAG_FILTER_CHARACTERS = r"[0-9a-zA-Z._-]"
+
+
 class RepositoriesConfig(Section):
-    """The ECR repositories for the platform's own images (``ml-platform/<name>``)."""
+    """The ECR repositories for the platform's own images (``ml-platform/<name>``).
+
+    Every tag is immutable. Release tags (``release_tag_patterns``, e.g. ``1.0.0``) are what
+    stack files and registered model versions name: never expired. Scratch tags
+    (``scratch_tag_prefixes``, e.g. ``dev-3f2a9c1``) are builds for trying things: only the newest
+    of each prefix are kept (and, opted in, they may be moved). Untagged images expire after some
+    days.
+    """
 
     names: tuple[
         Annotated[str, Field(pattern=r"^[a-z0-9]+(?:[._-][a-z0-9]+)*$", max_length=244)], ...
@@ -93,12 +107,57 @@ class RepositoriesConfig(Section):
     )
     """Repository names under the ``ml-platform/`` namespace (the full name is at most 256
     characters, ECR's limit, so a name at most 244)."""
-    keep_tagged_images: int = Field(default=30, ge=1, le=1000)
-    """Tagged images a repository keeps; older ones expire (a lifecycle rule)."""
+    release_tag_patterns: tuple[
+        Annotated[str, Field(pattern=rf"^({_TAG_FILTER_CHARACTERS}|\*)+$", max_length=128)], ...
+    ] = Field(default=("*.*.*",), min_length=1, max_length=10)
+    """Tags of releases, as ECR wildcard patterns (``*`` any characters, at most 4 per pattern,
+    ECR's limit): an image with such a tag is never expired. Default ``*.*.*`` (``1.0.0``,
+    ``1.0.0-gpu``); 1-10 patterns."""
+    scratch_tag_prefixes: tuple[
+        Annotated[str, Field(pattern=rf"^{_TAG_FILTER_CHARACTERS}+$", max_length=127)], ...
+    ] = Field(default=("dev-", "ci-"), max_length=5)
+    """Prefixes of scratch tags: only the newest ``keep_scratch_images`` images of each prefix are
+    kept. Default ``dev-``, ``ci-``; at most 5 (ECR's limit of tag-mutability exclusion filters);
+    none: no tagged image expires."""
+    keep_scratch_images: int = Field(default=30, ge=1, le=1000)
+    """Images with a scratch tag kept per prefix; older ones expire (default 30)."""
+    mutable_scratch_tags: bool = False
+    """Let scratch tags be pushed again onto another image (``IMMUTABLE_WITH_EXCLUSION``); off by
+    default: Security Hub's ECR.2 and checkov's CKV_AWS_51 pass only fully immutable tags."""
     untagged_expiry_days: int = Field(default=7, ge=1, le=365)
-    """Days after which untagged images (failed or superseded pushes) expire."""
+    """Days after which untagged images (failed or superseded pushes) expire (default 7)."""
 
     _unique_names = unique_names_validator("names", "repository names")
+    _unique_patterns = unique_names_validator("release_tag_patterns", "release tag patterns")
+    _unique_prefixes = unique_names_validator("scratch_tag_prefixes", "scratch tag prefixes")
+
+    @field_validator("release_tag_patterns")
+    @classmethod
+    def _patterns_ecr_accepts(cls, patterns: tuple[str, ...]) -> tuple[str, ...]:
+        for pattern in patterns:
+            if pattern.count("*") > MAX_LIFECYCLE_WILDCARDS:
+                raise ValueError(
+                    f"'{pattern}' has {pattern.count('*')} wildcards; an ECR lifecycle tag"
+                    f" pattern has at most {MAX_LIFECYCLE_WILDCARDS}"
+                )
+            if not pattern.strip("*"):
+                raise ValueError(
+                    f"'{pattern}' matches every tag, so no scratch image would ever expire"
+                )
+        return patterns
+
+    @model_validator(mode="after")
+    def _scratch_tags_fit(self) -> RepositoriesConfig:
+        # A scratch prefix whose pattern is also a release pattern would never expire (the
+        # release rule comes first), so the config says so rather than keeping it silently.
+        if same := [p for p in self.scratch_tag_prefixes if f"{p}*" in self.release_tag_patterns]:
+            raise ValueError(
+                f"scratch tag prefix {', '.join(map(repr, same))} is also a release tag pattern"
+                " ('<prefix>*'): a tag cannot be both"
+            )
+        if self.mutable_scratch_tags and not self.scratch_tag_prefixes:
+            raise ValueError("mutable_scratch_tags needs scratch_tag_prefixes (the tags it frees)")
+        return self
 
 
 class NotebookInstanceConfig(Section):
@@ -133,21 +192,43 @@ class NotebooksConfig(Section):
     """A SageMaker Studio domain; unset creates none."""
 
 
+#: The experiment-tracking settings that only the sized tracking server (``backend: server``) has.
+SERVER_ONLY_TRACKING_SETTINGS = ("server_size", "mlflow_version")
+
+
 class ExperimentTrackingConfig(Section):
-    """A SageMaker managed MLflow tracking server with its artifacts in the experiments bucket."""
+    """SageMaker managed MLflow with its artifacts in the experiments bucket.
+
+    Serverless (an MLflow App) by default; a sized tracking server as the option.
+    """
 
     enabled: bool = True
-    """Create the tracking server (training jobs log to it when their container has mlflow)."""
+    """Create the MLflow backend (training jobs log to it when their container has mlflow)."""
+    backend: Literal["serverless", "server"] = "serverless"
+    """``serverless`` (default): a SageMaker MLflow App, with no capacity to choose or server to
+    keep running; ``server``: a sized MLflow tracking server that runs all the time."""
     server_size: Literal["Small", "Medium", "Large"] = "Small"
-    """Tracking server size (Small: up to 25 users)."""
+    """Tracking server size, ``backend: server`` only (Small: up to 25 users)."""
     mlflow_version: str = Field(default="3.0", pattern=r"^\d+\.\d+(\.\d+)?$")
-    """The MLflow version the server runs."""
+    """The MLflow version the tracking server runs, ``backend: server`` only (an app runs the
+    version SageMaker maintains)."""
     automatic_model_registration: bool = False
     """Register MLflow models in the SageMaker model registry automatically."""
     weekly_maintenance_window_start: str = Field(
         default="Sun:03:00", pattern=r"^(Mon|Tue|Wed|Thu|Fri|Sat|Sun):([01]\d|2[0-3]):[0-5]\d$"
     )
-    """When AWS may patch the server (``Day:HH:MM``, UTC)."""
+    """When AWS may patch the server or app (``Day:HH:MM``, UTC)."""
+
+    @model_validator(mode="after")
+    def _server_settings_need_a_server(self) -> ExperimentTrackingConfig:
+        given = [name for name in SERVER_ONLY_TRACKING_SETTINGS if name in self.model_fields_set]
+        if self.backend == "serverless" and given:
+            raise ValueError(
+                f"{' and '.join(given)} {'apply' if len(given) > 1 else 'applies'} to"
+                " backend: server only (the serverless MLflow App has no size or version"
+                " to choose)"
+            )
+        return self
 
 
 class SpotConfig(Section):

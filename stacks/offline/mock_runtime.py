@@ -483,6 +483,16 @@ def _tracking_server_outputs(mocks: PlatformMocks, created: _Creation) -> None:
     )
 
 
+def _mlflow_app_outputs(mocks: PlatformMocks, created: _Creation) -> None:
+    # An MLflow App is known by the id SageMaker generates, not its name: its id is its ARN,
+    # arn:...:mlflow-app/app-<12 upper-case letters and digits> (e.g. app-K53I5ZJMEUHZ).
+    app_id = f"app-{_digest(created.type, created.name, length=12).upper()}"
+    created.resource_id = (
+        f"arn:{mocks.partition}:sagemaker:{mocks.region}:{mocks.account_id}:mlflow-app/{app_id}"
+    )
+    created.state["arn"] = created.resource_id
+
+
 def _feature_group_outputs(mocks: PlatformMocks, created: _Creation) -> None:
     # SageMaker resolves the offline store's URI at creation (account, region, group).
     storage = (created.state.get("offlineStoreConfig") or {}).get("s3StorageConfig")
@@ -560,6 +570,7 @@ _OUTPUTS: dict[str, Callable[[PlatformMocks, _Creation], None]] = {
     "aws:sagemaker/userProfile:UserProfile": _user_profile_outputs,
     "aws:sagemaker/notebookInstance:NotebookInstance": _notebook_instance_outputs,
     "aws:sagemaker/mlflowTrackingServer:MlflowTrackingServer": _tracking_server_outputs,
+    "aws:sagemaker/mlflowApp:MlflowApp": _mlflow_app_outputs,
     "aws:sagemaker/featureGroup:FeatureGroup": _feature_group_outputs,
     "aws:scheduler/schedule:Schedule": _schedule_outputs,
     "aws:eks/cluster:Cluster": _eks_cluster_outputs,

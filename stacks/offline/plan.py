@@ -23,6 +23,7 @@ from typing import Any
 import pulumi
 
 from components.shared.spec_rules import PROJECT_ROOT
+from components.training.repositories import RELEASE_IMAGES_KEPT
 from stacks.config import ConfigError, load_stack_file
 from stacks.offline.mock_runtime import (
     PlanRun,
@@ -165,6 +166,11 @@ SUMMARY_FIELDS: dict[str, Sequence[tuple[str, str]]] = {
         ("scan_on_push", "imageScanningConfiguration.scanOnPush"),
         ("encryption", "encryptionConfigurations.0.encryptionType"),
         ("force_delete", "forceDelete"),
+    ],
+    "aws:sagemaker/mlflowApp:MlflowApp": [
+        ("name", "name"),
+        ("artifacts", "artifactStoreUri"),
+        ("registration", "modelRegistrationMode"),
     ],
     "aws:sagemaker/mlflowTrackingServer:MlflowTrackingServer": [
         ("name", "trackingServerName"),
@@ -313,15 +319,26 @@ def _variants_summary(inputs: dict[str, Any]) -> str:
 
 
 def _repository_lifecycle_summary(inputs: dict[str, Any]) -> list[str]:
-    """``expire_untagged_days=7  keep_tagged=30`` from an ECR lifecycle policy document."""
-    parts = []
+    """``expire_untagged_days=7  never_expire=*.*.*  keep_scratch=dev-*:30,ci-*:30``.
+
+    From an ECR lifecycle policy document; a rule that keeps as many images as a repository may
+    hold never expires anything.
+    """
+    untagged, never, scratch = [], [], []
     for rule in json.loads(inputs.get("policy") or "{}").get("rules", []):
         selection = rule.get("selection", {})
+        patterns = ",".join(selection.get("tagPatternList") or [])
         if selection.get("tagStatus") == "untagged":
-            parts.append(f"expire_untagged_days={selection.get('countNumber')}")
-        elif selection.get("countType") == "imageCountMoreThan":
-            parts.append(f"keep_tagged={selection.get('countNumber')}")
-    return parts
+            untagged.append(f"expire_untagged_days={selection.get('countNumber')}")
+        elif selection.get("countNumber", 0) >= RELEASE_IMAGES_KEPT:
+            never.append(patterns)
+        else:
+            scratch.append(f"{patterns}:{selection.get('countNumber')}")
+    return [
+        *untagged,
+        *([f"never_expire={','.join(never)}"] if never else []),
+        *([f"keep_scratch={','.join(scratch)}"] if scratch else []),
+    ]
 
 
 def _processing_step_summary(step: dict[str, Any]) -> list[str]:

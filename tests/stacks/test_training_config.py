@@ -77,9 +77,9 @@ def test_repository_names_are_unique_and_limits_hold() -> None:
     assert problems_of({"repositories": {"names": ["training", "training"]}}) == [
         "training.repositories.names: repository names must be unique: training repeated"
     ]
-    section = {"repositories": {"keep_tagged_images": 0, "untagged_expiry_days": 400}}
+    section = {"repositories": {"keep_scratch_images": 0, "untagged_expiry_days": 400}}
     assert problems_of(section) == [
-        "training.repositories.keep_tagged_images: must be >= 1",
+        "training.repositories.keep_scratch_images: must be >= 1",
         "training.repositories.untagged_expiry_days: must be <= 365",
     ]
 
@@ -111,6 +111,7 @@ def test_tracking_server_size_and_maintenance_window() -> None:
     # given an unknown size and an impossible hour / then both are reported
     section = {
         "experiment_tracking": {
+            "backend": "server",
             "server_size": "Huge",
             "weekly_maintenance_window_start": "Sun:25:00",
         }
@@ -119,6 +120,40 @@ def test_tracking_server_size_and_maintenance_window() -> None:
         "training.experiment_tracking.server_size: must be one of 'Small', 'Medium' or 'Large'",
         "training.experiment_tracking.weekly_maintenance_window_start: must match "
         r"^(Mon|Tue|Wed|Thu|Fri|Sat|Sun):([01]\d|2[0-3]):[0-5]\d$",
+    ]
+
+
+def test_mlflow_is_serverless_by_default() -> None:
+    # given no tracking settings / when loaded / then the MLflow App backend
+    training = load_platform_config("dev", with_section(DEV, "training", {})).training
+    assert training.experiment_tracking.backend == "serverless"
+
+
+@pytest.mark.parametrize(
+    ("settings", "named"),
+    [
+        ({"server_size": "Small"}, "server_size applies"),
+        ({"mlflow_version": "3.0"}, "mlflow_version applies"),
+        ({"server_size": "Large", "mlflow_version": "3.0"}, "server_size and mlflow_version apply"),
+    ],
+)
+def test_server_settings_are_refused_on_the_serverless_backend(
+    settings: dict[str, str], named: str
+) -> None:
+    # given a server-only setting without backend: server / then it is refused, not ignored
+    assert problems_of({"experiment_tracking": settings}) == [
+        f"training.experiment_tracking: {named} to backend: server only (the serverless MLflow"
+        " App has no size or version to choose)"
+    ]
+    # and with backend: server it is what the server gets
+    server = {"experiment_tracking": {"backend": "server", **settings}}
+    tracking = load_platform_config("dev", with_section(DEV, "training", server)).training
+    assert tracking.experiment_tracking.model_dump(include=set(settings)) == settings
+
+
+def test_an_unknown_backend_is_refused() -> None:
+    assert problems_of({"experiment_tracking": {"backend": "kubernetes"}}) == [
+        "training.experiment_tracking.backend: must be one of 'serverless' or 'server'"
     ]
 
 

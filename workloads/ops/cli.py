@@ -2,6 +2,10 @@
 
 Exit status: 0 done (or verified), 1 an operation refused or failed (message on stderr) or a
 verification found problems, 2 bad arguments.
+
+``promote`` does one of two things: with ``--canary`` it sends an endpoint's traffic to its
+canary variant; with ``--group`` it approves a registered model version and pins it in a stack
+file. Mixing their options is a bad argument.
 """
 
 from __future__ import annotations
@@ -21,7 +25,8 @@ from workloads.ops.package import (
     parse_upload_uri,
     upload_package,
 )
-from workloads.ops.registry import APPROVAL_STATUSES, register_model_version
+from workloads.ops.promotion import VariantTarget, promote_version
+from workloads.ops.registry import APPROVAL_STATUSES, register_model_version, reject_version
 from workloads.ops.traffic import promote_canary, rollback_canary, shift_traffic
 from workloads.ops.verify import verify_deployment
 
@@ -33,6 +38,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
+        if problem := args.check(args):
+            args.parser.error(problem)
     except SystemExit as exit_:
         return exit_.code if isinstance(exit_.code, int) else 2
     try:
@@ -63,14 +70,62 @@ def build_parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(title="commands", required=True, metavar="COMMAND")
 
-    def command(name: str, run: Command, help_: str, *parents: argparse.ArgumentParser) -> Any:
-        sub = commands.add_parser(name, help=help_, description=help_, parents=[common, *parents])
-        sub.set_defaults(command=run)
+    def command(
+        name: str,
+        run: Command,
+        help_: str,
+        *parents: argparse.ArgumentParser,
+        check: Callable[[argparse.Namespace], str | None] = lambda _: None,
+        epilog: str | None = None,
+    ) -> Any:
+        sub = commands.add_parser(
+            name,
+            help=help_,
+            description=help_,
+            parents=[common, *parents],
+            epilog=epilog,
+            formatter_class=argparse.RawDescriptionHelpFormatter
+            if epilog
+            else argparse.HelpFormatter,
+        )
+        sub.set_defaults(command=run, check=check, parser=sub)
         return sub
 
-    promote = command("promote", _promote, "Send all traffic to the canary variant.", waiting)
-    promote.add_argument("--endpoint", required=True)
-    promote.add_argument("--canary", required=True, help="the canary variant's name")
+    promote = command(
+        "promote",
+        _promote,
+        "Send all traffic to the canary variant (--canary), or approve a registered model"
+        " version and pin it in the stack file (--group).",
+        waiting,
+        check=_promote_problem,
+        epilog=PROMOTE_EXAMPLES,
+    )
+    promote.add_argument(
+        "--endpoint",
+        help="with --canary: the SageMaker endpoint; with --group: the endpoint's name in the"
+        " stack file's serving.endpoints",
+    )
+    promote.add_argument("--canary", help="the canary variant's name")
+    _version_options(promote)
+    promote.add_argument("--variant", help="with --group: the variant to pin the version for")
+    promote.add_argument(
+        "--stack-file", help="with --group: write the version into this stack file"
+    )
+    promote.add_argument(
+        "--stack",
+        help="with --group: print the `pulumi config set` command for this stack instead"
+        " (reads Pulumi.<stack>.yaml here to find the variant)",
+    )
+
+    reject = command(
+        "reject",
+        _reject,
+        "Reject a registered model version; refused while any endpoint runs it.",
+        check=_version_problem,
+        epilog="example:\n  python -m workloads.ops reject --group mlp-dev-churn --version 7"
+        " --reason 'AUC fell on the holdout'",
+    )
+    _version_options(reject)
 
     rollback = command(
         "rollback",
@@ -179,6 +234,55 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+PROMOTE_EXAMPLES = """examples:
+  python -m workloads.ops promote --endpoint mlp-dev-churn --canary green --wait
+  python -m workloads.ops promote --group mlp-dev-churn --version 7 --reason 'AUC 0.91' \\
+      --stack-file Pulumi.dev.yaml --endpoint churn --variant blue
+  python -m workloads.ops promote --group mlp-dev-churn --version 7 --reason '...' \\
+      --stack dev --endpoint churn --variant blue    # prints the pulumi config set command"""
+
+REGISTRY_ONLY = ("version", "reason", "variant", "stack_file", "stack")
+
+
+def _version_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--group", help="the model package group, e.g. mlp-dev-churn")
+    parser.add_argument("--version", type=_positive_int, help="the version number")
+    parser.add_argument("--reason", help="why; recorded as the version's ApprovalDescription")
+
+
+def _version_problem(args: argparse.Namespace) -> str | None:
+    missing = [
+        f"--{name}" for name in ("group", "version", "reason") if getattr(args, name) is None
+    ]
+    if missing:
+        return f"the following arguments are required: {', '.join(missing)}"
+    return None
+
+
+def _promote_problem(args: argparse.Namespace) -> str | None:
+    """Why the promote options do not make one of its two modes, or None."""
+    given = [f"--{name.replace('_', '-')}" for name in REGISTRY_ONLY if getattr(args, name)]
+    if args.group is None:
+        if given:
+            return f"{', '.join(given)} go with --group (approving a registered version)"
+        missing = [f"--{name}" for name in ("endpoint", "canary") if getattr(args, name) is None]
+        if missing:
+            return f"the following arguments are required: {', '.join(missing)}"
+        return None
+    if args.canary is not None or args.wait:
+        return "--canary and --wait promote a canary's traffic, not a registered version (--group)"
+    if problem := _version_problem(args):
+        return problem
+    pinning = {"--endpoint": args.endpoint, "--variant": args.variant}
+    if any(pinning.values()) and not all(pinning.values()):
+        return "--endpoint and --variant go together (the variant to pin the version for)"
+    if args.endpoint and (args.stack_file is None) == (args.stack is None):
+        return "with --endpoint and --variant pass one of --stack-file (edit) or --stack (print)"
+    if not args.endpoint and (args.stack_file or args.stack):
+        return "--stack-file and --stack need --endpoint and --variant"
+    return None
+
+
 def _session(region: str | None, profile: str | None) -> Any:
     """A boto3 session for the chosen region and profile (boto3 imported only now)."""
     import boto3
@@ -195,8 +299,19 @@ def _wait(args: argparse.Namespace) -> WaitPolicy | None:
 
 
 def _promote(args: argparse.Namespace, session: Any) -> tuple[dict[str, Any], int]:
+    if args.group is not None:
+        target = None
+        if args.endpoint:
+            target = VariantTarget(args.endpoint, args.variant, args.stack_file, args.stack)
+        promotion = promote_version(args.group, args.version, args.reason, target, session=session)
+        return promotion.to_dict(), 0
     shift = promote_canary(args.endpoint, args.canary, session=session, wait=_wait(args))
     return shift.to_dict(), 0
+
+
+def _reject(args: argparse.Namespace, session: Any) -> tuple[dict[str, Any], int]:
+    decision = reject_version(args.group, args.version, args.reason, session=session)
+    return decision.to_dict(), 0
 
 
 def _rollback(args: argparse.Namespace, session: Any) -> tuple[dict[str, Any], int]:

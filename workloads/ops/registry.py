@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
 from workloads.ops.clients import SageMakerClient, sagemaker_client
 from workloads.ops.errors import OpsError, aws_errors, error_code, error_message, failed, refuse
+from workloads.ops.reaper import VARIANT_KINDS
+from workloads.ops.reaper import _describe as describe
+from workloads.ops.reaper import _endpoint_uses as endpoint_uses
 from workloads.ops.s3_uri import s3_uri_problem
 
 if TYPE_CHECKING:
@@ -17,6 +21,8 @@ if TYPE_CHECKING:
 APPROVAL_STATUSES = ("PendingManualApproval", "Approved", "Rejected")
 # CustomerMetadataProperties holds at most 50 entries (CreateModelPackage API reference).
 MAX_METADATA_ENTRIES = 50
+# UpdateModelPackage's ApprovalDescription holds at most 1,024 characters.
+MAX_APPROVAL_DESCRIPTION = 1024
 
 
 def register_model_version(
@@ -56,7 +62,7 @@ def register_model_version(
         ),
     )
     sagemaker = sagemaker_client(client, session)
-    if not _group_exists(sagemaker, group_name):
+    if _group(sagemaker, group_name) is None:
         if not create_group_if_missing:
             raise OpsError(
                 f"{subject}: the model package group does not exist"
@@ -119,16 +125,199 @@ def _argument_problems(
     return problems
 
 
-def _group_exists(sagemaker: SageMakerClient, group_name: str) -> bool:
-    """Whether DescribeModelPackageGroup finds the group (other AWS errors raise ``OpsError``)."""
+def _group(sagemaker: SageMakerClient, group_name: str) -> dict[str, Any] | None:
+    """DescribeModelPackageGroup's answer, or None when the group does not exist."""
+    return _registry_entry(
+        sagemaker.describe_model_package_group,
+        f"DescribeModelPackageGroup '{group_name}'",
+        ModelPackageGroupName=group_name,
+    )
+
+
+def _registry_entry(
+    describe_call: Callable[..., Any], action: str, **params: str
+) -> dict[str, Any] | None:
+    """What ``describe_call`` answers, or None when the group or package does not exist."""
     try:
-        sagemaker.describe_model_package_group(ModelPackageGroupName=group_name)
+        return dict(describe_call(**params))
     except ClientError as error:
-        # SageMaker answers a missing group with ValidationException "... does not exist."
-        code = error_code(error)
+        # SageMaker answers a missing group or package with ValidationException "... does not
+        # exist." (moto: "... not found").
+        code, message = error_code(error), error_message(error)
         if code == "ResourceNotFound" or (
-            code == "ValidationException" and "does not exist" in error_message(error)
+            code == "ValidationException"
+            and ("does not exist" in message or "not found" in message)
         ):
-            return False
-        raise failed(f"DescribeModelPackageGroup '{group_name}'", error) from error
-    return True
+            return None
+        raise failed(action, error) from error
+
+
+@dataclass(frozen=True)
+class VersionDecision:
+    """An approval decision recorded on one model package version."""
+
+    group_name: str
+    version: int
+    model_package_arn: str
+    previous_status: str
+    """ModelApprovalStatus before the decision."""
+    status: str
+    """ModelApprovalStatus now (Approved or Rejected)."""
+    reason: str
+    """The ApprovalDescription recorded with it."""
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict of the fields."""
+        return {
+            "model_package_group_name": self.group_name,
+            "version": self.version,
+            "model_package_arn": self.model_package_arn,
+            "previous_status": self.previous_status,
+            "status": self.status,
+            "reason": self.reason,
+        }
+
+
+@dataclass(frozen=True, order=True)
+class Deployment:
+    """A variant of a live endpoint whose model is built from a model package version."""
+
+    endpoint_name: str
+    endpoint_config_name: str
+    variant_name: str
+    model_name: str
+
+    def __str__(self) -> str:
+        return (
+            f"endpoint '{self.endpoint_name}' variant '{self.variant_name}'"
+            f" (config '{self.endpoint_config_name}', model '{self.model_name}')"
+        )
+
+
+def version_problems(version: int, reason: str) -> list[str]:
+    """Every reason ``version`` and ``reason`` cannot make an approval decision."""
+    problems = []
+    if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+        problems.append(f"version must be a whole number from 1, got {version!r}")
+    if not reason.strip():
+        problems.append("the reason is empty (it is recorded as the ApprovalDescription)")
+    elif len(reason) > MAX_APPROVAL_DESCRIPTION:
+        problems.append(
+            f"the reason has {len(reason)} characters, at most {MAX_APPROVAL_DESCRIPTION}"
+        )
+    return problems
+
+
+def approve_version(
+    group_name: str,
+    version: int,
+    reason: str,
+    *,
+    client: SageMakerClient | None = None,
+    session: boto3.Session | None = None,
+) -> VersionDecision:
+    """Set version ``version`` of ``group_name`` to Approved, recording ``reason``."""
+    return _decide("Approved", group_name, version, reason, client, session)
+
+
+def reject_version(
+    group_name: str,
+    version: int,
+    reason: str,
+    *,
+    client: SageMakerClient | None = None,
+    session: boto3.Session | None = None,
+) -> VersionDecision:
+    """Set version ``version`` of ``group_name`` to Rejected, recording ``reason``.
+
+    Refused (``OpsError`` naming every endpoint and variant, nothing changed) while any endpoint
+    in the account and region runs, or updates to, a model built from that version.
+    """
+    return _decide("Rejected", group_name, version, reason, client, session)
+
+
+def _decide(
+    status: str,
+    group_name: str,
+    version: int,
+    reason: str,
+    client: SageMakerClient | None,
+    session: boto3.Session | None,
+) -> VersionDecision:
+    """Record ``status`` with ``reason`` on the version, after every check (see the callers).
+
+    The arguments are checked before any client exists.
+    """
+    verb = "approve" if status == "Approved" else "reject"
+    subject = f"Cannot {verb} version {version} of model package group '{group_name}'"
+    refuse(subject, version_problems(version, reason))
+    sagemaker = sagemaker_client(client, session)
+    arn, previous = _version(sagemaker, subject, group_name, version)
+    if status == "Rejected" and (deployed := deployments_of(arn, sagemaker=sagemaker)):
+        raise OpsError(
+            f"{subject}: it is deployed on {'; '.join(map(str, deployed))};"
+            " move those variants to another version first"
+        )
+    with aws_errors(f"UpdateModelPackage '{arn}'"):
+        sagemaker.update_model_package(
+            ModelPackageArn=arn, ModelApprovalStatus=status, ApprovalDescription=reason
+        )
+    return VersionDecision(group_name, version, arn, previous, status, reason)
+
+
+def deployments_of(model_package_arn: str, *, sagemaker: SageMakerClient) -> list[Deployment]:
+    """Every endpoint variant whose model has a container built from ``model_package_arn``.
+
+    Walks ListEndpoints -> DescribeEndpoint (the config it runs and any it updates to) ->
+    DescribeEndpointConfig (production and shadow variants) -> DescribeModel (PrimaryContainer
+    and Containers, whose ModelPackageName is the version's ARN). ARNs compare without case.
+    Sorted by endpoint, config and variant.
+    """
+    wanted = model_package_arn.lower()
+    found: list[Deployment] = []
+    models: dict[str, bool] = {}
+    for use in endpoint_uses(sagemaker):
+        for config_name in use.configs:
+            config = describe(
+                sagemaker, "describe_endpoint_config", "EndpointConfigName", config_name
+            )
+            for kind in VARIANT_KINDS:
+                for variant in (config or {}).get(kind) or []:
+                    model_name = variant.get("ModelName")
+                    if not model_name:
+                        continue
+                    if model_name not in models:
+                        models[model_name] = _built_from(sagemaker, model_name, wanted)
+                    if models[model_name]:
+                        found.append(
+                            Deployment(use.name, config_name, variant["VariantName"], model_name)
+                        )
+    return sorted(found)
+
+
+def _built_from(sagemaker: SageMakerClient, model_name: str, package_arn: str) -> bool:
+    model = describe(sagemaker, "describe_model", "ModelName", model_name) or {}
+    containers = [model.get("PrimaryContainer") or {}, *(model.get("Containers") or [])]
+    return any(
+        str(container.get("ModelPackageName", "")).lower() == package_arn
+        for container in containers
+    )
+
+
+def _version(
+    sagemaker: SageMakerClient, subject: str, group_name: str, version: int
+) -> tuple[str, str]:
+    """The version's ARN and its ModelApprovalStatus; ``OpsError`` when either is missing."""
+    group = _group(sagemaker, group_name)
+    if group is None:
+        raise OpsError(f"{subject}: the model package group does not exist")
+    # A version's ARN is its group's with model-package/<group>/<version> for the resource.
+    group_arn = str(group["ModelPackageGroupArn"])
+    prefix, _, name = group_arn.rpartition(":model-package-group/")
+    arn = f"{prefix}:model-package/{name}/{version}"
+    package = _registry_entry(
+        sagemaker.describe_model_package, f"DescribeModelPackage '{arn}'", ModelPackageName=arn
+    )
+    if package is None:
+        raise OpsError(f"{subject}: the group has no version {version}")
+    return arn, str(package.get("ModelApprovalStatus", "PendingManualApproval"))

@@ -8,6 +8,8 @@ offline plan shows the settings that matter, and parts that are not configured d
 
 from __future__ import annotations
 
+import json
+import re
 from typing import Any
 
 import pytest
@@ -17,6 +19,7 @@ from stacks.offline.plan import render
 from tests.conftest import Plan, stack_config, stack_file, with_section
 
 TRACKING_SERVER = "aws:sagemaker/mlflowTrackingServer:MlflowTrackingServer"
+MLFLOW_APP = "aws:sagemaker/mlflowApp:MlflowApp"
 ROLE = "aws:iam/role:Role"
 ENDPOINT = "aws:ec2/vpcEndpoint:VpcEndpoint"
 TRACKING = "mlplatform:training:ExperimentTracking"
@@ -31,33 +34,92 @@ def server(plan: Plan) -> RecordedResource:
     return found
 
 
+def backend(plan: Plan) -> RecordedResource:
+    """The stack's MLflow backend: its app or its tracking server (exactly one)."""
+    (found,) = [*plan.of_type(MLFLOW_APP), *plan.of_type(TRACKING_SERVER)]
+    return found
+
+
+@pytest.fixture(scope="module")
+def serverless_prod() -> Plan:
+    """Prod with the default (serverless) MLflow backend instead of its sized server."""
+    training = stack_file("prod")["ml-platform:training"]
+    training["experiment_tracking"] = {"weekly_maintenance_window_start": "Sun:02:00"}
+    return Plan(run_offline("prod", with_section(stack_config("prod"), "training", training)))
+
+
 # --------------------------------------------------------------------------------------------
-# the tracking server
+# the tracking backend: a serverless MLflow App (the default) or a sized tracking server
 # --------------------------------------------------------------------------------------------
 
 
-def test_the_tracking_server_keeps_artifacts_in_the_experiments_bucket(plan: Plan) -> None:
-    # given the stack's tracking server
-    recorded = server(plan)
+def test_the_tracking_backend_keeps_artifacts_in_the_experiments_bucket(plan: Plan) -> None:
+    # given the stack's MLflow backend
+    recorded = backend(plan)
     experiments = plan.run.exports["data"]["bucket_names"]["experiments"]
     wanted = tracking_section(plan.run.stack)
-    # then it has a stable name, the configured size, and artifacts under mlflow/
-    assert recorded.inputs["trackingServerName"] == f"mlp-{plan.run.stack}"
-    assert recorded.inputs["trackingServerSize"] == wanted["server_size"]
+    # then it keeps artifacts under mlflow/ of the experiments bucket
     assert recorded.inputs["artifactStoreUri"] == f"s3://{experiments}/mlflow/"
     # and runs as its own role
     (component,) = plan.of_type(TRACKING)
     (role,) = plan.children(component, ROLE)
     assert recorded.inputs["roleArn"] == role.outputs["arn"]
-    assert recorded.outputs["arn"] == (
-        f"arn:aws:sagemaker:us-east-1:{MOCK_ACCOUNT_ID}:mlflow-tracking-server/mlp-{plan.run.stack}"
-    )
+    # and is the configured backend, with a stable name
+    if wanted.get("backend", "serverless") == "server":
+        assert recorded.type == TRACKING_SERVER
+        assert recorded.inputs["trackingServerName"] == f"mlp-{plan.run.stack}"
+        assert recorded.inputs["trackingServerSize"] == wanted["server_size"]
+        assert recorded.outputs["arn"] == (
+            f"arn:aws:sagemaker:us-east-1:{MOCK_ACCOUNT_ID}:mlflow-tracking-server/"
+            f"mlp-{plan.run.stack}"
+        )
+    else:
+        assert recorded.type == MLFLOW_APP
+        assert recorded.inputs["name"] == f"mlp-{plan.run.stack}"
+        assert recorded.inputs["modelRegistrationMode"] == "AutoModelRegistrationDisabled"
+        # an app's ARN carries the id SageMaker generates (app-K53I5ZJMEUHZ), not its name
+        assert re.fullmatch(
+            rf"arn:aws:sagemaker:us-east-1:{MOCK_ACCOUNT_ID}:mlflow-app/app-[A-Z0-9]{{12}}",
+            recorded.outputs["arn"],
+        )
+
+
+def test_dev_runs_serverless_mlflow_and_prod_a_sized_server(plans: dict[str, Plan]) -> None:
+    assert backend(plans["dev"]).type == MLFLOW_APP
+    assert backend(plans["prod"]).type == TRACKING_SERVER
+    assert plans["dev"].run.exports["training"]["tracking_server_url"] is None
 
 
 def test_prod_protects_the_tracking_server_that_holds_every_run(plans: dict[str, Plan]) -> None:
     assert (server(plans["prod"]).protect, server(plans["prod"]).retain_on_delete) == (True, True)
-    assert (server(plans["dev"]).protect, server(plans["dev"]).retain_on_delete) == (False, False)
+    app = backend(plans["dev"])
+    assert (app.protect, app.retain_on_delete) == (False, False)
     assert server(plans["prod"]).inputs["weeklyMaintenanceWindowStart"] == "Sun:02:00"
+
+
+def test_a_serverless_backend_is_protected_in_prod_and_is_the_jobs_tracking_uri(
+    serverless_prod: Plan,
+) -> None:
+    # given prod on the serverless default
+    app = backend(serverless_prod)
+    app_arn = app.outputs["arn"]
+    # then the app holds every run: protected and retained, patched in the configured window
+    assert app.type == MLFLOW_APP
+    assert (app.protect, app.retain_on_delete) == (True, True)
+    assert app.inputs["weeklyMaintenanceWindowStart"] == "Sun:02:00"
+    assert serverless_prod.run.exports["training"]["tracking_server_arn"] == app_arn
+    # and the tracked pipeline's jobs log to the app: its ARN is their MLFLOW_TRACKING_URI
+    (pipeline,) = [
+        resource
+        for resource in serverless_prod.layer("training").of_type("aws:sagemaker/pipeline:Pipeline")
+        if resource.inputs["pipelineName"] == "mlp-prod-fraud"
+    ]
+    uris = set()
+    for step in json.loads(pipeline.inputs["pipelineDefinition"])["Steps"]:
+        request = step["Arguments"].get("TrainingJobDefinition", step["Arguments"])
+        uris.add((request.get("Environment") or {}).get("MLFLOW_TRACKING_URI"))
+    assert app_arn in uris
+    assert uris <= {app_arn, None}
 
 
 def test_the_vpc_reaches_the_tracking_server_privately(plan: Plan) -> None:
@@ -96,7 +158,7 @@ def test_the_layer_exports_what_its_consumers_need(plan: Plan) -> None:
         "model_groups",
     }
     assert training["execution_role_arn"].startswith(f"arn:aws:iam::{MOCK_ACCOUNT_ID}:role/")
-    assert training["tracking_server_arn"] == server(plan).outputs["arn"]
+    assert training["tracking_server_arn"] == backend(plan).outputs["arn"]
     names = [p["name"] for p in stack_file(stack)["ml-platform:training"]["pipelines"]]
     assert training["pipelines"] == {
         f"mlp-{stack}-{name}": {
@@ -127,7 +189,10 @@ def test_the_plan_shows_the_training_settings(plans: dict[str, Plan]) -> None:
         "step=Tuning  compute=ml.m5.xlarge x1  spot=on  max_run_s=3600  max_wait_s=7200  "
         "isolation=on  volume_kms=on  tuning=Bayesian Maximize valid_auc 6 jobs/2 parallel"
     ) in dev
-    assert "expire_untagged_days=14  keep_tagged=100  [protect, retain]" in prod
+    assert (
+        "expire_untagged_days=14  never_expire=*.*.*  keep_scratch=dev-*:100,ci-*:100"
+        "  [protect, retain]"
+    ) in prod
     assert "auth=IAM  network=VpcOnly  home_efs=Retain  kms=on" in prod
     assert (
         "compute=ml.g5.2xlarge x2  spot=on  max_run_s=14400  max_wait_s=28800  isolation=off  "

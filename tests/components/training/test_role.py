@@ -55,6 +55,11 @@ def statements_of(plan: Plan, role: RecordedResource) -> list[dict[str, Any]]:
     ]
 
 
+def serverless_mlflow(plan: Plan) -> bool:
+    """Whether the stack's MLflow backend is an MLflow App (its ARN says so)."""
+    return ":mlflow-app/" in plan.run.exports["training"]["tracking_server_arn"]
+
+
 def by_sid(plan: Plan, role: RecordedResource) -> dict[str, dict[str, Any]]:
     return {statement["Sid"]: statement for statement in statements_of(plan, role)}
 
@@ -129,7 +134,8 @@ def test_star_resources_only_where_aws_has_no_resource_scope(plan: Plan) -> None
         TRAINING: {"ecr:GetAuthorizationToken", "cloudwatch:PutMetricData", *VPC_DESCRIBE_ACTIONS},
         TRACKING: set(),
         NOTEBOOKS: {
-            "sagemaker-mlflow:AccessUI",
+            # a tracking server's UI: AccessUI has no resource type (an app's UI has no such action)
+            *([] if serverless_mlflow(plan) else ["sagemaker-mlflow:AccessUI"]),
             *VPC_DESCRIBE_ACTIONS,
             *(STUDIO_LIST_ACTIONS if stack == "prod" else []),
         },
@@ -234,14 +240,18 @@ def test_training_jobs_create_interfaces_only_in_the_platform_vpc(plan: Plan) ->
 
 
 def test_training_jobs_reach_this_tracking_server_by_named_actions(plan: Plan) -> None:
-    # given the tracking server / when the execution role's MLflow statement is read
+    # given the MLflow backend / when the execution role's MLflow statement is read
     server = plan.run.exports["training"]["tracking_server_arn"]
     sids = by_sid(plan, role_of(plan, TRAINING))
     mlflow = sids["UseTrackingServer"]
-    # then it names the server, and named actions only
+    # then it names this backend only, and named actions only: for an app the one action IAM
+    # has for its MLflow APIs, for a server the MLflow APIs a run calls
     assert mlflow["Resource"] == server
-    assert {"sagemaker-mlflow:CreateRun", "sagemaker-mlflow:LogMetric"} <= set(mlflow["Action"])
-    assert all(action.startswith("sagemaker-mlflow:") for action in mlflow["Action"])
+    if serverless_mlflow(plan):
+        assert mlflow["Action"] == ["sagemaker:CallMlflowAppApi"]
+    else:
+        assert {"sagemaker-mlflow:CreateRun", "sagemaker-mlflow:LogMetric"} <= set(mlflow["Action"])
+        assert all(action.startswith("sagemaker-mlflow:") for action in mlflow["Action"])
     # and MLflow's client may upload artifacts under mlflow/ of the experiments bucket
     experiments = bucket_arn(plan, "experiments")
     assert sids["ReadWriteMlflowArtifacts"]["Resource"] == f"{experiments}/mlflow/*"
@@ -331,9 +341,18 @@ def test_notebooks_read_data_write_experiments_and_open_the_tracking_server(plan
     assert sids["ReadWriteExperiments"]["Resource"] == f"{bucket_arn(plan, 'experiments')}/*"
     assert sids["UseTrackingServer"]["Resource"] == server
     assert sids["OpenTrackingServerUi"]["Resource"] == server
-    # AccessUI has no resource type, so only "*" grants it
-    assert "sagemaker-mlflow:AccessUI" not in sids["UseTrackingServer"]["Action"]
-    assert sids["AccessTrackingServerUi"]["Resource"] == "*"
+    if serverless_mlflow(plan):
+        # an app's UI opens through its presigned URL; its API calls are CallMlflowAppApi
+        assert sids["UseTrackingServer"]["Action"] == ["sagemaker:CallMlflowAppApi"]
+        assert sids["OpenTrackingServerUi"]["Action"] == [
+            "sagemaker:CreatePresignedMlflowAppUrl",
+            "sagemaker:DescribeMlflowApp",
+        ]
+        assert "AccessTrackingServerUi" not in sids
+    else:
+        # AccessUI has no resource type, so only "*" grants it
+        assert "sagemaker-mlflow:AccessUI" not in sids["UseTrackingServer"]["Action"]
+        assert sids["AccessTrackingServerUi"]["Resource"] == "*"
 
 
 def test_the_notebook_instance_may_stop_itself_and_nothing_else(plan: Plan) -> None:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -132,3 +134,29 @@ class FakeClock:
     def sleep(self, seconds: float) -> None:
         self.sleeps.append(seconds)
         self.now += seconds
+
+
+DEV_STACK = Path(__file__).resolve().parents[3] / "Pulumi.dev.yaml"
+BLUE_ARTIFACT = "            model_artifact: churn/v1/model.tar.gz\n"
+GREEN_ARTIFACT = "            model_artifact: churn/v2/model.tar.gz\n"
+
+
+def dev_stack(tmp_path: Path, blue: str = "model: {group: churn, version: 3}") -> Path:
+    """A copy of Pulumi.dev.yaml with ``blue`` in place of blue's model_artifact (churn endpoint).
+
+    Green keeps its artifact, so it does not deploy from the registry.
+    """
+    text = DEV_STACK.read_text()
+    assert text.count(BLUE_ARTIFACT) == 1
+    path = tmp_path / "Pulumi.dev.yaml"
+    path.write_text(text.replace(BLUE_ARTIFACT, f"            {blue}\n"))
+    return path
+
+
+def changed_lines(before: str, after: str) -> list[str]:
+    """The removed (-) and added (+) lines from ``before`` to ``after``, in diff order."""
+    return [
+        line
+        for line in difflib.unified_diff(before.splitlines(), after.splitlines(), lineterm="", n=0)
+        if line[:1] in "+-" and not line.startswith(("+++", "---"))
+    ]

@@ -3,12 +3,22 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.workloads.ops.conftest import CONFIG, IMAGE, KMS_KEY, create_model, weights_of
+from tests.workloads.ops.conftest import (
+    CONFIG,
+    IMAGE,
+    KMS_KEY,
+    ROLE_ARN,
+    create_model,
+    dev_stack,
+    weights_of,
+)
 from workloads.ops.cli import main
+from workloads.ops.registry import register_model_version
 
 
 def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, Any, str]:
@@ -247,3 +257,134 @@ def test_batch_transform_refuses_a_local_path(
         err
         == "error: Cannot start batch transform with model 'scorer': input must be an s3://bucket/key URI, got './data'\n"
     )
+
+
+def churn_versions(sagemaker: Any, count: int = 2) -> None:
+    """mlp-dev-churn with ``count`` pending versions."""
+    sagemaker.create_model_package_group(ModelPackageGroupName="mlp-dev-churn")
+    for _ in range(count):
+        register_model_version(
+            "mlp-dev-churn", IMAGE, "s3://models/churn.tar.gz", ["text/csv"], ["text/csv"],
+            client=sagemaker,
+        )  # fmt: skip
+
+
+def test_promote_a_version_into_the_stack_file(
+    capsys: pytest.CaptureFixture[str], sagemaker: Any, tmp_path: Path
+) -> None:
+    # given blue pinned to version 1 in a copy of the dev stack
+    churn_versions(sagemaker)
+    stack = dev_stack(tmp_path, blue="model: {group: churn, version: 1}")
+    # when
+    status, output, err = run(
+        capsys, "promote", "--group", "mlp-dev-churn", "--version", "2", "--reason", "AUC 0.91",
+        "--stack-file", str(stack), "--endpoint", "churn", "--variant", "blue",
+    )  # fmt: skip
+    # then
+    assert (status, err) == (0, "")
+    assert (output["status"], output["previous_version"], output["stack_file_written"]) == (
+        "Approved",
+        1,
+        True,
+    )
+    assert "model: {group: churn, version: 2}" in stack.read_text()
+
+
+def test_promote_with_a_stack_name_prints_the_command(
+    capsys: pytest.CaptureFixture[str], sagemaker: Any, tmp_path: Path, monkeypatch: Any
+) -> None:
+    # given Pulumi.dev.yaml here
+    churn_versions(sagemaker)
+    dev_stack(tmp_path, blue="model: {group: churn, version: 1}")
+    monkeypatch.chdir(tmp_path)
+    # when
+    status, output, _ = run(
+        capsys, "promote", "--group", "mlp-dev-churn", "--version", "2", "--reason", "AUC 0.91",
+        "--stack", "dev", "--endpoint", "churn", "--variant", "blue",
+    )  # fmt: skip
+    # then
+    assert status == 0
+    assert output["config_command"] == (
+        "pulumi config set --stack dev --path 'serving.endpoints[0].variants[0].model.version' 2"
+    )
+
+
+def test_reject_refuses_a_deployed_version_with_exit_1(
+    capsys: pytest.CaptureFixture[str], sagemaker: Any
+) -> None:
+    # given version 1 deployed on endpoint serving (variant blue)
+    churn_versions(sagemaker, count=1)
+    arn = "arn:aws:sagemaker:us-east-1:123456789012:model-package/mlp-dev-churn/1"
+    sagemaker.create_model(
+        ModelName="churn-1", ExecutionRoleArn=ROLE_ARN, PrimaryContainer={"ModelPackageName": arn}
+    )
+    sagemaker.create_endpoint_config(
+        EndpointConfigName="churn-config",
+        ProductionVariants=[
+            {"VariantName": "blue", "ModelName": "churn-1", "InitialInstanceCount": 1,
+             "InstanceType": "ml.m5.large"}
+        ],
+    )  # fmt: skip
+    sagemaker.create_endpoint(EndpointName="churn", EndpointConfigName="churn-config")
+    # when
+    status, output, err = run(
+        capsys, "reject", "--group", "mlp-dev-churn", "--version", "1", "--reason", "leak"
+    )
+    # then
+    assert (status, output) == (1, None)
+    assert err == (
+        "error: Cannot reject version 1 of model package group 'mlp-dev-churn': it is deployed"
+        " on endpoint 'churn' variant 'blue' (config 'churn-config', model 'churn-1');"
+        " move those variants to another version first\n"
+    )
+
+
+def test_reject_an_undeployed_version(capsys: pytest.CaptureFixture[str], sagemaker: Any) -> None:
+    # given
+    churn_versions(sagemaker, count=1)
+    # when
+    status, output, _ = run(
+        capsys, "reject", "--group", "mlp-dev-churn", "--version", "1", "--reason", "leak"
+    )
+    # then
+    assert (status, output["status"], output["reason"]) == (0, "Rejected", "leak")
+
+
+@pytest.mark.parametrize(
+    ("argv", "complaint"),
+    [
+        (["promote", "--endpoint", "e"], "the following arguments are required: --canary"),
+        (
+            ["promote", "--endpoint", "e", "--canary", "green", "--version", "2"],
+            "--version go with --group (approving a registered version)",
+        ),
+        (
+            ["promote", "--group", "g", "--canary", "green", "--version", "1", "--reason", "r"],
+            "--canary and --wait promote a canary's traffic, not a registered version (--group)",
+        ),
+        (["promote", "--group", "g"], "the following arguments are required: --version, --reason"),
+        (["promote", "--group", "g", "--version", "0", "--reason", "r"], "must be positive"),
+        (
+            ["promote", "--group", "g", "--version", "1", "--reason", "r", "--endpoint", "e"],
+            "--endpoint and --variant go together",
+        ),
+        (
+            ["promote", "--group", "g", "--version", "1", "--reason", "r", "--endpoint", "e",
+             "--variant", "v"],
+            "with --endpoint and --variant pass one of --stack-file (edit) or --stack (print)",
+        ),
+        (
+            ["promote", "--group", "g", "--version", "1", "--reason", "r", "--stack", "dev"],
+            "--stack-file and --stack need --endpoint and --variant",
+        ),
+        (["reject", "--group", "g", "--version", "1"], "required: --reason"),
+    ],
+)  # fmt: skip
+def test_promote_and_reject_argument_mistakes_exit_2(
+    capsys: pytest.CaptureFixture[str], argv: list[str], complaint: str
+) -> None:
+    # given / when
+    status, output, err = run(capsys, *argv)
+    # then
+    assert (status, output) == (2, None)
+    assert complaint in err

@@ -46,6 +46,10 @@ MAX_SCHEDULE_NAME = 64
 MAX_MONITORING_SCHEDULE_NAME = 63
 
 
+#: An EventBridge rule's name limit (PutRule ``Name``, 1-64).
+MAX_RULE_NAME = 64
+
+
 # EventBridge Scheduler expressions (https://docs.aws.amazon.com/scheduler/latest/UserGuide/
 # schedule-types.html): ``rate(value unit)`` with a singular unit for 1, or a six-field cron.
 _RATE = re.compile(r"^rate\((?P<value>[1-9]\d*) (?P<unit>hours?|days?)\)$")
@@ -84,19 +88,14 @@ def schedule_interval_hours(expression: str) -> int:
     return 1 if fields[1] == "*" else 24
 
 
-def _schedule_expression(value: str) -> str:
-    """A valid EventBridge Scheduler rate or cron expression, at most 6 days apart."""
+def _schedule_format(value: str) -> str:
+    """A valid EventBridge Scheduler rate (hours or days) or six-field cron expression."""
     if match := _RATE.match(value):
         count, unit = int(match["value"]), match["unit"]
         if (count == 1) != (not unit.endswith("s")):
             raise ValueError(
                 f"write rate(1 {unit.rstrip('s')}) for one and rate(N {unit.rstrip('s')}s) "
                 "for more (EventBridge Scheduler's rule)"
-            )
-        if schedule_interval_hours(value) + SILENT_GRACE_HOURS > MAX_SILENT_HOURS:
-            raise ValueError(
-                f"runs must be at most {MAX_SILENT_HOURS - SILENT_GRACE_HOURS} hours apart "
-                "(the monitor-silent alarm watches at most 7 days)"
             )
         return value
     if value.startswith("rate("):
@@ -106,7 +105,24 @@ def _schedule_expression(value: str) -> str:
     return value
 
 
+def _schedule_expression(value: str) -> str:
+    """A valid EventBridge Scheduler rate or cron expression, at most 6 days apart."""
+    _schedule_format(value)
+    if _RATE.match(value) and schedule_interval_hours(value) + SILENT_GRACE_HOURS > (
+        MAX_SILENT_HOURS
+    ):
+        raise ValueError(
+            f"runs must be at most {MAX_SILENT_HOURS - SILENT_GRACE_HOURS} hours apart "
+            "(the monitor-silent alarm watches at most 7 days)"
+        )
+    return value
+
+
 ScheduleExpression = Annotated[str, AfterValidator(_schedule_expression)]
+
+#: A retraining schedule: the check's expression forms, with no bound on the interval (the
+#: monitor-silent alarm does not watch retraining).
+RetrainSchedule = Annotated[str, AfterValidator(_schedule_format)]
 
 
 def _cron_expression(value: str) -> str:
@@ -174,6 +190,15 @@ class MonitoredEndpointConfig(Section):
     """When features count as drifted."""
     model_monitor: ModelMonitorBackendConfig = ModelMonitorBackendConfig()
     """The optional SageMaker Model Monitor backend."""
+    retrain_on_drift: bool = False
+    """Start the training pipeline ``retrain_pipeline`` whenever the monitor's drift alarm
+    (features drifted) goes to ALARM, through an EventBridge rule; default false."""
+    retrain_pipeline: str | None = None
+    """The training pipeline (an entry of ``training.pipelines``, in the same stack) that
+    retrains this endpoint's model; default: the endpoint's short name."""
+    retrain_schedule: RetrainSchedule | None = None
+    """Also start that pipeline on a schedule (EventBridge Scheduler, UTC): rate(N hours),
+    rate(N days) or cron(...); default: none."""
 
     @field_validator("endpoint")
     @classmethod
@@ -203,6 +228,20 @@ class MonitoredEndpointConfig(Section):
         return value
 
     @model_validator(mode="after")
+    def _retrain_pipeline_started(self) -> MonitoredEndpointConfig:
+        if self.retrain_pipeline is not None and not self.retrains:
+            raise PathProblems(
+                [
+                    (
+                        "retrain_pipeline",
+                        "names a pipeline that nothing starts: set retrain_on_drift or "
+                        "retrain_schedule",
+                    )
+                ]
+            )
+        return self
+
+    @model_validator(mode="after")
     def _derived_names_fit(self, info: ValidationInfo) -> MonitoredEndpointConfig:
         environment = stack_environment(info)
         if environment is None:
@@ -229,7 +268,29 @@ class MonitoredEndpointConfig(Section):
                 f"{pipeline}-data-quality",
                 MAX_MONITORING_SCHEDULE_NAME,
             )
+        if self.retrain_on_drift:
+            names["EventBridge rule name"] = (self.retrain_name(environment), MAX_RULE_NAME)
+        if self.retrain_schedule is not None:
+            names["retraining schedule name"] = (self.retrain_name(environment), MAX_SCHEDULE_NAME)
         return names
+
+    @property
+    def retrains(self) -> bool:
+        """Whether anything starts the retraining pipeline (the drift alarm or a schedule)."""
+        return self.retrain_on_drift or self.retrain_schedule is not None
+
+    @property
+    def retrain_pipeline_short_name(self) -> str:
+        """The training pipeline's short name (``retrain_pipeline``, else the endpoint's)."""
+        return self.retrain_pipeline or self.endpoint
+
+    def retrain_pipeline_name(self, environment: str) -> str:
+        """The training pipeline's full name, as the training layer names it: ``mlp-<env>-<x>``."""
+        return f"mlp-{environment}-{self.retrain_pipeline_short_name}"
+
+    def retrain_name(self, environment: str) -> str:
+        """The retraining rule's and schedule's name: ``mlp-<env>-<endpoint>-retrain``."""
+        return f"{self.endpoint_name(environment)}-retrain"
 
     def endpoint_name(self, environment: str) -> str:
         """The serving endpoint's full name in ``environment`` (``mlp-<env>-<endpoint>``).

@@ -70,13 +70,9 @@ def retraining_plans(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Plan
 
 
 @pytest.fixture(params=STACKS)
-def stack(request: pytest.FixtureRequest) -> str:
-    return request.param
-
-
-@pytest.fixture
-def plan(retraining_plans: dict[str, Plan], stack: str) -> Plan:
-    return retraining_plans[stack]
+def stacked(request: pytest.FixtureRequest, retraining_plans: dict[str, Plan]) -> tuple[str, Plan]:
+    """Each stack's name and plan in turn."""
+    return request.param, retraining_plans[request.param]
 
 
 def training_pipeline(plan: Plan, stack: str, short: str) -> RecordedResource:
@@ -94,7 +90,8 @@ def retrain_role(monitor: Plan) -> RecordedResource:
     return role
 
 
-def test_the_rule_matches_the_drift_alarm_going_to_alarm(plan: Plan, stack: str) -> None:
+def test_the_rule_matches_the_drift_alarm_going_to_alarm(stacked: tuple[str, Plan]) -> None:
+    stack, plan = stacked
     for short in RETRAINING[stack]:
         monitor = monitors(plan.layer("monitoring"))[short]
         (rule,) = monitor.of_type(RULE)
@@ -117,7 +114,8 @@ def test_the_rule_matches_the_drift_alarm_going_to_alarm(plan: Plan, stack: str)
         assert drift.outputs["arn"] == json.loads(rule.inputs["eventPattern"])["resources"][0]
 
 
-def test_the_target_starts_the_training_layers_pipeline(plan: Plan, stack: str) -> None:
+def test_the_target_starts_the_training_layers_pipeline(stacked: tuple[str, Plan]) -> None:
+    stack, plan = stacked
     for short, pipeline_short in RETRAINING[stack].items():
         monitor = monitors(plan.layer("monitoring"))[short]
         (rule,) = monitor.of_type(RULE)
@@ -140,7 +138,8 @@ def test_the_target_starts_the_training_layers_pipeline(plan: Plan, stack: str) 
         assert policy.urn in target.depends_on
 
 
-def test_the_rules_role_may_only_start_that_pipeline(plan: Plan, stack: str) -> None:
+def test_the_rules_role_may_only_start_that_pipeline(stacked: tuple[str, Plan]) -> None:
+    stack, plan = stacked
     for short, pipeline_short in RETRAINING[stack].items():
         monitor = monitors(plan.layer("monitoring"))[short]
         role = retrain_role(monitor)
@@ -175,7 +174,8 @@ def test_the_rules_role_may_only_start_that_pipeline(plan: Plan, stack: str) -> 
         }
 
 
-def test_the_retraining_policies_fit_the_iam_catalog(plan: Plan) -> None:
+def test_the_retraining_policies_fit_the_iam_catalog(stacked: tuple[str, Plan]) -> None:
+    plan = stacked[1]
     # given every policy of the retraining roles (rule and schedule)
     documents = [
         document
@@ -187,7 +187,10 @@ def test_the_retraining_policies_fit_the_iam_catalog(plan: Plan) -> None:
     assert check_documents(documents) == []
 
 
-def test_put_rule_and_put_targets_are_requests_eventbridge_accepts(plan: Plan, stack: str) -> None:
+def test_put_rule_and_put_targets_are_requests_eventbridge_accepts(
+    stacked: tuple[str, Plan],
+) -> None:
+    stack, plan = stacked
     for short in RETRAINING[stack]:
         monitor = monitors(plan.layer("monitoring"))[short]
         (rule,) = monitor.of_type(RULE)
@@ -248,7 +251,8 @@ def test_the_retraining_schedule_starts_the_same_pipeline(
     }
 
 
-def test_exports_and_the_plan_show_the_retrain_wiring(plan: Plan, stack: str) -> None:
+def test_exports_and_the_plan_show_the_retrain_wiring(stacked: tuple[str, Plan]) -> None:
+    stack, plan = stacked
     exported = plan.run.exports["monitoring"]["monitors"]
     expected = {
         "dev": {

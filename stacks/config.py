@@ -203,6 +203,45 @@ class PlatformConfig(Section):
             raise ValueError("; ".join(problems))
         return value
 
+    @field_validator("monitoring")
+    @classmethod
+    def _retraining_pipelines_deployed(
+        cls, value: MonitoringConfig, info: ValidationInfo
+    ) -> MonitoringConfig:
+        # The monitoring layer starts training pipelines by their deterministic names (it never
+        # imports the training layer): each must be one the training layer of this stack makes.
+        layers = info.data.get("layers") or ()
+        retraining = [(i, e) for i, e in enumerate(value.endpoints) if e.retrains]
+        if "monitoring" not in layers or not retraining:
+            return value
+        if "training" not in layers:
+            raise PathProblems(
+                [
+                    (
+                        f"endpoints[{index}]",
+                        f"retrains with training pipeline '{entry.retrain_pipeline_short_name}', "
+                        "but the training layer is not listed in layers",
+                    )
+                    for index, entry in retraining
+                ]
+            )
+        training = info.data.get("training")
+        if training is None:
+            return value  # the training section is invalid: its own problems are reported
+        known = [pipeline.name for pipeline in training.pipelines]
+        problems = [
+            (
+                f"endpoints[{index}].retrain_pipeline",
+                f"'{entry.retrain_pipeline_short_name}' is not a training pipeline "
+                f"(training.pipelines: {', '.join(known) or 'none'})",
+            )
+            for index, entry in retraining
+            if entry.retrain_pipeline_short_name not in known
+        ]
+        if problems:
+            raise PathProblems(problems)
+        return value
+
     @field_validator("kubernetes")
     @classmethod
     def _kubernetes_deployable(

@@ -45,6 +45,8 @@ MODEL_FILES: Mapping[str, str] = {
 }
 FRAMEWORKS = tuple(MODEL_FILES)
 TASKS = (CLASSIFICATION, REGRESSION)
+LABEL, PROBABILITY = "label", "probability"
+OUTPUTS = (LABEL, PROBABILITY)
 
 
 class FeatureCountError(ValueError):
@@ -86,6 +88,9 @@ class ModelMetadata:
     ``dropout``) that ``workloads.tabular_net.TabularNet`` is rebuilt from."""
     name: str = ""
     """An optional human-readable model name (e.g. the registry's model package group)."""
+    default_output: str = LABEL
+    """What the model answers when a request does not ask (``workloads.inference.handlers``):
+    ``label`` (class labels; values for regression) or ``probability`` (classification only)."""
     framework_version: str = ""
     """The version of the library that trained the model (``sklearn.__version__``, ...); empty in
     files written before it was recorded. scikit-learn models load only under the same
@@ -162,6 +167,10 @@ class ModelMetadata:
             problems.append(_problem("network", "is only for pytorch models"))
         if not isinstance(self.name, str):
             problems.append(_problem("name", "must be a str"))
+        if self.default_output not in OUTPUTS:
+            problems.append(_problem("default_output", f"must be one of {OUTPUTS}"))
+        elif self.default_output == PROBABILITY and self.task != CLASSIFICATION:
+            problems.append(_problem("default_output", "probability needs a classification model"))
         if not isinstance(self.framework_version, str):
             problems.append(_problem("framework_version", "must be a str"))
         return problems
@@ -589,6 +598,11 @@ def load_model(model_dir: str | os.PathLike[str]) -> LoadedModel:
         raise ModelLayoutError(
             f"{path}: the model takes {width} features but {METADATA_FILE} names "
             f"{len(metadata.feature_names)}"
+        )
+    if metadata.default_output == PROBABILITY and not model.has_predict_proba:
+        raise ModelLayoutError(
+            f"{path}: {METADATA_FILE} says default_output {PROBABILITY!r} but the model gives "
+            "no probabilities"
         )
     return model
 

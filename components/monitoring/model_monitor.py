@@ -17,6 +17,9 @@ Per monitored endpoint (``mlp-<env>-<name>``):
 * **CloudWatch alarms** on the monitor's metrics, notifying the monitoring topic on ALARM and OK:
   features drifted, prediction drift, constraint violations, and a monitor-silent alarm that
   fires when no check completed for longer than the schedule's interval (missing data breaches);
+* optionally, **retraining** (:mod:`components.monitoring.retraining`): an EventBridge rule that
+  starts the model's training pipeline when the drift alarm goes to ALARM, and/or a schedule that
+  starts it regularly;
 * optionally, for accounts that still have SageMaker Model Monitor, a **DataQualityJobDefinition**
   on the same baseline and a **MonitoringSchedule**, isolated, encrypted and in the VPC, with a
   role of its own (:mod:`components.monitoring.model_monitor_backend`).
@@ -41,25 +44,19 @@ from components.monitoring.pipeline import (
     endpoint_prefix,
     monitor_definition,
 )
-from components.monitoring.policies import (
-    job_role_policy,
-    pipeline_role_policy,
-    schedule_arn,
-    schedule_group_arn,
-    scheduler_role_policy,
-)
+from components.monitoring.policies import job_role_policy, pipeline_role_policy
+from components.monitoring.retraining import Retraining, retraining
+from components.monitoring.schedules import PipelineSchedule, pipeline_schedule
 from components.monitoring.spec import MonitoredEndpointConfig, MonitoringConfig
 from components.platform import PlatformContext
-from components.shared import iam_policies
 from components.shared.code_archive import project_relative
 from components.shared.images import ResolvedImage
 from components.shared.service_role import sagemaker_role_with_policy, service_role
 from components.shared.spec_rules import PROJECT_ROOT
 from workloads.monitoring import contract
 
-#: EventBridge Scheduler's retries of a failed StartPipelineExecution.
-SCHEDULE_RETRY_ATTEMPTS = 3
-SCHEDULE_MAX_EVENT_AGE_SECONDS = 3600
+#: The suffix of the features-drifted alarm, the one retraining listens to.
+DRIFT_ALARM = "drift"
 
 
 @dataclass(frozen=True)
@@ -115,6 +112,8 @@ class ModelMonitor(pulumi.ComponentResource):
     """The role the processing jobs run as."""
     model_monitor_schedule_name: pulumi.Output[str] | None
     """The Model Monitor schedule, when that backend is on."""
+    retraining: Retraining | None
+    """What starts the endpoint's retraining pipeline, when retraining is on."""
 
     def __init__(
         self,
@@ -134,7 +133,13 @@ class ModelMonitor(pulumi.ComponentResource):
         job_role, job_policy, access = _job_role(self, name, endpoint, platform, args)
         pipeline = _pipeline(self, name, entry, monitoring, platform, access, job_policy)
         schedule = _schedule(self, name, entry, platform, args, pipeline, uploads)
-        alarms = [_alarm(self, name, entry, platform, args, alarm) for alarm in alarm_specs(entry)]
+        alarms = {
+            alarm.suffix: _alarm(self, name, entry, platform, args, alarm)
+            for alarm in alarm_specs(entry)
+        }
+        self.retraining = retraining(
+            self, name, entry, platform, alarms[DRIFT_ALARM], schedule_group=args.schedule_group
+        )
         self.model_monitor_schedule_name = None
         if entry.model_monitor.enabled:
             self.model_monitor_schedule_name = model_monitor_backend(
@@ -150,7 +155,7 @@ class ModelMonitor(pulumi.ComponentResource):
         self.reports_uri = pulumi.Output.concat(
             "s3://", bucket, "/", endpoint_prefix(endpoint, REPORTS_PREFIX)
         )
-        self.alarm_names = pulumi.Output.all(*(alarm.name for alarm in alarms))
+        self.alarm_names = pulumi.Output.all(*(alarm.name for alarm in alarms.values()))
         self.job_role_arn = job_role.arn
         self.register_outputs(self.exports())
 
@@ -165,6 +170,7 @@ class ModelMonitor(pulumi.ComponentResource):
             "alarm_names": self.alarm_names,
             "job_role_arn": self.job_role_arn,
             "model_monitor_schedule_name": self.model_monitor_schedule_name,
+            "retraining": None if self.retraining is None else self.retraining.exports(),
         }
 
 
@@ -271,65 +277,25 @@ def _schedule(
     pipeline: aws.sagemaker.Pipeline,
     uploads: list[aws.s3.BucketObjectv2],
 ) -> aws.scheduler.Schedule:
-    """The EventBridge Scheduler schedule that starts the pipeline, and its role."""
-    region = platform.region
+    """The EventBridge Scheduler schedule that starts the check with its window, and its role."""
     schedule_name = entry.pipeline_name(platform.environment)
-    where = pulumi.Output.all(platform.partition, platform.account_id, args.schedule_group)
-    this_schedule = where.apply(
-        lambda values: schedule_arn(values[0], region, values[1], values[2], schedule_name)
-    )
-    scheduler_role = aws.iam.Role(
-        f"{name}-scheduler",
-        description=f"Lets EventBridge Scheduler start {schedule_name}",
-        # Only schedules of the layer's group may use the role (confused-deputy guard).
-        assume_role_policy=where.apply(
-            lambda values: iam_policies.service_trust_policy(
-                "scheduler.amazonaws.com",
-                values[1],
-                source_arn_like=schedule_group_arn(values[0], region, values[1], values[2]),
-            )
-        ),
-        opts=pulumi.ResourceOptions(parent=parent),
-    )
-    scheduler_policy = aws.iam.RolePolicy(
-        f"{name}-scheduler",
-        role=scheduler_role.id,
-        policy=pulumi.Output.all(pipeline.arn, platform.kms_key_arn, this_schedule).apply(
-            lambda values: scheduler_role_policy(
-                pipeline_arn=values[0], kms_key_arn=values[1], schedule=values[2]
-            )
-        ),
-        opts=pulumi.ResourceOptions(parent=scheduler_role),
-    )
-    return aws.scheduler.Schedule(
-        f"{name}-schedule",
-        name=schedule_name,
-        group_name=args.schedule_group,
-        description=(
-            f"Starts {schedule_name}: a drift check of {entry.endpoint_name(platform.environment)}"
-        ),
-        schedule_expression=entry.schedule,
-        schedule_expression_timezone="UTC",
-        flexible_time_window=aws.scheduler.ScheduleFlexibleTimeWindowArgs(mode="OFF"),
-        kms_key_arn=platform.kms_key_arn,
-        state="ENABLED",
-        target=aws.scheduler.ScheduleTargetArgs(
-            arn=pipeline.arn,
-            role_arn=scheduler_role.arn,
-            retry_policy=aws.scheduler.ScheduleTargetRetryPolicyArgs(
-                maximum_event_age_in_seconds=SCHEDULE_MAX_EVENT_AGE_SECONDS,
-                maximum_retry_attempts=SCHEDULE_RETRY_ATTEMPTS,
+    return pipeline_schedule(
+        parent,
+        PipelineSchedule(
+            resource_name=name,
+            schedule_name=schedule_name,
+            description=(
+                f"Starts {schedule_name}: a drift check of "
+                f"{entry.endpoint_name(platform.environment)}"
             ),
-            sagemaker_pipeline_parameters=aws.scheduler.ScheduleTargetSagemakerPipelineParametersArgs(
-                pipeline_parameters=[
-                    aws.scheduler.ScheduleTargetSagemakerPipelineParametersPipelineParameterArgs(
-                        name=WINDOW_HOURS, value=str(entry.window_hours)
-                    )
-                ]
-            ),
+            expression=entry.schedule,
+            pipeline_arn=pipeline.arn,
+            parameters=((WINDOW_HOURS, str(entry.window_hours)),),
         ),
-        # The first run needs the baseline and the roles in place.
-        opts=pulumi.ResourceOptions(parent=parent, depends_on=[*uploads, scheduler_policy]),
+        platform,
+        args.schedule_group,
+        # The first run needs the baseline in place.
+        depends_on=uploads,
     )
 
 
@@ -373,7 +339,7 @@ def alarm_specs(entry: MonitoredEndpointConfig) -> list[AlarmSpec]:
     prediction_psi = entry.thresholds.prediction_psi
     return [
         AlarmSpec(
-            "drift",
+            DRIFT_ALARM,
             contract.FEATURES_DRIFTED,
             "input features drifted past their thresholds in the last check",
             "GreaterThanOrEqualToThreshold",

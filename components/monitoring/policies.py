@@ -1,4 +1,4 @@
-"""The ModelMonitor's role policies: its processing jobs, its pipeline and its schedule.
+"""The ModelMonitor's role policies: its processing jobs, its pipeline, schedules and retraining.
 
 Plain functions of plain values (:class:`~components.monitoring.access.MonitorAccess`, called
 inside an ``apply``), so each policy reads, and is tested, as the JSON it produces. The statements
@@ -179,15 +179,25 @@ def schedule_group_arn(partition: str, region: str, account_id: str, group: str)
     return f"arn:{partition}:scheduler:{region}:{account_id}:schedule-group/{group}"
 
 
+def start_pipeline_statement(pipeline_arn: str) -> iam_policies.Statement:
+    """Start executions of this one pipeline, nothing else."""
+    return {
+        "Sid": "StartThisPipeline",
+        "Effect": "Allow",
+        "Action": "sagemaker:StartPipelineExecution",
+        "Resource": pipeline_arn,
+    }
+
+
+def retrain_role_policy(pipeline_arn: str) -> str:
+    """The retraining rule's role: start the training pipeline, and nothing else."""
+    return iam_policies.policy_json(start_pipeline_statement(pipeline_arn))
+
+
 def scheduler_role_policy(*, pipeline_arn: str, kms_key_arn: str, schedule: str) -> str:
     """The schedule's role: start this one pipeline; read the schedule's encrypted payload."""
     return iam_policies.policy_json(
-        {
-            "Sid": "StartThisPipeline",
-            "Effect": "Allow",
-            "Action": "sagemaker:StartPipelineExecution",
-            "Resource": pipeline_arn,
-        },
+        start_pipeline_statement(pipeline_arn),
         {
             # The schedule's target input is encrypted with the platform key; Scheduler decrypts
             # it with this role, under the schedule's ARN as encryption context.

@@ -84,19 +84,14 @@ def schedule_interval_hours(expression: str) -> int:
     return 1 if fields[1] == "*" else 24
 
 
-def _schedule_expression(value: str) -> str:
-    """A valid EventBridge Scheduler rate or cron expression, at most 6 days apart."""
+def _schedule_format(value: str) -> str:
+    """A valid EventBridge Scheduler rate (hours or days) or six-field cron expression."""
     if match := _RATE.match(value):
         count, unit = int(match["value"]), match["unit"]
         if (count == 1) != (not unit.endswith("s")):
             raise ValueError(
                 f"write rate(1 {unit.rstrip('s')}) for one and rate(N {unit.rstrip('s')}s) "
                 "for more (EventBridge Scheduler's rule)"
-            )
-        if schedule_interval_hours(value) + SILENT_GRACE_HOURS > MAX_SILENT_HOURS:
-            raise ValueError(
-                f"runs must be at most {MAX_SILENT_HOURS - SILENT_GRACE_HOURS} hours apart "
-                "(the monitor-silent alarm watches at most 7 days)"
             )
         return value
     if value.startswith("rate("):
@@ -106,7 +101,24 @@ def _schedule_expression(value: str) -> str:
     return value
 
 
+def _schedule_expression(value: str) -> str:
+    """A valid EventBridge Scheduler rate or cron expression, at most 6 days apart."""
+    _schedule_format(value)
+    if _RATE.match(value) and schedule_interval_hours(value) + SILENT_GRACE_HOURS > (
+        MAX_SILENT_HOURS
+    ):
+        raise ValueError(
+            f"runs must be at most {MAX_SILENT_HOURS - SILENT_GRACE_HOURS} hours apart "
+            "(the monitor-silent alarm watches at most 7 days)"
+        )
+    return value
+
+
 ScheduleExpression = Annotated[str, AfterValidator(_schedule_expression)]
+
+#: A retraining schedule: the check's expression forms, with no bound on the interval (the
+#: monitor-silent alarm does not watch retraining).
+RetrainSchedule = Annotated[str, AfterValidator(_schedule_format)]
 
 
 def _cron_expression(value: str) -> str:
@@ -174,6 +186,15 @@ class MonitoredEndpointConfig(Section):
     """When features count as drifted."""
     model_monitor: ModelMonitorBackendConfig = ModelMonitorBackendConfig()
     """The optional SageMaker Model Monitor backend."""
+    retrain_on_drift: bool = False
+    """Start the training pipeline ``retrain_pipeline`` whenever the monitor's drift alarm
+    (features drifted) goes to ALARM, through an EventBridge rule; default false."""
+    retrain_pipeline: str | None = None
+    """The training pipeline (an entry of ``training.pipelines``, in the same stack) that
+    retrains this endpoint's model; default: the endpoint's short name."""
+    retrain_schedule: RetrainSchedule | None = None
+    """Also start that pipeline on a schedule (EventBridge Scheduler, UTC): rate(N hours),
+    rate(N days) or cron(...); default: none."""
 
     @field_validator("endpoint")
     @classmethod
@@ -203,6 +224,20 @@ class MonitoredEndpointConfig(Section):
         return value
 
     @model_validator(mode="after")
+    def _retrain_pipeline_started(self) -> MonitoredEndpointConfig:
+        if self.retrain_pipeline is not None and not self.retrains:
+            raise PathProblems(
+                [
+                    (
+                        "retrain_pipeline",
+                        "names a pipeline that nothing starts: set retrain_on_drift or "
+                        "retrain_schedule",
+                    )
+                ]
+            )
+        return self
+
+    @model_validator(mode="after")
     def _derived_names_fit(self, info: ValidationInfo) -> MonitoredEndpointConfig:
         environment = stack_environment(info)
         if environment is None:
@@ -229,7 +264,31 @@ class MonitoredEndpointConfig(Section):
                 f"{pipeline}-data-quality",
                 MAX_MONITORING_SCHEDULE_NAME,
             )
+        # The retraining rule and schedule (retrain_name) are as long as the check's schedule
+        # name and have the same limit (64): its check covers them (a test holds them equal).
         return names
+
+    @property
+    def retrains(self) -> bool:
+        """Whether anything starts the retraining pipeline (the drift alarm or a schedule)."""
+        return self.retrain_on_drift or self.retrain_schedule is not None
+
+    @property
+    def retrain_pipeline_short_name(self) -> str:
+        """The training pipeline's short name (``retrain_pipeline``, else the endpoint's)."""
+        return self.retrain_pipeline or self.endpoint
+
+    def retrain_pipeline_name(self, environment: str) -> str:
+        """The training pipeline's full name, as the training layer names it: ``mlp-<env>-<x>``."""
+        return f"mlp-{environment}-{self.retrain_pipeline_short_name}"
+
+    def retrain_name(self, environment: str) -> str:
+        """The retraining rule's and schedule's name: ``mlp-<env>-<endpoint>-retrain``.
+
+        As long as :meth:`pipeline_name`, whose check covers it: an EventBridge rule's name
+        (PutRule ``Name``) and a schedule's both allow 64 characters.
+        """
+        return f"{self.endpoint_name(environment)}-retrain"
 
     def endpoint_name(self, environment: str) -> str:
         """The serving endpoint's full name in ``environment`` (``mlp-<env>-<endpoint>``).

@@ -215,6 +215,11 @@ SUMMARY_FIELDS: dict[str, Sequence[tuple[str, str]]] = {
         ("type", "monitoringScheduleConfig.monitoringType"),
         ("expression", "monitoringScheduleConfig.scheduleConfig.scheduleExpression"),
     ],
+    "aws:cloudwatch/eventRule:EventRule": [("name", "name"), ("state", "state")],
+    "aws:cloudwatch/eventTarget:EventTarget": [
+        ("target", "arn"),
+        ("retries", "retryPolicy.maximumRetryAttempts"),
+    ],
     "pulumi:providers:kubernetes": [("render_to", "renderYamlToDirectory")],
     "aws:eks/cluster:Cluster": [
         ("version", "version"),
@@ -397,6 +402,35 @@ def _pipeline_summary(inputs: dict[str, Any]) -> list[str]:
     return parts
 
 
+def _alarm_rule_summary(pattern_json: str) -> list[str]:
+    """An EventBridge rule on alarm state changes: which alarms, which state."""
+    pattern = json.loads(pattern_json)
+    detail = pattern.get("detail") or {}
+    alarms = detail.get("alarmName")
+    states = (detail.get("state") or {}).get("value")
+    if not alarms or not states:
+        return []
+    return [f"on={_show(alarms)}", f"to={_show(states)}"]
+
+
+def _retraining_lines(exports: dict[str, Any]) -> list[str]:
+    """Which monitored endpoint starts which training pipeline, on drift or on a schedule."""
+    monitors = (exports.get("monitoring") or {}).get("monitors") or {}
+    lines = []
+    for endpoint, monitor in sorted(monitors.items()):
+        retraining = monitor.get("retraining")
+        if not retraining:
+            continue
+        starts = [
+            f"drift alarm (rule {retraining['rule_name']})" if retraining["rule_name"] else "",
+            f"schedule {retraining['schedule_name']}" if retraining["schedule_name"] else "",
+        ]
+        lines.append(
+            f"  {endpoint}: {' and '.join(s for s in starts if s)} -> {retraining['pipeline_name']}"
+        )
+    return ["\nretraining (what starts a training pipeline):", *lines] if lines else []
+
+
 def summarize(resource: RecordedResource) -> str:
     """The settings that matter for one resource, as ``label=value`` pairs."""
     parts = []
@@ -421,6 +455,10 @@ def summarize(resource: RecordedResource) -> str:
         rollback = _lookup(resource.inputs, "deploymentConfig.autoRollbackConfiguration.alarms")
         if rollback:
             parts.append(f"rollback_alarms={len(rollback)}")
+    if resource.type == "aws:cloudwatch/eventRule:EventRule" and resource.inputs.get(
+        "eventPattern"
+    ):
+        parts += _alarm_rule_summary(resource.inputs["eventPattern"])
     if resource.type == "pulumi-python:dynamic/serving:RolloutGate":
         parts.append(f"watches_alarms={len(resource.inputs.get('alarm_names') or [])}")
     if any(key in resource.inputs for key in ("kmsKeyId", "kmsKeyArn", "kmsMasterKeyId")):
@@ -467,6 +505,7 @@ def render(run: PlanRun) -> str:
                 for variant, share in endpoint["traffic_shares"].items()
             )
             lines.append(f"  {name}: {shares}")
+    lines += _retraining_lines(run.exports)
     return "\n".join(lines)
 
 

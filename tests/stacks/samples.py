@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 
@@ -17,3 +18,16 @@ def pipeline(name: str = "churn", **overrides: Any) -> dict[str, Any]:
         "validation_data": "churn/validation/",
         **overrides,
     }
+
+
+def without_retraining(flat: dict[str, str]) -> dict[str, str]:
+    """A stack's flat config whose monitors start no training pipeline.
+
+    For tests that change the training section or the layers: a monitor that retrains needs its
+    pipeline in ``training.pipelines`` and the training layer listed.
+    """
+    monitoring = json.loads(flat["ml-platform:monitoring"])
+    for entry in monitoring.get("endpoints", []):
+        for key in ("retrain_on_drift", "retrain_pipeline", "retrain_schedule"):
+            entry.pop(key, None)
+    return {**flat, "ml-platform:monitoring": json.dumps(monitoring)}

@@ -234,3 +234,80 @@ def test_the_readme_monitoring_example_is_valid_config() -> None:
         1,
     )
     assert monitored.thresholds.psi == 0.25
+
+
+# --------------------------------------------------------------------------------------------
+# retraining
+# --------------------------------------------------------------------------------------------
+
+
+def test_retraining_is_off_by_default_and_dev_retrains_churn_on_drift(root: Path) -> None:
+    (monitored,) = load(root, {"endpoints": [entry()]}).endpoints
+    assert (monitored.retrain_on_drift, monitored.retrain_pipeline) == (False, None)
+    assert monitored.retrain_schedule is None and not monitored.retrains
+    (dev,) = load_platform_config("dev", DEV).monitoring.endpoints
+    assert (dev.retrain_on_drift, dev.retrain_schedule) == (True, None)
+    # the pipeline defaults to the endpoint's name, as the training layer names it
+    assert dev.retrain_pipeline_name("dev") == "mlp-dev-churn"
+    assert dev.retrain_name("dev") == "mlp-dev-churn-retrain"
+
+
+@pytest.mark.parametrize("expression", ["rate(30 days)", "rate(1 day)", "cron(0 3 ? * SUN *)"])
+def test_a_retraining_schedule_may_be_longer_than_a_checks(root: Path, expression: str) -> None:
+    (monitored,) = load(
+        root, {"endpoints": [entry(retrain_schedule=expression, retrain_pipeline="churn")]}
+    ).endpoints
+    assert (monitored.retrain_schedule, monitored.retrain_on_drift) == (expression, False)
+    assert monitored.retrains
+
+
+@pytest.mark.parametrize(
+    ("overrides", "problem"),
+    [
+        ({"retrain_pipeline": "churn"}, "monitoring.endpoints[0].retrain_pipeline: names a pipeline that nothing starts: set retrain_on_drift or retrain_schedule"),
+        ({"retrain_on_drift": True, "retrain_pipeline": "fraud"}, "monitoring.endpoints[0].retrain_pipeline: 'fraud' is not a training pipeline (training.pipelines: churn)"),
+        ({"retrain_schedule": "rate(2 day)"}, "monitoring.endpoints[0].retrain_schedule: write rate(1 day) for one and rate(N days) for more (EventBridge Scheduler's rule)"),
+        ({"retrain_schedule": "weekly"}, "monitoring.endpoints[0].retrain_schedule: must be rate(1 day), rate(N hours), rate(N days) or cron(...)"),
+        ({"retrain_schedule": "rate(30 minutes)"}, "monitoring.endpoints[0].retrain_schedule: a rate must be rate(N hours) or rate(N days), N >= 1"),
+        ({"retrain_on_drfit": True}, "monitoring.endpoints[0].retrain_on_drfit: unknown key (did you mean 'retrain_on_drift'?)"),
+    ],
+)  # fmt: skip
+def test_bad_retraining_is_reported_at_its_path(
+    root: Path, overrides: dict[str, Any], problem: str
+) -> None:
+    assert problems_of(root, {"endpoints": [entry(**overrides)]}) == [problem]
+
+
+def test_retraining_needs_the_training_layer_listed(root: Path) -> None:
+    # given dev without the training layer, and a monitor that retrains on drift
+    flat = with_section(DEV, "layers", ["data", "serving", "monitoring"])
+    # then the monitor is refused, naming the pipeline it would start
+    assert problems_of(root, {"endpoints": [entry(retrain_on_drift=True)]}, flat) == [
+        "monitoring.endpoints[0]: retrains with training pipeline 'churn', but the training "
+        "layer is not listed in layers"
+    ]
+
+
+def test_retraining_is_not_checked_when_the_monitoring_layer_is_not_listed(root: Path) -> None:
+    # given a retraining monitor naming an unknown pipeline, in a stack without monitoring
+    flat = with_section(DEV, "layers", ["data", "serving"])
+    section = {"endpoints": [entry(retrain_on_drift=True, retrain_pipeline="fraud")]}
+    # then the section loads: nothing of it is deployed
+    (monitored,) = load(root, section, flat).endpoints
+    assert monitored.retrain_pipeline == "fraud"
+
+
+def test_an_invalid_training_section_is_reported_once(root: Path) -> None:
+    # given a training section that does not validate and a monitor that retrains
+    flat = with_section(DEV, "training", {"pipelines": [{"name": "churn"}]})
+    problems = problems_of(root, {"endpoints": [entry(retrain_on_drift=True)]}, flat)
+    # then only training's own problems are reported, none from monitoring
+    assert problems and all(problem.startswith("training.") for problem in problems)
+
+
+def test_the_retraining_names_are_checked_with_the_check_schedules_name(root: Path) -> None:
+    # the rule and schedule names are as long as the check's schedule name, whose limit (64)
+    # they share, so the check's name check covers them
+    (monitored,) = load(root, {"endpoints": [entry(retrain_on_drift=True)]}).endpoints
+    for environment in ("dev", "e" * 12):
+        assert len(monitored.retrain_name(environment)) == len(monitored.pipeline_name(environment))

@@ -395,3 +395,44 @@ def test_importing_the_layout_imports_no_ml_library() -> None:
         [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True
     )
     assert found.stdout.strip() == "[]"
+
+
+# --- the default output ---------------------------------------------------------------------
+
+
+def test_the_default_output_is_labels_and_a_classifier_may_answer_probabilities() -> None:
+    labels = models.classifier_metadata("sklearn")
+    assert labels.default_output == "label"
+    assert labels.to_dict()["default_output"] == "label"
+    scored = models.classifier_metadata("sklearn", default_output="probability")
+    assert ModelMetadata.from_json(scored.to_json()).default_output == "probability"
+
+
+@pytest.mark.parametrize(
+    ("values", "problem"),
+    [
+        ({"task": "classification", "default_output": "score"}, "default_output: must be one of ('label', 'probability')"),
+        ({"task": "regression", "default_output": "probability"}, "default_output: probability needs a classification model"),
+    ],
+)  # fmt: skip
+def test_a_bad_default_output_is_named(values: dict[str, str], problem: str) -> None:
+    with pytest.raises(ModelLayoutError) as invalid:
+        ModelMetadata(framework="sklearn", feature_names=("a",), **values)
+    assert str(invalid.value) == f"invalid model metadata: {problem}"
+
+
+def test_a_probability_default_needs_a_model_that_gives_probabilities(tmp_path: Path) -> None:
+    # given a classifier without predict_proba saved to answer probabilities by default
+    from sklearn.svm import LinearSVC
+
+    x, y = models.dataset()
+    save_sklearn_model(
+        tmp_path, LinearSVC().fit(x, y), models.FEATURES, default_output="probability"
+    )
+    # when loaded / then refused at load, not at the first request
+    with pytest.raises(ModelLayoutError) as refused:
+        load_model(tmp_path)
+    assert str(refused.value) == (
+        f"{tmp_path / 'model.joblib'}: metadata.json says default_output 'probability' but the "
+        "model gives no probabilities"
+    )

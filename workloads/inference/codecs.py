@@ -16,7 +16,12 @@ Windows tools write): it is stripped the same way for both. A body that holds no
 ``{"instances": []}``, a CSV with no rows, a ``.npy`` array of shape ``(0, n)`` or ``(0,)``) is a
 400 naming its shape, never a call to the model.
 
-Answers are ``{"predictions": [...]}`` (JSON) or one prediction per line (CSV).
+Answers are ``{"predictions": [...]}`` (JSON) or one prediction per line (CSV). What a prediction
+is (a label or a probability) is the model's ``default_output`` unless the Accept header asks
+with an ``output`` parameter: ``Accept: application/json; output=probability`` (SageMaker's
+InvokeEndpoint passes ``Accept`` through to every container, and the prebuilt containers hand it
+to ``output_fn``); see :func:`output_of`. An answer in the other output than the model's default
+says so in its Content-Type (:func:`output_parameter`).
 
 Every rejection is an ``InferenceError`` carrying its HTTP status. Imports: standard library and
 numpy only (this runs inside AWS's prebuilt containers too).
@@ -38,6 +43,7 @@ from workloads.inference.errors import (
     PayloadTooLarge,
     UnsupportedContentType,
 )
+from workloads.model_layout import OUTPUTS
 
 JSON = "application/json"
 CSV = "text/csv"
@@ -147,6 +153,38 @@ def accept_of(header: str | None) -> str:
         _accept_cache.clear()
     _accept_cache[header] = best
     return best
+
+
+def output_of(header: str | None) -> str | None:
+    """The ``output`` an Accept header asks for (``label`` or ``probability``), None if none.
+
+    The parameter may follow any media range (``text/csv; output=probability``); the first one
+    found decides. Any other value is a 406.
+    """
+    if not header or "output" not in header.lower():
+        return None
+    for media_range in header.split(","):
+        for parameter in media_range.split(";")[1:]:
+            name, _, value = parameter.partition("=")
+            if name.strip().lower() != "output":
+                continue
+            chosen = value.strip().strip('"').lower()
+            if chosen not in OUTPUTS:
+                raise NotAcceptable(
+                    f"output {_shown(chosen)} is not one of {', '.join(OUTPUTS)} "
+                    "(Accept: application/json; output=probability)"
+                )
+            return chosen
+    return None
+
+
+def output_parameter(output: str) -> str:
+    """The Content-Type parameter marking an answer that is not the model's default output.
+
+    Data capture records the response's Content-Type, so the monitor can tell these answers from
+    the default ones its baseline holds (``workloads.monitoring.capture``).
+    """
+    return f"; output={output}"
 
 
 def as_matrix(rows: object, what: str = "input") -> np.ndarray:

@@ -10,6 +10,10 @@
   SageMaker's 250 ms connect check passes while a large model loads). Answered on the event loop
   while predictions run on a worker thread, so health checks stay fast whatever the load.
 - ``POST /invocations``: JSON, CSV or NPY in, JSON or CSV out per ``Accept`` (JSON by default).
+  Labels or probabilities per the Accept header's ``output`` parameter, the model's
+  ``default_output`` otherwise (``workloads.inference.handlers.predict_output``); an answer in
+  the other output says so in its Content-Type (``application/json; output=probability``, which
+  data capture records and the monitor reads) and is predicted on its own, not batched.
   Every response carries ``X-Model-Time``, the seconds its batch spent in predict.
 - ``GET /metrics``: Prometheus text format. ``GET /execution-parameters``: batch transform hints.
 - Bad input is a 4xx with a short JSON ``{"error": ...}``, never a traceback: 400 malformed,
@@ -54,6 +58,7 @@ import numpy as np
 from workloads.inference import codecs, contract
 from workloads.inference.batching import MicroBatcher, PredictWorker
 from workloads.inference.errors import InferenceError
+from workloads.inference.handlers import predict_output, requested_output
 from workloads.inference.http import MAX_HEAD_BYTES, HttpConnection, RequestHead
 from workloads.inference.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from workloads.inference.metrics import ServerMetrics
@@ -98,6 +103,7 @@ class _Connection(HttpConnection):
         self.server = server
         self.accept = codecs.JSON
         self.started = 0.0
+        self.marked_output = b""  # "; output=..." on an answer not in the model's default output
 
     def handle(self, head: RequestHead, body: bytes) -> None:
         """Route one request: /invocations, /ping, /metrics, /execution-parameters."""
@@ -145,15 +151,18 @@ class _Connection(HttpConnection):
         try:
             content_type = codecs.content_type_of(head.content_type)
             self.accept = codecs.accept_of(head.accept)
+            output = requested_output(model, head.accept)
             rows = codecs.align(codecs.decode(body, content_type), model.metadata.feature_names)
         except InferenceError as error:
             self._error(error.status, error.message, "/invocations")
             return
+        default = output == model.metadata.default_output
+        self.marked_output = b"" if default else codecs.output_parameter(output).encode()
         self.busy = True
-        if server.batcher is not None:
+        if server.batcher is not None and default:
             server.batcher.submit(rows, self)
         else:
-            server.worker.run(lambda: _timed_predict(model, rows), self._predicted)
+            server.worker.run(lambda: _timed_predict(model, rows, output), self._predicted)
 
     def _predicted(self, result: object, error: Exception | None) -> None:
         """Back from the worker (no batching): answer with ``(predictions, seconds)`` or a 500."""
@@ -176,7 +185,7 @@ class _Connection(HttpConnection):
                 self._reply(
                     200,
                     body,
-                    _MEDIA[self.accept],
+                    _MEDIA[self.accept] + self.marked_output,
                     "/invocations",
                     b"X-Model-Time: %.6f\r\n" % seconds,
                 )
@@ -196,9 +205,9 @@ class _Connection(HttpConnection):
             metrics.request_seconds.observe(time.perf_counter() - self.started)
 
 
-def _timed_predict(model: LoadedModel, rows: np.ndarray) -> tuple[np.ndarray, float]:
+def _timed_predict(model: LoadedModel, rows: np.ndarray, output: str) -> tuple[np.ndarray, float]:
     started = time.perf_counter()
-    predictions = model.predict(rows)
+    predictions = predict_output(model, rows, output)
     return predictions, time.perf_counter() - started
 
 
@@ -258,8 +267,9 @@ class InferenceServer:
     def set_model(self, model: LoadedModel) -> None:
         """Serve ``model`` from now on; /ping answers 200."""
         if self.config.batching:
+            output = model.metadata.default_output
             self.batcher = MicroBatcher(
-                model.predict,
+                lambda rows: predict_output(model, rows, output),
                 max_rows=self.config.max_batch_size,
                 max_wait=self.config.max_batch_wait_ms / 1000.0,
                 waiting_limit=lambda: self._open,

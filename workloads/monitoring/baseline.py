@@ -7,9 +7,11 @@ missing rate, and either its present values sorted (numbers) or its category cou
 :func:`load_baseline` reads them back for a check.
 
 The predictions the model made on the same data, when given, are kept as the baseline of
-prediction drift. They live in ``baseline.npz`` only: Model Monitor's data-quality job reads the
-endpoint's inputs, and a ``prediction`` feature in its files would be reported as a missing
-column.
+prediction drift. :func:`model_columns` makes them with the model itself, through the inference
+server's own prediction function in the model's default output, so the baseline's predictions
+are what the endpoint answers for those rows (a column of scores in a table may disagree). They
+live in ``baseline.npz`` only: Model Monitor's data-quality job reads the endpoint's inputs, and
+a ``prediction`` feature in its files would be reported as a missing column.
 """
 
 from __future__ import annotations
@@ -276,6 +278,55 @@ def category(value: object) -> str:
     if number is not None and number.is_integer():
         return str(int(number))
     return str(value).strip() if isinstance(value, str) else str(value)
+
+
+def model_columns(
+    columns: Mapping[str, Sequence[object] | np.ndarray], model_dir: Path
+) -> dict[str, Sequence[object] | np.ndarray]:
+    """The model's features of ``columns``, in its order, and its predictions on those rows.
+
+    The predictions (under :data:`PREDICTION_FEATURE`) are
+    ``workloads.inference.handlers.predict_output`` in the model's ``default_output``: what the
+    endpoint answers. Other columns (the label, identifiers) are left out.
+
+    Raises:
+        BaselineError: a feature missing from the data, a value the endpoint would refuse (missing
+            or not a number), or an output of more than one value a row.
+
+    """
+    # Imported here: the monitor's processing jobs ship without the inference code.
+    from workloads.inference.handlers import predict_output
+    from workloads.model_layout import METADATA_FILE, ModelLayoutError, load_model
+
+    try:
+        model = load_model(model_dir)
+    except ModelLayoutError as error:
+        raise BaselineError(str(error)) from None
+    names = model.metadata.feature_names
+    if missing := [name for name in names if name not in columns]:
+        raise BaselineError(
+            f"no column named {', '.join(map(repr, missing))} in the data (the model's "
+            f"features, {model_dir / METADATA_FILE})"
+        )
+    matrix = np.empty((len(columns[names[0]]), len(names)), dtype=np.float64)
+    for index, name in enumerate(names):
+        for row, value in enumerate(columns[name]):
+            number = as_number(value)
+            if number is None:
+                raise BaselineError(
+                    f"column {name!r}, row {row + 1}: missing or not a number; the endpoint "
+                    "refuses such a row, so a baseline made with the model cannot hold it"
+                )
+            matrix[row, index] = number
+    output = model.metadata.default_output
+    predictions = predict_output(model, matrix, output)
+    if predictions.ndim != 1:
+        raise BaselineError(
+            f"the model's default output ({output}) has {predictions.shape[1]} values a row; "
+            "prediction drift compares one value a row (use a label default_output)"
+        )
+    # As the server encodes them: Python scalars (labels as they are, floats exactly).
+    return {**{name: columns[name] for name in names}, PREDICTION_FEATURE: predictions.tolist()}
 
 
 def build_baseline(

@@ -15,7 +15,10 @@ payload's bytes, read by its observed content type). Payloads follow the inferen
 formats (``workloads/inference/codecs.py``): CSV rows without a header or with a header line
 naming the features; JSON rows as lists or as objects keyed by feature name, alone, in a list,
 or under ``"instances"``. Outputs are ``{"predictions": [...]}``, a JSON list or scalar, or one
-prediction per CSV line; a prediction is a scalar or a one-element list.
+prediction per CSV line; a prediction is a scalar or a one-element list. An answer whose
+``observedContentType`` carries an ``output`` parameter (``application/json; output=probability``)
+is in another output than the model's default, which the baseline holds: its request's inputs are
+read, its predictions are not (:attr:`CaptureData.other_output` counts them).
 
 Anything unreadable (a line that is not UTF-8 or not JSON, a missing field, an undecodable
 payload, a row of the wrong width, a prediction list, or a line past one of the bounds of
@@ -101,6 +104,10 @@ class CaptureData:
     ``max_unknown_keys`` keys, each cut to ``max_label_chars``)."""
     extra_untracked: int = 0
     """Rows' unknown keys left out of :attr:`extra_columns` because it was full."""
+    other_output: int = 0
+    """Requests answered in another output than the model's default (their Content-Type says
+    ``; output=...``, ``workloads.inference.codecs.output_parameter``): inputs read, predictions
+    not compared."""
     limits: Limits = field(default_factory=Limits)
     """The bounds the window was read with."""
 
@@ -302,7 +309,11 @@ def _read_line(
         return
     response = captured.get("endpointOutput") if isinstance(captured, dict) else None
     predictions: list[object] = []
-    if response is not None:
+    if response is not None and asked_output(response) is not None:
+        # Not the model's default output (the client asked for another): the baseline holds the
+        # default, so these predictions are not compared; the request's inputs are.
+        data.other_output += 1
+    elif response is not None:
         try:
             predictions = decode_predictions(response, limits)
         except PayloadError as error:
@@ -435,6 +446,22 @@ def _payload_text(part: object, limits: Limits) -> tuple[str, str]:
         f"content type {_shown(content_type) if content_type else repr('(none)')} "
         "is neither CSV nor JSON"
     )
+
+
+def asked_output(part: object) -> str | None:
+    """The ``output`` parameter of a captured answer's Content-Type, or None.
+
+    The inference server marks an answer that is not the model's default output this way
+    (``application/json; output=probability``).
+    """
+    raw_type = part.get("observedContentType") if isinstance(part, dict) else None
+    if not isinstance(raw_type, str):
+        return None
+    for parameter in raw_type.split(";")[1:]:
+        name, _, value = parameter.partition("=")
+        if name.strip().lower() == "output":
+            return value.strip().strip('"').lower()
+    return None
 
 
 def _json_payload(text: str, limits: Limits) -> object:

@@ -1,6 +1,7 @@
 """``ml-platform-monitor`` (also ``python -m workloads.monitoring``): the drift monitor's commands.
 
-* ``baseline``: profile a training table into a baseline folder;
+* ``baseline``: profile a training table into a baseline folder (``--model DIR``: with that
+  model's predictions, made as the endpoint makes them);
 * ``select-window``: stage a window's capture files from S3 (the pipeline's first step);
 * ``check``: compare a window with the baseline and write the results (run with no network);
 * ``publish``: send a check's metrics.json to CloudWatch;
@@ -129,15 +130,25 @@ def _names(value: str | None) -> list[str]:
 
 
 def run_baseline(args: argparse.Namespace) -> int:
-    """Profile ``--data`` into the baseline folder ``--out``."""
-    from workloads.monitoring.baseline import build_baseline, write_baseline
+    """Profile ``--data`` into the baseline folder ``--out`` (with ``--model``'s predictions)."""
+    from workloads.monitoring.baseline import build_baseline, model_columns, write_baseline
 
+    prediction, exclude = args.prediction_column, _names(args.exclude)
+    if args.model and (prediction or exclude):
+        option = "--prediction-column" if prediction else "--exclude"
+        raise CommandError(
+            f"{option} does not go with --model: the model predicts the baseline's predictions "
+            "and its features are the baseline's columns"
+        )
     columns = read_table(Path(args.data))
+    if args.model:
+        columns = model_columns(columns, Path(args.model))  # type: ignore[arg-type]
+        prediction = contract.PREDICTION_FEATURE
     baseline = build_baseline(
         columns,  # type: ignore[arg-type]
         categorical=_names(args.categorical),
-        prediction=args.prediction_column,
-        exclude=_names(args.exclude),
+        prediction=prediction,
+        exclude=exclude,
         max_sample=args.max_sample,
     )
     written = write_baseline(baseline, Path(args.out))
@@ -297,6 +308,11 @@ def parser() -> argparse.ArgumentParser:
     baseline.add_argument("--data", required=True, help=".csv (header), .jsonl or .parquet")
     baseline.add_argument("--out", required=True, help="the baseline folder to write")
     baseline.add_argument("--prediction-column", help="the model's predictions on these rows")
+    baseline.add_argument(
+        "--model",
+        help="a model directory: its features are the columns, and it predicts the "
+        "predictions as the endpoint answers (its default_output)",
+    )
     baseline.add_argument("--categorical", help="numeric columns to compare as categories (a,b)")
     baseline.add_argument("--exclude", help="columns the endpoint does not receive (a,b)")
     baseline.add_argument("--max-sample", type=int, default=1_000_000)

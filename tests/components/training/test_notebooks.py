@@ -22,6 +22,7 @@ import pytest
 from components.training.notebooks import IDLE_STOP_PATH, encode_lifecycle_script, on_start_script
 from stacks.offline.mock_runtime import RecordedResource, run_offline
 from tests.conftest import Plan, stack_config, stack_file, with_section
+from tests.stacks.samples import without_retraining
 from workloads.notebooks import idle_stop
 
 NOTEBOOK = "aws:sagemaker/notebookInstance:NotebookInstance"
@@ -59,7 +60,11 @@ def dev_with_studio() -> Plan:
     """The dev stack with a Studio domain added next to its notebook instance (run once)."""
     section = training_section("dev")
     section["notebooks"]["studio"] = {"user_profiles": ["carol"]}
-    return Plan(run_offline("dev", with_section(stack_config("dev"), "training", section)))
+    return Plan(
+        run_offline(
+            "dev", with_section(without_retraining(stack_config("dev")), "training", section)
+        )
+    )
 
 
 # --------------------------------------------------------------------------------------------

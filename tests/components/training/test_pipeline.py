@@ -29,6 +29,7 @@ from components.training.spec import TrainingPipelineConfig
 from stacks.config import ConfigError, load_platform_config
 from stacks.offline.mock_runtime import MOCK_ACCOUNT_ID, RecordedResource
 from tests.conftest import ROOT, Plan, stack_config, stack_file, with_section
+from tests.stacks.samples import without_retraining
 from workloads.training import objectives
 
 PIPELINE = "aws:sagemaker/pipeline:Pipeline"
@@ -529,7 +530,9 @@ def test_a_spec_the_service_would_refuse_fails_at_construction(
     # The pipeline's spec model refuses it (reported as the stack's config loader reports it).
     section = {"pipelines": [pipeline_values(**overrides)]}
     with pytest.raises(ConfigError) as raised:
-        load_platform_config("dev", with_section(stack_config("dev"), "training", section))
+        load_platform_config(
+            "dev", with_section(without_retraining(stack_config("dev")), "training", section)
+        )
     assert raised.value.problems == [message]
 
 

@@ -274,3 +274,31 @@ def test_size_check() -> None:
         413,
         "body of 11 bytes is over the limit of 10 bytes",
     )
+
+
+@pytest.mark.parametrize(
+    ("header", "expected"),
+    [
+        (None, None),
+        ("application/json", None),
+        ("application/json; output=probability", "probability"),
+        ("text/csv;q=0.9;OUTPUT=Label", "label"),
+        ('application/json; output="probability", text/csv; output=label', "probability"),
+    ],
+)
+def test_the_accept_headers_output_parameter_chooses_labels_or_probabilities(
+    header: str | None, expected: str | None
+) -> None:
+    """Given an Accept header, when its output is read, then the first output parameter wins."""
+    assert codecs.output_of(header) == expected
+
+
+def test_an_unknown_output_is_a_406() -> None:
+    """Given an output that is neither label nor probability, then a 406 naming both."""
+    with pytest.raises(InferenceError) as refused:
+        codecs.output_of("application/json; output=scores")
+    assert refused.value.status == 406
+    assert refused.value.message == (
+        "output 'scores' is not one of label, probability "
+        "(Accept: application/json; output=probability)"
+    )

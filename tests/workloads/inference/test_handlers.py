@@ -137,7 +137,7 @@ def test_an_already_decoded_array_is_accepted_by_predict_fn(model_dirs: ModelDir
     model = handlers.model_fn(str(model_dirs["sklearn"]))
     rows = models.dataset(rows=2)[0]
     assert (
-        handlers.predict_fn(rows, model).tolist()
+        handlers.predict_fn(rows, model).values.tolist()
         == load_model(model_dirs["sklearn"]).predict(rows).tolist()
     )
 
@@ -211,3 +211,86 @@ def test_inside_the_sklearn_flask_worker_errors_are_returned_as_responses(
     assert bad_accept.status == 406
     # and good requests are still (body, content type) tuples
     assert serve(model, "[[1, 2, 3, 4]]", "application/json")[1] == "application/json"
+
+
+# --- labels or probabilities ------------------------------------------------------------------
+
+
+def test_predict_output_gives_labels_or_class_probabilities(model_dirs: ModelDirs) -> None:
+    # given the three-class sklearn model and rows
+    model = load_model(model_dirs["sklearn"])
+    rows = models.dataset(rows=4, seed=1)[0]
+    # then labels are the model's predictions and probabilities one per class, in its order
+    assert handlers.predict_output(model, rows, "label").tolist() == model.predict(rows).tolist()
+    assert np.array_equal(
+        handlers.predict_output(model, rows, "probability"), model.predict_proba(rows)
+    )
+
+
+def test_two_classes_give_the_positive_class_probability_alone(tmp_path: Any) -> None:
+    # given a binary classifier / then one value a row: the probability of classes[1]
+    from sklearn.linear_model import LogisticRegression
+
+    from workloads.model_layout import save_sklearn_model
+
+    x, y = models.dataset()
+    save_sklearn_model(tmp_path, LogisticRegression().fit(x, y > 0), models.FEATURES)
+    model = load_model(tmp_path)
+    rows = models.dataset(rows=4, seed=1)[0]
+    assert model.metadata.classes == (False, True)
+    assert handlers.predict_output(model, rows, "probability").tolist() == (
+        model.predict_proba(rows)[:, 1].tolist()
+    )
+
+
+def test_a_request_may_ask_for_the_other_output_and_the_answer_says_so(
+    model_dirs: ModelDirs,
+) -> None:
+    # given the sklearn classifier (its default output: labels) and rows
+    model = handlers.model_fn(str(model_dirs["sklearn"]))
+    rows = models.dataset(rows=3, seed=1)[0]
+    body = json.dumps(rows.tolist())
+    # when asked for probabilities through Accept (as InvokeEndpoint passes it)
+    answer, content_type = serve(
+        model, body, "application/json", "application/json; output=probability"
+    )
+    # then they come back, marked as the non-default output
+    assert json.loads(answer) == {"predictions": model.predict_proba(rows).tolist()}
+    assert content_type == "application/json; output=probability"
+    # and asking for labels explicitly is the default answer, unmarked
+    assert serve(model, body, "application/json", "application/json; output=label") == serve(
+        model, body, "application/json"
+    )
+
+
+def test_a_probability_default_from_the_metadata_is_the_answer(
+    model_dirs: ModelDirs, tmp_path: Any
+) -> None:
+    # given the sklearn classifier saved again with default_output probability
+    from workloads.model_layout import ModelMetadata, save_model
+
+    source = load_model(model_dirs["sklearn"])
+    metadata = ModelMetadata(**{**source.metadata.to_dict(), "default_output": "probability"})
+    save_model(tmp_path, source.estimator, metadata)  # type: ignore[attr-defined]
+    model = handlers.model_fn(str(tmp_path))
+    rows = models.dataset(rows=3, seed=1)[0]
+    # when a request asks for nothing / then probabilities, unmarked; labels when asked, marked
+    assert serve(model, json.dumps(rows.tolist()), "application/json") == (
+        json.dumps({"predictions": source.predict_proba(rows).tolist()}).encode(),
+        "application/json",
+    )
+    labels, content_type = serve(
+        model, json.dumps(rows.tolist()), "application/json", "text/csv; output=label"
+    )
+    assert labels.decode().split() == source.predict(rows).tolist()
+    assert content_type == "text/csv; output=label"
+
+
+def test_probabilities_from_a_regression_model_are_a_406(model_dirs: ModelDirs) -> None:
+    model = handlers.model_fn(str(model_dirs["sklearn-regressor"]))
+    with pytest.raises(InferenceError) as refused:
+        serve(model, "[[1, 2, 3, 4]]", "application/json", "application/json; output=probability")
+    assert (refused.value.status, refused.value.message) == (
+        406,
+        "this regression model gives no probabilities; ask for output=label",
+    )

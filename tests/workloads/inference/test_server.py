@@ -942,3 +942,98 @@ def test_a_drain_bound_that_is_not_a_number_is_refused_in_one_line(
     with pytest.raises(SystemExit):
         build_parser().parse_args(["--drain-seconds", "-1"])
     assert "argument --drain-seconds: must be >= 0, not -1" in capsys.readouterr().err
+
+
+# --- labels or probabilities ------------------------------------------------------------------
+
+
+def test_a_request_gets_labels_by_default_and_probabilities_when_it_asks(
+    start_server: StartServer, sklearn_model: LoadedModel
+) -> None:
+    # given a server with the sklearn classifier (its metadata's default output: labels)
+    server = start_server(sklearn_model)
+    rows = models.dataset(rows=3, seed=6)[0]
+    body = json.dumps(rows.tolist())
+    # when a request asks for nothing / then labels, in plain JSON
+    labels = invoke(server.port, body)
+    assert labels.json() == {"predictions": sklearn_model.predict(rows).tolist()}
+    assert labels.headers["content-type"] == "application/json"
+    # when it asks for probabilities (JSON or CSV) / then one per class, and the type says so
+    probabilities = invoke(server.port, body, accept="application/json; output=probability")
+    assert probabilities.status == 200
+    assert probabilities.json() == {"predictions": sklearn_model.predict_proba(rows).tolist()}
+    assert probabilities.headers["content-type"] == "application/json; output=probability"
+    as_csv = invoke(server.port, body, accept="text/csv; output=probability")
+    assert as_csv.headers["content-type"] == "text/csv; output=probability"
+    assert [
+        [float(value) for value in line.split(",")] for line in as_csv.body.decode().split()
+    ] == sklearn_model.predict_proba(rows).tolist()
+
+
+class CountingProbabilities(CountingModel):
+    """Also records the rows of every predict_proba call."""
+
+    def __init__(self, inner: LoadedModel) -> None:
+        super().__init__(inner)
+        self.probability_calls: list[int] = []
+
+    @property
+    def has_predict_proba(self) -> bool:
+        return True
+
+    def predict_proba(self, x: np.ndarray) -> np.ndarray:
+        self.probability_calls.append(x.shape[0])
+        return self.inner.predict_proba(x)
+
+
+def test_the_other_output_is_predicted_alone_and_the_default_is_batched(
+    start_server: StartServer, model_dirs: ModelDirs
+) -> None:
+    # given a batching server with the labels-by-default classifier
+    model = CountingProbabilities(load_model(model_dirs["sklearn"]))
+    server = start_server(model, max_batch_wait_ms=200.0)
+    rows = models.dataset(rows=2, seed=7)[0]
+    # when each row asks for probabilities
+    for row in rows:
+        answer = invoke(server.port, json.dumps([row.tolist()]), accept="*/*; output=probability")
+        assert answer.json() == {"predictions": model.inner.predict_proba(row[None, :]).tolist()}
+    # then each was one predict_proba call of its own, and labels were never predicted
+    assert (model.probability_calls, model.calls) == ([1, 1], [])
+    # while requests for the default output still go through the batcher's predict
+    post_concurrently(server.port, rows)
+    assert sum(model.calls) == 2
+
+
+def test_a_model_whose_default_is_probability_answers_probabilities(
+    start_server: StartServer, model_dirs: ModelDirs, tmp_path: Path
+) -> None:
+    # given the sklearn classifier saved with default_output probability
+    from workloads.model_layout import ModelMetadata, save_model
+
+    source = load_model(model_dirs["sklearn"])
+    metadata = ModelMetadata(**{**source.metadata.to_dict(), "default_output": "probability"})
+    save_model(tmp_path, source.estimator, metadata)  # type: ignore[attr-defined]
+    server = start_server(load_model(tmp_path))
+    rows = models.dataset(rows=2, seed=8)[0]
+    # then a plain request gets probabilities, unmarked; asking for labels gets them, marked
+    plain = invoke(server.port, json.dumps(rows.tolist()))
+    assert plain.json() == {"predictions": source.predict_proba(rows).tolist()}
+    assert plain.headers["content-type"] == "application/json"
+    labels = invoke(server.port, json.dumps(rows.tolist()), accept="application/json;output=label")
+    assert labels.json() == {"predictions": source.predict(rows).tolist()}
+    assert labels.headers["content-type"] == "application/json; output=label"
+
+
+@pytest.mark.parametrize(
+    ("model_name", "accept", "error"),
+    [
+        ("sklearn-regressor", "application/json; output=probability", "this regression model gives no probabilities; ask for output=label"),
+        ("sklearn", "application/json; output=margin", "output 'margin' is not one of label, probability (Accept: application/json; output=probability)"),
+    ],
+)  # fmt: skip
+def test_an_output_the_model_cannot_give_is_a_406(
+    start_server: StartServer, model_dirs: ModelDirs, model_name: str, accept: str, error: str
+) -> None:
+    server = start_server(load_model(model_dirs[model_name]))
+    answer = invoke(server.port, json.dumps([ROW]), accept=accept)
+    assert (answer.status, answer.json()) == (406, {"error": error})

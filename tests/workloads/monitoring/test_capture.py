@@ -141,3 +141,19 @@ def test_inference_times_need_a_zone() -> None:
     assert parse_time("2026-11-22T10:00:00Z") == datetime(2026, 11, 22, 10, tzinfo=UTC)
     with pytest.raises(ValueError, match="has no time zone"):
         parse_time("2026-11-22T10:00:00")
+
+
+def test_an_answer_in_another_output_keeps_its_inputs_and_drops_its_predictions(
+    tmp_path: Path,
+) -> None:
+    # given an answer the client asked in the other output (marked by the server) and a plain one
+    marked = json.loads(capture_line("1.5,2,web", output=json.dumps({"predictions": [[0.1, 0.9]]})))
+    response = marked["captureData"]["endpointOutput"]
+    response["observedContentType"] = "application/json; output=probability"
+    write_capture(tmp_path, [json.dumps(marked), capture_line("2.5,3,app", 0.4)])
+    # when read
+    data = read_capture(capture_files(tmp_path), FEATURES, root=tmp_path)
+    # then both requests' rows count, only the plain answer's prediction does, nothing is malformed
+    assert (data.requests, data.malformed, data.other_output) == (2, 0, 1)
+    assert len(data.rows) == 2
+    assert data.predictions == [0.4]

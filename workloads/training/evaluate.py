@@ -47,10 +47,12 @@ from typing import TYPE_CHECKING, Any
 
 from workloads.model_layout import METADATA_FILE, LoadedModel, ModelLayoutError, load_model
 from workloads.training import objectives
-from workloads.training.data import DataError, prepare, read_csv
 
 if TYPE_CHECKING:
     import numpy as np
+
+# numpy and pandas are imported where they are used: the Pulumi program reads this module's
+# contract (paths, file and section names) without any ML library.
 
 EXIT_OK, EXIT_FAILED = 0, 1
 
@@ -139,6 +141,8 @@ def read_test_data(test_dir: Path, model: LoadedModel) -> tuple[np.ndarray, np.n
     never learnt is an error naming it.
     """
     import numpy as np
+
+    from workloads.training.data import prepare, read_csv
 
     metadata = model.metadata
     frame = read_csv(test_dir, TEST_CHANNEL)
@@ -401,6 +405,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the evaluation; the exit status (see the module docstring)."""
+    from workloads.training.data import DataError
+
     try:
         arguments = build_parser().parse_args(argv)
     except SystemExit as exit_request:  # argparse: usage errors and --help

@@ -191,13 +191,11 @@ def test_training_jobs_use_the_key_only_through_s3_and_for_volumes(plan: Plan) -
     assert sids["UsePlatformKeyThroughS3"]["Condition"] == {
         "StringEquals": {"kms:ViaService": "s3.us-east-1.amazonaws.com"}
     }
-    # a grant for EC2's volume encryption, only where a job's volumes take the key (dev's m5)
-    volumes = sids.get("EncryptTrainingVolumes")
-    if plan.run.stack == "dev":
-        assert volumes["Action"] == ["kms:CreateGrant"]
-        assert volumes["Condition"] == {"Bool": {"kms:GrantIsForAWSResource": "true"}}
-    else:
-        assert volumes is None
+    # a grant for EC2's volume encryption, where a job's volumes take the key: dev's m5 training
+    # and both stacks' m5 evaluation jobs (prod trains on g5, whose NVMe storage takes none)
+    volumes = sids["EncryptTrainingVolumes"]
+    assert volumes["Action"] == ["kms:CreateGrant"]
+    assert volumes["Condition"] == {"Bool": {"kms:GrantIsForAWSResource": "true"}}
 
 
 def test_training_jobs_pull_exactly_their_images(plan: Plan) -> None:
@@ -214,10 +212,17 @@ def test_training_jobs_pull_exactly_their_images(plan: Plan) -> None:
     ]
 
 
-def test_training_jobs_write_only_their_log_group(plan: Plan) -> None:
+def test_training_jobs_write_only_their_log_groups(plan: Plan) -> None:
+    # given both stacks' pipelines evaluate / then the role writes training and processing logs
     logs = by_sid(plan, role_of(plan, TRAINING))["WriteTrainingLogs"]
-    group = f"{ARN % 'logs'}:log-group:/aws/sagemaker/TrainingJobs"
-    assert logs["Resource"] == [group, f"{group}:log-stream:*"]
+    training = f"{ARN % 'logs'}:log-group:/aws/sagemaker/TrainingJobs"
+    processing = f"{ARN % 'logs'}:log-group:/aws/sagemaker/ProcessingJobs"
+    assert logs["Resource"] == [
+        training,
+        f"{training}:log-stream:*",
+        processing,
+        f"{processing}:log-stream:*",
+    ]
 
 
 def test_training_jobs_create_interfaces_only_in_the_platform_vpc(plan: Plan) -> None:

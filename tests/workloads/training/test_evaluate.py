@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import io
 import json
+import subprocess
+import sys
 import tarfile
 from pathlib import Path
 
@@ -12,6 +14,7 @@ import pytest
 from sklearn import metrics as sk
 from sklearn.linear_model import LinearRegression, LogisticRegression
 
+from tests.conftest import ROOT
 from tests.workloads.training.samples import make_data, one_thread, write_csv
 from workloads.model_layout import save_sklearn_model
 from workloads.training import evaluate as evaluation
@@ -242,3 +245,16 @@ def test_the_defaults_are_sagemakers_processing_paths() -> None:
         Path("/opt/ml/processing/test"),
         Path("/opt/ml/processing/evaluation"),
     )
+
+
+def test_the_contract_imports_without_ml_libraries() -> None:
+    # given a fresh interpreter (the Pulumi program reads the module's paths and names)
+    code = (
+        "import sys, workloads.training.evaluate as e; "
+        "print(sorted(m for m in ('numpy', 'pandas', 'sklearn') if m in sys.modules))"
+    )
+    # when it imports the module, then no ML library comes with it
+    found = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT
+    )
+    assert found.stdout.strip() == "[]"

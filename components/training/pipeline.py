@@ -37,18 +37,12 @@ from components.shared.images import (
 )
 from components.shared.service_role import sagemaker_role_with_policy
 from components.training.pipeline_definition import (
-    TRAINING_STEP,
-    TUNING_STEP,
     TrainingPlatform,
     pipeline_definition,
     pipeline_description,
     pipeline_name,
 )
 from components.training.pipeline_steps import (
-    CONDITION_STEP,
-    EVALUATION_STEP,
-    FAIL_STEP,
-    REGISTER_STEP,
     approval_status,
     model_group_name,
     serving_framework,
@@ -248,8 +242,6 @@ class TrainingPipeline(pulumi.ComponentResource):
     """The role SageMaker Pipelines assumes to run the step."""
     step_type: str
     """``Training`` or ``Tuning``: the first step."""
-    steps: tuple[str, ...]
-    """Every step's name in order (the condition's branches after it)."""
 
     def __init__(
         self,
@@ -262,7 +254,6 @@ class TrainingPipeline(pulumi.ComponentResource):
         super().__init__("mlplatform:training:TrainingPipeline", name, None, opts)
         self.pipeline_name = pipeline_name(platform.environment, pipeline)
         self.step_type = "Training" if pipeline.tuning is None else "Tuning"
-        self.steps = step_names(pipeline)
 
         role, policy = sagemaker_role_with_policy(
             f"{name}-role",
@@ -381,13 +372,3 @@ def serving_image(pipeline: TrainingPipelineConfig) -> ContainerImage | None:
     framework = serving_framework(pipeline)
     tag = pipeline.framework_image_tag or PREBUILT_FRAMEWORK_TAGS[framework]
     return ContainerImage.prebuilt(framework, "inference", tag)
-
-
-def step_names(pipeline: TrainingPipelineConfig) -> tuple[str, ...]:
-    """The pipeline's steps in order (``Tune``, ``Evaluate``, ``CheckThresholds``, ...)."""
-    first = TRAINING_STEP if pipeline.tuning is None else TUNING_STEP
-    if pipeline.registry is None:
-        return (first,)
-    if pipeline.evaluation is None:
-        return (first, REGISTER_STEP)
-    return (first, EVALUATION_STEP, CONDITION_STEP, REGISTER_STEP, FAIL_STEP)

@@ -428,8 +428,9 @@ def test_a_training_pipeline_role_is_scoped_to_its_own_job_names() -> None:
     ]
 
 
-def test_without_a_tracking_server_training_jobs_get_no_mlflow_access() -> None:
-    policy = json.loads(
+def bare_execution_policy() -> dict[str, Any]:
+    """The execution role's policy for pipelines that neither track, evaluate nor encrypt volumes."""
+    return json.loads(
         training_execution_policy(
             ResolvedPlatform(
                 partition="aws",
@@ -449,7 +450,10 @@ def test_without_a_tracking_server_training_jobs_get_no_mlflow_access() -> None:
             tracking_server_arn=None,
         )
     )
-    text = json.dumps(policy)
+
+
+def test_without_a_tracking_server_training_jobs_get_no_mlflow_access() -> None:
+    text = json.dumps(bare_execution_policy())
     assert "sagemaker-mlflow" not in text
     assert "/mlflow/" not in text
     assert "EncryptTrainingVolumes" not in text
@@ -472,3 +476,74 @@ def test_a_registering_tracking_server_may_write_the_model_registry_only() -> No
         f"{ARN % 'sagemaker'}:model-package/*",
     ]
     assert all(action.startswith("sagemaker:") for action in registry["Action"])
+
+
+def test_pipelines_create_only_their_evaluation_jobs_isolated_with_the_key(plan: Plan) -> None:
+    # given each stack's evaluating pipeline / when its role's evaluation statements are read
+    key, subnets = data(plan)["kms_key_arn"], sorted(data(plan)["subnet_ids"])
+    sagemaker = ARN % "sagemaker"
+    for pipeline, role in pipeline_roles(plan):
+        sids = by_sid(plan, role)
+        jobs = [f"{sagemaker}:processing-job/mlp-{plan.run.stack}-{pipeline['name']}-*"]
+        create = sids["CreateEvaluationJobsWithGuardrails"]
+        # then it creates processing jobs under its own prefix only
+        assert (create["Action"], create["Resource"]) == ("sagemaker:CreateProcessingJob", jobs)
+        # and only isolated, in the platform's VPC, with the key for output and volume
+        assert create["Condition"] == {
+            "StringEquals": {"sagemaker:OutputKmsKey": key, "sagemaker:VolumeKmsKey": key},
+            "ForAllValues:StringEquals": {
+                "sagemaker:VpcSubnets": subnets,
+                "sagemaker:VpcSecurityGroupIds": [data(plan)["workload_security_group_id"]],
+            },
+            "Null": {"sagemaker:VpcSubnets": "false", "sagemaker:VpcSecurityGroupIds": "false"},
+            "Bool": {"sagemaker:NetworkIsolation": "true"},
+        }
+        # and watches, stops and tags those jobs, nothing else
+        assert sids["WatchAndStopEvaluationJobs"]["Action"] == [
+            "sagemaker:DescribeProcessingJob",
+            "sagemaker:StopProcessingJob",
+        ]
+        assert sids["WatchAndStopEvaluationJobs"]["Resource"] == jobs
+        assert sids["TagEvaluationJobs"]["Resource"] == jobs
+
+
+def test_pipelines_register_only_into_their_group_with_the_configured_approval(
+    plan: Plan,
+) -> None:
+    # given each stack's registering pipeline / when its role's registry statements are read
+    sagemaker = ARN % "sagemaker"
+    for pipeline, role in pipeline_roles(plan):
+        sids = by_sid(plan, role)
+        group = f"mlp-{plan.run.stack}-{pipeline['name']}"
+        register = sids["RegisterVersionsInItsGroup"]
+        # then it creates versions in its own group only (the action authorizes on both)
+        assert register["Action"] == "sagemaker:CreateModelPackage"
+        assert register["Resource"] == [
+            f"{sagemaker}:model-package/{group}/*",
+            f"{sagemaker}:model-package-group/{group}",
+        ]
+        # and only with the approval status config sets: prod's role cannot approve
+        status = {"dev": "Approved", "prod": "PendingManualApproval"}[plan.run.stack]
+        assert register["Condition"] == {"StringEquals": {"sagemaker:ModelApprovalStatus": status}}
+        assert sids["TagVersions"]["Resource"] == f"{sagemaker}:model-package/{group}/*"
+
+
+def test_evaluation_jobs_read_trained_models_and_write_only_their_reports(plan: Plan) -> None:
+    # given the execution role (evaluation jobs run as it too)
+    sids = by_sid(plan, role_of(plan, TRAINING))
+    models = bucket_arn(plan, "models")
+    # then it reads the trained models and lists only their prefix
+    assert sids["ReadTrainedModels"]["Action"] == "s3:GetObject"
+    assert sids["ReadTrainedModels"]["Resource"] == f"{models}/training/*"
+    assert sids["ListTrainedModels"]["Condition"] == {"StringLike": {"s3:prefix": "training/*"}}
+    # and writes evaluation reports under evaluation/ only
+    assert sids["WriteEvaluations"]["Action"] == ["s3:AbortMultipartUpload", "s3:PutObject"]
+    assert sids["WriteEvaluations"]["Resource"] == f"{models}/evaluation/*"
+
+
+def test_without_evaluation_the_execution_role_has_no_evaluation_grants() -> None:
+    # given a role for pipelines that do not evaluate
+    sids = {statement["Sid"]: statement for statement in bare_execution_policy()["Statement"]}
+    # then it neither reads models nor writes reports nor processing logs
+    assert not {"ReadTrainedModels", "ListTrainedModels", "WriteEvaluations"} & set(sids)
+    assert not any("ProcessingJobs" in arn for arn in sids["WriteTrainingLogs"]["Resource"])

@@ -36,6 +36,7 @@ from components.training.pipeline import (
     training_image,
 )
 from components.training.pipeline_definition import pipeline_name
+from components.training.pipeline_steps import model_group_name
 from components.training.repositories import ImageRepositories
 from components.training.role import TrainingRole, TrainingRoleArgs
 from components.training.spec import TrainingConfig, TrainingPipelineConfig
@@ -137,6 +138,7 @@ class TrainingLayer(PlatformLayer[TrainingConfig]):
                 ),
                 tracking_server_arn=tracking_arn,
                 evaluates=any(pipeline.evaluation is not None for pipeline in pipelines),
+                baseline_groups=baseline_groups(platform.environment, pipelines),
             ),
             opts=pulumi.ResourceOptions(parent=self),
         )
@@ -205,3 +207,15 @@ def resolve_images(
         )
         for pipeline in pipelines
     }
+
+
+def baseline_groups(
+    environment: str, pipelines: tuple[TrainingPipelineConfig, ...]
+) -> tuple[str, ...]:
+    """The groups whose approved versions the pipelines' evaluations compare with, once each."""
+    groups = [
+        model_group_name(environment, pipeline)
+        for pipeline in pipelines
+        if pipeline.evaluation is not None and pipeline.evaluation.compares_with_approved
+    ]
+    return tuple(dict.fromkeys(groups))

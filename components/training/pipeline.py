@@ -13,7 +13,8 @@ SageMaker Pipelines runs the steps as the pipeline's own role, which may do exac
   with isolation and inter-container encryption where the definition asks for them: conditions
   on the create calls, so even an edited definition cannot drop them;
 * with an evaluation: create, describe and stop its evaluation jobs (``<pipeline>-...``
-  processing jobs), with the same guardrails, network isolation always and the volume key;
+  processing jobs), with the same guardrails and the volume key, and network isolation unless a
+  threshold compares with the approved version (the job then reads the registry);
 * with a registry: create model package versions in its own group only, and only with the
   approval status the config sets (``PendingManualApproval`` unless ``auto_approve``);
 * tag what it creates, and pass the training execution role, to SageMaker only.
@@ -85,9 +86,9 @@ def evaluation_statements(
     if evaluation is None:
         return []
     jobs = [f"{sagemaker}:processing-job/{name}-*"]
-    conditions = _guardrails(
-        kms_key_arn, subnet_ids, security_group_id, {"sagemaker:NetworkIsolation": "true"}
-    )
+    # Isolated, unless it reads the approved version from the registry (VPC endpoints only).
+    flags = {} if evaluation.compares_with_approved else {"sagemaker:NetworkIsolation": "true"}
+    conditions = _guardrails(kms_key_arn, subnet_ids, security_group_id, flags)
     if evaluation.encrypts_volume:
         conditions["StringEquals"]["sagemaker:VolumeKmsKey"] = kms_key_arn
     return [

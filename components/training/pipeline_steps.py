@@ -9,11 +9,14 @@ its ``Tune`` step) into its model package group. With ``evaluation`` it first ev
 * ``Evaluate`` (``Processing``, a ``CreateProcessingJob`` request) runs
   ``python -m workloads.training.evaluate`` from the training code archive in the pipeline's
   training image, on the model and the test channel (pipeline parameter ``TestData``), in the
-  VPC with network isolation and the platform key; it writes ``evaluation.json`` under
+  VPC with the platform key and network isolation (unless a bound compares with the approved
+  version, which it then reads from the registry); it writes ``evaluation.json`` under
   ``evaluation/<pipeline>/<execution id>/`` of the models bucket. The file is the step's
   PropertyFile ``EvaluationReport``;
 * ``CheckThresholds`` (``Condition``) holds when every configured bound holds: ``min`` as
-  ``GreaterThanOrEqualTo``, ``max`` as ``LessThanOrEqualTo`` over ``metrics.<name>`` of the report;
+  ``GreaterThanOrEqualTo``, ``max`` as ``LessThanOrEqualTo`` over ``metrics.<name>`` of the report,
+  ``max_regression`` as ``LessThanOrEqualTo`` over ``regression.<name>`` (how much worse than the
+  group's newest approved version: the evaluation then reads the registry, without isolation);
 * ``Register`` (``RegisterModel``, a ``CreateModelPackage`` request) adds the version:
   ``Approved`` with ``registry.auto_approve``, else ``PendingManualApproval``; the serving image of
   the model's framework, its artifact, the report as its model quality statistics, where it came
@@ -64,9 +67,25 @@ CONTENT_TYPES = ("text/csv", "application/json")
 #: ``ModelPackageContainerDefinition.Framework`` by our framework name.
 PACKAGE_FRAMEWORKS = {"sklearn": "SKLEARN", "xgboost": "XGBOOST", "pytorch": "PYTORCH"}
 
-#: A condition type per bound.
-BOUND_CONDITIONS = {"min": "GreaterThanOrEqualTo", "max": "LessThanOrEqualTo"}
-_BOUND_SIGNS = {"min": ">=", "max": "<="}
+#: A condition type per bound, and the report section each one reads.
+BOUND_CONDITIONS = {
+    "min": "GreaterThanOrEqualTo",
+    "max": "LessThanOrEqualTo",
+    "max_regression": "LessThanOrEqualTo",
+}
+BOUND_SECTIONS = {
+    "min": evaluate.METRICS_SECTION,
+    "max": evaluate.METRICS_SECTION,
+    "max_regression": evaluate.REGRESSIONS_SECTION,
+}
+_BOUND_TEXT = {
+    "min": ("{metric} = ", " (needs >= {value:g});"),
+    "max": ("{metric} = ", " (needs <= {value:g});"),
+    "max_regression": (
+        "{metric} worse than the approved version by ",
+        " (allowed {value:g});",
+    ),
+}
 
 
 @dataclass(frozen=True)
@@ -145,13 +164,15 @@ def _s3_input(name: str, uri: Any, local_path: str) -> dict[str, Any]:
     }
 
 
-def evaluation_command(code_archive_key: str) -> list[str]:
+def evaluation_command(code_archive_key: str, baseline_group: str | None = None) -> list[str]:
     """The container's entrypoint: unpack our code archive, then run the evaluation module."""
     archive = f"{CODE_INPUT}/{code_archive_key.rsplit('/', 1)[-1]}"
     script = (
         f"mkdir -p /tmp/code && tar -xzf {archive} -C /tmp/code && cd /tmp/code && "
         "exec python3 -m workloads.training.evaluate"
     )
+    if baseline_group is not None:
+        script += f" --baseline-group {baseline_group}"
     return ["/bin/sh", "-c", script]
 
 
@@ -171,13 +192,15 @@ def evaluation_job_request(
     if evaluation.encrypts_volume:
         cluster["VolumeKmsKeyId"] = platform.kms_key_arn
     code_uri = f"s3://{platform.models_bucket}/{platform.code_archive_key}"
-    return {
+    compares = evaluation.compares_with_approved
+    baseline = model_group_name(platform.environment, pipeline) if compares else None
+    request: dict[str, Any] = {
         # The prefix SageMaker Pipelines names the jobs with (the role allows exactly these).
         "ProcessingJobName": name,
         "RoleArn": platform.role_arn,
         "AppSpecification": {
             "ImageUri": platform.image_uri,
-            "ContainerEntrypoint": evaluation_command(platform.code_archive_key),
+            "ContainerEntrypoint": evaluation_command(platform.code_archive_key, baseline),
         },
         "ProcessingInputs": [
             _s3_input("model", trained.model_data, evaluate.MODEL_INPUT),
@@ -200,8 +223,10 @@ def evaluation_job_request(
         "ProcessingResources": {"ClusterConfig": cluster},
         "StoppingCondition": {"MaxRuntimeInSeconds": evaluation.max_runtime_seconds},
         "NetworkConfig": {
-            # Everything it reads SageMaker downloads before it starts: no network at all.
-            "EnableNetworkIsolation": True,
+            # Everything it reads SageMaker downloads before it starts: no network at all,
+            # unless it reads the approved version from the registry (through the VPC's
+            # endpoints).
+            "EnableNetworkIsolation": not compares,
             "EnableInterContainerTrafficEncryption": False,
             "VpcConfig": {
                 "SecurityGroupIds": [platform.security_group_id],
@@ -209,15 +234,18 @@ def evaluation_job_request(
             },
         },
     }
+    if compares:
+        request["Environment"] = {"AWS_DEFAULT_REGION": platform.region}
+    return request
 
 
 def bounds(pipeline: TrainingPipelineConfig) -> list[tuple[str, str, float]]:
-    """Each configured bound as ``(metric, "min" | "max", value)``, in config order."""
+    """Each configured bound as ``(metric, "min" | "max" | "max_regression", value)``."""
     if pipeline.evaluation is None:
         return []
     found = []
     for metric, threshold in pipeline.evaluation.thresholds.items():
-        for bound in ("min", "max"):
+        for bound in BOUND_CONDITIONS:
             value = getattr(threshold, bound)
             if value is not None:
                 found.append((metric, bound, float(value)))
@@ -225,12 +253,19 @@ def bounds(pipeline: TrainingPipelineConfig) -> list[tuple[str, str, float]]:
 
 
 def describe_threshold(metric: str, threshold: ThresholdConfig) -> str:
-    """``valid_auc >= 0.8`` (both bounds: ``0.1 <= valid_loss <= 0.5``)."""
+    """``valid_auc >= 0.8``, ``0.1 <= valid_loss <= 0.5``, ``... at most 0.02 worse ...``."""
+    parts = []
     if threshold.min is not None and threshold.max is not None:
-        return f"{threshold.min:g} <= {metric} <= {threshold.max:g}"
-    if threshold.min is not None:
-        return f"{metric} >= {threshold.min:g}"
-    return f"{metric} <= {threshold.max:g}"
+        parts.append(f"{threshold.min:g} <= {metric} <= {threshold.max:g}")
+    elif threshold.min is not None:
+        parts.append(f"{metric} >= {threshold.min:g}")
+    elif threshold.max is not None:
+        parts.append(f"{metric} <= {threshold.max:g}")
+    if threshold.max_regression is not None:
+        parts.append(
+            f"{metric} at most {threshold.max_regression:g} worse than the approved version"
+        )
+    return "; ".join(parts)
 
 
 def conditions(pipeline: TrainingPipelineConfig) -> list[dict[str, Any]]:
@@ -238,7 +273,7 @@ def conditions(pipeline: TrainingPipelineConfig) -> list[dict[str, Any]]:
     return [
         {
             "Type": BOUND_CONDITIONS[bound],
-            "LeftValue": report_value(f"{evaluate.METRICS_SECTION}.{metric}"),
+            "LeftValue": report_value(f"{BOUND_SECTIONS[bound]}.{metric}"),
             "RightValue": value,
         }
         for metric, bound, value in bounds(pipeline)
@@ -249,10 +284,11 @@ def failure_message(pipeline: TrainingPipelineConfig) -> dict[str, Any]:
     """The Fail step's message: every bounded metric's test value beside its bound."""
     values: list[Any] = ["The model missed its thresholds on the test data (all must hold):"]
     for metric, bound, value in bounds(pipeline):
+        before, after = _BOUND_TEXT[bound]
         values += [
-            f" {metric} = ",
-            report_value(f"{evaluate.METRICS_SECTION}.{metric}"),
-            f" (needs {_BOUND_SIGNS[bound]} {value:g});",
+            " " + before.format(metric=metric),
+            report_value(f"{BOUND_SECTIONS[bound]}.{metric}"),
+            after.format(value=value),
         ]
     return {"Std:Join": {"On": "", "Values": values}}
 

@@ -7,7 +7,9 @@ What a training job does, and so all its role may do:
   ``checkpoints/`` of the experiments bucket; the platform key only through S3;
 * with an evaluating pipeline, the evaluation jobs too (same role): read the trained models under
   ``training/``, write ``evaluation.json`` under ``evaluation/`` of the models bucket, and log
-  under ``/aws/sagemaker/ProcessingJobs``;
+  under ``/aws/sagemaker/ProcessingJobs``; where a threshold compares with the approved version,
+  list and describe the versions of that pipeline's group and read the reports under
+  ``evaluation/``;
 * give its volumes the platform key (a grant for the EC2 volume, nothing else), on instance
   types that have volumes to encrypt;
 * pull its images (ours, and AWS's prebuilt training repositories, each by ARN);
@@ -64,6 +66,7 @@ def training_execution_policy(
     encrypts_volumes: bool,
     tracking_server_arn: str | None,
     evaluates: bool = False,
+    baseline_groups: tuple[str, ...] = (),
 ) -> str:
     """The execution role's policy: each statement names its actions and resources exactly."""
     kms_key_arn = platform.kms_key_arn
@@ -122,6 +125,8 @@ def training_execution_policy(
     ]
     if evaluates:
         statements += evaluation_statements(platform, models_bucket)
+    if baseline_groups:
+        statements += baseline_statements(platform, models_bucket, baseline_groups)
     if encrypts_volumes:
         statements.append(
             {
@@ -177,6 +182,26 @@ def evaluation_statements(
     ]
 
 
+def baseline_statements(
+    platform: ResolvedPlatform, models_bucket: str, groups: tuple[str, ...]
+) -> list[iam_policies.Statement]:
+    """What comparing with a group's approved version reads: its versions, then their reports."""
+    return [
+        {
+            "Sid": "ReadApprovedVersions",
+            "Effect": "Allow",
+            "Action": ["sagemaker:DescribeModelPackage", "sagemaker:ListModelPackages"],
+            "Resource": [platform.arn("sagemaker", f"model-package/{group}/*") for group in groups],
+        },
+        {
+            "Sid": "ReadEvaluations",
+            "Effect": "Allow",
+            "Action": "s3:GetObject",
+            "Resource": platform.s3_arn(models_bucket, f"{EVALUATIONS_PREFIX}*"),
+        },
+    ]
+
+
 @dataclass(frozen=True)
 class TrainingRoleArgs:
     """What the TrainingRole's policy needs besides the platform: what the layer built and derived.
@@ -195,6 +220,8 @@ class TrainingRoleArgs:
     """The stack's MLflow tracking server; None when there is none."""
     evaluates: bool = False
     """Whether any pipeline evaluates its models (its processing jobs run as this role)."""
+    baseline_groups: tuple[str, ...] = ()
+    """The model package groups whose approved versions an evaluation compares with."""
 
     def __post_init__(self) -> None:
         if not self.image_repository_arns:
@@ -232,6 +259,7 @@ class TrainingRole(pulumi.ComponentResource):
                 encrypts_volumes=args.encrypts_volumes,
                 tracking_server_arn=values["tracking"],
                 evaluates=args.evaluates,
+                baseline_groups=args.baseline_groups,
             ),
             processed=buckets["processed"].bucket,
             models=buckets["models"].bucket,

@@ -338,11 +338,17 @@ class ThresholdConfig(Section):
     """The lowest passing value (inclusive); unset: no lower bound."""
     max: float | None = None
     """The highest passing value (inclusive); unset: no upper bound."""
+    max_regression: float | None = Field(default=None, ge=0)
+    """How much worse than the group's newest ``Approved`` version the metric may be, in its own
+    units (lower for metrics to maximise, higher for those to minimise); unset: not compared.
+    Without an approved version with this metric, nothing regresses. Comparing reads the
+    registry from the evaluation job, which then runs without network isolation (still only
+    inside the VPC, reaching AWS through its endpoints)."""
 
     @model_validator(mode="after")
     def _bounded(self) -> ThresholdConfig:
-        if self.min is None and self.max is None:
-            raise ValueError("a threshold needs min, max or both")
+        if self.min is None and self.max is None and self.max_regression is None:
+            raise ValueError("a threshold needs min, max or max_regression")
         if self.min is not None and self.max is not None and self.min > self.max:
             raise ValueError(f"min ({self.min:g}) must not be above max ({self.max:g})")
         return self
@@ -376,6 +382,11 @@ class EvaluationConfig(Section):
     def encrypts_volume(self) -> bool:
         """Whether the job's volume gets the platform key (not on NVMe instance-store types)."""
         return not has_instance_storage(self.instance_type)
+
+    @property
+    def compares_with_approved(self) -> bool:
+        """Whether a threshold bounds the regression against the approved version."""
+        return any(item.max_regression is not None for item in self.thresholds.values())
 
 
 class TrainingPipelineConfig(Section):

@@ -369,7 +369,7 @@ def _condition_step_summary(step: dict[str, Any]) -> list[str]:
         left = condition.get("LeftValue")
         path = left.get("Std:JsonGet", {}).get("Path", "?") if isinstance(left, dict) else left
         sign = _CONDITION_SIGNS.get(condition.get("Type"), condition.get("Type"))
-        tests.append(f"{str(path).rsplit('.', 1)[-1]}{sign}{condition.get('RightValue')}")
+        tests.append(f"{path}{sign}{condition.get('RightValue')}")
     parts = [f"step=Condition:{step.get('Name')}({', '.join(tests)})"]
     for label, key in (("then", "IfSteps"), ("else", "ElseSteps")):
         for inner in arguments.get(key, []):

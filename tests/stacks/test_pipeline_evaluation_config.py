@@ -51,16 +51,21 @@ def test_the_stack_files_gate_registration_on_test_metrics() -> None:
     (fraud,) = load_platform_config("prod", PROD).training.pipelines
     # then dev's churn pipeline needs valid_auc >= 0.80 on churn/test/ and approves itself
     assert churn.evaluation.test_data == "churn/test/"
-    assert {m: (t.min, t.max) for m, t in churn.evaluation.thresholds.items()} == {
-        "valid_auc": (0.8, None)
-    }
+    assert {
+        m: (t.min, t.max, t.max_regression) for m, t in churn.evaluation.thresholds.items()
+    } == {"valid_auc": (0.8, None, None)}
     assert churn.registry.auto_approve is True
-    # and prod's fraud pipeline bounds AUC and loss, and waits for a person's approval
+    assert not churn.evaluation.compares_with_approved
+    # and prod's fraud pipeline bounds AUC (also against the approved version) and loss, and
+    # waits for a person's approval
     assert fraud.evaluation.test_data == "fraud/test/"
-    assert {m: (t.min, t.max) for m, t in fraud.evaluation.thresholds.items()} == {
-        "valid_auc": (0.9, None),
-        "valid_loss": (None, 0.25),
+    assert {
+        m: (t.min, t.max, t.max_regression) for m, t in fraud.evaluation.thresholds.items()
+    } == {
+        "valid_auc": (0.9, None, 0.02),
+        "valid_loss": (None, 0.25, None),
     }
+    assert fraud.evaluation.compares_with_approved
     assert fraud.registry.auto_approve is False
 
 
@@ -96,12 +101,16 @@ def test_a_regression_pipeline_bounds_regression_metrics() -> None:
 @pytest.mark.parametrize(
     ("threshold", "problem"),
     [
-        ({}, "evaluation.thresholds.valid_auc: a threshold needs min, max or both"),
+        ({}, "evaluation.thresholds.valid_auc: a threshold needs min, max or max_regression"),
         (
             {"min": 0.9, "max": 0.8},
             "evaluation.thresholds.valid_auc: min (0.9) must not be above max (0.8)",
         ),
         ({"above": 0.8}, "evaluation.thresholds.valid_auc.above: unknown key"),
+        (
+            {"max_regression": -0.1},
+            "evaluation.thresholds.valid_auc.max_regression: must be >= 0.0",
+        ),
     ],
 )
 def test_a_threshold_must_bound_something_sensibly(threshold: dict[str, Any], problem: str) -> None:

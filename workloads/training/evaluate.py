@@ -3,6 +3,7 @@ r"""Evaluating a trained model on held-out test data: the ``evaluation.json`` a 
 In the training pipeline's ``Evaluate`` step (a SageMaker processing job) and locally::
 
     python -m workloads.training.evaluate [--model-dir DIR] [--test-dir DIR] [--output-dir DIR]
+        [--baseline-group GROUP]
 
 The defaults are SageMaker's processing contract: the model under ``/opt/ml/processing/model``,
 the test channel under ``/opt/ml/processing/test``, the report to
@@ -27,7 +28,13 @@ the target and feature columns come from the model's ``metadata.json``.
   over 5 random samples of 80% of the rows and only with at least 200 rows, else ``"NaN"``. The
   positive class of a binary model is its second class (``1`` of ``0``/``1``);
 - ``dataset`` (``item_count``), ``model`` (framework, version, task, target, classes) and
-  ``version`` (0.0, Model Monitor's).
+  ``version`` (0.0, Model Monitor's);
+- with ``--baseline-group``: ``baseline`` (the group's newest ``Approved`` version and the flat
+  metrics of its own ``evaluation.json``, read through its ``ModelMetrics``) and ``regression``:
+  per metric, how much worse this model is than that version (``baseline - value`` for metrics
+  to maximise, ``value - baseline`` for those to minimise; negative is better). Without an
+  approved version, or where it recorded no such metric, the regression is 0: nothing to be
+  worse than. This needs the SageMaker API and S3 (boto3), so such a job cannot be isolated.
 
 Exit status: 0 with the report written; 1 when the model or the data cannot be evaluated (one line
 on stderr naming the file or column); 2 for bad command-line usage.
@@ -70,6 +77,8 @@ MODEL_ARCHIVE = "model.tar.gz"
 """The archive SageMaker makes of a training job's model directory."""
 METRICS_SECTION = "metrics"
 """The flat section ``{name: value}`` the pipeline's condition reads."""
+BASELINE_SECTION, REGRESSIONS_SECTION = "baseline", "regression"
+"""With a baseline group: the approved version compared with, and how much worse this model is."""
 TEST_CHANNEL = "test"
 """How errors name the test data."""
 
@@ -348,11 +357,102 @@ def build_report(model: LoadedModel, y_true: np.ndarray, scores: np.ndarray) -> 
     }
 
 
+def _s3_location(uri: str) -> tuple[str, str]:
+    bucket, _, key = uri.removeprefix("s3://").partition("/")
+    if not uri.startswith("s3://") or not bucket or not key:
+        raise EvaluationError(f"{uri!r} is not an s3://bucket/key URI")
+    return bucket, key
+
+
+def approved_baseline(group: str, sagemaker: Any, s3: Any) -> dict[str, Any] | None:
+    """The newest ``Approved`` version of ``group`` and its flat metrics; None without one.
+
+    Its metrics come from the ``evaluation.json`` its ``ModelMetrics`` name; a version registered
+    without one has ``metrics`` None (nothing to compare with).
+    """
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    try:
+        listed = sagemaker.list_model_packages(
+            ModelPackageGroupName=group,
+            ModelApprovalStatus="Approved",
+            SortBy="CreationTime",
+            SortOrder="Descending",
+            MaxResults=1,
+        )["ModelPackageSummaryList"]
+        if not listed:
+            return None
+        arn = listed[0]["ModelPackageArn"]
+        described = sagemaker.describe_model_package(ModelPackageName=arn)
+        statistics = described.get("ModelMetrics", {}).get("ModelQuality", {}).get("Statistics")
+        if not statistics:
+            return {"model_package_arn": arn, METRICS_SECTION: None}
+        uri = statistics["S3Uri"]
+        bucket, key = _s3_location(uri)
+        body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+    except (BotoCoreError, ClientError) as error:
+        raise EvaluationError(f"baseline group {group}: {error}") from None
+    try:
+        metrics = json.loads(body)[METRICS_SECTION]
+        found = {str(name): float(value) for name, value in metrics.items()}
+    except (ValueError, TypeError, KeyError, AttributeError):
+        raise EvaluationError(
+            f"{uri}: the approved version's report has no '{METRICS_SECTION}' numbers"
+        ) from None
+    return {"model_package_arn": arn, METRICS_SECTION: found}
+
+
+def regressions(
+    task: str, metrics: Mapping[str, float], baseline: Mapping[str, float] | None
+) -> dict[str, float]:
+    """Per metric, how much worse than ``baseline`` (positive: worse; 0 without a baseline)."""
+    found = {}
+    for name, value in metrics.items():
+        before = (baseline or {}).get(name)
+        if before is None:
+            found[name] = 0.0
+        elif objectives.direction(task, name) == objectives.MAXIMIZE:
+            found[name] = before - value
+        else:
+            found[name] = value - before
+    return found
+
+
+def compare_with_approved(
+    report: dict[str, Any], group: str, sagemaker: Any = None, s3: Any = None
+) -> dict[str, Any]:
+    """Add the ``baseline`` and ``regression`` sections against ``group``'s approved version."""
+    import boto3
+    from botocore.exceptions import BotoCoreError
+
+    try:
+        sagemaker = sagemaker or boto3.client("sagemaker")
+        s3 = s3 or boto3.client("s3")
+    except BotoCoreError as error:  # no region, say
+        raise EvaluationError(f"baseline group {group}: {error}") from None
+    baseline = approved_baseline(group, sagemaker, s3)
+    before = None if baseline is None else baseline[METRICS_SECTION]
+    task = report["model"]["task"]
+    return {
+        **report,
+        BASELINE_SECTION: baseline,
+        REGRESSIONS_SECTION: regressions(task, report[METRICS_SECTION], before),
+    }
+
+
 def evaluate_model(
-    model_dir: str | Path, test_dir: str | Path, output_dir: str | Path | None = None
+    model_dir: str | Path,
+    test_dir: str | Path,
+    output_dir: str | Path | None = None,
+    *,
+    baseline_group: str | None = None,
+    sagemaker: Any = None,
+    s3: Any = None,
 ) -> dict[str, Any]:
     """Evaluate the model at ``model_dir`` on the CSV files at ``test_dir``; the report.
 
+    With ``baseline_group`` the report also compares the model with that model package group's
+    newest approved version (``sagemaker`` and ``s3`` are boto3 clients; default: new ones).
     With ``output_dir`` the report is also written there as ``evaluation.json``. Problems with the
     model or the data are an :class:`EvaluationError` (or the data's ``DataError``, the layout's
     ``ModelLayoutError``) naming the file or column.
@@ -361,6 +461,8 @@ def evaluate_model(
         model = load_model(model_directory(Path(model_dir), Path(scratch)))
     x, y_true = read_test_data(Path(test_dir), model)
     report = build_report(model, y_true, model_scores(model, x))
+    if baseline_group is not None:
+        report = compare_with_approved(report, baseline_group, sagemaker, s3)
     if output_dir is not None:
         write_report(report, Path(output_dir))
     return report
@@ -400,6 +502,11 @@ def build_parser() -> argparse.ArgumentParser:
         default=Path(EVALUATION_OUTPUT),
         help=f"where {EVALUATION_FILE} goes (default: %(default)s)",
     )
+    parser.add_argument(
+        "--baseline-group",
+        help="a model package group: also report how much worse than its newest approved "
+        "version the model is (needs the SageMaker API and S3)",
+    )
     return parser
 
 
@@ -412,7 +519,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SystemExit as exit_request:  # argparse: usage errors and --help
         return exit_request.code if isinstance(exit_request.code, int) else EXIT_FAILED
     try:
-        report = evaluate_model(arguments.model_dir, arguments.test_dir, arguments.output_dir)
+        report = evaluate_model(
+            arguments.model_dir,
+            arguments.test_dir,
+            arguments.output_dir,
+            baseline_group=arguments.baseline_group,
+        )
     except (EvaluationError, DataError, ModelLayoutError) as error:
         print(f"error: {error}", file=sys.stderr, flush=True)
         return EXIT_FAILED

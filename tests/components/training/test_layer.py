@@ -136,12 +136,17 @@ def test_the_plan_shows_the_training_settings(plans: dict[str, Plan]) -> None:
     # and each pipeline's gate: its evaluation job, thresholds, and register-or-fail branches
     assert "python3 -m workloads.training.evaluate)  compute=ml.m5.xlarge x1  isolation=on" in dev
     assert (
-        "step=Condition:CheckThresholds(valid_auc>=0.8)  "
+        "step=Condition:CheckThresholds(metrics.valid_auc>=0.8)  "
         "then=RegisterModel:Register(group=mlp-dev-churn approval=Approved)  "
         "else=Fail:ThresholdsNotMet"
     ) in dev
+    # (prod compares with the approved version: its evaluation reads the registry, not isolated)
+    assert "evaluate --baseline-group mlp-prod-fraud)  compute=ml.m5.xlarge x1  isolation=off" in (
+        prod
+    )
     assert (
-        "step=Condition:CheckThresholds(valid_auc>=0.9, valid_loss<=0.25)  "
+        "step=Condition:CheckThresholds(metrics.valid_auc>=0.9, regression.valid_auc<=0.02, "
+        "metrics.valid_loss<=0.25)  "
         "then=RegisterModel:Register(group=mlp-prod-fraud approval=PendingManualApproval)  "
         "else=Fail:ThresholdsNotMet"
     ) in prod

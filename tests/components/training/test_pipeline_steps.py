@@ -93,6 +93,7 @@ def sample_report(task: str) -> dict[str, Any]:
     metrics = objectives.evaluated_metrics(task)
     return {
         "metrics": {name: round(0.1 * (index + 1), 2) for index, name in enumerate(metrics)},
+        "regression": {name: round(0.01 * (index + 1), 2) for index, name in enumerate(metrics)},
         "model": {"framework_version": "3.2.0"},
     }
 
@@ -119,7 +120,7 @@ def test_the_pipeline_tunes_evaluates_then_registers_or_fails(plan: Plan) -> Non
     assert defaults(found)["TestData"] == f"s3://{processed(plan)}/{test_data}"
 
 
-def test_the_evaluation_job_reads_the_best_model_and_the_test_data_in_isolation(
+def test_the_evaluation_job_reads_the_best_model_and_the_test_data_in_the_vpc(
     plan: Plan,
 ) -> None:
     # given the evaluation step and the tuning job it follows
@@ -151,11 +152,13 @@ def test_the_evaluation_job_reads_the_best_model_and_the_test_data_in_isolation(
     assert inputs["model"]["LocalPath"] == evaluate.MODEL_INPUT
     assert inputs["test"]["LocalPath"] == evaluate.TEST_INPUT
     archive = code_uri.rsplit("/", 1)[-1]
+    # (prod's also compares with its group's approved version)
+    compares = {"dev": "", "prod": " --baseline-group mlp-prod-fraud"}[plan.run.stack]
     assert request["AppSpecification"]["ContainerEntrypoint"] == [
         "/bin/sh",
         "-c",
         f"mkdir -p /tmp/code && tar -xzf /opt/ml/processing/input/code/{archive} -C /tmp/code "
-        "&& cd /tmp/code && exec python3 -m workloads.training.evaluate",
+        f"&& cd /tmp/code && exec python3 -m workloads.training.evaluate{compares}",
     ]
     # and it runs the training image as the execution role, under the pipeline's job prefix
     assert (
@@ -184,12 +187,14 @@ def test_the_evaluation_job_reads_the_best_model_and_the_test_data_in_isolation(
         "VolumeSizeInGB": 30,
         "VolumeKmsKeyId": key,
     }
-    # and it has no network, in the training jobs' subnets and security group
+    # and it runs in the training jobs' subnets and security group, without any network unless
+    # it reads the registry (prod's, which then knows its region)
     assert request["NetworkConfig"] == {
-        "EnableNetworkIsolation": True,
+        "EnableNetworkIsolation": not compares,
         "EnableInterContainerTrafficEncryption": False,
         "VpcConfig": training_job["VpcConfig"],
     }
+    assert request.get("Environment") == ({"AWS_DEFAULT_REGION": "us-east-1"} if compares else None)
     # and the report is the step's PropertyFile
     assert named["Evaluate"]["PropertyFiles"] == [
         {
@@ -207,18 +212,26 @@ def test_the_condition_checks_exactly_the_configured_thresholds(plan: Plan) -> N
     ]
     # when the condition step is read
     (condition,) = [s for s in definition(plan)["Steps"] if s["Type"] == "Condition"]
-    # then each bound is one comparison over the report's flat metric
+    # then each bound is one comparison over the report's flat metric (or its regression from
+    # the approved version)
+    kinds = {
+        "min": ("GreaterThanOrEqualTo", "metrics"),
+        "max": ("LessThanOrEqualTo", "metrics"),
+        "max_regression": ("LessThanOrEqualTo", "regression"),
+    }
     expected = [
         {
-            "Type": {"min": "GreaterThanOrEqualTo", "max": "LessThanOrEqualTo"}[bound],
-            "LeftValue": {"Std:JsonGet": {"PropertyFile": REPORT, "Path": f"metrics.{metric}"}},
+            "Type": kinds[bound][0],
+            "LeftValue": {
+                "Std:JsonGet": {"PropertyFile": REPORT, "Path": f"{kinds[bound][1]}.{metric}"}
+            },
             "RightValue": value,
         }
         for metric, bounds in thresholds.items()
         for bound, value in bounds.items()
     ]
     assert condition["Arguments"]["Conditions"] == expected
-    assert len(expected) == {"dev": 1, "prod": 2}[plan.run.stack]
+    assert len(expected) == {"dev": 1, "prod": 3}[plan.run.stack]
 
 
 def test_the_fail_step_names_each_metric_value_and_bound(plan: Plan) -> None:
@@ -232,7 +245,8 @@ def test_the_fail_step_names_each_metric_value_and_bound(plan: Plan) -> None:
     prefix = "The model missed its thresholds on the test data (all must hold):"
     expected = {
         "dev": f"{prefix} valid_auc = 0.3 (needs >= 0.8);",
-        "prod": f"{prefix} valid_auc = 0.3 (needs >= 0.9); valid_loss = 0.1 (needs <= 0.25);",
+        "prod": f"{prefix} valid_auc = 0.3 (needs >= 0.9); valid_auc worse than the approved "
+        "version by 0.03 (allowed 0.02); valid_loss = 0.1 (needs <= 0.25);",
     }[plan.run.stack]
     assert text == expected
 
@@ -390,3 +404,24 @@ def test_registering_needs_the_serving_image() -> None:
     # given a platform without the serving image / then building the definition says so
     with pytest.raises(ValueError, match="pipeline churn: registering needs the serving image"):
         pipeline_definition(training_spec(registry={}), TRAINING)
+
+
+def test_a_regression_bound_compares_with_the_group_s_approved_version() -> None:
+    # given a threshold on how much worse than the approved version RMSE may be
+    thresholds = {"valid_rmse": {"max": 2.0, "max_regression": 0.1}}
+    spec = training_spec(registry={}, evaluation={**EVALUATION, "thresholds": thresholds})
+    found = pipeline_definition(spec, REGISTERED)
+    request = found["Steps"][1]["Arguments"]
+    # then the evaluation reads the group's approved version, so it runs without isolation
+    assert request["AppSpecification"]["ContainerEntrypoint"][-1].endswith(
+        "python3 -m workloads.training.evaluate --baseline-group mlp-dev-churn"
+    )
+    assert request["NetworkConfig"]["EnableNetworkIsolation"] is False
+    assert request["Environment"] == {"AWS_DEFAULT_REGION": "us-east-1"}
+    # and the condition bounds the value and its regression
+    conditions = found["Steps"][2]["Arguments"]["Conditions"]
+    assert [(c["LeftValue"]["Std:JsonGet"]["Path"], c["RightValue"]) for c in conditions] == [
+        ("metrics.valid_rmse", 2.0),
+        ("regression.valid_rmse", 0.1),
+    ]
+    assert definition_problems(found) == []

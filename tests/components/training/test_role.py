@@ -488,7 +488,9 @@ def test_pipelines_create_only_their_evaluation_jobs_isolated_with_the_key(plan:
         create = sids["CreateEvaluationJobsWithGuardrails"]
         # then it creates processing jobs under its own prefix only
         assert (create["Action"], create["Resource"]) == ("sagemaker:CreateProcessingJob", jobs)
-        # and only isolated, in the platform's VPC, with the key for output and volume
+        # and only in the platform's VPC, with the key for output and volume, and isolated
+        # unless it compares with the approved version (prod's reads the registry)
+        isolated = {"Bool": {"sagemaker:NetworkIsolation": "true"}}
         assert create["Condition"] == {
             "StringEquals": {"sagemaker:OutputKmsKey": key, "sagemaker:VolumeKmsKey": key},
             "ForAllValues:StringEquals": {
@@ -496,7 +498,7 @@ def test_pipelines_create_only_their_evaluation_jobs_isolated_with_the_key(plan:
                 "sagemaker:VpcSecurityGroupIds": [data(plan)["workload_security_group_id"]],
             },
             "Null": {"sagemaker:VpcSubnets": "false", "sagemaker:VpcSecurityGroupIds": "false"},
-            "Bool": {"sagemaker:NetworkIsolation": "true"},
+            **(isolated if plan.run.stack == "dev" else {}),
         }
         # and watches, stops and tags those jobs, nothing else
         assert sids["WatchAndStopEvaluationJobs"]["Action"] == [
@@ -547,3 +549,20 @@ def test_without_evaluation_the_execution_role_has_no_evaluation_grants() -> Non
     # then it neither reads models nor writes reports nor processing logs
     assert not {"ReadTrainedModels", "ListTrainedModels", "WriteEvaluations"} & set(sids)
     assert not any("ProcessingJobs" in arn for arn in sids["WriteTrainingLogs"]["Resource"])
+
+
+def test_only_a_comparing_evaluation_reads_the_group_s_versions(plan: Plan) -> None:
+    # given the execution role / when its registry statements are read
+    sids = by_sid(plan, role_of(plan, TRAINING))
+    # then prod's (whose evaluation compares with the approved version) lists and describes
+    # the versions of its group and reads their reports; dev's reads no registry at all
+    if plan.run.stack == "dev":
+        assert "ReadApprovedVersions" not in sids and "ReadEvaluations" not in sids
+        return
+    assert sids["ReadApprovedVersions"] == {
+        "Sid": "ReadApprovedVersions",
+        "Effect": "Allow",
+        "Action": ["sagemaker:DescribeModelPackage", "sagemaker:ListModelPackages"],
+        "Resource": [f"{ARN % 'sagemaker'}:model-package/mlp-prod-fraud/*"],
+    }
+    assert sids["ReadEvaluations"]["Resource"] == f"{bucket_arn(plan, 'models')}/evaluation/*"

@@ -7,14 +7,19 @@ import json
 import subprocess
 import sys
 import tarfile
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
+import boto3
 import numpy as np
 import pytest
+from moto import mock_aws
 from sklearn import metrics as sk
 from sklearn.linear_model import LinearRegression, LogisticRegression
 
 from tests.conftest import ROOT
+from tests.workloads.dummy_credentials import use_dummy_credentials
 from tests.workloads.training.samples import make_data, one_thread, write_csv
 from workloads.model_layout import save_sklearn_model
 from workloads.training import evaluate as evaluation
@@ -258,3 +263,105 @@ def test_the_contract_imports_without_ml_libraries() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT
     )
     assert found.stdout.strip() == "[]"
+
+
+# ---- comparing with the group's approved version (moto) ----------------------------------
+
+GROUP = "mlp-dev-churn"
+BASELINE = {"valid_loss": 0.05, "valid_accuracy": 0.99, "valid_auc": 0.999, "valid_f1": 0.99}
+
+
+@pytest.fixture
+def registry(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[tuple[Any, Any]]:
+    """SageMaker and S3 in moto, with a models bucket."""
+    use_dummy_credentials(monkeypatch, tmp_path, "us-east-1")
+    with mock_aws():
+        s3 = boto3.client("s3", region_name="us-east-1")
+        s3.create_bucket(Bucket="models")
+        sagemaker = boto3.client("sagemaker", region_name="us-east-1")
+        sagemaker.create_model_package_group(ModelPackageGroupName=GROUP)
+        yield sagemaker, s3
+
+
+def register(sagemaker: Any, s3: Any, status: str, metrics: dict[str, float] | None) -> str:
+    """A version of GROUP with ``status``, its report (with ``metrics``) in S3; its ARN."""
+    request: dict[str, Any] = {
+        "ModelPackageGroupName": GROUP,
+        "ModelApprovalStatus": status,
+        "InferenceSpecification": {
+            "Containers": [{"Image": "1.dkr.ecr.us-east-1.amazonaws.com/x:1"}],
+            "SupportedContentTypes": ["text/csv"],
+            "SupportedResponseMIMETypes": ["text/csv"],
+        },
+    }
+    if metrics is not None:
+        key = f"evaluation/{status}/{len(metrics)}/evaluation.json"
+        s3.put_object(Bucket="models", Key=key, Body=json.dumps({"metrics": metrics}).encode())
+        request["ModelMetrics"] = {
+            "ModelQuality": {
+                "Statistics": {"ContentType": "application/json", "S3Uri": f"s3://models/{key}"}
+            }
+        }
+    return sagemaker.create_model_package(**request)["ModelPackageArn"]
+
+
+def test_the_regression_is_measured_against_the_approved_version(
+    tmp_path: Path, registry: tuple[Any, Any]
+) -> None:
+    # given an approved version with better test metrics, and a newer one still pending
+    sagemaker, s3 = registry
+    approved = register(sagemaker, s3, "Approved", BASELINE)
+    register(sagemaker, s3, "PendingManualApproval", {"valid_auc": 0.1})
+    _, _, model_dir, test_dir = trained(tmp_path)
+    # when the model is evaluated against the group
+    report = evaluation.evaluate_model(
+        model_dir, test_dir, baseline_group=GROUP, sagemaker=sagemaker, s3=s3
+    )
+    # then the baseline is the approved version, and each metric's regression says how much
+    # worse the model is: lower AUC, accuracy and F1, higher loss
+    assert report["baseline"] == {"model_package_arn": approved, "metrics": BASELINE}
+    metrics = report["metrics"]
+    assert report["regression"] == pytest.approx(
+        {
+            "valid_loss": metrics["valid_loss"] - 0.05,
+            "valid_accuracy": 0.99 - metrics["valid_accuracy"],
+            "valid_auc": 0.999 - metrics["valid_auc"],
+            "valid_f1": 0.99 - metrics["valid_f1"],
+        }
+    )
+    assert all(value > 0 for value in report["regression"].values())
+
+
+@pytest.mark.parametrize("approved", [None, "without metrics"])
+def test_without_an_approved_version_with_metrics_nothing_regresses(
+    tmp_path: Path, registry: tuple[Any, Any], approved: str | None
+) -> None:
+    # given a group with no approved version, or one registered without metrics
+    sagemaker, s3 = registry
+    register(sagemaker, s3, "Rejected", BASELINE)
+    arn = register(sagemaker, s3, "Approved", None) if approved else None
+    _, _, model_dir, test_dir = trained(tmp_path)
+    # when the model is evaluated against the group
+    report = evaluation.evaluate_model(
+        model_dir, test_dir, baseline_group=GROUP, sagemaker=sagemaker, s3=s3
+    )
+    # then there is nothing to be worse than
+    assert report["baseline"] == (
+        None if arn is None else {"model_package_arn": arn, "metrics": None}
+    )
+    assert report["regression"] == dict.fromkeys(report["metrics"], 0.0)
+
+
+def test_an_unreadable_baseline_report_is_named(
+    tmp_path: Path, registry: tuple[Any, Any], capsys: pytest.CaptureFixture[str]
+) -> None:
+    # given an approved version whose report is missing from S3
+    sagemaker, s3 = registry
+    register(sagemaker, s3, "Approved", BASELINE)
+    s3.delete_object(Bucket="models", Key="evaluation/Approved/4/evaluation.json")
+    _, _, model_dir, test_dir = trained(tmp_path)
+    # when the model is evaluated against the group, then the error names the group
+    with pytest.raises(evaluation.EvaluationError, match=rf"^baseline group {GROUP}: .*NoSuchKey"):
+        evaluation.evaluate_model(
+            model_dir, test_dir, baseline_group=GROUP, sagemaker=sagemaker, s3=s3
+        )

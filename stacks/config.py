@@ -190,6 +190,29 @@ class PlatformConfig(Section):
             raise PathProblems(problems)
         return value
 
+    @field_validator("training")
+    @classmethod
+    def _production_approves_by_hand(
+        cls, value: TrainingConfig, info: ValidationInfo
+    ) -> TrainingConfig:
+        # A production model version waits for a person unless the stack says otherwise twice.
+        if not is_production(info):
+            return value
+        problems = [
+            (
+                f"pipelines[{index}].registry.auto_approve",
+                "must not be true in a production stack (versions wait in PendingManualApproval "
+                "for a person); set registry.allow_auto_approve_in_prod: true to allow it",
+            )
+            for index, pipeline in enumerate(value.pipelines)
+            if pipeline.registry is not None
+            and pipeline.registry.auto_approve
+            and not pipeline.registry.allow_auto_approve_in_prod
+        ]
+        if problems:
+            raise PathProblems(problems)
+        return value
+
     @field_validator("layers")
     @classmethod
     def _layers_complete(cls, value: tuple[str, ...]) -> tuple[str, ...]:

@@ -6,6 +6,10 @@ a parameter by its default value, an execution variable by a value of its docume
 ``Steps.<name>.<path>`` property by the value the referenced step's own request gives that path
 (or a sample of the property's shape), after the path has been resolved through the referenced
 step's ``Describe*`` output shape. The placeholder must then pass the position's constraints.
+``Std:JsonGet`` must read a PropertyFile its processing step declares for one of its outputs.
+
+``Condition`` steps (their conditions, and the steps of their branches, checked as top-level
+steps) and ``Fail`` steps have no operation; their arguments are checked against the schema.
 
 Schema: https://aws-sagemaker-mlops.github.io/sagemaker-model-building-pipeline-definition-JSON-schema/
 Retry policies: https://docs.aws.amazon.com/sagemaker/latest/dg/pipelines-retry-policy.html
@@ -143,6 +147,22 @@ def _is_expression(value: Any) -> bool:
 
 _FUNCTIONS = ("Get", "Std:Join", "Std:JsonGet")
 
+#: A number a ``Std:JsonGet`` of a property file stands for (its file exists only at run time).
+JSON_GET_SAMPLE = 0.5
+
+#: The condition types of a ``Condition`` step (the pipeline definition schema's).
+CONDITION_TYPES = (
+    "Equals",
+    "GreaterThan",
+    "GreaterThanOrEqualTo",
+    "LessThan",
+    "LessThanOrEqualTo",
+    "In",
+    "Not",
+    "Or",
+)
+_COMPARISONS = CONDITION_TYPES[:5]
+
 
 def _as_text(value: Any) -> str:
     if isinstance(value, bool):
@@ -161,7 +181,7 @@ class _Expressions:
         for parameter in _objects(definition.get("Parameters")):
             # A name declared twice is reported on its own; expressions see the first.
             self.parameters.setdefault(parameter.get("Name"), parameter)
-        self.steps = {step.get("Name"): step for step in _objects(definition.get("Steps"))}
+        self.steps = {step.get("Name"): step for step in all_steps(definition.get("Steps"))}
         self.step = step
         self.outer = outer
         """The steps whose property led here (a reference back to one of them is a cycle)."""
@@ -186,6 +206,8 @@ class _Expressions:
         ((function, body),) = value.items()
         if function == "Std:Join":
             return self._join(body, path), "string"
+        if function == "Std:JsonGet":
+            return self._json_get(body, path), None
         if function != "Get" or not isinstance(body, str):
             self.problems.append(f"{path}: the checks cannot resolve {_describe(value)}")
             return UNRESOLVED, None
@@ -218,6 +240,32 @@ class _Expressions:
                     return UNRESOLVED
             parts.append(_as_text(item))
         return str(body.get("On", "")).join(parts)
+
+    def _json_get(self, body: Any, path: str) -> Any:
+        if (
+            not isinstance(body, Mapping)
+            or set(body) != {"PropertyFile", "Path"}
+            or not isinstance(body["Path"], str)
+            or not body["Path"]
+        ):
+            self.problems.append(
+                f"{path}: Std:JsonGet takes a PropertyFile and a Path, got {body!r}"
+            )
+            return UNRESOLVED
+        reference = body["PropertyFile"]
+        target = reference.get("Get") if isinstance(reference, Mapping) else None
+        parts = target.split(".") if isinstance(target, str) else []
+        if len(parts) != 4 or parts[0] != "Steps" or parts[2] != "PropertyFiles":
+            self.problems.append(f"{path}: {reference!r} is not Steps.<step>.PropertyFiles.<file>")
+            return UNRESOLVED
+        step = self.steps.get(parts[1])
+        declared = [
+            item.get("PropertyFileName") for item in _objects((step or {}).get("PropertyFiles"))
+        ]
+        if step is None or parts[3] not in declared:
+            self.problems.append(f"{path}: {target} is not a property file of the pipeline")
+            return UNRESOLVED
+        return JSON_GET_SAMPLE
 
     def _parameter(self, name: str, path: str) -> tuple[Any, str | None]:
         parameter = self.parameters.get(name)
@@ -295,6 +343,24 @@ class _Expressions:
 def _objects(value: Any) -> list[Mapping[str, Any]]:
     """The objects of a list in the definition (anything else is reported where it is read)."""
     return [item for item in value if isinstance(item, Mapping)] if isinstance(value, list) else []
+
+
+def _branches(step: Mapping[str, Any]) -> list[tuple[str, list[Any]]]:
+    """A condition step's ``IfSteps`` and ``ElseSteps`` (empty for any other step)."""
+    arguments = step.get("Arguments")
+    if step.get("Type") != "Condition" or not isinstance(arguments, Mapping):
+        return []
+    return [(key, arguments.get(key, [])) for key in ("IfSteps", "ElseSteps")]
+
+
+def all_steps(steps: Any) -> list[Mapping[str, Any]]:
+    """Every step of a definition's ``Steps``, the condition steps' branches included."""
+    found = []
+    for step in _objects(steps):
+        found.append(step)
+        for _, branch in _branches(step):
+            found += all_steps(branch)
+    return found
 
 
 def _has_index(value: Any, index: int) -> bool:
@@ -404,6 +470,134 @@ def _retry_problems(step: Mapping[str, Any], where: str) -> Iterator[str]:
                 yield f"{at}.{field}: {value!r} is outside {low}-{high}"
 
 
+def _property_file_problems(step: Mapping[str, Any], where: str) -> Iterator[str]:
+    files = step.get("PropertyFiles")
+    if files is None:
+        return
+    if step.get("Type") != "Processing" or not isinstance(files, list):
+        yield f"{where}.PropertyFiles: only a Processing step has a list of them"
+        return
+    arguments = step.get("Arguments") if isinstance(step.get("Arguments"), Mapping) else {}
+    config = arguments.get("ProcessingOutputConfig") or {}
+    outputs = {item.get("OutputName") for item in _objects(config.get("Outputs"))}
+    for index, item in enumerate(files):
+        at = f"{where}.PropertyFiles[{index}]"
+        if not isinstance(item, Mapping) or set(item) != {
+            "PropertyFileName",
+            "OutputName",
+            "FilePath",
+        }:
+            yield f"{at}: needs exactly PropertyFileName, OutputName and FilePath"
+            continue
+        if not _NAME.match(str(item["PropertyFileName"])):
+            yield f"{at}.PropertyFileName: does not match {_NAME.pattern}"
+        if item["OutputName"] not in outputs:
+            yield f"{at}.OutputName: {item['OutputName']!r} is not an output of the step"
+        if not isinstance(item["FilePath"], str) or not item["FilePath"]:
+            yield f"{at}.FilePath: expected a non-empty path"
+
+
+def _operand_problems(resolve: _Expressions, value: Any, at: str) -> Iterator[str]:
+    if _is_expression(value):
+        resolve.literal(value, at)
+    elif isinstance(value, bool) or not isinstance(value, int | float | str):
+        yield f"{at}: expected a number, a string or an expression, got {value!r}"
+
+
+def _condition_problems(
+    definition: Mapping[str, Any], step: Mapping[str, Any], where: str, names: list[Any]
+) -> Iterator[str]:
+    arguments = step.get("Arguments")
+    if not isinstance(arguments, Mapping) or set(arguments) - {
+        "Conditions",
+        "IfSteps",
+        "ElseSteps",
+    }:
+        yield f"{where}.Arguments: a Condition step takes Conditions, IfSteps and ElseSteps"
+        return
+    conditions = arguments.get("Conditions")
+    if not isinstance(conditions, list) or not conditions:
+        yield f"{where}.Arguments.Conditions: expected a non-empty list"
+        conditions = []
+    resolve = _Expressions(definition, step.get("Name"))
+    for index, condition in enumerate(conditions):
+        at = f"{where}.Arguments.Conditions[{index}]"
+        kind = condition.get("Type") if isinstance(condition, Mapping) else None
+        if kind not in _COMPARISONS:
+            yield f"{at}.Type: {kind!r} is not one of {', '.join(_COMPARISONS)}"
+            continue
+        if set(condition) != {"Type", "LeftValue", "RightValue"}:
+            yield f"{at}: a comparison takes exactly Type, LeftValue and RightValue"
+            continue
+        for side in ("LeftValue", "RightValue"):
+            yield from _operand_problems(resolve, condition[side], f"{at}.{side}")
+    yield from resolve.problems
+    for key, branch in _branches(step):
+        if not isinstance(branch, list):
+            yield f"{where}.Arguments.{key}: expected a list of steps"
+            continue
+        for index, inner in enumerate(branch):
+            yield from _step_problems(definition, inner, f"{where}.{key}[{index}]", names)
+
+
+def _fail_problems(
+    definition: Mapping[str, Any], step: Mapping[str, Any], where: str
+) -> Iterator[str]:
+    arguments = step.get("Arguments")
+    if not isinstance(arguments, Mapping) or set(arguments) != {"ErrorMessage"}:
+        yield f"{where}.Arguments: a Fail step takes an ErrorMessage"
+        return
+    message = arguments["ErrorMessage"]
+    resolve = _Expressions(definition, step.get("Name"))
+    if _is_expression(message):
+        message = resolve.literal(message, f"{where}.Arguments.ErrorMessage")[0]
+    yield from resolve.problems
+    if message is not UNRESOLVED and (not isinstance(message, str) or not message):
+        yield f"{where}.Arguments.ErrorMessage: expected a non-empty string"
+
+
+def _step_problems(
+    definition: Mapping[str, Any], step: Any, where: str, names: list[Any]
+) -> Iterator[str]:
+    if not isinstance(step, Mapping):
+        yield f"{where}: expected an object"
+        return
+    name, kind = step.get("Name"), step.get("Type")
+    where = f"{where} ({name})"
+    if unknown := sorted(set(step) - _STEP_KEYS):
+        yield f"{where}: unknown keys {', '.join(unknown)}"
+    if not isinstance(name, str) or not _NAME.match(name):
+        yield f"{where}.Name: does not match {_NAME.pattern}"
+    elif names.count(name) > 1:
+        yield f"{where}.Name: used by {names.count(name)} steps"
+    depends_on = step.get("DependsOn", [])
+    if not isinstance(depends_on, list):
+        yield f"{where}.DependsOn: expected a list of step names"
+        depends_on = []
+    for other in depends_on:
+        if other not in names or other == name:
+            yield f"{where}.DependsOn: {other!r} names no other step"
+    yield from _retry_problems(step, where)
+    yield from _property_file_problems(step, where)
+    if kind == "Condition":
+        yield from _condition_problems(definition, step, where, names)
+        return
+    if kind == "Fail":
+        yield from _fail_problems(definition, step, where)
+        return
+    operation_name = STEP_OPERATIONS.get(kind)
+    if operation_name is None:
+        yield f"{where}.Type: no request operation known for {kind!r}"
+        return
+    resolve = _Expressions(definition, name)
+    shape = operation("sagemaker", operation_name).input_shape
+    found = request_problems(shape, step.get("Arguments"), "", resolve)
+    named = f"{PIPELINE_NAMED.get(kind)}: missing required member"
+    found = [problem for problem in found if problem != named]
+    for problem in [*resolve.problems, *found]:
+        yield f"{where}.Arguments ({operation_name}).{problem}"
+
+
 def definition_problems(definition: Mapping[str, Any]) -> list[str]:
     """Every way a pipeline definition breaks the schema, its steps' operations or AWS's rules."""
     problems: list[str] = []
@@ -417,41 +611,9 @@ def definition_problems(definition: Mapping[str, Any]) -> list[str]:
     steps = definition.get("Steps")
     if not isinstance(steps, list) or not steps:
         return [*problems, "Steps: expected a non-empty list"]
-    names = [step.get("Name") for step in _objects(steps)]
+    names = [step.get("Name") for step in all_steps(steps)]
     for index, step in enumerate(steps):
-        where = f"Steps[{index}]"
-        if not isinstance(step, Mapping):
-            problems.append(f"{where}: expected an object")
-            continue
-        name, kind = step.get("Name"), step.get("Type")
-        where = f"Steps[{index}] ({name})"
-        if unknown := sorted(set(step) - _STEP_KEYS):
-            problems.append(f"{where}: unknown keys {', '.join(unknown)}")
-        if not isinstance(name, str) or not _NAME.match(name):
-            problems.append(f"{where}.Name: does not match {_NAME.pattern}")
-        elif names.count(name) > 1:
-            problems.append(f"{where}.Name: used by {names.count(name)} steps")
-        depends_on = step.get("DependsOn", [])
-        if not isinstance(depends_on, list):
-            problems.append(f"{where}.DependsOn: expected a list of step names")
-            depends_on = []
-        for other in depends_on:
-            if other not in names or other == name:
-                problems.append(f"{where}.DependsOn: {other!r} names no other step")
-        problems.extend(_retry_problems(step, where))
-        operation_name = STEP_OPERATIONS.get(kind)
-        if operation_name is None:
-            problems.append(f"{where}.Type: no request operation known for {kind!r}")
-            continue
-        resolve = _Expressions(definition, name)
-        shape = operation("sagemaker", operation_name).input_shape
-        found = request_problems(shape, step.get("Arguments"), "", resolve)
-        named = f"{PIPELINE_NAMED.get(kind)}: missing required member"
-        found = [problem for problem in found if problem != named]
-        problems.extend(
-            f"{where}.Arguments ({operation_name}).{problem}"
-            for problem in [*resolve.problems, *found]
-        )
+        problems.extend(_step_problems(definition, step, f"Steps[{index}]", names))
     return problems
 
 

@@ -29,8 +29,14 @@ from components.shared.spec_rules import PROJECT_ROOT
 from components.training.experiment_tracking import ExperimentTracking
 from components.training.model_registry import ModelRegistry
 from components.training.notebooks import Notebooks
-from components.training.pipeline import TrainingPipeline, TrainingPipelineArgs, training_image
+from components.training.pipeline import (
+    TrainingPipeline,
+    TrainingPipelineArgs,
+    serving_image,
+    training_image,
+)
 from components.training.pipeline_definition import pipeline_name
+from components.training.pipeline_steps import model_group_name
 from components.training.repositories import ImageRepositories
 from components.training.role import TrainingRole, TrainingRoleArgs
 from components.training.spec import TrainingConfig, TrainingPipelineConfig
@@ -125,13 +131,20 @@ class TrainingLayer(PlatformLayer[TrainingConfig]):
             TrainingRoleArgs(
                 code_archive_key=code.key,
                 image_repository_arns=[image.repository_arn for image in images.values()],
-                encrypts_volumes=any(pipeline.encrypts_volume for pipeline in pipelines),
+                encrypts_volumes=any(
+                    pipeline.encrypts_volume
+                    or (pipeline.evaluation is not None and pipeline.evaluation.encrypts_volume)
+                    for pipeline in pipelines
+                ),
                 tracking_server_arn=tracking_arn,
+                evaluates=any(pipeline.evaluation is not None for pipeline in pipelines),
+                baseline_groups=baseline_groups(platform.environment, pipelines),
             ),
             opts=pulumi.ResourceOptions(parent=self),
         )
         for pipeline in pipelines:
             full_name = pipeline_name(platform.environment, pipeline)
+            serving = serving_image(pipeline)
             self.pipelines[full_name] = TrainingPipeline(
                 # Not the bare pipeline name: an endpoint of the same model may carry it.
                 f"{prefix}-train-{pipeline.name}",
@@ -142,6 +155,18 @@ class TrainingLayer(PlatformLayer[TrainingConfig]):
                     image_uri=images[pipeline.name].uri,
                     code_archive_key=code.key,
                     tracking_server_arn=tracking_arn if pipeline.track_experiments else None,
+                    serving_image_uri=(
+                        None
+                        if serving is None
+                        else resolve_image(
+                            serving,
+                            region=platform.region,
+                            account_id=platform.account_id,
+                            partition=platform.partition,
+                            parent=self,
+                        ).uri
+                    ),
+                    code_archive_sha256=archive.sha256,
                 ),
                 # Jobs started right after a deploy need the execution role's permissions.
                 opts=pulumi.ResourceOptions(
@@ -182,3 +207,15 @@ def resolve_images(
         )
         for pipeline in pipelines
     }
+
+
+def baseline_groups(
+    environment: str, pipelines: tuple[TrainingPipelineConfig, ...]
+) -> tuple[str, ...]:
+    """The groups whose approved versions the pipelines' evaluations compare with, once each."""
+    groups = [
+        model_group_name(environment, pipeline)
+        for pipeline in pipelines
+        if pipeline.evaluation is not None and pipeline.evaluation.compares_with_approved
+    ]
+    return tuple(dict.fromkeys(groups))

@@ -2,9 +2,9 @@
 
 ``pulumi up`` deploys the definition (:mod:`components.training.pipeline_definition`); a run is a
 pipeline execution (``aws sagemaker start-pipeline-execution --pipeline-name mlp-<env>-<name>``),
-which may override the ``TrainData`` / ``ValidationData`` parameters.
+which may override the ``TrainData`` / ``ValidationData`` (and ``TestData``) parameters.
 
-SageMaker Pipelines runs the step as the pipeline's own role, which may do exactly this:
+SageMaker Pipelines runs the steps as the pipeline's own role, which may do exactly this:
 
 * create, describe and stop this pipeline's training job (the step names it, so SageMaker names
   the jobs ``<pipeline>-<execution>-...``), or its tuning job and the training jobs that one runs
@@ -12,6 +12,11 @@ SageMaker Pipelines runs the step as the pipeline's own role, which may do exact
 * only in the platform's subnets and security group, with the platform key for the output, and
   with isolation and inter-container encryption where the definition asks for them: conditions
   on the create calls, so even an edited definition cannot drop them;
+* with an evaluation: create, describe and stop its evaluation jobs (``<pipeline>-...``
+  processing jobs), with the same guardrails and the volume key, and network isolation unless a
+  threshold compares with the approved version (the job then reads the registry);
+* with a registry: create model package versions in its own group only, and only with the
+  approval status the config sets (``PendingManualApproval`` unless ``auto_approve``);
 * tag what it creates, and pass the training execution role, to SageMaker only.
 """
 
@@ -26,6 +31,7 @@ import pulumi_aws as aws
 from components.platform import PlatformContext
 from components.shared import iam_policies
 from components.shared.images import (
+    PREBUILT_FRAMEWORK_TAGS,
     PREBUILT_TRAINING_TAGS,
     PYTORCH_GPU_TRAINING_TAG,
     ContainerImage,
@@ -34,12 +40,107 @@ from components.shared.service_role import sagemaker_role_with_policy
 from components.training.pipeline_definition import (
     TrainingPlatform,
     pipeline_definition,
+    pipeline_description,
     pipeline_name,
+)
+from components.training.pipeline_steps import (
+    approval_status,
+    model_group_name,
+    serving_framework,
 )
 from components.training.spec import TrainingPipelineConfig
 
 #: Name prefix SageMaker Pipelines gives the jobs of steps that carry no name of their own.
 GENERATED_JOB_PREFIX = "pipelines-"
+
+
+def _guardrails(
+    kms_key_arn: str, subnet_ids: list[str], security_group_id: str, flags: dict[str, str]
+) -> dict[str, dict[str, object]]:
+    """The conditions every job the role creates must meet: the key, the VPC, the flags."""
+    guardrails: dict[str, dict[str, object]] = {
+        "StringEquals": {"sagemaker:OutputKmsKey": kms_key_arn},
+        "ForAllValues:StringEquals": {
+            "sagemaker:VpcSubnets": sorted(subnet_ids),
+            "sagemaker:VpcSecurityGroupIds": [security_group_id],
+        },
+        # ForAllValues holds for a request without subnets too: require them.
+        "Null": {"sagemaker:VpcSubnets": "false", "sagemaker:VpcSecurityGroupIds": "false"},
+    }
+    if flags:
+        guardrails["Bool"] = dict(flags)
+    return guardrails
+
+
+def evaluation_statements(
+    pipeline: TrainingPipelineConfig,
+    *,
+    name: str,
+    sagemaker: str,
+    kms_key_arn: str,
+    subnet_ids: list[str],
+    security_group_id: str,
+) -> list[iam_policies.Statement]:
+    """The evaluation step's: its processing jobs, isolated in the VPC with the platform key."""
+    evaluation = pipeline.evaluation
+    if evaluation is None:
+        return []
+    jobs = [f"{sagemaker}:processing-job/{name}-*"]
+    # Isolated, unless it reads the approved version from the registry (VPC endpoints only).
+    flags = {} if evaluation.compares_with_approved else {"sagemaker:NetworkIsolation": "true"}
+    conditions = _guardrails(kms_key_arn, subnet_ids, security_group_id, flags)
+    if evaluation.encrypts_volume:
+        conditions["StringEquals"]["sagemaker:VolumeKmsKey"] = kms_key_arn
+    return [
+        {
+            "Sid": "CreateEvaluationJobsWithGuardrails",
+            "Effect": "Allow",
+            "Action": "sagemaker:CreateProcessingJob",
+            "Resource": jobs,
+            "Condition": conditions,
+        },
+        {
+            "Sid": "TagEvaluationJobs",
+            "Effect": "Allow",
+            "Action": "sagemaker:AddTags",
+            "Resource": jobs,
+        },
+        {
+            "Sid": "WatchAndStopEvaluationJobs",
+            "Effect": "Allow",
+            "Action": ["sagemaker:DescribeProcessingJob", "sagemaker:StopProcessingJob"],
+            "Resource": jobs,
+        },
+    ]
+
+
+def registration_statements(
+    pipeline: TrainingPipelineConfig, *, environment: str, sagemaker: str
+) -> list[iam_policies.Statement]:
+    """The register step's: new versions in its own group only, with the configured approval."""
+    if pipeline.registry is None:
+        return []
+    group = model_group_name(environment, pipeline)
+    versions = f"{sagemaker}:model-package/{group}/*"
+    return [
+        {
+            # CreateModelPackage authorizes on the new version and on its group.
+            "Sid": "RegisterVersionsInItsGroup",
+            "Effect": "Allow",
+            "Action": "sagemaker:CreateModelPackage",
+            "Resource": [versions, f"{sagemaker}:model-package-group/{group}"],
+            # Even an edited definition cannot approve what config leaves to a person.
+            "Condition": {
+                "StringEquals": {"sagemaker:ModelApprovalStatus": approval_status(pipeline)}
+            },
+        },
+        {
+            "Sid": "TagVersions",
+            "Effect": "Allow",
+            "Action": "sagemaker:AddTags",
+            "Resource": versions,
+        },
+    ]
 
 
 def pipeline_role_policy(
@@ -56,24 +157,15 @@ def pipeline_role_policy(
 ) -> str:
     """The pipeline role's policy: its own jobs, created only with the platform's guardrails."""
     sagemaker = f"arn:{partition}:sagemaker:{region}:{account_id}"
-    guardrails: dict[str, dict[str, object]] = {
-        "StringEquals": {"sagemaker:OutputKmsKey": kms_key_arn},
-        "ForAllValues:StringEquals": {
-            "sagemaker:VpcSubnets": sorted(subnet_ids),
-            "sagemaker:VpcSecurityGroupIds": [security_group_id],
-        },
-        # ForAllValues holds for a request without subnets too: require them.
-        "Null": {"sagemaker:VpcSubnets": "false", "sagemaker:VpcSecurityGroupIds": "false"},
-    }
+    name = pipeline_name(environment, pipeline)
     flags = {}
     if pipeline.network_isolation:
         flags["sagemaker:NetworkIsolation"] = "true"
     if pipeline.instance_count > 1:
         flags["sagemaker:InterContainerTrafficEncryption"] = "true"
-    if flags:
-        guardrails["Bool"] = flags
+    guardrails = _guardrails(kms_key_arn, subnet_ids, security_group_id, flags)
     if pipeline.tuning is None:
-        created = [f"{sagemaker}:training-job/{pipeline_name(environment, pipeline)}-*"]
+        created = [f"{sagemaker}:training-job/{name}-*"]
         create_action = "sagemaker:CreateTrainingJob"
         watch = {
             "Action": ["sagemaker:DescribeTrainingJob", "sagemaker:StopTrainingJob"],
@@ -107,18 +199,18 @@ def pipeline_role_policy(
             "Resource": created,
         },
         {"Sid": "WatchAndStopJobs", "Effect": "Allow", **watch},
+        *evaluation_statements(
+            pipeline,
+            name=name,
+            sagemaker=sagemaker,
+            kms_key_arn=kms_key_arn,
+            subnet_ids=subnet_ids,
+            security_group_id=security_group_id,
+        ),
+        *registration_statements(pipeline, environment=environment, sagemaker=sagemaker),
         iam_policies.pass_role_to_sagemaker_statement(
             "PassExecutionRoleToSageMaker", execution_role_arn
         ),
-    )
-
-
-def pipeline_description(pipeline: TrainingPipelineConfig) -> str:
-    """What the pipeline does, as the console shows it (``Tunes xgboost for churned ...``)."""
-    return (
-        f"{'Tunes' if pipeline.tuning is not None else 'Trains'} {pipeline.algorithm} for "
-        f"{pipeline.target} ({pipeline.task}) on {pipeline.instance_type} "
-        f"x{pipeline.instance_count}"
     )
 
 
@@ -134,6 +226,10 @@ class TrainingPipelineArgs:
     """Key of the training source archive in the models bucket."""
     tracking_server_arn: pulumi.Input[str] | None = None
     """The MLflow tracking server; set exactly when the pipeline tracks experiments."""
+    serving_image_uri: pulumi.Input[str] | None = None
+    """The registered model's serving container; set exactly when the pipeline registers."""
+    code_archive_sha256: str | None = None
+    """The code archive's digest, recorded on each registered version."""
 
 
 class TrainingPipeline(pulumi.ComponentResource):
@@ -146,7 +242,7 @@ class TrainingPipeline(pulumi.ComponentResource):
     role_arn: pulumi.Output[str]
     """The role SageMaker Pipelines assumes to run the step."""
     step_type: str
-    """``Training`` or ``Tuning``."""
+    """``Training`` or ``Tuning``: the first step."""
 
     def __init__(
         self,
@@ -227,6 +323,7 @@ def definition_json(
         subnets=platform.subnet_ids,
         security_group=platform.workload_security_group_id,
         tracking=args.tracking_server_arn,
+        serving_image=args.serving_image_uri,
     ).apply(
         lambda values: json.dumps(
             pipeline_definition(
@@ -244,6 +341,8 @@ def definition_json(
                     subnet_ids=list(values["subnets"]),
                     security_group_id=values["security_group"],
                     tracking_server_arn=values["tracking"],
+                    serving_image_uri=values["serving_image"],
+                    code_archive_sha256=args.code_archive_sha256,
                 ),
             ),
             sort_keys=True,
@@ -261,3 +360,16 @@ def training_image(pipeline: TrainingPipelineConfig) -> ContainerImage:
         gpu = pipeline.framework == "pytorch" and pipeline.uses_gpu
         tag = PYTORCH_GPU_TRAINING_TAG if gpu else PREBUILT_TRAINING_TAGS[pipeline.framework]
     return ContainerImage.prebuilt(pipeline.framework, "training", tag)
+
+
+def serving_image(pipeline: TrainingPipelineConfig) -> ContainerImage | None:
+    """The container a registered version is served with: AWS's inference image of its framework.
+
+    The training tag where the pipeline names a prebuilt one (the framework's training and
+    inference tags match), else the framework's default inference tag; None without a registry.
+    """
+    if pipeline.registry is None:
+        return None
+    framework = serving_framework(pipeline)
+    tag = pipeline.framework_image_tag or PREBUILT_FRAMEWORK_TAGS[framework]
+    return ContainerImage.prebuilt(framework, "inference", tag)

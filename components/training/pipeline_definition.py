@@ -1,10 +1,12 @@
 """The SageMaker Pipeline definition of a training pipeline, built as plain Python data.
 
-A pipeline holds one step: ``Training`` (its ``Arguments`` are a ``CreateTrainingJob`` request) or,
+A pipeline starts with ``Training`` (its ``Arguments`` are a ``CreateTrainingJob`` request) or,
 when the pipeline tunes, ``Tuning`` (a ``CreateHyperParameterTuningJob`` request whose
 ``TrainingJobDefinition`` carries the same job). Pipeline parameters ``TrainData`` and
 ``ValidationData`` (S3 URIs, defaults from the stack's config) feed the ``train`` and
-``validation`` channels, so an execution can train on another snapshot without a deploy.
+``validation`` channels, so an execution can train on another snapshot without a deploy. With a
+registry the model is then registered, after an evaluation on ``TestData`` when one is configured
+(:mod:`components.training.pipeline_steps`).
 
 The job runs our ``workloads/training`` code in script mode: the training source archive reaches
 the container as the input channel ``code`` (SageMaker downloads it before the container starts),
@@ -26,6 +28,11 @@ from dataclasses import dataclass
 from pathlib import PurePosixPath
 from typing import Any
 
+from components.training.pipeline_steps import (
+    TEST_PARAMETER,
+    TrainedModel,
+    after_training_steps,
+)
 from components.training.spec import ParameterRangeConfig, TrainingPipelineConfig
 from workloads.training import contract, objectives
 
@@ -44,8 +51,11 @@ CODE_CHANNEL = "code"
 #: The pipeline parameters of every training pipeline, with the channel each one feeds.
 DATA_PARAMETERS = {"TrainData": "train", "ValidationData": "validation"}
 
-#: The step's name (one step per pipeline).
+#: The first step's name: one of the two.
 TRAINING_STEP, TUNING_STEP = "Train", "Tune"
+
+#: What SageMaker names the model archive a training job uploads (below ``<job>/output/``).
+MODEL_ARCHIVE = "model.tar.gz"
 
 #: Retries of the training job itself on SageMaker internal errors (CreateTrainingJob allows 30).
 JOB_RETRY_ATTEMPTS = 2
@@ -116,6 +126,10 @@ class TrainingPlatform:
     """The workload security group."""
     tracking_server_arn: str | None = None
     """The MLflow tracking server (tracked pipelines only)."""
+    serving_image_uri: str | None = None
+    """The container the registered model is served with (pipelines with a registry only)."""
+    code_archive_sha256: str | None = None
+    """The code archive's full digest, recorded on each registered version."""
 
 
 def pipeline_name(environment: str, pipeline: TrainingPipelineConfig) -> str:
@@ -377,6 +391,40 @@ def tuning_job_request(
     }
 
 
+def trained_model(pipeline: TrainingPipelineConfig, platform: TrainingPlatform) -> TrainedModel:
+    """The trained model as the steps after training read it.
+
+    After tuning it is the best job's: a tuning step has no artifact property of its own, so
+    its URI is ``<S3OutputPath>/<best job>/output/model.tar.gz`` (as the SageMaker SDK's
+    ``TuningStep.get_top_model_s3_uri`` builds it).
+    """
+    name = pipeline_name(platform.environment, pipeline)
+    if pipeline.tuning is None:
+        return TrainedModel(
+            pipeline_name=name,
+            model_data={"Get": f"Steps.{TRAINING_STEP}.ModelArtifacts.S3ModelArtifacts"},
+            training_job={"Get": f"Steps.{TRAINING_STEP}.TrainingJobName"},
+            data_parameters=DATA_PARAMETERS,
+        )
+    best_job = {"Get": f"Steps.{TUNING_STEP}.BestTrainingJob.TrainingJobName"}
+    output = f"s3://{platform.models_bucket}/{output_prefix(name).rstrip('/')}"
+    return TrainedModel(
+        pipeline_name=name,
+        model_data={"Std:Join": {"On": "/", "Values": [output, best_job, "output", MODEL_ARCHIVE]}},
+        training_job=best_job,
+        data_parameters=DATA_PARAMETERS,
+    )
+
+
+def pipeline_description(pipeline: TrainingPipelineConfig) -> str:
+    """What the pipeline does, as the console shows it (``Tunes xgboost for churned ...``)."""
+    return (
+        f"{'Tunes' if pipeline.tuning is not None else 'Trains'} {pipeline.algorithm} for "
+        f"{pipeline.target} ({pipeline.task}) on {pipeline.instance_type} "
+        f"x{pipeline.instance_count}"
+    )
+
+
 def pipeline_definition(
     pipeline: TrainingPipelineConfig, platform: TrainingPlatform
 ) -> dict[str, Any]:
@@ -385,6 +433,10 @@ def pipeline_definition(
         "TrainData": f"s3://{platform.processed_bucket}/{pipeline.train_data}",
         "ValidationData": f"s3://{platform.processed_bucket}/{pipeline.validation_data}",
     }
+    if pipeline.evaluation is not None:
+        defaults[TEST_PARAMETER] = (
+            f"s3://{platform.processed_bucket}/{pipeline.evaluation.test_data}"
+        )
     if pipeline.tuning is None:
         step: dict[str, Any] = {
             "Name": TRAINING_STEP,
@@ -399,20 +451,32 @@ def pipeline_definition(
             "Arguments": tuning_job_request(pipeline, platform),
         }
         retried = TUNING_RETRY_EXCEPTIONS
-    step["RetryPolicies"] = [
+    step["RetryPolicies"] = retry_policies(retried)
+    later = after_training_steps(
+        pipeline,
+        platform,
+        trained_model(pipeline, platform),
+        description=pipeline_description(pipeline),
+        retry_policies=retry_policies(STEP_RETRY_EXCEPTIONS),
+    )
+    return {
+        "Version": SCHEMA_VERSION,
+        "Metadata": {},
+        "Parameters": [
+            {"Name": name, "Type": "String", "DefaultValue": value}
+            for name, value in defaults.items()
+        ],
+        "Steps": [step, *later],
+    }
+
+
+def retry_policies(exceptions: Sequence[str]) -> list[dict[str, Any]]:
+    """A step's retries of ``exceptions``: 3 attempts, a minute apart and doubling."""
+    return [
         {
-            "ExceptionType": list(retried),
+            "ExceptionType": list(exceptions),
             "IntervalSeconds": 60,
             "BackoffRate": 2.0,
             "MaxAttempts": 3,
         }
     ]
-    return {
-        "Version": SCHEMA_VERSION,
-        "Metadata": {},
-        "Parameters": [
-            {"Name": name, "Type": "String", "DefaultValue": defaults[name]}
-            for name in DATA_PARAMETERS
-        ],
-        "Steps": [step],
-    }

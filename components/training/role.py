@@ -5,6 +5,11 @@ What a training job does, and so all its role may do:
 * read the training data (the processed bucket) and the training code archive;
 * write the trained model under ``training/`` of the models bucket and sync checkpoints under
   ``checkpoints/`` of the experiments bucket; the platform key only through S3;
+* with an evaluating pipeline, the evaluation jobs too (same role): read the trained models under
+  ``training/``, write ``evaluation.json`` under ``evaluation/`` of the models bucket, and log
+  under ``/aws/sagemaker/ProcessingJobs``; where a threshold compares with the approved version,
+  list and describe the versions of that pipeline's group and read the reports under
+  ``evaluation/``;
 * give its volumes the platform key (a grant for the EC2 volume, nothing else), on instance
   types that have volumes to encrypt;
 * pull its images (ours, and AWS's prebuilt training repositories, each by ARN);
@@ -36,9 +41,13 @@ from components.training.experiment_tracking import (
     mlflow_statements,
 )
 from components.training.pipeline_definition import CHECKPOINTS_PREFIX, MODELS_PREFIX
+from components.training.pipeline_steps import EVALUATIONS_PREFIX
 
 #: Where SageMaker writes training job logs (one group for the whole account and region).
 TRAINING_LOG_GROUP = "/aws/sagemaker/TrainingJobs"
+
+#: Where SageMaker writes processing job logs (the evaluation jobs').
+PROCESSING_LOG_GROUP = "/aws/sagemaker/ProcessingJobs"
 
 #: The only actions granted on ``"*"``: AWS has no resource-level permissions for them.
 UNSCOPED_ACTIONS = frozenset(
@@ -56,10 +65,13 @@ def training_execution_policy(
     image_repository_arns: list[str],
     encrypts_volumes: bool,
     tracking_server_arn: str | None,
+    evaluates: bool = False,
+    baseline_groups: tuple[str, ...] = (),
 ) -> str:
     """The execution role's policy: each statement names its actions and resources exactly."""
     kms_key_arn = platform.kms_key_arn
-    log_group = platform.arn("logs", f"log-group:{TRAINING_LOG_GROUP}")
+    log_groups = [TRAINING_LOG_GROUP, *([PROCESSING_LOG_GROUP] if evaluates else [])]
+    log_group_arns = [platform.arn("logs", f"log-group:{group}") for group in log_groups]
     statements: list[iam_policies.Statement] = [
         {
             "Sid": "ReadTrainingData",
@@ -100,7 +112,7 @@ def training_execution_policy(
             sid="Checkpoints",
         ),
         iam_policies.kms_via_s3_statement(kms_key_arn, platform.region),
-        iam_policies.write_logs_statement("WriteTrainingLogs", [log_group]),
+        iam_policies.write_logs_statement("WriteTrainingLogs", log_group_arns),
         {
             "Sid": "PublishTrainingMetrics",
             "Effect": "Allow",
@@ -111,6 +123,10 @@ def training_execution_policy(
         *iam_policies.ecr_pull_statements(image_repository_arns),
         *platform.vpc_interface_statements(),
     ]
+    if evaluates:
+        statements += evaluation_statements(platform, models_bucket)
+    if baseline_groups:
+        statements += baseline_statements(platform, models_bucket, baseline_groups)
     if encrypts_volumes:
         statements.append(
             {
@@ -138,6 +154,54 @@ def training_execution_policy(
     return iam_policies.policy_json(*statements)
 
 
+def evaluation_statements(
+    platform: ResolvedPlatform, models_bucket: str
+) -> list[iam_policies.Statement]:
+    """What an evaluation job reads and writes: the trained models, then its report."""
+    return [
+        {
+            "Sid": "ReadTrainedModels",
+            "Effect": "Allow",
+            "Action": "s3:GetObject",
+            "Resource": platform.s3_arn(models_bucket, f"{MODELS_PREFIX}*"),
+        },
+        {
+            # The model input is an S3Prefix: SageMaker lists it before downloading.
+            "Sid": "ListTrainedModels",
+            "Effect": "Allow",
+            "Action": "s3:ListBucket",
+            "Resource": platform.s3_arn(models_bucket),
+            "Condition": {"StringLike": {"s3:prefix": f"{MODELS_PREFIX}*"}},
+        },
+        {
+            "Sid": "WriteEvaluations",
+            "Effect": "Allow",
+            "Action": ["s3:AbortMultipartUpload", "s3:PutObject"],
+            "Resource": platform.s3_arn(models_bucket, f"{EVALUATIONS_PREFIX}*"),
+        },
+    ]
+
+
+def baseline_statements(
+    platform: ResolvedPlatform, models_bucket: str, groups: tuple[str, ...]
+) -> list[iam_policies.Statement]:
+    """What comparing with a group's approved version reads: its versions, then their reports."""
+    return [
+        {
+            "Sid": "ReadApprovedVersions",
+            "Effect": "Allow",
+            "Action": ["sagemaker:DescribeModelPackage", "sagemaker:ListModelPackages"],
+            "Resource": [platform.arn("sagemaker", f"model-package/{group}/*") for group in groups],
+        },
+        {
+            "Sid": "ReadEvaluations",
+            "Effect": "Allow",
+            "Action": "s3:GetObject",
+            "Resource": platform.s3_arn(models_bucket, f"{EVALUATIONS_PREFIX}*"),
+        },
+    ]
+
+
 @dataclass(frozen=True)
 class TrainingRoleArgs:
     """What the TrainingRole's policy needs besides the platform: what the layer built and derived.
@@ -154,6 +218,10 @@ class TrainingRoleArgs:
     """Whether any job gives its volumes the platform key."""
     tracking_server_arn: pulumi.Input[str] | None = None
     """The stack's MLflow tracking server; None when there is none."""
+    evaluates: bool = False
+    """Whether any pipeline evaluates its models (its processing jobs run as this role)."""
+    baseline_groups: tuple[str, ...] = ()
+    """The model package groups whose approved versions an evaluation compares with."""
 
     def __post_init__(self) -> None:
         if not self.image_repository_arns:
@@ -190,6 +258,8 @@ class TrainingRole(pulumi.ComponentResource):
                 image_repository_arns=list(values["repositories"]),
                 encrypts_volumes=args.encrypts_volumes,
                 tracking_server_arn=values["tracking"],
+                evaluates=args.evaluates,
+                baseline_groups=args.baseline_groups,
             ),
             processed=buckets["processed"].bucket,
             models=buckets["models"].bucket,

@@ -40,7 +40,7 @@ from components.shared.spec_rules import (
     tag_needs_framework,
     unique_names_validator,
 )
-from workloads.training.objectives import METRICS
+from workloads.training.objectives import METRICS, evaluated_metrics
 
 #: The validation context's keys of the algorithm and task of the training pipeline being
 #: validated (its tuning ranges check against them).
@@ -75,6 +75,15 @@ MAX_MODEL_GROUP_READERS = 100
 #: SageMaker's name pattern (``[a-zA-Z0-9](-*[a-zA-Z0-9])*``) in lower case: SageMaker reports
 #: some ARNs in lower case, and the group's policy names its ARN, which IAM compares exactly.
 MODEL_GROUP_PATTERN = r"^[a-z0-9](-*[a-z0-9])*$"
+
+
+#: The key prefix of a data location in the processed bucket (ends in ``/``).
+DATA_PREFIX = r"^[\w!\-.*'()][\w!\-.*'()/]*/$"
+
+
+#: The most thresholds one evaluation gates on (each is a condition of the pipeline's condition
+#: step; 20 keeps the failure message and the model card small).
+MAX_THRESHOLDS = 20
 
 
 #: SageMaker's limit on a training job's name, which is the pipeline's ``mlp-<env>-<name>``
@@ -375,6 +384,12 @@ class ModelRegistryConfig(Section):
     readers: tuple[Annotated[str, Field(pattern=r"^\d{12}$")], ...] = ()
     """Other AWS accounts (12-digit ids, quoted) that may describe the group and list and describe
     its versions (a resource policy); none by default."""
+    auto_approve: bool = False
+    """Register versions as ``Approved`` instead of ``PendingManualApproval`` (default false).
+    A production stack refuses it unless ``allow_auto_approve_in_prod`` is set."""
+    allow_auto_approve_in_prod: bool = False
+    """Let ``auto_approve`` stand in a production-tier stack (default false): without it prod's
+    versions always wait for a person's approval."""
 
     _group_fits = name_fits_validator(
         "group", platform_name, MAX_MODEL_GROUP_NAME, "model package group name"
@@ -397,6 +412,64 @@ class ModelRegistryConfig(Section):
         return value
 
 
+class ThresholdConfig(Section):
+    """The bounds one evaluation metric must meet for the version to be registered."""
+
+    min: float | None = None
+    """The lowest passing value (inclusive); unset: no lower bound."""
+    max: float | None = None
+    """The highest passing value (inclusive); unset: no upper bound."""
+    max_regression: float | None = Field(default=None, ge=0)
+    """How much worse than the group's newest ``Approved`` version the metric may be, in its own
+    units (lower for metrics to maximise, higher for those to minimise); unset: not compared.
+    Without an approved version with this metric, nothing regresses. Comparing reads the
+    registry from the evaluation job, which then runs without network isolation (still only
+    inside the VPC, reaching AWS through its endpoints)."""
+
+    @model_validator(mode="after")
+    def _bounded(self) -> ThresholdConfig:
+        if self.min is None and self.max is None and self.max_regression is None:
+            raise ValueError("a threshold needs min, max or max_regression")
+        if self.min is not None and self.max is not None and self.min > self.max:
+            raise ValueError(f"min ({self.min:g}) must not be above max ({self.max:g})")
+        return self
+
+
+class EvaluationConfig(Section):
+    """A held-out evaluation that gates registration: a processing job, then a condition."""
+
+    test_data: str = Field(pattern=DATA_PREFIX, max_length=MAX_S3_KEY)
+    """Key prefix (ending in ``/``) of the test CSV files in the processed bucket: data neither
+    training nor tuning saw (the pipeline parameter ``TestData`` overrides it per execution)."""
+    thresholds: dict[str, ThresholdConfig]
+    """Metric -> bounds (``valid_auc: {min: 0.8}``): all must hold, or the execution fails
+    naming each metric's value. The metrics are the task's evaluated ones (the training metrics
+    but ``train_*``, computed on the test data); at least one, at most 20."""
+    instance_type: str = Field(default="ml.m5.xlarge", pattern=SAGEMAKER_INSTANCE)
+    """The evaluation job's instance type (default ``ml.m5.xlarge``)."""
+    volume_size_gb: int = Field(default=30, ge=1, le=16384)
+    """The evaluation job's storage, GB (default 30; SageMaker allows 1-16,384)."""
+    max_runtime_seconds: int = Field(default=3600, ge=60, le=777600)
+    """Longest the evaluation job may run (default 3,600; SageMaker allows up to 777,600)."""
+
+    @field_validator("thresholds")
+    @classmethod
+    def _some_thresholds(cls, value: dict[str, ThresholdConfig]) -> dict[str, ThresholdConfig]:
+        if not 1 <= len(value) <= MAX_THRESHOLDS:
+            raise ValueError(f"needs 1-{MAX_THRESHOLDS} thresholds, got {len(value)}")
+        return value
+
+    @property
+    def encrypts_volume(self) -> bool:
+        """Whether the job's volume gets the platform key (not on NVMe instance-store types)."""
+        return not has_instance_storage(self.instance_type)
+
+    @property
+    def compares_with_approved(self) -> bool:
+        """Whether a threshold bounds the regression against the approved version."""
+        return any(item.max_regression is not None for item in self.thresholds.values())
+
+
 class TrainingPipelineConfig(Section):
     """A SageMaker Pipeline that trains (or tunes) one model with our training code."""
 
@@ -409,9 +482,9 @@ class TrainingPipelineConfig(Section):
     """Whether the target is a class or a number."""
     target: str = Field(pattern=r"^[\w.-]{1,128}$")
     """The target column of the training data."""
-    train_data: str = Field(pattern=r"^[\w!\-.*'()][\w!\-.*'()/]*/$", max_length=MAX_S3_KEY)
+    train_data: str = Field(pattern=DATA_PREFIX, max_length=MAX_S3_KEY)
     """Key prefix (ending in ``/``) of the training CSV files in the processed bucket."""
-    validation_data: str = Field(pattern=r"^[\w!\-.*'()][\w!\-.*'()/]*/$", max_length=MAX_S3_KEY)
+    validation_data: str = Field(pattern=DATA_PREFIX, max_length=MAX_S3_KEY)
     """Key prefix of the validation CSV files in the processed bucket."""
     framework: Literal["sklearn", "xgboost", "pytorch"] | None = None
     """Run on AWS's prebuilt training container for this framework; or set ``image``."""
@@ -439,7 +512,12 @@ class TrainingPipelineConfig(Section):
     """Log runs to the stack's MLflow tracking server (needs ``image``: the prebuilt containers
     have no mlflow and the private VPC cannot install it)."""
     registry: ModelRegistryConfig | None = None
-    """The model package group this pipeline's model is registered into; unset creates none."""
+    """The model package group this pipeline's model is registered into; unset creates none. With
+    it, every execution registers its model there as a new version (after the evaluation, when
+    there is one)."""
+    evaluation: EvaluationConfig | None = None
+    """Evaluate the trained (or best tuned) model on held-out data and register it only when the
+    thresholds hold (needs ``registry``); unset registers without evaluating."""
 
     _framework_tag = field_validator("framework_image_tag")(tag_needs_framework)
 
@@ -549,6 +627,44 @@ class TrainingPipelineConfig(Section):
                 "pip-install it: set 'image' to an image built from docker/training.Dockerfile, "
                 "or set track_experiments to false"
             )
+        return value
+
+    @field_validator("registry")
+    @classmethod
+    def _one_framework_to_serve(
+        cls, value: ModelRegistryConfig | None, info: ValidationInfo
+    ) -> ModelRegistryConfig | None:
+        if value is not None and info.data.get("algorithm") == "automl":
+            raise ValueError(
+                "automl picks its framework at run time, so a registered version could not name "
+                "the serving container it needs: register a pipeline of one algorithm"
+            )
+        return value
+
+    @field_validator("evaluation")
+    @classmethod
+    def _evaluated_metrics(
+        cls, value: EvaluationConfig | None, info: ValidationInfo
+    ) -> EvaluationConfig | None:
+        if value is None:
+            return value
+        if "registry" in info.data and info.data["registry"] is None:
+            raise ValueError("the evaluation gates the registration: set registry too")
+        task = info.data.get("task")
+        if task is None:
+            return value
+        known = evaluated_metrics(task)
+        problems = [
+            (
+                f"thresholds.{name}",
+                f"'{name}' is not a metric the {task} evaluation reports "
+                f"(known: {', '.join(known)})",
+            )
+            for name in value.thresholds
+            if name not in known
+        ]
+        if problems:
+            raise PathProblems(problems)
         return value
 
     @property

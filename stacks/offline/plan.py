@@ -364,14 +364,61 @@ def _processing_step_summary(step: dict[str, Any]) -> list[str]:
     return parts
 
 
+#: How the plan writes a condition step's comparisons.
+_CONDITION_SIGNS = {
+    "GreaterThanOrEqualTo": ">=",
+    "GreaterThan": ">",
+    "LessThanOrEqualTo": "<=",
+    "LessThan": "<",
+    "Equals": "==",
+}
+
+
+def _register_step_summary(step: dict[str, Any]) -> str:
+    """``RegisterModel:<name>(group=<group> approval=<status>)``."""
+    arguments = step.get("Arguments", {})
+    return (
+        f"RegisterModel:{step.get('Name')}(group={arguments.get('ModelPackageGroupName')} "
+        f"approval={arguments.get('ModelApprovalStatus')})"
+    )
+
+
+def _condition_step_summary(step: dict[str, Any]) -> list[str]:
+    """``step=Condition:<name>(metric>=bound, ...)`` and what runs when it holds and when not."""
+    arguments = step.get("Arguments", {})
+    tests = []
+    for condition in arguments.get("Conditions", []):
+        left = condition.get("LeftValue")
+        path = left.get("Std:JsonGet", {}).get("Path", "?") if isinstance(left, dict) else left
+        sign = _CONDITION_SIGNS.get(condition.get("Type"), condition.get("Type"))
+        tests.append(f"{path}{sign}{condition.get('RightValue')}")
+    parts = [f"step=Condition:{step.get('Name')}({', '.join(tests)})"]
+    for label, key in (("then", "IfSteps"), ("else", "ElseSteps")):
+        for inner in arguments.get(key, []):
+            kind = inner.get("Type")
+            shown = (
+                _register_step_summary(inner)
+                if kind == "RegisterModel"
+                else f"{kind}:{inner.get('Name')}"
+            )
+            parts.append(f"{label}={shown}")
+    return parts
+
+
 def _pipeline_summary(inputs: dict[str, Any]) -> list[str]:
-    """The step of a SageMaker Pipeline definition: compute, spot, isolation, tuning."""
+    """Each step of a SageMaker Pipeline definition: compute, spot, isolation, tuning, gates."""
     steps = json.loads(inputs.get("pipelineDefinition") or "{}").get("Steps", [])
     parts = []
     for step in steps:
         arguments = step.get("Arguments", {})
         if step.get("Type") == "Processing":
             parts += _processing_step_summary(step)
+            continue
+        if step.get("Type") == "Condition":
+            parts += _condition_step_summary(step)
+            continue
+        if step.get("Type") == "RegisterModel":
+            parts.append(f"step={_register_step_summary(step)}")
             continue
         job = arguments.get("TrainingJobDefinition", arguments)
         compute = job.get("ResourceConfig", {})

@@ -8,6 +8,7 @@ pipeline expression, retry policy and schedule target is checked against the ope
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
 from typing import Any
 
@@ -440,3 +441,80 @@ def test_the_schedule_itself_is_checked() -> None:
         r"Name: 'mlp dev churn' does not match the pattern [0-9a-zA-Z-_.]+",
         "FlexibleTimeWindow.Mode: 'Off' is not one of OFF, FLEXIBLE",
     ]
+
+
+# --------------------------------------------------------------------------------------------
+# condition and fail steps, property files
+# --------------------------------------------------------------------------------------------
+
+GATED = dataclasses.replace(
+    TRAINING,
+    serving_image_uri="683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:1.7-1",
+)
+
+
+def gated() -> dict[str, Any]:
+    """A pipeline that trains, evaluates and registers when valid_rmse <= 2."""
+    spec = training_spec(
+        registry={},
+        evaluation={"test_data": "churn/test/", "thresholds": {"valid_rmse": {"max": 2.0}}},
+    )
+    return pipeline_definition(spec, GATED)
+
+
+def test_a_gated_pipeline_is_valid_branches_included() -> None:
+    assert definition_problems(gated()) == []
+
+
+def test_a_json_get_of_an_undeclared_property_file_is_refused() -> None:
+    # given the condition reading a property file the evaluation step does not declare
+    definition = gated()
+    condition = definition["Steps"][2]["Arguments"]["Conditions"][0]
+    condition["LeftValue"]["Std:JsonGet"]["PropertyFile"] = {
+        "Get": "Steps.Evaluate.PropertyFiles.Missing"
+    }
+    # then the reference is named
+    assert refusal(definition) == (
+        "pipeline definition: Steps[2] (CheckThresholds).Arguments.Conditions[0].LeftValue: "
+        "Steps.Evaluate.PropertyFiles.Missing is not a property file of the pipeline"
+    )
+
+
+def test_a_property_file_must_name_an_output_of_its_step() -> None:
+    # given the property file naming an output the evaluation job does not have
+    definition = gated()
+    definition["Steps"][1]["PropertyFiles"][0]["OutputName"] = "report"
+    assert refusal(definition) == (
+        "pipeline definition: Steps[1] (Evaluate).PropertyFiles[0].OutputName: 'report' is not "
+        "an output of the step"
+    )
+
+
+def test_an_unknown_condition_type_is_refused() -> None:
+    definition = gated()
+    definition["Steps"][2]["Arguments"]["Conditions"][0]["Type"] = "AtMost"
+    assert refusal(definition) == (
+        "pipeline definition: Steps[2] (CheckThresholds).Arguments.Conditions[0].Type: 'AtMost' "
+        "is not one of Equals, GreaterThan, GreaterThanOrEqualTo, LessThan, LessThanOrEqualTo"
+    )
+
+
+def test_the_steps_of_a_branch_are_checked_like_the_others() -> None:
+    # given the register step (in the condition's true branch) with a bad approval status
+    definition = gated()
+    register = definition["Steps"][2]["Arguments"]["IfSteps"][0]
+    register["Arguments"]["ModelApprovalStatus"] = "Maybe"
+    # then its path runs through the branch and the operation's enum is named
+    assert refusal(definition).startswith(
+        "pipeline definition: Steps[2] (CheckThresholds).IfSteps[0] (Register).Arguments "
+        "(CreateModelPackage).ModelApprovalStatus: 'Maybe' is not one of "
+    )
+
+
+def test_a_fail_step_needs_a_message() -> None:
+    definition = gated()
+    definition["Steps"][2]["Arguments"]["ElseSteps"][0]["Arguments"] = {"ErrorMessage": ""}
+    assert refusal(definition) == (
+        "pipeline definition: Steps[2] (CheckThresholds).ElseSteps[0] (ThresholdsNotMet)."
+        "Arguments.ErrorMessage: expected a non-empty string"
+    )

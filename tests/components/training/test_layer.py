@@ -199,6 +199,23 @@ def test_the_plan_shows_the_training_settings(plans: dict[str, Plan]) -> None:
         "compute=ml.g5.2xlarge x2  spot=on  max_run_s=14400  max_wait_s=28800  isolation=off  "
         "volume_kms=off  inter_container_encryption=on  tuning=Hyperband Maximize valid_auc"
     ) in prod
+    # and each pipeline's gate: its evaluation job, thresholds, and register-or-fail branches
+    assert "python3 -m workloads.training.evaluate)  compute=ml.m5.xlarge x1  isolation=on" in dev
+    assert (
+        "step=Condition:CheckThresholds(metrics.valid_auc>=0.8)  "
+        "then=RegisterModel:Register(group=mlp-dev-churn approval=Approved)  "
+        "else=Fail:ThresholdsNotMet"
+    ) in dev
+    # (prod compares with the approved version: its evaluation reads the registry, not isolated)
+    assert "evaluate --baseline-group mlp-prod-fraud)  compute=ml.m5.xlarge x1  isolation=off" in (
+        prod
+    )
+    assert (
+        "step=Condition:CheckThresholds(metrics.valid_auc>=0.9, regression.valid_auc<=0.02, "
+        "metrics.valid_loss<=0.25)  "
+        "then=RegisterModel:Register(group=mlp-prod-fraud approval=PendingManualApproval)  "
+        "else=Fail:ThresholdsNotMet"
+    ) in prod
 
 
 # --------------------------------------------------------------------------------------------

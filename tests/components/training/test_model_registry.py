@@ -228,6 +228,8 @@ def dev_with_pipelines(*registries: dict[str, Any] | None) -> dict[str, str]:
         pipeline.pop("registry")
         if registry is not None:
             pipeline["registry"] = registry
+        else:
+            pipeline.pop("evaluation")  # it gates a registration: nothing to gate without one
         pipelines.append(pipeline)
     return with_section(
         without_retraining(stack_config("dev")), "training", {**section, "pipelines": pipelines}

@@ -65,8 +65,10 @@ def definition(plan: Plan, pipeline: dict[str, Any]) -> dict[str, Any]:
 
 
 def step(plan: Plan, pipeline: dict[str, Any]) -> dict[str, Any]:
-    (only,) = definition(plan, pipeline)["Steps"]
-    return only
+    """The first step: the one that trains (or tunes)."""
+    first = definition(plan, pipeline)["Steps"][0]
+    assert first["Name"] in ("Train", "Tune")
+    return first
 
 
 def job(plan: Plan, pipeline: dict[str, Any]) -> dict[str, Any]:

@@ -197,13 +197,11 @@ def test_training_jobs_use_the_key_only_through_s3_and_for_volumes(plan: Plan) -
     assert sids["UsePlatformKeyThroughS3"]["Condition"] == {
         "StringEquals": {"kms:ViaService": "s3.us-east-1.amazonaws.com"}
     }
-    # a grant for EC2's volume encryption, only where a job's volumes take the key (dev's m5)
-    volumes = sids.get("EncryptTrainingVolumes")
-    if plan.run.stack == "dev":
-        assert volumes["Action"] == ["kms:CreateGrant"]
-        assert volumes["Condition"] == {"Bool": {"kms:GrantIsForAWSResource": "true"}}
-    else:
-        assert volumes is None
+    # a grant for EC2's volume encryption, where a job's volumes take the key: dev's m5 training
+    # and both stacks' m5 evaluation jobs (prod trains on g5, whose NVMe storage takes none)
+    volumes = sids["EncryptTrainingVolumes"]
+    assert volumes["Action"] == ["kms:CreateGrant"]
+    assert volumes["Condition"] == {"Bool": {"kms:GrantIsForAWSResource": "true"}}
 
 
 def test_training_jobs_pull_exactly_their_images(plan: Plan) -> None:
@@ -220,10 +218,17 @@ def test_training_jobs_pull_exactly_their_images(plan: Plan) -> None:
     ]
 
 
-def test_training_jobs_write_only_their_log_group(plan: Plan) -> None:
+def test_training_jobs_write_only_their_log_groups(plan: Plan) -> None:
+    # given both stacks' pipelines evaluate / then the role writes training and processing logs
     logs = by_sid(plan, role_of(plan, TRAINING))["WriteTrainingLogs"]
-    group = f"{ARN % 'logs'}:log-group:/aws/sagemaker/TrainingJobs"
-    assert logs["Resource"] == [group, f"{group}:log-stream:*"]
+    training = f"{ARN % 'logs'}:log-group:/aws/sagemaker/TrainingJobs"
+    processing = f"{ARN % 'logs'}:log-group:/aws/sagemaker/ProcessingJobs"
+    assert logs["Resource"] == [
+        training,
+        f"{training}:log-stream:*",
+        processing,
+        f"{processing}:log-stream:*",
+    ]
 
 
 def test_training_jobs_create_interfaces_only_in_the_platform_vpc(plan: Plan) -> None:
@@ -442,8 +447,9 @@ def test_a_training_pipeline_role_is_scoped_to_its_own_job_names() -> None:
     ]
 
 
-def test_without_a_tracking_server_training_jobs_get_no_mlflow_access() -> None:
-    policy = json.loads(
+def bare_execution_policy() -> dict[str, Any]:
+    """The execution role's policy for pipelines that neither track, evaluate nor encrypt volumes."""
+    return json.loads(
         training_execution_policy(
             ResolvedPlatform(
                 partition="aws",
@@ -463,7 +469,10 @@ def test_without_a_tracking_server_training_jobs_get_no_mlflow_access() -> None:
             tracking_server_arn=None,
         )
     )
-    text = json.dumps(policy)
+
+
+def test_without_a_tracking_server_training_jobs_get_no_mlflow_access() -> None:
+    text = json.dumps(bare_execution_policy())
     assert "sagemaker-mlflow" not in text
     assert "/mlflow/" not in text
     assert "EncryptTrainingVolumes" not in text
@@ -486,3 +495,93 @@ def test_a_registering_tracking_server_may_write_the_model_registry_only() -> No
         f"{ARN % 'sagemaker'}:model-package/*",
     ]
     assert all(action.startswith("sagemaker:") for action in registry["Action"])
+
+
+def test_pipelines_create_only_their_evaluation_jobs_isolated_with_the_key(plan: Plan) -> None:
+    # given each stack's evaluating pipeline / when its role's evaluation statements are read
+    key, subnets = data(plan)["kms_key_arn"], sorted(data(plan)["subnet_ids"])
+    sagemaker = ARN % "sagemaker"
+    for pipeline, role in pipeline_roles(plan):
+        sids = by_sid(plan, role)
+        jobs = [f"{sagemaker}:processing-job/mlp-{plan.run.stack}-{pipeline['name']}-*"]
+        create = sids["CreateEvaluationJobsWithGuardrails"]
+        # then it creates processing jobs under its own prefix only
+        assert (create["Action"], create["Resource"]) == ("sagemaker:CreateProcessingJob", jobs)
+        # and only in the platform's VPC, with the key for output and volume, and isolated
+        # unless it compares with the approved version (prod's reads the registry)
+        isolated = {"Bool": {"sagemaker:NetworkIsolation": "true"}}
+        assert create["Condition"] == {
+            "StringEquals": {"sagemaker:OutputKmsKey": key, "sagemaker:VolumeKmsKey": key},
+            "ForAllValues:StringEquals": {
+                "sagemaker:VpcSubnets": subnets,
+                "sagemaker:VpcSecurityGroupIds": [data(plan)["workload_security_group_id"]],
+            },
+            "Null": {"sagemaker:VpcSubnets": "false", "sagemaker:VpcSecurityGroupIds": "false"},
+            **(isolated if plan.run.stack == "dev" else {}),
+        }
+        # and watches, stops and tags those jobs, nothing else
+        assert sids["WatchAndStopEvaluationJobs"]["Action"] == [
+            "sagemaker:DescribeProcessingJob",
+            "sagemaker:StopProcessingJob",
+        ]
+        assert sids["WatchAndStopEvaluationJobs"]["Resource"] == jobs
+        assert sids["TagEvaluationJobs"]["Resource"] == jobs
+
+
+def test_pipelines_register_only_into_their_group_with_the_configured_approval(
+    plan: Plan,
+) -> None:
+    # given each stack's registering pipeline / when its role's registry statements are read
+    sagemaker = ARN % "sagemaker"
+    for pipeline, role in pipeline_roles(plan):
+        sids = by_sid(plan, role)
+        group = f"mlp-{plan.run.stack}-{pipeline['name']}"
+        register = sids["RegisterVersionsInItsGroup"]
+        # then it creates versions in its own group only (the action authorizes on both)
+        assert register["Action"] == "sagemaker:CreateModelPackage"
+        assert register["Resource"] == [
+            f"{sagemaker}:model-package/{group}/*",
+            f"{sagemaker}:model-package-group/{group}",
+        ]
+        # and only with the approval status config sets: prod's role cannot approve
+        status = {"dev": "Approved", "prod": "PendingManualApproval"}[plan.run.stack]
+        assert register["Condition"] == {"StringEquals": {"sagemaker:ModelApprovalStatus": status}}
+        assert sids["TagVersions"]["Resource"] == f"{sagemaker}:model-package/{group}/*"
+
+
+def test_evaluation_jobs_read_trained_models_and_write_only_their_reports(plan: Plan) -> None:
+    # given the execution role (evaluation jobs run as it too)
+    sids = by_sid(plan, role_of(plan, TRAINING))
+    models = bucket_arn(plan, "models")
+    # then it reads the trained models and lists only their prefix
+    assert sids["ReadTrainedModels"]["Action"] == "s3:GetObject"
+    assert sids["ReadTrainedModels"]["Resource"] == f"{models}/training/*"
+    assert sids["ListTrainedModels"]["Condition"] == {"StringLike": {"s3:prefix": "training/*"}}
+    # and writes evaluation reports under evaluation/ only
+    assert sids["WriteEvaluations"]["Action"] == ["s3:AbortMultipartUpload", "s3:PutObject"]
+    assert sids["WriteEvaluations"]["Resource"] == f"{models}/evaluation/*"
+
+
+def test_without_evaluation_the_execution_role_has_no_evaluation_grants() -> None:
+    # given a role for pipelines that do not evaluate
+    sids = {statement["Sid"]: statement for statement in bare_execution_policy()["Statement"]}
+    # then it neither reads models nor writes reports nor processing logs
+    assert not {"ReadTrainedModels", "ListTrainedModels", "WriteEvaluations"} & set(sids)
+    assert not any("ProcessingJobs" in arn for arn in sids["WriteTrainingLogs"]["Resource"])
+
+
+def test_only_a_comparing_evaluation_reads_the_group_s_versions(plan: Plan) -> None:
+    # given the execution role / when its registry statements are read
+    sids = by_sid(plan, role_of(plan, TRAINING))
+    # then prod's (whose evaluation compares with the approved version) lists and describes
+    # the versions of its group and reads their reports; dev's reads no registry at all
+    if plan.run.stack == "dev":
+        assert "ReadApprovedVersions" not in sids and "ReadEvaluations" not in sids
+        return
+    assert sids["ReadApprovedVersions"] == {
+        "Sid": "ReadApprovedVersions",
+        "Effect": "Allow",
+        "Action": ["sagemaker:DescribeModelPackage", "sagemaker:ListModelPackages"],
+        "Resource": [f"{ARN % 'sagemaker'}:model-package/mlp-prod-fraud/*"],
+    }
+    assert sids["ReadEvaluations"]["Resource"] == f"{bucket_arn(plan, 'models')}/evaluation/*"

@@ -36,11 +36,14 @@ PREBUILT_REPOSITORIES: dict[str, dict[str, str]] = {
 }
 
 #: Frameworks whose AWS prebuilt inference containers run our handlers, with the image tag used
-#: when a variant names none. The tag must match the framework version the model was trained
-#: with (the training layer records it in the model's metadata).
+#: when a variant names none. The tag's version must be the major.minor the model was trained
+#: with (the training code records it in the model's metadata.json): scikit-learn 1.9 and
+#: XGBoost 3.2, what ``workloads`` trains with. Tags as the SageMaker Python SDK's image URI
+#: tables (sagemaker-core's ``image_uri_config``) name them; tests/components/shared/
+#: test_images.py checks each against those tables for every stack's region.
 PREBUILT_FRAMEWORK_TAGS = {
-    "sklearn": "1.4-2",
-    "xgboost": "1.7-1",
+    "sklearn": "1.9-0-cpu-py3",
+    "xgboost": "3.2-0",
     "pytorch": "2.6.0-cpu-py312",
 }
 
@@ -55,6 +58,15 @@ PYTORCH_GPU_TRAINING_TAG = "2.6.0-gpu-py312"
 #: The tag of AWS's prebuilt scikit-learn processing image (numpy, scipy and boto3 inside), which
 #: the monitor runs in when no image of ours is set.
 PREBUILT_MONITORING_TAG = "1.4-2-cpu-py3"
+
+
+def tag_version(tag: str) -> str:
+    """The framework's major.minor version a prebuilt container's tag names.
+
+    ``1.9-0-cpu-py3`` (scikit-learn) and ``3.2-0`` (XGBoost) name 1.9 and 3.2, ``2.6.0-cpu-py312``
+    (PyTorch) names 2.6: the tags start with the version, its parts joined by dots, then ``-``.
+    """
+    return ".".join(tag.split("-")[0].split(".")[:2])
 
 
 @dataclass(frozen=True)

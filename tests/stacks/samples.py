@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 
@@ -17,3 +18,17 @@ def pipeline(name: str = "churn", **overrides: Any) -> dict[str, Any]:
         "validation_data": "churn/validation/",
         **overrides,
     }
+
+
+def serving_from_archives(flat: dict[str, str]) -> dict[str, str]:
+    """``flat`` with each variant deploying a registered version serving an archive instead.
+
+    For tests that replace the training section: a variant's ``model.group`` must be a group the
+    stack's training pipelines register into, which a replaced section may not have.
+    """
+    serving = json.loads(flat["ml-platform:serving"])
+    for endpoint in serving["endpoints"]:
+        for variant in [*endpoint["variants"], endpoint.get("shadow_variant") or {}]:
+            if variant.pop("model", None) is not None:
+                variant["model_artifact"] = "churn/v1/model.tar.gz"
+    return {**flat, "ml-platform:serving": json.dumps(serving)}

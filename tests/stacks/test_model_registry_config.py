@@ -15,7 +15,7 @@ from components.training.model_registry import model_groups
 from components.training.spec import TrainingConfig
 from stacks.config import ConfigError, load_platform_config
 from tests.conftest import stack_config, with_section
-from tests.stacks.samples import pipeline
+from tests.stacks.samples import pipeline, serving_from_archives
 
 DEV = stack_config("dev")
 PROD = stack_config("prod")
@@ -24,9 +24,9 @@ SHARED = "pipelines sharing a group must set the same description and readers"
 
 
 def training(*pipelines: dict[str, Any]) -> TrainingConfig:
-    return load_platform_config(
-        "dev", with_section(DEV, "training", {"pipelines": pipelines})
-    ).training
+    # Served from archives: dev's registered-version variant needs the stack's churn group.
+    flat = with_section(serving_from_archives(DEV), "training", {"pipelines": pipelines})
+    return load_platform_config("dev", flat).training
 
 
 def problems_of(*pipelines: dict[str, Any]) -> list[str]:

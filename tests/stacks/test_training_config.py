@@ -11,9 +11,11 @@ from components.training.pipeline import training_image
 from components.training.spec import TrainingPipelineConfig
 from stacks.config import ConfigError, load_platform_config
 from tests.conftest import stack_config, with_section
-from tests.stacks.samples import pipeline
+from tests.stacks.samples import pipeline, serving_from_archives
 
-DEV = stack_config("dev")
+# Served from archives: these tests replace the training section, whose pipelines register the
+# groups that dev's registered-version variant needs.
+DEV = serving_from_archives(stack_config("dev"))
 PROD = stack_config("prod")
 
 

@@ -128,8 +128,8 @@ class VariantConfig(Section):
     """Variant name, unique within the endpoint (kept across blue/green updates)."""
     model_artifact: str | None = Field(default=None, max_length=MAX_S3_KEY)
     """Key of the model archive (``model.tar.gz``) in the platform's models bucket; or set
-    ``model``. Name a new key for a new model (e.g. ``ml-platform-ops package``'s
-    ``<prefix>/<sha16>/model.tar.gz``): the deployed archive is never overwritten."""
+    ``model``. Give each model its own key: ``python -m workloads.ops package`` uploads to
+    ``<prefix>/<sha16>/model.tar.gz`` and never overwrites another archive there."""
     model: RegisteredModelConfig | None = Field(default=None, validate_default=True)
     """Serve a registered version (``{group: churn, version: 7}``) instead of ``model_artifact``:
     the model is built from the model package, whose artifact is the training job's output."""

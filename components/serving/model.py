@@ -192,7 +192,6 @@ class ServingModel(pulumi.ComponentResource):
         image = model_image(variant)
         # Only a container that downloads our code may read (and is pointed at) the archive.
         code_key = args.code_archive_key if downloads_code(image) else None
-        models_bucket = platform.buckets["models"].bucket
         # Serverless inference cannot run in a VPC.
         in_vpc = not variant.is_serverless
         image_uri = resolve_image(
@@ -216,29 +215,9 @@ class ServingModel(pulumi.ComponentResource):
 
         # Isolated unless the container must download our code at start (isolation forbids it).
         self.network_isolation = not downloads_code(image)
-        environment = container_environment(name, image, platform.region, models_bucket, code_key)
-        self.model_package_arn = None
-        waits_for: list[pulumi.Resource] = [policy]
-        if variant.model is not None:
-            self.model_package_arn = model_package_arn(platform, variant.model)
-            waits_for.append(
-                _approval(
-                    f"{name}-approval", variant, image, self.model_package_arn, platform, args, self
-                )
-            )
-            # The package names the image and the artifact (a training job's output).
-            container = aws.sagemaker.ModelPrimaryContainerArgs(
-                model_package_name=self.model_package_arn, environment=environment
-            )
-        else:
-            container = aws.sagemaker.ModelPrimaryContainerArgs(
-                image=image_uri,
-                mode="SingleModel",
-                model_data_url=pulumi.Output.concat(
-                    "s3://", models_bucket, "/", model_artifact_keys(variant)
-                ),
-                environment=environment,
-            )
+        container, self.model_package_arn, approval = _primary_container(
+            name, variant, image, image_uri, code_key, platform, args, parent=self
+        )
         model = aws.sagemaker.Model(
             f"{name}-model",
             # No `name`: an auto-name makes a changed model a new model, created before the old
@@ -259,7 +238,9 @@ class ServingModel(pulumi.ComponentResource):
             # (workloads/ops/reaper.py) deletes it once no kept or used configuration does.
             # A registered version's Model also waits for its approval check: a refused version
             # changes nothing the endpoint runs on.
-            opts=pulumi.ResourceOptions(parent=self, depends_on=waits_for, retain_on_delete=True),
+            opts=pulumi.ResourceOptions(
+                parent=self, depends_on=[policy, *approval], retain_on_delete=True
+            ),
         )
 
         self.model_name = model.name
@@ -274,6 +255,45 @@ class ServingModel(pulumi.ComponentResource):
                 "model_package_arn": self.model_package_arn,
             }
         )
+
+
+def _primary_container(
+    name: str,
+    variant: VariantConfig,
+    image: ContainerImage,
+    image_uri: pulumi.Output[str],
+    code_key: pulumi.Input[str] | None,
+    platform: PlatformContext,
+    args: ServingModelArgs,
+    *,
+    parent: pulumi.Resource,
+) -> tuple[aws.sagemaker.ModelPrimaryContainerArgs, pulumi.Output[str] | None, list[ModelApproval]]:
+    """The Model's container, the registered version's ARN, and the check the Model waits for.
+
+    From the model package (which names image and artifact) after its approval check for a
+    registered version; else ``image_uri`` serving the variant's ``model_artifact``.
+    """
+    models_bucket = platform.buckets["models"].bucket
+    environment = container_environment(name, image, platform.region, models_bucket, code_key)
+    if variant.model is None:
+        return (
+            aws.sagemaker.ModelPrimaryContainerArgs(
+                image=image_uri,
+                mode="SingleModel",
+                model_data_url=pulumi.Output.concat(
+                    "s3://", models_bucket, "/", model_artifact_keys(variant)
+                ),
+                environment=environment,
+            ),
+            None,
+            [],
+        )
+    package_arn = model_package_arn(platform, variant.model)
+    approval = _approval(f"{name}-approval", variant, image, package_arn, platform, args, parent)
+    container = aws.sagemaker.ModelPrimaryContainerArgs(
+        model_package_name=package_arn, environment=environment
+    )
+    return container, package_arn, [approval]
 
 
 def _approval(

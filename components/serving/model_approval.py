@@ -21,8 +21,8 @@ from collections.abc import Mapping
 from typing import Any
 
 import pulumi
-from pulumi.dynamic import CreateResult, DiffResult, ResourceProvider, UpdateResult
 
+from components.serving.deploy_check import DeployCheck
 from workloads.ops.approval import DeployedVersion, check_approved
 
 #: The check's inputs; everything else in its state is the provider's or an output.
@@ -46,7 +46,10 @@ def sagemaker_client(region: str) -> Any:
 
 
 def approve(props: Mapping[str, Any]) -> dict[str, Any]:
-    """Run the approval check for the resource's inputs; its outputs (raises ``OpsError``)."""
+    """Run the approval check for the resource's inputs; its outputs (raises ``OpsError``).
+
+    The outputs besides the inputs: the version's status and the library version it records.
+    """
     outcome = check_approved(
         DeployedVersion(
             endpoint_name=props["endpoint_name"],
@@ -59,39 +62,21 @@ def approve(props: Mapping[str, Any]) -> dict[str, Any]:
         serving_version=props.get("serving_version"),
         sagemaker=sagemaker_client(props["region"]),
     )
-    return {
-        **_inputs(props),
-        "approval_status": outcome.status,
-        "framework_version": outcome.framework_version,
-    }
+    return {"approval_status": outcome.status, "framework_version": outcome.framework_version}
 
 
-def _inputs(props: Mapping[str, Any]) -> dict[str, Any]:
-    return {key: props[key] for key in INPUTS if key in props}
+class ModelApprovalProvider(DeployCheck):
+    """The dynamic provider behind :class:`ModelApproval` (see the module docstring).
 
+    It checks the version a variant is first deployed with, and every version an update names.
+    """
 
-class ModelApprovalProvider(ResourceProvider):
-    """The dynamic provider behind :class:`ModelApproval` (see the module docstring)."""
+    INPUTS = INPUTS
+    ID_INPUT = "package_arn"
 
-    # Nothing secret is captured, so the serialized provider need not be stored as a secret.
-    serialize_as_secret_always = False
-
-    def create(self, props: dict[str, Any]) -> CreateResult:
-        """Check the version the variant is first deployed with."""
-        return CreateResult(id_=props["package_arn"], outs=approve(props))
-
-    def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
-        """A change (so a new check) whenever the version or another input changes."""
-        return DiffResult(
-            changes=_inputs(olds) != _inputs(news), replaces=[], delete_before_replace=False
-        )
-
-    def update(self, _id: str, _olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
-        """Check the version this update deploys."""
-        return UpdateResult(outs=approve(news))
-
-    def delete(self, _id: str, _props: dict[str, Any]) -> None:
-        """Nothing to do: the check owns nothing in AWS."""
+    def check(self, props: Mapping[str, Any]) -> dict[str, Any]:
+        """Run the approval check (:func:`approve`)."""
+        return approve(props)
 
 
 class ModelApproval(pulumi.dynamic.Resource, module="serving", name="ModelApproval"):

@@ -17,7 +17,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import boto3
 import dill
 import pytest
 from botocore.stub import Stubber
@@ -37,7 +36,7 @@ from tests.components.serving.test_endpoint import (
 )
 from tests.conftest import Plan
 from tests.service_models import operation, request_problems
-from tests.workloads.dummy_credentials import use_dummy_credentials
+from tests.workloads.ops.conftest import stubbed_sagemaker
 from workloads.ops.errors import OpsError
 
 APPROVAL = "pulumi-python:dynamic/serving:ModelApproval"
@@ -189,12 +188,9 @@ def described(status: str, version: int = 2) -> dict[str, Any]:
 @pytest.fixture
 def stub(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Stubber]:
     """The provider's SageMaker client, every call stubbed and validated."""
-    use_dummy_credentials(monkeypatch, tmp_path, "us-east-1")
-    client = boto3.client("sagemaker", region_name="us-east-1")
-    monkeypatch.setattr(model_approval, "sagemaker_client", lambda region: client)
-    with Stubber(client) as stubber:
+    with stubbed_sagemaker(monkeypatch, tmp_path) as stubber:
+        monkeypatch.setattr(model_approval, "sagemaker_client", lambda region: stubber.client)
         yield stubber
-        stubber.assert_no_pending_responses()
 
 
 def test_create_checks_and_records_the_status(stub: Stubber) -> None:

@@ -10,6 +10,7 @@ import boto3
 import botocore.loaders
 import botocore.session
 import pytest
+from botocore.stub import Stubber
 from moto import mock_aws
 
 from tests.workloads.dummy_credentials import use_dummy_credentials
@@ -44,6 +45,27 @@ def aws(
     monkeypatch.setenv("AWS_REGION", REGION)
     with mock_aws():
         yield
+
+
+@contextmanager
+def stubbed_sagemaker(monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> Iterator[Stubber]:
+    """A SageMaker client (dummy credentials) whose every call must be stubbed, in order.
+
+    botocore's Stubber validates each request and response against the service model; stubs
+    left unused fail the test.
+    """
+    use_dummy_credentials(monkeypatch, tmp_path, REGION)
+    client = boto3.client("sagemaker", region_name=REGION)
+    with Stubber(client) as stubber:
+        yield stubber
+        stubber.assert_no_pending_responses()
+
+
+@pytest.fixture
+def stub(monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> Iterator[Stubber]:
+    """The stubbed SageMaker client of :func:`stubbed_sagemaker`."""
+    with stubbed_sagemaker(monkeypatch, tmp_path) as stubber:
+        yield stubber
 
 
 @pytest.fixture

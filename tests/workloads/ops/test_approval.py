@@ -9,16 +9,12 @@ variant, the group, the version and the reason.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 from botocore.stub import Stubber
 
-from tests.workloads.dummy_credentials import use_dummy_credentials
 from tests.workloads.ops.conftest import ACCOUNT, IMAGE, REGION
 from workloads.ops.approval import ApprovedVersion, DeployedVersion, check_approved
 from workloads.ops.errors import OpsError
@@ -28,16 +24,6 @@ GROUP = "mlp-dev-churn"
 ARN = f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:model-package/{GROUP}/3"
 DEPLOYED = DeployedVersion("mlp-dev-churn", "green", GROUP, 3, ARN)
 SUBJECT = "Endpoint 'mlp-dev-churn', variant 'green': version 3 of model group 'mlp-dev-churn'"
-
-
-@pytest.fixture
-def stub(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Stubber]:
-    """A SageMaker client whose every call must be stubbed (and is validated)."""
-    use_dummy_credentials(monkeypatch, tmp_path, REGION)
-    client = boto3.client("sagemaker", region_name=REGION)
-    with Stubber(client) as stubber:
-        yield stubber
-        stubber.assert_no_pending_responses()
 
 
 def described(status: str, **container: str) -> dict[str, Any]:

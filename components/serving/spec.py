@@ -10,7 +10,7 @@ from pydantic import (
     field_validator,
 )
 
-from components.shared.images import PREBUILT_FRAMEWORK_TAGS, tag_version
+from components.shared.image_tags import PREBUILT_FRAMEWORK_TAGS, tag_version
 from components.shared.spec_rules import (
     ARTIFACT_KEY,
     MAX_S3_KEY,

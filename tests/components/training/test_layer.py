@@ -15,6 +15,7 @@ import pytest
 from stacks.offline.mock_runtime import MOCK_ACCOUNT_ID, RecordedResource, run_offline
 from stacks.offline.plan import render
 from tests.conftest import Plan, stack_config, stack_file, with_section
+from tests.stacks.samples import serving_from_archives
 
 TRACKING_SERVER = "aws:sagemaker/mlflowTrackingServer:MlflowTrackingServer"
 ROLE = "aws:iam/role:Role"
@@ -144,7 +145,9 @@ def test_the_plan_shows_the_training_settings(plans: dict[str, Plan]) -> None:
 def repositories_only() -> Plan:
     """Dev with a training section that asks for nothing but the default repositories."""
     section = {"experiment_tracking": {"enabled": False}}
-    return Plan(run_offline("dev", with_section(stack_config("dev"), "training", section)))
+    # (dev's churn endpoint then serves archives: no pipeline registers its group)
+    flat = with_section(serving_from_archives(stack_config("dev")), "training", section)
+    return Plan(run_offline("dev", flat))
 
 
 def test_only_repositories_when_nothing_else_is_configured(repositories_only: Plan) -> None:

@@ -20,6 +20,7 @@ from stacks.offline.plan import render
 from tests.conftest import Plan, stack_config, stack_file, with_section
 from tests.iam_catalog import PolicyDocument, check_document
 from tests.service_models import operation, request_problems
+from tests.stacks.samples import serving_from_archives
 
 GROUP = "aws:sagemaker/modelPackageGroup:ModelPackageGroup"
 POLICY = "aws:sagemaker/modelPackageGroupPolicy:ModelPackageGroupPolicy"
@@ -228,7 +229,9 @@ def dev_with_pipelines(*registries: dict[str, Any] | None) -> dict[str, str]:
         if registry is not None:
             pipeline["registry"] = registry
         pipelines.append(pipeline)
-    return with_section(stack_config("dev"), "training", {**section, "pipelines": pipelines})
+    # (dev's churn endpoint serves archives: these pipelines may not register its group)
+    flat = serving_from_archives(stack_config("dev"))
+    return with_section(flat, "training", {**section, "pipelines": pipelines})
 
 
 def test_pipelines_of_one_model_make_one_group(run_stack: Any) -> None:

@@ -2,7 +2,8 @@
 
 Children, in the order they depend on each other:
 
-* one :class:`ServingModel` per variant (and for the shadow variant);
+* one :class:`ServingModel` per variant (and for the shadow variant); a variant deploying a
+  registered version gets its Model after an approval check (:mod:`.model_approval`);
 * the endpoint's log group (KMS, retention), which SageMaker would otherwise create unencrypted;
 * an EndpointConfiguration, auto-named so that any change makes a new configuration and the
   endpoint moves to it (configurations are immutable; see DESIGN.md);

@@ -1,7 +1,10 @@
 """ServingModel: one SageMaker Model (one endpoint variant) with its own least-privilege role.
 
 The image is either AWS's prebuilt inference container for the model's framework, running our
-handlers from the source archive, or our own serving image from this account's ECR. Each model
+handlers from the source archive, or our own serving image from this account's ECR. The model is
+an archive in the models bucket (``model_artifact``) or a registered version (``model``): then the
+Model is built from its model package, after a :class:`ModelApproval` check that refuses a
+version that is not Approved. Each model
 gets a role of its own that can read exactly its model archive (and the code archive), decrypt
 with the platform key through S3, pull its own image, write its endpoint's logs and capture, and
 run in the platform's VPC: nothing more.

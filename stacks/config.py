@@ -143,6 +143,42 @@ class PlatformConfig(Section):
             info.context[SERVING_CONTEXT] = value
         return value
 
+    @field_validator("serving")
+    @classmethod
+    def _registered_groups(cls, value: ServingConfig, info: ValidationInfo) -> ServingConfig:
+        # A variant deploying a registered version names a group the stack's training pipelines
+        # register into: the group is mlp-<env>-<group> in this account, which only they create.
+        # Read whether or not the training layer is deployed: production retains the groups (and
+        # their versions) when the layer is removed. A group that does not exist in AWS is
+        # refused at `pulumi up` by the approval check.
+        training = info.data.get("training")
+        if training is None:
+            return value  # the training section's own problems are reported
+        known = sorted({pipeline.model_group for pipeline in training.pipelines} - {None})
+        problems = [
+            (
+                f"endpoints[{index}].{where}.model.group",
+                f"'{variant.model.group}' is not a model group a training pipeline registers "
+                f"into (known: {', '.join(known) if known else 'none'})",
+            )
+            for index, endpoint in enumerate(value.endpoints)
+            for where, variant in (
+                *(
+                    (f"variants[{number}]", variant)
+                    for number, variant in enumerate(endpoint.variants)
+                ),
+                *(
+                    (("shadow_variant", endpoint.shadow_variant),)
+                    if endpoint.shadow_variant
+                    else ()
+                ),
+            )
+            if variant.model is not None and variant.model.group not in known
+        ]
+        if problems:
+            raise PathProblems(problems)
+        return value
+
     @field_validator("retain_data")
     @classmethod
     def _production_retains(cls, value: bool | None, info: ValidationInfo) -> bool | None:

@@ -16,6 +16,7 @@ oldest interpreter in the current prebuilt containers).
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import os
@@ -279,24 +280,53 @@ def installed_version(framework: str) -> str:
     return str(module.__version__).split("+")[0]
 
 
-def _major_minor(version: str) -> tuple[str, ...]:
-    return tuple(version.split(".")[:2])
+def _major_minor(version: str) -> tuple[int, ...]:
+    """``(1, 9)`` for ``1.9.1``, ``1.9`` or ``1.9rc1``: the first two numeric parts."""
+    parts = []
+    for part in version.split(".")[:2]:
+        digits = "".join(itertools.takewhile(str.isdigit, part))
+        parts.append(int(digits) if digits else -1)
+    return tuple(parts)
+
+
+#: Library names as error messages say them.
+LIBRARY_NAMES: Mapping[str, str] = {SKLEARN: "scikit-learn", XGBOOST: "XGBoost", PYTORCH: "PyTorch"}
+
+
+def version_conflict(framework: str, trained: str, serving: str) -> str | None:
+    """Why a ``framework`` model trained with version ``trained`` cannot run on ``serving``.
+
+    None when it can; else the rule it breaks, for a message that names both versions. The one
+    rule for every place that compares versions (the serving spec at plan time, the approval
+    check at deploy time, :func:`load_model` at load time):
+
+    - scikit-learn: the same major.minor (its pickles are not portable across versions: loading
+      may fail or, worse, predict differently);
+    - XGBoost: a serving major.minor no older than the training one (XGBoost loads models saved
+      by earlier versions, not by later ones);
+    - PyTorch: none (a weights-only ``state_dict`` of plain tensors loads across versions).
+    """
+    if framework == SKLEARN and _major_minor(trained) != _major_minor(serving):
+        return "scikit-learn models need the same major.minor version"
+    if framework == XGBOOST and _major_minor(trained) > _major_minor(serving):
+        return "XGBoost cannot load a model saved by a later major.minor version"
+    return None
 
 
 def check_framework_version(metadata: ModelMetadata, path: Path) -> None:
-    """Refuse a scikit-learn model trained under another scikit-learn major.minor version.
+    """Refuse a model the installed library cannot load faithfully (:func:`version_conflict`).
 
-    scikit-learn pickles are not portable across versions (loading may fail or, worse, predict
-    differently). XGBoost's UBJSON and PyTorch ``state_dict`` files are portable: no check.
+    Raises ModelLayoutError naming the file, both versions, the rule and what to do.
     """
-    if metadata.framework != SKLEARN or not metadata.framework_version:
+    if not metadata.framework_version:
         return
-    installed = installed_version(SKLEARN)
-    if _major_minor(metadata.framework_version) != _major_minor(installed):
+    installed = installed_version(metadata.framework)
+    trained = metadata.framework_version
+    if conflict := version_conflict(metadata.framework, trained, installed):
         raise ModelLayoutError(
-            f"{path.name} was trained with scikit-learn {metadata.framework_version} but this "
-            f"container has {installed}: serve it with a container of the same version "
-            "(framework_image_tag) or retrain it"
+            f"{path.name} was trained with {LIBRARY_NAMES[metadata.framework]} {trained} but "
+            f"this container has {installed} ({conflict}): serve it with a container of a "
+            "matching version (framework_image_tag) or retrain it"
         )
 
 
@@ -580,8 +610,7 @@ def load_model(model_dir: str | os.PathLike[str]) -> LoadedModel:
             f"{path}: missing; {METADATA_FILE} says framework {metadata.framework!r}, "
             f"whose model file is {metadata.model_file}"
         )
-    if metadata.framework == SKLEARN:
-        check_framework_version(metadata, path)
+    check_framework_version(metadata, path)
     try:
         model = _load_model_file(metadata, path)
     except ModelLayoutError:

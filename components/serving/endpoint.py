@@ -2,7 +2,8 @@
 
 Children, in the order they depend on each other:
 
-* one :class:`ServingModel` per variant (and for the shadow variant);
+* one :class:`ServingModel` per variant (and for the shadow variant); a variant deploying a
+  registered version gets its Model after an approval check (:mod:`.model_approval`);
 * the endpoint's log group (KMS, retention), which SageMaker would otherwise create unencrypted;
 * an EndpointConfiguration, auto-named so that any change makes a new configuration and the
   endpoint moves to it (configurations are immutable; see DESIGN.md);
@@ -52,7 +53,7 @@ from pulumi_aws.sagemaker import (
 from components.platform import PlatformContext
 from components.serving.alarms import variant_alarms
 from components.serving.autoscaling import variant_autoscaling
-from components.serving.model import ServingModel, ServingModelArgs
+from components.serving.model import ServingModel, ServingModelArgs, model_package_group
 from components.serving.rollout_gate import RolloutGate, gate_timeout_seconds
 from components.serving.spec import RolloutConfig, ServingEndpointConfig, VariantConfig
 from components.shared import iam_policies
@@ -78,6 +79,20 @@ def config_resource_name(name: str) -> str:
     by it.
     """
     return f"{name}-config"
+
+
+def variant_model(environment: str, variant: VariantConfig) -> dict[str, str | int]:
+    """What a variant runs, as the stack exports it.
+
+    ``{"model_group": "mlp-dev-churn", "model_version": 1}`` for a registered version,
+    ``{"model_artifact": "<key>"}`` for an archive in the models bucket.
+    """
+    if variant.model is not None:
+        return {
+            "model_group": model_package_group(environment, variant.model),
+            "model_version": variant.model.version,
+        }
+    return {"model_artifact": variant.model_artifact or ""}
 
 
 def traffic_shares(variants: Sequence[VariantConfig]) -> dict[str, float]:
@@ -241,6 +256,9 @@ class ServingEndpoint(pulumi.ComponentResource):
     """The alarms that roll back updates."""
     models: dict[str, ServingModel]
     """Each variant's model, by variant name."""
+    variant_models: dict[str, dict[str, str | int]]
+    """What each variant (and the shadow) runs: its ``model_artifact``, or the model package
+    group and version of a registered version (:func:`variant_model`)."""
 
     def __init__(
         self,
@@ -317,6 +335,10 @@ class ServingEndpoint(pulumi.ComponentResource):
         self.endpoint_arn = endpoint.arn
         self.endpoint_config_name = endpoint_config.name
         self.variant_names = [variant.name for variant in spec.variants]
+        self.variant_models = {
+            variant.name: variant_model(platform.environment, variant)
+            for variant in spec.all_variants
+        }
         self.traffic_shares = traffic_shares(spec.variants)
         # SageMaker appends <endpoint>/<variant>/yyyy/mm/dd/hh to the capture destination.
         self.capture_uri = (
@@ -337,6 +359,7 @@ class ServingEndpoint(pulumi.ComponentResource):
             "traffic_shares": self.traffic_shares,
             "capture_uri": self.capture_uri,
             "rollback_alarms": self.alarm_names,
+            "variant_models": self.variant_models,
         }
 
     def grant_invoke(self, name: str, role: aws.iam.Role) -> aws.iam.RolePolicy:

@@ -1,7 +1,10 @@
 """ServingModel: one SageMaker Model (one endpoint variant) with its own least-privilege role.
 
 The image is either AWS's prebuilt inference container for the model's framework, running our
-handlers from the source archive, or our own serving image from this account's ECR. Each model
+handlers from the source archive, or our own serving image from this account's ECR. The model is
+an archive in the models bucket (``model_artifact``) or a registered version (``model``): then the
+Model is built from its model package, after a :class:`ModelApproval` check that refuses a
+version that is not Approved. Each model
 gets a role of its own that can read exactly its model archive (and the code archive), decrypt
 with the platform key through S3, pull its own image, write its endpoint's logs and capture, and
 run in the platform's VPC: nothing more.
@@ -21,20 +24,27 @@ import pulumi
 import pulumi_aws as aws
 
 from components.platform import PlatformContext
-from components.serving.spec import VariantConfig
+from components.serving.model_approval import ModelApproval
+from components.serving.spec import RegisteredModelConfig, VariantConfig
 from components.shared import iam_policies
 from components.shared.images import (
-    PREBUILT_FRAMEWORK_TAGS,
     PREBUILT_REPOSITORIES,
     ContainerImage,
     resolve_image,
+    tag_version,
 )
 from components.shared.resolved_platform import ResolvedPlatform, with_resolved_platform
 from components.shared.service_role import sagemaker_role_with_policy
+from components.shared.spec_rules import platform_name
 
 #: Prebuilt repositories whose toolkit loads handlers only from ``code/`` inside model.tar.gz
 #: (the PyTorch inference toolkit); they ignore ``SAGEMAKER_SUBMIT_DIRECTORY``.
 CODE_IN_MODEL_ARCHIVE = frozenset({PREBUILT_REPOSITORIES["inference"]["pytorch"]})
+
+#: Where the training pipelines write the models they register, in the models bucket (the
+#: training layer's ``MODELS_PREFIX``; a test holds the two equal). A model built from a
+#: registered version reads its artifact, a training job's output, from under it.
+REGISTERED_ARTIFACTS_PREFIX = "training/"
 
 
 def downloads_code(image: ContainerImage) -> bool:
@@ -52,9 +62,8 @@ def model_image(variant: VariantConfig) -> ContainerImage:
     AWS's prebuilt container for its ``framework`` (at its ``framework_image_tag``, else the tag
     pinned in PREBUILT_FRAMEWORK_TAGS), or our own ``image``.
     """
-    if variant.framework is not None:
-        tag = variant.framework_image_tag or PREBUILT_FRAMEWORK_TAGS[variant.framework]
-        return ContainerImage.prebuilt(variant.framework, "inference", tag)
+    if variant.framework is not None and variant.framework_tag is not None:
+        return ContainerImage.prebuilt(variant.framework, "inference", variant.framework_tag)
     assert variant.image is not None  # config validation requires one of the two
     return ContainerImage.ours(variant.image)
 
@@ -68,6 +77,28 @@ class ServingModelArgs:
     code_archive_key: pulumi.Input[str] | None
     """Key of the layer's inference source archive in the models bucket (None when the layer
     built none); only a container that downloads it (:func:`downloads_code`) gets it."""
+
+
+def model_package_group(environment: str, model: RegisteredModelConfig) -> str:
+    """The model package group a registered version is in: ``mlp-<environment>-<group>``."""
+    return platform_name(environment, model.group)
+
+
+def model_package_arn(
+    platform: PlatformContext, model: RegisteredModelConfig
+) -> pulumi.Output[str]:
+    """The registered version's ARN, ``...:model-package/mlp-<env>-<group>/<version>``."""
+    return pulumi.Output.concat(
+        "arn:",
+        platform.partition,
+        ":sagemaker:",
+        platform.region,
+        ":",
+        platform.account_id,
+        ":model-package/",
+        model_package_group(platform.environment, model),
+        f"/{model.version}",
+    )
 
 
 def model_execution_policy(
@@ -148,6 +179,8 @@ class ServingModel(pulumi.ComponentResource):
     """The container image the model runs."""
     network_isolation: bool
     """Whether the container runs without any network access."""
+    model_package_arn: pulumi.Output[str] | None
+    """The registered version the model is built from, or None (a ``model_artifact``)."""
 
     def __init__(
         self,
@@ -162,7 +195,6 @@ class ServingModel(pulumi.ComponentResource):
         image = model_image(variant)
         # Only a container that downloads our code may read (and is pointed at) the archive.
         code_key = args.code_archive_key if downloads_code(image) else None
-        models_bucket = platform.buckets["models"].bucket
         # Serverless inference cannot run in a VPC.
         in_vpc = not variant.is_serverless
         image_uri = resolve_image(
@@ -186,21 +218,15 @@ class ServingModel(pulumi.ComponentResource):
 
         # Isolated unless the container must download our code at start (isolation forbids it).
         self.network_isolation = not downloads_code(image)
+        container, self.model_package_arn, approval = _primary_container(
+            name, variant, image, image_uri, code_key, platform, args, parent=self
+        )
         model = aws.sagemaker.Model(
             f"{name}-model",
             # No `name`: an auto-name makes a changed model a new model, created before the old
             # one is deleted, which the endpoint configuration then picks up (see DESIGN.md).
             execution_role_arn=role.arn,
-            primary_container=aws.sagemaker.ModelPrimaryContainerArgs(
-                image=image_uri,
-                mode="SingleModel",
-                model_data_url=pulumi.Output.concat(
-                    "s3://", models_bucket, "/", variant.model_artifact
-                ),
-                environment=container_environment(
-                    name, image, platform.region, models_bucket, code_key
-                ),
-            ),
+            primary_container=container,
             enable_network_isolation=self.network_isolation,
             vpc_config=aws.sagemaker.ModelVpcConfigArgs(
                 subnets=platform.subnet_ids,
@@ -213,7 +239,11 @@ class ServingModel(pulumi.ComponentResource):
             # rollback Pulumi deletes the replaced model on the next `up` (pulumi/pulumi#9979,
             # pulumi/pulumi#2948) while the endpoint still runs it; the gate's reaper
             # (workloads/ops/reaper.py) deletes it once no kept or used configuration does.
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[policy], retain_on_delete=True),
+            # A registered version's Model also waits for its approval check: a refused version
+            # changes nothing the endpoint runs on.
+            opts=pulumi.ResourceOptions(
+                parent=self, depends_on=[policy, *approval], retain_on_delete=True
+            ),
         )
 
         self.model_name = model.name
@@ -221,8 +251,89 @@ class ServingModel(pulumi.ComponentResource):
         self.role_name = role.name
         self.image_uri = image_uri
         self.register_outputs(
-            {"model_name": self.model_name, "role_arn": self.role_arn, "image_uri": image_uri}
+            {
+                "model_name": self.model_name,
+                "role_arn": self.role_arn,
+                "image_uri": image_uri,
+                "model_package_arn": self.model_package_arn,
+            }
         )
+
+
+def _primary_container(
+    name: str,
+    variant: VariantConfig,
+    image: ContainerImage,
+    image_uri: pulumi.Output[str],
+    code_key: pulumi.Input[str] | None,
+    platform: PlatformContext,
+    args: ServingModelArgs,
+    *,
+    parent: pulumi.Resource,
+) -> tuple[aws.sagemaker.ModelPrimaryContainerArgs, pulumi.Output[str] | None, list[ModelApproval]]:
+    """The Model's container, the registered version's ARN, and the check the Model waits for.
+
+    From the model package (which names image and artifact) after its approval check for a
+    registered version; else ``image_uri`` serving the variant's ``model_artifact``.
+    """
+    models_bucket = platform.buckets["models"].bucket
+    environment = container_environment(name, image, platform.region, models_bucket, code_key)
+    if variant.model is None:
+        return (
+            aws.sagemaker.ModelPrimaryContainerArgs(
+                image=image_uri,
+                mode="SingleModel",
+                model_data_url=pulumi.Output.concat(
+                    "s3://", models_bucket, "/", model_artifact_keys(variant)
+                ),
+                environment=environment,
+            ),
+            None,
+            [],
+        )
+    package_arn = model_package_arn(platform, variant.model)
+    approval = _approval(f"{name}-approval", variant, image, package_arn, platform, args, parent)
+    container = aws.sagemaker.ModelPrimaryContainerArgs(
+        model_package_name=package_arn, environment=environment
+    )
+    return container, package_arn, [approval]
+
+
+def _approval(
+    name: str,
+    variant: VariantConfig,
+    image: ContainerImage,
+    package_arn: pulumi.Output[str],
+    platform: PlatformContext,
+    args: ServingModelArgs,
+    parent: pulumi.Resource,
+) -> ModelApproval:
+    """The check that the registered version ``variant`` deploys is Approved (and servable)."""
+    assert variant.model is not None  # only variants of registered versions get a check
+    return ModelApproval(
+        name,
+        endpoint_name=args.endpoint_name,
+        variant_name=variant.name,
+        group_name=model_package_group(platform.environment, variant.model),
+        version=variant.model.version,
+        package_arn=package_arn,
+        region=platform.region,
+        framework=variant.framework,
+        serving_version=tag_version(image.tag) if image.is_prebuilt and image.tag else None,
+        opts=pulumi.ResourceOptions(parent=parent),
+    )
+
+
+def model_artifact_keys(variant: VariantConfig) -> str:
+    """The key (pattern) of the model archive the variant's role may read.
+
+    Its ``model_artifact``; for a registered version every training output (the package names
+    one of them, which only the deploy-time Describe knows).
+    """
+    if variant.model is not None:
+        return f"{REGISTERED_ARTIFACTS_PREFIX}*"
+    assert variant.model_artifact is not None  # config validation requires one of the two
+    return variant.model_artifact
 
 
 def _policy_document(
@@ -235,7 +346,7 @@ def _policy_document(
     in_vpc: bool,
 ) -> pulumi.Output[str]:
     """The execution policy once the platform's outputs are known (see model_execution_policy)."""
-    readable = [pulumi.Output.from_input(variant.model_artifact)]
+    readable = [pulumi.Output.from_input(model_artifact_keys(variant))]
     if code_key is not None:
         readable.append(pulumi.Output.from_input(code_key))
     return with_resolved_platform(

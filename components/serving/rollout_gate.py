@@ -33,8 +33,8 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import pulumi
-from pulumi.dynamic import CreateResult, DiffResult, ResourceProvider, UpdateResult
 
+from components.serving.deploy_check import DeployCheck
 from components.serving.spec import RolloutConfig, ServingEndpointConfig
 from workloads.ops.endpoint import WaitPolicy
 from workloads.ops.errors import OpsError
@@ -94,7 +94,7 @@ def aws_clients(region: str) -> tuple[Any, Any]:
 
 
 def verify(props: Mapping[str, Any]) -> dict[str, Any]:
-    """Run the rollout check for the gate's inputs, then reap; the gate's outputs.
+    """Run the rollout check for the gate's inputs, then reap; the gate's outputs (not inputs).
 
     Raises the check's ``OpsError`` when the rollout is not verified (nothing is reaped then).
     """
@@ -109,11 +109,7 @@ def verify(props: Mapping[str, Any]) -> dict[str, Any]:
             timeout_s=float(props["timeout_seconds"]), poll_s=float(props["poll_seconds"])
         ),
     )
-    return {
-        **_inputs(props),
-        "verified_config_name": outcome.endpoint_config_name,
-        **reap(props, sagemaker),
-    }
+    return {"verified_config_name": outcome.endpoint_config_name, **reap(props, sagemaker)}
 
 
 def reap(props: Mapping[str, Any], sagemaker: Any) -> dict[str, Any]:
@@ -147,34 +143,19 @@ def reap(props: Mapping[str, Any], sagemaker: Any) -> dict[str, Any]:
     }
 
 
-def _inputs(props: Mapping[str, Any]) -> dict[str, Any]:
-    # Only the inputs present: a gate recorded before an input existed differs from one that
-    # sets it, so its first update after an upgrade checks (and reaps) once.
-    return {key: props[key] for key in INPUTS if key in props}
+class RolloutGateProvider(DeployCheck):
+    """The dynamic provider behind :class:`RolloutGate` (see the module docstring).
 
+    On create it checks the endpoint's first rollout (and reaps what earlier stacks left); on
+    every change of the expected config or another input, the rollout that update started.
+    """
 
-class RolloutGateProvider(ResourceProvider):
-    """The dynamic provider behind :class:`RolloutGate` (see the module docstring)."""
+    INPUTS = INPUTS
+    ID_INPUT = "endpoint_name"
 
-    # Nothing secret is captured, so the serialized provider need not be stored as a secret.
-    serialize_as_secret_always = False
-
-    def create(self, props: dict[str, Any]) -> CreateResult:
-        """Check the endpoint's first rollout (and reap what earlier stacks left)."""
-        return CreateResult(id_=props["endpoint_name"], outs=verify(props))
-
-    def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
-        """A change (so a new check) whenever the expected config or another input changes."""
-        return DiffResult(
-            changes=_inputs(olds) != _inputs(news), replaces=[], delete_before_replace=False
-        )
-
-    def update(self, _id: str, _olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
-        """Check the rollout this update started, then reap the configurations it retired."""
-        return UpdateResult(outs=verify(news))
-
-    def delete(self, _id: str, _props: dict[str, Any]) -> None:
-        """Nothing to do: the gate owns nothing in AWS."""
+    def check(self, props: Mapping[str, Any]) -> dict[str, Any]:
+        """Verify the rollout, then reap the configurations it retired (:func:`verify`)."""
+        return verify(props)
 
 
 class RolloutGate(pulumi.dynamic.Resource, module="serving", name="RolloutGate"):

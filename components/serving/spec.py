@@ -10,6 +10,7 @@ from pydantic import (
     field_validator,
 )
 
+from components.shared.image_tags import PREBUILT_FRAMEWORK_TAGS, tag_version
 from components.shared.spec_rules import (
     ARTIFACT_KEY,
     MAX_S3_KEY,
@@ -26,6 +27,7 @@ from components.shared.spec_rules import (
     tag_needs_framework,
     unique_names_validator,
 )
+from workloads.model_layout import LIBRARY_NAMES, version_conflict
 
 #: SageMaker limits on an endpoint configuration (CreateEndpointConfig).
 MAX_VARIANTS_PER_ENDPOINT = 10
@@ -46,6 +48,11 @@ MAX_VARIANT_WEIGHT = 1000
 
 #: Upper bound on alarm thresholds that count events per period (a platform bound).
 MAX_ALARM_COUNT_THRESHOLD = 1_000_000
+
+
+#: The highest version number a variant may name (a platform bound; SageMaker numbers a group's
+#: versions from 1 upwards).
+MAX_MODEL_VERSION = 1_000_000
 
 
 #: Memory sizes a serverless variant may have (1 GB steps, 1-6 GB).
@@ -97,17 +104,43 @@ class AutoscalingConfig(Section):
     """Wait after a scale-out before the next one."""
 
 
+def container_tag(framework: str, tag: str | None) -> str:
+    """A prebuilt container's tag: ``tag`` when set, else the framework's default."""
+    return tag or PREBUILT_FRAMEWORK_TAGS[framework]
+
+
+class RegisteredModelConfig(Section):
+    """A registered model version: version ``version`` of the model package group ``group``."""
+
+    group: str = Field(pattern=r"^[a-z0-9](-*[a-z0-9])*$", max_length=63)
+    """The group's short name, as a training pipeline's ``registry.group`` (or name) gives it;
+    in AWS ``mlp-<environment>-<group>``. It must be a group a training pipeline of the stack
+    registers into."""
+    version: int = Field(ge=1, le=MAX_MODEL_VERSION)
+    """The version number in the group (SageMaker numbers versions from 1). It must be Approved
+    when ``pulumi up`` runs: the approval check refuses any other status."""
+
+
 class VariantConfig(Section):
     """One variant of an endpoint: a model and the compute that serves it."""
 
     name: str = Field(pattern=NAME_PATTERN)
     """Variant name, unique within the endpoint (kept across blue/green updates)."""
-    model_artifact: str = Field(max_length=MAX_S3_KEY)
-    """Key of the model archive (``model.tar.gz``) in the platform's models bucket."""
+    model_artifact: str | None = Field(default=None, max_length=MAX_S3_KEY)
+    """Key of the model archive (``model.tar.gz``) in the platform's models bucket; or set
+    ``model``. Give each model its own key: ``python -m workloads.ops package`` uploads to
+    ``<prefix>/<sha16>/model.tar.gz`` and never overwrites another archive there."""
+    model: RegisteredModelConfig | None = Field(default=None, validate_default=True)
+    """Serve a registered version (``{group: churn, version: 7}``) instead of ``model_artifact``:
+    the model is built from the model package, whose artifact is the training job's output."""
     framework: Framework | None = None
     """Serve with AWS's prebuilt container for this framework and our handlers; or set ``image``."""
     framework_image_tag: str | None = None
     """The prebuilt container's tag; defaults per framework (see PREBUILT_FRAMEWORK_TAGS)."""
+    framework_version: str | None = Field(default=None, pattern=r"^\d+\.\d+(\.\d+)?$")
+    """The library version the model was trained with (its metadata.json's ``framework_version``,
+    e.g. ``1.9.1``); with it the container's version is checked at plan time. Unset: checked when
+    the model loads (and, for a registered version, at ``pulumi up`` against its package)."""
     image: ImageConfig | None = Field(default=None, validate_default=True)
     """Serve with our own image (the standalone server) instead of a prebuilt container."""
     instance_type: str | None = Field(default="ml.m5.large", pattern=r"^ml\.[a-z0-9-]+\.\w+$")
@@ -133,7 +166,42 @@ class VariantConfig(Section):
             )
         return value
 
+    @field_validator("model")
+    @classmethod
+    def _one_model_source(
+        cls, value: RegisteredModelConfig | None, info: ValidationInfo
+    ) -> RegisteredModelConfig | None:
+        if "model_artifact" not in info.data:
+            return value  # model_artifact itself is invalid and reported
+        artifact = info.data["model_artifact"]
+        if value is not None and artifact is not None:
+            raise ValueError("set either 'model_artifact' or 'model', not both")
+        if value is None and artifact is None:
+            raise ValueError(
+                "set 'model_artifact' (an archive in the models bucket) or 'model' "
+                "(a registered version: {group, version})"
+            )
+        return value
+
     _framework_tag = field_validator("framework_image_tag")(tag_needs_framework)
+
+    @field_validator("framework_version")
+    @classmethod
+    def _servable(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is None or "framework_image_tag" not in info.data:
+            return value
+        framework = info.data.get("framework")
+        if framework is None:
+            raise ValueError("only applies with 'framework'")
+        tag = container_tag(framework, info.data["framework_image_tag"])
+        serving = tag_version(tag)
+        if conflict := version_conflict(framework, value, serving):
+            raise ValueError(
+                f"the model was trained with {LIBRARY_NAMES[framework]} {value} but the "
+                f"{framework} container {tag} has {serving} ({conflict}): set "
+                "framework_image_tag to a matching container or retrain"
+            )
+        return value
 
     @field_validator("image")
     @classmethod
@@ -192,6 +260,13 @@ class VariantConfig(Section):
     def is_serverless(self) -> bool:
         """Whether the variant is serverless rather than instance-based."""
         return self.serverless is not None
+
+    @property
+    def framework_tag(self) -> str | None:
+        """The prebuilt container's tag (its own or the framework's default); None for ``image``."""
+        if self.framework is None:
+            return None
+        return container_tag(self.framework, self.framework_image_tag)
 
     @property
     def scaling_min_capacity(self) -> int:

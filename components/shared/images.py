@@ -1,7 +1,8 @@
 """Container images: where every job's and model's image comes from, and its URI.
 
-An image is AWS's prebuilt SageMaker container for a framework (pinned tags below) or one of ours
-in this account's ECR (the ``image`` setting, :class:`~components.shared.spec_rules.ImageConfig`).
+An image is AWS's prebuilt SageMaker container for a framework (pinned tags in
+:mod:`components.shared.image_tags`) or one of ours in this account's ECR (the ``image``
+setting, :class:`~components.shared.spec_rules.ImageConfig`).
 A layer turns it into the URI its jobs run and the repository their role may pull from with
 :func:`resolve_image`.
 """
@@ -9,52 +10,19 @@ A layer turns it into the URI its jobs run and the repository their role may pul
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
 
 import pulumi
 import pulumi_aws as aws
 
+# The tables live apart, without Pulumi (the specs read them); re-exported for the layers.
+from components.shared.image_tags import PREBUILT_FRAMEWORK_TAGS as PREBUILT_FRAMEWORK_TAGS
+from components.shared.image_tags import PREBUILT_MONITORING_TAG as PREBUILT_MONITORING_TAG
+from components.shared.image_tags import PREBUILT_REPOSITORIES as PREBUILT_REPOSITORIES
+from components.shared.image_tags import PREBUILT_TRAINING_TAGS as PREBUILT_TRAINING_TAGS
+from components.shared.image_tags import PYTORCH_GPU_TRAINING_TAG as PYTORCH_GPU_TRAINING_TAG
+from components.shared.image_tags import ImageUse
+from components.shared.image_tags import tag_version as tag_version
 from components.shared.spec_rules import ImageConfig
-
-#: What a prebuilt container is for: serving, training in script mode, or a processing job.
-ImageUse = Literal["inference", "training", "processing"]
-
-#: AWS's prebuilt repositories per use and framework (``get_prebuilt_ecr_image``).
-PREBUILT_REPOSITORIES: dict[str, dict[str, str]] = {
-    "inference": {
-        "sklearn": "sagemaker-scikit-learn",
-        "xgboost": "sagemaker-xgboost",
-        "pytorch": "pytorch-inference",
-    },
-    # The training containers run our code in script mode (the sagemaker-training toolkit).
-    "training": {
-        "sklearn": "sagemaker-scikit-learn",
-        "xgboost": "sagemaker-xgboost",
-        "pytorch": "pytorch-training",
-    },
-    "processing": {"sklearn": "sagemaker-scikit-learn"},
-}
-
-#: Frameworks whose AWS prebuilt inference containers run our handlers, with the image tag used
-#: when a variant names none. The tag must match the framework version the model was trained
-#: with (the training layer records it in the model's metadata).
-PREBUILT_FRAMEWORK_TAGS = {
-    "sklearn": "1.4-2",
-    "xgboost": "1.7-1",
-    "pytorch": "2.6.0-cpu-py312",
-}
-
-#: Prebuilt SageMaker training containers that run our training code in script mode, with the tag
-#: used when a pipeline names none. The serving container of the same framework must load what
-#: they train, so these are PREBUILT_FRAMEWORK_TAGS' versions, taken from that one table.
-PREBUILT_TRAINING_TAGS = dict(PREBUILT_FRAMEWORK_TAGS)
-
-#: The PyTorch training container tag used on GPU instances (same version as the CPU tag).
-PYTORCH_GPU_TRAINING_TAG = "2.6.0-gpu-py312"
-
-#: The tag of AWS's prebuilt scikit-learn processing image (numpy, scipy and boto3 inside), which
-#: the monitor runs in when no image of ours is set.
-PREBUILT_MONITORING_TAG = "1.4-2-cpu-py3"
 
 
 @dataclass(frozen=True)

@@ -555,6 +555,13 @@ def _random_password_outputs(mocks: PlatformMocks, created: _Creation) -> None:
 
 #: What AWS computes for each type beyond its inputs (ids, URLs, ARNs of a special shape). A type
 #: not listed gets only the defaults: its id, its auto-generated name and an ARN by its service.
+def _model_approval_outputs(mocks: PlatformMocks, created: _Creation) -> None:
+    # What a passing check reports (offline nothing is described): the version is Approved; the
+    # framework version it records is only known from AWS.
+    created.resource_id = str(created.state.get("package_arn") or created.resource_id)
+    created.state.update(approval_status="Approved", framework_version=None)
+
+
 _OUTPUTS: dict[str, Callable[[PlatformMocks, _Creation], None]] = {
     "aws:s3/bucket:Bucket": _bucket_outputs,
     "aws:kms/key:Key": _kms_key_outputs,
@@ -577,6 +584,7 @@ _OUTPUTS: dict[str, Callable[[PlatformMocks, _Creation], None]] = {
     "aws:iam/openIdConnectProvider:OpenIdConnectProvider": _oidc_provider_outputs,
     "aws:rds/instance:Instance": _db_instance_outputs,
     "random:index/randomPassword:RandomPassword": _random_password_outputs,
+    f"{DYNAMIC_TYPE_PREFIX}/serving:ModelApproval": _model_approval_outputs,
 }
 
 

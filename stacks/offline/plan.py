@@ -112,6 +112,7 @@ SUMMARY_FIELDS: dict[str, Sequence[tuple[str, str]]] = {
     "aws:s3/bucketObjectv2:BucketObjectv2": [("key", "key")],
     "aws:sagemaker/model:Model": [
         ("image", "primaryContainer.image"),
+        ("model_package", "primaryContainer.modelPackageName"),
         ("network_isolation", "enableNetworkIsolation"),
         ("vpc_subnets", "vpcConfig.subnets"),
     ],
@@ -133,6 +134,11 @@ SUMMARY_FIELDS: dict[str, Sequence[tuple[str, str]]] = {
         ("baking_s", "deploymentConfig.blueGreenUpdatePolicy.terminationWaitInSeconds"),
     ],
     "pulumi-python:dynamic/serving:RolloutGate": [("timeout_s", "timeout_seconds")],
+    "pulumi-python:dynamic/serving:ModelApproval": [
+        ("group", "group_name"),
+        ("version", "version"),
+        ("serving_version", "serving_version"),
+    ],
     "aws:appautoscaling/target:Target": [
         ("variant", "resourceId"),
         ("min", "minCapacity"),
@@ -552,8 +558,19 @@ def render(run: PlanRun) -> str:
                 for variant, share in endpoint["traffic_shares"].items()
             )
             lines.append(f"  {name}: {shares}")
+        lines.append("\nwhat each variant runs (registered versions must be Approved at `up`):")
+        for name, endpoint in sorted(endpoints.items()):
+            for variant, model in (endpoint.get("variant_models") or {}).items():
+                lines.append(f"  {name}/{variant}: {_variant_model(model)}")
     lines += _retraining_lines(run.exports)
     return "\n".join(lines)
+
+
+def _variant_model(model: dict[str, Any]) -> str:
+    """``model group mlp-dev-churn version 1`` or ``artifact churn/v1/model.tar.gz``."""
+    if "model_group" in model:
+        return f"model group {model['model_group']} version {int(model['model_version'])}"
+    return f"artifact {model.get('model_artifact')}"
 
 
 def write_plan(run: PlanRun, out_dir: Path) -> Path:

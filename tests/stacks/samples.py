@@ -31,3 +31,17 @@ def without_retraining(flat: dict[str, str]) -> dict[str, str]:
         for key in ("retrain_on_drift", "retrain_pipeline", "retrain_schedule"):
             entry.pop(key, None)
     return {**flat, "ml-platform:monitoring": json.dumps(monitoring)}
+
+
+def serving_from_archives(flat: dict[str, str]) -> dict[str, str]:
+    """``flat`` with each variant deploying a registered version serving an archive instead.
+
+    For tests that replace the training section: a variant's ``model.group`` must be a group the
+    stack's training pipelines register into, which a replaced section may not have.
+    """
+    serving = json.loads(flat["ml-platform:serving"])
+    for endpoint in serving["endpoints"]:
+        for variant in [*endpoint["variants"], endpoint.get("shadow_variant") or {}]:
+            if variant.pop("model", None) is not None:
+                variant["model_artifact"] = "churn/v1/model.tar.gz"
+    return {**flat, "ml-platform:serving": json.dumps(serving)}

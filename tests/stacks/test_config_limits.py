@@ -155,6 +155,8 @@ def test_the_longest_endpoint_and_pipeline_names_fit_with_their_prefix() -> None
     flat = dict(DEV, **{"ml-platform:environment": LONGEST_ENVIRONMENT})
     flat = changed("serving", set_in(("endpoints", 0, "name"), LONGEST_SHORT_NAME), flat)
     flat = changed("training", set_in(("pipelines", 0, "name"), LONGEST_SHORT_NAME), flat)
+    # (the renamed pipeline keeps registering into the group dev's churn endpoint deploys from)
+    flat = changed("training", set_in(("pipelines", 0, "registry", "group"), "churn"), flat)
     flat = changed("monitoring", set_in(("endpoints",), []), flat)
     # when loaded / then mlp-<env>-<name> (59 characters) is within SageMaker's 63
     config = load_platform_config("dev", flat)

@@ -15,7 +15,7 @@ from components.training.model_registry import model_groups
 from components.training.spec import TrainingConfig
 from stacks.config import ConfigError, load_platform_config
 from tests.conftest import stack_config, with_section
-from tests.stacks.samples import pipeline, without_retraining
+from tests.stacks.samples import pipeline, serving_from_archives, without_retraining
 
 # Dev's monitor retrains with its pipeline churn: these tests change the pipelines.
 DEV = without_retraining(stack_config("dev"))
@@ -25,9 +25,9 @@ SHARED = "pipelines sharing a group must set the same description and readers"
 
 
 def training(*pipelines: dict[str, Any]) -> TrainingConfig:
-    return load_platform_config(
-        "dev", with_section(DEV, "training", {"pipelines": pipelines})
-    ).training
+    # Served from archives: dev's registered-version variant needs the stack's churn group.
+    flat = with_section(serving_from_archives(DEV), "training", {"pipelines": pipelines})
+    return load_platform_config("dev", flat).training
 
 
 def problems_of(*pipelines: dict[str, Any]) -> list[str]:

@@ -9,6 +9,7 @@ import yaml
 
 from stacks.config import ConfigError, load_platform_config
 from tests.conftest import ROOT, stack_config, with_section
+from tests.stacks.samples import without_retraining
 
 DEV = stack_config("dev")
 PROD = stack_config("prod")
@@ -228,3 +229,110 @@ def test_the_readme_serving_example_is_valid_config() -> None:
     config = load_platform_config("prod", flat)
     # then it loads as written
     assert [variant.name for variant in config.serving.endpoints[0].variants] == ["blue", "green"]
+
+
+# --------------------------------------------------------------------------------------------
+# registered versions and framework versions
+# --------------------------------------------------------------------------------------------
+
+
+def registered(name: str = "green", group: str = "churn", version: Any = 1) -> dict[str, Any]:
+    """A variant deploying version ``version`` of model group ``group`` (no model_artifact)."""
+    entry = variant(name, framework="xgboost", model={"group": group, "version": version})
+    del entry["model_artifact"]
+    return entry
+
+
+def test_a_variant_may_deploy_a_registered_version() -> None:
+    # given dev's churn pipeline registering into group churn / when a variant names version 1
+    config = load_platform_config("dev", with_section(DEV, "serving", serving(registered())))
+    # then the variant has no archive and names the version
+    (green,) = config.serving.endpoints[0].variants
+    assert (green.model_artifact, green.model.group, green.model.version) == (None, "churn", 1)
+
+
+def test_a_variant_names_exactly_one_model_source() -> None:
+    both = variant("green", model={"group": "churn", "version": 1})
+    neither = variant("green")
+    del neither["model_artifact"]
+    assert problems_of(serving(both)) == [
+        "serving.endpoints[0].variants[0].model: set either 'model_artifact' or 'model', not both"
+    ]
+    assert problems_of(serving(neither)) == [
+        "serving.endpoints[0].variants[0].model: set 'model_artifact' (an archive in the models "
+        "bucket) or 'model' (a registered version: {group, version})"
+    ]
+
+
+def test_version_zero_and_a_missing_version_are_refused() -> None:
+    assert problems_of(serving(registered(version=0))) == [
+        "serving.endpoints[0].variants[0].model.version: must be >= 1"
+    ]
+    missing = registered()
+    del missing["model"]["version"]
+    assert problems_of(serving(missing)) == [
+        "serving.endpoints[0].variants[0].model.version: required"
+    ]
+
+
+def test_a_group_no_pipeline_registers_into_is_refused_naming_the_known_ones() -> None:
+    # given a production variant and a shadow naming groups dev's pipelines do not register
+    section = serving(
+        registered("blue", group="fraud"), shadow_variant=registered("shadow", group="churn2")
+    )
+    # then each is named at its path, with the groups that exist
+    known = "(known: churn)"
+    assert problems_of(section) == [
+        "serving.endpoints[0].shadow_variant.model.group: 'churn2' is not a model group a "
+        f"training pipeline registers into {known}",
+        "serving.endpoints[0].variants[0].model.group: 'fraud' is not a model group a training "
+        f"pipeline registers into {known}",
+    ]
+
+
+def test_without_registering_pipelines_no_group_is_known() -> None:
+    # given a stack whose training section registers nothing (and whose monitor retrains nothing)
+    flat = with_section(without_retraining(DEV), "training", {})
+    # then a registered version cannot be deployed
+    assert problems_of(serving(registered()), flat) == [
+        "serving.endpoints[0].variants[0].model.group: 'churn' is not a model group a training "
+        "pipeline registers into (known: none)"
+    ]
+
+
+def test_a_recorded_framework_version_must_fit_the_container() -> None:
+    # given models trained with scikit-learn 1.9.1, served on the default and on a 1.4 container
+    fits = variant(framework_version="1.9.1")
+    old_container = variant(framework_version="1.9.1", framework_image_tag="1.4-2-cpu-py3")
+    assert load_platform_config("dev", with_section(DEV, "serving", serving(fits)))
+    # then the 1.4 container is refused with both versions named
+    assert problems_of(serving(old_container)) == [
+        "serving.endpoints[0].variants[0].framework_version: the model was trained with "
+        "scikit-learn 1.9.1 but the sklearn container 1.4-2-cpu-py3 has 1.4 (scikit-learn models "
+        "need the same major.minor version): set framework_image_tag to a matching container or "
+        "retrain"
+    ]
+
+
+def test_an_xgboost_container_may_be_newer_than_the_model() -> None:
+    older_model = variant(framework="xgboost", framework_version="1.7.6")
+    newer_model = variant(
+        framework="xgboost", framework_version="3.2.0", framework_image_tag="1.7-1"
+    )
+    assert load_platform_config("dev", with_section(DEV, "serving", serving(older_model)))
+    assert problems_of(serving(newer_model)) == [
+        "serving.endpoints[0].variants[0].framework_version: the model was trained with XGBoost "
+        "3.2.0 but the xgboost container 1.7-1 has 1.7 (XGBoost cannot load a model saved by a "
+        "later major.minor version): set framework_image_tag to a matching container or retrain"
+    ]
+
+
+def test_a_framework_version_needs_a_framework_and_a_version_number() -> None:
+    own_image = variant(image={"repository": "ml-platform/serving", "tag": "1.0.0"})
+    del own_image["framework"]
+    assert problems_of(serving({**own_image, "framework_version": "1.9.1"})) == [
+        "serving.endpoints[0].variants[0].framework_version: only applies with 'framework'"
+    ]
+    assert problems_of(serving(variant(framework_version="latest"))) == [
+        "serving.endpoints[0].variants[0].framework_version: must match ^\\d+\\.\\d+(\\.\\d+)?$"
+    ]

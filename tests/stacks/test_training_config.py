@@ -11,10 +11,11 @@ from components.training.pipeline import training_image
 from components.training.spec import TrainingPipelineConfig
 from stacks.config import ConfigError, load_platform_config
 from tests.conftest import stack_config, with_section
-from tests.stacks.samples import pipeline, without_retraining
+from tests.stacks.samples import pipeline, serving_from_archives, without_retraining
 
-# Dev's monitor retrains with its pipeline churn: these tests change the pipelines.
-DEV = without_retraining(stack_config("dev"))
+# These tests replace the training section: dev's monitor then retrains nothing, and its
+# registered-version variant serves an archive (no pipeline may register its group).
+DEV = serving_from_archives(without_retraining(stack_config("dev")))
 PROD = stack_config("prod")
 
 

@@ -194,7 +194,18 @@ def test_models_run_the_configured_image_and_artifact(plan: Plan) -> None:
         for variant in all_variants(endpoint):
             model = plan.named(f"{parent.name}-{variant['name']}-model")
             container = model.inputs["primaryContainer"]
+            if "model" in variant:
+                # a registered version: the package names the image and the artifact
+                group = f"mlp-{plan.run.stack}-{variant['model']['group']}"
+                assert container["modelPackageName"] == (
+                    f"arn:aws:sagemaker:us-east-1:{MOCK_ACCOUNT_ID}:model-package/"
+                    f"{group}/{variant['model']['version']}"
+                )
+                assert "image" not in container
+                assert "modelDataUrl" not in container
+                continue
             assert container["modelDataUrl"] == f"s3://{models_bucket}/{variant['model_artifact']}"
+            assert "modelPackageName" not in container
             if "framework" in variant:
                 repository = PREBUILT_REPOSITORIES["inference"][variant["framework"]]
                 tag = PREBUILT_FRAMEWORK_TAGS[variant["framework"]]
@@ -216,10 +227,15 @@ def test_prebuilt_containers_load_our_code_archive(plan: Plan) -> None:
     assert code_object.inputs["bucket"] == models_bucket
     assert code_object.inputs["serverSideEncryption"] == "aws:kms"
     assert code_object.inputs["kmsKeyId"] == key_arn(plan)
-    # then every prebuilt-container model points the container at it
-    for model in plan.of_type(MODEL):
-        environment = model.inputs["primaryContainer"]["environment"]
-        if "sagemaker-" in model.inputs["primaryContainer"]["image"]:
+    # then every model on a container that downloads code (scikit-learn, XGBoost; also one
+    # built from a registered version) points the container at it
+    for endpoint in endpoints_of(plan.run.stack):
+        parent = component(plan, endpoint)
+        for variant in all_variants(endpoint):
+            if variant.get("framework") not in ("sklearn", "xgboost"):
+                continue
+            model = plan.named(f"{parent.name}-{variant['name']}-model")
+            environment = model.inputs["primaryContainer"]["environment"]
             assert environment["SAGEMAKER_PROGRAM"] == "inference.py"
             assert environment["SAGEMAKER_SUBMIT_DIRECTORY"] == (
                 f"s3://{models_bucket}/{code_object.inputs['key']}"
@@ -291,7 +307,9 @@ def test_execution_policies_have_no_wildcard_actions_and_read_only_their_artifac
             assert all(statement["Effect"] == "Allow" for statement in document["Statement"])
             # reads its own model archive (and the code archive for prebuilt containers)
             readable = statements["ReadModelAndCode"]["Resource"]
-            assert f"arn:aws:s3:::{models_bucket}/{variant['model_artifact']}" in readable
+            # a registered version's artifact is one of the training outputs
+            artifact = "training/*" if "model" in variant else variant["model_artifact"]
+            assert f"arn:aws:s3:::{models_bucket}/{artifact}" in readable
             downloads_code = variant.get("framework") in ("sklearn", "xgboost")
             assert len(readable) == (2 if downloads_code else 1)
             # writes capture only under its endpoint's prefix

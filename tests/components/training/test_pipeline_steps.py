@@ -271,7 +271,7 @@ def test_the_version_goes_into_its_group_with_the_configured_approval(plan: Plan
     evaluated = {i["InputName"]: i for i in named["Evaluate"]["Arguments"]["ProcessingInputs"]}
     assert container["ModelDataUrl"] == evaluated["model"]["S3Input"]["S3Uri"]
     image = {
-        "dev": ("683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:1.7-1", "XGBOOST"),
+        "dev": ("683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:3.2-0", "XGBOOST"),
         "prod": (SERVING, "PYTORCH"),
     }[stack]
     assert (container["Image"], container["Framework"]) == image

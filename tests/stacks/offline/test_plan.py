@@ -130,6 +130,16 @@ def test_dev_plan_shows_an_endpoint_with_two_variants_and_their_shares(
     assert "endpoints (traffic share = weight / sum of weights):" in printed
     assert "  mlp-dev-churn: blue 90%, green 10%" in printed
     assert "variants=main:serverless 2048MB @100%" in printed
+    # and what each variant runs: an archive, or a registered version (checked at `up`)
+    assert (
+        "what each variant runs (registered versions must be Approved at `up`):\n"
+        "  mlp-dev-churn/blue: artifact churn/v1/model.tar.gz\n"
+        "  mlp-dev-churn/green: model group mlp-dev-churn version 1\n"
+        "  mlp-dev-churn-sandbox/main: artifact churn/v2/model.tar.gz"
+    ) in printed
+    assert "mlp-dev-churn-green-approval   group=mlp-dev-churn  version=1  serving_version=3.2" in (
+        printed
+    )
 
 
 def test_prod_plan_shows_guarded_rollouts_and_autoscaling(

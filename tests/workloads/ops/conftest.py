@@ -12,6 +12,7 @@ import boto3
 import botocore.loaders
 import botocore.session
 import pytest
+from botocore.stub import Stubber
 from moto import mock_aws
 
 from tests.workloads.dummy_credentials import use_dummy_credentials
@@ -46,6 +47,27 @@ def aws(
     monkeypatch.setenv("AWS_REGION", REGION)
     with mock_aws():
         yield
+
+
+@contextmanager
+def stubbed_sagemaker(monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> Iterator[Stubber]:
+    """A SageMaker client (dummy credentials) whose every call must be stubbed, in order.
+
+    botocore's Stubber validates each request and response against the service model; stubs
+    left unused fail the test.
+    """
+    use_dummy_credentials(monkeypatch, tmp_path, REGION)
+    client = boto3.client("sagemaker", region_name=REGION)
+    with Stubber(client) as stubber:
+        yield stubber
+        stubber.assert_no_pending_responses()
+
+
+@pytest.fixture
+def stub(monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> Iterator[Stubber]:
+    """The stubbed SageMaker client of :func:`stubbed_sagemaker`."""
+    with stubbed_sagemaker(monkeypatch, tmp_path) as stubber:
+        yield stubber
 
 
 @pytest.fixture
@@ -139,16 +161,19 @@ class FakeClock:
 DEV_STACK = Path(__file__).resolve().parents[3] / "Pulumi.dev.yaml"
 BLUE_ARTIFACT = "            model_artifact: churn/v1/model.tar.gz\n"
 GREEN_ARTIFACT = "            model_artifact: churn/v2/model.tar.gz\n"
+GREEN_REGISTERED = "            model: { group: churn, version: 1 }\n"
 
 
 def dev_stack(tmp_path: Path, blue: str = "model: {group: churn, version: 3}") -> Path:
     """A copy of Pulumi.dev.yaml with ``blue`` in place of blue's model_artifact (churn endpoint).
 
-    Green keeps its artifact, so it does not deploy from the registry.
+    Green, which the dev stack deploys from the registry, gets an artifact instead, so exactly one
+    variant of the copy deploys a registered version.
     """
     text = DEV_STACK.read_text()
-    assert text.count(BLUE_ARTIFACT) == 1
+    assert text.count(BLUE_ARTIFACT) == 1 and text.count(GREEN_REGISTERED) == 1
     path = tmp_path / "Pulumi.dev.yaml"
+    text = text.replace(GREEN_REGISTERED, GREEN_ARTIFACT)
     path.write_text(text.replace(BLUE_ARTIFACT, f"            {blue}\n"))
     return path
 

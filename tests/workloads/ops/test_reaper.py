@@ -10,16 +10,12 @@ concerned is transitional.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 from botocore.stub import Stubber
 
-from tests.workloads.dummy_credentials import use_dummy_credentials
 from tests.workloads.ops.conftest import ACCOUNT, REGION
 from workloads.ops.errors import OpsError
 from workloads.ops.reaper import ReapResult, config_pattern, reap_retired
@@ -32,16 +28,6 @@ OTHER_CONFIG = "mlp-prod-fraud-config-9f9f9f9"
 C1, C2, C3, C4 = (f"{PREFIX}-{suffix}" for suffix in ("a1a1a1a", "b2b2b2b", "c3c3c3c", "d4d4d4d"))
 # an endpoint named "churn-config-x": its configurations contain our prefix but are not ours
 NOT_OURS = "mlp-prod-churn-config-x-config-1234567"
-
-
-@pytest.fixture
-def stub(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Stubber]:
-    """A SageMaker client whose every call must be stubbed, in order."""
-    use_dummy_credentials(monkeypatch, tmp_path, REGION)
-    client = boto3.client("sagemaker", region_name=REGION)
-    with Stubber(client) as stubber:
-        yield stubber
-        stubber.assert_no_pending_responses()
 
 
 def at(day: int) -> datetime:

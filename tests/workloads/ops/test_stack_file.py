@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.workloads.ops.conftest import GREEN_ARTIFACT, changed_lines, dev_stack
+from tests.workloads.ops.conftest import DEV_STACK, GREEN_ARTIFACT, changed_lines, dev_stack
 from workloads.ops.errors import OpsError
 from workloads.ops.stack_file import StackFile, config_set_command
 
@@ -154,3 +154,19 @@ def test_the_config_command_names_the_path(tmp_path: Path) -> None:
     assert config_set_command("dev", pinned, 7) == (
         "pulumi config set --stack dev --path 'serving.endpoints[0].variants[0].model.version' 7"
     )
+
+
+def test_the_dev_stack_files_own_pin_is_found_and_edited(tmp_path: Path) -> None:
+    # given an untouched copy of Pulumi.dev.yaml (green runs churn version 1 from the registry)
+    path = tmp_path / "Pulumi.dev.yaml"
+    path.write_bytes(DEV_STACK.read_bytes())
+    stack = StackFile.read(path)
+    # when
+    pinned = stack.variant_model("churn", "green")
+    new_text = stack.with_version(pinned, 2)
+    # then
+    assert (pinned.group, pinned.version) == ("churn", 1)
+    assert changed_lines(stack.text, new_text) == [
+        "-            model: { group: churn, version: 1 }",
+        "+            model: { group: churn, version: 2 }",
+    ]

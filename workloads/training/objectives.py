@@ -33,6 +33,16 @@ METRICS: dict[str, dict[str, str]] = {
     },
 }
 
+#: The prefix of the metrics computed on the training split: a held-out evaluation has no such
+#: split, so it reports every other metric of the task (``workloads.training.evaluate``).
+TRAIN_PREFIX = "train_"
+
+
+def evaluated_metrics(task: str) -> tuple[str, ...]:
+    """The metrics an evaluation on held-out data reports for ``task`` (all but ``train_*``)."""
+    return tuple(name for name in METRICS[task] if not name.startswith(TRAIN_PREFIX))
+
+
 #: The metric early stopping, AutoML and tuning use when none is named.
 DEFAULT_OBJECTIVE = {CLASSIFICATION: "valid_loss", REGRESSION: "valid_loss"}
 

@@ -1,5 +1,7 @@
-"""docs/lifecycle.md's local loop, run as written: train, evaluate, register, promote, serve from
-the registry with data capture, check for drift, promote a new version and roll back.
+"""docs/lifecycle.md's local loop, run as written, from training to a rollback.
+
+Train, evaluate, register, promote, serve from the registry with data capture, check for drift,
+promote a new version and roll back.
 
 The blocks are read from the page, so the two cannot drift apart. They run in a fresh directory
 whose ``.venv/bin`` holds this interpreter and a launcher for each console script pyproject.toml

@@ -596,19 +596,19 @@ def _non_negative_float(text: str) -> float:
     return value
 
 
-def _poll_seconds(text: str) -> float:
-    value = float(text)
-    low, high = MODEL_POLL_BOUNDS
-    if not low <= value <= high:
-        raise argparse.ArgumentTypeError(f"must be between {low:g} and {high:g}, not {text}")
-    return value
+def _float_in(low: float, high: float, *, low_allowed: bool = True) -> Callable[[str], float]:
+    """An argparse type: a number from ``low`` (or above it) up to ``high``."""
 
+    def parse(text: str) -> float:
+        value = float(text)
+        if not ((low <= value) if low_allowed else (low < value)) or not value <= high:
+            bound = "at least" if low_allowed else "above"
+            raise argparse.ArgumentTypeError(
+                f"must be {bound} {low:g} and at most {high:g}, not {text}"
+            )
+        return value
 
-def _capture_percent(text: str) -> float:
-    value = float(text)
-    if not 0 < value <= 100:
-        raise argparse.ArgumentTypeError(f"must be above 0 and at most 100, not {text}")
-    return value
+    return parse
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -639,7 +639,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--model-poll-seconds",
-        type=_poll_seconds,
+        type=_float_in(*MODEL_POLL_BOUNDS),
         default=DEFAULT_MODEL_POLL_SECONDS,
         help="with models:/NAME@ALIAS, how often the alias is read again "
         f"(default {DEFAULT_MODEL_POLL_SECONDS:g}, {MODEL_POLL_BOUNDS[0]:g} to "
@@ -652,7 +652,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--capture-percent",
-        type=_capture_percent,
+        type=_float_in(0, 100, low_allowed=False),
         default=100.0,
         help="the share of invocations captured, above 0 and up to 100 (default 100)",
     )

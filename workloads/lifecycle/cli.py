@@ -45,16 +45,6 @@ EXAMPLES = """examples:
 """
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a version number") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"versions start at 1, not {value}")
-    return value
-
-
 def build_parser() -> argparse.ArgumentParser:
     """The command line."""
     parser = argparse.ArgumentParser(
@@ -89,7 +79,7 @@ def build_parser() -> argparse.ArgumentParser:
     promoting = commands.add_parser(
         "promote", parents=[common], help="point an alias at a version, saying why"
     )
-    promoting.add_argument("--version", type=_positive_int, required=True)
+    promoting.add_argument("--version", type=int, required=True)
     promoting.add_argument("--alias", default=DEFAULT_ALIAS, help=f"default {DEFAULT_ALIAS}")
     promoting.add_argument("--reason", required=True, help="why, recorded on the version")
     promoting.add_argument("--json", action="store_true", help="print the result as JSON")

@@ -21,6 +21,7 @@ alias at fault. mlflow is imported only by :func:`open_registry`.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import os
@@ -34,8 +35,8 @@ from workloads.model_layout import METADATA_FILE, ModelLayoutError, ModelMetadat
 from workloads.training import contract
 from workloads.training.tracking import (
     MODEL_DIGEST_TAG,
+    experiment_id_of,
     import_mlflow,
-    local_artifact_location,
     model_dir_digest,
 )
 
@@ -194,20 +195,12 @@ class Registered:
     """The version's artifact: ``runs:/<run id>/model``."""
     reused_run: bool
     """True when the directory was found as a run's artifact, False when it was logged anew."""
-    metrics: Mapping[str, float]
+    metrics: dict[str, float]
     metrics_source: str
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready values."""
-        return {
-            "name": self.name,
-            "version": self.version,
-            "run_id": self.run_id,
-            "source": self.source,
-            "reused_run": self.reused_run,
-            "metrics": dict(self.metrics),
-            "metrics_source": self.metrics_source,
-        }
+        return dataclasses.asdict(self)
 
 
 def read_model_dir(model_dir: Path) -> ModelMetadata:
@@ -289,15 +282,8 @@ def _run_with_model(client: Any, digest: str) -> str | None:
 
 def _log_model_dir(client: Any, model_dir: Path, digest: str, name: str, tracking_uri: str) -> str:
     """Log ``model_dir`` as the ``model/`` artifact of a new run; its run id."""
-    experiment = client.get_experiment_by_name(REGISTER_EXPERIMENT)
-    if experiment is None:
-        experiment_id = client.create_experiment(
-            REGISTER_EXPERIMENT, artifact_location=local_artifact_location(tracking_uri)
-        )
-    else:
-        experiment_id = experiment.experiment_id
     run = client.create_run(
-        experiment_id,
+        experiment_id_of(client, REGISTER_EXPERIMENT, tracking_uri),
         run_name=f"register-{name}",
         tags={MODEL_DIGEST_TAG: digest, "ml_platform.model_dir": str(model_dir.resolve())},
     )
@@ -337,19 +323,15 @@ class Promotion:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready values."""
-        return {
-            "name": self.name,
-            "alias": self.alias,
-            "version": self.version,
-            "previous": self.previous,
-            "reason": self.reason,
-        }
+        return dataclasses.asdict(self)
 
 
 def promote(
     client: Any, name: str, version: int, alias: str, reason: str, now: datetime | None = None
 ) -> Promotion:
     """Point ``alias`` of ``name`` at ``version``, recording the reason on that version."""
+    if version < 1:
+        raise RegistryError(f"--version: versions start at 1, not {version}")
     if not reason.strip():
         raise RegistryError("--reason: say why this version gets the alias")
     get_version(client, name, version)

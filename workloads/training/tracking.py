@@ -131,6 +131,18 @@ def local_artifact_location(tracking_uri: str) -> str | None:
     return (database.parent / "mlartifacts").resolve().as_uri()
 
 
+def experiment_id_of(client: Any, experiment: str, tracking_uri: str) -> str:
+    """The id of ``experiment`` in the client's store, created (artifacts kept local) if missing."""
+    found = client.get_experiment_by_name(experiment)
+    if found is not None:
+        return str(found.experiment_id)
+    return str(
+        client.create_experiment(
+            experiment, artifact_location=local_artifact_location(tracking_uri)
+        )
+    )
+
+
 class UnsafeFlavor(ValueError):
     """The model's MLflow flavor would not load without trusting code it should not."""
 
@@ -163,14 +175,7 @@ class ExperimentTracker:
         """Start a run in ``experiment`` (created if missing) of the store at ``tracking_uri``."""
         mlflow = import_mlflow(tracking_uri)
         mlflow.set_tracking_uri(tracking_uri)
-        client = mlflow.MlflowClient()
-        found = client.get_experiment_by_name(experiment)
-        if found is None:
-            experiment_id = client.create_experiment(
-                experiment, artifact_location=local_artifact_location(tracking_uri)
-            )
-        else:
-            experiment_id = found.experiment_id
+        experiment_id = experiment_id_of(mlflow.MlflowClient(), experiment, tracking_uri)
         # The fluent API's active run: MLflow's log_model attaches the flavor model to it.
         run = mlflow.start_run(
             experiment_id=experiment_id, run_name=run_name, tags=dict(tags or {})

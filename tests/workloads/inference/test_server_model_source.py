@@ -147,7 +147,7 @@ def test_answered_invocations_are_captured_and_refused_ones_are_not(
         ),
         (
             ["--model-poll-seconds", "0.5"],
-            "argument --model-poll-seconds: must be between 1 and 3600, not 0.5",
+            "argument --model-poll-seconds: must be at least 1 and at most 3600, not 0.5",
         ),
         (
             ["--capture-percent", "0"],

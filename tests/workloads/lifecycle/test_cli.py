@@ -100,12 +100,18 @@ def test_errors_are_one_line_and_exit_1(
     )
 
 
-def test_a_version_below_1_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
-    # given version 0 / when promote parses it / then argparse refuses it (exit 2)
-    with pytest.raises(SystemExit) as exited:
-        main(["promote", "churn", "--version", "0", "--reason", "r"])
-    assert exited.value.code == 2
-    assert "argument --version: versions start at 1, not 0" in capsys.readouterr().err
+def test_a_version_below_1_is_refused(
+    store: str, model_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # given churn version 1
+    assert main(["register", "churn", "--model-dir", str(model_dir), "--tracking-uri", store]) == 0
+    capsys.readouterr()
+    # when version 0 is promoted / then the error says where versions start
+    promote = ["promote", "churn", "--version", "0", "--reason", "r", "--tracking-uri", store]
+    assert main(promote) == 1
+    assert capsys.readouterr().err == (
+        "ml-platform-lifecycle promote: error: --version: versions start at 1, not 0\n"
+    )
 
 
 def test_python_m_runs_the_same_command() -> None:

@@ -1,7 +1,8 @@
 """``ml-platform-lifecycle`` (also ``python -m workloads.lifecycle``): the MLflow model registry.
 
-* ``register NAME --model-dir DIR [--metrics evaluation.json]``: a new version of ``NAME`` whose
-  artifact is the model directory (the training run's ``model/`` artifact when a run logged it);
+* ``register NAME (--model-dir DIR | --run-id RUN) [--metrics evaluation.json]``: a new version
+  of ``NAME`` whose artifact is the model directory (the training run's ``model/`` artifact when
+  a run logged it), or the run's ``model/`` artifact;
 * ``promote NAME --version N [--alias champion] --reason TEXT``: point the alias at version N and
   record why on the version;
 * ``versions NAME [--json]``: every version, newest first, with aliases, metrics and source.
@@ -65,9 +66,9 @@ def build_parser() -> argparse.ArgumentParser:
     registering = commands.add_parser(
         "register", parents=[common], help="register a model directory as a new version"
     )
-    registering.add_argument(
-        "--model-dir", type=Path, required=True, help="the model directory the trainer wrote"
-    )
+    artifact = registering.add_mutually_exclusive_group(required=True)
+    artifact.add_argument("--model-dir", type=Path, help="the model directory the trainer wrote")
+    artifact.add_argument("--run-id", help="or an MLflow run whose model/ artifact is one")
     registering.add_argument(
         "--metrics",
         type=Path,
@@ -98,6 +99,7 @@ def run(arguments: argparse.Namespace) -> str:
             client,
             name,
             arguments.model_dir,
+            run_id=arguments.run_id or "",
             metrics_file=arguments.metrics,
             tracking_uri=client.tracking_uri,
         )

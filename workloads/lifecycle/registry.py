@@ -25,6 +25,7 @@ import dataclasses
 import json
 import math
 import os
+import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -220,30 +221,67 @@ def read_model_dir(model_dir: Path) -> ModelMetadata:
 def register(
     client: Any,
     name: str,
-    model_dir: Path,
+    model_dir: Path | None = None,
     *,
+    run_id: str = "",
     metrics_file: Path | None = None,
     tracking_uri: str = "",
 ) -> Registered:
-    """Register ``model_dir`` as a new version of the registered model ``name`` (created first).
+    """Register ``model_dir`` (or run ``run_id``'s ``model/``) as a new version of ``name``.
 
-    The metrics are ``metrics_file``'s (an evaluation) or, without one, the validation metrics
-    the trainer wrote into the directory's metadata, and the version says which.
+    The registered model is created first if missing. The metrics are ``metrics_file``'s (an
+    evaluation) or, without one, the validation metrics the trainer wrote into the directory's
+    metadata, and the version says which.
     """
+    if (model_dir is None) == (not run_id):
+        raise RegistryError("register: name a model directory or a run, one of them")
+    if run_id:
+        source = f"runs:/{run_id}/{MODEL_ARTIFACT}"
+        with tempfile.TemporaryDirectory(prefix="ml-platform-register-") as scratch:
+            local = _download_run_model(client, run_id, source, Path(scratch))
+            return _new_version(client, name, local, source, run_id, True, metrics_file)
+    assert model_dir is not None
+    read_model_dir(model_dir)
+    digest = model_dir_digest(model_dir)
+    found = _run_with_model(client, digest)
+    run_id = found or _log_model_dir(client, model_dir, digest, name, tracking_uri)
+    return _new_version(client, name, model_dir, str(model_dir), run_id, bool(found), metrics_file)
+
+
+def _download_run_model(client: Any, run_id: str, source: str, scratch: Path) -> Path:
+    """The run's ``model/`` artifact downloaded into ``scratch``; an error unless a model dir."""
+    try:
+        client.get_run(run_id)
+        local = Path(client.download_artifacts(run_id, MODEL_ARTIFACT, str(scratch)))
+    except (mlflow_error(), OSError) as error:
+        raise RegistryError(f"{source}: {first_line(error)}") from None
+    if not (local / METADATA_FILE).is_file():
+        raise RegistryError(
+            f"{source}: not a model directory (no {METADATA_FILE}); the trainer logs one there "
+            "when it runs with --tracking-uri"
+        )
+    return local
+
+
+def _new_version(
+    client: Any,
+    name: str,
+    model_dir: Path,
+    where: str,
+    run_id: str,
+    reused: bool,
+    metrics_file: Path | None,
+) -> Registered:
+    """Create the version of ``name`` whose artifact is ``runs:/<run_id>/model``."""
     metadata = read_model_dir(model_dir)
     if metrics_file is not None:
         metrics, metrics_source = read_metrics(metrics_file), str(metrics_file)
     else:
         metrics = {key: float(value) for key, value in metadata.metrics.items()}
-        metrics_source = f"training validation ({model_dir / METADATA_FILE})"
-    digest = model_dir_digest(model_dir)
-    run_id = _run_with_model(client, digest)
-    reused = run_id is not None
-    if run_id is None:
-        run_id = _log_model_dir(client, model_dir, digest, name, tracking_uri)
+        metrics_source = f"training validation ({where}/{METADATA_FILE})"
     _ensure_model(client, name)
     tags = {
-        MODEL_DIGEST_TAG: digest,
+        MODEL_DIGEST_TAG: model_dir_digest(model_dir),
         METRICS_SOURCE_TAG: metrics_source,
         "framework": metadata.framework,
         "framework_version": metadata.framework_version,

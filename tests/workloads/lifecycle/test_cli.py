@@ -6,9 +6,11 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from tests.workloads.lifecycle.conftest import log_as_training_run
 from workloads.lifecycle.cli import main
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning:mlflow.*")
@@ -34,6 +36,18 @@ def test_register_promote_and_versions_print_what_they_did(
     assert promoted == "churn@champion: unset -> version 1\n"
     assert (listed["version"], listed["aliases"]) == (1, ["champion"])
     assert listed["promotions"] == {"champion": "first"}
+
+
+def test_register_takes_a_run_id_instead_of_a_directory(
+    client: Any, store: str, model_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # given a training run that logged the model directory
+    run_id = log_as_training_run(client, model_dir)
+    # when its artifact is registered by the run's id / then the version is that artifact
+    assert main(["register", "churn", "--run-id", run_id, "--tracking-uri", store]) == 0
+    assert capsys.readouterr().out == (
+        f"churn: version 1 registered from runs:/{run_id}/model (the training run's artifact)\n"
+    )
 
 
 def test_json_output_of_register_and_promote(

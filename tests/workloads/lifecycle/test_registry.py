@@ -90,6 +90,62 @@ def test_a_directory_no_run_logged_is_logged_by_a_run_of_its_own_then_found_agai
     assert model_dir_digest(local) == model_dir_digest(model_dir)
 
 
+def test_a_runs_model_artifact_is_registered_by_the_run_id(client: Any, model_dir: Path) -> None:
+    # given a training run that logged the model directory
+    run_id = log_as_training_run(client, model_dir)
+    # when it is registered by the run's id
+    done = register(client, "churn", run_id=run_id)
+    # then the version is that artifact, with the validation metrics its metadata records
+    assert (done.version, done.run_id, done.reused_run) == (1, run_id, True)
+    assert done.source == f"runs:/{run_id}/model"
+    version = client.get_model_version("churn", "1")
+    assert version.tags["metrics_source"] == (
+        f"training validation (runs:/{run_id}/model/metadata.json)"
+    )
+    assert version.tags[MODEL_DIGEST_TAG] == model_dir_digest(model_dir)
+    assert dict(done.metrics) == VALIDATION_METRICS
+
+
+def test_a_run_without_a_model_directory_or_no_run_at_all_is_refused(client: Any) -> None:
+    # given a run that logged no model directory
+    run_id = client.create_run(client.create_experiment("other")).info.run_id
+    # when it or an unknown run is registered / then the error names the URI and the problem
+    with pytest.raises(RegistryError) as raised:
+        register(client, "churn", run_id=run_id)
+    assert str(raised.value) == (
+        f"runs:/{run_id}/model: Failed to download artifacts from path 'model', please ensure "
+        "that the path is correct."
+    )
+    with pytest.raises(RegistryError) as raised:
+        register(client, "churn", run_id="0123abcd")
+    assert str(raised.value) == "runs:/0123abcd/model: Run with id=0123abcd not found"
+
+
+def test_a_runs_model_folder_that_is_no_model_directory_is_refused(
+    client: Any, tmp_path: Path
+) -> None:
+    # given a run whose model/ folder holds an MLflow flavor only
+    (tmp_path / "MLmodel").write_text("flavors: {}\n")
+    run_id = client.create_run(client.create_experiment("other")).info.run_id
+    client.log_artifacts(run_id, str(tmp_path), "model")
+    # when it is registered / then the error says what is missing and who writes it
+    with pytest.raises(RegistryError) as raised:
+        register(client, "churn", run_id=run_id)
+    assert str(raised.value) == (
+        f"runs:/{run_id}/model: not a model directory (no metadata.json); the trainer logs one "
+        "there when it runs with --tracking-uri"
+    )
+
+
+def test_a_directory_and_a_run_together_or_neither_are_refused(
+    client: Any, model_dir: Path
+) -> None:
+    for model, run in [(model_dir, "0123abcd"), (None, "")]:
+        with pytest.raises(RegistryError) as raised:
+            register(client, "churn", model, run_id=run)
+        assert str(raised.value) == "register: name a model directory or a run, one of them"
+
+
 def test_a_run_with_another_directory_is_not_taken_for_this_one(
     client: Any, store: str, model_dir: Path, other_model_dir: Path
 ) -> None:

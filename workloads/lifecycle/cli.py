@@ -101,7 +101,6 @@ def run(arguments: argparse.Namespace) -> str:
             arguments.model_dir,
             run_id=arguments.run_id or "",
             metrics_file=arguments.metrics,
-            tracking_uri=client.tracking_uri,
         )
         if arguments.json:
             return json.dumps(done.to_dict(), sort_keys=True)

@@ -225,7 +225,6 @@ def register(
     *,
     run_id: str = "",
     metrics_file: Path | None = None,
-    tracking_uri: str = "",
 ) -> Registered:
     """Register ``model_dir`` (or run ``run_id``'s ``model/``) as a new version of ``name``.
 
@@ -244,7 +243,7 @@ def register(
     read_model_dir(model_dir)
     digest = model_dir_digest(model_dir)
     found = _run_with_model(client, digest)
-    run_id = found or _log_model_dir(client, model_dir, digest, name, tracking_uri)
+    run_id = found or _log_model_dir(client, model_dir, digest, name)
     return _new_version(client, name, model_dir, str(model_dir), run_id, bool(found), metrics_file)
 
 
@@ -318,10 +317,13 @@ def _run_with_model(client: Any, digest: str) -> str | None:
     return runs[0].info.run_id if runs else None
 
 
-def _log_model_dir(client: Any, model_dir: Path, digest: str, name: str, tracking_uri: str) -> str:
-    """Log ``model_dir`` as the ``model/`` artifact of a new run; its run id."""
+def _log_model_dir(client: Any, model_dir: Path, digest: str, name: str) -> str:
+    """Log ``model_dir`` as the ``model/`` artifact of a new run; its run id.
+
+    The run's artifacts go beside a local SQLite store's database, not into ``./mlruns``.
+    """
     run = client.create_run(
-        experiment_id_of(client, REGISTER_EXPERIMENT, tracking_uri),
+        experiment_id_of(client, REGISTER_EXPERIMENT, client.tracking_uri),
         run_name=f"register-{name}",
         tags={MODEL_DIGEST_TAG: digest, "ml_platform.model_dir": str(model_dir.resolve())},
     )

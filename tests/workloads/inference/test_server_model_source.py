@@ -57,8 +57,8 @@ def test_a_served_alias_is_followed_when_it_moves(
     start_server: Callable[..., ThreadServer],
 ) -> None:
     # given the classifier as champion, served from the registry
-    register(client, "churn", model_dir, tracking_uri=store)
-    register(client, "churn", other_model_dir, tracking_uri=store)
+    register(client, "churn", model_dir)
+    register(client, "churn", other_model_dir)
     promote(client, "churn", 1, "champion", "first")
     server = serve_champion(start_server, store, tmp_path / "cache")
     assert server.server.model_key == "churn/1"
@@ -82,11 +82,11 @@ def test_a_version_that_cannot_load_is_logged_once_and_the_old_one_keeps_serving
 ) -> None:
     # given a served champion and a second version whose model file is garbage
     caplog.set_level(logging.INFO, logger="workloads.inference.server")
-    register(client, "churn", model_dir, tracking_uri=store)
+    register(client, "churn", model_dir)
     broken = tmp_path / "broken"
     shutil.copytree(model_dir, broken)
     (broken / "model.joblib").write_bytes(b"not a model")
-    register(client, "churn", broken, tracking_uri=store)
+    register(client, "churn", broken)
     promote(client, "churn", 1, "champion", "first")
     server = serve_champion(start_server, store, tmp_path / "cache")
     served: LoadedModel | None = server.server.model

@@ -10,7 +10,7 @@ import pytest
 
 from tests.workloads.inference import models
 from tests.workloads.training.samples import mlflow_store
-from workloads.training.tracking import MODEL_DIGEST_TAG, model_dir_digest
+from workloads.training.tracking import MODEL_DIGEST_TAG, experiment_id_of, model_dir_digest
 
 
 @pytest.fixture
@@ -51,11 +51,19 @@ def other_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return directory
 
 
+def experiment_of(client: Any, name: str) -> str:
+    """The id of experiment ``name``, created with its artifacts beside the store's database.
+
+    (MLflow's default would be ./mlruns in the directory pytest runs from.)
+    """
+    return experiment_id_of(client, name, client.tracking_uri)
+
+
 def log_as_training_run(client: Any, model_dir: Path, experiment: str = "training") -> str:
     """Log ``model_dir`` under ``model/`` of a finished run tagged as the trainer tags it."""
-    found = client.get_experiment_by_name(experiment)
-    experiment_id = found.experiment_id if found else client.create_experiment(experiment)
-    run = client.create_run(experiment_id, tags={MODEL_DIGEST_TAG: model_dir_digest(model_dir)})
+    run = client.create_run(
+        experiment_of(client, experiment), tags={MODEL_DIGEST_TAG: model_dir_digest(model_dir)}
+    )
     client.log_artifacts(run.info.run_id, str(model_dir), "model")
     client.set_terminated(run.info.run_id, "FINISHED")
     return str(run.info.run_id)

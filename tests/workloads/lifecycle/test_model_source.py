@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from tests.workloads.lifecycle.conftest import log_as_training_run
+from tests.workloads.lifecycle.conftest import experiment_of, log_as_training_run
 from workloads.lifecycle.model_source import ModelSource, ModelUri, parse_model_uri
 from workloads.lifecycle.registry import RegistryError, promote, register
 from workloads.model_layout import load_model
@@ -55,8 +55,8 @@ def test_an_alias_resolves_to_its_version_and_downloads_the_directory_once(
     client: Any, store: str, model_dir: Path, other_model_dir: Path, tmp_path: Path
 ) -> None:
     # given two versions with the alias on the first
-    register(client, "churn", model_dir, tracking_uri=store)
-    register(client, "churn", other_model_dir, tracking_uri=store)
+    register(client, "churn", model_dir)
+    register(client, "churn", other_model_dir)
     promote(client, "churn", 1, "champion", "first")
     champion = source("models:/churn@champion", store, tmp_path)
     # when it is resolved and fetched
@@ -110,7 +110,7 @@ def test_what_is_not_there_is_named_in_one_line(
     client: Any, store: str, model_dir: Path, tmp_path: Path, uri: str, message: str
 ) -> None:
     # given churn version 1 without aliases
-    register(client, "churn", model_dir, tracking_uri=store)
+    register(client, "churn", model_dir)
     # when a URI names what is not there / then resolving says what
     with pytest.raises(RegistryError) as raised:
         source(uri, store, tmp_path).resolve()
@@ -124,7 +124,7 @@ def test_a_version_that_is_no_model_directory_is_refused(
     flavor = tmp_path / "flavor"
     flavor.mkdir()
     (flavor / "MLmodel").write_text("flavors: {}\n")
-    experiment = client.create_experiment("other")
+    experiment = experiment_of(client, "other")
     run = client.create_run(experiment)
     client.log_artifacts(run.info.run_id, str(flavor), "flavor")
     client.create_registered_model("churn")

@@ -9,7 +9,11 @@ from typing import Any
 
 import pytest
 
-from tests.workloads.lifecycle.conftest import VALIDATION_METRICS, log_as_training_run
+from tests.workloads.lifecycle.conftest import (
+    VALIDATION_METRICS,
+    experiment_of,
+    log_as_training_run,
+)
 from workloads.lifecycle.registry import (
     REGISTER_EXPERIMENT,
     RegistryError,
@@ -71,8 +75,8 @@ def test_a_directory_no_run_logged_is_logged_by_a_run_of_its_own_then_found_agai
 ) -> None:
     # given a store where no run logged the directory
     # when it is registered twice
-    first = register(client, "churn", model_dir, tracking_uri=store)
-    second = register(client, "churn", model_dir, tracking_uri=store)
+    first = register(client, "churn", model_dir)
+    second = register(client, "churn", model_dir)
     # then the first registration logged it into a run of the registry's experiment
     assert (first.version, first.reused_run) == (1, False)
     run = client.get_run(first.run_id)
@@ -108,7 +112,7 @@ def test_a_runs_model_artifact_is_registered_by_the_run_id(client: Any, model_di
 
 def test_a_run_without_a_model_directory_or_no_run_at_all_is_refused(client: Any) -> None:
     # given a run that logged no model directory
-    run_id = client.create_run(client.create_experiment("other")).info.run_id
+    run_id = client.create_run(experiment_of(client, "other")).info.run_id
     # when it or an unknown run is registered / then the error names the URI and the problem
     with pytest.raises(RegistryError) as raised:
         register(client, "churn", run_id=run_id)
@@ -125,9 +129,11 @@ def test_a_runs_model_folder_that_is_no_model_directory_is_refused(
     client: Any, tmp_path: Path
 ) -> None:
     # given a run whose model/ folder holds an MLflow flavor only
-    (tmp_path / "MLmodel").write_text("flavors: {}\n")
-    run_id = client.create_run(client.create_experiment("other")).info.run_id
-    client.log_artifacts(run_id, str(tmp_path), "model")
+    flavor = tmp_path / "flavor"
+    flavor.mkdir()
+    (flavor / "MLmodel").write_text("flavors: {}\n")
+    run_id = client.create_run(experiment_of(client, "other")).info.run_id
+    client.log_artifacts(run_id, str(flavor), "model")
     # when it is registered / then the error says what is missing and who writes it
     with pytest.raises(RegistryError) as raised:
         register(client, "churn", run_id=run_id)
@@ -152,7 +158,7 @@ def test_a_run_with_another_directory_is_not_taken_for_this_one(
     # given a training run of another model
     other_run = log_as_training_run(client, other_model_dir)
     # when this model is registered / then it gets a run of its own
-    done = register(client, "churn", model_dir, tracking_uri=store)
+    done = register(client, "churn", model_dir)
     assert done.run_id != other_run
     assert not done.reused_run
 
@@ -163,7 +169,7 @@ def test_the_evaluation_metrics_are_recorded_with_where_they_came_from(
     # given an evaluation.json
     evaluation = write_json(tmp_path / "evaluation.json", EVALUATION)
     # when the directory is registered with it
-    done = register(client, "churn", model_dir, metrics_file=evaluation, tracking_uri=store)
+    done = register(client, "churn", model_dir, metrics_file=evaluation)
     # then the version's metrics are the evaluation's flat section
     version = client.get_model_version("churn", str(done.version))
     metrics = {k: v for k, v in version.tags.items() if k.startswith("metric.")}
@@ -247,8 +253,8 @@ def test_promote_moves_the_alias_and_records_why_when_and_from_where(
     client: Any, store: str, model_dir: Path, other_model_dir: Path
 ) -> None:
     # given two versions
-    register(client, "churn", model_dir, tracking_uri=store)
-    register(client, "churn", other_model_dir, tracking_uri=store)
+    register(client, "churn", model_dir)
+    register(client, "churn", other_model_dir)
     noon = datetime(2026, 12, 7, 12, 0, tzinfo=UTC)
     # when the alias is set, then moved
     first = promote(client, "churn", 1, "champion", " first model ", now=noon)
@@ -297,7 +303,7 @@ def test_promote_names_what_is_missing_or_wrong(
     message: str,
 ) -> None:
     # given one version of churn
-    register(client, "churn", model_dir, tracking_uri=store)
+    register(client, "churn", model_dir)
     # when a promotion asks for something that is not there / then one line says what
     with pytest.raises(RegistryError) as raised:
         promote(client, name, version, alias, reason)

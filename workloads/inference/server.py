@@ -2,7 +2,9 @@
 
     python -m workloads.inference.server --model-dir DIR [--host 127.0.0.1] [--port 8080]
         [--max-batch-size 64] [--max-batch-wait-ms 2] [--no-batching] [--max-body-bytes N]
-        [--drain-seconds 10] [--drain-idle-seconds 1]
+        [--drain-seconds 10] [--drain-idle-seconds 1] [--capture-dir DIR [--capture-percent P]]
+    python -m workloads.inference.server --model-uri models:/churn@champion \
+        [--tracking-uri sqlite:///build/mlflow.db] [--model-poll-seconds 30] [...]
 
 (also installed as ``ml-platform-serve``; the serving image's ``serve`` runs it on 0.0.0.0:8080).
 
@@ -21,6 +23,16 @@
   limit (judged from Content-Length before the body is read), 415 unsupported Content-Type.
   The HTTP/1.1 side (parsing and framing, keep-alive, timeouts, refusals) is
   ``workloads.inference.http``; this module is the application: routes, the model, batching.
+- ``--model-uri``: the model comes from MLflow instead of a directory: ``models:/NAME@ALIAS``,
+  ``models:/NAME/VERSION`` or ``runs:/RUN_ID/PATH``, resolved on the tracking store
+  (``--tracking-uri`` or ``MLFLOW_TRACKING_URI``) and downloaded as the model directory it is
+  (``workloads.lifecycle.model_source``; mlflow is imported only then). With an alias the
+  registry is read again every ``--model-poll-seconds``: when the alias has moved, the new
+  version is downloaded and loaded on a thread of its own and swapped in between two requests;
+  if it cannot be loaded, the error is logged and the current model keeps serving.
+- ``--capture-dir``: every answered invocation (or ``--capture-percent`` of them) is written in
+  SageMaker's data-capture format (``workloads.inference.data_capture``), which
+  ``ml-platform-monitor check --capture DIR`` reads.
 - SIGTERM or SIGINT: stop accepting; answer the requests in flight and those already received
   (the last answer on each connection says ``Connection: close``); keep idle keep-alive
   connections open ``--drain-idle-seconds`` so a request racing the signal is answered, then
@@ -43,15 +55,19 @@ import argparse
 import asyncio
 import contextlib
 import email.utils
+import functools
 import json
 import logging
 import os
 import signal
 import sys
+import tempfile
+import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, TypeVar
 
 import numpy as np
 
@@ -64,9 +80,18 @@ from workloads.inference.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from workloads.inference.metrics import ServerMetrics
 from workloads.model_layout import LoadedModel, load_model
 
+if TYPE_CHECKING:
+    from workloads.inference.data_capture import CaptureWriter
+    from workloads.lifecycle.model_source import ModelSource, Resolved
+
 log = logging.getLogger("workloads.inference.server")  # the same name under `python -m`
 
 _MEDIA = {codecs.JSON: b"application/json", codecs.CSV: b"text/csv"}
+DEFAULT_MODEL_POLL_SECONDS = 30.0
+"""How often a served alias is read again (``--model-poll-seconds``)."""
+MODEL_POLL_BOUNDS = (1.0, 3600.0)
+"""The shortest and longest poll interval accepted: the registry is not a hot path."""
+_T = TypeVar("_T")
 _PATHS = {
     b"/invocations": "/invocations",
     b"/ping": "/ping",
@@ -93,6 +118,16 @@ class ServerConfig:
     """After SIGTERM, the longest wait for answers still owed (see ``contract``)."""
     drain_idle_seconds: float = contract.DEFAULT_DRAIN_IDLE_SECONDS
     """After SIGTERM, how long idle keep-alive connections may still bring a request."""
+    model_uri: str = ""
+    """An MLflow model URI to serve instead of ``model_dir`` (``models:/churn@champion``)."""
+    tracking_uri: str = ""
+    """The MLflow tracking store ``model_uri`` is resolved on."""
+    model_poll_seconds: float = DEFAULT_MODEL_POLL_SECONDS
+    """With ``models:/NAME@ALIAS``: how often the alias is read again."""
+    capture_dir: Path | None = None
+    """Where captured invocations go (None: no capture)."""
+    capture_percent: float = 100.0
+    """The share of invocations captured, in percent."""
 
 
 class _Connection(HttpConnection):
@@ -104,6 +139,7 @@ class _Connection(HttpConnection):
         self.accept = codecs.JSON
         self.started = 0.0
         self.marked_output = b""  # "; output=..." on an answer not in the model's default output
+        self.captured: tuple[bytes, str] | None = None
 
     def handle(self, head: RequestHead, body: bytes) -> None:
         """Route one request: /invocations, /ping, /metrics, /execution-parameters."""
@@ -158,6 +194,8 @@ class _Connection(HttpConnection):
             return
         default = output == model.metadata.default_output
         self.marked_output = b"" if default else codecs.output_parameter(output).encode()
+        if server.capture is not None:
+            self.captured = (body, content_type)
         self.busy = True
         if server.batcher is not None and default:
             server.batcher.submit(rows, self)
@@ -182,13 +220,13 @@ class _Connection(HttpConnection):
                 log.exception("cannot encode predictions")
                 self._error(500, "cannot encode the predictions", "/invocations")
             else:
-                self._reply(
-                    200,
-                    body,
-                    _MEDIA[self.accept] + self.marked_output,
-                    "/invocations",
-                    b"X-Model-Time: %.6f\r\n" % seconds,
-                )
+                media = _MEDIA[self.accept] + self.marked_output
+                self._reply(200, body, media, "/invocations", b"X-Model-Time: %.6f\r\n" % seconds)
+                if self.captured is not None:
+                    # The capture keeps the answer's output mark: the monitor leaves marked
+                    # answers (not in the model's default output) out of prediction drift.
+                    self.server.capture_invocation(*self.captured, body, media.decode("latin-1"))
+        self.captured = None
         self._resume()
 
     def prediction_failed(self, error: Exception) -> None:
@@ -209,6 +247,41 @@ def _timed_predict(model: LoadedModel, rows: np.ndarray, output: str) -> tuple[n
     started = time.perf_counter()
     predictions = predict_output(model, rows, output)
     return predictions, time.perf_counter() - started
+
+
+def _in_daemon_thread(work: Callable[[], _T]) -> asyncio.Future[_T]:
+    """Run ``work`` on a thread of its own, neither the predict worker nor the loop's executor.
+
+    A model reload must not hold up predictions, and a SIGTERM must not wait for it: the thread
+    is a daemon, and its result is dropped if the loop has closed by then.
+    """
+    loop = asyncio.get_running_loop()
+    future: asyncio.Future[_T] = loop.create_future()
+
+    def settle(result: object, error: BaseException | None) -> None:
+        if future.done():
+            return
+        if error is not None:
+            future.set_exception(error)
+        else:
+            future.set_result(result)  # type: ignore[arg-type]
+
+    def target() -> None:
+        try:
+            result: object = work()
+        except Exception as error:
+            outcome: tuple[object, BaseException | None] = (None, error)
+        else:
+            outcome = (result, None)
+        with contextlib.suppress(RuntimeError):  # the loop closed: nobody waits any more
+            loop.call_soon_threadsafe(settle, *outcome)
+
+    threading.Thread(target=target, name="model-reload", daemon=True).start()
+    return future
+
+
+def _fetch_and_load(source: ModelSource, resolved: Resolved) -> LoadedModel:
+    return _load_and_warm(source.fetch(resolved))
 
 
 def _load_and_warm(model_dir: Path) -> LoadedModel:
@@ -240,6 +313,14 @@ class InferenceServer:
         self._open = 0  # connections not yet closing: the most requests that can be in flight
         self._listener: asyncio.Server | None = None
         self._sweeper: asyncio.Task[None] | None = None
+        self._follower: asyncio.Task[None] | None = None
+        self.model_key = ""
+        """What the model came from, when a model source gave it (``churn/3``)."""
+        self.capture: CaptureWriter | None = None
+        if config.capture_dir is not None:
+            from workloads.inference.data_capture import CaptureWriter
+
+            self.capture = CaptureWriter(config.capture_dir, config.capture_percent)
         self._tick()
         if model is not None:
             self.set_model(model)
@@ -265,7 +346,13 @@ class InferenceServer:
         return int(self._listener.sockets[0].getsockname()[1])
 
     def set_model(self, model: LoadedModel) -> None:
-        """Serve ``model`` from now on; /ping answers 200."""
+        """Serve ``model`` from now on; /ping answers 200.
+
+        Called on the loop's thread, so the swap falls between two requests: each request is
+        decoded and predicted by one model. Requests already queued for the previous model's
+        batch are sent to it at once.
+        """
+        previous = self.batcher
         if self.config.batching:
             output = model.metadata.default_output
             self.batcher = MicroBatcher(
@@ -277,6 +364,8 @@ class InferenceServer:
                 worker=self.worker,
             )
         self.model = model
+        if previous is not None:
+            previous.flush()
 
     async def load(self, model_dir: Path) -> LoadedModel:
         """Load (and warm up) the model on the worker thread, so the loop keeps answering /ping.
@@ -298,6 +387,63 @@ class InferenceServer:
         model = await loaded
         self.set_model(model)
         return model
+
+    async def load_source(self, source: ModelSource) -> LoadedModel:
+        """Resolve, download and load the model a model source names; follow its alias."""
+        resolved = await _in_daemon_thread(source.resolve)
+        model = await _in_daemon_thread(functools.partial(_fetch_and_load, source, resolved))
+        self.set_model(model)
+        self.model_key = resolved.key
+        log.info("model: %s", resolved.label)
+        if source.uri.follows_alias:
+            self._follower = asyncio.get_running_loop().create_task(self._follow(source))
+        return model
+
+    async def _follow(self, source: ModelSource) -> None:
+        """Read the alias every ``model_poll_seconds``; load and swap in a version it moved to.
+
+        A version that cannot be downloaded or loaded is logged once and not tried again until
+        the alias moves on; the current model keeps serving meanwhile.
+        """
+        failed = ""
+        while True:
+            await asyncio.sleep(self.config.model_poll_seconds)
+            try:
+                resolved = await _in_daemon_thread(source.resolve)
+            except Exception as error:
+                log.error(
+                    "cannot read %s (still serving %s): %s", source.uri.text, self.model_key, error
+                )
+                continue
+            if resolved.key in (self.model_key, failed):
+                continue
+            log.info("%s moved: loading %s", source.uri.text, resolved.label)
+            try:
+                reload = functools.partial(_fetch_and_load, source, resolved)
+                model = await _in_daemon_thread(reload)
+            except Exception as error:
+                failed = resolved.key
+                log.error(
+                    "cannot load %s, still serving %s: %s", resolved.label, self.model_key, error
+                )
+                continue
+            self.set_model(model)
+            self.model_key, failed = resolved.key, ""
+            log.info("model: %s", resolved.label)
+
+    def capture_invocation(
+        self, request: bytes, request_type: str, response: bytes, response_type: str
+    ) -> None:
+        """Write one answered invocation to the data capture; a write error is logged, once."""
+        capture = self.capture
+        if capture is None:
+            return
+        try:
+            capture.record(request, request_type, response, response_type)
+        except OSError as error:
+            log.error("data capture stopped: cannot write to %s: %s", capture.directory, error)
+            capture.close()
+            self.capture = None
 
     async def drain(self, timeout: float | None = None) -> None:
         """Stop accepting, answer what is owed, close every connection; ``timeout`` bounds it.
@@ -330,6 +476,12 @@ class InferenceServer:
         for connection in list(self._connections):
             connection.abandon()
         self.worker.close()
+        if self._follower is not None:
+            self._follower.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._follower
+        if self.capture is not None:
+            self.capture.close()
         if self._sweeper is not None:
             self._sweeper.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -380,8 +532,27 @@ class InferenceServer:
         return json.dumps(parameters).encode()
 
 
+def model_source(config: ServerConfig, cache_dir: Path) -> ModelSource:
+    """The model source of ``config.model_uri``, downloading into ``cache_dir``.
+
+    Raises ``RegistryError`` (one line) for a URI of no known form.
+    """
+    from workloads.lifecycle.model_source import ModelSource, parse_model_uri
+
+    return ModelSource(parse_model_uri(config.model_uri), config.tracking_uri, cache_dir)
+
+
 async def serve(config: ServerConfig) -> int:
     """Listen, load the model, serve until SIGTERM/SIGINT; the process exit status."""
+    with contextlib.ExitStack() as cleanup:
+        source = None
+        if config.model_uri:
+            cache = cleanup.enter_context(tempfile.TemporaryDirectory(prefix="ml-platform-serve-"))
+            source = model_source(config, Path(cache))
+        return await _serve(config, source)
+
+
+async def _serve(config: ServerConfig, source: ModelSource | None) -> int:
     server = InferenceServer(config)
     await server.start()
     log.info("listening on http://%s:%d", config.host, server.port)
@@ -389,14 +560,16 @@ async def serve(config: ServerConfig) -> int:
     stop = asyncio.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
-    loader = asyncio.create_task(server.load(config.model_dir))
+    where = config.model_uri or str(config.model_dir)
+    loading = server.load(config.model_dir) if source is None else server.load_source(source)
+    loader = asyncio.create_task(loading)
     stopper = asyncio.create_task(stop.wait())
     await asyncio.wait({loader, stopper}, return_when=asyncio.FIRST_COMPLETED)
     status = 0
     if loader.done():
         error = loader.exception()
         if error is not None:
-            log.error("cannot load the model from %s: %s", config.model_dir, error)
+            log.error("cannot load the model from %s: %s", where, error)
             stop.set()
             status = 1
         else:
@@ -405,7 +578,7 @@ async def serve(config: ServerConfig) -> int:
                 "serving %s %s model from %s (batching %s)",
                 metadata.framework,
                 metadata.task,
-                config.model_dir,
+                where,
                 "on" if config.batching else "off",
             )
         await stopper
@@ -430,6 +603,21 @@ def _non_negative_float(text: str) -> float:
     return value
 
 
+def _float_in(low: float, high: float, *, low_allowed: bool = True) -> Callable[[str], float]:
+    """An argparse type: a number from ``low`` (or above it) up to ``high``."""
+
+    def parse(text: str) -> float:
+        value = float(text)
+        if not ((low <= value) if low_allowed else (low < value)) or not value <= high:
+            bound = "at least" if low_allowed else "above"
+            raise argparse.ArgumentTypeError(
+                f"must be {bound} {low:g} and at most {high:g}, not {text}"
+            )
+        return value
+
+    return parse
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The command line of ``python -m workloads.inference.server`` and ``ml-platform-serve``."""
     parser = argparse.ArgumentParser(
@@ -437,12 +625,43 @@ def build_parser() -> argparse.ArgumentParser:
         description="Serve a model directory (workloads.model_layout) over SageMaker's "
         "container contract: GET /ping, POST /invocations, GET /metrics.",
     )
-    parser.add_argument(
+    model = parser.add_mutually_exclusive_group()
+    model.add_argument(
         "--model-dir",
         type=Path,
         default=Path(os.environ.get(contract.MODEL_DIR_ENV, contract.DEFAULT_MODEL_DIR)),
         help=f"model directory (default: ${contract.MODEL_DIR_ENV} or "
         f"{contract.DEFAULT_MODEL_DIR})",
+    )
+    model.add_argument(
+        "--model-uri",
+        default="",
+        help="serve a model from MLflow instead: models:/NAME@ALIAS (followed when the alias "
+        "moves), models:/NAME/VERSION or runs:/RUN_ID/PATH",
+    )
+    parser.add_argument(
+        "--tracking-uri",
+        default="",
+        help="the MLflow store of --model-uri (default: $MLFLOW_TRACKING_URI)",
+    )
+    parser.add_argument(
+        "--model-poll-seconds",
+        type=_float_in(*MODEL_POLL_BOUNDS),
+        default=DEFAULT_MODEL_POLL_SECONDS,
+        help="with models:/NAME@ALIAS, how often the alias is read again "
+        f"(default {DEFAULT_MODEL_POLL_SECONDS:g}, {MODEL_POLL_BOUNDS[0]:g} to "
+        f"{MODEL_POLL_BOUNDS[1]:g})",
+    )
+    parser.add_argument(
+        "--capture-dir",
+        type=Path,
+        help="write each answered invocation there in SageMaker's data-capture format",
+    )
+    parser.add_argument(
+        "--capture-percent",
+        type=_float_in(0, 100, low_allowed=False),
+        default=100.0,
+        help="the share of invocations captured, above 0 and up to 100 (default 100)",
     )
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     parser.add_argument(
@@ -512,9 +731,24 @@ def _event_loop_factory() -> object | None:
     return uvloop.new_event_loop
 
 
+def _model_uri_problem(model_uri: str, tracking_uri: str, parser: argparse.ArgumentParser) -> str:
+    """The tracking URI for ``--model-uri``; a usage error (exit 2) when either is unusable."""
+    from workloads.lifecycle.model_source import parse_model_uri
+    from workloads.lifecycle.registry import RegistryError, tracking_uri_or_fail
+
+    try:
+        parse_model_uri(model_uri)
+        return tracking_uri_or_fail(tracking_uri)
+    except RegistryError as error:
+        parser.error(str(error))
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the server until SIGTERM/SIGINT; returns the exit status."""
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.model_uri:
+        args.tracking_uri = _model_uri_problem(args.model_uri, args.tracking_uri, parser)
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
@@ -528,6 +762,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         max_body_bytes=args.max_body_bytes,
         drain_seconds=args.drain_seconds,
         drain_idle_seconds=args.drain_idle_seconds,
+        model_uri=args.model_uri,
+        tracking_uri=args.tracking_uri,
+        model_poll_seconds=args.model_poll_seconds,
+        capture_dir=args.capture_dir,
+        capture_percent=args.capture_percent,
     )
     with asyncio.Runner(loop_factory=_event_loop_factory()) as runner:  # type: ignore[arg-type]
         return runner.run(serve(config))

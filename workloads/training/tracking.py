@@ -12,7 +12,9 @@ What a run records:
 - metrics: each reported step (boosting round, epoch, AutoML trial) at its step, and the best
   model's metrics last, as the run's final values (sent in batches, at least every 10 s);
 - artifacts: the model directory under ``model/`` (exactly what SageMaker serves), plus the
-  output files (``metrics.json``, AutoML's ``trials.json``);
+  output files (``metrics.json``, AutoML's ``trials.json``); the run's ``ml_platform.model_sha256``
+  tag is that directory's digest, by which ``ml-platform-lifecycle register --model-dir`` finds
+  the run and registers its ``model/`` artifact (``workloads/lifecycle``);
 - the model in MLflow's own flavor, in a format that loads without unpickling untrusted code:
   scikit-learn as skops (trusting only scikit-learn's own types, listed explicitly: MLflow 3
   refuses the rest on load), XGBoost as UBJSON, PyTorch as a ``torch.export`` program (pt2);
@@ -25,6 +27,7 @@ command ran from.
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
 import os
 import sys
@@ -47,9 +50,28 @@ FLAVOR_ARTIFACT = {
     "pytorch": "pytorch-model",
 }
 """The name of each framework's MLflow-flavor model."""
+MODEL_DIGEST_TAG = "ml_platform.model_sha256"
+"""The run tag (and registered version tag) holding :func:`model_dir_digest` of the model."""
 _MAX_PARAM_LENGTH = 6000  # MLflow's limit on a param value
 _MAX_BATCH = 1000  # MLflow's limit on metrics per log_batch
 _FLUSH_SECONDS = 10.0
+
+
+def model_dir_digest(model_dir: str | os.PathLike[str]) -> str:
+    """The sha256 of a directory's files: their relative paths and contents, in path order.
+
+    The same for two directories holding the same files wherever they are; different as soon as
+    one file's name or bytes differ.
+    """
+    root = Path(model_dir)
+    digest = hashlib.sha256()
+    for path in sorted(found for found in root.rglob("*") if found.is_file()):
+        content = hashlib.sha256()
+        with path.open("rb") as handle:
+            while chunk := handle.read(1024 * 1024):
+                content.update(chunk)
+        digest.update(f"{path.relative_to(root).as_posix()}\0{content.hexdigest()}\n".encode())
+    return digest.hexdigest()
 
 
 class TrackingUnavailable(RuntimeError):
@@ -98,7 +120,7 @@ def _arn_hint(tracking_uri: str) -> str:
     return " (a SageMaker MLflow tracking server's ARN also needs the sagemaker-mlflow plugin)"
 
 
-def _local_artifact_location(tracking_uri: str) -> str | None:
+def local_artifact_location(tracking_uri: str) -> str | None:
     """``<db dir>/mlartifacts`` for a local SQLite store; None (MLflow's default) otherwise."""
     prefix = "sqlite:///"
     if not tracking_uri.startswith(prefix):
@@ -107,6 +129,18 @@ def _local_artifact_location(tracking_uri: str) -> str | None:
     if not database.is_absolute():
         database = Path.cwd() / database
     return (database.parent / "mlartifacts").resolve().as_uri()
+
+
+def experiment_id_of(client: Any, experiment: str, tracking_uri: str) -> str:
+    """The id of ``experiment`` in the client's store, created (artifacts kept local) if missing."""
+    found = client.get_experiment_by_name(experiment)
+    if found is not None:
+        return str(found.experiment_id)
+    return str(
+        client.create_experiment(
+            experiment, artifact_location=local_artifact_location(tracking_uri)
+        )
+    )
 
 
 class UnsafeFlavor(ValueError):
@@ -141,14 +175,7 @@ class ExperimentTracker:
         """Start a run in ``experiment`` (created if missing) of the store at ``tracking_uri``."""
         mlflow = import_mlflow(tracking_uri)
         mlflow.set_tracking_uri(tracking_uri)
-        client = mlflow.MlflowClient()
-        found = client.get_experiment_by_name(experiment)
-        if found is None:
-            experiment_id = client.create_experiment(
-                experiment, artifact_location=_local_artifact_location(tracking_uri)
-            )
-        else:
-            experiment_id = found.experiment_id
+        experiment_id = experiment_id_of(mlflow.MlflowClient(), experiment, tracking_uri)
         # The fluent API's active run: MLflow's log_model attaches the flavor model to it.
         run = mlflow.start_run(
             experiment_id=experiment_id, run_name=run_name, tags=dict(tags or {})
@@ -224,6 +251,7 @@ class ExperimentTracker:
         """
         self.flush()
         self.log_artifact(model_dir, "model")
+        self.set_tags({MODEL_DIGEST_TAG: model_dir_digest(model_dir)})
         try:
             info = self._log_flavor(trained, data, registered_model_name or None)
         except Exception as error:  # the model directory is saved and logged: keep the job

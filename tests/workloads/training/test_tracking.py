@@ -18,7 +18,12 @@ from workloads.model_layout import load_model
 from workloads.training import contract
 from workloads.training.entrypoint import main
 from workloads.training.outcome import TrainedModel
-from workloads.training.tracking import TrackingUnavailable, import_mlflow
+from workloads.training.tracking import (
+    MODEL_DIGEST_TAG,
+    TrackingUnavailable,
+    import_mlflow,
+    model_dir_digest,
+)
 
 # MLflow's own warnings, which it silences itself outside pytest: its SQL store uses a loader
 # strategy SQLAlchemy 2.1 deprecates, and importing its pyfunc module warns about its own types.
@@ -83,6 +88,8 @@ def test_a_tracked_run_records_params_metrics_model_and_a_registered_version(
     # and the model directory, the outputs and the flavor model are logged
     artifacts = {a.path for a in client.list_artifacts(run.info.run_id, "model")}
     assert artifacts == {"model/metadata.json", "model/model.joblib"}
+    # (tagged with the directory's digest, by which `ml-platform-lifecycle register` finds it)
+    assert run.data.tags[MODEL_DIGEST_TAG] == model_dir_digest(model_dir)
     assert [a.path for a in client.list_artifacts(run.info.run_id, "output")] == [
         "output/metrics.json"
     ]

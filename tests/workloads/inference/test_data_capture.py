@@ -1,0 +1,95 @@
+"""The local server's data capture: SageMaker's JSON Lines, hour folders, sampling."""
+
+from __future__ import annotations
+
+import base64
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from workloads.inference.data_capture import CaptureWriter, capture_line
+from workloads.monitoring.capture import capture_files, read_capture
+
+NOON = datetime(2026, 12, 7, 12, 59, 58, 123000, tzinfo=UTC)
+
+
+def test_a_line_is_sagemakers_capture_record() -> None:
+    # given a CSV request answered with JSON / when it is captured
+    line = json.loads(
+        capture_line(b"1,2", "text/csv", b'{"predictions": [0]}', "application/json", NOON)
+    )
+    # then it is the record SageMaker writes
+    event_id = line["eventMetadata"]["eventId"]
+    assert line == {
+        "captureData": {
+            "endpointInput": {"observedContentType": "text/csv", "mode": "INPUT", "data": "1,2", "encoding": "CSV"},
+            "endpointOutput": {"observedContentType": "application/json", "mode": "OUTPUT", "data": '{"predictions": [0]}', "encoding": "JSON"},
+        },
+        "eventMetadata": {"eventId": event_id, "inferenceTime": "2026-12-07T12:59:58Z"},
+        "eventVersion": "0",
+    }  # fmt: skip
+    assert len(event_id) == 36
+
+
+@pytest.mark.parametrize(
+    ("body", "media_type"),
+    [(b"\x93NUMPY\x01\x00", "application/x-npy"), (b"\xff\xfe", "text/csv")],
+)
+def test_other_media_and_bytes_that_are_not_utf8_are_base64(body: bytes, media_type: str) -> None:
+    # given a body that is not text / when it is captured / then it is BASE64 of its bytes
+    line = json.loads(capture_line(body, media_type, b"0", "text/csv", NOON))
+    captured = line["captureData"]["endpointInput"]
+    assert (captured["encoding"], captured["observedContentType"]) == ("BASE64", media_type)
+    assert base64.b64decode(captured["data"]) == body
+
+
+def test_files_go_into_hour_folders_and_a_new_hour_starts_a_new_file(tmp_path: Path) -> None:
+    # given a clock at 12:59:58, then 13:00:01
+    times = iter([NOON, NOON + timedelta(seconds=1), NOON + timedelta(seconds=3)])
+    writer = CaptureWriter(tmp_path, clock=lambda: next(times))
+    # when three requests are captured
+    for _ in range(3):
+        writer.record(b"1,2", "text/csv", b"0", "text/csv")
+    writer.close()
+    # then the first two share the 12 o'clock file and the third starts the 13 o'clock one
+    files = capture_files(tmp_path)
+    assert [str(path.relative_to(tmp_path).parent) for path in files] == [
+        "2026/12/07/12",
+        "2026/12/07/13",
+    ]
+    assert files[0].name.startswith("59-58-123-")
+    assert [len(path.read_text().splitlines()) for path in files] == [2, 1]
+    assert writer.written == 3
+
+
+def test_the_monitor_reads_what_is_captured(tmp_path: Path) -> None:
+    # given a CSV request of two rows and a JSON request of one, captured
+    writer = CaptureWriter(tmp_path)
+    writer.record(b"1,2\n3,4", "text/csv", b'{"predictions": [0, 1]}', "application/json")
+    writer.record(b"[[5, 6]]", "application/json", b"1\n", "text/csv")
+    writer.close()
+    # when the monitor reads the folder / then it finds every row and prediction
+    data = read_capture(capture_files(tmp_path), ["a", "b"])
+    assert (data.requests, data.malformed) == (2, 0)
+    assert data.rows == [["1", "2"], ["3", "4"], [5, 6]]  # CSV cells stay text
+    assert data.predictions == [0, 1, "1"]
+
+
+def test_a_percent_below_100_captures_that_share(tmp_path: Path) -> None:
+    # given 25 percent and draws of 0.1, 0.3, 0.2, 0.9
+    draws = iter([0.1, 0.3, 0.2, 0.9])
+    writer = CaptureWriter(tmp_path, 25.0, draw=lambda: next(draws))
+    # when four requests come / then the draws under 0.25 are captured
+    for _ in range(4):
+        writer.record(b"1,2", "text/csv", b"0", "text/csv")
+    writer.close()
+    assert writer.written == 2
+
+
+@pytest.mark.parametrize("percent", [0.0, -1.0, 100.5])
+def test_a_percent_outside_0_to_100_is_refused(tmp_path: Path, percent: float) -> None:
+    with pytest.raises(ValueError) as raised:
+        CaptureWriter(tmp_path, percent)
+    assert str(raised.value) == f"capture percent must be in (0, 100], not {percent}"

@@ -1,0 +1,5 @@
+import sys
+
+from workloads.lifecycle.cli import main
+
+sys.exit(main())

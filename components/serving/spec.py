@@ -158,8 +158,9 @@ class VariantConfig(Section):
 
     @field_validator("model_artifact")
     @classmethod
-    def _archive_key(cls, value: str) -> str:
-        if not ARTIFACT_KEY.match(value) or ".." in value:
+    def _archive_key(cls, value: str | None) -> str | None:
+        # An explicit null is a variant without an archive: the model check below names it.
+        if value is not None and (not ARTIFACT_KEY.match(value) or ".." in value):
             raise ValueError(
                 "must be the key of a .tar.gz archive in the models bucket "
                 "(e.g. churn/v1/model.tar.gz), without a leading '/' or '..'"

@@ -262,6 +262,9 @@ def test_a_variant_names_exactly_one_model_source() -> None:
         "serving.endpoints[0].variants[0].model: set 'model_artifact' (an archive in the models "
         "bucket) or 'model' (a registered version: {group, version})"
     ]
+    # and an explicit null archive is the same as none (not a crash in the key's check)
+    null_archive = {**variant("green"), "model_artifact": None}
+    assert problems_of(serving(null_archive)) == problems_of(serving(neither))
 
 
 def test_version_zero_and_a_missing_version_are_refused() -> None:

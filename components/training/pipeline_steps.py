@@ -150,6 +150,14 @@ def report_value(path: str) -> dict[str, Any]:
     }
 
 
+def report_text(path: str) -> dict[str, Any]:
+    """A value of the evaluation report as text (a metadata member takes only strings).
+
+    Joined, so the member gets a string whatever JSON type the file holds there.
+    """
+    return {"Std:Join": {"On": "", "Values": [report_value(path)]}}
+
+
 def _s3_input(name: str, uri: Any, local_path: str) -> dict[str, Any]:
     return {
         "InputName": name,
@@ -392,11 +400,11 @@ def customer_metadata(
         properties["code_archive_sha256"] = platform.code_archive_sha256
     if pipeline.evaluation is not None:
         properties["test_data"] = {"Get": f"Parameters.{TEST_PARAMETER}"}
-        # What the model's metadata.json says trained it (the evaluation read it); joined, so
-        # the member gets text whatever JSON type the file holds there.
-        properties["framework_version"] = {
-            "Std:Join": {"On": "", "Values": [report_value("model.framework_version")]}
-        }
+        # What the model's metadata.json says trained it (the evaluation read it).
+        properties["framework_version"] = report_text("model.framework_version")
+        # The model directory's digest, which the trainer also tags its MLflow run with
+        # (ml_platform.model_sha256): the MLflow model and this version hold the same files.
+        properties["model_sha256"] = report_text("model.sha256")
         properties["evaluation"] = report_uri(name, platform)
     return dict(sorted(properties.items()))
 

@@ -54,6 +54,7 @@ from typing import TYPE_CHECKING, Any
 
 from workloads.model_layout import METADATA_FILE, LoadedModel, ModelLayoutError, load_model
 from workloads.training import objectives
+from workloads.training.tracking import model_dir_digest
 
 if TYPE_CHECKING:
     import numpy as np
@@ -338,8 +339,14 @@ def held_out_metrics(task: str, y_true: np.ndarray, scores: np.ndarray) -> dict[
     return metrics
 
 
-def build_report(model: LoadedModel, y_true: np.ndarray, scores: np.ndarray) -> dict[str, Any]:
-    """The whole ``evaluation.json`` content for one model on one test set."""
+def build_report(
+    model: LoadedModel, y_true: np.ndarray, scores: np.ndarray, model_sha256: str | None = None
+) -> dict[str, Any]:
+    """The whole ``evaluation.json`` content for one model on one test set.
+
+    ``model_sha256`` is the model directory's digest (:func:`tracking.model_dir_digest`), kept
+    under ``model.sha256`` when given.
+    """
     metadata = model.metadata
     section, quality = quality_section(metadata.task, metadata.classes, y_true, scores)
     return {
@@ -351,6 +358,7 @@ def build_report(model: LoadedModel, y_true: np.ndarray, scores: np.ndarray) -> 
             "task": metadata.task,
             "target": metadata.target,
             "classes": list(metadata.classes),
+            **({"sha256": model_sha256} if model_sha256 is not None else {}),
         },
         METRICS_SECTION: held_out_metrics(metadata.task, y_true, scores),
         section: quality,
@@ -458,9 +466,13 @@ def evaluate_model(
     ``ModelLayoutError``) naming the file or column.
     """
     with tempfile.TemporaryDirectory(prefix="model-") as scratch:
-        model = load_model(model_directory(Path(model_dir), Path(scratch)))
+        directory = model_directory(Path(model_dir), Path(scratch))
+        model = load_model(directory)
+        # The digest the trainer tags its MLflow run with: the registered version records it, so
+        # an MLflow model and a SageMaker model package are seen to hold the same artifact.
+        digest = model_dir_digest(directory)
     x, y_true = read_test_data(Path(test_dir), model)
-    report = build_report(model, y_true, model_scores(model, x))
+    report = build_report(model, y_true, model_scores(model, x), model_sha256=digest)
     if baseline_group is not None:
         report = compare_with_approved(report, baseline_group, sagemaker, s3)
     if output_dir is not None:

@@ -94,7 +94,7 @@ def sample_report(task: str) -> dict[str, Any]:
     return {
         "metrics": {name: round(0.1 * (index + 1), 2) for index, name in enumerate(metrics)},
         "regression": {name: round(0.01 * (index + 1), 2) for index, name in enumerate(metrics)},
-        "model": {"framework_version": "3.2.0"},
+        "model": {"framework_version": "3.2.0", "sha256": "ab" * 32},
     }
 
 
@@ -317,6 +317,7 @@ def test_the_version_records_where_it_came_from(plan: Plan) -> None:
         "code_archive": code_uri,
         "framework": config.algorithm,
         "framework_version": "3.2.0",
+        "model_sha256": "ab" * 32,
         "serving_image": image["Image"],
         "evaluation": f"s3://{models(plan)}/evaluation/{name}/<Execution.PipelineExecutionId>"
         "/evaluation.json",

@@ -25,6 +25,7 @@ from workloads.model_layout import save_sklearn_model
 from workloads.training import evaluate as evaluation
 from workloads.training import objectives
 from workloads.training.s3_sync import archive_model
+from workloads.training.tracking import model_dir_digest
 
 __all__ = ["one_thread"]
 
@@ -148,8 +149,9 @@ def test_the_model_may_come_as_model_tar_gz(tmp_path: Path, form: str) -> None:
     # when it is evaluated from the archive (or the processing input's directory)
     source = archive if form == "archive file" else delivered
     report = evaluation.evaluate_model(source, test_dir)
-    # then the result is the directory's
+    # then the result is the directory's, down to the digest the trainer tags its MLflow run with
     assert report == evaluation.evaluate_model(model_dir, test_dir)
+    assert report["model"]["sha256"] == model_dir_digest(model_dir)
 
 
 def test_an_archive_reaching_outside_is_refused(tmp_path: Path) -> None:

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from components.shared.pipeline_expressions import as_text, execution_folder, processing_input
 from workloads.monitoring import contract
 
 if TYPE_CHECKING:
@@ -85,36 +86,12 @@ def capture_uri(access: MonitorAccess) -> str:
 
 def per_execution_uri(access: MonitorAccess, kind: str) -> dict[str, Any]:
     """``s3://<monitoring>/<endpoint>/<kind>/<execution id>/``: one folder per pipeline run."""
-    return {
-        "Std:Join": {
-            "On": "/",
-            "Values": [
-                f"s3://{access.monitoring_bucket}/{access.endpoint_name}/{kind}",
-                {"Get": "Execution.PipelineExecutionId"},
-                "",
-            ],
-        }
-    }
-
-
-def as_text(expression: dict[str, Any]) -> dict[str, Any]:
-    """A pipeline value as a string (what an Integer parameter needs in a command line)."""
-    return {"Std:Join": {"On": "", "Values": [expression]}}
+    base = f"s3://{access.monitoring_bucket}/{access.endpoint_name}/{kind}"
+    return execution_folder(base, trailing_slash=True)
 
 
 def _input(name: str, uri: Any, local_path: str) -> dict[str, Any]:
-    return {
-        "InputName": name,
-        "AppManaged": False,
-        "S3Input": {
-            "S3Uri": uri,
-            "LocalPath": local_path,
-            "S3DataType": "S3Prefix",
-            "S3InputMode": "File",
-            "S3DataDistributionType": "FullyReplicated",
-            "S3CompressionType": "None",
-        },
-    }
+    return processing_input(name, uri, local_path, app_managed=False)
 
 
 def _output(name: str, uri: Any, local_path: str) -> dict[str, Any]:

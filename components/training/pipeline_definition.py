@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from pathlib import PurePosixPath
 from typing import Any
 
+from components.shared.pipeline_expressions import execution_folder
 from components.training.pipeline_steps import (
     TEST_PARAMETER,
     TrainedModel,
@@ -259,15 +260,9 @@ def _job_definition(pipeline: TrainingPipelineConfig, platform: TrainingPlatform
         "EnableManagedSpotTraining": pipeline.spot.enabled,
         "CheckpointConfig": {
             # One folder per pipeline execution: a rerun never resumes another run's model.
-            "S3Uri": {
-                "Std:Join": {
-                    "On": "/",
-                    "Values": [
-                        f"s3://{platform.experiments_bucket}/{checkpoint_prefix(name).rstrip('/')}",
-                        {"Get": "Execution.PipelineExecutionId"},
-                    ],
-                }
-            },
+            "S3Uri": execution_folder(
+                f"s3://{platform.experiments_bucket}/{checkpoint_prefix(name)}"
+            ),
             "LocalPath": CHECKPOINT_LOCAL_PATH,
         },
         "VpcConfig": {

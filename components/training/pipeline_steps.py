@@ -34,6 +34,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from components.shared.pipeline_expressions import as_text, execution_folder, processing_input
 from components.shared.spec_rules import platform_name
 from components.training.spec import ThresholdConfig, TrainingPipelineConfig
 from workloads.training import evaluate, objectives
@@ -123,15 +124,7 @@ def approval_status(pipeline: TrainingPipelineConfig) -> str:
 
 def evaluation_location(pipeline_name: str, platform: TrainingPlatform) -> dict[str, Any]:
     """Where an execution's ``evaluation.json`` goes: one folder per execution."""
-    return {
-        "Std:Join": {
-            "On": "/",
-            "Values": [
-                f"s3://{platform.models_bucket}/{evaluations_prefix(pipeline_name).rstrip('/')}",
-                {"Get": "Execution.PipelineExecutionId"},
-            ],
-        }
-    }
+    return execution_folder(f"s3://{platform.models_bucket}/{evaluations_prefix(pipeline_name)}")
 
 
 def report_uri(pipeline_name: str, platform: TrainingPlatform) -> dict[str, Any]:
@@ -151,25 +144,8 @@ def report_value(path: str) -> dict[str, Any]:
 
 
 def report_text(path: str) -> dict[str, Any]:
-    """A value of the evaluation report as text (a metadata member takes only strings).
-
-    Joined, so the member gets a string whatever JSON type the file holds there.
-    """
-    return {"Std:Join": {"On": "", "Values": [report_value(path)]}}
-
-
-def _s3_input(name: str, uri: Any, local_path: str) -> dict[str, Any]:
-    return {
-        "InputName": name,
-        "S3Input": {
-            "S3Uri": uri,
-            "LocalPath": local_path,
-            "S3DataType": "S3Prefix",
-            "S3InputMode": "File",
-            "S3DataDistributionType": "FullyReplicated",
-            "S3CompressionType": "None",
-        },
-    }
+    """A value of the evaluation report as text (a metadata member takes only strings)."""
+    return as_text(report_value(path))
 
 
 def evaluation_command(code_archive_key: str, baseline_group: str | None = None) -> list[str]:
@@ -211,9 +187,9 @@ def evaluation_job_request(
             "ContainerEntrypoint": evaluation_command(platform.code_archive_key, baseline),
         },
         "ProcessingInputs": [
-            _s3_input("model", trained.model_data, evaluate.MODEL_INPUT),
-            _s3_input("test", {"Get": f"Parameters.{TEST_PARAMETER}"}, evaluate.TEST_INPUT),
-            _s3_input("code", code_uri, CODE_INPUT),
+            processing_input("model", trained.model_data, evaluate.MODEL_INPUT),
+            processing_input("test", {"Get": f"Parameters.{TEST_PARAMETER}"}, evaluate.TEST_INPUT),
+            processing_input("code", code_uri, CODE_INPUT),
         ],
         "ProcessingOutputConfig": {
             "Outputs": [

@@ -553,8 +553,26 @@ async def serve(config: ServerConfig) -> int:
 
 
 async def _serve(config: ServerConfig, source: ModelSource | None) -> int:
+    if source is None and not config.model_dir.is_dir():
+        log.error(
+            "cannot load the model: %s is not a directory (pass --model-dir, or set %s)",
+            config.model_dir,
+            contract.MODEL_DIR_ENV,
+        )
+        return 1
     server = InferenceServer(config)
-    await server.start()
+    try:
+        await server.start()
+    except OSError as error:
+        # Most often the port is taken (EADDRINUSE); the message names the address either way.
+        log.error(
+            "cannot listen on %s:%d: %s; pass --port (or set %s) to use another",
+            config.host,
+            config.port,
+            error.strerror or error,
+            contract.PORT_ENV,
+        )
+        return 1
     log.info("listening on http://%s:%d", config.host, server.port)
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()

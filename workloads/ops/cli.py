@@ -18,7 +18,7 @@ from typing import Any
 
 from workloads.ops.batch_transform import SPLIT_TYPES, start_batch_transform
 from workloads.ops.endpoint import WaitPolicy
-from workloads.ops.errors import OpsError
+from workloads.ops.errors import OpsError, aws_errors
 from workloads.ops.package import (
     MAX_MODEL_BYTES,
     package_model,
@@ -44,7 +44,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return exit_.code if isinstance(exit_.code, int) else 2
     try:
         session = _session(args.region, args.profile)
-        output, status = args.command(args, session)
+        # Boto errors the command did not translate (no credentials, no region, no network)
+        # still end as one line naming the command.
+        with aws_errors(args.command_name):
+            output, status = args.command(args, session)
     except OpsError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
@@ -88,7 +91,7 @@ def build_parser() -> argparse.ArgumentParser:
             if epilog
             else argparse.HelpFormatter,
         )
-        sub.set_defaults(command=run, check=check, parser=sub)
+        sub.set_defaults(command=run, command_name=name, check=check, parser=sub)
         return sub
 
     promote = command(

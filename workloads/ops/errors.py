@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from botocore.exceptions import BotoCoreError, ClientError, NoRegionError
+from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, NoRegionError
 
 
 class OpsError(Exception):
@@ -36,6 +36,18 @@ def failed(action: str, error: ClientError) -> OpsError:
     return OpsError(f"{action} failed: {error_code(error)}: {error_message(error)}")
 
 
+def botocore_problem(error: BotoCoreError) -> str:
+    """What a client-side boto error means for the user, and what to do about it."""
+    if isinstance(error, NoRegionError):
+        return "no AWS region configured; set AWS_REGION or pass --region"
+    if isinstance(error, NoCredentialsError):
+        return (
+            "no AWS credentials found; pass --profile (or set AWS_PROFILE), or set "
+            "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY"
+        )
+    return str(error)
+
+
 @contextmanager
 def aws_errors(action: str) -> Iterator[None]:
     """Turn boto errors raised inside the block into an ``OpsError`` that starts with ``action``."""
@@ -43,9 +55,5 @@ def aws_errors(action: str) -> Iterator[None]:
         yield
     except ClientError as error:
         raise failed(action, error) from error
-    except NoRegionError as error:
-        raise OpsError(
-            f"{action} failed: no AWS region configured; set AWS_REGION or pass --region"
-        ) from error
     except BotoCoreError as error:
-        raise OpsError(f"{action} failed: {error}") from error
+        raise OpsError(f"{action} failed: {botocore_problem(error)}") from error

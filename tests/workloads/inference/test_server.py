@@ -6,6 +6,7 @@ import asyncio
 import io
 import json
 import socket
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -579,6 +580,41 @@ def test_a_model_that_cannot_load_exits_1(
     server = start_process("--model-dir", str(tmp_path))
     assert server.process.wait(30) == 1
     assert f"{tmp_path}/metadata.json: missing" in server.output()
+
+
+def test_a_missing_model_directory_is_named_and_exits_1(
+    start_process: Callable[..., ProcessServer], tmp_path: Path
+) -> None:
+    """Given a --model-dir that does not exist, then the server exits 1 naming the directory."""
+    missing = tmp_path / "no-such-model"
+    server = start_process("--model-dir", str(missing))
+    assert server.process.wait(30) == 1
+    assert (
+        f"cannot load the model: {missing} is not a directory (pass --model-dir, or set "
+        "SM_MODEL_DIR)" in server.output()
+    )
+    assert "Traceback" not in server.output()
+
+
+def test_a_port_already_taken_is_named_and_exits_1(model_dirs: ModelDirs, tmp_path: Path) -> None:
+    """Given a port another socket listens on, then the server exits 1 naming it, no traceback."""
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        command = [sys.executable, "-m", "workloads.inference.server"]
+        server = ProcessServer(
+            [*command, "--model-dir", str(model_dirs["sklearn"]), "--port", str(port)], port
+        )
+        try:
+            status = server.process.wait(30)
+            output = server.output()
+        finally:
+            server.kill()
+    assert status == 1
+    assert f"cannot listen on 127.0.0.1:{port}: " in output
+    assert "; pass --port (or set SAGEMAKER_BIND_TO_PORT) to use another" in output
+    assert "Traceback" not in output
 
 
 def test_cli_defaults_follow_sagemaker(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -388,3 +388,37 @@ def test_promote_and_reject_argument_mistakes_exit_2(
     # then
     assert (status, output) == (2, None)
     assert complaint in err
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (
+            ["shift", "--endpoint", "churn", "--weight", "blue=1", "--region", "us-east-1"],
+            "error: shift failed: no AWS credentials found; pass --profile (or set AWS_PROFILE), "
+            "or set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY\n",
+        ),
+        (
+            ["verify", "--endpoint", "churn", "--region", "us-east-1"],
+            "error: verify failed: no AWS credentials found; pass --profile (or set AWS_PROFILE), "
+            "or set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY\n",
+        ),
+    ],
+)
+def test_without_credentials_a_command_says_so_in_one_line(
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    argv: list[str],
+    message: str,
+) -> None:
+    # given no credentials anywhere boto looks (environment, files, instance metadata)
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    # when a command calls AWS
+    status, out, err = run(capsys, *argv)
+    # then it fails with one line naming the command and what to do, no traceback
+    assert (status, out, err) == (1, None, message)

@@ -20,12 +20,13 @@ import itertools
 import json
 import math
 import os
-import tempfile
 import warnings
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from workloads.atomic_files import write_atomically
 
 # Defined in model_network so tabular_net can use them without importing this module back.
 from workloads.model_network import NETWORK_KEYS as NETWORK_KEYS
@@ -238,21 +239,8 @@ class ModelMetadata:
     def write(self, model_dir: str | os.PathLike[str]) -> Path:
         """Write ``metadata.json`` into ``model_dir`` (atomically); returns its path."""
         path = Path(model_dir) / METADATA_FILE
-        _write_atomically(path, lambda target: target.write_text(self.to_json()))
+        write_atomically(path, lambda target: target.write_text(self.to_json()))
         return path
-
-
-def _write_atomically(path: Path, write: Callable[[Path], object]) -> None:
-    """Write through a temporary file in the same directory, then rename: never a half file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    os.close(handle)
-    try:
-        write(Path(temporary))
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
 
 
 def _plain(value: Any) -> Any:
@@ -394,11 +382,11 @@ def save_model(
     if metadata.framework == SKLEARN:
         import joblib
 
-        _write_atomically(path, lambda target: joblib.dump(model, target))
+        write_atomically(path, lambda target: joblib.dump(model, target))
     elif metadata.framework == XGBOOST:
         # XGBoost picks the format from the file name's extension, so the temporary keeps it.
         booster = model.get_booster() if hasattr(model, "get_booster") else model
-        _write_atomically(path, lambda target: _save_booster(booster, target))
+        write_atomically(path, lambda target: _save_booster(booster, target))
     else:
         import torch
 
@@ -407,7 +395,7 @@ def save_model(
         state = model.state_dict()
         # Prove now that the metadata's network can load this state, not at deploy time.
         TabularNet.from_network(metadata.network).load_state_dict(state)
-        _write_atomically(path, lambda target: torch.save(state, target))
+        write_atomically(path, lambda target: torch.save(state, target))
     metadata.write(model_dir)
     return metadata
 

@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tests.workloads.conftest import mode_of
 from tests.workloads.inference import models
 from workloads.model_layout import (
     METADATA_FILE,
@@ -233,6 +234,19 @@ def test_each_framework_saves_its_file_and_loads_to_the_same_predictions(
     probabilities = loaded.predict_proba(x[:3])
     assert probabilities.shape == (3, 3)
     assert probabilities.sum(axis=1) == pytest.approx(np.ones(3), abs=1e-5)
+
+
+@pytest.mark.parametrize(
+    "train", [models.train_sklearn, models.train_xgboost, models.train_pytorch]
+)
+def test_a_saved_model_directory_is_readable_by_other_users(
+    tmp_path: Path, train: object, usual_umask: int
+) -> None:
+    """Given umask 022, when a model is saved, then every file is 0644 (a serving user reads it)."""
+    train(tmp_path)  # type: ignore[operator]
+    assert {p.name: oct(mode_of(p)) for p in tmp_path.iterdir()} == {
+        p.name: oct(0o644) for p in tmp_path.iterdir()
+    }
 
 
 def test_a_wrong_number_of_columns_is_refused_by_name(tmp_path: Path) -> None:

@@ -24,6 +24,7 @@ ENTRY_POINT_SOURCE = "workloads/inference/sagemaker_program.py"
 #: containers have the standard library, numpy and their framework, nothing else of ours.
 HANDLER_FILES = (
     "workloads/__init__.py",
+    "workloads/atomic_files.py",
     "workloads/model_layout.py",
     "workloads/model_network.py",
     "workloads/tabular_net.py",

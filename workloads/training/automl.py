@@ -37,7 +37,7 @@ from workloads.training.hyperparameters import as_strings, parse
 from workloads.training.outcome import TrainedModel, TrainingContext
 from workloads.training.params import FAMILIES as FAMILIES  # re-exported: the families searched
 from workloads.training.params import PARAMS_TYPES, AutoMLParams
-from workloads.training.progress import Progress
+from workloads.training.progress import Progress, write_line
 from workloads.training.reporting import MetricReporter
 
 if TYPE_CHECKING:
@@ -186,11 +186,10 @@ def run_automl(data: TabularData, params: AutoMLParams, context: TrainingContext
         for number in range(1, params.max_trials + 1):
             # The first trial always runs: a search that ends with no model helps nobody.
             if number > 1 and time.monotonic() - started >= params.max_seconds:
-                print(
-                    f"automl: time budget of {params.max_seconds:g} s spent after "
-                    f"{len(trials)} trials",
-                    file=sys.stderr,
-                )
+                spent = f"time budget of {params.max_seconds:g} s spent"
+                write_line(f"automl: {spent} after {len(trials)} trials")
+                if progress is not None:
+                    progress.stop_early(spent)
                 break
             if context.stop is not None and context.stop.requested:
                 interrupted = True
@@ -231,7 +230,7 @@ def run_automl(data: TabularData, params: AutoMLParams, context: TrainingContext
         raise ValueError(f"automl: every trial failed; the first: {first}")
     print(
         f"automl: best of {len(trials)} trials is trial {best_trial.trial} "
-        f"({best_trial.family}, {objective}={best_trial.metrics[objective]!r})",  # type: ignore[index]
+        f"({best_trial.family}, {objective}={best_trial.metrics[objective]:.6g})",  # type: ignore[index]
         file=sys.stderr,
     )
     best.best_step = best_trial.trial
@@ -281,8 +280,8 @@ def _run_trial(
     except Exception as error:  # a failed trial is recorded; the search goes on
         trial.status = "failed"
         trial.error = f"{type(error).__name__}: {error}"
-        print(f"automl: trial {number} ({family}) failed: {trial.error}", file=sys.stderr)
-        traceback.print_exc(file=sys.stderr)
+        write_line(f"automl: trial {number} ({family}) failed: {trial.error}")
+        write_line(traceback.format_exc().rstrip())
         trained = None
     trial.seconds = round(time.monotonic() - clock, 3)
     if tracker is not None:

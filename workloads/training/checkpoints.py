@@ -32,6 +32,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
+from workloads.atomic_files import give_normal_mode
+
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
@@ -149,6 +151,9 @@ class CheckpointStore:
         temporary = Path(name)
         try:
             write(temporary)
+            # Not mkstemp's 0600: a checkpoint is a model too (a notebook or another user's
+            # job may load it), and a user who wants it private sets the umask, as for any file.
+            give_normal_mode(temporary)
             _fsync_file(temporary)
             # Hash the bytes the file holds (what a reader will check), not what was meant.
             path = self.path_for(step, sha256_of(temporary))

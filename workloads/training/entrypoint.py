@@ -48,6 +48,7 @@ from workloads.training.hyperparameters import (
 )
 from workloads.training.outcome import TrainedModel, TrainingContext
 from workloads.training.params import JobParams
+from workloads.training.progress import write_line
 from workloads.training.s3_sync import S3SyncError
 from workloads.training.tracking import TrackingUnavailable
 
@@ -260,7 +261,8 @@ def load_data(job: Job) -> TabularData:
 
 
 def _say(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
+    # Through progress.write_line: never onto a progress bar's line on a terminal.
+    write_line(message)
 
 
 def _is_primary_process(environ: Mapping[str, str]) -> bool:

@@ -40,6 +40,7 @@ from pathlib import Path, PurePosixPath
 from types import TracebackType
 from typing import Any
 
+from workloads.atomic_files import write_atomically
 from workloads.training import contract
 from workloads.training.checkpoints import sha256_of
 
@@ -190,15 +191,10 @@ def _download_object(client: Any, bucket: str, key: str, target: Path) -> None:
     """Download one object to ``target`` through a hidden temporary file (never half a file)."""
     from botocore.exceptions import BotoCoreError, ClientError
 
-    handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
-    os.close(handle)
     try:
-        client.download_file(bucket, key, temporary)
-        os.replace(temporary, target)
+        write_atomically(target, lambda part: client.download_file(bucket, key, str(part)))
     except (BotoCoreError, ClientError) as error:
         raise S3SyncError(f"cannot download s3://{bucket}/{key}: {error}") from error
-    finally:
-        Path(temporary).unlink(missing_ok=True)
 
 
 @dataclass

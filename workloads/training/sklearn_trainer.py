@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import copy
 import math
-import sys
 import warnings
 from typing import TYPE_CHECKING, Any
 
@@ -35,7 +34,7 @@ from workloads.training.evaluation import evaluate, is_better, loss
 from workloads.training.hyperparameters import as_strings
 from workloads.training.outcome import TrainedModel, TrainingContext
 from workloads.training.params import SklearnParams
-from workloads.training.progress import Progress
+from workloads.training.progress import Progress, write_line
 
 if TYPE_CHECKING:
     from workloads.training.data import TabularData
@@ -129,7 +128,7 @@ def _fit(estimator: Any, x: np.ndarray, y: np.ndarray) -> None:
         warnings.simplefilter("always")
         estimator.fit(x, y)
     for warning in {str(w.message): w for w in caught}.values():
-        print(f"warning: {warning.category.__name__}: {warning.message}", file=sys.stderr)
+        write_line(f"warning: {warning.category.__name__}: {warning.message}")
 
 
 def train_sklearn(
@@ -192,6 +191,12 @@ def train_sklearn(
                 stale += 1
                 if stale >= params.patience:
                     result.stopped_early = True
+                    if progress is not None:
+                        unit = "iterations" if boosting else "trees"
+                        progress.stop_early(
+                            f"no improvement in {context.objective} "
+                            f"over the last {params.patience * params.step} {unit}"
+                        )
                     break
     finally:
         if progress is not None:

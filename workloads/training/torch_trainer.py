@@ -131,6 +131,9 @@ class _NoProgress(AbstractContextManager["_NoProgress"]):
     def advance(self, n: int = 1, **postfix: Any) -> None:
         """Show nothing."""
 
+    def stop_early(self, reason: str) -> None:
+        """Show nothing."""
+
 
 def train_tabular_net(
     data: TabularData,
@@ -355,6 +358,11 @@ class _Run:
                     if self.reporter is not None:
                         self.reporter.report(metrics, step=state.epoch)
                     bar.advance(1, train_loss=metrics["train_loss"], best_epoch=state.best_epoch)
+                    if state.stopped_early:
+                        bar.stop_early(
+                            f"no improvement in {self.params.objective} for "
+                            f"{self.params.patience} epochs (best: epoch {state.best_epoch})"
+                        )
                 finished = state.stopped_early or state.epoch == self.params.epochs
                 if finished or state.epoch % self.params.checkpoint_every == 0:
                     self._save(state)

@@ -174,6 +174,8 @@ def _make_callback(run: _Run, resumed: int, progress: Progress | None) -> Any:
                 run.interrupted = True
                 run.save_checkpoint(model)
                 return True
+            if stop and progress is not None:
+                progress.stop_early(f"no improvement in {context.objective} for {rounds} rounds")
             if not stop and done % params.checkpoint_every == 0:
                 run.save_checkpoint(model)
             return stop

@@ -17,6 +17,7 @@ from workloads.inference import handlers, sagemaker_program
 ROOT = Path(__file__).resolve().parents[3]
 HANDLER_PATH = [
     "workloads/__init__.py",
+    "workloads/atomic_files.py",
     "workloads/model_layout.py",
     "workloads/model_network.py",
     "workloads/tabular_net.py",

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.workloads.conftest import mode_of
 from workloads.training.checkpoints import CheckpointStore, sha256_of
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -221,3 +222,10 @@ def test_invalid_arguments_are_rejected(tmp_path: Path) -> None:
         CheckpointStore(tmp_path, suffix="pt")
     with pytest.raises(ValueError, match=r"^step must be >= 0, not -1$"):
         CheckpointStore(tmp_path).save(-1, writer("x"))
+
+
+def test_a_checkpoint_gets_the_mode_open_would_give_it(tmp_path: Path, usual_umask: int) -> None:
+    """Given umask 022, when a checkpoint is saved, then it is 0644 like any file the job writes."""
+    store = CheckpointStore(tmp_path)
+    path = store.save(1, writer("one"))
+    assert mode_of(path) == 0o644

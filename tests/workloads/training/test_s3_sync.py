@@ -17,6 +17,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
+from tests.workloads.conftest import mode_of
 from tests.workloads.dummy_credentials import use_dummy_credentials
 from tests.workloads.training.samples import make_data, write_csv
 from workloads.model_layout import METADATA_FILE
@@ -97,7 +98,7 @@ def test_a_malformed_uri_is_refused_naming_what_it_is_for() -> None:
 
 
 def test_stage_lays_out_the_contract_and_resumes_from_the_newest_valid_checkpoint(
-    s3: object, root: Path, tmp_path: Path
+    s3: object, root: Path, tmp_path: Path, usual_umask: int
 ) -> None:
     # given train and validation CSVs, and two checkpoints of which the newer is corrupted
     data = make_data()
@@ -129,6 +130,8 @@ def test_stage_lays_out_the_contract_and_resumes_from_the_newest_valid_checkpoin
         "validation": root / "input/data/validation",
     }
     assert [p.name for p in (root / "input/data/train").iterdir()] == ["part-0.csv"]
+    # readable by the training image's user whoever staged it (umask 022: 0644)
+    assert mode_of(root / "input/data/train/part-0.csv") == 0o644
     assert (root / "input/data/validation/v.csv").is_file()
     # and only the checkpoint whose bytes match its name was kept
     assert [p.name for p in (root / "checkpoints").iterdir()] == [good.name]

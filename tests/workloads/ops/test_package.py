@@ -622,4 +622,7 @@ def test_no_credentials_is_one_line(
     # then
     assert status == 1
     assert err.startswith("error: HeadObject s3://models/churn/")
-    assert err.endswith("failed: Unable to locate credentials\n")
+    assert err.endswith(
+        "failed: no AWS credentials found; pass --profile (or set AWS_PROFILE), or set "
+        "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY\n"
+    )

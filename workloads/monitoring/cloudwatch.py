@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import math
+import sys
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -293,16 +294,31 @@ def publish_metrics(document: MetricsDocument, client: CloudWatchClient) -> Publ
         except Exception as error:  # botocore's ClientError and connection errors alike
             raise PublishError(
                 f"PutMetricData to {document.namespace} failed after {published} of "
-                f"{len(data)} data points were published: {error}"
+                f"{len(data)} data points were published: {_problem(error)}"
             ) from error
         published += len(batch)
         calls += 1
     return PublishReport(document.namespace, published, calls, document.skipped)
 
 
-def default_client(region: str | None = None) -> CloudWatchClient:
+def _problem(error: Exception) -> str:
+    """A failed call's error in one line: a boto error with what to do about it, else as is."""
+    if "botocore" not in sys.modules:
+        return str(error)  # not a boto error: botocore was never loaded
+    from botocore.exceptions import ClientError
+
+    from workloads.aws_errors import aws_problem, error_code, error_message
+
+    if isinstance(error, ClientError):  # the message already names PutMetricData
+        return f"{error_code(error)}: {error_message(error)}"
+    problem = aws_problem(error)
+    return str(error) if problem is None else problem
+
+
+def default_client(region: str | None = None, profile: str | None = None) -> CloudWatchClient:
     """A CloudWatch client in ``region`` (default: the environment's) with standard retries.
 
+    ``profile`` names the AWS profile whose credentials to use (default: the environment's).
     Standard retries back off on throttling, which PutMetricData's per-account rate can hit
     when many monitors publish at the top of the hour.
     """
@@ -310,4 +326,5 @@ def default_client(region: str | None = None) -> CloudWatchClient:
     from botocore.config import Config
 
     config = Config(retries={"mode": "standard", "max_attempts": 5})
-    return boto3.client("cloudwatch", region_name=region, config=config)
+    session = boto3.Session(profile_name=profile)
+    return session.client("cloudwatch", region_name=region, config=config)

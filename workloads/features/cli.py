@@ -9,7 +9,8 @@ restates a schema::
     python -m workloads.features.cli lookup --stack-file Pulumi.dev.yaml --environment dev \
         --group customers --id c-1 --id c-2 [--feature segment]
 
-``--group`` is a group name (its newest version) or ``name@vN``. Results are JSON on stdout.
+``--group`` is a group name (its newest version) or ``name@vN``. The region is ``--region``, else
+the stack file's ``aws:region``, else the environment's. Results are JSON on stdout.
 ``ingest`` always prints its report (also when the run stops); the ``--max-*`` flags set the
 bounds on one input record (:class:`~workloads.features.limits.InputLimits`): a record past one
 is rejected with a reason naming the flag.
@@ -17,7 +18,8 @@ is rejected with a reason naming the flag.
 Exit status: 0 everything written (or looked up); 2 some records were rejected (the reject file's
 path is on stderr); 1 a usage or configuration error, an input that cannot be read (an unknown
 file type, a repeated or unreadable CSV header, a file that is not Parquet: nothing is written),
-or a run that had to stop (report on stdout, one-line message on stderr, never a traceback).
+a run that had to stop, or no AWS region or credentials (report on stdout, one-line message on
+stderr naming the command and what to do, never a traceback).
 """
 
 from __future__ import annotations

@@ -13,7 +13,8 @@ bound, or unreadable, is counted as malformed and the check still writes its res
 
 Exit status: 0 when the command did its work (a check that finds drift still succeeds: drift is
 reported through metrics and alarms; ``--fail-on-drift`` makes it exit 3 for use in CI), 1 on an
-error, which is printed as one line naming what is wrong.
+error, which is printed as one line naming what is wrong (for the AWS commands, ``select-window``
+and ``publish``, also a missing region, credentials or network, and what to do about it).
 """
 
 from __future__ import annotations

@@ -6,7 +6,6 @@ Without a region or credentials a command ends with one line naming it and what 
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -14,7 +13,11 @@ from typing import Any
 
 import pytest
 
-from tests.workloads.dummy_credentials import use_dummy_credentials, use_no_aws_configuration
+from tests.workloads.dummy_credentials import (
+    environment_without_aws,
+    use_dummy_credentials,
+    use_no_aws_configuration,
+)
 from tests.workloads.features.test_cli import STACK, FakeClient, ingest_args, one_record_csv
 from workloads.features import cli
 from workloads.features.cli import main
@@ -151,12 +154,7 @@ def test_without_credentials_ingest_stops_before_reading_records(
 
 def test_the_console_entry_prints_no_traceback_without_credentials(tmp_path: Path) -> None:
     # given an environment without region or credentials
-    env = {key: value for key, value in os.environ.items() if not key.startswith("AWS_")}
-    env |= {
-        "AWS_CONFIG_FILE": str(tmp_path / "no-config"),
-        "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "no-credentials"),
-        "AWS_EC2_METADATA_DISABLED": "true",
-    }
+    env = environment_without_aws(tmp_path)
     stack = write_stack(tmp_path, "eu-west-1")
     # when lookup runs as a process
     result = subprocess.run(

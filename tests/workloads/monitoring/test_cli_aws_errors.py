@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -12,7 +11,11 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError, EndpointConnectionError
 
-from tests.workloads.dummy_credentials import use_dummy_credentials, use_no_aws_configuration
+from tests.workloads.dummy_credentials import (
+    environment_without_aws,
+    use_dummy_credentials,
+    use_no_aws_configuration,
+)
 from workloads.monitoring import capture_window, cloudwatch
 from workloads.monitoring.cli import main
 
@@ -84,16 +87,7 @@ def test_publish_without_a_region_says_how_to_give_one(
 def test_the_console_entry_prints_no_traceback_without_a_region(tmp_path: Path) -> None:
     # given a check's metrics and an environment without region or credentials
     results = metrics_file(tmp_path)
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        if not key.startswith("AWS_") or key == "AWS_CA_BUNDLE"
-    }
-    env |= {
-        "AWS_CONFIG_FILE": str(tmp_path / "no-config"),
-        "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "no-credentials"),
-        "AWS_EC2_METADATA_DISABLED": "true",
-    }
+    env = environment_without_aws(tmp_path)
     # when the command runs as a process
     result = subprocess.run(
         [sys.executable, "-m", "workloads.monitoring", "publish", "--results", str(results)],

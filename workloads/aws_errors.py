@@ -50,17 +50,23 @@ def botocore_problem(
 
 
 def aws_problem(
-    error: BaseException, *, region_advice: str = REGION_ADVICE, profile_option: bool = True
+    error: BaseException,
+    *,
+    region_advice: str = REGION_ADVICE,
+    profile_option: bool = True,
+    name_operation: bool = True,
 ) -> str | None:
     """One line for a boto error (``None`` for any other exception).
 
-    A ``ClientError`` reads ``<Operation> failed: <Code>: <message>``; a client-side error
-    (no region, no credentials) as :func:`botocore_problem` words it, and an endpoint that
-    cannot be reached with what to check.
+    A ``ClientError`` reads ``<Operation> failed: <Code>: <message>`` (``<Code>: <message>``
+    when ``name_operation`` is False, for a caller whose message names the call already); a
+    client-side error (no region, no credentials) as :func:`botocore_problem` words it, and an
+    endpoint that cannot be reached with what to check.
     """
     if isinstance(error, ClientError):
         message = " ".join(error_message(error).split())
-        return f"{error.operation_name} failed: {error_code(error)}: {message}"
+        problem = f"{error_code(error)}: {message}"
+        return f"{error.operation_name} failed: {problem}" if name_operation else problem
     if isinstance(error, EndpointConnectionError):
         return f"{error}; check the network connection and the region"
     if isinstance(error, BotoCoreError):

@@ -31,7 +31,7 @@ from pathlib import Path
 from workloads.monitoring import contract
 from workloads.monitoring.baseline_files import BaselineError
 from workloads.monitoring.check import Thresholds
-from workloads.monitoring.cloudwatch import PublishError
+from workloads.monitoring.cloudwatch import PublishError, aws_problem_of
 from workloads.monitoring.limits import HELP, Limits
 
 #: Exit status of a check that found drift or violations under ``--fail-on-drift``.
@@ -376,12 +376,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _fail(args.command, str(error))
     except Exception as error:
         # An AWS call (select-window, publish) without region, credentials or network, or
-        # refused: one line naming the command; botocore is only loaded by those commands.
-        if "botocore" not in sys.modules:
-            raise
-        from workloads.aws_errors import aws_problem
-
-        problem = aws_problem(error)
+        # refused: one line naming the command and what to do.
+        problem = aws_problem_of(error)
         if problem is None:
             raise
         return _fail(args.command, problem)

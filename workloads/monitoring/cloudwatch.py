@@ -294,25 +294,27 @@ def publish_metrics(document: MetricsDocument, client: CloudWatchClient) -> Publ
         except Exception as error:  # botocore's ClientError and connection errors alike
             raise PublishError(
                 f"PutMetricData to {document.namespace} failed after {published} of "
-                f"{len(data)} data points were published: {_problem(error)}"
+                f"{len(data)} data points were published: "
+                f"{aws_problem_of(error, name_operation=False) or error}"
             ) from error
         published += len(batch)
         calls += 1
     return PublishReport(document.namespace, published, calls, document.skipped)
 
 
-def _problem(error: Exception) -> str:
-    """A failed call's error in one line: a boto error with what to do about it, else as is."""
+def aws_problem_of(error: BaseException, *, name_operation: bool = True) -> str | None:
+    """One line for a boto error with what to do (:func:`workloads.aws_errors.aws_problem`).
+
+    ``None`` for any other error, and where that module is absent: the processing job's code
+    archive ships ``workloads/monitoring`` only, so there boto errors keep their own wording.
+    """
     if "botocore" not in sys.modules:
-        return str(error)  # not a boto error: botocore was never loaded
-    from botocore.exceptions import ClientError
-
-    from workloads.aws_errors import aws_problem, error_code, error_message
-
-    if isinstance(error, ClientError):  # the message already names PutMetricData
-        return f"{error_code(error)}: {error_message(error)}"
-    problem = aws_problem(error)
-    return str(error) if problem is None else problem
+        return None  # botocore was never loaded: not a boto error
+    try:
+        from workloads.aws_errors import aws_problem
+    except ImportError:
+        return None
+    return aws_problem(error, name_operation=name_operation)
 
 
 def default_client(region: str | None = None, profile: str | None = None) -> CloudWatchClient:

@@ -9,7 +9,8 @@ restates a schema::
     python -m workloads.features.cli lookup --stack-file Pulumi.dev.yaml --environment dev \
         --group customers --id c-1 --id c-2 [--feature segment]
 
-``--group`` is a group name (its newest version) or ``name@vN``. Results are JSON on stdout.
+``--group`` is a group name (its newest version) or ``name@vN``. The region is ``--region``, else
+the stack file's ``aws:region``, else the environment's. Results are JSON on stdout.
 ``ingest`` always prints its report (also when the run stops); the ``--max-*`` flags set the
 bounds on one input record (:class:`~workloads.features.limits.InputLimits`): a record past one
 is rejected with a reason naming the flag.
@@ -17,7 +18,8 @@ is rejected with a reason naming the flag.
 Exit status: 0 everything written (or looked up); 2 some records were rejected (the reject file's
 path is on stderr); 1 a usage or configuration error, an input that cannot be read (an unknown
 file type, a repeated or unreadable CSV header, a file that is not Parquet: nothing is written),
-or a run that had to stop (report on stdout, one-line message on stderr, never a traceback).
+a run that had to stop, or no AWS region or credentials (report on stdout, one-line message on
+stderr naming the command and what to do, never a traceback).
 """
 
 from __future__ import annotations
@@ -28,8 +30,9 @@ import sys
 from collections.abc import Sequence
 from typing import Any, NoReturn
 
-from botocore.exceptions import BotoCoreError
+from botocore.exceptions import BotoCoreError, NoCredentialsError
 
+from workloads.aws_errors import botocore_problem
 from workloads.features.definitions import DefinitionError, FeatureGroupDefinition, load_definitions
 from workloads.features.ingestion import (
     FeatureStoreClient,
@@ -44,19 +47,59 @@ from workloads.features.sources import InputError, read_records
 
 EXIT_OK, EXIT_ERROR, EXIT_REJECTED = 0, 1, 2
 
+#: The stack file's config key for the region the stack deploys to.
+REGION_KEY = "aws:region"
+
 
 class UsageError(Exception):
     """Bad arguments or configuration; printed as ``error: ...`` with exit status 1."""
 
 
 def make_client(region: str | None, max_workers: int) -> FeatureStoreClient:
-    """The feature-store runtime client the commands use (tests replace this function)."""
+    """The feature-store runtime client the commands use (tests replace this function).
+
+    Raises:
+        NoCredentialsError: when boto finds no credentials, before anything is sent (else every
+            record would fail with it and the run would stop part-way).
+
+    """
+    import boto3
+
+    if boto3.Session().get_credentials() is None:
+        raise NoCredentialsError()
     return default_client(max_workers=max_workers, region=region)
+
+
+def stack_region(stack_file: str) -> str | None:
+    """The stack file's ``aws:region`` (``None`` when it sets none).
+
+    Raises:
+        UsageError: when the file sets one that is not a text value.
+
+    """
+    import yaml
+
+    with open(stack_file, encoding="utf-8") as handle:
+        document = yaml.safe_load(handle) or {}
+    config = document.get("config") if isinstance(document, dict) else None
+    region = config.get(REGION_KEY) if isinstance(config, dict) else None
+    if region is not None and (not isinstance(region, str) or not region.strip()):
+        raise UsageError(f"{stack_file}: {REGION_KEY} must be a region name, got {region!r}")
+    return region.strip() if region else None
+
+
+def region_of(args: argparse.Namespace) -> str | None:
+    """The region to call: ``--region``, else the stack file's ``aws:region``, else ``None``.
+
+    With ``None`` boto takes the environment's (AWS_REGION, AWS_DEFAULT_REGION, the profile's).
+    """
+    return args.region or stack_region(args.stack_file)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one command; its exit status (see the module docstring)."""
     parser = build_parser()
+    args: argparse.Namespace | None = None
     try:
         args = parser.parse_args(argv)
         return int(args.command(args))
@@ -64,12 +107,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         return exit_.code if isinstance(exit_.code, int) else EXIT_OK
     except (UsageError, DefinitionError, IngestionStopped, FeatureLookupError) as error:
         _print_error(error)
-    except (OSError, ValueError, KeyError, BotoCoreError) as error:
+    except BotoCoreError as error:  # no region, no credentials: what to do, naming the command
+        assert args is not None  # parsing makes no AWS call
+        _print_error(f"{args.name} failed: {_aws_problem(error, args.stack_file)}")
+    except (OSError, ValueError, KeyError) as error:
         # KeyError's str() is the repr of its message; show the message itself.
         _print_error(error.args[0] if isinstance(error, KeyError) and error.args else error)
     except Exception as error:  # a bug: still one line, never a traceback
         _print_error(f"unexpected {type(error).__name__}: {error}")
     return EXIT_ERROR
+
+
+def _aws_problem(error: BotoCoreError, stack_file: str) -> str:
+    """A boto error in one line, with where a region can come from for these commands."""
+    advice = f"pass --region, or set {REGION_KEY} in {stack_file} or AWS_REGION"
+    return botocore_problem(error, region_advice=advice, profile_option=False)
 
 
 def _print_error(message: object) -> None:
@@ -112,7 +164,11 @@ def build_parser() -> argparse.ArgumentParser:
     common.add_argument("--stack-file", required=True, help="Pulumi.<stack>.yaml with the groups")
     common.add_argument("--environment", required=True, help="the stack's environment, e.g. dev")
     common.add_argument("--group", required=True, help="group name, or name@vN for a version")
-    common.add_argument("--region", help="AWS region (default: the environment's)")
+    common.add_argument(
+        "--region",
+        help=f"AWS region (default: the stack file's {REGION_KEY}, else the environment's: "
+        "AWS_REGION, AWS_DEFAULT_REGION, the profile's)",
+    )
     commands = parser.add_subparsers(
         title="commands", required=True, metavar="COMMAND", parser_class=_Parser
     )
@@ -141,7 +197,7 @@ def build_parser() -> argparse.ArgumentParser:
             metavar="N",
             help=f"{help_text} ({getattr(DEFAULT_LIMITS, bound)})",
         )
-    ingest_.set_defaults(command=_ingest)
+    ingest_.set_defaults(command=_ingest, name="ingest")
 
     lookup = commands.add_parser(
         "lookup", parents=[common], help="print the online values of records as JSON"
@@ -152,7 +208,7 @@ def build_parser() -> argparse.ArgumentParser:
     lookup.add_argument(
         "--feature", dest="features", action="append", help="feature to return, repeatable"
     )
-    lookup.set_defaults(command=_lookup)
+    lookup.set_defaults(command=_lookup, name="lookup")
     return parser
 
 
@@ -178,7 +234,12 @@ def _ingest(args: argparse.Namespace) -> int:
         _print_report(IngestionReport(group_name=group_name, stopped=str(error)))
         raise
     with records:
-        client = make_client(args.region, args.max_workers)
+        try:
+            client = make_client(region_of(args), args.max_workers)
+        except BotoCoreError as error:
+            stopped = _aws_problem(error, args.stack_file)
+            _print_report(IngestionReport(group_name=group_name, stopped=stopped))
+            raise
         try:
             report = ingest(
                 records,
@@ -211,7 +272,7 @@ def _lookup(args: argparse.Namespace) -> int:
     online = OnlineFeatures(
         definition,
         definition.group_name(args.environment),
-        make_client(args.region, max_workers=1),
+        make_client(region_of(args), max_workers=1),
     )
     found = online.get_many(args.ids, args.features)
     output: dict[str, Any] = {record_id: found.get(record_id) for record_id in args.ids}

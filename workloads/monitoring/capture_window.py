@@ -246,9 +246,10 @@ def select_window(
     return WindowSelection(window, files, size, tuple(variants), window_file)
 
 
-def default_client(region: str | None = None) -> S3Client:
-    """An S3 client in ``region`` (default: the environment's) with standard retries."""
+def default_client(region: str | None = None, profile: str | None = None) -> S3Client:
+    """An S3 client in ``region`` with ``profile``'s credentials (default: the environment's)."""
     import boto3  # deferred: only selecting a window needs it
     from botocore.config import Config
 
-    return boto3.client("s3", region_name=region, config=Config(retries={"mode": "standard"}))
+    session = boto3.Session(profile_name=profile)
+    return session.client("s3", region_name=region, config=Config(retries={"mode": "standard"}))

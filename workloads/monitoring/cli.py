@@ -13,7 +13,8 @@ bound, or unreadable, is counted as malformed and the check still writes its res
 
 Exit status: 0 when the command did its work (a check that finds drift still succeeds: drift is
 reported through metrics and alarms; ``--fail-on-drift`` makes it exit 3 for use in CI), 1 on an
-error, which is printed as one line naming what is wrong.
+error, which is printed as one line naming what is wrong (for the AWS commands, ``select-window``
+and ``publish``, also a missing region, credentials or network, and what to do about it).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from pathlib import Path
 from workloads.monitoring import contract
 from workloads.monitoring.baseline_files import BaselineError
 from workloads.monitoring.check import Thresholds
+from workloads.monitoring.cloudwatch import PublishError, aws_problem_of
 from workloads.monitoring.limits import HELP, Limits
 
 #: Exit status of a check that found drift or violations under ``--fail-on-drift``.
@@ -262,7 +264,7 @@ def run_select(args: argparse.Namespace) -> int:
     except ValueError as error:
         raise CommandError(f"--end: {error}") from None
     selection = capture_window.select_window(
-        capture_window.default_client(args.region),
+        capture_window.default_client(args.region, args.profile),
         args.capture_uri,
         args.window_hours,
         end,
@@ -280,7 +282,9 @@ def run_publish(args: argparse.Namespace) -> int:
     if path.is_dir():
         path = path / contract.METRICS_FILE
     document = cloudwatch.load_metrics(path)
-    report = cloudwatch.publish_metrics(document, cloudwatch.default_client(args.region))
+    report = cloudwatch.publish_metrics(
+        document, cloudwatch.default_client(args.region, args.profile)
+    )
     print(report)
     return 0
 
@@ -297,6 +301,12 @@ def run_report(args: argparse.Namespace) -> int:
         raise CommandError(f"{summary_file}: {error}") from None
     print(f"wrote {write_report(summary, folder / contract.REPORT_FILE)}")
     return 0
+
+
+def _aws_options(command: argparse.ArgumentParser) -> None:
+    """``--region`` and ``--profile`` for a command that calls AWS."""
+    command.add_argument("--region", help="AWS region (default: AWS_REGION, the environment's)")
+    command.add_argument("--profile", help="AWS profile (default: AWS_PROFILE, the environment's)")
 
 
 def parser() -> argparse.ArgumentParser:
@@ -343,12 +353,12 @@ def parser() -> argparse.ArgumentParser:
     select.add_argument("--window-hours", type=int, required=True)
     select.add_argument("--end", default="now", help="ISO-8601 with offset, or now")
     select.add_argument("--out", required=True)
-    select.add_argument("--region", help="default: the environment's")
+    _aws_options(select)
     select.set_defaults(run=run_select)
 
     publish = commands.add_parser(contract.PUBLISH_COMMAND, help="send metrics to CloudWatch")
     publish.add_argument("--results", required=True, help="a results folder or metrics.json")
-    publish.add_argument("--region", help="default: the environment's")
+    _aws_options(publish)
     publish.set_defaults(run=run_publish)
 
     report = commands.add_parser(contract.REPORT_COMMAND, help="render report.html again")
@@ -362,9 +372,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
         return int(args.run(args))
-    except (CommandError, BaselineError, ValueError, OSError) as error:
-        print(f"ml-platform-monitor {args.command}: {error}", file=sys.stderr)
-        return 1
+    except (CommandError, BaselineError, PublishError, ValueError, OSError) as error:
+        return _fail(args.command, str(error))
+    except Exception as error:
+        # An AWS call (select-window, publish) without region, credentials or network, or
+        # refused: one line naming the command and what to do.
+        problem = aws_problem_of(error)
+        if problem is None:
+            raise
+        return _fail(args.command, problem)
+
+
+def _fail(command: str, message: str) -> int:
+    """Print ``message`` as the command's one-line error; the exit status of an error."""
+    print(f"ml-platform-monitor {command}: {message}", file=sys.stderr)
+    return 1
 
 
 if __name__ == "__main__":

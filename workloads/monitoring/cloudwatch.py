@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import math
+import sys
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -293,16 +294,33 @@ def publish_metrics(document: MetricsDocument, client: CloudWatchClient) -> Publ
         except Exception as error:  # botocore's ClientError and connection errors alike
             raise PublishError(
                 f"PutMetricData to {document.namespace} failed after {published} of "
-                f"{len(data)} data points were published: {error}"
+                f"{len(data)} data points were published: "
+                f"{aws_problem_of(error, name_operation=False) or error}"
             ) from error
         published += len(batch)
         calls += 1
     return PublishReport(document.namespace, published, calls, document.skipped)
 
 
-def default_client(region: str | None = None) -> CloudWatchClient:
+def aws_problem_of(error: BaseException, *, name_operation: bool = True) -> str | None:
+    """One line for a boto error with what to do (:func:`workloads.aws_errors.aws_problem`).
+
+    ``None`` for any other error, and where that module is absent: the processing job's code
+    archive ships ``workloads/monitoring`` only, so there boto errors keep their own wording.
+    """
+    if "botocore" not in sys.modules:
+        return None  # botocore was never loaded: not a boto error
+    try:
+        from workloads.aws_errors import aws_problem
+    except ImportError:
+        return None
+    return aws_problem(error, name_operation=name_operation)
+
+
+def default_client(region: str | None = None, profile: str | None = None) -> CloudWatchClient:
     """A CloudWatch client in ``region`` (default: the environment's) with standard retries.
 
+    ``profile`` names the AWS profile whose credentials to use (default: the environment's).
     Standard retries back off on throttling, which PutMetricData's per-account rate can hit
     when many monitors publish at the top of the hour.
     """
@@ -310,4 +328,5 @@ def default_client(region: str | None = None) -> CloudWatchClient:
     from botocore.config import Config
 
     config = Config(retries={"mode": "standard", "max_attempts": 5})
-    return boto3.client("cloudwatch", region_name=region, config=config)
+    session = boto3.Session(profile_name=profile)
+    return session.client("cloudwatch", region_name=region, config=config)

@@ -5,7 +5,19 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, NoRegionError
+from botocore.exceptions import BotoCoreError, ClientError
+
+from workloads.aws_errors import botocore_problem, error_code, error_message
+
+__all__ = [
+    "OpsError",
+    "aws_errors",
+    "botocore_problem",
+    "error_code",
+    "error_message",
+    "failed",
+    "refuse",
+]
 
 
 class OpsError(Exception):
@@ -21,31 +33,9 @@ def refuse(subject: str, problems: list[str]) -> None:
         raise OpsError(f"{subject}: {'; '.join(problems)}")
 
 
-def error_code(error: ClientError) -> str:
-    """The AWS error code of a ``ClientError`` (e.g. ``ValidationException``)."""
-    return str(error.response.get("Error", {}).get("Code", "Unknown"))
-
-
-def error_message(error: ClientError) -> str:
-    """The AWS error message of a ``ClientError``."""
-    return str(error.response.get("Error", {}).get("Message", error))
-
-
 def failed(action: str, error: ClientError) -> OpsError:
     """An ``OpsError`` saying that ``action`` failed, with the AWS error code and message."""
     return OpsError(f"{action} failed: {error_code(error)}: {error_message(error)}")
-
-
-def botocore_problem(error: BotoCoreError) -> str:
-    """What a client-side boto error means for the user, and what to do about it."""
-    if isinstance(error, NoRegionError):
-        return "no AWS region configured; set AWS_REGION or pass --region"
-    if isinstance(error, NoCredentialsError):
-        return (
-            "no AWS credentials found; pass --profile (or set AWS_PROFILE), or set "
-            "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY"
-        )
-    return str(error)
 
 
 @contextmanager

@@ -204,7 +204,8 @@ def build_training_archive(root: Path, out_dir: Path) -> SourceArchive:
 
 
 #: Files of the monitoring zip: the package and the monitor's modules (no tests, no subfolders).
-MONITORING_FILES = ("workloads/__init__.py", "workloads/monitoring/*.py")
+#: ``workloads/aws_errors.py`` gives the job's AWS errors the same wording as the commands'.
+MONITORING_FILES = ("workloads/__init__.py", "workloads/aws_errors.py", "workloads/monitoring/*.py")
 
 #: Files without which the monitor's jobs could not even import their contract.
 MONITORING_REQUIRED = ("workloads/__init__.py", "workloads/monitoring/__init__.py")

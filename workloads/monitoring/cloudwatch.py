@@ -305,15 +305,12 @@ def publish_metrics(document: MetricsDocument, client: CloudWatchClient) -> Publ
 def aws_problem_of(error: BaseException, *, name_operation: bool = True) -> str | None:
     """One line for a boto error with what to do (:func:`workloads.aws_errors.aws_problem`).
 
-    ``None`` for any other error, and where that module is absent: the processing job's code
-    archive ships ``workloads/monitoring`` only, so there boto errors keep their own wording.
+    ``None`` for any other error. The processing job's code archive ships the module too.
     """
     if "botocore" not in sys.modules:
         return None  # botocore was never loaded: not a boto error
-    try:
-        from workloads.aws_errors import aws_problem
-    except ImportError:
-        return None
+    from workloads.aws_errors import aws_problem  # imports botocore: only once it is loaded
+
     return aws_problem(error, name_operation=name_operation)
 
 

@@ -178,16 +178,15 @@ def test_monitoring_zip_holds_the_package_and_the_monitor_modules(tmp_path: Path
     with zipfile.ZipFile(archive.path) as bundle:
         infos = bundle.infolist()
     names = [info.filename for info in infos]
-    # then it holds workloads/__init__.py and every module of workloads/monitoring, sorted
+    # then it holds workloads/__init__.py, the shared AWS error wording and every module of
+    # workloads/monitoring, sorted
     modules = (ROOT / "workloads" / "monitoring").glob("*.py")
-    expected = ["workloads/__init__.py", *(f"workloads/monitoring/{p.name}" for p in modules)]
+    shared = ["workloads/__init__.py", "workloads/aws_errors.py"]
+    expected = [*shared, *(f"workloads/monitoring/{p.name}" for p in modules)]
     assert names == sorted(expected)
     assert "workloads/monitoring/contract.py" in names
     # and nothing else: no other workloads package, no caches
-    assert all(
-        name.startswith("workloads/monitoring/") or name == "workloads/__init__.py"
-        for name in names
-    )
+    assert all(name.startswith("workloads/monitoring/") or name in shared for name in names)
     # with fixed times and permissions
     assert {info.date_time for info in infos} == {(1980, 1, 1, 0, 0, 0)}
     assert {info.external_attr >> 16 for info in infos} == {0o100644}

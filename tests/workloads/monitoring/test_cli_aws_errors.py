@@ -213,21 +213,3 @@ def test_aws_commands_take_a_region_and_a_profile() -> None:
     )
     # then
     assert (args.region, args.profile) == ("eu-west-1", "ml-dev")
-
-
-def test_without_the_shared_wording_the_job_keeps_botos_own(
-    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> None:
-    # given the processing job's code archive, which ships workloads/monitoring only
-    use_no_aws_configuration(monkeypatch, tmp_path)
-    monkeypatch.setitem(sys.modules, "workloads.aws_errors", None)  # import raises ImportError
-    argv = ["publish", "--results", str(metrics_file(tmp_path)), "--region", "eu-west-1"]
-    # when
-    status, out, err = run(capsys, argv)
-    # then the error is still one line, in boto's words
-    assert (status, out, err) == (
-        1,
-        "",
-        "ml-platform-monitor publish: PutMetricData to MLPlatform/Monitoring failed after 0 of 1 "
-        "data points were published: Unable to locate credentials\n",
-    )

@@ -23,6 +23,7 @@ from components.serving.layer import ServingLayer
 from components.shared.retention import DataRetention
 from components.training.layer import TrainingLayer
 from stacks.config import ConfigError, PlatformConfig, load_platform_config
+from stacks.dashboard import dashboard_body, dashboard_name, dashboard_widgets
 from stacks.layers import LAYERS, PROJECT, teardown_order
 
 
@@ -136,6 +137,14 @@ def build_platform(config: PlatformConfig, stack: str) -> dict[str, Any]:
         deployed[name] = component
         exports[name] = component.exports()
     grant_feature_access(deployed, config.environment)
+    if dashboard_widgets(config):
+        # One dashboard over every layer's metrics; a stack with nothing to graph gets none.
+        aws.cloudwatch.Dashboard(
+            "dashboard",
+            dashboard_name=dashboard_name(config.environment),
+            dashboard_body=dashboard_body(config),
+            opts=opts,
+        )
     return exports
 
 

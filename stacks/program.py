@@ -138,12 +138,14 @@ def build_platform(config: PlatformConfig, stack: str) -> dict[str, Any]:
         exports[name] = component.exports()
     grant_feature_access(deployed, config.environment)
     if dashboard_widgets(config):
-        # One dashboard over every layer's metrics; a stack with nothing to graph gets none.
+        # One dashboard over every layer's metrics (a stack with nothing to graph gets none). It
+        # is the data layer's child, the layer every other depends on and the last torn down, so
+        # each resource stays inside one layer's --target and it goes away with the platform.
         aws.cloudwatch.Dashboard(
-            "dashboard",
+            f"mlp-{config.environment}-dashboard",
             dashboard_name=dashboard_name(config.environment),
             dashboard_body=dashboard_body(config),
-            opts=opts,
+            opts=pulumi.ResourceOptions(parent=deployed["data"]),
         )
     return exports
 

@@ -19,6 +19,7 @@ from stacks.dashboard import (
     checked_body,
     dashboard_widgets,
 )
+from stacks.layers import layer_urn
 from stacks.offline.plan import render
 from tests.conftest import Plan, stack_config, with_section
 from tests.workloads.monitoring.samples import (
@@ -106,6 +107,8 @@ def test_each_stack_has_one_dashboard_named_after_it_on_the_stack_provider(plan:
     dashboard, body = dashboard_of(plan)
     environment = plan.run.stack
     assert dashboard.inputs["dashboardName"] == f"mlp-{environment}"
+    # inside the data layer, so it is in that layer's --target and goes away with it
+    assert dashboard.parent == layer_urn(environment, "data")
     (provider,) = plan.of_type("pulumi:providers:aws")
     assert dashboard.provider == provider.urn
     # and its widgets are those its config asks for
@@ -261,7 +264,8 @@ def test_a_stack_with_nothing_to_graph_has_no_dashboard(run_stack) -> None:
 
 def test_the_plan_shows_the_widget_count(plan: Plan) -> None:
     _, body = dashboard_of(plan)
-    assert f"{DASHBOARD_TYPE}  dashboard   widgets={len(body['widgets'])}" in render(plan.run)
+    name = f"mlp-{plan.run.stack}-dashboard"
+    assert f"{DASHBOARD_TYPE}  {name}   widgets={len(body['widgets'])}" in render(plan.run)
 
 
 def test_too_many_widgets_is_refused_with_the_limit() -> None:

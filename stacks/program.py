@@ -158,7 +158,9 @@ def run_program() -> dict[str, Any]:
     stack = pulumi.get_stack()
     try:
         config = load_platform_config(stack, read_engine_config())
-    except ConfigError as error:
+        # CloudWatch's dashboard limits, checked before any resource is registered.
+        dashboard_body(config)
+    except (ConfigError, ValueError) as error:
         # RunError prints the message alone, without a Python traceback.
         raise pulumi.RunError(str(error)) from None
     exports = build_platform(config, stack)

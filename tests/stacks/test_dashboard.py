@@ -8,8 +8,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import pulumi
 import pytest
 
+from stacks import dashboard as dashboard_module
 from stacks.config import load_platform_config
 from stacks.dashboard import (
     MAX_BODY_BYTES,
@@ -20,6 +22,7 @@ from stacks.dashboard import (
     dashboard_widgets,
 )
 from stacks.layers import layer_urn
+from stacks.offline.mock_runtime import run_offline
 from stacks.offline.plan import render
 from tests.conftest import Plan, stack_config, with_section
 from tests.workloads.monitoring.samples import (
@@ -294,3 +297,26 @@ def test_a_body_over_one_megabyte_is_refused_with_its_size() -> None:
 def test_the_dashboard_module_builds_plain_data_without_pulumi() -> None:
     source = (Path(__file__).parents[2] / "stacks" / "dashboard.py").read_text()
     assert "import pulumi" not in source
+
+
+def test_a_dashboard_past_the_limit_stops_the_program_before_any_resource(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from stacks.offline import mock_runtime
+
+    # given a widget limit below what dev draws (11 widgets)
+    monkeypatch.setattr(dashboard_module, "MAX_WIDGETS", 5)
+    created = []
+    original = mock_runtime.RecordingMonitor.RegisterResource
+
+    def spy(self, request):
+        created.append(request.type)
+        return original(self, request)
+
+    monkeypatch.setattr(mock_runtime.RecordingMonitor, "RegisterResource", spy)
+    # when the program runs / then it stops with one line naming the dashboard and the limit
+    with pytest.raises(pulumi.RunError) as raised:
+        run_offline("dev", stack_config("dev"))
+    assert str(raised.value) == "dashboard mlp-dev: 11 widgets, CloudWatch allows at most 5"
+    # and nothing but the root stack was registered
+    assert [type_ for type_ in created if type_ != "pulumi:pulumi:Stack"] == []

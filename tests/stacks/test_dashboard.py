@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -11,6 +12,7 @@ from typing import Any
 import pulumi
 import pytest
 
+from components.serving.spec import ServingEndpointConfig
 from stacks import dashboard as dashboard_module
 from stacks.config import load_platform_config
 from stacks.dashboard import (
@@ -176,12 +178,17 @@ def widgets_titled(body: dict[str, Any], fragment: str) -> list[dict[str, Any]]:
     return [w for w in body["widgets"] if fragment in w["properties"]["title"]]
 
 
-def test_endpoint_widgets_cover_variants_latency_errors_and_shares(plan: Plan) -> None:
+def endpoints_of(plan: Plan) -> Iterator[tuple[str, ServingEndpointConfig, dict[str, Any]]]:
+    """Each serving endpoint of the plan's stack: its full name, its config, the dashboard body."""
     environment = plan.run.stack
     config = load_platform_config(environment, stack_config(environment))
     _, body = dashboard_of(plan)
     for endpoint in config.serving.endpoints:
-        name = f"mlp-{environment}-{endpoint.name}"
+        yield f"mlp-{environment}-{endpoint.name}", endpoint, body
+
+
+def test_endpoint_widgets_cover_variants_latency_errors_and_shares(plan: Plan) -> None:
+    for name, endpoint, body in endpoints_of(plan):
         variants = {v.name for v in endpoint.all_variants}
         (invocations,) = widgets_titled(body, f"{name}: invocations per variant")
         assert {row[5] for row in metric_rows(invocations)} == variants
@@ -201,11 +208,7 @@ def test_endpoint_widgets_cover_variants_latency_errors_and_shares(plan: Plan) -
 
 
 def test_autoscaled_variants_are_drawn_against_their_target(plan: Plan) -> None:
-    environment = plan.run.stack
-    config = load_platform_config(environment, stack_config(environment))
-    _, body = dashboard_of(plan)
-    for endpoint in config.serving.endpoints:
-        name = f"mlp-{environment}-{endpoint.name}"
+    for name, endpoint, body in endpoints_of(plan):
         scaled = [v for v in endpoint.all_variants if v.autoscaling]
         widgets = widgets_titled(body, f"{name}: invocations per instance")
         if not scaled:
@@ -300,23 +303,13 @@ def test_the_dashboard_module_builds_plain_data_without_pulumi() -> None:
 
 
 def test_a_dashboard_past_the_limit_stops_the_program_before_any_resource(
-    monkeypatch: pytest.MonkeyPatch,
+    monkeypatch: pytest.MonkeyPatch, registered_types: list[str]
 ) -> None:
-    from stacks.offline import mock_runtime
-
     # given a widget limit below what dev draws (11 widgets)
     monkeypatch.setattr(dashboard_module, "MAX_WIDGETS", 5)
-    created = []
-    original = mock_runtime.RecordingMonitor.RegisterResource
-
-    def spy(self, request):
-        created.append(request.type)
-        return original(self, request)
-
-    monkeypatch.setattr(mock_runtime.RecordingMonitor, "RegisterResource", spy)
     # when the program runs / then it stops with one line naming the dashboard and the limit
     with pytest.raises(pulumi.RunError) as raised:
         run_offline("dev", stack_config("dev"))
     assert str(raised.value) == "dashboard mlp-dev: 11 widgets, CloudWatch allows at most 5"
     # and nothing but the root stack was registered
-    assert [type_ for type_ in created if type_ != "pulumi:pulumi:Stack"] == []
+    assert [type_ for type_ in registered_types if type_ != "pulumi:pulumi:Stack"] == []

@@ -23,6 +23,7 @@ from components.serving.layer import ServingLayer
 from components.shared.retention import DataRetention
 from components.training.layer import TrainingLayer
 from stacks.config import ConfigError, PlatformConfig, load_platform_config
+from stacks.dashboard import dashboard_body, dashboard_name, dashboard_widgets
 from stacks.layers import LAYERS, PROJECT, teardown_order
 
 
@@ -136,6 +137,16 @@ def build_platform(config: PlatformConfig, stack: str) -> dict[str, Any]:
         deployed[name] = component
         exports[name] = component.exports()
     grant_feature_access(deployed, config.environment)
+    if dashboard_widgets(config):
+        # One dashboard over every layer's metrics (a stack with nothing to graph gets none). It
+        # is the data layer's child, the layer every other depends on and the last torn down, so
+        # each resource stays inside one layer's --target and it goes away with the platform.
+        aws.cloudwatch.Dashboard(
+            f"mlp-{config.environment}-dashboard",
+            dashboard_name=dashboard_name(config.environment),
+            dashboard_body=dashboard_body(config),
+            opts=pulumi.ResourceOptions(parent=deployed["data"]),
+        )
     return exports
 
 
@@ -147,7 +158,9 @@ def run_program() -> dict[str, Any]:
     stack = pulumi.get_stack()
     try:
         config = load_platform_config(stack, read_engine_config())
-    except ConfigError as error:
+        # CloudWatch's dashboard limits, checked before any resource is registered.
+        dashboard_body(config)
+    except (ConfigError, ValueError) as error:
         # RunError prints the message alone, without a Python traceback.
         raise pulumi.RunError(str(error)) from None
     exports = build_platform(config, stack)

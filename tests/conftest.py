@@ -126,6 +126,22 @@ def run_stack() -> Callable[[str, dict[str, str]], Plan]:
     return lambda stack, flat: Plan(run_offline(stack, flat))
 
 
+@pytest.fixture
+def registered_types(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The type of every resource the mock runtime registers during the test, in order."""
+    from stacks.offline import mock_runtime
+
+    types: list[str] = []
+    original = mock_runtime.RecordingMonitor.RegisterResource
+
+    def spy(self: Any, request: Any) -> Any:
+        types.append(request.type)
+        return original(self, request)
+
+    monkeypatch.setattr(mock_runtime.RecordingMonitor, "RegisterResource", spy)
+    return types
+
+
 @pytest.fixture(autouse=True)
 def strict_requests() -> Iterator[StrictRequests]:
     """Every botocore call of every test (moto, Stubber) checked against its service model.

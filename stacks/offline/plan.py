@@ -512,6 +512,8 @@ def summarize(resource: RecordedResource) -> str:
         "eventPattern"
     ):
         parts += _alarm_rule_summary(resource.inputs["eventPattern"])
+    if resource.type == "aws:cloudwatch/dashboard:Dashboard":
+        parts.append(f"widgets={len(json.loads(resource.inputs['dashboardBody'])['widgets'])}")
     if resource.type == "pulumi-python:dynamic/serving:RolloutGate":
         parts.append(f"watches_alarms={len(resource.inputs.get('alarm_names') or [])}")
     if any(key in resource.inputs for key in ("kmsKeyId", "kmsKeyArn", "kmsMasterKeyId")):

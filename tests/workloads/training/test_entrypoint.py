@@ -21,6 +21,7 @@ from tests.workloads.training.samples import (  # noqa: F401  (one_thread: an au
     report_lines,
     write_csv,
 )
+from workloads.console import SCRIPTS
 from workloads.inference import handlers
 from workloads.model_layout import ModelMetadata
 from workloads.training import contract, entrypoint
@@ -303,7 +304,8 @@ def test_the_console_script_and_the_module_run_the_entrypoint(tmp_path: Path) ->
         env={**os.environ, contract.ROOT_ENV: str(tmp_path)},
     )
     # then both reach entrypoint.command
-    assert scripts["ml-platform-train"] == "workloads.training.entrypoint:command"
+    assert scripts["ml-platform-train"] == "workloads.console:train"
+    assert SCRIPTS["ml-platform-train"][0] == "workloads.training.entrypoint:command"
     assert run.returncode == 0
     assert run.stdout.startswith("usage: ml-platform-train")
 

@@ -20,6 +20,7 @@ from tests.workloads.training.samples import (  # noqa: F401  (one_thread: an au
     mlflow_store,
     one_thread,
 )
+from workloads.console import SCRIPTS
 from workloads.inference import handlers
 from workloads.training import contract, objectives
 from workloads.training.algorithms import params_type
@@ -63,7 +64,8 @@ def test_the_command_is_the_console_script_of_the_entrypoint() -> None:
     """Given the README's command, then it runs ml-platform-train, which is entrypoint.main."""
     scripts = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["scripts"]
     assert command()[0] == ".venv/bin/ml-platform-train"
-    assert scripts["ml-platform-train"] == "workloads.training.entrypoint:command"
+    assert scripts["ml-platform-train"] == "workloads.console:train"
+    assert SCRIPTS["ml-platform-train"][0] == "workloads.training.entrypoint:command"
 
 
 def test_the_readme_command_trains_a_tracked_model_that_is_served(

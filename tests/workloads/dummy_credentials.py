@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -39,6 +41,18 @@ def use_no_aws_configuration(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) ->
     monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-config"))
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-credentials"))
     monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+
+
+def run_without_aws(tmp_path: Path, *argv: str) -> subprocess.CompletedProcess[str]:
+    """Run ``python argv...`` as a child process with no AWS region or credentials (text out)."""
+    return subprocess.run(
+        [sys.executable, *argv],
+        capture_output=True,
+        text=True,
+        env=environment_without_aws(tmp_path),
+        check=False,
+        timeout=120,
+    )
 
 
 def environment_without_aws(tmp_path: Path) -> dict[str, str]:

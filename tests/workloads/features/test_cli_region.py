@@ -6,15 +6,13 @@ Without a region or credentials a command ends with one line naming it and what 
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.workloads.dummy_credentials import (
-    environment_without_aws,
+    run_without_aws,
     use_dummy_credentials,
     use_no_aws_configuration,
 )
@@ -154,17 +152,9 @@ def test_without_credentials_ingest_stops_before_reading_records(
 
 def test_the_console_entry_prints_no_traceback_without_credentials(tmp_path: Path) -> None:
     # given an environment without region or credentials
-    env = environment_without_aws(tmp_path)
     stack = write_stack(tmp_path, "eu-west-1")
     # when lookup runs as a process
-    result = subprocess.run(
-        [sys.executable, "-m", "workloads.features.cli", *lookup_args(stack)],
-        capture_output=True,
-        text=True,
-        env=env,
-        check=False,
-        timeout=120,
-    )
+    result = run_without_aws(tmp_path, "-m", "workloads.features.cli", *lookup_args(stack))
     # then
     assert (result.returncode, result.stdout, result.stderr) == (
         1,

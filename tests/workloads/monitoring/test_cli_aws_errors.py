@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +10,7 @@ import pytest
 from botocore.exceptions import ClientError, EndpointConnectionError
 
 from tests.workloads.dummy_credentials import (
-    environment_without_aws,
+    run_without_aws,
     use_dummy_credentials,
     use_no_aws_configuration,
 )
@@ -87,15 +85,9 @@ def test_publish_without_a_region_says_how_to_give_one(
 def test_the_console_entry_prints_no_traceback_without_a_region(tmp_path: Path) -> None:
     # given a check's metrics and an environment without region or credentials
     results = metrics_file(tmp_path)
-    env = environment_without_aws(tmp_path)
     # when the command runs as a process
-    result = subprocess.run(
-        [sys.executable, "-m", "workloads.monitoring", "publish", "--results", str(results)],
-        capture_output=True,
-        text=True,
-        env=env,
-        check=False,
-        timeout=120,
+    result = run_without_aws(
+        tmp_path, "-m", "workloads.monitoring", "publish", "--results", str(results)
     )
     # then
     assert (result.returncode, result.stdout, result.stderr) == (

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from tests.workloads.dummy_credentials import use_no_aws_configuration
 from tests.workloads.ops.conftest import (
     CONFIG,
     IMAGE,
@@ -413,11 +414,7 @@ def test_without_credentials_a_command_says_so_in_one_line(
     message: str,
 ) -> None:
     # given no credentials anywhere boto looks (environment, files, instance metadata)
-    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
-    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
-    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    use_no_aws_configuration(monkeypatch, tmp_path)
     # when a command calls AWS
     status, out, err = run(capsys, *argv)
     # then it fails with one line naming the command and what to do, no traceback

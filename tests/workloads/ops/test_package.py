@@ -17,6 +17,7 @@ from typing import Any
 import boto3
 import pytest
 
+from tests.workloads.dummy_credentials import use_no_aws_configuration
 from tests.workloads.inference.conftest import ModelDirs
 from tests.workloads.inference.models import predict_with_handler_code
 from tests.workloads.ops.conftest import KMS_KEY, REGION
@@ -608,12 +609,7 @@ def test_no_credentials_is_one_line(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     # given an environment without any AWS credentials (and no instance metadata to ask)
-    for name in list(os.environ):
-        if name.startswith("AWS_"):
-            monkeypatch.delenv(name)
-    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-config"))
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-credentials"))
-    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    use_no_aws_configuration(monkeypatch, tmp_path)
     # when
     status, _, err = run(
         capsys, "package", "--model-dir", str(model_dirs["sklearn"]),

@@ -91,12 +91,14 @@ def dashboard_widgets(config: PlatformConfig) -> list[Widget]:
     ]
 
 
-def dashboard_body(config: PlatformConfig) -> str:
+def dashboard_body(config: PlatformConfig) -> str | None:
     """The dashboard's body (PutDashboard's ``DashboardBody``), as compact JSON.
 
-    Raises ValueError if it would pass PutDashboard's limits (500 widgets, 1 MB).
+    None when the stack deploys nothing to graph (it then gets no dashboard). Raises ValueError
+    if it would pass PutDashboard's limits (500 widgets, 1 MB).
     """
-    return checked_body(dashboard_widgets(config), dashboard_name(config.environment))
+    widgets = dashboard_widgets(config)
+    return checked_body(widgets, dashboard_name(config.environment)) if widgets else None
 
 
 def checked_body(widgets: list[Widget], name: str) -> str:

@@ -23,7 +23,7 @@ from components.serving.layer import ServingLayer
 from components.shared.retention import DataRetention
 from components.training.layer import TrainingLayer
 from stacks.config import ConfigError, PlatformConfig, load_platform_config
-from stacks.dashboard import dashboard_body, dashboard_name, dashboard_widgets
+from stacks.dashboard import dashboard_body, dashboard_name
 from stacks.layers import LAYERS, PROJECT, teardown_order
 
 
@@ -99,11 +99,14 @@ def grant_feature_access(deployed: Mapping[str, LayerComponent], environment: st
                 )
 
 
-def build_platform(config: PlatformConfig, stack: str) -> dict[str, Any]:
+def build_platform(
+    config: PlatformConfig, stack: str, dashboard: str | None = None
+) -> dict[str, Any]:
     """Create every enabled layer and return the stack's exports (one entry per layer).
 
     The data layer comes first and builds the :class:`PlatformContext`; every other layer is its
-    registry entry's component, taking its section of the config and that context.
+    registry entry's component, taking its section of the config and that context. ``dashboard``
+    is the stack's dashboard body (:func:`stacks.dashboard.dashboard_body`; None: no dashboard).
     """
     opts = pulumi.ResourceOptions(providers={"aws": aws_provider(config, stack)})
     deployed: dict[str, LayerComponent] = {}
@@ -137,14 +140,14 @@ def build_platform(config: PlatformConfig, stack: str) -> dict[str, Any]:
         deployed[name] = component
         exports[name] = component.exports()
     grant_feature_access(deployed, config.environment)
-    if dashboard_widgets(config):
+    if dashboard is not None:
         # One dashboard over every layer's metrics (a stack with nothing to graph gets none). It
         # is the data layer's child, the layer every other depends on and the last torn down, so
         # each resource stays inside one layer's --target and it goes away with the platform.
         aws.cloudwatch.Dashboard(
             f"mlp-{config.environment}-dashboard",
             dashboard_name=dashboard_name(config.environment),
-            dashboard_body=dashboard_body(config),
+            dashboard_body=dashboard,
             opts=pulumi.ResourceOptions(parent=deployed["data"]),
         )
     return exports
@@ -159,11 +162,11 @@ def run_program() -> dict[str, Any]:
     try:
         config = load_platform_config(stack, read_engine_config())
         # CloudWatch's dashboard limits, checked before any resource is registered.
-        dashboard_body(config)
+        dashboard = dashboard_body(config)
     except (ConfigError, ValueError) as error:
         # RunError prints the message alone, without a Python traceback.
         raise pulumi.RunError(str(error)) from None
-    exports = build_platform(config, stack)
+    exports = build_platform(config, stack, dashboard)
     for key, value in exports.items():
         pulumi.export(key, value)
     return exports

@@ -183,3 +183,32 @@ def test_workloads_have_no_import_cycle() -> None:
         for cycle in find_cycles(graph)
     ]
     assert named == []
+
+
+#: What the ``ml-platform`` command's modules may import when they load: the standard library,
+#: the command's own libraries and itself. Everything else (the Pulumi program, the workloads and
+#: their ML libraries) is imported inside the commands that need it.
+CLI_MODULE_LEVEL_IMPORTS = {"click", "rich", "yaml", "ml_platform_cli", "__future__"}
+
+
+def module_level_roots(path: Path) -> set[str]:
+    """The top-level packages a module imports when it loads (not inside functions)."""
+    roots: set[str] = set()
+    for node in ast.parse(path.read_text()).body:
+        if isinstance(node, ast.Import):
+            roots |= {alias.name.split(".")[0] for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            roots.add(node.module.split(".")[0])
+    return roots
+
+
+def test_the_command_loads_without_either_half_of_the_project() -> None:
+    """Given every module of ml_platform_cli/, then it loads on stdlib, click, rich and yaml."""
+    import sys
+
+    offenders = {
+        str(path.relative_to(ROOT)): sorted(extra)
+        for path in sorted((ROOT / "ml_platform_cli").rglob("*.py"))
+        if (extra := module_level_roots(path) - CLI_MODULE_LEVEL_IMPORTS - sys.stdlib_module_names)
+    }
+    assert offenders == {}

@@ -23,7 +23,7 @@ class CliRun:
     stderr: str
 
     def json(self) -> Any:
-        """stdout parsed as JSON (the test fails with the output shown if it is not)."""
+        """The stdout parsed as JSON (the test fails with the output shown if it is not)."""
         try:
             return json.loads(self.stdout)
         except json.JSONDecodeError as error:

@@ -186,10 +186,16 @@ def status(
         )
         if report["failure_reason"]:
             console.print(f"failure: {report['failure_reason']}")
-        columns = ("step", "status", "started", "ended", "job", "failure")
-        keys = ("name", "status", "started", "ended", "job", "failure_reason")
-        rows = ([when(step[key]) for key in keys] for step in report["steps"])
-        console.print(named_table(columns, rows))
+        # One line per step rather than a table: failure reasons stay whole at any width.
+        console.print("steps:" if report["steps"] else "steps: none yet")
+        for step in report["steps"]:
+            line = f"  {step['name']}: {step['status']} ({when(step['started']) or '-'}"
+            line += f" to {when(step['ended']) or '-'})"
+            if step["job"]:
+                line += f", {step['job_kind']} job {step['job']}"
+            if step["failure_reason"]:
+                line += f", failed: {step['failure_reason']}"
+            console.print(line)
 
     emit(report, as_json, render)
 

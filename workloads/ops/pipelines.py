@@ -44,7 +44,8 @@ class StackPipeline:
     kinds: tuple[str, ...]
     """``training``, ``drift monitor``, ``retrain`` (a training pipeline may also be a retrain)."""
     started_by: tuple[str, ...] = field(default=())
-    """What starts it besides a person (``schedule rate(1 day)``, ``drift on endpoint mlp-dev-churn``)."""
+    """What starts it besides a person: ``schedule rate(1 day)``, ``drift on endpoint
+    mlp-dev-churn``."""
 
 
 def stack_pipelines(config: Mapping[str, Any], environment: str) -> list[StackPipeline]:

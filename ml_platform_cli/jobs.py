@@ -13,6 +13,7 @@ from typing import Any
 
 import click
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from ml_platform_cli.errors import FAILED, CliError
@@ -84,9 +85,18 @@ def when(value: Any) -> Any:
     return value
 
 
+def literal(value: Any) -> Any:
+    """``value`` for a table cell: text AWS returned is shown as is, never read as rich markup.
+
+    A failure reason such as ``[Errno 2] ... [/x]`` would otherwise lose its brackets or stop
+    the command with a MarkupError.
+    """
+    return escape(value) if isinstance(value, str) else value
+
+
 def named_table(columns: tuple[str, ...], rows: Any) -> Table:
     """A table whose first column (a name or ARN) folds instead of being cut short."""
-    result = table(None, columns, rows)
+    result = table(None, columns, ([literal(cell) for cell in row] for row in rows))
     result.columns[0].overflow = "fold"
     return result
 
@@ -173,7 +183,7 @@ def list_jobs(
 
     def render(console: Console) -> None:
         if not rows:
-            console.print(f"no jobs found in {ops.region_of(client)}")
+            console.print(f"no jobs found in {ops.region_of(client)}", markup=False)
             return
         columns = ("name", "kind", "status", "created", "ended", "failure")
         keys = ("name", "kind", "status", "created", "ended", "failure_reason")
@@ -213,12 +223,15 @@ def status(
 
     def render(console: Console) -> None:
         rows = [
-            (key.replace("_", " "), when(value))
+            (key.replace("_", " "), literal(when(value)))
             for key, value in report.items()
             if key != "final_metrics" and value is not None
         ]
-        rows += [(f"metric {metric}", value) for metric, value in report["final_metrics"].items()]
-        result = table(f"{job.kind.label} {job.name}", ("field", "value"), rows)
+        rows += [
+            (literal(f"metric {metric}"), value)
+            for metric, value in report["final_metrics"].items()
+        ]
+        result = table(literal(f"{job.kind.label} {job.name}"), ("field", "value"), rows)
         result.columns[1].overflow = "fold"
         console.print(result)
 
@@ -291,7 +304,9 @@ def logs(
             poll_seconds=poll_seconds,
         )
     if not printed:
-        stderr().print(f"no log events for {job.kind.label} '{job.name}' ({job.status})")
+        stderr().print(
+            f"no log events for {job.kind.label} '{job.name}' ({job.status})", markup=False
+        )
     if follow and job.status != "Completed":
         reason = job.description.get("FailureReason")
         raise CliError(

@@ -6,6 +6,7 @@ The work is done by :mod:`workloads.ops.pipelines` (plain boto3), imported insid
 from __future__ import annotations
 
 import re
+from functools import partial
 from typing import Any
 
 import click
@@ -124,7 +125,7 @@ def start(
                 pipeline,
                 arn,
                 poll_seconds=poll_seconds,
-                on_change=lambda status: progress.print(f"{pipeline}: {status}"),
+                on_change=lambda status: progress.print(f"{pipeline}: {status}", markup=False),
             )
             result["status"] = final.get("PipelineExecutionStatus")
             result["failure_reason"] = final.get("FailureReason") or None
@@ -179,15 +180,15 @@ def status(
         report = ops.execution_report(client, pipeline, execution)
 
     def render(console: Console) -> None:
-        console.print(f"{report['pipeline']}: {report['status']}")
-        console.print(f"execution {report['execution']}")
-        console.print(
-            f"started {when(report['created'])}, last change {when(report['last_modified'])}"
-        )
+        # AWS's text (failure reasons) is printed as is, never read as rich markup.
+        say = partial(console.print, markup=False)
+        say(f"{report['pipeline']}: {report['status']}")
+        say(f"execution {report['execution']}")
+        say(f"started {when(report['created'])}, last change {when(report['last_modified'])}")
         if report["failure_reason"]:
-            console.print(f"failure: {report['failure_reason']}")
+            say(f"failure: {report['failure_reason']}")
         # One line per step rather than a table: failure reasons stay whole at any width.
-        console.print("steps:" if report["steps"] else "steps: none yet")
+        say("steps:" if report["steps"] else "steps: none yet")
         for step in report["steps"]:
             line = f"  {step['name']}: {step['status']} ({when(step['started']) or '-'}"
             line += f" to {when(step['ended']) or '-'})"
@@ -195,7 +196,7 @@ def status(
                 line += f", {step['job_kind']} job {step['job']}"
             if step["failure_reason"]:
                 line += f", failed: {step['failure_reason']}"
-            console.print(line)
+            say(line)
 
     emit(report, as_json, render)
 
@@ -257,7 +258,9 @@ def list_pipelines(
 
     def render(console: Console) -> None:
         if not rows:
-            console.print(f"stack file '{context.stack_file}' configures no pipelines")
+            console.print(
+                f"stack file '{context.stack_file}' configures no pipelines", markup=False
+            )
             return
         columns = ("pipeline", "kind", "started by", "latest run", "started")
         console.print(

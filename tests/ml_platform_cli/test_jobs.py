@@ -445,3 +445,16 @@ def _tuning(name: str, status: str) -> dict[str, Any]:
         "TrainingJobStatusCounters": {},
         "ObjectiveStatusCounters": {},
     }
+
+
+def test_status_for_people_prints_aws_text_as_is(moto_server: MotoServer) -> None:
+    # given a failure reason that looks like rich markup
+    create_training_job(moto_server.client("sagemaker"), "mlp-dev-churn-1")
+    job = moto_server.sagemaker_backend().training_jobs["mlp-dev-churn-1"]
+    job.training_job_status = "Failed"
+    job.failure_reason = "AlgorithmError: [Errno 12] [/x]"
+    # when
+    run = run_cli("jobs", "status", "churn-1", "--stack", "dev", env=moto_server.environment)
+    # then
+    assert run.exit_code == 0, run.stderr
+    assert "│ AlgorithmError: [Errno 12] [/x]" in run.stdout

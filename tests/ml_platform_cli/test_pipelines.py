@@ -271,7 +271,7 @@ def _stub_failed_execution(stub: Stubber) -> None:
                     "StepName": "Evaluate",
                     "StepStatus": "Failed",
                     "StartTime": started,
-                    "FailureReason": "ClientError: AUC 0.71 below 0.80",
+                    "FailureReason": "ClientError: [metric] AUC 0.71 below 0.80 [/x]",
                     "Metadata": {
                         "ProcessingJob": {
                             "Arn": f"arn:aws:sagemaker:{REGION}:123456789012:"
@@ -308,7 +308,7 @@ def test_status_lists_each_steps_status_job_and_failure_in_process(
             "Failed",
             "processing",
             "mlp-dev-churn-abc123-evaluate",
-            "ClientError: AUC 0.71 below 0.80",
+            "ClientError: [metric] AUC 0.71 below 0.80 [/x]",
         ),
     ]
     stubbed_sagemaker.assert_no_pending_responses()
@@ -332,5 +332,5 @@ def test_status_for_people_shows_the_failed_step_in_process(
         "steps:\n"
         "  Tune: Succeeded (2026-01-31 12:00:00 to -), tuning job pipelines-x1\n"
         "  Evaluate: Failed (2026-01-31 12:00:00 to -), processing job"
-        " mlp-dev-churn-abc123-evaluate, failed: ClientError: AUC 0.71 below 0.80\n"
+        " mlp-dev-churn-abc123-evaluate, failed: ClientError: [metric] AUC 0.71 below 0.80 [/x]\n"
     )

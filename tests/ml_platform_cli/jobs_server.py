@@ -112,6 +112,28 @@ def create_processing_job(sagemaker: Any, name: str) -> None:
     )
 
 
+def create_tuning_job(sagemaker: Any, name: str) -> None:
+    """A hyperparameter tuning job (moto makes it Completed, with a best training job)."""
+    sagemaker.create_hyper_parameter_tuning_job(
+        HyperParameterTuningJobName=name,
+        HyperParameterTuningJobConfig={
+            "Strategy": "Bayesian",
+            "ResourceLimits": {"MaxNumberOfTrainingJobs": 6, "MaxParallelTrainingJobs": 2},
+        },
+        TrainingJobDefinition={
+            "AlgorithmSpecification": {"TrainingImage": "image:1", "TrainingInputMode": "File"},
+            "RoleArn": ROLE_ARN,
+            "OutputDataConfig": {"S3OutputPath": "s3://models/out"},
+            "ResourceConfig": {
+                "InstanceType": "ml.m5.large",
+                "InstanceCount": 1,
+                "VolumeSizeInGB": 10,
+            },
+            "StoppingCondition": {"MaxRuntimeInSeconds": 600},
+        },
+    )
+
+
 def put_logs(logs: Any, group: str, stream: str, messages: list[str]) -> None:
     """``messages`` in ``stream`` of ``group`` (both created when missing), stamped now."""
     with contextlib.suppress(logs.exceptions.ResourceAlreadyExistsException):

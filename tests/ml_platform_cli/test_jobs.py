@@ -26,6 +26,7 @@ from tests.ml_platform_cli.jobs_server import (
     MotoServer,
     create_processing_job,
     create_training_job,
+    create_tuning_job,
     moto_server,
     put_logs,
     running_server,
@@ -144,6 +145,29 @@ def test_status_of_a_processing_job_with_its_kind(moto_server: MotoServer) -> No
     assert run.exit_code == 0, run.stderr
     assert "processing job mlp-dev-churn-monitor-1" in run.stdout
     assert "Completed" in run.stdout
+
+
+def test_tuning_jobs_are_listed_and_reported_with_their_best_training_job(
+    moto_server: MotoServer,
+) -> None:
+    # given a tuning job as a pipeline's tuning step names it
+    create_tuning_job(moto_server.client("sagemaker"), "pipelines-x1y2z3")
+    # when
+    listed = run_cli(
+        "jobs", "list", "--kind", "tuning", "--stack", "dev", "--json", env=moto_server.environment
+    )
+    status = run_cli(
+        "jobs", "status", "pipelines-x1y2z3", "--stack", "dev", "--json",
+        env=moto_server.environment,
+    )  # fmt: skip
+    # then the generated name is not expanded
+    assert listed.exit_code == 0, listed.stderr
+    assert [(row["name"], row["kind"]) for row in listed.json()] == [("pipelines-x1y2z3", "tuning")]
+    assert status.exit_code == 0, status.stderr
+    report = status.json()
+    assert (report["kind"], report["status"]) == ("tuning", "Completed")
+    assert report["best_training_job"] == "FakeTrainingJobName"  # moto's
+    assert report["final_metrics"] == {"Accuracy": 1.0}
 
 
 def test_status_of_a_missing_job_names_the_resolved_name_and_region(

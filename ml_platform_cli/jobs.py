@@ -32,6 +32,7 @@ GENERATED_JOB_PREFIX = "pipelines-"
 
 #: ``--since``: a duration back from now (``30s``, ``15m``, ``2h``, ``1d``).
 DURATION = re.compile(r"^(\d+)([smhd])$")
+#: Seconds per unit of a ``--since`` duration.
 UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
@@ -91,7 +92,9 @@ def literal(value: Any) -> Any:
     A failure reason such as ``[Errno 2] ... [/x]`` would otherwise lose its brackets or stop
     the command with a MarkupError.
     """
-    return escape(value) if isinstance(value, str) else value
+    if value is None or isinstance(value, int | float):
+        return value
+    return escape(str(value))
 
 
 def named_table(columns: tuple[str, ...], rows: Any) -> Table:

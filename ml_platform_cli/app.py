@@ -11,6 +11,7 @@ caught (and printed as one line) through a private module.
 from __future__ import annotations
 
 import importlib
+import re
 
 import click
 
@@ -87,5 +88,18 @@ def build_command() -> click.Group:
     if not getattr(cli, "_registered", False):
         for module_name in COMMAND_MODULES:
             importlib.import_module(module_name).register(cli)
+        _keep_example_blocks(cli)
         cli._registered = True  # type: ignore[attr-defined]
     return cli
+
+
+def _keep_example_blocks(command: click.Command) -> None:
+    r"""Make each ``\b`` line of ``command``'s help (and its subcommands') the marker click reads.
+
+    click leaves a paragraph unwrapped when a line holding only the backspace character precedes
+    it; the docstrings are raw (ruff D301), so theirs is the two characters backslash and b.
+    """
+    if command.help:
+        command.help = re.sub(r"(?m)^(\s*)\\b$", "\\1\b", command.help)
+    for subcommand in getattr(command, "commands", {}).values():
+        _keep_example_blocks(subcommand)

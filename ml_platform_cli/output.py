@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 
@@ -39,10 +40,14 @@ def emit(data: Any, as_json: bool, render: Callable[[Console], None]) -> None:
 
 
 def table(title: str | None, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> Table:
-    """A plain rich table of ``rows`` (each cell shown with ``str``; None as ``-``)."""
+    """A plain rich table of ``rows`` (each cell shown with ``str``; None as ``-``).
+
+    Cells are escaped: text such as ``[Errno 2]`` in a failure reason is shown as it is, never
+    read as rich markup.
+    """
     result = Table(title=title, title_justify="left", show_edge=False, pad_edge=False)
     for column in columns:
         result.add_column(column)
     for row in rows:
-        result.add_row(*("-" if cell is None else str(cell) for cell in row))
+        result.add_row(*("-" if cell is None else escape(str(cell)) for cell in row))
     return result

@@ -15,9 +15,14 @@ from pathlib import Path
 from typing import Any
 
 import click
+from rich.console import Console
+from rich.table import Table
 
 from ml_platform_cli.errors import FAILED, CliError
 from ml_platform_cli.stack import StackContext, resolve
+
+#: The width tables get in a pipe: wide enough that no cell is ever folded.
+PIPE_WIDTH = 1000
 
 #: What to do about a missing region, for the commands with the stack options.
 REGION_ADVICE = "pass --region or --stack, or set AWS_REGION"
@@ -100,7 +105,10 @@ def key_values(
                 raise click.BadParameter(f"expected KEY=VALUE, got {word!r}", param_hint=option)
             if key in found:
                 raise click.BadParameter(f"{key!r} is given twice", param_hint=option)
-            found[key] = convert(key, value)
+            try:
+                found[key] = convert(key, value)
+            except click.BadParameter as error:
+                raise click.BadParameter(error.message, param_hint=option) from None
         return found
 
     return parse
@@ -133,3 +141,16 @@ def wait_policy(wait: bool, timeout: float) -> Any:
     from workloads.ops.endpoint import WaitPolicy
 
     return WaitPolicy(timeout_s=timeout) if wait else None
+
+
+def print_table(console: Console, table: Table) -> None:
+    """Print ``table`` with no cell cut short: in a pipe at full width, on a terminal folded.
+
+    rich assumes 80 columns in a pipe and cuts long cells with an ellipsis; names and URIs cut
+    short (or folded over two lines) would be useless to grep or a script.
+    """
+    if not console.is_terminal:
+        console.width = PIPE_WIDTH
+    for column in table.columns:
+        column.overflow = "fold"
+    console.print(table)

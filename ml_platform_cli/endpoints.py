@@ -22,6 +22,7 @@ from ml_platform_cli.aws_calls import (
     connect,
     key_values,
     operation,
+    print_table,
     wait_options,
     wait_policy,
     weight,
@@ -96,9 +97,8 @@ def _render_status(console: Console, found: Any) -> None:
         )
         for variant in found.variants
     ]
-    console.print(
-        output.table(None, ("variant", "weight", "instances", "type", "model", "source"), rows)
-    )
+    columns = ("variant", "weight", "instances", "type", "model", "source")
+    print_table(console, output.table(None, columns, rows))
 
 
 def _weight_text(current: float | None, desired: float | None) -> str:
@@ -307,7 +307,8 @@ def _emit_shift(done: Any, as_json: bool) -> None:
             for variant, before in done.previous_weights.items()
         ]
         title = f"{done.endpoint_name}" + (f" ({done.status})" if done.status else " (updating)")
-        console.print(output.table(title, ("variant", "weight before", "weight now"), rows))
+        columns = ("variant", "weight before", "weight now")
+        print_table(console, output.table(title, columns, rows))
 
     output.emit(done.to_dict(), as_json, render)
 

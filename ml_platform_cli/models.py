@@ -17,7 +17,7 @@ import click
 from rich.console import Console
 
 from ml_platform_cli import output
-from ml_platform_cli.aws_calls import connect, key_values, operation
+from ml_platform_cli.aws_calls import connect, key_values, operation, print_table
 from ml_platform_cli.errors import FAILED, CliError
 from ml_platform_cli.stack import json_option, resolve, stack_options
 
@@ -379,7 +379,9 @@ def list_versions(
         ]
         columns = ("version", "aliases", "created", "metrics", "source")
         output.emit(
-            listed, as_json, lambda console: console.print(output.table(group, columns, rows))
+            listed,
+            as_json,
+            lambda console: print_table(console, output.table(group, columns, rows)),
         )
         return
     from workloads.ops.registry import list_versions as sagemaker_versions
@@ -402,7 +404,7 @@ def list_versions(
     output.emit(
         [version.to_dict() for version in versions],
         as_json,
-        lambda console: console.print(output.table(name, columns, rows)),
+        lambda console: print_table(console, output.table(name, columns, rows)),
     )
 
 

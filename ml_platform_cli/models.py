@@ -234,17 +234,15 @@ def register_version(
         "--create-group": create_group,
         "--metadata": bool(metadata),
     }
+    mlflow_only = ("--model-dir", "--run-id")
     if tracking_uri:
-        _refuse_options(given, ("--model-dir", "--run-id"), "go without --tracking-uri (SageMaker)")
+        sagemaker_only = tuple(option for option in given if option not in mlflow_only)
+        _refuse_options(given, sagemaker_only, "without --tracking-uri (SageMaker)")
         if (model_dir is None) == (run_id is None):
             _usage("with --tracking-uri pass one of --model-dir or --run-id")
         _register_in_mlflow(tracking_uri, name, model_dir, run_id, metrics, as_json)
         return
-    _refuse_options(
-        given,
-        tuple(option for option in given if option not in ("--model-dir", "--run-id")),
-        "go with --tracking-uri (MLflow)",
-    )
+    _refuse_options(given, mlflow_only, "with --tracking-uri (MLflow)")
     missing = [option for option in ("--image", "--model-data") if not given[option]]
     if missing:
         _usage(f"SageMaker registration needs {' and '.join(missing)} (or pass --tracking-uri)")
@@ -322,7 +320,7 @@ def _refuse_options(given: dict[str, bool], options: tuple[str, ...], rule: str)
     """A usage error naming every option of ``options`` that was given, and why not."""
     wrong = [option for option in options if given.get(option)]
     if wrong:
-        _usage(f"{', '.join(wrong)} {rule}")
+        _usage(f"{', '.join(wrong)} {'goes' if len(wrong) == 1 else 'go'} {rule}")
 
 
 def _usage(message: str) -> None:
@@ -457,7 +455,7 @@ def promote(
     """
     if tracking_uri:
         given = {"--endpoint": endpoint is not None, "--variant": variant is not None}
-        _refuse_options(given, ("--endpoint", "--variant"), "go without --tracking-uri (SageMaker)")
+        _refuse_options(given, ("--endpoint", "--variant"), "without --tracking-uri (SageMaker)")
         from workloads.lifecycle.registry import open_registry
         from workloads.lifecycle.registry import promote as move_alias
 

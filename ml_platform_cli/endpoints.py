@@ -23,6 +23,7 @@ from ml_platform_cli.aws_calls import (
     key_values,
     operation,
     print_table,
+    unwrapped_examples,
     wait_options,
     wait_policy,
     weight,
@@ -438,4 +439,4 @@ def _invoke(
 
 def register(cli: click.Group) -> None:
     """Add the ``endpoints`` group to ``cli``."""
-    cli.add_command(endpoints)
+    cli.add_command(unwrapped_examples(endpoints))

@@ -17,7 +17,13 @@ import click
 from rich.console import Console
 
 from ml_platform_cli import output
-from ml_platform_cli.aws_calls import connect, key_values, operation, print_table
+from ml_platform_cli.aws_calls import (
+    connect,
+    key_values,
+    operation,
+    print_table,
+    unwrapped_examples,
+)
 from ml_platform_cli.errors import FAILED, CliError
 from ml_platform_cli.stack import json_option, resolve, stack_options
 
@@ -570,4 +576,4 @@ def reject(
 
 def register(cli: click.Group) -> None:
     """Add the ``models`` group to ``cli``."""
-    cli.add_command(models)
+    cli.add_command(unwrapped_examples(models))

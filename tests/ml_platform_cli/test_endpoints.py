@@ -61,8 +61,9 @@ def test_every_command_has_help_with_examples(command: str) -> None:
     run = run_cli("endpoints", command, "--help")
     # then
     assert run.exit_code == 0
-    assert "Examples:" in run.stdout
-    assert f"ml-platform endpoints {command} " in run.stdout
+    # the examples unwrapped, one per line, after click's paragraph marker
+    assert f"\n  Examples:\n    ml-platform endpoints {command} " in run.stdout
+    assert "\\b" not in run.stdout
 
 
 def test_status_json_shows_variants_weights_instances_and_models(

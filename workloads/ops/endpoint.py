@@ -10,7 +10,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from workloads.ops.clients import SageMakerClient
-from workloads.ops.errors import OpsError, error_code, error_message, failed
+from workloads.ops.errors import NotFound, OpsError, error_code, error_message, failed
 
 IN_SERVICE = "InService"
 # Statuses an endpoint leaves on its own; everything else (InService, Failed, OutOfService,
@@ -35,12 +35,14 @@ class WaitPolicy:
 
 
 def describe_endpoint(client: SageMakerClient, endpoint_name: str) -> dict[str, Any]:
-    """DescribeEndpoint, with a missing endpoint reported as ``OpsError`` naming it."""
+    """DescribeEndpoint, with a missing endpoint reported as ``NotFound`` naming it."""
     try:
         return dict(client.describe_endpoint(EndpointName=endpoint_name))
     except ClientError as error:
         if error_code(error) == "ValidationException" and "Could not find" in error_message(error):
-            raise OpsError(f"Endpoint '{endpoint_name}' not found") from error
+            raise NotFound(
+                f"Endpoint '{endpoint_name}' not found", f"endpoint '{endpoint_name}' not found"
+            ) from error
         raise failed(f"DescribeEndpoint '{endpoint_name}'", error) from error
 
 

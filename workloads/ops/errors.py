@@ -10,6 +10,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from workloads.aws_errors import botocore_problem, error_code, error_message
 
 __all__ = [
+    "NotFound",
     "OpsError",
     "aws_errors",
     "botocore_problem",
@@ -25,6 +26,19 @@ class OpsError(Exception):
 
     The command line prints the message (no traceback) and exits with status 1.
     """
+
+
+class NotFound(OpsError):
+    """The resource an operation works on does not exist (the message says which).
+
+    ``what`` names it without the sentence around it (``endpoint 'mlp-dev-churn' not found``),
+    for a caller that adds where it looked; ``hint`` says what to do about it ('' for nothing).
+    """
+
+    def __init__(self, message: str, what: str, hint: str = "") -> None:
+        super().__init__(message)
+        self.what = what
+        self.hint = hint
 
 
 def refuse(subject: str, problems: list[str]) -> None:

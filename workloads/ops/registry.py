@@ -2,14 +2,23 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
-from workloads.ops.clients import SageMakerClient, sagemaker_client
-from workloads.ops.errors import OpsError, aws_errors, error_code, error_message, failed, refuse
+from workloads.ops.clients import SageMakerClient, sagemaker_client, service_client
+from workloads.ops.errors import (
+    NotFound,
+    OpsError,
+    aws_errors,
+    error_code,
+    error_message,
+    failed,
+    refuse,
+)
 from workloads.ops.reaper import VARIANT_KINDS
 from workloads.ops.reaper import _describe as describe
 from workloads.ops.reaper import _endpoint_uses as endpoint_uses
@@ -64,9 +73,11 @@ def register_model_version(
     sagemaker = sagemaker_client(client, session)
     if _group(sagemaker, group_name) is None:
         if not create_group_if_missing:
-            raise OpsError(
-                f"{subject}: the model package group does not exist"
-                " (deploy it with the stack, or pass create_group_if_missing=True / --create-group)"
+            raise NotFound(
+                f"{subject}: the model package group does not exist (deploy it with the"
+                " stack, or pass create_group_if_missing=True / --create-group)",
+                f"model package group '{group_name}' not found",
+                "deploy it with the stack, or pass --create-group",
             )
         with aws_errors(f"CreateModelPackageGroup '{group_name}'"):
             sagemaker.create_model_package_group(ModelPackageGroupName=group_name)
@@ -310,7 +321,10 @@ def _version(
     """The version's ARN and its ModelApprovalStatus; ``OpsError`` when either is missing."""
     group = _group(sagemaker, group_name)
     if group is None:
-        raise OpsError(f"{subject}: the model package group does not exist")
+        raise NotFound(
+            f"{subject}: the model package group does not exist",
+            f"model package group '{group_name}' not found",
+        )
     # A version's ARN is its group's with model-package/<group>/<version> for the resource.
     group_arn = str(group["ModelPackageGroupArn"])
     prefix, _, name = group_arn.rpartition(":model-package-group/")
@@ -319,5 +333,138 @@ def _version(
         sagemaker.describe_model_package, f"DescribeModelPackage '{arn}'", ModelPackageName=arn
     )
     if package is None:
-        raise OpsError(f"{subject}: the group has no version {version}")
+        raise NotFound(
+            f"{subject}: the group has no version {version}",
+            f"version {version} of model package group '{group_name}' not found",
+        )
     return arn, str(package.get("ModelApprovalStatus", "PendingManualApproval"))
+
+
+#: The newest versions ``list_versions`` describes unless told otherwise.
+DEFAULT_LIST_LIMIT = 20
+
+
+@dataclass(frozen=True)
+class RegisteredVersion:
+    """One version of a model package group, as ListModelPackages and DescribeModelPackage say."""
+
+    version: int
+    model_package_arn: str
+    status: str
+    """ModelApprovalStatus: PendingManualApproval, Approved or Rejected."""
+    created: str
+    """CreationTime, ISO 8601."""
+    approval_description: str | None
+    """The reason recorded with the last approval decision (None: none recorded)."""
+    model_data_url: str | None
+    """The first container's ModelDataUrl."""
+    metrics: dict[str, float] | None
+    """The ``metrics`` numbers of the version's model quality report (None: none read)."""
+    metrics_uri: str | None
+    """Where the report is (ModelMetrics.ModelQuality.Statistics), when the version names one."""
+    metrics_problem: str | None = None
+    """Why a named report could not be read (None when it was, or when there is none)."""
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict of the fields."""
+        return asdict(self)
+
+
+def list_versions(
+    group_name: str,
+    *,
+    limit: int = DEFAULT_LIST_LIMIT,
+    read_metrics: bool = True,
+    client: SageMakerClient | None = None,
+    s3_client: Any = None,
+    session: boto3.Session | None = None,
+) -> list[RegisteredVersion]:
+    """The newest ``limit`` versions of ``group_name``, newest first, each described.
+
+    A version's metrics are read from the JSON report its ModelMetrics name (the ``metrics``
+    section the pipeline's evaluation writes, or a flat object of numbers); a report that cannot
+    be read leaves ``metrics`` None and says why in ``metrics_problem``, since the listing is
+    still worth having. ``NotFound`` when the group does not exist (ListModelPackages alone
+    would answer an empty list).
+    """
+    if limit < 1:
+        raise OpsError(f"Cannot list versions of '{group_name}': the limit must be at least 1")
+    sagemaker = sagemaker_client(client, session)
+    if _group(sagemaker, group_name) is None:
+        raise NotFound(
+            f"Model package group '{group_name}' not found",
+            f"model package group '{group_name}' not found",
+        )
+    summaries: list[dict[str, Any]] = []
+    request: dict[str, Any] = {
+        "ModelPackageGroupName": group_name,
+        "SortBy": "CreationTime",
+        "SortOrder": "Descending",
+        "MaxResults": min(limit, 100),
+    }
+    with aws_errors(f"ListModelPackages of '{group_name}'"):
+        while len(summaries) < limit:
+            page = sagemaker.list_model_packages(**request)
+            summaries += page.get("ModelPackageSummaryList", [])
+            if not page.get("NextToken"):
+                break
+            request["NextToken"] = page["NextToken"]
+    s3 = None
+    versions = []
+    for summary in summaries[:limit]:
+        arn = str(summary["ModelPackageArn"])
+        package = (
+            _registry_entry(
+                sagemaker.describe_model_package,
+                f"DescribeModelPackage '{arn}'",
+                ModelPackageName=arn,
+            )
+            or summary
+        )
+        containers = (package.get("InferenceSpecification") or {}).get("Containers") or [{}]
+        statistics = ((package.get("ModelMetrics") or {}).get("ModelQuality") or {}).get(
+            "Statistics"
+        ) or {}
+        metrics_uri = statistics.get("S3Uri")
+        metrics, problem = None, None
+        if metrics_uri and read_metrics:
+            if s3 is None:
+                s3 = s3_client or service_client("s3", "S3", None, session)
+            metrics, problem = _report_metrics(s3, str(metrics_uri))
+        created = package.get("CreationTime") or summary.get("CreationTime")
+        versions.append(
+            RegisteredVersion(
+                version=int(package.get("ModelPackageVersion") or arn.rsplit("/", 1)[-1]),
+                model_package_arn=arn,
+                status=str(package.get("ModelApprovalStatus", "PendingManualApproval")),
+                created=created.isoformat() if hasattr(created, "isoformat") else str(created),
+                approval_description=package.get("ApprovalDescription"),
+                model_data_url=containers[0].get("ModelDataUrl"),
+                metrics=metrics,
+                metrics_uri=str(metrics_uri) if metrics_uri else None,
+                metrics_problem=problem,
+            )
+        )
+    return versions
+
+
+def _report_metrics(s3: Any, uri: str) -> tuple[dict[str, float] | None, str | None]:
+    """The numbers of a model quality report at ``uri``, or None and why they could not be read."""
+    if problem := s3_uri_problem("the metrics report", uri):
+        return None, problem
+    bucket, _, key = uri.removeprefix("s3://").partition("/")
+    try:
+        body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+    except ClientError as error:
+        return None, f"GetObject {uri} failed: {error_code(error)}: {error_message(error)}"
+    try:
+        document = json.loads(body)
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        return None, f"{uri} is not JSON"
+    section = document.get("metrics", document) if isinstance(document, dict) else None
+    numbers = {
+        str(name): float(value)
+        for name, value in (section.items() if isinstance(section, dict) else [])
+        if isinstance(value, int | float) and not isinstance(value, bool)
+    }
+    return (numbers, None) if numbers else (None, f"{uri} has no metrics numbers")

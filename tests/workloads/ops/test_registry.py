@@ -7,10 +7,11 @@ from typing import Any
 import pytest
 
 from tests.workloads.ops.conftest import IMAGE, ROLE_ARN, create_endpoint, endpoint_reports
-from workloads.ops.errors import OpsError
+from workloads.ops.errors import NotFound, OpsError
 from workloads.ops.registry import (
     approve_version,
     deployments_of,
+    list_versions,
     register_model_version,
     reject_version,
 )
@@ -273,3 +274,64 @@ def test_deployments_look_at_every_container_and_the_pending_config(sagemaker: A
     assert [str(deployment) for deployment in found] == [
         "endpoint 'serving' variant 'blue' (config 'next', model 'pipeline')"
     ]
+
+
+def report_version(sagemaker: Any, report_uri: str) -> None:
+    """One more version of GROUP whose ModelMetrics name ``report_uri``."""
+    sagemaker.create_model_package(
+        ModelPackageGroupName=GROUP,
+        InferenceSpecification={
+            "Containers": [{"Image": IMAGE, "ModelDataUrl": MODEL_DATA}],
+            "SupportedContentTypes": ["text/csv"],
+            "SupportedResponseMIMETypes": ["text/csv"],
+        },
+        ModelMetrics={
+            "ModelQuality": {"Statistics": {"ContentType": "application/json", "S3Uri": report_uri}}
+        },
+    )
+
+
+def test_listing_describes_the_newest_versions_first_with_their_metrics(sagemaker: Any) -> None:
+    # given versions 1 and 2 (approved), and 3 with an evaluation report
+    import boto3
+
+    arns = versioned_group(sagemaker)
+    approve_version(GROUP, 2, "better AUC", client=sagemaker)
+    s3 = boto3.client("s3", region_name="us-east-1")
+    s3.create_bucket(Bucket="reports")
+    s3.put_object(Bucket="reports", Key="3.json", Body=b'{"metrics": {"auc": 0.9}, "x": "y"}')
+    report_version(sagemaker, "s3://reports/3.json")
+    # when the newest two are listed
+    listed = list_versions(GROUP, limit=2, client=sagemaker, s3_client=s3)
+    # then
+    assert [(item.version, item.status) for item in listed] == [
+        (3, "PendingManualApproval"),
+        (2, "Approved"),
+    ]
+    assert (listed[0].metrics, listed[0].metrics_uri) == ({"auc": 0.9}, "s3://reports/3.json")
+    assert (listed[1].metrics, listed[1].approval_description) == (None, "better AUC")
+    assert listed[1].model_package_arn == arns[1]
+
+
+def test_an_unreadable_report_leaves_the_metrics_out_and_says_why(sagemaker: Any) -> None:
+    # given a version whose report is not there
+    import boto3
+
+    versioned_group(sagemaker, versions=0)
+    s3 = boto3.client("s3", region_name="us-east-1")
+    s3.create_bucket(Bucket="reports")
+    report_version(sagemaker, "s3://reports/missing.json")
+    # when
+    [listed] = list_versions(GROUP, client=sagemaker, s3_client=s3)
+    # then
+    assert listed.metrics is None
+    assert listed.metrics_problem == (
+        "GetObject s3://reports/missing.json failed: NoSuchKey: The specified key does not exist."
+    )
+
+
+def test_listing_a_missing_group_is_not_found(sagemaker: Any) -> None:
+    # when / then
+    with pytest.raises(NotFound, match=r"^Model package group 'nothing' not found$") as raised:
+        list_versions("nothing", client=sagemaker)
+    assert raised.value.what == "model package group 'nothing' not found"

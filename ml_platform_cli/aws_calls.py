@@ -154,16 +154,3 @@ def print_table(console: Console, table: Table) -> None:
     for column in table.columns:
         column.overflow = "fold"
     console.print(table)
-
-
-def unwrapped_examples(group: click.Group) -> click.Group:
-    r"""``group`` with the ``\b`` lines of its and its commands' help made click's marker.
-
-    click keeps a paragraph unwrapped only after a line holding the backspace character; in the
-    r-strings the help is written in (for the examples' trailing backslashes) ``\b`` is two
-    characters, which click would print as they are and wrap the examples into one paragraph.
-    """
-    for command in (group, *group.commands.values()):
-        if command.help:
-            command.help = command.help.replace("\\b\n", "\b\n")
-    return group

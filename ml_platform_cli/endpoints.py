@@ -23,7 +23,6 @@ from ml_platform_cli.aws_calls import (
     key_values,
     operation,
     print_table,
-    unwrapped_examples,
     wait_options,
     wait_policy,
     weight,
@@ -439,4 +438,4 @@ def _invoke(
 
 def register(cli: click.Group) -> None:
     """Add the ``endpoints`` group to ``cli``."""
-    cli.add_command(unwrapped_examples(endpoints))
+    cli.add_command(endpoints)

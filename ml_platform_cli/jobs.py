@@ -13,7 +13,6 @@ from typing import Any
 
 import click
 from rich.console import Console
-from rich.markup import escape
 from rich.table import Table
 
 from ml_platform_cli.errors import FAILED, CliError
@@ -86,20 +85,9 @@ def when(value: Any) -> Any:
     return value
 
 
-def literal(value: Any) -> Any:
-    """``value`` for a table cell: text AWS returned is shown as is, never read as rich markup.
-
-    A failure reason such as ``[Errno 2] ... [/x]`` would otherwise lose its brackets or stop
-    the command with a MarkupError.
-    """
-    if value is None or isinstance(value, int | float):
-        return value
-    return escape(str(value))
-
-
 def named_table(columns: tuple[str, ...], rows: Any) -> Table:
     """A table whose first column (a name or ARN) folds instead of being cut short."""
-    result = table(None, columns, ([literal(cell) for cell in row] for row in rows))
+    result = table(None, columns, rows)
     result.columns[0].overflow = "fold"
     return result
 
@@ -226,15 +214,12 @@ def status(
 
     def render(console: Console) -> None:
         rows = [
-            (key.replace("_", " "), literal(when(value)))
+            (key.replace("_", " "), when(value))
             for key, value in report.items()
             if key != "final_metrics" and value is not None
         ]
-        rows += [
-            (literal(f"metric {metric}"), value)
-            for metric, value in report["final_metrics"].items()
-        ]
-        result = table(literal(f"{job.kind.label} {job.name}"), ("field", "value"), rows)
+        rows += [(f"metric {metric}", value) for metric, value in report["final_metrics"].items()]
+        result = table(f"{job.kind.label} {job.name}", ("field", "value"), rows)
         result.columns[1].overflow = "fold"
         console.print(result)
 

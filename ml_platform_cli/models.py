@@ -22,7 +22,6 @@ from ml_platform_cli.aws_calls import (
     key_values,
     operation,
     print_table,
-    unwrapped_examples,
 )
 from ml_platform_cli.errors import FAILED, CliError
 from ml_platform_cli.stack import json_option, resolve, stack_options
@@ -576,4 +575,4 @@ def reject(
 
 def register(cli: click.Group) -> None:
     """Add the ``models`` group to ``cli``."""
-    cli.add_command(unwrapped_examples(models))
+    cli.add_command(models)

@@ -42,10 +42,15 @@ def emit(data: Any, as_json: bool, render: Callable[[Console], None]) -> None:
 def table(title: str | None, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> Table:
     """A plain rich table of ``rows`` (each cell shown with ``str``; None as ``-``).
 
-    Cells are escaped: text such as ``[Errno 2]`` in a failure reason is shown as it is, never
-    read as rich markup.
+    The title and cells are escaped: text such as ``[Errno 2]`` in a failure reason is shown as
+    it is, never read as rich markup.
     """
-    result = Table(title=title, title_justify="left", show_edge=False, pad_edge=False)
+    result = Table(
+        title=None if title is None else escape(title),
+        title_justify="left",
+        show_edge=False,
+        pad_edge=False,
+    )
     for column in columns:
         result.add_column(column)
     for row in rows:

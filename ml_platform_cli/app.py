@@ -87,5 +87,20 @@ def build_command() -> click.Group:
     if not getattr(cli, "_registered", False):
         for module_name in COMMAND_MODULES:
             importlib.import_module(module_name).register(cli)
+        _mark_verbatim_paragraphs(cli)
         cli._registered = True  # type: ignore[attr-defined]
     return cli
+
+
+def _mark_verbatim_paragraphs(command: click.Command) -> None:
+    """Turn the ``\\b`` lines of raw docstrings into the ``\\x08`` click looks for.
+
+    click keeps a paragraph's line breaks (an ``Examples:`` block) only after a line holding the
+    backspace character; ruff (D301) wants docstrings with backslashes raw, where ``\\b`` stays
+    two characters.
+    """
+    if command.help:
+        command.help = command.help.replace("\\b\n", "\b\n")
+    if isinstance(command, click.Group):
+        for subcommand in command.commands.values():
+            _mark_verbatim_paragraphs(subcommand)

@@ -93,10 +93,10 @@ def build_command() -> click.Group:
 
 
 def _mark_verbatim_paragraphs(command: click.Command) -> None:
-    """Turn the ``\\b`` lines of raw docstrings into the ``\\x08`` click looks for.
+    r"""Turn the ``\b`` lines of raw docstrings into the ``\x08`` click looks for.
 
     click keeps a paragraph's line breaks (an ``Examples:`` block) only after a line holding the
-    backspace character; ruff (D301) wants docstrings with backslashes raw, where ``\\b`` stays
+    backspace character; ruff (D301) wants docstrings with backslashes raw, where ``\b`` stays
     two characters.
     """
     if command.help:

@@ -100,7 +100,7 @@ def plan(
     plan_file, manifests = _write(run, out)
     resources = run.as_json()["resources"]
     if layers:
-        _note_missing_layers(notes, run.exports, layers)
+        _note_missing_layers(notes, run.stack, run.exports, layers)
         resources = in_layers(resources, layers)
     if show_diff:
         old = None if previous is None else previous.get("resources") or []
@@ -210,7 +210,7 @@ def _print_written(console: Console, plan_file: Path, manifests: Sequence[Path])
 
 
 def _note_missing_layers(
-    console: Console, exports: Mapping[str, Any], layers: Sequence[str]
+    console: Console, stack: str, exports: Mapping[str, Any], layers: Sequence[str]
 ) -> None:
     """Say which asked-for layers the stack does not deploy (they show nothing)."""
     deployed = exports.get("layers")
@@ -219,7 +219,7 @@ def _note_missing_layers(
     for layer in layers:
         if layer not in deployed:
             console.print(
-                f"note: stack '{exports.get('environment') or ''}' does not deploy layer "
+                f"note: stack '{stack}' does not deploy layer "
                 f"'{layer}' (ml-platform:layers); it has no resources",
                 markup=False,
             )

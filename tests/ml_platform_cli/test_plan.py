@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
+from typing import Any
 
+import pytest
+
+from ml_platform_cli import plan as plan_module
+from ml_platform_cli.main import main
 from tests.ml_platform_cli.cli_runner import ROOT, run_cli
 
 #: The dev stack file the plan tests start from.
@@ -148,3 +154,62 @@ def test_help_shows_examples() -> None:
     assert run.exit_code == 0
     assert "\n  Examples:\n    ml-platform plan   " in run.stdout
     assert "\n    ml-platform plan --diff --exit-code --json   " in run.stdout
+
+
+def fake_run(stack: str) -> Any:
+    """A two-layer plan run, as the mock runtime records it (in-process: no program runs)."""
+    from stacks.offline.mock_runtime import PlanRun, RecordedResource
+
+    def resource(
+        urn: str, type_: str, name: str, parent: str | None, inputs: dict[str, Any] | None = None
+    ) -> Any:
+        return RecordedResource(
+            urn=urn,
+            type=type_,
+            name=name,
+            parent=parent,
+            custom=bool(parent),
+            provider=None,
+            inputs=inputs or {},
+            protect=False,
+            retain_on_delete=False,
+            delete_before_replace=False,
+            ignore_changes=[],
+            depends_on=[],
+        )
+
+    data = f"urn:pulumi:{stack}::ml-platform::mlplatform:data:DataLayer::data"
+    serving = f"urn:pulumi:{stack}::ml-platform::mlplatform:serving:ServingLayer::serving"
+    return PlanRun(
+        stack,
+        [
+            resource(data, "mlplatform:data:DataLayer", "data", None),
+            resource(f"{data}-key", "aws:kms/key:Key", "mlp-dev-key", data),
+            resource(serving, "mlplatform:serving:ServingLayer", "serving", None),
+            resource(
+                f"{serving}-t", "aws:sns/topic:Topic", "mlp-dev-alerts", serving, {"name": "a"}
+            ),
+        ],
+        {"environment": stack, "layers": ["data", "serving"]},
+    )
+
+
+def test_layer_restricts_the_tree_and_json_the_summary(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # given a small recorded run instead of the program (in-process)
+    monkeypatch.setattr(plan_module, "_run_plan", lambda stack, config_path: fake_run(stack))
+    out = tmp_path / "plan"
+    # when
+    tree_status = main(["plan", "--out", str(out), "--layer", "serving", "--layer", "gpu"])
+    tree = capsys.readouterr().out
+    json_status = main(["plan", "--out", str(out), "--layer", "data", "--json"])
+    summary = json.loads(capsys.readouterr().out)
+    # then
+    assert (tree_status, json_status) == (0, 0)
+    assert "note: stack 'dev' does not deploy layer 'gpu' (ml-platform:layers)" in tree
+    assert "aws:sns/topic:Topic  mlp-dev-alerts   name=a" in tree
+    assert "mlp-dev-key" not in tree
+    assert summary["resources"] == 2
+    assert summary["by_type"] == {"aws:kms/key:Key": 1, "mlplatform:data:DataLayer": 1}
+    assert summary["plan_file"] == str(out / "dev.json")

@@ -33,7 +33,7 @@ def edited_dev_stack(tmp_path: Path) -> Path:
 
 
 def test_plan_diff_follows_the_stack_file_from_plan_to_plan(tmp_path: Path) -> None:
-    """The integration test: four offline plans of the dev stack (about 5 s each)."""
+    """The integration test: three offline plans of the dev stack (5 s or more each)."""
     # given no previous plan in the output folder
     out = tmp_path / "plan"
     # when
@@ -79,21 +79,6 @@ def test_plan_diff_follows_the_stack_file_from_plan_to_plan(tmp_path: Path) -> N
         "mlp-dev-images-extra-lifecycle",
     ]
     assert diff["deleted"] == []
-
-    # when the original stack is planned again, shown for the training layer only
-    back = run_cli("plan", "--out", str(out), "--diff", "--layer", "training")
-    # then the extra repository is deleted and marked as stateful; the data layer's key is not
-    assert back.exit_code == 0, back.stderr
-    lines = back.stdout.splitlines()
-    assert lines[0] == "Offline plan diff of stack 'dev' (layers: training)"
-    assert "! -  aws:ecr/repository:Repository  mlp-dev-images-extra  (stateful)" in lines
-    assert "  -  aws:ecr/lifecyclePolicy:LifecyclePolicy  mlp-dev-images-extra-lifecycle" in lines
-    assert "mlp-dev-key" not in back.stdout
-    assert lines[-2:] == [
-        "! 1 stateful resource replaced or deleted: data or identity is lost (check with "
-        "`pulumi preview`)",
-        f"wrote {out / 'dev.json'}",
-    ]
 
 
 def test_an_unknown_layer_is_exit_2_naming_the_valid_ones(tmp_path: Path) -> None:
@@ -213,3 +198,44 @@ def test_layer_restricts_the_tree_and_json_the_summary(
     assert summary["resources"] == 2
     assert summary["by_type"] == {"aws:kms/key:Key": 1, "mlplatform:data:DataLayer": 1}
     assert summary["plan_file"] == str(out / "dev.json")
+
+
+def test_diff_marks_a_deleted_stateful_resource_and_respects_layers(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # given a previous plan that also had an ECR repository in the serving layer, and a topic
+    # whose name input was different
+    monkeypatch.setattr(plan_module, "_run_plan", lambda stack, config_path: fake_run(stack))
+    out = tmp_path / "plan"
+    previous = fake_run("dev").as_json()
+    serving = previous["resources"][2]["urn"]
+    repository = {
+        **previous["resources"][3],
+        "urn": f"{serving}-repo",
+        "type": "aws:ecr/repository:Repository",
+        "name": "mlp-dev-images",
+        "inputs": {"name": "mlp-dev-images"},
+    }
+    previous["resources"][3]["inputs"] = {"name": "b"}
+    previous["resources"].append(repository)
+    out.mkdir()
+    (out / "dev.json").write_text(json.dumps(previous), encoding="utf-8")
+    # when
+    status = main(["plan", "--out", str(out), "--diff", "--exit-code", "--layer", "serving"])
+    # then
+    lines = capsys.readouterr().out.splitlines()
+    assert status == 3
+    assert lines == [
+        "Offline plan diff of stack 'dev' (layers: serving)",
+        "",
+        "replaced (1):",
+        "  +- aws:sns/topic:Topic  mlp-dev-alerts  forces replacement: name",
+        "",
+        "deleted (1):",
+        "! -  aws:ecr/repository:Repository  mlp-dev-images  (stateful)",
+        "",
+        "Resources: + 0 to create, ~ 0 to update, +- 1 to replace, - 1 to delete, 1 unchanged",
+        "! 1 stateful resource replaced or deleted: data or identity is lost (check with "
+        "`pulumi preview`)",
+        f"wrote {out / 'dev.json'}",
+    ]

@@ -25,8 +25,9 @@ COMMANDS = {
 }
 
 
-@click.group("monitor")
-def monitor() -> None:
+@click.group("monitor", invoke_without_command=True)
+@click.pass_context
+def monitor(context: click.Context) -> None:
     r"""Drift monitoring: baselines, checks, reports (options: ml-platform monitor CMD --help).
 
     \b
@@ -37,6 +38,8 @@ def monitor() -> None:
           --out build/monitor/churn --fail-on-drift
       ml-platform monitor report --results build/monitor/churn
     """
+    if context.invoked_subcommand is None:  # the group alone: its help, not an error
+        click.echo(context.get_help())
 
 
 def _pass_through(name: str, summary: str) -> click.Command:

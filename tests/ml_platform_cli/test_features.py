@@ -203,3 +203,11 @@ def test_a_bad_max_age_is_a_usage_error(files: Path) -> None:
     assert run.stderr == (
         "ml-platform: error: --max-age '3w' is not a duration like 30d, 12h, 90m or 45s\n"
     )
+
+
+def test_the_group_alone_prints_its_help() -> None:
+    # when
+    run = run_cli("features")
+    # then
+    assert (run.exit_code, run.stderr) == (0, "")
+    assert run.stdout.startswith("Usage: ml-platform features [OPTIONS] [COMMAND] [ARGS]...\n")

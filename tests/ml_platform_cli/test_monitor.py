@@ -197,3 +197,11 @@ def test_select_window_without_credentials_is_one_line(tmp_path: Path) -> None:
         "ml-platform-monitor select-window: no AWS credentials found; pass --profile (or set "
         "AWS_PROFILE), or set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY\n"
     )
+
+
+def test_the_group_alone_prints_its_help() -> None:
+    # when
+    run = run_cli("monitor")
+    # then
+    assert (run.exit_code, run.stderr) == (0, "")
+    assert run.stdout.startswith("Usage: ml-platform monitor [OPTIONS] [COMMAND] [ARGS]...\n")

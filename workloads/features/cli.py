@@ -154,6 +154,13 @@ exit status:
 """
 
 
+_LOOKUP_EPILOG = """\
+example:
+  ml-platform-features lookup --stack-file Pulumi.dev.yaml --environment dev \\
+      --group customers --id c-1 --id c-2 --feature tenure_months
+"""
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with the ``ingest`` and ``lookup`` commands."""
     parser = _Parser(
@@ -200,7 +207,11 @@ def build_parser() -> argparse.ArgumentParser:
     ingest_.set_defaults(command=_ingest, name="ingest")
 
     lookup = commands.add_parser(
-        "lookup", parents=[common], help="print the online values of records as JSON"
+        "lookup",
+        parents=[common],
+        help="print the online values of records as JSON",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=_LOOKUP_EPILOG,
     )
     lookup.add_argument(
         "--id", dest="ids", action="append", required=True, help="record identifier, repeatable"

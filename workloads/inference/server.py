@@ -636,12 +636,23 @@ def _float_in(low: float, high: float, *, low_allowed: bool = True) -> Callable[
     return parse
 
 
+_SERVE_EXAMPLES = """\
+examples:
+  ml-platform serve --model-dir build/model --port 8080
+  ml-platform serve --model-uri models:/churn@champion --tracking-uri sqlite:///build/mlflow.db
+  ml-platform serve --model-dir build/model --capture-dir build/capture/churn --capture-percent 50
+  curl -s localhost:8080/invocations -H 'Content-Type: text/csv' --data-binary @rows.csv
+"""
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The command line of ``python -m workloads.inference.server`` and ``ml-platform-serve``."""
     parser = argparse.ArgumentParser(
         prog="ml-platform-serve",
-        description="Serve a model directory (workloads.model_layout) over SageMaker's "
+        description="Serve a model directory (workloads.model_layout) over SageMaker's\n"
         "container contract: GET /ping, POST /invocations, GET /metrics.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=_SERVE_EXAMPLES,
     )
     model = parser.add_mutually_exclusive_group()
     model.add_argument(

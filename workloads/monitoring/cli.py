@@ -27,6 +27,7 @@ from collections.abc import Sequence
 from dataclasses import fields
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 
 from workloads.monitoring import contract
 from workloads.monitoring.baseline_files import BaselineError
@@ -309,12 +310,35 @@ def _aws_options(command: argparse.ArgumentParser) -> None:
     command.add_argument("--profile", help="AWS profile (default: AWS_PROFILE, the environment's)")
 
 
+#: One or two example command lines per command, shown under its --help.
+EXAMPLES = {
+    "baseline": "ml-platform monitor baseline --data build/churn/train/train.csv "
+    "--model build/model \\\n      --exclude churned --out baselines/churn",
+    "check": "ml-platform monitor check --baseline baselines/churn --capture build/capture/churn "
+    "\\\n      --out build/monitor/churn --fail-on-drift",
+    "select": "ml-platform monitor select-window --capture-uri s3://mlp-dev-capture/mlp-dev-churn/ "
+    "\\\n      --window-hours 24 --out build/window",
+    "publish": "ml-platform monitor publish --results build/monitor/churn --region us-east-1",
+    "report": "ml-platform monitor report --results build/monitor/churn",
+}
+
+
+def _examples(command: str) -> dict[str, Any]:
+    """``add_parser`` keywords that show ``command``'s example under its help."""
+    return {
+        "epilog": f"example:\n  {EXAMPLES[command]}\n",
+        "formatter_class": argparse.RawDescriptionHelpFormatter,
+    }
+
+
 def parser() -> argparse.ArgumentParser:
     """The command line."""
     root = argparse.ArgumentParser(prog="ml-platform-monitor", description=__doc__.split("\n")[0])
     commands = root.add_subparsers(dest="command", required=True)
 
-    baseline = commands.add_parser(contract.BASELINE_COMMAND, help="profile a training table")
+    baseline = commands.add_parser(
+        contract.BASELINE_COMMAND, help="profile a training table", **_examples("baseline")
+    )
     baseline.add_argument("--data", required=True, help=".csv (header), .jsonl or .parquet")
     baseline.add_argument("--out", required=True, help="the baseline folder to write")
     baseline.add_argument("--prediction-column", help="the model's predictions on these rows")
@@ -328,7 +352,9 @@ def parser() -> argparse.ArgumentParser:
     baseline.add_argument("--max-sample", type=int, default=1_000_000)
     baseline.set_defaults(run=run_baseline)
 
-    check = commands.add_parser(contract.CHECK_COMMAND, help="check a window for drift")
+    check = commands.add_parser(
+        contract.CHECK_COMMAND, help="check a window for drift", **_examples("check")
+    )
     check.add_argument("--baseline", required=True, help="the baseline folder")
     check.add_argument("--window", help="a folder staged by select-window")
     check.add_argument("--capture", help="a folder of capture files (.jsonl, any depth)")
@@ -348,7 +374,9 @@ def parser() -> argparse.ArgumentParser:
         )
     check.set_defaults(run=run_check)
 
-    select = commands.add_parser(contract.SELECT_COMMAND, help="stage a window's capture files")
+    select = commands.add_parser(
+        contract.SELECT_COMMAND, help="stage a window's capture files", **_examples("select")
+    )
     select.add_argument("--capture-uri", required=True, help="s3://<capture>/<endpoint>/")
     select.add_argument("--window-hours", type=int, required=True)
     select.add_argument("--end", default="now", help="ISO-8601 with offset, or now")
@@ -356,12 +384,16 @@ def parser() -> argparse.ArgumentParser:
     _aws_options(select)
     select.set_defaults(run=run_select)
 
-    publish = commands.add_parser(contract.PUBLISH_COMMAND, help="send metrics to CloudWatch")
+    publish = commands.add_parser(
+        contract.PUBLISH_COMMAND, help="send metrics to CloudWatch", **_examples("publish")
+    )
     publish.add_argument("--results", required=True, help="a results folder or metrics.json")
     _aws_options(publish)
     publish.set_defaults(run=run_publish)
 
-    report = commands.add_parser(contract.REPORT_COMMAND, help="render report.html again")
+    report = commands.add_parser(
+        contract.REPORT_COMMAND, help="render report.html again", **_examples("report")
+    )
     report.add_argument("--results", required=True, help="a results folder with summary.json")
     report.set_defaults(run=run_report)
     return root

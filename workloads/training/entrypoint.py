@@ -141,13 +141,27 @@ def _key_value(text: str) -> tuple[str, str]:
     return key.strip(), value
 
 
+_TRAIN_EXAMPLES = """\
+examples:
+  ml-platform train --algorithm xgboost --dataset iris --model-dir build/model
+  ml-platform train --algorithm sklearn --task classification --target churned \\
+      --train data/train.csv --validation data/valid.csv --model-dir build/model \\
+      --hyperparameter estimator=random_forest --tracking-uri sqlite:///build/mlflow.db
+
+exit status: 0 model saved (or stopped by SIGTERM after a checkpoint), 1 training failed,
+2 bad usage
+"""
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The local command line."""
     parser = argparse.ArgumentParser(
         prog="ml-platform-train",
-        description="Train a model on tabular data (CSV or a bundled scikit-learn dataset) and "
-        "write it in the platform's model layout. In a SageMaker training job the arguments are "
-        "ignored: everything comes from the container contract.",
+        description="Train a model on tabular data (CSV or a bundled scikit-learn dataset) and\n"
+        "write it in the platform's model layout. In a SageMaker training job the\n"
+        "arguments are ignored: everything comes from the container contract.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=_TRAIN_EXAMPLES,
     )
     parser.add_argument("--algorithm", choices=ALGORITHMS, help="which algorithm trains")
     parser.add_argument(

@@ -27,9 +27,8 @@ FEATURES_ENTRY_POINT = "workloads.features.cli:main"
 AGE_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
-@click.group("features", invoke_without_command=True)
-@click.pass_context
-def features(context: click.Context) -> None:
+@click.group("features")
+def features() -> None:
     r"""Feature store: ingest records, look them up online, build point-in-time training sets.
 
     \b
@@ -41,8 +40,6 @@ def features(context: click.Context) -> None:
       ml-platform features training-set --entities labels.csv \
           --features customers.parquet customer_id event_time --out train.parquet
     """
-    if context.invoked_subcommand is None:  # the group alone: its help, not an error
-        click.echo(context.get_help())
 
 
 def _pass_through(name: str, summary: str) -> click.Command:

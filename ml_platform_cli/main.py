@@ -54,13 +54,14 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         from ml_platform_cli.app import build_command
         from ml_platform_cli.errors import FAILED, INTERRUPTED, USAGE, CliError
+
+        command = build_command()
     except ModuleNotFoundError as error:
         message = missing_module_message(error.name)
         if message is None:
             raise
         print(f"ml-platform: error: {message}", file=sys.stderr)
         return 1
-    command = build_command()
     try:
         result = command.main(
             args=list(sys.argv[1:] if argv is None else argv),
@@ -73,6 +74,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return exit_.exit_code
     except click.Abort:
         return _fail("interrupted", INTERRUPTED)
+    except click.exceptions.NoArgsIsHelpError as error:
+        # A group given no command (``ml-platform``, ``ml-platform models``): its help, as a
+        # question rather than a mistake.
+        click.echo(error.ctx.get_help() if error.ctx is not None else error.format_message())
+        return 0
     except click.UsageError as error:
         where = error.ctx.command_path if error.ctx is not None else "ml-platform"
         message = " ".join(error.format_message().split())

@@ -25,21 +25,18 @@ COMMANDS = {
 }
 
 
-@click.group("monitor", invoke_without_command=True)
-@click.pass_context
-def monitor(context: click.Context) -> None:
+@click.group("monitor")
+def monitor() -> None:
     r"""Drift monitoring: baselines, checks, reports (options: ml-platform monitor CMD --help).
 
     \b
     Examples:
       ml-platform monitor baseline --data build/churn/train/train.csv --model build/model \
-          --exclude churned --out baselines/churn
-      ml-platform monitor check --baseline baselines/churn --capture build/capture/churn \
+          --exclude churned --out build/baselines/churn
+      ml-platform monitor check --baseline build/baselines/churn --capture build/capture/churn \
           --out build/monitor/churn --fail-on-drift
       ml-platform monitor report --results build/monitor/churn
     """
-    if context.invoked_subcommand is None:  # the group alone: its help, not an error
-        click.echo(context.get_help())
 
 
 def _pass_through(name: str, summary: str) -> click.Command:

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
-from tests.ml_platform_cli.cli_runner import run_cli
+import subprocess
+import sys
+
+import pytest
+
+from tests.ml_platform_cli.cli_runner import ROOT, run_cli
 
 
 def test_help_lists_the_commands_and_exit_codes() -> None:
@@ -49,3 +54,31 @@ def test_completion_prints_a_script_click_can_answer() -> None:
     assert run.exit_code == 0
     assert "_ML_PLATFORM_COMPLETE=bash_complete" in run.stdout
     assert "complete -o nosort -F _ml_platform_completion ml-platform" in run.stdout
+
+
+@pytest.mark.parametrize(("module", "extra"), [("click", "cli"), ("rich", "cli")])
+def test_a_missing_library_is_one_line_naming_the_extra(module: str, extra: str) -> None:
+    # given an interpreter in which the library cannot be imported
+    code = (
+        f"import sys; sys.modules[{module!r}] = None\n"
+        "from ml_platform_cli.main import main\n"
+        "sys.exit(main(['jobs', 'list', '--help']))\n"
+    )
+    # when the command runs
+    run = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120
+    )
+    # then it exits 1 with one line naming the package and the extra that installs it
+    assert (run.returncode, run.stdout) == (1, "")
+    assert run.stderr == (
+        f"ml-platform: error: the Python package '{module}' is not installed; install what the "
+        f"command needs with `make install` (or `pip install -e '.[{extra}]'`)\n"
+    )
+
+
+def test_a_group_without_a_command_prints_its_help() -> None:
+    # when a group is called alone
+    run = run_cli("models")
+    # then that is a question, not a mistake
+    assert run.exit_code == 0
+    assert run.stdout.startswith("Usage: ml-platform models [OPTIONS] COMMAND [ARGS]...")

@@ -210,4 +210,4 @@ def test_the_group_alone_prints_its_help() -> None:
     run = run_cli("features")
     # then
     assert (run.exit_code, run.stderr) == (0, "")
-    assert run.stdout.startswith("Usage: ml-platform features [OPTIONS] [COMMAND] [ARGS]...\n")
+    assert run.stdout.startswith("Usage: ml-platform features [OPTIONS] COMMAND [ARGS]...\n")

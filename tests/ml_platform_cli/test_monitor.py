@@ -204,4 +204,4 @@ def test_the_group_alone_prints_its_help() -> None:
     run = run_cli("monitor")
     # then
     assert (run.exit_code, run.stderr) == (0, "")
-    assert run.stdout.startswith("Usage: ml-platform monitor [OPTIONS] [COMMAND] [ARGS]...\n")
+    assert run.stdout.startswith("Usage: ml-platform monitor [OPTIONS] COMMAND [ARGS]...\n")

@@ -25,7 +25,7 @@ from ml_platform_cli.stack import StackContext, resolve
 PIPE_WIDTH = 1000
 
 #: What to do about a missing region, for the commands with the stack options.
-REGION_ADVICE = "pass --region or --stack, or set AWS_REGION"
+REGION_ADVICE = "pass --region or --stack, or set AWS_DEFAULT_REGION"
 
 
 @dataclass(frozen=True)

@@ -106,7 +106,7 @@ def _aws_message(error: Exception) -> str | None:
         return None
     from workloads.aws_errors import aws_problem
 
-    return aws_problem(error, region_advice="pass --region or --stack, or set AWS_REGION")
+    return aws_problem(error, region_advice="pass --region or --stack, or set AWS_DEFAULT_REGION")
 
 
 def _fail(message: str, exit_code: int) -> int:

@@ -3,7 +3,7 @@
 ``ml-platform endpoints status churn --stack dev`` reads ``Pulumi.dev.yaml``: the resource is
 ``mlp-<environment>-churn`` (the platform's naming rule, ``ml-platform:environment``), the region
 ``aws:region``. ``--region`` and ``--profile`` override; without a stack, names are taken as
-given and the region comes from the environment (``AWS_REGION``, the profile).
+given and the region comes from the environment (``AWS_DEFAULT_REGION``, the profile).
 """
 
 from __future__ import annotations

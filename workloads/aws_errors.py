@@ -17,7 +17,7 @@ from botocore.exceptions import (
 )
 
 #: What to do about a missing region, for a command with a ``--region`` option.
-REGION_ADVICE = "set AWS_REGION or pass --region"
+REGION_ADVICE = "set AWS_DEFAULT_REGION or pass --region"
 
 
 def error_code(error: ClientError) -> str:

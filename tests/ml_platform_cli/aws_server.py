@@ -53,9 +53,20 @@ class AwsServer:
             "PYTHONPATH": str(ROOT),
         }
         if region is not None:
-            environment["AWS_REGION"] = region
+            # botocore reads AWS_DEFAULT_REGION (not AWS_REGION); both are set, as on a build host.
+            environment["AWS_REGION"] = environment["AWS_DEFAULT_REGION"] = region
         environment.pop("MLFLOW_TRACKING_URI", None)
         return environment
+
+    def sagemaker_backend(self) -> Any:
+        """The SageMaker state in moto for the account and region.
+
+        The server shares this process, so a test can move a job's state while ``ml-platform``
+        runs as a child.
+        """
+        from moto.sagemaker.models import sagemaker_backends
+
+        return sagemaker_backends[ACCOUNT][REGION]
 
     def reset(self) -> None:
         """Forget every resource (moto's reset API)."""
@@ -79,7 +90,7 @@ class AwsServer:
 
 
 @pytest.fixture(scope="session")
-def moto_server() -> Iterator[AwsServer]:
+def moto_session() -> Iterator[AwsServer]:
     """The moto threaded server on a free port of 127.0.0.1, for the whole session."""
     from moto.server import ThreadedMotoServer
 
@@ -93,14 +104,14 @@ def moto_server() -> Iterator[AwsServer]:
 
 
 @pytest.fixture
-def aws(moto_server: AwsServer, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> AwsServer:
+def aws(moto_session: AwsServer, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> AwsServer:
     """The server, emptied for this test; this process's own boto3 calls go nowhere else."""
     for name in [key for key in os.environ if key.startswith("AWS_")]:
         monkeypatch.delenv(name)
     monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-config"))
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-credentials"))
-    moto_server.reset()
-    return moto_server
+    moto_session.reset()
+    return moto_session
 
 
 def dev_stack(directory: Path) -> Path:

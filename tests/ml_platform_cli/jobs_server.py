@@ -9,75 +9,39 @@ from __future__ import annotations
 import contextlib
 import json
 import time
-import urllib.request
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
-from moto.server import ThreadedMotoServer
 
-from tests.workloads.dummy_credentials import environment_without_aws
+from tests.ml_platform_cli.aws_server import ROLE_ARN, AwsServer
 
-REGION = "us-east-1"
-ACCOUNT = "123456789012"
-ROLE_ARN = f"arn:aws:iam::{ACCOUNT}:role/sagemaker-execution"
 TRAINING_LOGS = "/aws/sagemaker/TrainingJobs"
 PROCESSING_LOGS = "/aws/sagemaker/ProcessingJobs"
 
 
 @dataclass(frozen=True)
 class MotoServer:
-    """A running moto server: its URL, the child's environment, clients for the test's side."""
+    """The session's moto server (emptied for the test) and a child's environment for it."""
 
-    url: str
+    server: AwsServer
     environment: dict[str, str]
     """The environment for ``run_cli``: dummy keys and AWS_ENDPOINT_URL, nothing from ~/.aws."""
 
     def client(self, service: str) -> Any:
         """A boto3 client of ``service`` on the server."""
-        return boto3.client(
-            service,
-            region_name=REGION,
-            endpoint_url=self.url,
-            aws_access_key_id="testing",
-            aws_secret_access_key="testing",
-        )
+        return self.server.client(service)
 
     def sagemaker_backend(self) -> Any:
-        """The SageMaker state in moto for the account and region (the server shares the process)."""
-        from moto.sagemaker.models import sagemaker_backends
-
-        return sagemaker_backends[ACCOUNT][REGION]
-
-
-@pytest.fixture(scope="module")
-def running_server() -> Iterator[str]:
-    """One moto server per test module on a free local port; its URL."""
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    try:
-        yield f"http://{host}:{port}"
-    finally:
-        server.stop()
+        """Moto's SageMaker state, which a test may change while the command runs."""
+        return self.server.sagemaker_backend()
 
 
 @pytest.fixture
-def moto_server(running_server: str, tmp_path: Path) -> MotoServer:
-    """The module's moto server, emptied for this test."""
-    request = urllib.request.Request(f"{running_server}/moto-api/reset", method="POST")
-    with urllib.request.urlopen(request, timeout=10):
-        pass
-    environment = environment_without_aws(tmp_path) | {
-        "AWS_ENDPOINT_URL": running_server,
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "NO_COLOR": "1",
-    }
-    return MotoServer(running_server, environment)
+def moto_server(aws: AwsServer, tmp_path: Path) -> MotoServer:
+    """The moto server, emptied for this test, with the child's environment."""
+    return MotoServer(aws, aws.environment(tmp_path))
 
 
 def create_training_job(sagemaker: Any, name: str, *, spot: bool = False) -> None:

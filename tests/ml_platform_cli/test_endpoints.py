@@ -19,14 +19,10 @@ from ml_platform_cli.main import main
 from tests.ml_platform_cli.aws_server import (
     REGION,
     AwsServer,
-    aws,
     create_endpoint,
     dev_stack,
-    moto_server,
 )
 from tests.ml_platform_cli.cli_runner import run_cli
-
-__all__ = ["aws", "moto_server"]  # fixtures, used by name
 
 ENDPOINT = "mlp-dev-churn"
 PACKAGE_ARN = f"arn:aws:sagemaker:{REGION}:123456789012:model-package/mlp-dev-churn/3"
@@ -339,7 +335,7 @@ def test_no_region_is_one_line_exit_1(aws: AwsServer, tmp_path: Path) -> None:
     assert run.exit_code == 1
     assert run.stderr == (
         "ml-platform: error: no AWS region configured; pass --region or --stack,"
-        " or set AWS_REGION\n"
+        " or set AWS_DEFAULT_REGION\n"
     )
 
 

@@ -18,10 +18,10 @@ import pytest
 from botocore.stub import Stubber
 
 from ml_platform_cli.main import main
+from tests.ml_platform_cli.aws_server import REGION
 from tests.ml_platform_cli.cli_runner import ROOT, run_cli
 from tests.ml_platform_cli.jobs_server import (
     PROCESSING_LOGS,
-    REGION,
     TRAINING_LOGS,
     MotoServer,
     create_processing_job,
@@ -29,11 +29,10 @@ from tests.ml_platform_cli.jobs_server import (
     create_tuning_job,
     moto_server,
     put_logs,
-    running_server,
 )
 from tests.workloads.dummy_credentials import use_dummy_credentials
 
-__all__ = ["moto_server", "running_server"]  # fixtures, imported for pytest
+__all__ = ["moto_server"]  # a fixture, imported for pytest
 
 
 @pytest.mark.parametrize("command", ["list", "status", "logs", "stop"])

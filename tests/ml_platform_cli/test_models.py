@@ -12,14 +12,10 @@ import pytest
 from tests.ml_platform_cli.aws_server import (
     REGION,
     AwsServer,
-    aws,
     create_endpoint,
     dev_stack,
-    moto_server,
 )
 from tests.ml_platform_cli.cli_runner import run_cli
-
-__all__ = ["aws", "moto_server"]  # fixtures, used by name
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning:mlflow.*")
 

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
-import boto3
 import pytest
-from moto.server import ThreadedMotoServer
 
+from tests.ml_platform_cli.aws_server import AwsServer
 from tests.ml_platform_cli.cli_runner import CliRun, run_cli
 from tests.workloads.dummy_credentials import environment_without_aws
 from tests.workloads.monitoring.samples import window_lines, write_capture
@@ -32,29 +30,6 @@ def baseline(tmp_path_factory: pytest.TempPathFactory) -> Path:
     )
     assert run.exit_code == 0, run.stderr
     return folder / "baseline"
-
-
-@pytest.fixture(scope="module")
-def moto_endpoint() -> Iterator[str]:
-    """A moto server on a free port of 127.0.0.1, stopped after the module's tests."""
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    try:
-        yield f"http://{host}:{port}"
-    finally:
-        server.stop()
-
-
-def aws_environment(tmp_path: Path, endpoint: str) -> dict[str, str]:
-    """A child's environment calling the moto server with dummy credentials."""
-    return environment_without_aws(tmp_path) | {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": REGION,
-        "AWS_ENDPOINT_URL": endpoint,
-        "NO_COLOR": "1",
-    }
 
 
 def check(baseline: Path, capture: Path, out: Path, *extra: str) -> CliRun:
@@ -123,7 +98,7 @@ def test_report_renders_again_and_a_missing_summary_is_one_line(
     )
 
 
-def test_publish_sends_the_metrics_to_cloudwatch(moto_endpoint: str, tmp_path: Path) -> None:
+def test_publish_sends_the_metrics_to_cloudwatch(aws: AwsServer, tmp_path: Path) -> None:
     # given a check's metrics.json
     metrics = tmp_path / "metrics.json"
     metrics.write_text(
@@ -138,31 +113,19 @@ def test_publish_sends_the_metrics_to_cloudwatch(moto_endpoint: str, tmp_path: P
         ),
         encoding="utf-8",
     )
-    environment = aws_environment(tmp_path, moto_endpoint)
+    environment = aws.environment(tmp_path, region=REGION)
     # when
     run = run_cli("monitor", "publish", "--results", str(metrics), env=environment)
     # then
     assert run.exit_code == 0, run.stderr
-    cloudwatch = boto3.client(
-        "cloudwatch",
-        region_name=REGION,
-        endpoint_url=moto_endpoint,
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-    )
+    cloudwatch = aws.client("cloudwatch")
     names = [metric["MetricName"] for metric in cloudwatch.list_metrics()["Metrics"]]
     assert "PSI" in names
 
 
-def test_select_window_stages_the_hours_capture_files(moto_endpoint: str, tmp_path: Path) -> None:
+def test_select_window_stages_the_hours_capture_files(aws: AwsServer, tmp_path: Path) -> None:
     # given one capture file in the window's hour
-    s3 = boto3.client(
-        "s3",
-        region_name=REGION,
-        endpoint_url=moto_endpoint,
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-    )
+    s3 = aws.client("s3")
     s3.create_bucket(Bucket="capture-bucket")
     key = "capture/mlp-dev-churn/main/2026/01/01/00/part-1.jsonl"
     s3.put_object(Bucket="capture-bucket", Key=key, Body=b'{"x": 1}\n')
@@ -173,7 +136,7 @@ def test_select_window_stages_the_hours_capture_files(moto_endpoint: str, tmp_pa
         *("--capture-uri", "s3://capture-bucket/capture/mlp-dev-churn/"),
         *("--window-hours", "1", "--end", "2026-01-01T01:00:00+00:00"),
         *("--out", str(tmp_path / "window")),
-        env=aws_environment(tmp_path, moto_endpoint),
+        env=aws.environment(tmp_path, region=REGION),
     )
     # then
     assert run.exit_code == 0, run.stderr

@@ -16,17 +16,16 @@ import pytest
 from botocore.stub import Stubber
 
 from ml_platform_cli.main import main
+from tests.ml_platform_cli.aws_server import REGION
 from tests.ml_platform_cli.cli_runner import ROOT, run_cli
 from tests.ml_platform_cli.jobs_server import (
-    REGION,
     MotoServer,
     create_pipeline,
     moto_server,
-    running_server,
 )
 from tests.workloads.dummy_credentials import use_dummy_credentials
 
-__all__ = ["moto_server", "running_server"]  # fixtures, imported for pytest
+__all__ = ["moto_server"]  # a fixture, imported for pytest
 
 EXECUTION = f"arn:aws:sagemaker:{REGION}:123456789012:pipeline/mlp-dev-churn/execution/abc123"
 

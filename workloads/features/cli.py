@@ -91,7 +91,7 @@ def stack_region(stack_file: str) -> str | None:
 def region_of(args: argparse.Namespace) -> str | None:
     """The region to call: ``--region``, else the stack file's ``aws:region``, else ``None``.
 
-    With ``None`` boto takes the environment's (AWS_REGION, AWS_DEFAULT_REGION, the profile's).
+    With ``None`` boto takes the environment's (AWS_DEFAULT_REGION, the profile's).
     """
     return args.region or stack_region(args.stack_file)
 
@@ -120,7 +120,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _aws_problem(error: BotoCoreError, stack_file: str) -> str:
     """A boto error in one line, with where a region can come from for these commands."""
-    advice = f"pass --region, or set {REGION_KEY} in {stack_file} or AWS_REGION"
+    advice = f"pass --region, or set {REGION_KEY} in {stack_file} or AWS_DEFAULT_REGION"
     return botocore_problem(error, region_advice=advice, profile_option=False)
 
 
@@ -174,7 +174,7 @@ def build_parser() -> argparse.ArgumentParser:
     common.add_argument(
         "--region",
         help=f"AWS region (default: the stack file's {REGION_KEY}, else the environment's: "
-        "AWS_REGION, AWS_DEFAULT_REGION, the profile's)",
+        "AWS_DEFAULT_REGION, the profile's)",
     )
     commands = parser.add_subparsers(
         title="commands", required=True, metavar="COMMAND", parser_class=_Parser

@@ -306,7 +306,7 @@ def run_report(args: argparse.Namespace) -> int:
 
 def _aws_options(command: argparse.ArgumentParser) -> None:
     """``--region`` and ``--profile`` for a command that calls AWS."""
-    command.add_argument("--region", help="AWS region (default: AWS_REGION, the environment's)")
+    command.add_argument("--region", help="AWS region (default: AWS_DEFAULT_REGION, the profile's)")
     command.add_argument("--profile", help="AWS profile (default: AWS_PROFILE, the environment's)")
 
 

@@ -65,7 +65,7 @@ def regions(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> list[str | None]
     [
         ("eu-west-1", [], "eu-west-1"),  # the stack file's, over AWS_REGION
         ("eu-west-1", ["--region", "ap-south-1"], "ap-south-1"),  # --region over both
-        (None, [], None),  # neither: boto takes the environment's (AWS_REGION)
+        (None, [], None),  # neither: boto takes the environment's
     ],
 )  # fmt: skip
 def test_ingest_takes_the_region_from_the_flag_then_the_stack_file_then_the_environment(
@@ -129,7 +129,7 @@ def test_without_a_region_the_command_says_where_one_can_come_from(
     status = main(argv)
     # then
     out, err = capsys.readouterr()
-    problem = f"no AWS region configured; pass --region, or set aws:region in {stack} or AWS_REGION"
+    problem = f"no AWS region configured; pass --region, or set aws:region in {stack} or AWS_DEFAULT_REGION"
     assert (status, err) == (1, f"error: {command} failed: {problem}\n")
     if command == "ingest":  # the report says why nothing was written
         assert (json.loads(out)["stopped"], json.loads(out)["written"]) == (problem, 0)
@@ -185,5 +185,5 @@ def test_help_states_the_region_precedence(capsys: pytest.CaptureFixture[str]) -
     assert status == 0
     assert (
         "--region REGION AWS region (default: the stack file's aws:region, else the "
-        "environment's: AWS_REGION, AWS_DEFAULT_REGION, the profile's)" in help_text
+        "environment's: AWS_DEFAULT_REGION, the profile's)" in help_text
     )

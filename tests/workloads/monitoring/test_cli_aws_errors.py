@@ -78,7 +78,7 @@ def test_publish_without_a_region_says_how_to_give_one(
     assert (status, out, err) == (
         1,
         "",
-        "ml-platform-monitor publish: no AWS region configured; set AWS_REGION or pass --region\n",
+        "ml-platform-monitor publish: no AWS region configured; set AWS_DEFAULT_REGION or pass --region\n",
     )
 
 
@@ -93,7 +93,7 @@ def test_the_console_entry_prints_no_traceback_without_a_region(tmp_path: Path) 
     assert (result.returncode, result.stdout, result.stderr) == (
         1,
         "",
-        "ml-platform-monitor publish: no AWS region configured; set AWS_REGION or pass --region\n",
+        "ml-platform-monitor publish: no AWS region configured; set AWS_DEFAULT_REGION or pass --region\n",
     )
 
 

@@ -37,5 +37,5 @@ def test_no_region_is_a_clear_error(aws: None, monkeypatch: pytest.MonkeyPatch) 
     with pytest.raises(OpsError) as refused:
         sagemaker_client()
     assert str(refused.value) == (
-        "Creating the SageMaker client failed: no AWS region configured; set AWS_REGION or pass --region"
+        "Creating the SageMaker client failed: no AWS region configured; set AWS_DEFAULT_REGION or pass --region"
     )

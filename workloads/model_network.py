@@ -24,8 +24,14 @@ def _problem(field_name: str, message: str) -> str:
     return f"{field_name}: {message}"
 
 
-def network_problems(network: Mapping[str, Any], n_features: int) -> list[str]:
-    """Every problem with a PyTorch ``network`` spec, each naming its key (empty when valid)."""
+def network_problems(
+    network: Mapping[str, Any], n_features: int, counted: str = "feature_names"
+) -> list[str]:
+    """Every problem with a PyTorch ``network`` spec, each naming its key (empty when valid).
+
+    ``n_features`` is the network's expected input width, ``counted`` what it counts (the
+    ``feature_names``, or the encoded ``inputs`` when some feature is one-hot encoded).
+    """
     problems = []
     unknown = sorted(set(network) - set(NETWORK_KEYS))
     missing = [key for key in NETWORK_KEYS if key not in network]
@@ -41,7 +47,7 @@ def network_problems(network: Mapping[str, Any], n_features: int) -> list[str]:
         problems.append(
             _problem(
                 "network.input_size",
-                f"is {network['input_size']} but there are {n_features} feature_names",
+                f"is {network['input_size']} but there are {n_features} {counted}",
             )
         )
     hidden = network.get("hidden_sizes")

@@ -304,7 +304,11 @@ class _Run:
             hidden_sizes=params.hidden_sizes,
             output_size=output_size,
             dropout=params.dropout,
-        ).to(device)
+            standardize=True,
+        )
+        # From the training rows only (every rank holds all of them, so all agree).
+        self.net.fit_standardization(torch.from_numpy(data.x_train))
+        self.net.to(device)
         self.model: nn.Module = self.net
         if context.is_distributed:
             # Same initial weights everywhere (DDP also broadcasts rank 0's), but different

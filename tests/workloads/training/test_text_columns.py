@@ -156,3 +156,17 @@ def test_a_model_directory_without_a_schema_still_loads_and_serves(tmp_path: Pat
     with pytest.raises(InferenceError) as refused:
         served(model, '[[0, "x"]]', "application/json", "text/csv")
     assert refused.value.message == "feature 'b' takes numbers, got 'x'"
+
+
+@pytest.mark.usefixtures("no_job")
+def test_evaluation_reads_the_test_file_through_the_models_schema(tmp_path: Path) -> None:
+    # given a model trained on the churn sample, whose metrics name valid_auc on the test file
+    from workloads.training.evaluate import evaluate_model
+
+    model_dir = tmp_path / "model"
+    train_sample("sklearn", model_dir)
+    # when evaluated on the same test file
+    report = evaluate_model(model_dir, churn.TEST_FILE)
+    # then it reads the text columns and finds the AUC training reported
+    auc = report["binary_classification_metrics"]["auc"]["value"]
+    assert auc == pytest.approx(ModelMetadata.read(model_dir).metrics["valid_auc"])

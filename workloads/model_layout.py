@@ -21,7 +21,7 @@ import json
 import math
 import os
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -126,6 +126,37 @@ def _numeric_column(name: str, values: np.ndarray) -> np.ndarray:
             raise FeatureValueError(f"feature {name!r} takes numbers, got {what}")
         column[row] = value
     return column
+
+
+class FeatureNames(tuple):
+    """A model's feature names (a plain tuple of str to every reader) that carry its schema.
+
+    ``inputs`` is the model's input schema (:attr:`ModelMetadata.feature_types`). Every caller
+    that lines a request's columns up with ``metadata.feature_names``
+    (``workloads.inference.codecs.align``, which the server calls before it batches requests)
+    can so check each value against its feature's type, and refuse a bad one as that client's
+    400 instead of failing the batch it would join.
+    """
+
+    inputs: tuple[Mapping[str, Any], ...]
+
+    def __new__(
+        cls, names: Iterable[str], inputs: Iterable[Mapping[str, Any]] = ()
+    ) -> FeatureNames:
+        """The names, with ``inputs`` as their schema."""
+        made = super().__new__(cls, names)
+        made.inputs = tuple(inputs)
+        return made
+
+
+def check_rows(inputs: Sequence[Mapping[str, Any]], rows: np.ndarray) -> None:
+    """Raise :class:`FeatureValueError` unless every numeric feature's values are numbers.
+
+    ``rows`` is 2-D, one column per input; categorical features take any value.
+    """
+    for index, spec in enumerate(inputs):
+        if spec["type"] == NUMERIC:
+            _numeric_column(spec["name"], rows[:, index])
 
 
 def encode_columns(
@@ -287,6 +318,9 @@ class ModelMetadata:
         problems = self.problems()
         if problems:
             raise ModelLayoutError("invalid model metadata: " + "; ".join(problems))
+        object.__setattr__(
+            self, "feature_names", FeatureNames(self.feature_names, self.feature_types)
+        )
 
     def problems(self) -> list[str]:
         """Every problem with these values, each naming its field (empty when valid)."""
@@ -656,11 +690,6 @@ class LoadedModel:
         if not self.metadata.has_categorical and x.dtype.kind in "biuf":
             return x
         return encode_rows(self.metadata.feature_types, x)
-
-    def check_values(self, x: np.ndarray) -> None:
-        """Raise :class:`FeatureValueError` unless every value of ``x`` fits its feature."""
-        if x.dtype.kind not in "biuf":
-            self.encode(x)
 
     def predict(self, x: np.ndarray) -> np.ndarray:
         """Predictions for each row of raw feature values (class labels, or regression values)."""

@@ -49,7 +49,7 @@ from workloads.inference.errors import (
     PayloadTooLarge,
     UnsupportedContentType,
 )
-from workloads.model_layout import OUTPUTS
+from workloads.model_layout import CATEGORICAL, OUTPUTS, FeatureValueError, check_rows
 
 JSON = "application/json"
 CSV = "text/csv"
@@ -95,6 +95,8 @@ class Rows:
 
     values: np.ndarray
     columns: tuple[str, ...] | None = None
+    source: str = "input"
+    """What the rows came from (``JSON``, ``CSV``, ``.npy``), for error messages."""
 
 
 def _shown(text: str, limit: int = 60) -> str:
@@ -298,7 +300,7 @@ def _named_rows(objects: list[object]) -> Rows:
         if row.keys() != keys:
             raise MalformedInput(f"JSON row {index}: its keys differ from row 0's")
         table.append([row[column] for column in columns])
-    return Rows(as_matrix(table, "JSON"), columns)
+    return Rows(as_matrix(table, "JSON"), columns, "JSON")
 
 
 def _decode_json(body: bytes | str) -> Rows:
@@ -324,7 +326,7 @@ def _decode_json(body: bytes | str) -> Rows:
         return _named_rows(document)
     if not isinstance(first, list):
         document = [document]  # a single flat row
-    return Rows(as_matrix(document, "JSON"))
+    return Rows(as_matrix(document, "JSON"), source="JSON")
 
 
 def _is_number(text: str) -> bool:
@@ -362,10 +364,10 @@ def _decode_csv(body: bytes | str) -> Rows:
                     f"CSV line {number} has {len(line)} values, the first row has {width}"
                 ) from None
         # Text cells (a categorical feature's values, or empty ones): the model checks them.
-        return Rows(_non_empty(_mixed(lines, "CSV"), "CSV"), columns)
+        return Rows(_non_empty(_mixed(lines, "CSV"), "CSV"), columns, "CSV")
     if values.ndim != 2:
         raise MalformedInput("CSV body has no values")
-    return Rows(_in_range(_non_empty(values, "CSV"), "CSV"), columns)
+    return Rows(_in_range(_non_empty(values, "CSV"), "CSV"), columns, "CSV")
 
 
 def _decode_npy(body: bytes | str) -> Rows:
@@ -402,7 +404,7 @@ def _decode_npy(body: bytes | str) -> Rows:
         raise MalformedInput(f".npy: no values to predict on (shape {array.shape})")
     if array.ndim == 1:
         array = array.reshape(1, -1)
-    return Rows(_in_range(array.astype(np.float64), ".npy"))
+    return Rows(_in_range(array.astype(np.float64), ".npy"), source=".npy")
 
 
 _DECODERS = {JSON: _decode_json, CSV: _decode_csv, NPY: _decode_npy}
@@ -420,7 +422,31 @@ def decode(body: bytes | str, content_type: str) -> Rows:
 
 
 def align(rows: Rows, feature_names: tuple[str, ...]) -> np.ndarray:
-    """The rows as the model's input: one column per feature, in ``feature_names`` order."""
+    """The rows as the model's input: one column per feature, in ``feature_names`` order.
+
+    When ``feature_names`` carry the model's input schema (a model's ``metadata.feature_names``,
+    ``workloads.model_layout.FeatureNames``), text and missing cells are checked against it: in a
+    numeric feature they are a 400 naming the feature (for a model without text features, the
+    400 numbers-only bodies always got).
+    """
+    aligned = _aligned(rows, feature_names)
+    inputs = getattr(feature_names, "inputs", ())
+    if aligned.dtype.kind in _NUMERIC_KINDS or not inputs:
+        return aligned
+    if not any(spec["type"] == CATEGORICAL for spec in inputs):
+        raise MalformedInput(
+            "CSV values must be numbers"
+            if rows.source == "CSV"
+            else f"{rows.source}: every value must be a number"
+        )
+    try:
+        check_rows(inputs, aligned)
+    except FeatureValueError as error:
+        raise MalformedInput(str(error)) from None
+    return aligned
+
+
+def _aligned(rows: Rows, feature_names: tuple[str, ...]) -> np.ndarray:
     values = rows.values
     if rows.columns is None or rows.columns == feature_names:
         if values.shape[1] != len(feature_names):

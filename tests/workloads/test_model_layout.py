@@ -100,6 +100,38 @@ def test_every_invalid_field_is_named_at_once() -> None:
             "network.dropout: must be a number in [0, 1), not 1.5; "
             "network.output_size: is 3 but there are 2 classes",
         ),
+        (
+            {"inputs": [{"name": "a", "type": "numeric"}, {"name": "b", "type": "text"}]},
+            "inputs[1].type: must be one of ('numeric', 'categorical')",
+        ),
+        (
+            {"inputs": [{"name": "a", "type": "numeric"}, {"name": "b", "type": "categorical"}]},
+            "inputs[1]: must have exactly the keys ['categories', 'name', 'type']",
+        ),
+        (
+            {
+                "inputs": [
+                    {"name": "a", "type": "numeric"},
+                    {"name": "b", "type": "categorical", "categories": ["x", "x"]},
+                ]
+            },
+            "inputs[1].categories: must not repeat a category",
+        ),
+        (
+            {"inputs": [{"name": "b", "type": "numeric"}, {"name": "a", "type": "numeric"}]},
+            "inputs: must name the feature_names, in their order",
+        ),
+        (
+            {
+                "framework": "pytorch",
+                "inputs": [
+                    {"name": "a", "type": "numeric"},
+                    {"name": "b", "type": "categorical", "categories": ["x", "y", "z"]},
+                ],
+                "network": {"input_size": 2, "hidden_sizes": [], "output_size": 2, "dropout": 0},
+            },
+            "network.input_size: is 2 but there are 4 inputs",
+        ),
     ],
 )
 def test_invalid_metadata_says_which_field(changes: dict[str, object], message: str) -> None:
@@ -450,3 +482,23 @@ def test_a_probability_default_needs_a_model_that_gives_probabilities(tmp_path: 
         f"{tmp_path / 'model.joblib'}: metadata.json says default_output 'probability' but the "
         "model gives no probabilities"
     )
+
+
+def test_the_input_schema_round_trips_and_encodes_one_hot() -> None:
+    """Given metadata with a categorical input, when stored and read back, then the schema is the same and encodes rows one-hot (unseen and missing: zeros)."""
+    from workloads.model_layout import encode_rows
+
+    inputs = [
+        {"name": "a", "type": "numeric"},
+        {"name": "b", "type": "categorical", "categories": ["3", "red"]},
+    ]
+    found = ModelMetadata.from_json(metadata(inputs=inputs).to_json())
+    assert found.to_dict()["inputs"] == inputs
+    assert (found.has_categorical, found.input_width) == (True, 3)
+    rows = np.array([[1.5, "red"], [2.0, 3.0], [0.0, "blue"], [0.0, None]], dtype=object)
+    assert encode_rows(found.feature_types, rows).tolist() == [
+        [1.5, 0, 1],
+        [2, 1, 0],
+        [0, 0, 0],
+        [0, 0, 0],
+    ]

@@ -11,6 +11,12 @@ Decoded bodies:
   so pickles, are refused; a header that claims more data than the body holds is refused before
   anything is allocated).
 
+Values are numbers, or (JSON and CSV) text for a model's categorical features: a body with any
+text cell decodes to an object array whose cells are floats, stripped ``str`` or None (an empty
+CSV cell, a JSON ``null``: a missing value); the model checks each value against its feature and
+encodes it (``workloads.model_layout.encode_columns``). A CSV body's first line is a header when
+none of its fields is a number.
+
 Text bodies (JSON and CSV) are UTF-8, with or without a leading byte order mark (which some
 Windows tools write): it is stripped the same way for both. A body that holds no values (``[]``,
 ``{"instances": []}``, a CSV with no rows, a ``.npy`` array of shape ``(0, n)`` or ``(0,)``) is a
@@ -43,7 +49,7 @@ from workloads.inference.errors import (
     PayloadTooLarge,
     UnsupportedContentType,
 )
-from workloads.model_layout import OUTPUTS
+from workloads.model_layout import CATEGORICAL, OUTPUTS, FeatureValueError, check_rows
 
 JSON = "application/json"
 CSV = "text/csv"
@@ -82,10 +88,15 @@ _accept_cache: dict[str, str] = {}
 
 @dataclass(frozen=True, slots=True)
 class Rows:
-    """A decoded body: a 2-D float64 array and, when the body named them, its column names."""
+    """A decoded body: a 2-D array and, when the body named them, its column names.
+
+    The array is float64, or object when some cell is text (see :func:`_mixed`).
+    """
 
     values: np.ndarray
     columns: tuple[str, ...] | None = None
+    source: str = "input"
+    """What the rows came from (``JSON``, ``CSV``, ``.npy``), for error messages."""
 
 
 def _shown(text: str, limit: int = 60) -> str:
@@ -187,14 +198,60 @@ def output_parameter(output: str) -> str:
     return f"; output={output}"
 
 
+def _cell(value: object, what: str) -> float | str | None:
+    """One decoded value: a float, stripped text (not a number), or None when missing."""
+    if isinstance(value, str):
+        text = value.strip()
+        if not text:
+            return None
+        try:
+            number = float(text)
+        except ValueError:
+            return text
+        return _checked_number(number, what)
+    if value is None:
+        return None
+    if isinstance(value, bool | int | float | np.number):
+        try:
+            return _checked_number(float(value), what)
+        except OverflowError:
+            raise MalformedInput(
+                f"{what}: values must be finite and within float32 range"
+            ) from None
+    raise MalformedInput(f"{what}: every value must be a number or text")
+
+
+def _checked_number(number: float, what: str) -> float:
+    if not abs(number) <= _FLOAT32_MAX:
+        raise MalformedInput(f"{what}: values must be finite and within float32 range")
+    return number
+
+
+def _mixed(rows: Sequence[Sequence[object]], what: str) -> np.ndarray:
+    """Rows with text cells as a 2-D object array of :func:`_cell` values (float64 if none is)."""
+    cells = [[_cell(value, what) for value in row] for row in rows]
+    if all(isinstance(value, float) for row in cells for value in row):
+        return np.array(cells, dtype=np.float64).reshape(len(cells), -1)
+    array = np.empty((len(cells), len(cells[0]) if cells else 0), dtype=object)
+    for index, row in enumerate(cells):
+        array[index, :] = row
+    return array
+
+
 def as_matrix(rows: object, what: str = "input") -> np.ndarray:
-    """Rows of numbers (or one flat row) as a 2-D float64 array; everything else is a 400."""
+    """Rows of values (or one flat row) as a 2-D array; anything else is a 400.
+
+    float64 when every value is a number, else object (:func:`_mixed`).
+    """
     try:
         array = np.asarray(rows)
     except (ValueError, TypeError, OverflowError):
         raise MalformedInput(f"{what}: every row must have the same number of values") from None
     if array.dtype.kind not in _NUMERIC_KINDS:
-        raise MalformedInput(f"{what}: every value must be a number")
+        if array.dtype.kind not in "USO" or array.ndim not in (1, 2):
+            raise MalformedInput(f"{what}: every value must be a number or text")
+        table = array.reshape(1, -1) if array.ndim == 1 else array
+        return _non_empty(_mixed(table.tolist(), what), what)
     if array.ndim == 1:
         array = array.reshape(1, -1)
     if array.ndim != 2:
@@ -243,7 +300,7 @@ def _named_rows(objects: list[object]) -> Rows:
         if row.keys() != keys:
             raise MalformedInput(f"JSON row {index}: its keys differ from row 0's")
         table.append([row[column] for column in columns])
-    return Rows(as_matrix(table, "JSON"), columns)
+    return Rows(as_matrix(table, "JSON"), columns, "JSON")
 
 
 def _decode_json(body: bytes | str) -> Rows:
@@ -269,7 +326,7 @@ def _decode_json(body: bytes | str) -> Rows:
         return _named_rows(document)
     if not isinstance(first, list):
         document = [document]  # a single flat row
-    return Rows(as_matrix(document, "JSON"))
+    return Rows(as_matrix(document, "JSON"), source="JSON")
 
 
 def _is_number(text: str) -> bool:
@@ -292,7 +349,7 @@ def _decode_csv(body: bytes | str) -> Rows:
     if not lines:
         raise MalformedInput("CSV body has no rows")
     columns = None
-    if not all(_is_number(field) for field in lines[0]):
+    if not any(_is_number(field) for field in lines[0]):
         columns = tuple(field.strip() for field in lines[0])
         lines = lines[1:]
         if not lines:
@@ -306,10 +363,11 @@ def _decode_csv(body: bytes | str) -> Rows:
                 raise MalformedInput(
                     f"CSV line {number} has {len(line)} values, the first row has {width}"
                 ) from None
-        raise MalformedInput("CSV values must be numbers") from None
+        # Text cells (a categorical feature's values, or empty ones): the model checks them.
+        return Rows(_non_empty(_mixed(lines, "CSV"), "CSV"), columns, "CSV")
     if values.ndim != 2:
         raise MalformedInput("CSV body has no values")
-    return Rows(_in_range(_non_empty(values, "CSV"), "CSV"), columns)
+    return Rows(_in_range(_non_empty(values, "CSV"), "CSV"), columns, "CSV")
 
 
 def _decode_npy(body: bytes | str) -> Rows:
@@ -346,7 +404,7 @@ def _decode_npy(body: bytes | str) -> Rows:
         raise MalformedInput(f".npy: no values to predict on (shape {array.shape})")
     if array.ndim == 1:
         array = array.reshape(1, -1)
-    return Rows(_in_range(array.astype(np.float64), ".npy"))
+    return Rows(_in_range(array.astype(np.float64), ".npy"), source=".npy")
 
 
 _DECODERS = {JSON: _decode_json, CSV: _decode_csv, NPY: _decode_npy}
@@ -364,7 +422,31 @@ def decode(body: bytes | str, content_type: str) -> Rows:
 
 
 def align(rows: Rows, feature_names: tuple[str, ...]) -> np.ndarray:
-    """The rows as the model's input: one column per feature, in ``feature_names`` order."""
+    """The rows as the model's input: one column per feature, in ``feature_names`` order.
+
+    When ``feature_names`` carry the model's input schema (a model's ``metadata.feature_names``,
+    ``workloads.model_layout.FeatureNames``), text and missing cells are checked against it: in a
+    numeric feature they are a 400 naming the feature (for a model without text features, the
+    400 numbers-only bodies always got).
+    """
+    aligned = _aligned(rows, feature_names)
+    inputs = getattr(feature_names, "inputs", ())
+    if aligned.dtype.kind in _NUMERIC_KINDS or not inputs:
+        return aligned
+    if not any(spec["type"] == CATEGORICAL for spec in inputs):
+        raise MalformedInput(
+            "CSV values must be numbers"
+            if rows.source == "CSV"
+            else f"{rows.source}: every value must be a number"
+        )
+    try:
+        check_rows(inputs, aligned)
+    except FeatureValueError as error:
+        raise MalformedInput(str(error)) from None
+    return aligned
+
+
+def _aligned(rows: Rows, feature_names: tuple[str, ...]) -> np.ndarray:
     values = rows.values
     if rows.columns is None or rows.columns == feature_names:
         if values.shape[1] != len(feature_names):

@@ -51,6 +51,7 @@ from workloads.model_layout import (
     LABEL,
     PROBABILITY,
     FeatureCountError,
+    FeatureValueError,
     LoadedModel,
     load_model,
 )
@@ -176,7 +177,7 @@ def predict_fn(
         rows = codecs.align(input_data, model.metadata.feature_names)
         output = model.metadata.default_output
         return Predicted(predict_output(model, rows, output), output, rows, model)
-    except FeatureCountError as error:
+    except (FeatureCountError, FeatureValueError) as error:
         return _reject(MalformedInput(str(error)))
     except InferenceError as error:
         return _reject(error)

@@ -177,7 +177,9 @@ class Child:
         try:
             process.wait(timeout=self.spec.stop_seconds)
         except subprocess.TimeoutExpired:
-            log.warning("%s did not stop within %.0f s: killed", self.spec.name, process.pid)
+            log.warning(
+                "%s did not stop within %.0f s: killed", self.spec.name, self.spec.stop_seconds
+            )
             signal_group(process.pid, signal.SIGKILL)
             process.wait(timeout=5)
         # Its own children (MLflow's web workers) may outlive it by a moment.

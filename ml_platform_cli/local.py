@@ -226,29 +226,27 @@ def up(
         baseline_data=baseline_data.resolve() if baseline_data else None,
     )
     if foreground:
-        _run_foreground(config, as_json)
+        _run_foreground(config, timeout, as_json)
         return
-    state = _start_detached(config, timeout)
+    state = _wait_running(layout, _start_supervisor(config, foreground=False), timeout)
     _emit_status(state, layout, as_json)
 
 
-def _run_foreground(config: Any, as_json: bool) -> None:
-    import logging
-
-    from workloads.local_platform.supervisor import run_supervisor
-
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
-
-    def ready(state: dict[str, Any]) -> None:
+def _run_foreground(config: Any, timeout: float, as_json: bool) -> None:
+    """Run the supervisor as a child in this terminal's process group until Ctrl-C."""
+    process = _start_supervisor(config, foreground=True)
+    try:
+        state = _wait_running(config.layout, process, timeout)
         _emit_status(state, config.layout, as_json, note="Ctrl-C stops it")
-
-    status = run_supervisor(config, on_ready=ready)
+        sys.stdout.flush()
+        status = process.wait()
+    except KeyboardInterrupt:
+        # The terminal sent SIGINT to the supervisor too: it is stopping everything.
+        status = process.wait()
     if status != 0:
         state = _read(config.layout) or {}
-        config.layout.state_file.unlink(missing_ok=True)
-        raise CliError(str(state.get("message") or "the local platform failed"), FAILED)
+        _clean_stale(config.layout)
+        raise CliError(str(state.get("message") or f"the supervisor exited ({status})"), FAILED)
 
 
 def _supervisor_command(config: Any) -> list[str]:
@@ -274,13 +272,14 @@ def _supervisor_command(config: Any) -> list[str]:
     return command
 
 
-def _start_detached(config: Any, timeout: float) -> dict[str, Any]:
-    """Start the supervisor in its own session; its state once everything is healthy."""
+def _start_supervisor(config: Any, *, foreground: bool) -> subprocess.Popen[bytes]:
+    """Start the supervisor: detached in its own session logging to a file, or in this terminal."""
     layout = config.layout
     layout.logs.mkdir(parents=True, exist_ok=True)
-    log_file = layout.log_file("supervisor")
-    with log_file.open("ab") as handle:
-        process = subprocess.Popen(
+    if foreground:
+        return subprocess.Popen(_supervisor_command(config), stdin=subprocess.DEVNULL)
+    with layout.log_file("supervisor").open("ab") as handle:
+        return subprocess.Popen(
             _supervisor_command(config),
             stdin=subprocess.DEVNULL,
             stdout=handle,
@@ -288,6 +287,13 @@ def _start_detached(config: Any, timeout: float) -> dict[str, Any]:
             start_new_session=True,
             close_fds=True,
         )
+
+
+def _wait_running(layout: Any, process: subprocess.Popen[bytes], timeout: float) -> dict[str, Any]:
+    """The supervisor's state once every process is healthy; a one-line error otherwise.
+
+    On failure or timeout, everything it started is stopped before the error is raised.
+    """
     console = stderr()
     deadline = time.monotonic() + timeout
     shown = ""
@@ -298,8 +304,8 @@ def _start_detached(config: Any, timeout: float) -> dict[str, Any]:
         if state is not None and phase != "failed" and f"{phase}: {message}" != shown:
             shown = f"{phase}: {message}"
             console.print(f"local platform {shown}")
-        if phase == "running":
-            return state  # type: ignore[return-value]
+        if phase == "running" and state is not None:
+            return state
         if phase == "failed":
             process.wait(timeout=60)
             _clean_stale(layout)
@@ -307,7 +313,8 @@ def _start_detached(config: Any, timeout: float) -> dict[str, Any]:
         if process.poll() is not None:
             _clean_stale(layout)
             raise CliError(
-                f"the supervisor exited at start (status {process.returncode}); see {log_file}",
+                f"the supervisor exited at start (status {process.returncode}); see "
+                f"{layout.log_file('supervisor')}",
                 FAILED,
             )
         if time.monotonic() > deadline:
@@ -335,9 +342,21 @@ def _stop_supervisor(layout: Any, pid: int, seconds: float = DOWN_TIMEOUT_SECOND
 # status
 
 
+def _iso(seconds: float) -> str:
+    from datetime import UTC, datetime
+
+    return datetime.fromtimestamp(seconds, UTC).isoformat(timespec="seconds")
+
+
 def _emit_status(
     state: dict[str, Any], layout: Any, as_json: bool, note: str | None = None
 ) -> None:
+    from workloads.local_platform.drift import read_summary
+
+    # The results on disk are newer than the state file's copy when a check just finished.
+    found = read_summary(layout)
+    if found is not None:
+        state = {**state, "drift": {**found.to_dict(), "checked_at_iso": _iso(found.checked_at)}}
     data = {"running": True, **state}
 
     def render(console: Console) -> None:

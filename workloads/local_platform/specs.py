@@ -71,6 +71,8 @@ def mlflow_spec(layout: Layout, port: int) -> ProcessSpec:
         ),
         port=port,
         health_path="/health",
+        # Nothing to drain (SQLite commits each write); its workers may linger past SIGTERM.
+        stop_seconds=5.0,
     )
 
 

@@ -244,7 +244,6 @@ class Supervisor:
         self.phase = "starting"
         self.message = "starting"
         self.champion: int | None = None
-        self.drift_summary: drift.DriftSummary | None = None
         self.drift_error: str | None = None
         self.next_drift_at: float | None = None
         self.started_at = time.time()
@@ -257,7 +256,10 @@ class Supervisor:
     def state(self) -> dict[str, Any]:
         """What runs where now (the state file's content)."""
         with self._lock:
-            summary = self.drift_summary.to_dict() if self.drift_summary else None
+            # Read from the results each time: a manual check (`local drift-check`) writes them
+            # too, and the page must not lag behind the command that just said "drift".
+            found = drift.read_summary(self.layout)
+            summary = found.to_dict() if found else None
             if summary is not None:
                 summary["checked_at_iso"] = _iso(summary["checked_at"])
             return {
@@ -423,9 +425,6 @@ class Supervisor:
                 # MLflow restarting: keep the last known version.
                 with contextlib.suppress(OSError):
                     self.champion = bootstrap.champion_version(self.tracking_url, self.config.model)
-            summary = drift.read_summary(self.layout)
-            with self._lock:
-                self.drift_summary = summary
             if self.next_drift_at is not None and time.time() >= self.next_drift_at:
                 self.next_drift_at = time.time() + self.config.drift_every
                 self._start_drift_check()
@@ -453,7 +452,7 @@ class Supervisor:
             return
         log.info("scheduled drift check: %s: %s", summary.status, summary.message)
         with self._lock:
-            self.drift_summary, self.drift_error = summary, None
+            self.drift_error = None
 
     def _write_extras(self) -> None:
         from workloads.inference.prometheus import scrape_config

@@ -51,8 +51,166 @@ LABEL, PROBABILITY = "label", "probability"
 OUTPUTS = (LABEL, PROBABILITY)
 
 
+NUMERIC, CATEGORICAL = "numeric", "categorical"
+FEATURE_TYPES = (NUMERIC, CATEGORICAL)
+MAX_CATEGORIES = 1000
+"""Most distinct values a text (categorical) column may have: each becomes one input column."""
+
+
 class FeatureCountError(ValueError):
     """An input has a different number of columns than the model's ``feature_names``."""
+
+
+class FeatureValueError(ValueError):
+    """An input value cannot be used for its feature (text or a missing value in a numeric one)."""
+
+
+def _number_key(number: float) -> str:
+    # 3, 3.0 and "3.0" are one category: JSON, CSV and pandas disagree on how they spell it.
+    return str(int(number)) if number.is_integer() else repr(number)
+
+
+def category_key(value: object) -> str | None:
+    """The text a categorical value is known by; None for a missing value (empty, null, NaN).
+
+    Text is stripped; numbers, and text that reads as a number, are spelled one way
+    (``3``, ``3.0`` and ``"3.0"`` are the category ``"3"``), so training data read by pandas and
+    requests decoded from JSON or CSV find the same categories.
+    """
+    value = _plain(value)
+    if value is None:
+        return None
+    if isinstance(value, str):
+        text = value.strip()
+        if not text:
+            return None
+        try:
+            number = float(text)
+        except ValueError:
+            return text
+        return _number_key(number) if math.isfinite(number) else text
+    if isinstance(value, bool):
+        return str(value)
+    if isinstance(value, int | float):
+        number = float(value)
+        if math.isnan(number):
+            return None
+        return _number_key(number) if math.isfinite(number) else str(number)
+    if type(value).__name__ in ("NAType", "NaTType"):  # pandas' missing markers
+        return None
+    return str(value)
+
+
+def _shown(value: object, limit: int = 40) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
+def _numeric_column(name: str, values: np.ndarray) -> np.ndarray:
+    import numpy as np
+
+    if values.dtype.kind in "biuf":
+        return values.astype(np.float32, copy=False)
+    column = np.empty(len(values), dtype=np.float32)
+    for row, value in enumerate(values):
+        value = _plain(value)
+        if isinstance(value, str):
+            try:
+                value = float(value)
+            except ValueError:
+                raise FeatureValueError(
+                    f"feature {name!r} takes numbers, got {_shown(value)}"
+                ) from None
+        if value is None or not isinstance(value, int | float):
+            what = "a missing value" if value is None else f"{type(value).__name__} {_shown(value)}"
+            raise FeatureValueError(f"feature {name!r} takes numbers, got {what}")
+        column[row] = value
+    return column
+
+
+def encode_columns(
+    inputs: Sequence[Mapping[str, Any]], columns: Sequence[np.ndarray]
+) -> np.ndarray:
+    """Raw feature columns (one 1-D array per input, in order) as the model's float32 matrix.
+
+    The one encoding training and serving share: a numeric feature is one column as it is; a
+    categorical feature is one 0/1 column per category of ``inputs`` (one-hot, in the
+    categories' order), and a value that is missing or not among them (a category training
+    never saw) is all zeros. Raises :class:`FeatureValueError` for text or a missing value in
+    a numeric feature given as an object column.
+    """
+    import numpy as np
+
+    rows = len(columns[0]) if columns else 0
+    out = np.zeros((rows, encoded_width(inputs)), dtype=np.float32)
+    offset = 0
+    for spec, values in zip(inputs, columns, strict=True):
+        values = np.asarray(values)
+        if spec["type"] == NUMERIC:
+            out[:, offset] = _numeric_column(spec["name"], values)
+            offset += 1
+            continue
+        categories = spec["categories"]
+        index = {category: i for i, category in enumerate(categories)}
+        found = np.fromiter(
+            (index.get(category_key(value), -1) for value in values.tolist()),
+            dtype=np.int64,
+            count=rows,
+        )
+        known = found >= 0
+        out[np.flatnonzero(known), offset + found[known]] = 1.0
+        offset += len(categories)
+    return out
+
+
+def encode_rows(inputs: Sequence[Mapping[str, Any]], rows: np.ndarray) -> np.ndarray:
+    """Rows of raw values (2-D, one column per input) encoded by :func:`encode_columns`."""
+    return encode_columns(inputs, [rows[:, i] for i in range(rows.shape[1])])
+
+
+def encoded_width(inputs: Sequence[Mapping[str, Any]]) -> int:
+    """How many model input columns ``inputs`` encode to."""
+    return sum(1 if spec["type"] == NUMERIC else len(spec["categories"]) for spec in inputs)
+
+
+def encoded_names(inputs: Sequence[Mapping[str, Any]]) -> list[str]:
+    """A name for each encoded column: the feature, or ``feature=category`` for one-hot ones."""
+    names = []
+    for spec in inputs:
+        if spec["type"] == NUMERIC:
+            names.append(spec["name"])
+        else:
+            names.extend(f"{spec['name']}={category}" for category in spec["categories"])
+    return names
+
+
+def _inputs_problems(inputs: object, names: tuple[str, ...]) -> list[str]:
+    if not isinstance(inputs, tuple):
+        return [_problem("inputs", "must be a list of objects")]
+    if not inputs:
+        return []
+    problems = []
+    for i, spec in enumerate(inputs):
+        where = f"inputs[{i}]"
+        if not isinstance(spec, Mapping):
+            problems.append(_problem(where, "must be an object"))
+            continue
+        keys = {"name", "type"} | ({"categories"} if spec.get("type") == CATEGORICAL else set())
+        if set(spec) != keys:
+            problems.append(_problem(where, f"must have exactly the keys {sorted(keys)}"))
+            continue
+        if spec["type"] not in FEATURE_TYPES:
+            problems.append(_problem(f"{where}.type", f"must be one of {FEATURE_TYPES}"))
+        categories = spec.get("categories", ())
+        if not isinstance(categories, tuple) or not all(
+            isinstance(c, str) and c for c in categories
+        ):
+            problems.append(_problem(f"{where}.categories", "must be a list of non-empty str"))
+        elif len(set(categories)) != len(categories):
+            problems.append(_problem(f"{where}.categories", "must not repeat a category"))
+    if not problems and tuple(spec["name"] for spec in inputs) != names:
+        problems.append(_problem("inputs", "must name the feature_names, in their order"))
+    return problems
 
 
 def _problem(field_name: str, message: str) -> str:
@@ -97,6 +255,11 @@ class ModelMetadata:
     """The version of the library that trained the model (``sklearn.__version__``, ...); empty in
     files written before it was recorded. scikit-learn models load only under the same
     major.minor version: their pickles are not portable across versions."""
+    inputs: tuple[Mapping[str, Any], ...] = ()
+    """The input schema: for each of ``feature_names``, in order, ``{"name", "type"}`` with type
+    ``numeric``, or ``categorical`` plus its ``categories`` (learnt from the training data; the
+    model sees them one-hot, see :func:`encode_columns`). Empty in model directories written
+    before it was recorded: every feature is then numeric."""
     format_version: int = FORMAT_VERSION
     """The layout version; only 1 exists."""
 
@@ -110,6 +273,17 @@ class ModelMetadata:
         if isinstance(self.metrics, Mapping):
             plain = {key: _plain(value) for key, value in self.metrics.items()}
             object.__setattr__(self, "metrics", plain)
+        if isinstance(self.inputs, list | tuple):
+            specs = tuple(
+                {
+                    key: tuple(value) if key == "categories" and isinstance(value, list) else value
+                    for key, value in spec.items()
+                }
+                if isinstance(spec, Mapping)
+                else spec
+                for spec in self.inputs
+            )
+            object.__setattr__(self, "inputs", specs)
         problems = self.problems()
         if problems:
             raise ModelLayoutError("invalid model metadata: " + "; ".join(problems))
@@ -148,10 +322,18 @@ class ModelMetadata:
             for key, value in self.metrics.items()
         ):
             problems.append(_problem("metrics", "must map str to numbers"))
+        inputs_problems = _inputs_problems(self.inputs, names)
+        problems.extend(inputs_problems)
         if not isinstance(self.network, Mapping):
             problems.append(_problem("network", "must be an object"))
-        elif self.framework == PYTORCH and isinstance(names, tuple):
-            problems.extend(network_problems(self.network, len(names)))
+        elif self.framework == PYTORCH and isinstance(names, tuple) and not inputs_problems:
+            problems.extend(
+                network_problems(
+                    self.network,
+                    self.input_width,
+                    "inputs" if self.has_categorical else "feature_names",
+                )
+            )
             if (
                 self.task == CLASSIFICATION
                 and self.classes
@@ -178,6 +360,21 @@ class ModelMetadata:
         return problems
 
     @property
+    def has_categorical(self) -> bool:
+        """Whether any feature is categorical (requests may then carry text)."""
+        return any(spec["type"] == CATEGORICAL for spec in self.inputs)
+
+    @property
+    def feature_types(self) -> tuple[Mapping[str, Any], ...]:
+        """The input schema: :attr:`inputs`, or every feature numeric for older directories."""
+        return self.inputs or tuple({"name": name, "type": NUMERIC} for name in self.feature_names)
+
+    @property
+    def input_width(self) -> int:
+        """How many columns the model itself takes once its inputs are encoded."""
+        return encoded_width(self.inputs) if self.inputs else len(self.feature_names)
+
+    @property
     def model_file(self) -> str:
         """The model file's name inside the model directory."""
         return MODEL_FILES[self.framework]
@@ -189,6 +386,13 @@ class ModelMetadata:
         values["classes"] = list(self.classes)
         values["metrics"] = dict(self.metrics)
         values["network"] = dict(self.network)
+        values["inputs"] = [
+            {key: list(value) if key == "categories" else value for key, value in spec.items()}
+            for spec in self.inputs
+        ]
+        if not self.inputs:
+            # Directories without a schema keep their bytes (and older readers keep reading them).
+            del values["inputs"]
         return values
 
     def to_json(self) -> str:
@@ -438,13 +642,29 @@ class LoadedModel:
             )
 
     def input_width(self) -> int | None:
-        """How many features the loaded model itself takes, when it says (None: unknown)."""
+        """How many columns the loaded model itself takes, when it says (None: unknown)."""
         return None
 
-    def predict(self, x: np.ndarray) -> np.ndarray:
-        """Predictions for each row: class labels for classification, values for regression."""
+    def encode(self, x: np.ndarray) -> np.ndarray:
+        """Rows of raw feature values as the model's input (:func:`encode_columns`).
+
+        Values are numbers, or text for categorical features. Numeric rows of a model without
+        categorical features are returned as they are. Raises :class:`FeatureValueError` for a
+        value its feature cannot take.
+        """
         self.check_columns(x)
-        return self._predict(x)
+        if not self.metadata.has_categorical and x.dtype.kind in "biuf":
+            return x
+        return encode_rows(self.metadata.feature_types, x)
+
+    def check_values(self, x: np.ndarray) -> None:
+        """Raise :class:`FeatureValueError` unless every value of ``x`` fits its feature."""
+        if x.dtype.kind not in "biuf":
+            self.encode(x)
+
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        """Predictions for each row of raw feature values (class labels, or regression values)."""
+        return self._predict(self.encode(x))
 
     @property
     def has_predict_proba(self) -> bool:
@@ -490,8 +710,7 @@ class SklearnModel(LoadedModel):
 
     def predict_proba(self, x: np.ndarray) -> np.ndarray:
         """The estimator's ``predict_proba``."""
-        self.check_columns(x)
-        return self.estimator.predict_proba(x)
+        return self.estimator.predict_proba(self.encode(x))
 
 
 class XGBoostModel(LoadedModel):
@@ -539,10 +758,9 @@ class XGBoostModel(LoadedModel):
         """Class probabilities (binary objectives give two columns)."""
         import numpy as np
 
-        self.check_columns(x)
         if not self.has_predict_proba:
             return super().predict_proba(x)
-        scores = self._scores(x)
+        scores = self._scores(self.encode(x))
         return scores if scores.ndim == 2 else np.column_stack([1.0 - scores, scores])
 
 
@@ -578,10 +796,9 @@ class TorchModel(LoadedModel):
 
     def predict_proba(self, x: np.ndarray) -> np.ndarray:
         """Softmax over the network's outputs."""
-        self.check_columns(x)
         if not self.has_predict_proba:
             return super().predict_proba(x)
-        return self._outputs(x).softmax(dim=1).numpy()
+        return self._outputs(self.encode(x)).softmax(dim=1).numpy()
 
 
 def load_model(model_dir: str | os.PathLike[str]) -> LoadedModel:
@@ -611,10 +828,14 @@ def load_model(model_dir: str | os.PathLike[str]) -> LoadedModel:
             f"({type(error).__name__}: {said})"
         ) from None
     width = model.input_width()
-    if width is not None and width != len(metadata.feature_names):
+    if width is not None and width != metadata.input_width:
+        described = (
+            f"encodes its inputs to {metadata.input_width} columns"
+            if metadata.has_categorical
+            else f"names {metadata.input_width}"
+        )
         raise ModelLayoutError(
-            f"{path}: the model takes {width} features but {METADATA_FILE} names "
-            f"{len(metadata.feature_names)}"
+            f"{path}: the model takes {width} features but {METADATA_FILE} {described}"
         )
     if metadata.default_output == PROBABILITY and not model.has_predict_proba:
         raise ModelLayoutError(

@@ -14,6 +14,9 @@ from typing import Any
 
 NETWORK_KEYS = ("input_size", "hidden_sizes", "output_size", "dropout")
 """The keys of a PyTorch model's ``network`` (what ``workloads.tabular_net.TabularNet`` needs)."""
+OPTIONAL_NETWORK_KEYS = ("standardize",)
+"""Keys a ``network`` may have: ``standardize`` (true: the network standardizes its inputs with
+the mean and scale saved in its ``state_dict``; absent in models saved before it existed)."""
 
 
 class ModelLayoutError(ValueError):
@@ -24,10 +27,16 @@ def _problem(field_name: str, message: str) -> str:
     return f"{field_name}: {message}"
 
 
-def network_problems(network: Mapping[str, Any], n_features: int) -> list[str]:
-    """Every problem with a PyTorch ``network`` spec, each naming its key (empty when valid)."""
+def network_problems(
+    network: Mapping[str, Any], n_features: int, counted: str = "feature_names"
+) -> list[str]:
+    """Every problem with a PyTorch ``network`` spec, each naming its key (empty when valid).
+
+    ``n_features`` is the network's expected input width, ``counted`` what it counts (the
+    ``feature_names``, or the encoded ``inputs`` when some feature is one-hot encoded).
+    """
     problems = []
-    unknown = sorted(set(network) - set(NETWORK_KEYS))
+    unknown = sorted(set(network) - set(NETWORK_KEYS) - set(OPTIONAL_NETWORK_KEYS))
     missing = [key for key in NETWORK_KEYS if key not in network]
     if unknown:
         problems.append(_problem("network", f"unknown keys {unknown}; allowed: {NETWORK_KEYS}"))
@@ -41,7 +50,7 @@ def network_problems(network: Mapping[str, Any], n_features: int) -> list[str]:
         problems.append(
             _problem(
                 "network.input_size",
-                f"is {network['input_size']} but there are {n_features} feature_names",
+                f"is {network['input_size']} but there are {n_features} {counted}",
             )
         )
     hidden = network.get("hidden_sizes")
@@ -52,6 +61,8 @@ def network_problems(network: Mapping[str, Any], n_features: int) -> list[str]:
         problems.append(
             _problem("network.hidden_sizes", f"must be a list of positive integers, not {hidden!r}")
         )
+    if "standardize" in network and type(network["standardize"]) is not bool:
+        problems.append(_problem("network.standardize", "must be true or false"))
     dropout = network.get("dropout")
     if "dropout" in network and (
         type(dropout) not in (int, float) or not 0.0 <= float(dropout) < 1.0

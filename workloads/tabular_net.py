@@ -4,6 +4,11 @@ Training builds a ``TabularNet``, records ``network_spec()`` in the model's meta
 ``state_dict``; inference rebuilds the same network with ``TabularNet.from_network`` and loads the
 weights with ``torch.load(..., weights_only=True)``, so no pickled code ever crosses the bucket.
 This is the only module that imports torch at import time; import it only on the PyTorch path.
+
+A network built with ``standardize=True`` standardizes its inputs in ``forward``
+(:func:`standardize`, with the training channel's mean and scale held as buffers, so they are saved
+in the ``state_dict`` beside the weights): training, validation and serving go through the same
+code. Networks saved before this existed have no such buffers and take their inputs as they are.
 """
 
 from __future__ import annotations
@@ -15,6 +20,24 @@ import torch
 from torch import nn
 
 from workloads.model_network import NETWORK_KEYS, ModelLayoutError, network_problems
+
+
+def standardize(x: torch.Tensor, mean: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
+    """``(x - mean) / scale``, column by column: the one standardization of a network's inputs."""
+    return (x - mean) / scale
+
+
+def standardization(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """The per-column mean and scale (standard deviation) of training rows ``x``.
+
+    A constant column (standard deviation 0, e.g. a category every row has or none has) gets
+    scale 1, so it becomes 0 instead of a division by zero.
+    """
+    x = x.double()
+    mean = x.mean(dim=0)
+    std = x.std(dim=0, unbiased=False) if len(x) else torch.zeros_like(mean)
+    scale = torch.where(std > 1e-12, std, torch.ones_like(std))
+    return mean.float(), scale.float()
 
 
 class TabularNet(nn.Module):
@@ -31,8 +54,14 @@ class TabularNet(nn.Module):
         hidden_sizes: Sequence[int],
         output_size: int,
         dropout: float = 0.0,
+        standardize: bool = False,
     ) -> None:
         super().__init__()
+        self.standardize = standardize
+        if standardize:
+            # Buffers, not parameters: saved and loaded with the weights, never trained.
+            self.register_buffer("input_mean", torch.zeros(input_size))
+            self.register_buffer("input_scale", torch.ones(input_size))
         self.input_size = input_size
         self.hidden_sizes = tuple(hidden_sizes)
         self.output_size = output_size
@@ -57,13 +86,27 @@ class TabularNet(nn.Module):
             hidden_sizes=network["hidden_sizes"],
             output_size=network["output_size"],
             dropout=network["dropout"],
+            standardize=network.get("standardize", False),
         )
+
+    def fit_standardization(self, x: torch.Tensor) -> None:
+        """Set the input mean and scale from training rows ``x`` (:func:`standardization`)."""
+        if not self.standardize:
+            raise ValueError("this network was built without standardize=True")
+        mean, scale = standardization(x)
+        self.input_mean.copy_(mean)
+        self.input_scale.copy_(scale)
 
     def network_spec(self) -> dict[str, Any]:
         """The metadata ``network`` that rebuilds this architecture."""
         values = (self.input_size, list(self.hidden_sizes), self.output_size, self.dropout)
-        return dict(zip(NETWORK_KEYS, values, strict=True))
+        spec: dict[str, Any] = dict(zip(NETWORK_KEYS, values, strict=True))
+        if self.standardize:
+            spec["standardize"] = True
+        return spec
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Logits (classification) or values (regression), one row per input row."""
+        if self.standardize:
+            x = standardize(x, self.input_mean, self.input_scale)
         return self.layers(x)

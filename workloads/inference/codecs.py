@@ -11,6 +11,12 @@ Decoded bodies:
   so pickles, are refused; a header that claims more data than the body holds is refused before
   anything is allocated).
 
+Values are numbers, or (JSON and CSV) text for a model's categorical features: a body with any
+text cell decodes to an object array whose cells are floats, stripped ``str`` or None (an empty
+CSV cell, a JSON ``null``: a missing value); the model checks each value against its feature and
+encodes it (``workloads.model_layout.encode_columns``). A CSV body's first line is a header when
+none of its fields is a number.
+
 Text bodies (JSON and CSV) are UTF-8, with or without a leading byte order mark (which some
 Windows tools write): it is stripped the same way for both. A body that holds no values (``[]``,
 ``{"instances": []}``, a CSV with no rows, a ``.npy`` array of shape ``(0, n)`` or ``(0,)``) is a
@@ -82,7 +88,10 @@ _accept_cache: dict[str, str] = {}
 
 @dataclass(frozen=True, slots=True)
 class Rows:
-    """A decoded body: a 2-D float64 array and, when the body named them, its column names."""
+    """A decoded body: a 2-D array and, when the body named them, its column names.
+
+    The array is float64, or object when some cell is text (see :func:`_mixed`).
+    """
 
     values: np.ndarray
     columns: tuple[str, ...] | None = None
@@ -187,14 +196,60 @@ def output_parameter(output: str) -> str:
     return f"; output={output}"
 
 
+def _cell(value: object, what: str) -> float | str | None:
+    """One decoded value: a float, stripped text (not a number), or None when missing."""
+    if isinstance(value, str):
+        text = value.strip()
+        if not text:
+            return None
+        try:
+            number = float(text)
+        except ValueError:
+            return text
+        return _checked_number(number, what)
+    if value is None:
+        return None
+    if isinstance(value, bool | int | float | np.number):
+        try:
+            return _checked_number(float(value), what)
+        except OverflowError:
+            raise MalformedInput(
+                f"{what}: values must be finite and within float32 range"
+            ) from None
+    raise MalformedInput(f"{what}: every value must be a number or text")
+
+
+def _checked_number(number: float, what: str) -> float:
+    if not abs(number) <= _FLOAT32_MAX:
+        raise MalformedInput(f"{what}: values must be finite and within float32 range")
+    return number
+
+
+def _mixed(rows: Sequence[Sequence[object]], what: str) -> np.ndarray:
+    """Rows with text cells as a 2-D object array of :func:`_cell` values (float64 if none is)."""
+    cells = [[_cell(value, what) for value in row] for row in rows]
+    if all(isinstance(value, float) for row in cells for value in row):
+        return np.array(cells, dtype=np.float64).reshape(len(cells), -1)
+    array = np.empty((len(cells), len(cells[0]) if cells else 0), dtype=object)
+    for index, row in enumerate(cells):
+        array[index, :] = row
+    return array
+
+
 def as_matrix(rows: object, what: str = "input") -> np.ndarray:
-    """Rows of numbers (or one flat row) as a 2-D float64 array; everything else is a 400."""
+    """Rows of values (or one flat row) as a 2-D array; anything else is a 400.
+
+    float64 when every value is a number, else object (:func:`_mixed`).
+    """
     try:
         array = np.asarray(rows)
     except (ValueError, TypeError, OverflowError):
         raise MalformedInput(f"{what}: every row must have the same number of values") from None
     if array.dtype.kind not in _NUMERIC_KINDS:
-        raise MalformedInput(f"{what}: every value must be a number")
+        if array.dtype.kind not in "USO" or array.ndim not in (1, 2):
+            raise MalformedInput(f"{what}: every value must be a number or text")
+        table = array.reshape(1, -1) if array.ndim == 1 else array
+        return _non_empty(_mixed(table.tolist(), what), what)
     if array.ndim == 1:
         array = array.reshape(1, -1)
     if array.ndim != 2:
@@ -292,7 +347,7 @@ def _decode_csv(body: bytes | str) -> Rows:
     if not lines:
         raise MalformedInput("CSV body has no rows")
     columns = None
-    if not all(_is_number(field) for field in lines[0]):
+    if not any(_is_number(field) for field in lines[0]):
         columns = tuple(field.strip() for field in lines[0])
         lines = lines[1:]
         if not lines:
@@ -306,7 +361,8 @@ def _decode_csv(body: bytes | str) -> Rows:
                 raise MalformedInput(
                     f"CSV line {number} has {len(line)} values, the first row has {width}"
                 ) from None
-        raise MalformedInput("CSV values must be numbers") from None
+        # Text cells (a categorical feature's values, or empty ones): the model checks them.
+        return Rows(_non_empty(_mixed(lines, "CSV"), "CSV"), columns)
     if values.ndim != 2:
         raise MalformedInput("CSV body has no values")
     return Rows(_in_range(_non_empty(values, "CSV"), "CSV"), columns)

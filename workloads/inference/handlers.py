@@ -51,6 +51,7 @@ from workloads.model_layout import (
     LABEL,
     PROBABILITY,
     FeatureCountError,
+    FeatureValueError,
     LoadedModel,
     load_model,
 )
@@ -103,6 +104,25 @@ def predict_output(model: LoadedModel, rows: np.ndarray, output: str) -> np.ndar
         return model.predict(rows)
     probabilities = model.predict_proba(rows)
     return probabilities[:, 1] if probabilities.shape[1] == 2 else probabilities
+
+
+def model_rows(model: LoadedModel, rows: codecs.Rows) -> np.ndarray:
+    """Decoded rows as ``model``'s input, in its feature order, every value checked.
+
+    ``codecs.align`` orders the columns; each value is then checked against its feature's type,
+    so a bad value (text in a numeric feature, a missing numeric value) is the client's 400
+    before the rows are batched with other requests'.
+
+    Raises:
+        MalformedInput: naming the feature and the value, or expected vs got columns.
+
+    """
+    aligned = codecs.align(rows, model.metadata.feature_names)
+    try:
+        model.check_values(aligned)
+    except FeatureValueError as error:
+        raise MalformedInput(str(error)) from None
+    return aligned
 
 
 @dataclass(frozen=True)
@@ -173,10 +193,10 @@ def predict_fn(
     try:
         if not isinstance(input_data, codecs.Rows):  # a caller that decoded the body itself
             input_data = codecs.Rows(codecs.as_matrix(input_data))
-        rows = codecs.align(input_data, model.metadata.feature_names)
+        rows = model_rows(model, input_data)
         output = model.metadata.default_output
         return Predicted(predict_output(model, rows, output), output, rows, model)
-    except FeatureCountError as error:
+    except (FeatureCountError, FeatureValueError) as error:
         return _reject(MalformedInput(str(error)))
     except InferenceError as error:
         return _reject(error)

@@ -291,7 +291,8 @@ def model_columns(
 
     Raises:
         BaselineError: a feature missing from the data, a value the endpoint would refuse (missing
-            or not a number), or an output of more than one value a row.
+            or not a number in a numeric feature), or an output of more than one value a row.
+            A categorical (text) feature takes its cells as they are, as the endpoint does.
 
     """
     # Imported here: the monitor's processing jobs ship without the inference code.
@@ -308,8 +309,13 @@ def model_columns(
             f"no column named {', '.join(map(repr, missing))} in the data (the model's "
             f"features, {model_dir / METADATA_FILE})"
         )
-    matrix = np.empty((len(columns[names[0]]), len(names)), dtype=np.float64)
+    text = {spec["name"] for spec in model.metadata.feature_types if spec["type"] != "numeric"}
+    # Object rows when some feature is text: the model encodes them as it encodes a request's.
+    matrix = np.empty((len(columns[names[0]]), len(names)), dtype=object if text else np.float64)
     for index, name in enumerate(names):
+        if name in text:
+            matrix[:, index] = [None if is_missing(value) else value for value in columns[name]]
+            continue
         for row, value in enumerate(columns[name]):
             number = as_number(value)
             if number is None:

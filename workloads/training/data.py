@@ -2,10 +2,13 @@
 
 A channel is one CSV file or a directory of them (every ``*.csv``, sorted by name and
 concatenated; each must have the same header row). The target column is named; the features are
-every other column in file order, or the ``features`` listed. Classification labels of any type
-become class indices into ``classes`` (the labels in sorted order), so every framework trains on
-0..k-1 and the model directory maps them back. Without a validation channel the training data is
-split with a seed (stratified for classification).
+every other column in file order, or the ``features`` listed. A feature column that is not numeric
+is categorical (text): its categories are learnt from the training channel alone and it is
+one-hot encoded (``workloads.model_layout.encode_columns``, the function serving uses too); the
+input schema (every feature's name, type and categories) is kept for the model directory.
+Classification labels of any type become class indices into ``classes`` (the labels in sorted
+order), so every framework trains on 0..k-1 and the model directory maps them back. Without a
+validation channel the training data is split with a seed (stratified for classification).
 
 Problems are :class:`DataError` messages naming the file or split and the column.
 """
@@ -14,7 +17,7 @@ from __future__ import annotations
 
 import csv
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -48,7 +51,7 @@ class TabularData:
     """Training and validation arrays with what the model directory needs to describe them."""
 
     feature_names: tuple[str, ...]
-    """The feature columns, in the order of the arrays' columns."""
+    """The feature columns (raw, before encoding), in order."""
     target: str
     """The target column's name."""
     task: str  # "classification" | "regression" (objectives.CLASSIFICATION/REGRESSION)
@@ -63,6 +66,17 @@ class TabularData:
     """Validation features, as ``x_train``."""
     y_valid: np.ndarray
     """Validation targets, as ``y_train``."""
+    inputs: tuple[dict[str, Any], ...] = ()
+    """The input schema (``ModelMetadata.inputs``): each feature's name and type, with the
+    categories of a categorical one; the arrays' columns are its encoding. Empty: every feature
+    numeric, one column each."""
+
+    @property
+    def encoded_names(self) -> list[str]:
+        """A name for each column of the arrays (``feature=category`` for one-hot columns)."""
+        from workloads.model_layout import encoded_names
+
+        return encoded_names(self.inputs) if self.inputs else list(self.feature_names)
 
     @property
     def n_classes(self) -> int:
@@ -76,7 +90,7 @@ class TabularData:
     def missing_columns(self) -> list[str]:
         """The feature columns that have a missing value in either split."""
         missing = np.isnan(self.x_train).any(axis=0) | np.isnan(self.x_valid).any(axis=0)
-        return [name for name, flag in zip(self.feature_names, missing, strict=True) if flag]
+        return [name for name, flag in zip(self.encoded_names, missing, strict=True) if flag]
 
 
 def require_complete(data: TabularData, who: str) -> None:
@@ -181,24 +195,62 @@ def _feature_columns(
     return list(features)
 
 
-def _features(frame: pd.DataFrame, columns: list[str], name: str) -> np.ndarray:
+def _is_numeric(series: pd.Series) -> bool:
     import pandas as pd
 
+    return bool(pd.api.types.is_numeric_dtype(series) or pd.api.types.is_bool_dtype(series))
+
+
+def learn_inputs(frame: pd.DataFrame, columns: list[str], name: str) -> tuple[dict[str, Any], ...]:
+    """The input schema of ``columns``, learnt from the training frame.
+
+    Numeric columns are numeric; every other column is categorical with its distinct values
+    (sorted; missing values left out).
+
+    More than ``MAX_CATEGORIES`` distinct values in one column is a :class:`DataError`.
+    """
+    from workloads.model_layout import CATEGORICAL, MAX_CATEGORIES, NUMERIC, category_key
+
+    inputs: list[dict[str, Any]] = []
     for column in columns:
         series = frame[column]
-        if not (pd.api.types.is_numeric_dtype(series) or pd.api.types.is_bool_dtype(series)):
+        if _is_numeric(series):
+            inputs.append({"name": column, "type": NUMERIC})
+            continue
+        keys = {category_key(value) for value in series.to_numpy(dtype=object).tolist()}
+        keys.discard(None)
+        if len(keys) > MAX_CATEGORIES:
+            raise DataError(
+                f"{name}: text column {column!r} has {len(keys)} distinct values, more than "
+                f"{MAX_CATEGORIES}; leave it out with the features hyperparameter or hash it "
+                "into a few numeric columns"
+            )
+        inputs.append({"name": column, "type": CATEGORICAL, "categories": sorted(keys)})
+    return tuple(inputs)
+
+
+def _features(frame: pd.DataFrame, inputs: tuple[dict[str, Any], ...], name: str) -> np.ndarray:
+    from workloads.model_layout import NUMERIC, encode_columns
+
+    values = []
+    for spec in inputs:
+        column = spec["name"]
+        series = frame[column]
+        if spec["type"] != NUMERIC:
+            values.append(series.to_numpy(dtype=object))
+            continue
+        if not _is_numeric(series):
             present = series.dropna()
             example = f" (e.g. {present.iloc[0]!r})" if len(present) else ""
             raise DataError(
-                f"{name}: feature column {column!r} is not numeric{example}; encode it as "
-                "numbers or leave it out with the features hyperparameter"
+                f"{name}: feature column {column!r} is not numeric{example} but it is numeric "
+                "in the training data"
             )
-    values = frame[columns].to_numpy(dtype=np.float32, na_value=np.nan)
-    infinite = np.isinf(values).any(axis=0)
-    if infinite.any():
-        bad = [c for c, flag in zip(columns, infinite, strict=True) if flag]
-        raise DataError(f"{name}: feature column {bad[0]!r} has infinite values")
-    return _owned(values)
+        numbers = series.to_numpy(dtype=np.float32, na_value=np.nan)
+        if np.isinf(numbers).any():
+            raise DataError(f"{name}: feature column {column!r} has infinite values")
+        values.append(numbers)
+    return _owned(encode_columns(inputs, values))
 
 
 def _owned(values: np.ndarray) -> np.ndarray:
@@ -266,10 +318,17 @@ def prepare(
     seed: int = 0,
     train_name: str = "train",
     validation_name: str = "validation",
+    inputs: Sequence[Mapping[str, Any]] = (),
 ) -> TabularData:
-    """Frames to :class:`TabularData`: features chosen, labels encoded, validation split off."""
+    """Frames to :class:`TabularData`: features chosen and encoded, labels encoded, split.
+
+    The input schema is learnt from ``train`` (after the split) unless ``inputs`` gives one (a
+    model's, to read test data the way the model was trained); ``features`` is then its names.
+    """
     if task not in (CLASSIFICATION, REGRESSION):
         raise DataError(f"task must be {CLASSIFICATION!r} or {REGRESSION!r}, not {task!r}")
+    if inputs:
+        features = [spec["name"] for spec in inputs]
     columns = _feature_columns(train, target, features, train_name)
     if validation is None:
         train, validation = _split(train, target, task, validation_fraction, seed, train_name)
@@ -281,8 +340,11 @@ def prepare(
                 f"{validation_name}: column{'s' if len(missing) > 1 else ''} "
                 f"{', '.join(repr(c) for c in missing)} not found; the training data has them"
             )
-    x_train = _features(train, columns, train_name)
-    x_valid = _features(validation, columns, validation_name)
+    # Categories come from the training rows only: what validation holds stays unseen, as it
+    # will be at serving time.
+    schema = tuple(dict(spec) for spec in inputs) or learn_inputs(train, columns, train_name)
+    x_train = _features(train, schema, train_name)
+    x_valid = _features(validation, schema, validation_name)
     y_train = _targets(train, target, task, train_name)
     y_valid = _targets(validation, target, task, validation_name)
     classes: tuple = ()
@@ -304,6 +366,7 @@ def prepare(
         y_train=y_train,
         x_valid=x_valid,
         y_valid=y_valid,
+        inputs=schema,
     )
 
 

@@ -408,6 +408,7 @@ def save(job: Job, data: TabularData, trained: TrainedModel) -> None:
             "framework": trained.framework,
             "task": data.task,
             "feature_names": data.feature_names,
+            "inputs": data.inputs,
             "target": data.target,
             "classes": data.classes,
             "metrics": trained.metrics,

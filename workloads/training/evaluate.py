@@ -166,9 +166,17 @@ def read_test_data(test_dir: Path, model: LoadedModel) -> tuple[np.ndarray, np.n
         features=metadata.feature_names,
         train_name=TEST_CHANNEL,
         validation_name=TEST_CHANNEL,
+        inputs=metadata.inputs,
+    )
+    # The model encodes its own inputs (text features one-hot with its categories), so a model
+    # with text features is given the raw values, as a request gives them.
+    x = (
+        frame[list(metadata.feature_names)].to_numpy(dtype=object)
+        if metadata.has_categorical
+        else data.x_valid
     )
     if metadata.task == objectives.REGRESSION:
-        return data.x_valid, data.y_valid
+        return x, data.y_valid
     if not metadata.classes:
         raise EvaluationError(f"{METADATA_FILE}: a classification model without classes")
     index = {label: i for i, label in enumerate(metadata.classes)}
@@ -180,7 +188,7 @@ def read_test_data(test_dir: Path, model: LoadedModel) -> tuple[np.ndarray, np.n
             f"{'s' if len(unknown) > 1 else ''} {', '.join(unknown[:10])} the model does not know "
             f"(its classes: {', '.join(repr(c) for c in metadata.classes[:20])})"
         )
-    return data.x_valid, np.asarray([index[label] for label in labels], dtype=np.int64)
+    return x, np.asarray([index[label] for label in labels], dtype=np.int64)
 
 
 def model_scores(model: LoadedModel, x: np.ndarray) -> np.ndarray:

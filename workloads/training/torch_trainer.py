@@ -194,16 +194,15 @@ def _data_problems(data: TabularData) -> list[str]:
         problems.append(f"task: must be one of {list(objectives.METRICS)}, not {data.task!r}")
     for split in ("train", "valid"):
         x, y = getattr(data, f"x_{split}"), getattr(data, f"y_{split}")
-        if x.ndim != 2 or len(x) == 0 or x.shape[1] != len(data.feature_names):
-            problems.append(
-                f"x_{split}: must have rows and {len(data.feature_names)} columns, not {x.shape}"
-            )
+        names = data.encoded_names
+        if x.ndim != 2 or len(x) == 0 or x.shape[1] != len(names):
+            problems.append(f"x_{split}: must have rows and {len(names)} columns, not {x.shape}")
         if len(y) != len(x):
             problems.append(f"y_{split}: has {len(y)} rows but x_{split} has {len(x)}")
         elif x.ndim == 2 and np.isnan(x).any():
             # A NaN input makes every loss NaN: say so now, not after an epoch of NaN.
             flags = np.isnan(x).any(axis=0)
-            columns = [n for n, bad in zip(data.feature_names, flags, strict=True) if bad]
+            columns = [n for n, bad in zip(names, flags, strict=True) if bad]
             problems.append(
                 f"x_{split}: missing values in {columns}; the network needs them imputed"
             )
@@ -305,7 +304,11 @@ class _Run:
             hidden_sizes=params.hidden_sizes,
             output_size=output_size,
             dropout=params.dropout,
-        ).to(device)
+            standardize=True,
+        )
+        # From the training rows only (every rank holds all of them, so all agree).
+        self.net.fit_standardization(torch.from_numpy(data.x_train))
+        self.net.to(device)
         self.model: nn.Module = self.net
         if context.is_distributed:
             # Same initial weights everywhere (DDP also broadcasts rank 0's), but different

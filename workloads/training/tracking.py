@@ -280,7 +280,8 @@ class ExperimentTracker:
         mlflow = self.mlflow
         framework, model = trained.framework, trained.model
         example = np.ascontiguousarray(data.x_valid[:5])
-        frame = pd.DataFrame(example, columns=list(data.feature_names))
+        # The flavour's model takes the encoded columns (one-hot for text features).
+        frame = pd.DataFrame(example, columns=data.encoded_names)
         name = FLAVOR_ARTIFACT[framework]
         common = {"name": name, "registered_model_name": registered}
         if framework == "sklearn":

@@ -72,15 +72,16 @@ def test_a_single_json_row(body: str | bytes) -> None:
             'JSON: an object with "instances" must hold nothing else',
         ),
         ("[[1, 2, 3], [4, 5]]", "JSON: every row must have the same number of values"),
-        ("[[1, null, 3]]", "JSON: every value must be a number"),
-        ('[[1, "2", 3]]', "JSON: every value must be a number"),
+        ("[[1, [2], 3]]", "JSON: every row must have the same number of values"),
+        ('[[1, {"b": 2}, 3]]', "JSON: every value must be a number or text"),
+        ('[[1, "x", 1e39]]', "JSON: values must be finite and within float32 range"),
         ("[[[1, 2, 3]]]", "JSON: expected rows of numbers (a 2-D array), got 3-D"),
         ("[[1, 2, 1e39]]", "JSON: values must be finite and within float32 range"),
         ("[[1, 2, Infinity]]", "JSON: values must be finite and within float32 range"),
-        # Integers past int64 are Python objects to numpy: refused as not plain numbers.
+        # Integers past int64 are Python objects to numpy: past float32's range, so refused.
         (
             "[[1, 2, 100000000000000000000000000000000000000000000]]",
-            "JSON: every value must be a number",
+            "JSON: values must be finite and within float32 range",
         ),
         (
             '[{"a": 1, "b": 2, "c": 3}, {"a": 1, "b": 2}]',
@@ -111,7 +112,7 @@ def test_csv_without_and_with_a_header_in_any_order() -> None:
         ("a,b,c\n", "CSV body has a header but no rows"),
         ("1,2,3\n4,5\n", "CSV line 2 has 2 values, the first row has 3"),
         ("a,b,c\n1,2,3\n4,5\n", "CSV line 3 has 2 values, the first row has 3"),
-        ("1,2,3\n4,x,6\n", "CSV values must be numbers"),
+        ("1,x,3\n4,y,nan\n", "CSV: values must be finite and within float32 range"),
         ("1,2,nan\n", "CSV: values must be finite and within float32 range"),
         (b"1,2,\xff\n", "CSV body is not UTF-8 text"),
         ("a,b,d\n1,2,3\n", "missing features: c; unknown features: 'd'"),
@@ -123,6 +124,30 @@ def test_csv_without_and_with_a_header_in_any_order() -> None:
 def test_bad_csv_is_a_400_saying_why(body: str | bytes, message: str) -> None:
     """Given malformed CSV, when decoded, then a 400 names the problem (and the line)."""
     assert refusal(body, codecs.CSV) == (400, message)
+
+
+def test_text_cells_decode_to_an_object_array_of_floats_text_and_missing() -> None:
+    """Given rows with text (a categorical feature's values) in JSON and CSV, when decoded, then numbers are floats, text is stripped and empty or null cells are None."""
+    expected = [[1.0, "month-to-month", None], [2.5, "card", 3.0]]
+    for body, content_type in [
+        ('[[1, " month-to-month ", null], [2.5, "card", "3"]]', codecs.JSON),
+        (
+            '[{"c": null, "b": "month-to-month", "a": 1}, {"a": 2.5, "b": "card", "c": 3}]',
+            codecs.JSON,
+        ),
+        ("1, month-to-month ,\n2.5,card,3\n", codecs.CSV),
+        ('c,a,b\n,1,"month-to-month"\n3,2.5,card\n', codecs.CSV),
+    ]:
+        rows = decoded(body, content_type)
+        assert rows.dtype == object
+        assert rows.tolist() == expected
+
+
+def test_number_strings_alone_decode_to_floats() -> None:
+    """Given JSON numbers sent as strings, when decoded, then the rows are plain floats."""
+    rows = decoded('[["1", "2", "3"]]')
+    assert rows.dtype == np.float64
+    assert rows.tolist() == [[1, 2, 3]]
 
 
 @pytest.mark.parametrize(

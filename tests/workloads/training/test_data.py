@@ -116,11 +116,6 @@ def test_the_features_hyperparameter_picks_and_orders_columns(tmp_path: Path) ->
     [
         ("a,b\n1,2\n", {"target": "y"}, "train: target column 'y' not found; columns: a, b"),
         (
-            "a,colour,y\n1,red,0\n2,blue,1\n",
-            {"target": "y"},
-            "train: feature column 'colour' is not numeric (e.g. 'red'); encode it as numbers or leave it out with the features hyperparameter",
-        ),
-        (
             "a,y\n1,0\n2,\n",
             {"target": "y"},
             "train: target column 'y' has missing values (rows [1])",
@@ -240,5 +235,64 @@ def test_tabular_data_has_the_agreed_fields() -> None:
         "y_train",
         "x_valid",
         "y_valid",
+        "inputs",
     ]
     assert TabularData.__dataclass_params__.frozen  # type: ignore[attr-defined]
+
+
+def test_text_columns_are_one_hot_with_categories_from_the_training_rows_only(
+    tmp_path: Path,
+) -> None:
+    # given a text column whose validation rows hold a category training never saw, and a
+    # missing value in each split
+    train = frame("a,colour,y\n1,red,0\n2,blue,1\n3,,0\n", tmp_path)
+    valid = frame("a,colour,y\n4,green,1\n5,red,0\n6,,1\n", tmp_path, "valid.csv")
+    # when prepared
+    data = prepare(train, valid, target="y", task="classification")
+    # then the schema names every feature's type, the categories are training's (sorted)
+    assert data.inputs == (
+        {"name": "a", "type": "numeric"},
+        {"name": "colour", "type": "categorical", "categories": ["blue", "red"]},
+    )
+    assert data.feature_names == ("a", "colour")
+    assert data.encoded_names == ["a", "colour=blue", "colour=red"]
+    # and each row is one-hot; missing and unseen values are all zeros
+    assert data.x_train.tolist() == [[1, 0, 1], [2, 1, 0], [3, 0, 0]]
+    assert data.x_valid.tolist() == [[4, 0, 0], [5, 0, 1], [6, 0, 0]]
+    assert data.x_train.dtype == np.float32
+
+
+def test_a_given_schema_encodes_the_way_the_model_was_trained(tmp_path: Path) -> None:
+    # given a model's schema and test rows (numbers in the text column read as numbers)
+    schema = ({"name": "code", "type": "categorical", "categories": ["7", "x"]},)
+    test = frame("code,y\n7,0\n7.0,1\n8,1\n", tmp_path)
+    # when prepared with that schema
+    data = prepare(test, test, target="y", task="classification", inputs=schema)
+    # then 7 and 7.0 are the category "7", and 8 (unseen) is all zeros
+    assert data.x_valid.tolist() == [[1, 0], [1, 0], [0, 0]]
+
+
+def test_too_many_categories_is_one_line_naming_the_column(tmp_path: Path) -> None:
+    # given a text column with more distinct values than the bound
+    lines = "".join(f"{i},id-{i},{i % 2}\n" for i in range(1001))
+    train = frame("a,customer,y\n" + lines, tmp_path)
+    # when prepared, then the error names the column, the count, the bound and what to do
+    with pytest.raises(DataError) as raised:
+        prepare(train, train, target="y", task="classification")
+    assert str(raised.value) == (
+        "train: text column 'customer' has 1001 distinct values, more than 1000; leave it out "
+        "with the features hyperparameter or hash it into a few numeric columns"
+    )
+
+
+def test_text_where_training_had_numbers_is_an_error_naming_the_split(tmp_path: Path) -> None:
+    # given a column numeric in training but text in validation
+    train = frame("a,y\n1,0\n2,1\n", tmp_path)
+    valid = frame("a,y\nlots,0\n", tmp_path, "valid.csv")
+    # when prepared, then the validation split and the column are named
+    with pytest.raises(DataError) as raised:
+        prepare(train, valid, target="y", task="classification", validation_name="validation")
+    assert str(raised.value) == (
+        "validation: feature column 'a' is not numeric (e.g. 'lots') but it is numeric in the "
+        "training data"
+    )

@@ -21,10 +21,9 @@ from workloads.local_platform.drift import build_baseline
 from workloads.local_platform.layout import CHAMPION_ALIAS, Layout
 from workloads.samples import churn
 
-# The trainer on main refuses text columns; until it encodes them the bootstrap trains on the
-# numeric ones (and the baseline and the traffic use the same columns).
-BOOTSTRAP_FEATURES = tuple(name for name in churn.FEATURES if name not in churn.CATEGORICAL)
-"""The sample's columns the bootstrap's model is trained on."""
+BOOTSTRAP_FEATURES = churn.FEATURES
+"""The sample's columns the bootstrap's model is trained on (the text ones one-hot encoded by
+the trainer); the baseline profiles the same columns and ``local traffic`` sends them."""
 STEP_TIMEOUT_SECONDS = 300
 """The longest one bootstrap step (training, registering) may take."""
 

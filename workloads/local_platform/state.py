@@ -86,7 +86,8 @@ def pid_alive(pid: int | None, marker: str | None = None) -> bool:
         command = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
     except OSError:
         return False
-    return marker in command
+    # Empty while the process is still exec-ing its program: too early to tell, so it counts.
+    return not command.strip() or marker in command
 
 
 def signal_group(pid: int, signum: signal.Signals) -> None:

@@ -215,6 +215,14 @@ def up(
     try:
         check_ports_free(ports_of(port_base), port_base)
     except PortTaken as error:
+        other = _platform_on(port_base)
+        if other is not None and other != str(layout.root):
+            raise CliError(
+                f"a local platform from {other} already runs on ports {port_base}-"
+                f"{port_base + 2}; stop it with `ml-platform local down --dir {other}`, or "
+                "choose other ports with --port-base",
+                FAILED,
+            ) from error
         raise CliError(str(error), FAILED) from error
     config = PlatformConfig(
         layout=layout,
@@ -230,6 +238,20 @@ def up(
         return
     state = _wait_running(layout, _start_supervisor(config, foreground=False), timeout)
     _emit_status(state, layout, as_json)
+
+
+def _platform_on(port: int) -> str | None:
+    """The state folder of the local platform whose status page answers on ``port`` (or None)."""
+    import json
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/status.json", timeout=2) as answer:
+            state = json.loads(answer.read())
+    except (OSError, ValueError):
+        return None
+    folder = state.get("dir") if isinstance(state, dict) else None
+    return folder if isinstance(folder, str) else None
 
 
 def _run_foreground(config: Any, timeout: float, as_json: bool) -> None:

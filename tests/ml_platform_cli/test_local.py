@@ -21,6 +21,8 @@ from typing import Any
 import pytest
 
 from tests.ml_platform_cli.cli_runner import run_cli
+from workloads.local_platform.layout import Layout
+from workloads.local_platform.status_page import StatusServer
 
 SUBCOMMANDS = ("up", "status", "down", "traffic", "drift-check")
 
@@ -297,3 +299,23 @@ def test_traffic_to_a_server_that_is_gone_is_exit_1(tmp_path: Path, fake_supervi
     # then
     assert run.exit_code == 1
     assert run.stderr == ("ml-platform: error: 2 requests not answered (connection refused: 2)\n")
+
+
+def test_up_where_another_platform_runs_names_its_folder(tmp_path: Path) -> None:
+    # given: another platform's status page answers on the port base
+    other = tmp_path / "other"
+    page = StatusServer(0, Layout.at(other), lambda: {"dir": str(other), "processes": []})
+    page.start()
+    try:
+        # when
+        run = run_cli("local", "up", "--dir", str(tmp_path / "mine"), "--port-base", str(page.port))
+    finally:
+        page.stop()
+    # then
+    assert run.exit_code == 1
+    assert run.stderr == (
+        f"ml-platform: error: a local platform from {other} already runs on ports {page.port}-"
+        f"{page.port + 2}; stop it with `ml-platform local down --dir {other}`, or choose other "
+        "ports with --port-base\n"
+    )
+    assert not (tmp_path / "mine" / "state.json").exists()

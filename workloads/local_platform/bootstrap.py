@@ -52,10 +52,11 @@ def champion_version(tracking_url: str, model: str, timeout: float = 5.0) -> int
     return int(version) if version else None
 
 
-def bootstrap(layout: Layout, model: str, tracking_url: str) -> int:
+def bootstrap(layout: Layout, model: str, tracking_url: str, *, baseline: bool = True) -> int:
     """Train ``model`` on the sample, register it, make it the champion; the version.
 
-    Also profiles the sample (the same columns, without the label) as the drift baseline.
+    With ``baseline``, also profiles the sample (the same columns, without the label) as the
+    drift baseline, unless the state folder has one.
     """
     log = layout.log_file("bootstrap")
     model_dir = layout.bootstrap / "model"
@@ -104,7 +105,7 @@ def bootstrap(layout: Layout, model: str, tracking_url: str) -> int:
         "registering",
     )
     version = _version_of(promoted, log)
-    if not (layout.baseline / "statistics.json").is_file():
+    if baseline and not (layout.baseline / "statistics.json").is_file():
         excluded = [churn.LABEL, *(n for n in churn.FEATURES if n not in BOOTSTRAP_FEATURES)]
         build_baseline(layout, churn.TRAIN_FILE, excluded, log)
     return version

@@ -336,6 +336,10 @@ class Supervisor:
         except (StartupFailed, PortTaken, bootstrap.BootstrapError, drift.DriftCheckError) as e:
             self._set("failed", str(e))
             status = 1
+        except Exception as error:  # anything else still stops the children, and says why
+            log.exception("the supervisor failed")
+            self._set("failed", f"the supervisor failed: {error} (see logs/supervisor.log)")
+            status = 1
         finally:
             with self._lock:
                 if self.phase != "failed":
@@ -368,7 +372,9 @@ class Supervisor:
                     "--no-bootstrap to train one on the sample"
                 )
             self._set("bootstrapping", f"training '{config.model}' on the churn sample")
-            self.champion = bootstrap.bootstrap(layout, config.model, self.tracking_url)
+            self.champion = bootstrap.bootstrap(
+                layout, config.model, self.tracking_url, baseline=config.baseline_data is None
+            )
         if config.baseline_data is not None:
             self._set("bootstrapping", f"profiling {config.baseline_data} as the drift baseline")
             data = config.baseline_data

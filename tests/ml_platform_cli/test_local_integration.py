@@ -63,7 +63,17 @@ def test_up_traffic_drift_check_status_down(platform_dir: Path, tmp_path: Path) 
     folder = str(platform_dir)
     # when: the platform starts (bootstrapping a champion from the sample)
     up = run_cli(
-        "local", "up", "--dir", folder, "--port-base", str(base), cwd=tmp_path, timeout=150
+        "local",
+        "up",
+        "--dir",
+        folder,
+        "--port-base",
+        str(base),
+        # Past the default 120 s only on a loaded machine (the suite runs in parallel).
+        "--timeout",
+        "170",
+        cwd=tmp_path,
+        timeout=200,
     )
     # then
     assert up.exit_code == 0, up.stderr

@@ -242,7 +242,7 @@ class Supervisor:
         self.children: list[Child] = []
         self.stopping = threading.Event()
         self.phase = "starting"
-        self.message = "starting"
+        self.message = "checking ports"
         self.champion: int | None = None
         self.drift_error: str | None = None
         self.next_drift_at: float | None = None
@@ -358,7 +358,7 @@ class Supervisor:
         self.status_server = StatusServer(self.ports["status"], layout, self.state)
         self.status_server.start()
         self._write_extras()
-        self._write_state()
+        self._set("starting", "starting MLflow")
         mlflow = self._child(mlflow_spec(layout, self.ports["mlflow"]))
         self._wait_healthy(mlflow)
         if self.stopping.is_set():

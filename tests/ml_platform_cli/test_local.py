@@ -21,6 +21,7 @@ from typing import Any
 import pytest
 
 from tests.ml_platform_cli.cli_runner import run_cli
+from tests.ml_platform_cli.local_ports import free_port_base
 from workloads.local_platform.layout import Layout
 from workloads.local_platform.status_page import StatusServer
 
@@ -320,3 +321,35 @@ def test_up_where_another_platform_runs_names_its_folder(tmp_path: Path) -> None
         "ports with --port-base\n"
     )
     assert not (tmp_path / "mine" / "state.json").exists()
+
+
+def running_with(marker: str) -> list[int]:
+    """Running (not zombie) processes whose command line contains ``marker``."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            command = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+            stat = (proc / "stat").read_text().rpartition(")")[2].split()
+        except OSError:
+            continue
+        if marker in command and stat[0] != "Z":
+            found.append(int(proc.name))
+    return found
+
+
+def test_up_past_its_timeout_stops_everything_it_started(tmp_path: Path) -> None:
+    # given: ports nobody holds, and far too short a wait for MLflow to start
+    base = free_port_base()
+    folder = tmp_path / "mlp"
+    # when
+    run = run_cli("local", "up", "--dir", str(folder), "--port-base", str(base), "--timeout", "1")
+    # then
+    assert run.exit_code == 1
+    last = run.stderr.splitlines()[-1]
+    assert last.startswith("ml-platform: error: the local platform was not healthy within 1 s (")
+    assert last.endswith(f"; see {folder}/logs; everything was stopped")
+    assert running_with(str(folder)) == []
+    assert not (folder / "state.json").exists()
+    assert not (folder / "supervisor.pid").exists()

@@ -8,7 +8,6 @@ nor any process in their process groups (MLflow's web workers), is left.
 from __future__ import annotations
 
 import json
-import random
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,19 +15,9 @@ from pathlib import Path
 import pytest
 
 from tests.ml_platform_cli.cli_runner import run_cli
-from workloads.local_platform.specs import port_available
+from tests.ml_platform_cli.local_ports import free_port_base
 from workloads.local_platform.state import pid_alive, read_state, stop_recorded
 from workloads.samples import churn
-
-
-def free_port_base() -> int:
-    """A port N with N, N+1 and N+2 free on 127.0.0.1."""
-    chooser = random.Random()
-    for _ in range(200):
-        base = chooser.randrange(20000, 40000)
-        if all(port_available(base + offset) for offset in range(3)):
-            return base
-    raise AssertionError("no three free ports in a row")
 
 
 def group_members(groups: set[int]) -> set[int]:

@@ -343,7 +343,10 @@ def _wait_running(layout: Any, process: subprocess.Popen[bytes], timeout: float)
         if phase == "running" and state is not None:
             return state
         if phase == "failed":
-            process.wait(timeout=60)
+            try:
+                process.wait(timeout=60)  # it is stopping what it started
+            except subprocess.TimeoutExpired:
+                _stop_supervisor(layout, process.pid, seconds=0)
             _clean_stale(layout)
             raise CliError(str(message), FAILED)
         if process.poll() is not None:

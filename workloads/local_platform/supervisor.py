@@ -375,6 +375,8 @@ class Supervisor:
             self.champion = bootstrap.bootstrap(
                 layout, config.model, self.tracking_url, baseline=config.baseline_data is None
             )
+        if self.stopping.is_set():  # told to stop while the bootstrap ran
+            return
         if config.baseline_data is not None:
             self._set("bootstrapping", f"profiling {config.baseline_data} as the drift baseline")
             data = config.baseline_data

@@ -85,10 +85,13 @@ class CaptureWriter:
 
     def record(
         self, request: bytes, request_type: str, response: bytes, response_type: str
-    ) -> None:
-        """Capture one answered invocation (unless sampling leaves it out)."""
+    ) -> bool:
+        """Capture one answered invocation; False when sampling leaves it out.
+
+        Raises ``OSError`` when the line cannot be written.
+        """
         if self.percent < 100 and self.draw() * 100 >= self.percent:
-            return
+            return False
         now = self.clock()
         self._file_for(now).write(
             capture_line(request, request_type, response, response_type, now) + "\n"
@@ -96,6 +99,7 @@ class CaptureWriter:
         assert self._file is not None
         self._file.flush()
         self.written += 1
+        return True
 
     def _file_for(self, now: datetime) -> IO[str]:
         hour = now.strftime("%Y/%m/%d/%H")

@@ -423,12 +423,14 @@ class InferenceServer:
                 model = await _in_daemon_thread(reload)
             except Exception as error:
                 failed = resolved.key
+                self.metrics.model_reload_failures += 1
                 log.error(
                     "cannot load %s, still serving %s: %s", resolved.label, self.model_key, error
                 )
                 continue
             self.set_model(model)
             self.model_key, failed = resolved.key, ""
+            self.metrics.model_reloads += 1
             log.info("model: %s", resolved.label)
 
     def capture_invocation(
@@ -439,8 +441,10 @@ class InferenceServer:
         if capture is None:
             return
         try:
-            capture.record(request, request_type, response, response_type)
+            if capture.record(request, request_type, response, response_type):
+                self.metrics.captured += 1
         except OSError as error:
+            self.metrics.capture_failures += 1
             log.error("data capture stopped: cannot write to %s: %s", capture.directory, error)
             capture.close()
             self.capture = None
@@ -517,8 +521,14 @@ class InferenceServer:
 
     def render_metrics(self) -> bytes:
         """The /metrics body."""
+        model = self.model
         return self.metrics.render(
-            model_loaded=self.model is not None, connections=len(self._connections)
+            model_loaded=model is not None,
+            connections=len(self._connections),
+            # A busy connection waits for its prediction: at most one invocation each.
+            in_flight=sum(1 for connection in self._connections if connection.busy),
+            model=None if model is None else model_labels(model, self.model_key),
+            capture_enabled=self.capture is not None,
         )
 
     def execution_parameters(self) -> bytes:
@@ -530,6 +540,20 @@ class InferenceServer:
             "MaxPayloadInMB": megabytes,
         }
         return json.dumps(parameters).encode()
+
+
+def model_labels(model: LoadedModel, key: str) -> dict[str, str]:
+    """The labels of ``inference_model_info``: the model's name, framework, task and version.
+
+    ``version`` is the registry key the model came from (``churn/3``), empty for a directory.
+    """
+    metadata = model.metadata
+    return {
+        "name": metadata.name,
+        "framework": metadata.framework,
+        "task": metadata.task,
+        "version": key,
+    }
 
 
 def model_source(config: ServerConfig, cache_dir: Path) -> ModelSource:

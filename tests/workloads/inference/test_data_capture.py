@@ -82,10 +82,11 @@ def test_a_percent_below_100_captures_that_share(tmp_path: Path) -> None:
     draws = iter([0.1, 0.3, 0.2, 0.9])
     writer = CaptureWriter(tmp_path, 25.0, draw=lambda: next(draws))
     # when four requests come / then the draws under 0.25 are captured
-    for _ in range(4):
-        writer.record(b"1,2", "text/csv", b"0", "text/csv")
+    kept = [writer.record(b"1,2", "text/csv", b"0", "text/csv") for _ in range(4)]
     writer.close()
     assert writer.written == 2
+    # and record says which were written (the server counts them in its metrics)
+    assert kept == [True, False, True, False]
 
 
 @pytest.mark.parametrize("percent", [0.0, -1.0, 100.5])

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from tests.workloads.inference.conftest import ThreadServer, invoke
+from tests.workloads.inference.conftest import ThreadServer, invoke, request
 from tests.workloads.lifecycle import conftest as lifecycle
 from workloads.inference.server import main
 from workloads.lifecycle.model_source import ModelSource, parse_model_uri
@@ -70,6 +70,10 @@ def test_a_served_alias_is_followed_when_it_moves(
     wait_until(lambda: server.server.model_key == "churn/2", "the server serves version 2")
     [value] = invoke(server.port, ROW, "text/csv").json()["predictions"]  # type: ignore[index]
     assert isinstance(value, float)
+    # and /metrics counts the reload and names the version served
+    metrics = request(server.port, "GET", "/metrics").body.decode()
+    assert "inference_model_reloads_total 1\n" in metrics
+    assert 'task="regression",version="churn/2"} 1\n' in metrics
 
 
 def test_a_version_that_cannot_load_is_logged_once_and_the_old_one_keeps_serving(
@@ -111,6 +115,10 @@ def test_a_version_that_cannot_load_is_logged_once_and_the_old_one_keeps_serving
     promote(client, "churn", 1, "champion", "back")
     time.sleep(10 * POLL)
     assert server.server.model_key == "churn/1"
+    # and /metrics counted the one failed version and no reload
+    metrics = request(server.port, "GET", "/metrics").body.decode()
+    assert "inference_model_reload_failures_total 1\n" in metrics
+    assert "inference_model_reloads_total 0\n" in metrics
 
 
 def test_answered_invocations_are_captured_and_refused_ones_are_not(
@@ -121,6 +129,10 @@ def test_answered_invocations_are_captured_and_refused_ones_are_not(
     # when one request is answered and one refused (415)
     assert invoke(server.port, ROW + "\n" + ROW, "text/csv").status == 200
     assert invoke(server.port, b"x", "application/xml").status == 415
+    # then /metrics counts one captured record
+    metrics = request(server.port, "GET", "/metrics").body.decode()
+    assert "inference_capture_records_total 1\n" in metrics
+    assert "inference_capture_enabled 1\n" in metrics
     server.stop()
     # then the monitor reads the one answered request, its two rows and predictions
     data = read_capture(capture_files(tmp_path / "capture"), ["a", "b", "c", "d"])
@@ -144,6 +156,22 @@ def test_an_answer_in_another_output_is_captured_with_its_mark(
     assert (data.requests, data.malformed, data.other_output) == (2, 0, 1)
     assert (len(data.rows), len(data.predictions)) == (2, 1)
     server.stop = lambda: None  # type: ignore[method-assign]  # already stopped
+
+
+def test_a_capture_that_cannot_write_is_counted_and_shown_off(
+    sklearn_model: LoadedModel, tmp_path: Path, start_server: Callable[..., ThreadServer]
+) -> None:
+    # given a server capturing into a path that is a file, so no hour folder can be made
+    (tmp_path / "capture").write_text("not a folder")
+    server = start_server(sklearn_model, capture_dir=tmp_path / "capture")
+    # when two requests are answered
+    assert invoke(server.port, ROW, "text/csv").status == 200
+    assert invoke(server.port, ROW, "text/csv").status == 200
+    # then the first failed write is counted and the capture shows off (it stopped)
+    metrics = request(server.port, "GET", "/metrics").body.decode()
+    assert "inference_capture_failures_total 1\n" in metrics
+    assert "inference_capture_records_total 0\n" in metrics
+    assert "inference_capture_enabled 0\n" in metrics
 
 
 @pytest.mark.parametrize(

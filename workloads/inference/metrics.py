@@ -89,10 +89,6 @@ class ServerMetrics:
         """Models swapped in after the first one (an alias moved and the new version loaded)."""
         self.model_reload_failures = 0
         """Versions an alias moved to that could not be downloaded or loaded."""
-        self.captured = 0
-        """Invocations written to the data capture."""
-        self.capture_failures = 0
-        """Invocations the data capture failed to write (the capture stops at the first)."""
 
     def count_request(self, path: str, status: int) -> None:
         """Count one answered request; unknown paths share one label to bound cardinality."""
@@ -113,12 +109,16 @@ class ServerMetrics:
         in_flight: int = 0,
         model: Mapping[str, str] | None = None,
         capture_enabled: bool = False,
+        captured: int = 0,
+        capture_failures: int = 0,
     ) -> bytes:
         """The whole exposition text.
 
         ``in_flight`` counts invocations received and not answered yet; ``model`` holds the
         labels of ``inference_model_info`` (None: no model yet, no sample); ``capture_enabled``
-        says whether the data capture writes now (False when off or stopped after an error).
+        says whether the data capture writes now (False when off or stopped after an error);
+        ``captured`` counts the lines it recorded (written within a second) and
+        ``capture_failures`` those a failed write lost.
         """
         lines = [
             "# HELP inference_requests_total Requests answered, by path and status code.",
@@ -158,11 +158,11 @@ class ServerMetrics:
             "# HELP inference_capture_enabled 1 while data capture writes invocations.",
             "# TYPE inference_capture_enabled gauge",
             f"inference_capture_enabled {int(capture_enabled)}",
-            "# HELP inference_capture_records_total Invocations written to the data capture.",
+            "# HELP inference_capture_records_total Invocations the data capture recorded.",
             "# TYPE inference_capture_records_total counter",
-            f"inference_capture_records_total {self.captured}",
-            "# HELP inference_capture_failures_total Invocations the data capture failed to write.",
+            f"inference_capture_records_total {captured}",
+            "# HELP inference_capture_failures_total Captured invocations a failed write lost.",
             "# TYPE inference_capture_failures_total counter",
-            f"inference_capture_failures_total {self.capture_failures}",
+            f"inference_capture_failures_total {capture_failures}",
         ]
         return ("\n".join(lines) + "\n").encode()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -94,3 +95,59 @@ def test_a_percent_outside_0_to_100_is_refused(tmp_path: Path, percent: float) -
     with pytest.raises(ValueError) as raised:
         CaptureWriter(tmp_path, percent)
     assert str(raised.value) == f"capture percent must be in (0, 100], not {percent}"
+
+
+def test_recorded_lines_are_written_whole_on_flush_and_counted(tmp_path: Path) -> None:
+    # given a writer at a fixed time and three recorded invocations
+    writer = CaptureWriter(tmp_path, clock=lambda: NOON)
+    for row in (b"1,2", b"3,4", b"5,6"):
+        assert writer.record(row, "text/csv", b"0", "text/csv")
+    # when the pending lines are flushed
+    writer.flush()
+    # then the file holds the three lines whole, and every recorded line counts as written
+    [path] = capture_files(tmp_path)
+    lines = path.read_text().splitlines()
+    assert [json.loads(line)["captureData"]["endpointInput"]["data"] for line in lines] == [
+        "1,2",
+        "3,4",
+        "5,6",
+    ]
+    assert (writer.recorded, writer.written, writer.lost) == (3, 3, 0)
+    writer.close()
+
+
+def test_event_ids_are_distinct_uuids(tmp_path: Path) -> None:
+    # given a writer / when 500 invocations are captured
+    writer = CaptureWriter(tmp_path, clock=lambda: NOON)
+    for _ in range(500):
+        writer.record(b"1,2", "text/csv", b"0", "text/csv")
+    writer.close()
+    # then every event id is a UUID, and no two are the same
+    [path] = capture_files(tmp_path)
+    ids = [json.loads(line)["eventMetadata"]["eventId"] for line in path.read_text().splitlines()]
+    assert len(set(ids)) == 500
+    assert all(str(uuid.UUID(event)) == event for event in ids)
+
+
+def test_a_line_that_cannot_be_written_is_counted_lost(tmp_path: Path) -> None:
+    # given a file where the capture's year folder should be
+    (tmp_path / "2026").write_text("in the way")
+    writer = CaptureWriter(tmp_path, clock=lambda: NOON)
+    # when an invocation is captured / then the write error is raised and the line counted lost
+    with pytest.raises(OSError):
+        writer.record(b"1,2", "text/csv", b"0", "text/csv")
+    assert (writer.recorded, writer.written, writer.lost) == (0, 0, 1)
+
+
+def test_a_line_is_the_record_json_dumps_writes() -> None:
+    # given an invocation with quotes, a newline and non-ASCII text in its bodies
+    request = '{"name": "Zoë \\"Z\\"", "note": "a\\nb"}'.encode()
+    response = b'{"predictions": ["ja"]}'
+    # when it becomes a line
+    line = capture_line(request, "application/json", response, 'text/csv; x="1"', NOON)
+    # then it parses to the record, strings intact, and is pure ASCII as json.dumps writes it
+    record = json.loads(line)
+    assert record["captureData"]["endpointInput"]["data"] == request.decode()
+    assert record["captureData"]["endpointOutput"]["observedContentType"] == 'text/csv; x="1"'
+    assert record["captureData"]["endpointOutput"]["encoding"] == "BASE64"
+    assert line.isascii()

@@ -52,10 +52,15 @@ def test_in_flight_model_reloads_and_capture_are_rendered() -> None:
     """Given a model, reloads and captures, when rendered, then each has its sample."""
     metrics = ServerMetrics()
     metrics.model_reloads, metrics.model_reload_failures = 2, 1
-    metrics.captured, metrics.capture_failures = 7, 0
     model = {"name": "churn", "framework": "sklearn", "task": "classification", "version": "c/3"}
     text = metrics.render(
-        model_loaded=True, connections=4, in_flight=3, model=model, capture_enabled=True
+        model_loaded=True,
+        connections=4,
+        in_flight=3,
+        model=model,
+        capture_enabled=True,
+        captured=7,
+        capture_failures=0,
     ).decode()
     assert "inference_requests_in_flight 3\n" in text
     assert (

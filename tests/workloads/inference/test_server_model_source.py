@@ -158,6 +158,21 @@ def test_an_answer_in_another_output_is_captured_with_its_mark(
     server.stop = lambda: None  # type: ignore[method-assign]  # already stopped
 
 
+def test_a_quiet_servers_captured_lines_reach_the_disk_while_it_runs(
+    sklearn_model: LoadedModel, tmp_path: Path, start_server: Callable[..., ThreadServer]
+) -> None:
+    # given a capturing server that answers one request and then none
+    server = start_server(sklearn_model, capture_dir=tmp_path / "capture")
+    assert invoke(server.port, ROW, "text/csv").status == 200
+
+    # when the monitor reads the folder while the server still runs
+    def on_disk() -> int:
+        return read_capture(capture_files(tmp_path / "capture"), ["a", "b", "c", "d"]).requests
+
+    # then the line lands within the server's once-a-second flush
+    wait_until(lambda: on_disk() == 1, "the captured line is on disk", seconds=5.0)
+
+
 def test_a_capture_that_cannot_write_is_counted_and_shown_off(
     sklearn_model: LoadedModel, tmp_path: Path, start_server: Callable[..., ThreadServer]
 ) -> None:

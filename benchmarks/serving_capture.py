@@ -14,6 +14,9 @@ What it does:
   loads them with ``wrk`` (benchmarks/serving/post.lua, one-row JSON, as serving_vs_mlflow.py
   does) in rounds, alternating which side goes first, so drift in the machine's load falls on
   both sides alike; each round gives one ratio (on / off);
+- also reads each server process's CPU time around each run (``/proc/<pid>/stat``): CPU
+  microseconds per request move far less with the machine's other work than throughput does,
+  so the capture's cost shows as the difference of the two sides' medians;
 - reads the capture side's ``/metrics`` after the runs and the capture folder once the servers
   have stopped: every answered invocation must have been recorded
   (``inference_capture_records_total``) and be a line on disk, and no write may have failed;
@@ -121,6 +124,12 @@ def capture_check(port: int) -> dict[str, float]:
     }
 
 
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) a process has used so far, from /proc/<pid>/stat."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def folder_lines_and_bytes(folder: Path) -> tuple[int, int]:
     """Lines and bytes of every file under ``folder``."""
     lines = size = 0
@@ -134,7 +143,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=12, help="measured runs per side")
     parser.add_argument("--duration", type=int, default=5, help="seconds per measured run")
-    parser.add_argument("--warmup", type=int, default=3, help="seconds of warm-up per side")
+    parser.add_argument(
+        "--warmup", type=int, default=3, help="seconds of warm-up per side (0: none)"
+    )
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--wrk-threads", type=int, default=1)
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="results JSON")
@@ -160,27 +171,34 @@ def main(argv: list[str] | None = None) -> int:
     )
     runs: dict[str, list[WrkResult]] = {"off": [], "on": []}
     commands: dict[str, list[str]] = {}
+    cpu_us: dict[str, list[float]] = {"off": [], "on": []}
+    pids: dict[str, int] = {}
     with ExitStack() as servers:
         for side, spec in specs.items():
             print(f"  {side}: $ {shlex.join(spec.command)}", flush=True)
-            servers.enter_context(running(spec))
+            pids[side] = servers.enter_context(running(spec)).pid
             answer = json.loads(get(spec.port, "/invocations", spec.body))
             if answer.get("predictions") != expected:
                 sys.exit(f"capture {side} answered {answer!r}, the model predicts {expected!r}")
-            run_wrk(wrk, spec, args.connections, args.warmup, args.wrk_threads)
+            if args.warmup > 0:
+                run_wrk(wrk, spec, args.connections, args.warmup, args.wrk_threads)
         for round_number in range(args.rounds):
             order = ("off", "on") if round_number % 2 == 0 else ("on", "off")
             figures = []
             for side in order:
                 spec = specs[side]
+                cpu_before = cpu_seconds(pids[side])
                 command, result = run_wrk(
                     wrk, spec, args.connections, args.duration, args.wrk_threads
                 )
+                used = cpu_seconds(pids[side]) - cpu_before
+                cpu_us[side].append(used / max(result.requests, 1) * 1e6)
                 commands[side] = command
                 runs[side].append(result)
                 figures.append(
                     f"{side} {result.requests_per_s:,.0f} req/s "
-                    f"(p99 {result.latency_ms['p99']:.2f} ms, errors {result.error_count})"
+                    f"(p99 {result.latency_ms['p99']:.2f} ms, {cpu_us[side][-1]:.0f} us CPU/req, "
+                    f"errors {result.error_count})"
                 )
             ratio = runs["on"][-1].requests_per_s / max(runs["off"][-1].requests_per_s, 1e-9)
             figures.append(f"ratio {ratio:.3f}")
@@ -206,6 +224,11 @@ def main(argv: list[str] | None = None) -> int:
         f"capture off: {throughput['off']:,.0f} req/s, capture on: {throughput['on']:,.0f} req/s "
         f"over {args.rounds} x {args.duration} s each: ratio of the totals {total_ratio:.3f}"
     )
+    cpu_median = {side: statistics.median(values) for side, values in cpu_us.items()}
+    print(
+        f"server CPU per request (median of the rounds): off {cpu_median['off']:.1f} us, "
+        f"on {cpu_median['on']:.1f} us (+{cpu_median['on'] - cpu_median['off']:.1f} us)"
+    )
     print(
         f"captured {check['captured']:.0f} of {check['answered']:.0f} answered invocations "
         f"({check['failed']:.0f} failed), {on_disk} lines on disk, {captured_bytes / 2**20:.1f} MB"
@@ -226,6 +249,7 @@ def main(argv: list[str] | None = None) -> int:
             "rounds": {side: [vars(r) for r in results] for side, results in runs.items()},
             "throughput": throughput,
             "round_ratios": round_ratios,
+            "server_cpu_us_per_request": cpu_us,
             "ratio_of_totals": total_ratio,
             "median_round_ratio": ratio,
             "floor": FLOOR,

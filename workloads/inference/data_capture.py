@@ -38,36 +38,65 @@ from json.encoder import encode_basestring_ascii as _quoted  # type: ignore[attr
 from pathlib import Path
 from typing import IO
 
-_TEXT_ENCODINGS = {"text/csv": "CSV", "application/json": "JSON"}
+_TEXT_ENCODINGS = {"text/csv": b"CSV", "application/json": b"JSON"}
 FLUSH_SECONDS = 0.1
 """Longest a recorded line waits before it is written (while records keep coming)."""
 FLUSH_BYTES = 256 * 1024
-"""Pending lines are written once they reach this many characters."""
+"""Pending lines are written once they reach this many bytes."""
 _ONE_SECOND = timedelta(seconds=1)
-
+# What json.dumps escapes in ASCII text: control characters, DEL, the quote and the backslash.
+_ESCAPED = bytes(range(32)) + b'\x7f"\\'
 
 _LINE = (
-    '{"captureData":{"endpointInput":{"observedContentType":%s,"mode":"INPUT","data":%s,'
-    '"encoding":"%s"},"endpointOutput":{"observedContentType":%s,"mode":"OUTPUT","data":%s,'
-    '"encoding":"%s"}},"eventMetadata":{"eventId":"%s","inferenceTime":"%s"},"eventVersion":"0"}'
+    b'{"captureData":{"endpointInput":{"observedContentType":%s,"mode":"INPUT","data":%s,'
+    b'"encoding":"%s"},"endpointOutput":{"observedContentType":%s,"mode":"OUTPUT","data":%s,'
+    b'"encoding":"%s"}},"eventMetadata":{"eventId":"%s","inferenceTime":"%s"},"eventVersion":"0"}'
 )
 """A capture record with SageMaker's keys in its order; ``%`` fills in the variable parts."""
 
 
 @functools.lru_cache(maxsize=64)
-def _quoted_type(media_type: str) -> str:
-    return _quoted(media_type)  # type: ignore[no-any-return]
+def _quoted_type(media_type: str) -> bytes:
+    return _quoted(media_type).encode("ascii")  # type: ignore[no-any-return]
 
 
-def _data(body: bytes, media_type: str) -> tuple[str, str]:
-    """A body as a quoted JSON string and its encoding: CSV and JSON as text, else BASE64."""
+def _data(body: bytes, media_type: str) -> tuple[bytes, bytes]:
+    """A body as a quoted JSON string and its encoding: CSV and JSON as text, else BASE64.
+
+    Plain ASCII text (no control character, quote or backslash: most CSV rows and numeric JSON)
+    is its own JSON string, so it is copied between quotes without a decode or an escape pass.
+    """
     encoding = _TEXT_ENCODINGS.get(media_type)
     if encoding is not None:
+        if body.isascii() and len(body.translate(None, _ESCAPED)) == len(body):
+            return b'"' + body + b'"', encoding
         try:
-            return _quoted(body.decode("utf-8")), encoding
+            return _quoted(body.decode("utf-8")).encode("ascii"), encoding
         except UnicodeDecodeError:
             pass
-    return '"' + base64.b64encode(body).decode("ascii") + '"', "BASE64"
+    return b'"' + base64.b64encode(body) + b'"', b"BASE64"
+
+
+def _line(
+    request: bytes,
+    request_type: str,
+    response: bytes,
+    response_type: str,
+    event: bytes,
+    stamp: bytes,
+) -> bytes:
+    in_data, in_encoding = _data(request, request_type)
+    out_data, out_encoding = _data(response, response_type)
+    return _LINE % (
+        _quoted_type(request_type),
+        in_data,
+        in_encoding,
+        _quoted_type(response_type),
+        out_data,
+        out_encoding,
+        event,
+        stamp,
+    )
 
 
 def event_id() -> str:
@@ -84,44 +113,26 @@ class EventIds:
 
     def __init__(self) -> None:
         text = uuid.uuid4().hex
-        self._prefix = f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-"
+        self._prefix = f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-".encode()
         self._count = 0
 
-    def next(self) -> str:
-        """The next id."""
+    def next(self) -> bytes:
+        """The next id, as ASCII bytes."""
         self._count += 1
-        return f"{self._prefix}{self._count:012x}"
+        return b"%s%012x" % (self._prefix, self._count)
 
 
 def capture_line(
-    request: bytes,
-    request_type: str,
-    response: bytes,
-    response_type: str,
-    when: datetime,
-    *,
-    stamp: str = "",
-    event: str = "",
+    request: bytes, request_type: str, response: bytes, response_type: str, when: datetime
 ) -> str:
-    """One invocation as a capture line (without the newline).
+    """One invocation as a capture line (without the newline), with a random event id.
 
     Built as text rather than with ``json.dumps`` of nested dicts (several times the cost); the
-    strings are escaped by the json module's own encoder, so the line parses to the record
-    ``json.dumps`` would write. ``stamp`` (``when`` as ``inferenceTime`` text) and ``event`` (the
-    event id; a random UUID without) are for a caller that has them already.
+    strings are escaped as ``json.dumps`` escapes them, so the line is the one it would write.
     """
-    in_data, in_encoding = _data(request, request_type)
-    out_data, out_encoding = _data(response, response_type)
-    return _LINE % (
-        _quoted_type(request_type),
-        in_data,
-        in_encoding,
-        _quoted_type(response_type),
-        out_data,
-        out_encoding,
-        event or event_id(),
-        stamp or when.strftime("%Y-%m-%dT%H:%M:%SZ"),
-    )
+    stamp = when.strftime("%Y-%m-%dT%H:%M:%SZ").encode()
+    line = _line(request, request_type, response, response_type, event_id().encode(), stamp)
+    return line.decode("ascii")
 
 
 class CaptureWriter:
@@ -149,12 +160,12 @@ class CaptureWriter:
         """Recorded lines that could not be written (a write raised ``OSError``)."""
         self._hour = ""
         self._file: IO[bytes] | None = None
-        self._pending: list[str] = []
-        self._pending_chars = 0
+        self._pending: list[bytes] = []
+        self._pending_bytes = 0
         self._flushed_at = time.monotonic()
         # The whole second ``_stamp`` and ``_hour_of_second`` were made for: [start, end).
         self._second_start = self._second_end = datetime.min.replace(tzinfo=UTC)
-        self._stamp = ""
+        self._stamp = b""
         self._hour_of_second = ""
         self._ids = EventIds()
 
@@ -172,7 +183,7 @@ class CaptureWriter:
         if not self._second_start <= now < self._second_end:  # strftime once a second at most
             self._second_start = now.replace(microsecond=0)
             self._second_end = self._second_start + _ONE_SECOND
-            self._stamp = now.strftime("%Y-%m-%dT%H:%M:%SZ")
+            self._stamp = now.strftime("%Y-%m-%dT%H:%M:%SZ").encode()
             self._hour_of_second = now.strftime("%Y/%m/%d/%H")
         if self._file is None or self._hour_of_second != self._hour:
             try:
@@ -180,20 +191,12 @@ class CaptureWriter:
             except OSError:
                 self.lost += 1  # this line: it has nowhere to go
                 raise
-        line = capture_line(
-            request,
-            request_type,
-            response,
-            response_type,
-            now,
-            stamp=self._stamp,
-            event=self._ids.next(),
-        )
+        line = _line(request, request_type, response, response_type, self._ids.next(), self._stamp)
         self._pending.append(line)
         self.recorded += 1
-        self._pending_chars += len(line) + 1
+        self._pending_bytes += len(line) + 1
         if (
-            self._pending_chars >= FLUSH_BYTES
+            self._pending_bytes >= FLUSH_BYTES
             or time.monotonic() - self._flushed_at >= FLUSH_SECONDS
         ):
             self.flush()
@@ -219,9 +222,9 @@ class CaptureWriter:
         if not self._pending or self._file is None:
             return
         lines, count = self._pending, len(self._pending)
-        self._pending, self._pending_chars = [], 0
+        self._pending, self._pending_bytes = [], 0
         try:
-            self._file.write(("\n".join(lines) + "\n").encode("utf-8"))
+            self._file.write(b"\n".join(lines) + b"\n")
         except OSError:
             self.lost += count
             raise

@@ -151,3 +151,15 @@ def test_a_line_is_the_record_json_dumps_writes() -> None:
     assert record["captureData"]["endpointOutput"]["observedContentType"] == 'text/csv; x="1"'
     assert record["captureData"]["endpointOutput"]["encoding"] == "BASE64"
     assert line.isascii()
+
+
+@pytest.mark.parametrize(
+    "body",
+    [b"[[0.5, -1.25, 3e-05]]", b"1,2\n3,4", b'{"a": "b\\\\c"}', b"x\x7fy", "Zoë".encode(), b"\xff"],
+)
+def test_the_line_is_byte_for_byte_what_json_dumps_writes(body: bytes) -> None:
+    # given a body taking the plain-text path or the escaping one / when it becomes a line
+    line = capture_line(body, "text/csv", b"0", "application/json", NOON)
+    record = json.loads(line)
+    # then json.dumps of the same record writes the very same line
+    assert line == json.dumps(record, separators=(",", ":"))

@@ -19,10 +19,11 @@ server's last lines land too) and at close, so ``ml-platform-monitor check --cap
 all the traffic up to a second ago while the server still runs, and never half a line.
 
 Why batches and a hand-built line: the capture runs on the server's event-loop thread, inside
-every request's budget. Measured with ``benchmarks/serving_capture.py`` on a one-row
-LogisticRegression, a ``json.dumps`` of the nested record, a ``uuid4``, two ``strftime`` and a
-flushed ``write`` per invocation (about 16 us, and a system call that hands the GIL to the predict
-worker on every request) took the server's throughput down to 0.6-0.75x of capture off.
+every request's budget. Built with ``json.dumps`` of nested dicts, a ``uuid4`` and two
+``strftime``, and written with a flushed ``write`` of its own, a record cost about 16.6 us and a
+system call handing the GIL to the predict worker on every request, and the server's throughput
+with capture on fell to 0.54-0.66x of capture off (``benchmarks/serving_capture.py``, one-row
+LogisticRegression). A record now costs about 4.3 us; docs/performance.md has the figures.
 """
 
 from __future__ import annotations

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import shutil
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -13,12 +15,13 @@ from typing import Any
 
 import pytest
 
+from tests.workloads.inference import models
 from tests.workloads.inference.conftest import ThreadServer, invoke, request
 from tests.workloads.lifecycle import conftest as lifecycle
 from workloads.inference.server import main
 from workloads.lifecycle.model_source import ModelSource, parse_model_uri
 from workloads.lifecycle.registry import promote, register
-from workloads.model_layout import LoadedModel
+from workloads.model_layout import LoadedModel, load_model
 from workloads.monitoring.capture import capture_files, read_capture
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning:mlflow.*")
@@ -156,6 +159,29 @@ def test_an_answer_in_another_output_is_captured_with_its_mark(
     assert (data.requests, data.malformed, data.other_output) == (2, 0, 1)
     assert (len(data.rows), len(data.predictions)) == (2, 1)
     server.stop = lambda: None  # type: ignore[method-assign]  # already stopped
+
+
+def test_metrics_count_an_invocation_in_flight_until_it_is_answered(
+    tmp_path: Path, start_server: Callable[..., ThreadServer]
+) -> None:
+    # given a server whose model takes 1 s on a marked row, and that row being predicted
+    models.save_slow(tmp_path / "slow", delay=1.0)
+    server = start_server(load_model(tmp_path / "slow"))
+    slow_row = json.dumps([[models.SLOW_MARKER, 0, 0, 0]])
+    answers: list[int] = []
+    client = threading.Thread(target=lambda: answers.append(invoke(server.port, slow_row).status))
+    client.start()
+
+    def in_flight() -> str:
+        text = request(server.port, "GET", "/metrics").body.decode()
+        return next(line for line in text.splitlines() if line.startswith("inference_requests_in"))
+
+    # when /metrics is read meanwhile / then it counts one invocation in flight
+    wait_until(lambda: in_flight() == "inference_requests_in_flight 1", "one in flight", 5.0)
+    # and none once it is answered
+    client.join(10)
+    assert answers == [200]
+    assert in_flight() == "inference_requests_in_flight 0"
 
 
 def test_a_quiet_servers_captured_lines_reach_the_disk_while_it_runs(

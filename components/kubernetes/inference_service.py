@@ -39,6 +39,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components.kubernetes.cluster_access import ClusterAccess
+from components.kubernetes.monitoring import PREDICTOR_POD_LABELS, predictor_pod_annotations
 from components.kubernetes.pod_security import (
     container_security_context,
     gpu_node_selector,
@@ -195,6 +196,10 @@ def predictor_spec(args: KServeEndpointArgs, service_account: str) -> dict[str, 
         "scaleTarget": endpoint.scale_target,
         # Knative turns this into terminationGracePeriodSeconds (and the request timeout).
         "timeout": TERMINATION_GRACE_SECONDS,
+        # KServe copies these onto the predictor pods: how Prometheus finds and selects them
+        # (components.kubernetes.monitoring).
+        "labels": dict(PREDICTOR_POD_LABELS),
+        "annotations": predictor_pod_annotations(),
         "serviceAccountName": service_account,
         # The server never calls the Kubernetes API; the IRSA token is a projected volume the
         # pod identity webhook adds on its own.

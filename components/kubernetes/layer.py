@@ -12,7 +12,9 @@ key, buckets, retention) and owns:
 * the workload namespaces (restricted Pod Security, default-deny network policies) and the
   traffic each workload needs on top;
 * a KServe InferenceService per endpoint, a Kubeflow TrainJob per training job, an MLflow
-  tracking server and JupyterHub.
+  tracking server and JupyterHub;
+* with the Prometheus operator, a PodMonitor for the predictors and the inference server's
+  Grafana dashboard (:mod:`components.kubernetes.monitoring`).
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from components.kubernetes.cluster_operators import ClusterOperators
 from components.kubernetes.eks_cluster import EksCluster
 from components.kubernetes.layer_cluster import cluster_access
 from components.kubernetes.layer_workloads import (
+    inference_monitoring,
     jupyterhub,
     kserve_endpoints,
     mlflow_server,
@@ -82,6 +85,9 @@ class KubernetesLayer(PlatformLayer[KubernetesConfig]):
         self.endpoints = kserve_endpoints(
             self, spec.endpoints, platform, names["serving"], workload_access["serving"]
         )
+        self.monitoring = inference_monitoring(
+            self, spec, prefix, names["serving"], workload_access["serving"]
+        )
         self.training_jobs = train_jobs(
             self, spec.training_jobs, platform, names["training"], workload_access["training"]
         )
@@ -109,4 +115,5 @@ class KubernetesLayer(PlatformLayer[KubernetesConfig]):
             "training_jobs": {name: job.exports() for name, job in self.training_jobs.items()},
             "mlflow_tracking_uri": self.mlflow.tracking_uri if self.mlflow else None,
             "jupyterhub_service": self.jupyterhub.proxy_service_name if self.jupyterhub else None,
+            "monitoring": self.monitoring.exports() if self.monitoring else None,
         }

@@ -27,6 +27,7 @@ from components.kubernetes.mlflow_server import (
     MlflowServer,
     MlflowServerArgs,
 )
+from components.kubernetes.monitoring import InferenceMonitoring, InferenceMonitoringArgs
 from components.kubernetes.spec import (
     JupyterHubConfig,
     KServeEndpointConfig,
@@ -139,6 +140,29 @@ def kserve_endpoints(
         )
         for endpoint in endpoints
     }
+
+
+def inference_monitoring(
+    layer: pulumi.Resource,
+    spec: KubernetesConfig,
+    prefix: str,
+    namespace: str,
+    access: ClusterAccess,
+) -> InferenceMonitoring | None:
+    """The PodMonitor, policy and dashboard of the predictors (None: no operator or no endpoint)."""
+    if not (spec.observability.prometheus_operator and spec.endpoints):
+        return None
+    return InferenceMonitoring(
+        f"{prefix}-inference-monitoring",
+        InferenceMonitoringArgs(
+            config=spec.observability,
+            serving_namespace=namespace,
+            prefix=prefix,
+            endpoints=tuple(endpoint.name for endpoint in spec.endpoints),
+        ),
+        access,
+        opts=pulumi.ResourceOptions(parent=layer),
+    )
 
 
 def train_jobs(

@@ -419,6 +419,47 @@ class JupyterHubConfig(Section):
         return value
 
 
+#: A label key: an optional DNS-subdomain prefix and '/', then a name of at most 63 characters.
+_LABEL_KEY = (
+    r"^([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?(\.[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?)*/)?"
+    r"[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$"
+)
+
+
+#: A label value: empty, or at most 63 characters starting and ending alphanumeric.
+_LABEL_VALUE = r"^([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$"
+
+
+#: A Prometheus duration as the PodMonitor CRD accepts it (``30s``, ``1m30s``).
+_PROMETHEUS_DURATION = r"^(([0-9]+)h)?(([0-9]+)m)?(([0-9]+)s)?$"
+
+
+class ObservabilityConfig(Section):
+    """How the cluster's Prometheus and Grafana see the inference server (the predictors).
+
+    Every predictor pod carries the ``prometheus.io/scrape``, ``/port`` (8080) and ``/path``
+    (``/metrics``) annotations whatever this says, for a Prometheus without the operator.
+    """
+
+    prometheus_operator: bool = False
+    """The cluster runs the Prometheus operator (monitoring.coreos.com/v1 CRDs, v0.79 or later,
+    e.g. kube-prometheus-stack): create a PodMonitor for the predictors in the serving
+    namespace, a NetworkPolicy letting ``namespace``'s pods scrape them, and a ConfigMap with the
+    inference server's Grafana dashboard labelled ``grafana_dashboard: "1"`` in ``namespace``.
+    Default false: none of these (the operator's CRDs must exist before they can be applied)."""
+    namespace: str = Field(default="monitoring", pattern=_K8S_NAME)
+    """Where Prometheus and Grafana run (it must exist): its pods may reach the predictors on
+    8080, and the dashboard ConfigMap goes there for Grafana's sidecar. Default ``monitoring``."""
+    pod_monitor_labels: dict[
+        Annotated[str, Field(pattern=_LABEL_KEY, max_length=317)],
+        Annotated[str, Field(pattern=_LABEL_VALUE)],
+    ] = {}  # noqa: RUF012 (pydantic copies defaults)
+    """Extra labels on the PodMonitor, for a Prometheus that selects monitors by label
+    (kube-prometheus-stack's default: ``release: <its Helm release name>``). Default none."""
+    scrape_interval: str = Field(default="30s", pattern=_PROMETHEUS_DURATION, min_length=2)
+    """How often Prometheus scrapes each predictor (``15s``, ``1m``). Default ``30s``."""
+
+
 class KubernetesConfig(Section):
     """Kubernetes options (the kubernetes layer)."""
 
@@ -432,6 +473,8 @@ class KubernetesConfig(Section):
     """The MLflow tracking server."""
     jupyterhub: JupyterHubConfig = JupyterHubConfig()
     """JupyterHub."""
+    observability: ObservabilityConfig = ObservabilityConfig()
+    """Prometheus scraping and the Grafana dashboard of the inference server."""
 
     _unique_endpoints = unique_names_validator(
         "endpoints", "endpoint names", lambda entry: entry.name

@@ -9,7 +9,7 @@ stable: https://prometheus.io/docs/instrumenting/exposition_formats/
 from __future__ import annotations
 
 from bisect import bisect_left
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 LATENCY_BUCKETS = (
@@ -21,6 +21,11 @@ KNOWN_PATHS = ("/invocations", "/ping", "/metrics", "/execution-parameters")
 
 def _number(value: float) -> str:
     return repr(float(value)) if isinstance(value, float) else str(value)
+
+
+def _label_value(value: str) -> str:
+    """A label value escaped as the exposition format asks (backslash, quote, newline)."""
+    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
 
 
 class Histogram:
@@ -60,7 +65,7 @@ class Histogram:
 
 
 class ServerMetrics:
-    """What the server counts: requests by path and status, latencies, batch sizes."""
+    """What the server counts: requests, latencies, batch sizes, model swaps, captured records."""
 
     def __init__(self) -> None:
         self.requests: dict[tuple[str, int], int] = {}
@@ -80,6 +85,10 @@ class ServerMetrics:
         self.batch_requests = Histogram(
             "inference_batch_requests", "Requests merged into one predict call.", BATCH_BUCKETS
         )
+        self.model_reloads = 0
+        """Models swapped in after the first one (an alias moved and the new version loaded)."""
+        self.model_reload_failures = 0
+        """Versions an alias moved to that could not be downloaded or loaded."""
 
     def count_request(self, path: str, status: int) -> None:
         """Count one answered request; unknown paths share one label to bound cardinality."""
@@ -92,8 +101,25 @@ class ServerMetrics:
         self.batch_rows.observe(rows)
         self.predict_seconds.observe(seconds)
 
-    def render(self, *, model_loaded: bool, connections: int) -> bytes:
-        """The whole exposition text."""
+    def render(
+        self,
+        *,
+        model_loaded: bool,
+        connections: int,
+        in_flight: int = 0,
+        model: Mapping[str, str] | None = None,
+        capture_enabled: bool = False,
+        captured: int = 0,
+        capture_failures: int = 0,
+    ) -> bytes:
+        """The whole exposition text.
+
+        ``in_flight`` counts invocations received and not answered yet; ``model`` holds the
+        labels of ``inference_model_info`` (None: no model yet, no sample); ``capture_enabled``
+        says whether the data capture writes now (False when off or stopped after an error);
+        ``captured`` counts the lines it recorded (written within a second) and
+        ``capture_failures`` those a failed write lost.
+        """
         lines = [
             "# HELP inference_requests_total Requests answered, by path and status code.",
             "# TYPE inference_requests_total counter",
@@ -111,5 +137,32 @@ class ServerMetrics:
             "# HELP inference_open_connections Client connections open now.",
             "# TYPE inference_open_connections gauge",
             f"inference_open_connections {connections}",
+            "# HELP inference_requests_in_flight Invocations received and not answered yet.",
+            "# TYPE inference_requests_in_flight gauge",
+            f"inference_requests_in_flight {in_flight}",
+            "# HELP inference_model_info The model served now (its labels; value always 1).",
+            "# TYPE inference_model_info gauge",
+        ]
+        if model is not None:
+            labels = ",".join(
+                f'{key}="{_label_value(value)}"' for key, value in sorted(model.items())
+            )
+            lines.append(f"inference_model_info{{{labels}}} 1")
+        lines += [
+            "# HELP inference_model_reloads_total Models swapped in after the first one.",
+            "# TYPE inference_model_reloads_total counter",
+            f"inference_model_reloads_total {self.model_reloads}",
+            "# HELP inference_model_reload_failures_total Model versions that failed to load.",
+            "# TYPE inference_model_reload_failures_total counter",
+            f"inference_model_reload_failures_total {self.model_reload_failures}",
+            "# HELP inference_capture_enabled 1 while data capture writes invocations.",
+            "# TYPE inference_capture_enabled gauge",
+            f"inference_capture_enabled {int(capture_enabled)}",
+            "# HELP inference_capture_records_total Invocations the data capture recorded.",
+            "# TYPE inference_capture_records_total counter",
+            f"inference_capture_records_total {captured}",
+            "# HELP inference_capture_failures_total Captured invocations a failed write lost.",
+            "# TYPE inference_capture_failures_total counter",
+            f"inference_capture_failures_total {capture_failures}",
         ]
         return ("\n".join(lines) + "\n").encode()

@@ -317,10 +317,13 @@ class InferenceServer:
         self.model_key = ""
         """What the model came from, when a model source gave it (``churn/3``)."""
         self.capture: CaptureWriter | None = None
+        """The data capture while it writes (None when off, or stopped by a write error)."""
+        self._capture_counts: CaptureWriter | None = None  # kept after a stop, for /metrics
         if config.capture_dir is not None:
             from workloads.inference.data_capture import CaptureWriter
 
             self.capture = CaptureWriter(config.capture_dir, config.capture_percent)
+            self._capture_counts = self.capture
         self._tick()
         if model is not None:
             self.set_model(model)
@@ -423,12 +426,14 @@ class InferenceServer:
                 model = await _in_daemon_thread(reload)
             except Exception as error:
                 failed = resolved.key
+                self.metrics.model_reload_failures += 1
                 log.error(
                     "cannot load %s, still serving %s: %s", resolved.label, self.model_key, error
                 )
                 continue
             self.set_model(model)
             self.model_key, failed = resolved.key, ""
+            self.metrics.model_reloads += 1
             log.info("model: %s", resolved.label)
 
     def capture_invocation(
@@ -441,9 +446,23 @@ class InferenceServer:
         try:
             capture.record(request, request_type, response, response_type)
         except OSError as error:
-            log.error("data capture stopped: cannot write to %s: %s", capture.directory, error)
+            self._stop_capture(capture, error)
+
+    def flush_capture(self) -> None:
+        """Write the captured lines still pending (the sweeper calls it every second)."""
+        capture = self.capture
+        if capture is None:
+            return
+        try:
+            capture.flush()
+        except OSError as error:
+            self._stop_capture(capture, error)
+
+    def _stop_capture(self, capture: CaptureWriter, error: OSError) -> None:
+        log.error("data capture stopped: cannot write to %s: %s", capture.directory, error)
+        with contextlib.suppress(OSError):  # what was pending is counted lost already
             capture.close()
-            self.capture = None
+        self.capture = None
 
     async def drain(self, timeout: float | None = None) -> None:
         """Stop accepting, answer what is owed, close every connection; ``timeout`` bounds it.
@@ -481,7 +500,10 @@ class InferenceServer:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._follower
         if self.capture is not None:
-            self.capture.close()
+            try:
+                self.capture.close()
+            except OSError as error:
+                self._stop_capture(self.capture, error)
         if self._sweeper is not None:
             self._sweeper.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -512,13 +534,22 @@ class InferenceServer:
             self._tick()
             for connection in list(self._connections):
                 connection.check_timeouts(self.clock)
+            self.flush_capture()
 
     # Bodies of the small endpoints
 
     def render_metrics(self) -> bytes:
         """The /metrics body."""
+        model, counts = self.model, self._capture_counts
         return self.metrics.render(
-            model_loaded=self.model is not None, connections=len(self._connections)
+            model_loaded=model is not None,
+            connections=len(self._connections),
+            # A busy connection waits for its prediction: at most one invocation each.
+            in_flight=sum(1 for connection in self._connections if connection.busy),
+            model=None if model is None else model_labels(model, self.model_key),
+            capture_enabled=self.capture is not None,
+            captured=0 if counts is None else counts.recorded,
+            capture_failures=0 if counts is None else counts.lost,
         )
 
     def execution_parameters(self) -> bytes:
@@ -530,6 +561,20 @@ class InferenceServer:
             "MaxPayloadInMB": megabytes,
         }
         return json.dumps(parameters).encode()
+
+
+def model_labels(model: LoadedModel, key: str) -> dict[str, str]:
+    """The labels of ``inference_model_info``: the model's name, framework, task and version.
+
+    ``version`` is the registry key the model came from (``churn/3``), empty for a directory.
+    """
+    metadata = model.metadata
+    return {
+        "name": metadata.name,
+        "framework": metadata.framework,
+        "task": metadata.task,
+        "version": key,
+    }
 
 
 def model_source(config: ServerConfig, cache_dir: Path) -> ModelSource:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -82,10 +83,11 @@ def test_a_percent_below_100_captures_that_share(tmp_path: Path) -> None:
     draws = iter([0.1, 0.3, 0.2, 0.9])
     writer = CaptureWriter(tmp_path, 25.0, draw=lambda: next(draws))
     # when four requests come / then the draws under 0.25 are captured
-    for _ in range(4):
-        writer.record(b"1,2", "text/csv", b"0", "text/csv")
+    kept = [writer.record(b"1,2", "text/csv", b"0", "text/csv") for _ in range(4)]
     writer.close()
     assert writer.written == 2
+    # and record says which were written (the server counts them in its metrics)
+    assert kept == [True, False, True, False]
 
 
 @pytest.mark.parametrize("percent", [0.0, -1.0, 100.5])
@@ -93,3 +95,71 @@ def test_a_percent_outside_0_to_100_is_refused(tmp_path: Path, percent: float) -
     with pytest.raises(ValueError) as raised:
         CaptureWriter(tmp_path, percent)
     assert str(raised.value) == f"capture percent must be in (0, 100], not {percent}"
+
+
+def test_recorded_lines_are_written_whole_on_flush_and_counted(tmp_path: Path) -> None:
+    # given a writer at a fixed time and three recorded invocations
+    writer = CaptureWriter(tmp_path, clock=lambda: NOON)
+    for row in (b"1,2", b"3,4", b"5,6"):
+        assert writer.record(row, "text/csv", b"0", "text/csv")
+    # when the pending lines are flushed
+    writer.flush()
+    # then the file holds the three lines whole, and every recorded line counts as written
+    [path] = capture_files(tmp_path)
+    lines = path.read_text().splitlines()
+    assert [json.loads(line)["captureData"]["endpointInput"]["data"] for line in lines] == [
+        "1,2",
+        "3,4",
+        "5,6",
+    ]
+    assert (writer.recorded, writer.written, writer.lost) == (3, 3, 0)
+    writer.close()
+
+
+def test_event_ids_are_distinct_uuids(tmp_path: Path) -> None:
+    # given a writer / when 500 invocations are captured
+    writer = CaptureWriter(tmp_path, clock=lambda: NOON)
+    for _ in range(500):
+        writer.record(b"1,2", "text/csv", b"0", "text/csv")
+    writer.close()
+    # then every event id is a UUID, and no two are the same
+    [path] = capture_files(tmp_path)
+    ids = [json.loads(line)["eventMetadata"]["eventId"] for line in path.read_text().splitlines()]
+    assert len(set(ids)) == 500
+    assert all(str(uuid.UUID(event)) == event for event in ids)
+
+
+def test_a_line_that_cannot_be_written_is_counted_lost(tmp_path: Path) -> None:
+    # given a file where the capture's year folder should be
+    (tmp_path / "2026").write_text("in the way")
+    writer = CaptureWriter(tmp_path, clock=lambda: NOON)
+    # when an invocation is captured / then the write error is raised and the line counted lost
+    with pytest.raises(OSError):
+        writer.record(b"1,2", "text/csv", b"0", "text/csv")
+    assert (writer.recorded, writer.written, writer.lost) == (0, 0, 1)
+
+
+def test_a_line_is_the_record_json_dumps_writes() -> None:
+    # given an invocation with quotes, a newline and non-ASCII text in its bodies
+    request = '{"name": "Zoë \\"Z\\"", "note": "a\\nb"}'.encode()
+    response = b'{"predictions": ["ja"]}'
+    # when it becomes a line
+    line = capture_line(request, "application/json", response, 'text/csv; x="1"', NOON)
+    # then it parses to the record, strings intact, and is pure ASCII as json.dumps writes it
+    record = json.loads(line)
+    assert record["captureData"]["endpointInput"]["data"] == request.decode()
+    assert record["captureData"]["endpointOutput"]["observedContentType"] == 'text/csv; x="1"'
+    assert record["captureData"]["endpointOutput"]["encoding"] == "BASE64"
+    assert line.isascii()
+
+
+@pytest.mark.parametrize(
+    "body",
+    [b"[[0.5, -1.25, 3e-05]]", b"1,2\n3,4", b'{"a": "b\\\\c"}', b"x\x7fy", "Zoë".encode(), b"\xff"],
+)
+def test_the_line_is_byte_for_byte_what_json_dumps_writes(body: bytes) -> None:
+    # given a body taking the plain-text path or the escaping one / when it becomes a line
+    line = capture_line(body, "text/csv", b"0", "application/json", NOON)
+    record = json.loads(line)
+    # then json.dumps of the same record writes the very same line
+    assert line == json.dumps(record, separators=(",", ":"))

@@ -46,3 +46,37 @@ def test_batches_are_observed_by_requests_rows_and_time() -> None:
     assert 'inference_batch_rows_bucket{le="4"} 0' in text
     assert 'inference_batch_rows_bucket{le="8"} 1' in text
     assert "inference_predict_duration_seconds_count 1" in text
+
+
+def test_in_flight_model_reloads_and_capture_are_rendered() -> None:
+    """Given a model, reloads and captures, when rendered, then each has its sample."""
+    metrics = ServerMetrics()
+    metrics.model_reloads, metrics.model_reload_failures = 2, 1
+    model = {"name": "churn", "framework": "sklearn", "task": "classification", "version": "c/3"}
+    text = metrics.render(
+        model_loaded=True,
+        connections=4,
+        in_flight=3,
+        model=model,
+        capture_enabled=True,
+        captured=7,
+        capture_failures=0,
+    ).decode()
+    assert "inference_requests_in_flight 3\n" in text
+    assert (
+        'inference_model_info{framework="sklearn",name="churn",task="classification",'
+        'version="c/3"} 1\n'
+    ) in text
+    assert "inference_model_reloads_total 2\n" in text
+    assert "inference_model_reload_failures_total 1\n" in text
+    assert "inference_capture_enabled 1\n" in text
+    assert "inference_capture_records_total 7\n" in text
+    assert "inference_capture_failures_total 0\n" in text
+
+
+def test_model_info_has_no_sample_before_a_model_and_escapes_label_values() -> None:
+    """Given no model, then no info sample; given a quoted name, then it is escaped."""
+    metrics = ServerMetrics()
+    assert "inference_model_info{" not in metrics.render(model_loaded=False, connections=0).decode()
+    text = metrics.render(model_loaded=True, connections=0, model={"name": 'a"b\\c\nd'}).decode()
+    assert 'inference_model_info{name="a\\"b\\\\c\\nd"} 1\n' in text

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import shutil
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -13,12 +15,13 @@ from typing import Any
 
 import pytest
 
-from tests.workloads.inference.conftest import ThreadServer, invoke
+from tests.workloads.inference import models
+from tests.workloads.inference.conftest import ThreadServer, invoke, request
 from tests.workloads.lifecycle import conftest as lifecycle
 from workloads.inference.server import main
 from workloads.lifecycle.model_source import ModelSource, parse_model_uri
 from workloads.lifecycle.registry import promote, register
-from workloads.model_layout import LoadedModel
+from workloads.model_layout import LoadedModel, load_model
 from workloads.monitoring.capture import capture_files, read_capture
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning:mlflow.*")
@@ -70,6 +73,10 @@ def test_a_served_alias_is_followed_when_it_moves(
     wait_until(lambda: server.server.model_key == "churn/2", "the server serves version 2")
     [value] = invoke(server.port, ROW, "text/csv").json()["predictions"]  # type: ignore[index]
     assert isinstance(value, float)
+    # and /metrics counts the reload and names the version served
+    metrics = request(server.port, "GET", "/metrics").body.decode()
+    assert "inference_model_reloads_total 1\n" in metrics
+    assert 'task="regression",version="churn/2"} 1\n' in metrics
 
 
 def test_a_version_that_cannot_load_is_logged_once_and_the_old_one_keeps_serving(
@@ -111,6 +118,10 @@ def test_a_version_that_cannot_load_is_logged_once_and_the_old_one_keeps_serving
     promote(client, "churn", 1, "champion", "back")
     time.sleep(10 * POLL)
     assert server.server.model_key == "churn/1"
+    # and /metrics counted the one failed version and no reload
+    metrics = request(server.port, "GET", "/metrics").body.decode()
+    assert "inference_model_reload_failures_total 1\n" in metrics
+    assert "inference_model_reloads_total 0\n" in metrics
 
 
 def test_answered_invocations_are_captured_and_refused_ones_are_not(
@@ -121,6 +132,10 @@ def test_answered_invocations_are_captured_and_refused_ones_are_not(
     # when one request is answered and one refused (415)
     assert invoke(server.port, ROW + "\n" + ROW, "text/csv").status == 200
     assert invoke(server.port, b"x", "application/xml").status == 415
+    # then /metrics counts one captured record
+    metrics = request(server.port, "GET", "/metrics").body.decode()
+    assert "inference_capture_records_total 1\n" in metrics
+    assert "inference_capture_enabled 1\n" in metrics
     server.stop()
     # then the monitor reads the one answered request, its two rows and predictions
     data = read_capture(capture_files(tmp_path / "capture"), ["a", "b", "c", "d"])
@@ -144,6 +159,60 @@ def test_an_answer_in_another_output_is_captured_with_its_mark(
     assert (data.requests, data.malformed, data.other_output) == (2, 0, 1)
     assert (len(data.rows), len(data.predictions)) == (2, 1)
     server.stop = lambda: None  # type: ignore[method-assign]  # already stopped
+
+
+def test_metrics_count_an_invocation_in_flight_until_it_is_answered(
+    tmp_path: Path, start_server: Callable[..., ThreadServer]
+) -> None:
+    # given a server whose model takes 1 s on a marked row, and that row being predicted
+    models.save_slow(tmp_path / "slow", delay=1.0)
+    server = start_server(load_model(tmp_path / "slow"))
+    slow_row = json.dumps([[models.SLOW_MARKER, 0, 0, 0]])
+    answers: list[int] = []
+    client = threading.Thread(target=lambda: answers.append(invoke(server.port, slow_row).status))
+    client.start()
+
+    def in_flight() -> str:
+        text = request(server.port, "GET", "/metrics").body.decode()
+        return next(line for line in text.splitlines() if line.startswith("inference_requests_in"))
+
+    # when /metrics is read meanwhile / then it counts one invocation in flight
+    wait_until(lambda: in_flight() == "inference_requests_in_flight 1", "one in flight", 5.0)
+    # and none once it is answered
+    client.join(10)
+    assert answers == [200]
+    assert in_flight() == "inference_requests_in_flight 0"
+
+
+def test_a_quiet_servers_captured_lines_reach_the_disk_while_it_runs(
+    sklearn_model: LoadedModel, tmp_path: Path, start_server: Callable[..., ThreadServer]
+) -> None:
+    # given a capturing server that answers one request and then none
+    server = start_server(sklearn_model, capture_dir=tmp_path / "capture")
+    assert invoke(server.port, ROW, "text/csv").status == 200
+
+    # when the monitor reads the folder while the server still runs
+    def on_disk() -> int:
+        return read_capture(capture_files(tmp_path / "capture"), ["a", "b", "c", "d"]).requests
+
+    # then the line lands within the server's once-a-second flush
+    wait_until(lambda: on_disk() == 1, "the captured line is on disk", seconds=5.0)
+
+
+def test_a_capture_that_cannot_write_is_counted_and_shown_off(
+    sklearn_model: LoadedModel, tmp_path: Path, start_server: Callable[..., ThreadServer]
+) -> None:
+    # given a server capturing into a path that is a file, so no hour folder can be made
+    (tmp_path / "capture").write_text("not a folder")
+    server = start_server(sklearn_model, capture_dir=tmp_path / "capture")
+    # when two requests are answered
+    assert invoke(server.port, ROW, "text/csv").status == 200
+    assert invoke(server.port, ROW, "text/csv").status == 200
+    # then the first failed write is counted and the capture shows off (it stopped)
+    metrics = request(server.port, "GET", "/metrics").body.decode()
+    assert "inference_capture_failures_total 1\n" in metrics
+    assert "inference_capture_records_total 0\n" in metrics
+    assert "inference_capture_enabled 0\n" in metrics
 
 
 @pytest.mark.parametrize(

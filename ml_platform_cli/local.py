@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import re
 import signal
 import subprocess
 import sys
@@ -46,20 +45,7 @@ def dir_option(function: Any) -> Any:
 
 def register(cli: click.Group) -> None:
     """Add the ``local`` group."""
-    _mark_paragraphs(local)
     cli.add_command(local)
-
-
-def _mark_paragraphs(command: click.Command) -> None:
-    r"""Turn the ``\b`` lines of raw docstrings into click's no-rewrap marker (``\x08``).
-
-    The docstrings are raw (ruff's D301) so they hold a backslash and a ``b``, which click
-    does not recognise: without this the Examples block is rewrapped into one paragraph.
-    """
-    if command.help:
-        command.help = re.sub(r"(?m)^([ \t]*)\\b$", "\\1\b", command.help)
-    for child in getattr(command, "commands", {}).values():
-        _mark_paragraphs(child)
 
 
 @click.group("local")

@@ -175,21 +175,31 @@ def test_the_predictors_carry_the_scrape_annotations_and_the_monitors_labels(pla
         assert [port["containerPort"] for port in container["ports"]] == [8080]
 
 
-def test_prod_monitors_its_predictors_and_dev_does_not(plan: Plan) -> None:
-    # given each stack's kubernetes layer
+def test_stacks_whose_cluster_has_no_operator_create_no_monitor(plan: Plan) -> None:
+    # given each stack's kubernetes layer (neither cluster runs the Prometheus operator: prod's
+    # is created by the stack itself, so the CRDs a PodMonitor needs are not there)
     kubernetes = plan.layer("kubernetes")
-    monitors = kubernetes.of_type(POD_MONITOR)
-    dashboards = kubernetes.of_type(CONFIG_MAP)
-    # then prod (operator on) has one PodMonitor in its serving namespace and the dashboard,
-    # dev (operator off by default) neither
-    if plan.run.stack == "prod":
-        [monitor] = monitors
-        assert monitor.inputs["metadata"]["namespace"] == "mlp-prod-serving"
-        assert [c.inputs["metadata"]["name"] for c in dashboards] == [
-            "mlp-prod-inference-dashboard"
-        ]
-    else:
-        assert (monitors, dashboards) == ([], [])
+    # then neither has a PodMonitor or the dashboard ConfigMap
+    assert (kubernetes.of_type(POD_MONITOR), kubernetes.of_type(CONFIG_MAP)) == ([], [])
+
+
+def test_with_the_operator_prod_monitors_its_predictors(run_stack: Any) -> None:
+    # given prod with the operator on, as after installing kube-prometheus-stack
+    kubernetes = stack_file("prod")["ml-platform:kubernetes"]
+    kubernetes["observability"] = {
+        "prometheus_operator": True,
+        "pod_monitor_labels": {"release": "kube-prometheus-stack"},
+    }
+    # when planned
+    plan = run_stack("prod", with_section(stack_config("prod"), "kubernetes", kubernetes))
+    # then one PodMonitor in its serving namespace, selected by the release label, and the
+    # dashboard
+    [monitor] = plan.of_type(POD_MONITOR)
+    assert monitor.inputs["metadata"]["namespace"] == "mlp-prod-serving"
+    assert monitor.inputs["metadata"]["labels"]["release"] == "kube-prometheus-stack"
+    assert [c.inputs["metadata"]["name"] for c in plan.of_type(CONFIG_MAP)] == [
+        "mlp-prod-inference-dashboard"
+    ]
 
 
 def test_no_endpoint_means_no_monitor(run_stack: Any) -> None:

@@ -39,6 +39,8 @@ def dir_option(function: Any) -> Any:
         type=click.Path(path_type=Path, file_okay=False),
         default=".ml-platform",
         show_default=True,
+        envvar="ML_PLATFORM_LOCAL_DIR",
+        show_envvar=True,
         help="the folder all of the local platform's state lives in",
     )(function)
 
@@ -127,6 +129,8 @@ def _clean_stale(layout: Any) -> int:
     type=click.IntRange(1, 65533),
     default=5300,
     show_default=True,
+    envvar="ML_PLATFORM_LOCAL_PORT_BASE",
+    show_envvar=True,
     help="the status page's port; MLflow gets the next, the inference server the one after",
 )
 @click.option("--model", default="churn", show_default=True, help="the registered model served")

@@ -71,6 +71,9 @@ def mlflow_spec(layout: Layout, port: int) -> ProcessSpec:
         ),
         port=port,
         health_path="/health",
+        # MLflow 3's server job runner (prompt optimization, trace rollups) starts half a dozen
+        # huey consumers of ~235 MB each; nothing the local platform does uses them.
+        environment={"MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"},
         # Nothing to drain (SQLite commits each write); its workers may linger past SIGTERM.
         stop_seconds=5.0,
     )

@@ -7,6 +7,7 @@ model's features whatever their order), over one keep-alive connection.
 from __future__ import annotations
 
 import http.client
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -14,6 +15,9 @@ from workloads.samples import churn
 
 TIMEOUT_SECONDS = 10.0
 """The longest one request may take."""
+CAPTURE_SETTLE_SECONDS = 1.5
+"""How long the last answers take to be on disk: the server writes captured lines in batches
+and at least once a second (``workloads.inference.data_capture``), plus a margin."""
 
 
 @dataclass(frozen=True)
@@ -43,7 +47,10 @@ def request_bodies(
 
 
 def send(host: str, port: int, bodies: Sequence[bytes]) -> TrafficResult:
-    """POST each body to ``/invocations``; a broken connection is reopened once per request."""
+    """POST each body to ``/invocations``; a broken connection is reopened once per request.
+
+    Returns once the answered requests' capture is on disk (:data:`CAPTURE_SETTLE_SECONDS`).
+    """
     answered, errors = 0, {}
     connection = http.client.HTTPConnection(host, port, timeout=TIMEOUT_SECONDS)
     try:
@@ -59,6 +66,9 @@ def send(host: str, port: int, bodies: Sequence[bytes]) -> TrafficResult:
                 errors[key] = errors.get(key, 0) + 1
     finally:
         connection.close()
+    if answered:
+        # So that a drift check right after this one reads every request it sent.
+        time.sleep(CAPTURE_SETTLE_SECONDS)
     return TrafficResult(len(bodies), answered, errors)
 
 

@@ -31,8 +31,8 @@ def monitor() -> None:
 
     \b
     Examples:
-      ml-platform monitor baseline --data build/churn/train/train.csv --model build/model \
-          --exclude churned --out build/baselines/churn
+      ml-platform monitor baseline --data workloads/samples/data/churn-train.csv \
+          --model build/models/churn --exclude churned --out build/baselines/churn
       ml-platform monitor check --baseline build/baselines/churn --capture build/capture/churn \
           --out build/monitor/churn --fail-on-drift
       ml-platform monitor report --results build/monitor/churn

@@ -312,10 +312,10 @@ def _aws_options(command: argparse.ArgumentParser) -> None:
 
 #: One or two example command lines per command, shown under its --help.
 EXAMPLES = {
-    "baseline": "ml-platform monitor baseline --data build/churn/train/train.csv "
-    "--model build/model \\\n      --exclude churned --out baselines/churn",
-    "check": "ml-platform monitor check --baseline baselines/churn --capture build/capture/churn "
-    "\\\n      --out build/monitor/churn --fail-on-drift",
+    "baseline": "ml-platform monitor baseline --data workloads/samples/data/churn-train.csv "
+    "--model build/models/churn \\\n      --exclude churned --out build/baselines/churn",
+    "check": "ml-platform monitor check --baseline build/baselines/churn "
+    "--capture build/capture/churn \\\n      --out build/monitor/churn --fail-on-drift",
     "select": "ml-platform monitor select-window --capture-uri s3://mlp-dev-capture/mlp-dev-churn/ "
     "\\\n      --window-hours 24 --out build/window",
     "publish": "ml-platform monitor publish --results build/monitor/churn --region us-east-1",

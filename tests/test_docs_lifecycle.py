@@ -178,8 +178,14 @@ def test_the_local_loop_trains_registers_promotes_serves_captures_checks_and_rol
         # when the traffic is sent / then every request is answered and captured
         sent = python(send.replace("localhost:8080", f"localhost:{server.port}"))
         assert sent == "300 customers scored in 30 requests\n"
-        captured = list((project / "build/capture/churn").rglob("*.jsonl"))
-        assert sum(len(path.read_text().splitlines()) for path in captured) == 30
+
+        def captured_lines() -> int:
+            captured = (project / "build/capture/churn").rglob("*.jsonl")
+            return sum(len(path.read_text().splitlines()) for path in captured)
+
+        # (the server writes captured lines in batches, each within about a second)
+        wait_for(lambda: captured_lines() >= 30, "the 30 requests' capture is on disk")
+        assert captured_lines() == 30
         # when the baseline is made and the check runs / then it finds the drift the page shows
         assert expected_output(check) in shell(check, project, env).splitlines()
         # when the report is opened / then the browser is handed the report's page

@@ -1,9 +1,10 @@
 """The README's quick-start training command trains, tracks and leaves a servable model.
 
 The command is read from the README (and the tables from docs/training.md, "Training a model
-locally"), so the two cannot drift apart. It runs in this process:
-``ml-platform-train`` is ``workloads.training.entrypoint:command`` (checked against pyproject.toml),
-and the console script itself exists only after ``make`` installs the project.
+locally"), so the two cannot drift apart. It runs in this process: ``ml-platform train`` hands
+its arguments to ``workloads.training.entrypoint:command`` (as does the ``ml-platform-train``
+alias; both checked), and the console script itself exists only after ``make`` installs the
+project.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from ml_platform_cli.runners import TRAIN_ENTRY_POINT
 from tests.workloads.training.samples import (  # noqa: F401  (one_thread: an autouse fixture)
     mlflow_store,
     one_thread,
@@ -36,13 +38,14 @@ SECTION = (
     .split("## Training a model locally\n", 1)[1]
     .split("\n## ", 1)[0]
 )
-QUICK_START = (
+STEP_BY_STEP = (
     (ROOT / "README.md")
     .read_text()
     .split("## Quick start (no AWS account)\n", 1)[1]
     .split("\n## ", 1)[0]
+    .split("### Step by step\n", 1)[1]
 )
-TRAIN, SERVE = re.findall(r"```sh\n(.*?)```", QUICK_START, flags=re.DOTALL)[:2]
+TRAIN, SERVE = re.findall(r"```sh\n(.*?)```", STEP_BY_STEP, flags=re.DOTALL)[:2]
 
 # MLflow's own warnings, which it silences itself outside pytest (see test_tracking.py).
 pytestmark = [
@@ -61,26 +64,29 @@ def option(words: list[str], name: str) -> str:
 
 
 def test_the_command_is_the_console_script_of_the_entrypoint() -> None:
-    """Given the README's command, then it runs ml-platform-train, which is entrypoint.main."""
+    """Given the README's command, then it runs ml-platform train, which is entrypoint.main."""
     scripts = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["scripts"]
-    assert command()[0] == ".venv/bin/ml-platform-train"
+    assert command()[:2] == [".venv/bin/ml-platform", "train"]
+    assert scripts["ml-platform"] == "ml_platform_cli.main:main"
+    assert TRAIN_ENTRY_POINT == "workloads.training.entrypoint:command"
     assert scripts["ml-platform-train"] == "workloads.console:train"
-    assert SCRIPTS["ml-platform-train"][0] == "workloads.training.entrypoint:command"
+    assert SCRIPTS["ml-platform-train"][0] == TRAIN_ENTRY_POINT
 
 
 def test_the_readme_command_trains_a_tracked_model_that_is_served(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
-    # given a fresh directory (the README's store with MLflow's schema already in it, which
+    # given a fresh directory with the project's sample (the README's store with MLflow's schema already in it, which
     # saves the seconds its creation takes) and no SageMaker tree or tracking variables
     monkeypatch.chdir(tmp_path)
+    (tmp_path / "workloads").symlink_to(ROOT / "workloads")  # the shipped sample, as in the root
     monkeypatch.setenv(contract.ROOT_ENV, str(tmp_path / "no-job"))
     monkeypatch.delenv(contract.MLFLOW_TRACKING_URI_ENV, raising=False)
     words = command()
     database = Path(option(words, "--tracking-uri").removeprefix("sqlite:///"))
     mlflow_store(tmp_path / database, tmp_path_factory)
     # when the README's training command runs
-    assert main(words[1:]) == 0
+    assert main(words[2:]) == 0
     # then the directory the README serves holds the model, and it answers the README's curl
     model_dir = option(words, "--model-dir")
     assert option(shlex.split(SERVE.splitlines()[0]), "--model-dir") == model_dir
@@ -89,7 +95,7 @@ def test_the_readme_command_trains_a_tracked_model_that_is_served(
     expected = json.loads(re.search(r"# (\{.*\})", SERVE).group(1))  # type: ignore[union-attr]
     model = handlers.model_fn(model_dir)
     answer, _ = handlers.output_fn(
-        handlers.predict_fn(handlers.input_fn(body, "application/json"), model), "application/json"
+        handlers.predict_fn(handlers.input_fn(body, "text/csv"), model), "application/json"
     )
     assert json.loads(answer) == expected
     # and the run, its model and the registered version are in the SQLite store
@@ -99,7 +105,7 @@ def test_the_readme_command_trains_a_tracked_model_that_is_served(
     experiment = client.get_experiment_by_name(option(words, "--experiment"))
     [run] = client.search_runs([experiment.experiment_id])
     assert run.info.status == "FINISHED"
-    assert run.data.params["max_depth"] == "3"
+    assert run.data.params["algorithm"] == "xgboost"
     assert run.data.metrics["valid_accuracy"] == model.metadata.metrics["valid_accuracy"]
     assert (tmp_path / "build/mlartifacts").is_dir()  # beside the database, not ./mlruns
     assert not (tmp_path / "mlruns").exists()

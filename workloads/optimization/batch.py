@@ -149,10 +149,9 @@ def _finish(running: _Running, out: Path) -> None:
 
 
 def solve_all(
-    arguments: argparse.Namespace, limits: TimeLimits, stop: SolveStop
+    arguments: argparse.Namespace, limits: TimeLimits, stop: SolveStop, problems: list[Path]
 ) -> tuple[list[InstanceResult], float]:
-    """Solve every instance; their results in file order and the fair share used."""
-    problems = find_problems(arguments.problems)
+    """Solve every instance of ``problems``; their results in order and the fair share used."""
     names = instance_names(problems)
     share = fair_share(limits.total_seconds, len(problems), arguments.parallel)
     out: Path = arguments.out
@@ -204,9 +203,10 @@ def run_batch(arguments: argparse.Namespace, limits: TimeLimits, stop: SolveStop
     """``solve-batch``: solve, write ``summary.json``, print the summary; the exit status."""
     from workloads.optimization import problems as kinds
 
+    found = find_problems(arguments.problems)
     kinds.problem_module(arguments.kind)  # an unknown kind fails before any process starts
     positive_seconds("--checkpoint-seconds", arguments.checkpoint_seconds)
-    results, share = solve_all(arguments, limits, stop)
+    results, share = solve_all(arguments, limits, stop, found)
     summary = {
         "kind": arguments.kind,
         "total_seconds": limits.total_seconds,

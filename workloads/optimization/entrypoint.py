@@ -320,7 +320,8 @@ def _start_tracking(job: SolveJob, summary: dict[str, Any]) -> Any:
 def print_metrics(result: SolveResult) -> None:
     """The metrics as ``name=value`` lines on stdout (the tuning regexes' stable names)."""
     for name, value in result.metrics().items():
-        print(f"{name}={value:g}" if not float(value).is_integer() else f"{name}={value:.0f}")
+        # Ten significant digits: a large objective keeps its units, a time its milliseconds.
+        print(f"{name}={value:.0f}" if float(value).is_integer() else f"{name}={value:.10g}")
     sys.stdout.flush()
 
 
@@ -354,8 +355,8 @@ def exit_status(outcome: Outcome, note: Note = say) -> int:
 _EXAMPLES = """\
 examples:
   {prog} solve --kind jobshop --problem ft06.txt --total-seconds 30 --out build/ft06
-  {prog} solve --kind routing --problem E-n22-k4.vrp --total-seconds 60 \\
-      --no-improvement-seconds 10 --checkpoint-dir build/ckpt --out build/e-n22
+  {prog} solve --kind routing --problem A-n32-k5.vrp --total-seconds 60 \\
+      --no-improvement-seconds 10 --checkpoint-dir build/ckpt --out build/a-n32
   {prog} solve-batch --kind jobshop --problems 'instances/*.txt' --total-seconds 300 \\
       --parallel 2 --out build/batch
 
@@ -537,9 +538,22 @@ def limits_from_arguments(arguments: argparse.Namespace) -> Any:
     )
 
 
-def run_solve(job: SolveJob, stop: SolveStop) -> int:
-    """Solve ``job``, print its metrics and verdict; the exit status."""
-    outcome = solve(job, stop)
+def run_solve(job: SolveJob, stop: SolveStop, *, in_job: bool = False) -> int:
+    """Solve ``job``, print its metrics and verdict; the exit status.
+
+    ``in_job``: the contract's run, where ``ML_PLATFORM_CHECKPOINT_S3_URI`` (a Kubernetes Job,
+    which nothing syncs for) has the checkpoints uploaded as they are written and at the end,
+    by the training code's :class:`~workloads.training.s3_sync.SyncedOutputs`.
+    """
+    if in_job and job.checkpoint_dir is not None:
+        from workloads.training.s3_sync import SyncedOutputs
+
+        with SyncedOutputs.from_environ(
+            checkpoint_dir=job.checkpoint_dir, model_dir=job.out_dirs[0]
+        ):
+            outcome = solve(job, stop)
+    else:
+        outcome = solve(job, stop)
     print_metrics(outcome.result)
     for directory in job.out_dirs:
         say(f"solution and report in {directory}")
@@ -562,6 +576,7 @@ def main(argv: Sequence[str] | None = None, stop: SolveStop | None = None) -> in
     ``stop`` is the process's stop request (:func:`command` passes it); without one, a fresh
     request that nothing signals (tests, or a caller with its own handling).
     """
+    from workloads.training.s3_sync import S3SyncError
     from workloads.training.tracking import TrackingUnavailable
 
     stop = stop or SolveStop()
@@ -575,7 +590,7 @@ def main(argv: Sequence[str] | None = None, stop: SolveStop | None = None) -> in
                     "SageMaker training job: ignoring the command-line arguments "
                     "(hyperparameters.json is read instead)"
                 )
-            return run_solve(job_from_sagemaker(environment), stop)
+            return run_solve(job_from_sagemaker(environment), stop, in_job=True)
         parser = build_parser(prog)
         try:
             arguments = parser.parse_args(arguments_list)
@@ -588,7 +603,7 @@ def main(argv: Sequence[str] | None = None, stop: SolveStop | None = None) -> in
         return run_solve(job_from_arguments(arguments), stop)
     except EXPECTED_ERRORS as error:
         reason, status = str(error), EXIT_BAD_INPUT
-    except TrackingUnavailable as error:
+    except (TrackingUnavailable, S3SyncError) as error:
         reason, status = str(error), EXIT_FAILED
     except Exception as error:  # anything else: the traceback helps, the reason stays short
         traceback.print_exc()

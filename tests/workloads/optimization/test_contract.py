@@ -161,3 +161,34 @@ def test_a_failed_job_writes_the_reason_for_sagemaker(
     reason = "p0.json: floor: must be at most start (1)"
     assert capsys.readouterr().err == f"ml-platform-optimize: error: {reason}\n"
     assert (sagemaker_root / "output" / "failure").read_text() == reason
+
+
+def test_on_kubernetes_the_checkpoints_are_uploaded_to_s3(
+    countdown: Any,
+    sagemaker_root: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # given the contract as the pod's init container staged it, and a checkpoint URI
+    import boto3
+    from moto import mock_aws
+
+    from tests.workloads.dummy_credentials import use_dummy_credentials
+
+    _job_tree(sagemaker_root, {"kind": "countdown", "total_seconds": "2", "workers": "1"})
+    use_dummy_credentials(monkeypatch, tmp_path, "eu-west-1")
+    monkeypatch.setenv("ML_PLATFORM_CHECKPOINT_S3_URI", "s3://bucket/jobs/solve-1/checkpoints/")
+    with mock_aws():
+        s3 = boto3.client("s3")
+        s3.create_bucket(
+            Bucket="bucket", CreateBucketConfiguration={"LocationConstraint": "eu-west-1"}
+        )
+        # when
+        status = main([])
+        # then the final checkpoint is in the bucket
+        listed = s3.list_objects_v2(Bucket="bucket", Prefix="jobs/solve-1/checkpoints/")
+    assert status == 0, capsys.readouterr().err
+    local = {path.name for path in (sagemaker_root / "checkpoints" / "solve-1").iterdir()}
+    uploaded = {item["Key"].rsplit("/", 1)[1] for item in listed.get("Contents", [])}
+    assert local and local <= uploaded

@@ -45,8 +45,8 @@ def solve(args: tuple[str, ...]) -> None:
     \b
     Examples:
       ml-platform optimize solve --kind jobshop --problem ft06.txt --out build/ft06
-      ml-platform optimize solve --kind routing --problem E-n22-k4.vrp --total-seconds 60 \
-          --checkpoint-dir build/ckpt --out build/e-n22
+      ml-platform optimize solve --kind routing --problem A-n32-k5.vrp --total-seconds 60 \
+          --checkpoint-dir build/ckpt --out build/a-n32
     """
     run_entry_point(OPTIMIZE_ENTRY_POINT, ["solve", *args], program=PROGRAM)
 

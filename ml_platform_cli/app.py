@@ -26,6 +26,7 @@ COMMAND_MODULES = (
     "ml_platform_cli.pipelines",
     "ml_platform_cli.jobs",
     "ml_platform_cli.local",
+    "ml_platform_cli.optimize",
 )
 
 #: The shells ``ml-platform completion`` writes a script for (click's own completion).

@@ -19,6 +19,7 @@ SCRIPTS: dict[str, tuple[str, str]] = {
     "ml-platform-features": ("workloads.features.cli:main", "workloads,features"),
     "ml-platform-monitor": ("workloads.monitoring.cli:main", "workloads,monitoring"),
     "ml-platform-lifecycle": ("workloads.lifecycle.cli:main", "workloads,training"),
+    "ml-platform-optimize": ("workloads.optimization.entrypoint:command", "optimization"),
 }
 
 
@@ -65,3 +66,8 @@ def monitor() -> int:
 def lifecycle() -> int:
     """``ml-platform-lifecycle``."""
     return entry_point("ml-platform-lifecycle")()
+
+
+def optimize() -> int:
+    """``ml-platform-optimize``."""
+    return entry_point("ml-platform-optimize")()

@@ -19,6 +19,7 @@ from rich.console import Console
 from ml_platform_cli import output
 from ml_platform_cli.aws_calls import (
     call_operation,
+    emit_table,
     key_values,
     print_table,
     wait_options,
@@ -263,17 +264,13 @@ def rollback(
 
 def _emit_shift(done: Any, as_json: bool) -> None:
     """Print a traffic change: each variant's weight before and after."""
-
-    def render(console: Console) -> None:
-        rows = [
-            (variant, f"{before:g}", f"{done.new_weights.get(variant, before):g}")
-            for variant, before in done.previous_weights.items()
-        ]
-        title = f"{done.endpoint_name}" + (f" ({done.status})" if done.status else " (updating)")
-        columns = ("variant", "weight before", "weight now")
-        print_table(console, output.table(title, columns, rows))
-
-    output.emit(done.to_dict(), as_json, render)
+    rows = [
+        (variant, f"{before:g}", f"{done.new_weights.get(variant, before):g}")
+        for variant, before in done.previous_weights.items()
+    ]
+    title = f"{done.endpoint_name}" + (f" ({done.status})" if done.status else " (updating)")
+    columns = ("variant", "weight before", "weight now")
+    emit_table(done.to_dict(), as_json, title, columns, rows)
 
 
 @endpoints.command("invoke")

@@ -1,92 +1,68 @@
 """Calling the operations code (``workloads.ops``) from a command: session, region, errors.
 
-The ``models`` and ``endpoints`` groups share it. A command resolves its stack options into an
-:class:`AwsTarget` (a boto3 session that has a region and credentials, or one line and exit 1),
-then runs the operation inside :func:`operation`, which words the operations' errors for the
-command line: a missing endpoint or group names the resolved name, the region and the stack.
+The ``models``, ``endpoints``, ``jobs`` and ``pipelines`` groups share it. A command connects its
+stack options (:meth:`StackOptions.connect`: a boto3 session that has a region and credentials,
+or one line and exit 1), then runs the operation inside :func:`operation`, which words the
+operations' errors for the command line: a missing endpoint or group names the resolved name,
+the region and the stack.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import click
 from rich.console import Console
 from rich.table import Table
 
+from ml_platform_cli import output
 from ml_platform_cli.errors import FAILED, CliError
-from ml_platform_cli.stack import StackContext, resolve
+from ml_platform_cli.stack import AwsTarget, StackOptions
 
 #: The width tables get in a pipe: wide enough that no cell is ever folded.
 PIPE_WIDTH = 1000
 
-#: What to do about a missing region, for the commands with the stack options.
-REGION_ADVICE = "pass --region or --stack, or set AWS_DEFAULT_REGION"
 
+@contextmanager
+def ops_errors() -> Iterator[None]:
+    """Run an operation, its refusals and failures (``OpsError``) as one line, exit 1."""
+    from workloads.ops.errors import OpsError
 
-@dataclass(frozen=True)
-class AwsTarget:
-    """Where a command's AWS calls go: the stack context, its session and the region."""
-
-    context: StackContext
-    """Names and settings from the stack file (empty without one)."""
-    session: Any
-    """A boto3 session with a region and credentials."""
-    region: str
-    """The region the session calls."""
-    stack_label: str | None
-    """How messages name the stack (``stack dev``, ``stack file x.yaml``; None without one)."""
-
-    @property
-    def where(self) -> str:
-        """``in us-east-1 (stack dev)``: where a missing resource was looked for."""
-        return f"in {self.region}" + (f" ({self.stack_label})" if self.stack_label else "")
-
-
-def connect(
-    stack: str | None, stack_file: Path | None, region: str | None, profile: str | None
-) -> AwsTarget:
-    """Resolve the stack options into a session; no region or no credentials: one line, exit 1.
-
-    Both are checked before any call, so an operation never half-runs for want of them.
-    """
-    context = resolve(stack, stack_file, region, profile)
-    session = context.session()
-    if not session.region_name:
-        raise CliError(f"no AWS region configured; {REGION_ADVICE}", FAILED)
-    if session.get_credentials() is None:
-        from botocore.exceptions import NoCredentialsError
-
-        from workloads.aws_errors import botocore_problem
-
-        raise CliError(botocore_problem(NoCredentialsError()), FAILED)
-    label = None
-    if stack_file is not None:
-        label = f"stack file {stack_file}"
-    elif stack is not None:
-        label = f"stack {stack}"
-    return AwsTarget(context, session, str(session.region_name), label)
+    try:
+        yield
+    except OpsError as error:
+        raise CliError(str(error), FAILED) from error
 
 
 @contextmanager
 def operation(target: AwsTarget) -> Iterator[None]:
-    """Run an operation, its refusals and failures as one-line ``CliError`` (exit 1).
+    """:func:`ops_errors` for an operation on AWS: a missing resource also says where.
 
     A missing endpoint, group or version reads ``<what> not found in <region> (stack <s>)``.
     """
-    from workloads.ops.errors import NotFound, OpsError
+    from workloads.ops.errors import NotFound
 
-    try:
-        yield
-    except NotFound as error:
-        hint = f"; {error.hint}" if error.hint else ""
-        raise CliError(f"{error.what} {target.where}{hint}", FAILED) from error
-    except OpsError as error:
-        raise CliError(str(error), FAILED) from error
+    with ops_errors():
+        try:
+            yield
+        except NotFound as error:
+            hint = f"; {error.hint}" if error.hint else ""
+            raise CliError(f"{error.what} {target.where}{hint}", FAILED) from error
+
+
+def call_operation(
+    where: StackOptions, name: str, function: Callable[..., Any], *args: Any, **kwargs: Any
+) -> tuple[str, Any]:
+    """Connect, resolve ``name`` in the stack, run ``function(resolved, *args, session=...)``.
+
+    The resolved name and the operation's result; its errors as :func:`operation` words them.
+    """
+    target = where.connect()
+    resolved = target.context.resource_name(name)
+    with operation(target):
+        return resolved, function(resolved, *args, session=target.session, **kwargs)
 
 
 def key_values(
@@ -154,3 +130,16 @@ def print_table(console: Console, table: Table) -> None:
     for column in table.columns:
         column.overflow = "fold"
     console.print(table)
+
+
+def emit_table(
+    data: Any,
+    as_json: bool,
+    title: str | None,
+    columns: Sequence[str],
+    rows: Iterable[Sequence[Any]],
+) -> None:
+    """Print ``data`` as JSON, or ``rows`` as a table (see :func:`print_table`) for people."""
+    output.emit(
+        data, as_json, lambda console: print_table(console, output.table(title, columns, rows))
+    )

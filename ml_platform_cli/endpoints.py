@@ -18,17 +18,16 @@ from rich.console import Console
 
 from ml_platform_cli import output
 from ml_platform_cli.aws_calls import (
-    AwsTarget,
-    connect,
+    call_operation,
+    emit_table,
     key_values,
-    operation,
     print_table,
     wait_options,
     wait_policy,
     weight,
 )
 from ml_platform_cli.errors import FAILED, CliError
-from ml_platform_cli.stack import json_option, stack_options
+from ml_platform_cli.stack import AwsTarget, StackOptions, json_option, stack_options
 
 #: InvokeEndpoint's content type unless ``--content-type`` says otherwise.
 DEFAULT_CONTENT_TYPE = "application/json"
@@ -56,10 +55,7 @@ def endpoints() -> None:
 @json_option
 def status(
     name: str,
-    stack: str | None,
-    stack_file: Path | None,
-    region: str | None,
-    profile: str | None,
+    where: StackOptions,
     as_json: bool,
 ) -> None:
     r"""Show an endpoint's status, config, variants (weight, instances, model) and any update.
@@ -71,10 +67,7 @@ def status(
     """
     from workloads.ops.status import endpoint_status
 
-    target = connect(stack, stack_file, region, profile)
-    endpoint = target.context.resource_name(name)
-    with operation(target):
-        found = endpoint_status(endpoint, session=target.session)
+    _, found = call_operation(where, name, endpoint_status)
     output.emit(found.to_dict(), as_json, lambda console: _render_status(console, found))
 
 
@@ -137,10 +130,7 @@ def verify(
     expected_weights: dict[str, float],
     wait: bool,
     timeout: float,
-    stack: str | None,
-    stack_file: Path | None,
-    region: str | None,
-    profile: str | None,
+    where: StackOptions,
     as_json: bool,
 ) -> None:
     r"""Check an endpoint after `pulumi up`: InService, no failure, config and weights as expected.
@@ -155,16 +145,14 @@ def verify(
     """
     from workloads.ops.verify import verify_deployment
 
-    target = connect(stack, stack_file, region, profile)
-    endpoint = target.context.resource_name(name)
-    with operation(target):
-        result = verify_deployment(
-            endpoint,
-            expected_config_name=expected_config,
-            expected_weights=expected_weights or None,
-            session=target.session,
-            wait=wait_policy(wait, timeout),
-        )
+    _, result = call_operation(
+        where,
+        name,
+        verify_deployment,
+        expected_config_name=expected_config,
+        expected_weights=expected_weights or None,
+        wait=wait_policy(wait, timeout),
+    )
 
     def render(console: Console) -> None:
         console.print(f"endpoint  {result.endpoint_name}")
@@ -203,10 +191,7 @@ def shift(
     weights: dict[str, float],
     wait: bool,
     timeout: float,
-    stack: str | None,
-    stack_file: Path | None,
-    region: str | None,
-    profile: str | None,
+    where: StackOptions,
     as_json: bool,
 ) -> None:
     r"""Set the traffic weights of the named variants; the others keep theirs.
@@ -221,12 +206,7 @@ def shift(
     """
     from workloads.ops.traffic import shift_traffic
 
-    target = connect(stack, stack_file, region, profile)
-    endpoint = target.context.resource_name(name)
-    with operation(target):
-        done = shift_traffic(
-            endpoint, weights, session=target.session, wait=wait_policy(wait, timeout)
-        )
+    _, done = call_operation(where, name, shift_traffic, weights, wait=wait_policy(wait, timeout))
     _emit_shift(done, as_json)
 
 
@@ -241,10 +221,7 @@ def promote(
     canary: str,
     wait: bool,
     timeout: float,
-    stack: str | None,
-    stack_file: Path | None,
-    region: str | None,
-    profile: str | None,
+    where: StackOptions,
     as_json: bool,
 ) -> None:
     r"""Send all traffic to the canary variant (every other variant's weight becomes 0).
@@ -255,12 +232,7 @@ def promote(
     """
     from workloads.ops.traffic import promote_canary
 
-    target = connect(stack, stack_file, region, profile)
-    endpoint = target.context.resource_name(name)
-    with operation(target):
-        done = promote_canary(
-            endpoint, canary, session=target.session, wait=wait_policy(wait, timeout)
-        )
+    _, done = call_operation(where, name, promote_canary, canary, wait=wait_policy(wait, timeout))
     _emit_shift(done, as_json)
 
 
@@ -275,10 +247,7 @@ def rollback(
     canary: str,
     wait: bool,
     timeout: float,
-    stack: str | None,
-    stack_file: Path | None,
-    region: str | None,
-    profile: str | None,
+    where: StackOptions,
     as_json: bool,
 ) -> None:
     r"""Take all traffic off the canary; the others get the weights their config declares.
@@ -289,28 +258,19 @@ def rollback(
     """
     from workloads.ops.traffic import rollback_canary
 
-    target = connect(stack, stack_file, region, profile)
-    endpoint = target.context.resource_name(name)
-    with operation(target):
-        done = rollback_canary(
-            endpoint, canary, session=target.session, wait=wait_policy(wait, timeout)
-        )
+    _, done = call_operation(where, name, rollback_canary, canary, wait=wait_policy(wait, timeout))
     _emit_shift(done, as_json)
 
 
 def _emit_shift(done: Any, as_json: bool) -> None:
     """Print a traffic change: each variant's weight before and after."""
-
-    def render(console: Console) -> None:
-        rows = [
-            (variant, f"{before:g}", f"{done.new_weights.get(variant, before):g}")
-            for variant, before in done.previous_weights.items()
-        ]
-        title = f"{done.endpoint_name}" + (f" ({done.status})" if done.status else " (updating)")
-        columns = ("variant", "weight before", "weight now")
-        print_table(console, output.table(title, columns, rows))
-
-    output.emit(done.to_dict(), as_json, render)
+    rows = [
+        (variant, f"{before:g}", f"{done.new_weights.get(variant, before):g}")
+        for variant, before in done.previous_weights.items()
+    ]
+    title = f"{done.endpoint_name}" + (f" ({done.status})" if done.status else " (updating)")
+    columns = ("variant", "weight before", "weight now")
+    emit_table(done.to_dict(), as_json, title, columns, rows)
 
 
 @endpoints.command("invoke")
@@ -339,10 +299,7 @@ def invoke(
     content_type: str,
     accept: str | None,
     variant: str | None,
-    stack: str | None,
-    stack_file: Path | None,
-    region: str | None,
-    profile: str | None,
+    where: StackOptions,
     as_json: bool,
 ) -> None:
     r"""Send one request to an endpoint (InvokeEndpoint) and print the answer.
@@ -357,7 +314,7 @@ def invoke(
           --variant green --json
     """
     payload = _request_body(body, body_file)
-    target = connect(stack, stack_file, region, profile)
+    target = where.connect()
     endpoint = target.context.resource_name(name)
     answer = _invoke(target, endpoint, payload, content_type, accept, variant)
     data = answer["Body"].read()

@@ -6,8 +6,6 @@ The work is done by :mod:`workloads.ops.jobs` (plain boto3), imported inside the
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -15,9 +13,10 @@ import click
 from rich.console import Console
 from rich.table import Table
 
+from ml_platform_cli.aws_calls import operation, ops_errors
 from ml_platform_cli.errors import FAILED, CliError
 from ml_platform_cli.output import emit, stderr, table
-from ml_platform_cli.stack import StackContext, json_option, resolve, stack_options
+from ml_platform_cli.stack import StackContext, StackOptions, json_option, stack_options
 
 #: ``--kind`` of the commands that act on one job (default: each kind is tried in this order).
 JOB_KINDS = ("training", "processing", "tuning")
@@ -77,6 +76,21 @@ def job_name(context: StackContext, name: str) -> str:
     return context.resource_name(name)
 
 
+def find_job(where: StackOptions, name: str, kind: str | None) -> tuple[Any, Any, Any]:
+    """Connect, then find the job ``name`` (of ``kind``, else of any kind).
+
+    The session, its SageMaker client and the job (``workloads.ops.jobs.Job``); a missing job is
+    one line naming the resolved name and the region.
+    """
+    from workloads.ops import jobs as ops
+
+    target = where.connect()
+    client = target.session.client("sagemaker")
+    with operation(target):
+        job = ops.describe_job(client, job_name(target.context, name), ops.kinds_named(kind))
+    return target.session, client, job
+
+
 def when(value: Any) -> Any:
     """A time for a table: ``2026-01-31 12:00:05`` in UTC (other values as they are)."""
     if isinstance(value, datetime):
@@ -90,17 +104,6 @@ def named_table(columns: tuple[str, ...], rows: Any) -> Table:
     result = table(None, columns, rows)
     result.columns[0].overflow = "fold"
     return result
-
-
-@contextmanager
-def ops_errors() -> Iterator[None]:
-    """Turn the operations' ``OpsError`` into the CLI's one-line error (exit 1)."""
-    from workloads.ops.errors import OpsError
-
-    try:
-        yield
-    except OpsError as error:
-        raise CliError(str(error), FAILED) from error
 
 
 @click.group("jobs")
@@ -145,10 +148,7 @@ def list_jobs(
     status: str | None,
     name_contains: str | None,
     max_results: int,
-    stack: str | None,
-    stack_file: Any,
-    region: str | None,
-    profile: str | None,
+    where: StackOptions,
     as_json: bool,
 ) -> None:
     r"""List the newest jobs, newest first.
@@ -161,8 +161,9 @@ def list_jobs(
     """
     from workloads.ops import jobs as ops
 
-    context = resolve(stack, stack_file, region, profile)
-    client = context.session().client("sagemaker")
+    # Not where.connect(): without credentials the message names the call that needed them
+    # ("Listing training jobs failed: no AWS credentials found; ..."), as it always has.
+    client = where.context().session().client("sagemaker")
     with ops_errors():
         rows = ops.list_jobs(
             client,
@@ -191,10 +192,7 @@ def list_jobs(
 def status(
     name: str,
     kind: str | None,
-    stack: str | None,
-    stack_file: Any,
-    region: str | None,
-    profile: str | None,
+    where: StackOptions,
     as_json: bool,
 ) -> None:
     r"""Show a job's status, times, billable seconds, spot savings, failure and final metrics.
@@ -206,10 +204,7 @@ def status(
     """
     from workloads.ops import jobs as ops
 
-    context = resolve(stack, stack_file, region, profile)
-    client = context.session().client("sagemaker")
-    with ops_errors():
-        job = ops.describe_job(client, job_name(context, name), ops.kinds_named(kind))
+    _, _, job = find_job(where, name, kind)
     report = ops.job_report(job)
 
     def render(console: Console) -> None:
@@ -249,10 +244,7 @@ def logs(
     follow: bool,
     since: int | None,
     poll_seconds: float,
-    stack: str | None,
-    stack_file: Any,
-    region: str | None,
-    profile: str | None,
+    where: StackOptions,
 ) -> None:
     r"""Print a job's CloudWatch Logs, each line as [stream] message.
 
@@ -269,10 +261,7 @@ def logs(
     """
     from workloads.ops import jobs as ops
 
-    context = resolve(stack, stack_file, region, profile)
-    session = context.session()
-    sagemaker = session.client("sagemaker")
-    logs_client = session.client("logs")
+    session, sagemaker, job = find_job(where, name, kind)
     printed = 0
 
     def print_line(line: Any) -> None:
@@ -281,10 +270,9 @@ def logs(
         click.echo(f"[{line.stream}] {line.message}")
 
     with ops_errors():
-        job = ops.describe_job(sagemaker, job_name(context, name), ops.kinds_named(kind))
         job = ops.follow_logs(
             sagemaker,
-            logs_client,
+            session.client("logs"),
             job,
             print_line,
             follow=follow,
@@ -310,10 +298,7 @@ def logs(
 def stop(
     name: str,
     kind: str | None,
-    stack: str | None,
-    stack_file: Any,
-    region: str | None,
-    profile: str | None,
+    where: StackOptions,
 ) -> None:
     r"""Stop a running job (StopTrainingJob, StopProcessingJob, StopHyperParameterTuningJob).
 
@@ -327,10 +312,8 @@ def stop(
     """
     from workloads.ops import jobs as ops
 
-    context = resolve(stack, stack_file, region, profile)
-    client = context.session().client("sagemaker")
+    _, client, job = find_job(where, name, kind)
     with ops_errors():
-        job = ops.describe_job(client, job_name(context, name), ops.kinds_named(kind))
         ops.stop_job(client, job)
     click.echo(f"stopping {job.kind.label} '{job.name}' (was {job.status})")
 

@@ -11,20 +11,20 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
 
 import click
 from rich.console import Console
 
 from ml_platform_cli import output
 from ml_platform_cli.aws_calls import (
-    connect,
+    call_operation,
+    emit_table,
     key_values,
     operation,
-    print_table,
+    ops_errors,
 )
 from ml_platform_cli.errors import FAILED, CliError
-from ml_platform_cli.stack import json_option, resolve, stack_options
+from ml_platform_cli.stack import StackContext, StackOptions, json_option, stack_options
 
 #: The MLflow alias ``promote --tracking-uri`` moves unless ``--alias`` says otherwise.
 DEFAULT_ALIAS = "champion"
@@ -84,10 +84,7 @@ def package(
     upload: str | None,
     kms_key_id: str | None,
     max_bytes: int | None,
-    stack: str | None,
-    stack_file: Path | None,
-    region: str | None,
-    profile: str | None,
+    where: StackOptions,
     as_json: bool,
 ) -> None:
     r"""Pack MODEL_DIR as the reproducible model.tar.gz SageMaker loads; optionally upload it.
@@ -115,10 +112,10 @@ def package(
         )
     target = None
     if upload:
-        target = connect(stack, stack_file, region, profile)
+        target = where.connect()
         with operation(target):
             parse_upload_uri(upload)  # a bad URI is refused before anything is written
-    with _ops_errors():
+    with ops_errors():
         packaged = package_model(model_dir, out, max_bytes=max_bytes or MAX_MODEL_BYTES)
     if target is not None and upload:
         with operation(target):
@@ -135,17 +132,6 @@ def package(
             console.print(f"s3        {packaged.s3_uri} ({state})")
 
     output.emit(packaged.to_dict(), as_json, render)
-
-
-@contextmanager
-def _ops_errors() -> Iterator[None]:
-    """An operation that calls no AWS: its refusal as one line, exit 1."""
-    from workloads.ops.errors import OpsError
-
-    try:
-        yield
-    except OpsError as error:
-        raise CliError(str(error), FAILED) from error
 
 
 @models.command("register")
@@ -207,10 +193,7 @@ def register_version(
     create_group: bool,
     metadata: dict[str, str],
     metrics: str | None,
-    stack: str | None,
-    stack_file: Path | None,
-    region: str | None,
-    profile: str | None,
+    where: StackOptions,
     as_json: bool,
 ) -> None:
     r"""Register a new model version: in SageMaker's group NAME, or in MLflow (--tracking-uri).
@@ -254,22 +237,20 @@ def register_version(
     from workloads.inference.codecs import SUPPORTED_ACCEPTS, SUPPORTED_CONTENT_TYPES
     from workloads.ops.registry import register_model_version
 
-    target = connect(stack, stack_file, region, profile)
-    group = target.context.resource_name(name)
-    with operation(target):
-        arn = register_model_version(
-            group,
-            str(image),
-            str(model_data),
-            list(content_types or SUPPORTED_CONTENT_TYPES),
-            list(response_types or SUPPORTED_ACCEPTS),
-            approval_status=approval_status or "PendingManualApproval",
-            description=description,
-            create_group_if_missing=create_group,
-            metadata=metadata or None,
-            metrics_s3_uri=metrics,
-            session=target.session,
-        )
+    group, arn = call_operation(
+        where,
+        name,
+        register_model_version,
+        str(image),
+        str(model_data),
+        list(content_types or SUPPORTED_CONTENT_TYPES),
+        list(response_types or SUPPORTED_ACCEPTS),
+        approval_status=approval_status or "PendingManualApproval",
+        description=description,
+        create_group_if_missing=create_group,
+        metadata=metadata or None,
+        metrics_s3_uri=metrics,
+    )
     version = int(arn.rsplit("/", 1)[-1]) if arn.rsplit("/", 1)[-1].isdigit() else None
     result = {"model_package_group_name": group, "version": version, "model_package_arn": arn}
     output.emit(
@@ -348,10 +329,7 @@ def list_versions(
     group: str,
     tracking_uri: str | None,
     limit: int,
-    stack: str | None,
-    stack_file: Path | None,
-    region: str | None,
-    profile: str | None,
+    where: StackOptions,
     as_json: bool,
 ) -> None:
     r"""List a group's versions, newest first: status, created time, metrics.
@@ -381,18 +359,11 @@ def list_versions(
             for item in listed
         ]
         columns = ("version", "aliases", "created", "metrics", "source")
-        output.emit(
-            listed,
-            as_json,
-            lambda console: print_table(console, output.table(group, columns, rows)),
-        )
+        emit_table(listed, as_json, group, columns, rows)
         return
     from workloads.ops.registry import list_versions as sagemaker_versions
 
-    target = connect(stack, stack_file, region, profile)
-    name = target.context.resource_name(group)
-    with operation(target):
-        versions = sagemaker_versions(name, limit=limit, session=target.session)
+    name, versions = call_operation(where, group, sagemaker_versions, limit=limit)
     rows = [
         (
             version.version,
@@ -404,11 +375,7 @@ def list_versions(
         for version in versions
     ]
     columns = ("version", "status", "created", "metrics", "reason")
-    output.emit(
-        [version.to_dict() for version in versions],
-        as_json,
-        lambda console: print_table(console, output.table(name, columns, rows)),
-    )
+    emit_table([version.to_dict() for version in versions], as_json, name, columns, rows)
 
 
 def _metrics_text(metrics: dict[str, float] | None) -> str | None:
@@ -438,10 +405,7 @@ def promote(
     alias: str | None,
     endpoint: str | None,
     variant: str | None,
-    stack: str | None,
-    stack_file: Path | None,
-    region: str | None,
-    profile: str | None,
+    where: StackOptions,
     as_json: bool,
 ) -> None:
     r"""Approve VERSION of GROUP and pin it in the stack file; with --tracking-uri move an alias.
@@ -481,7 +445,7 @@ def promote(
         _usage("--alias goes with --tracking-uri (MLflow)")
     if (endpoint is None) != (variant is None):
         _usage("--endpoint and --variant go together (the variant to pin the version for)")
-    context = resolve(stack, stack_file, region, profile)
+    context = where.context()
     if endpoint is not None and context.stack_file is None:
         _usage(
             "--endpoint and --variant pin the version in a stack file: pass --stack or --stack-file"
@@ -493,10 +457,7 @@ def promote(
         found = (endpoint, variant) if endpoint and variant else _variant_of(context, group)
         if found is not None:
             pin = VariantTarget(found[0], found[1], stack_file=str(context.stack_file))
-    target = connect(stack, stack_file, region, profile)
-    name = target.context.resource_name(group)
-    with operation(target):
-        promotion = promote_version(name, version, reason, pin, session=target.session)
+    name, promotion = call_operation(where, group, promote_version, version, reason, pin)
     result = promotion.to_dict()
 
     def render(console: Console) -> None:
@@ -512,7 +473,7 @@ def promote(
     output.emit(result, as_json, render)
 
 
-def _variant_of(context: Any, group: str) -> tuple[str, str] | None:
+def _variant_of(context: StackContext, group: str) -> tuple[str, str] | None:
     """The one (endpoint, variant) of the stack that deploys ``group``; None when none does.
 
     Several: a usage error listing them, since which one to pin is the user's choice.
@@ -546,10 +507,7 @@ def reject(
     group: str,
     version: int,
     reason: str,
-    stack: str | None,
-    stack_file: Path | None,
-    region: str | None,
-    profile: str | None,
+    where: StackOptions,
     as_json: bool,
 ) -> None:
     r"""Reject VERSION of the SageMaker group GROUP; refused while any endpoint runs it.
@@ -560,10 +518,7 @@ def reject(
     """
     from workloads.ops.registry import reject_version
 
-    target = connect(stack, stack_file, region, profile)
-    name = target.context.resource_name(group)
-    with operation(target):
-        decision = reject_version(name, version, reason, session=target.session)
+    name, decision = call_operation(where, group, reject_version, version, reason)
     output.emit(
         decision.to_dict(),
         as_json,

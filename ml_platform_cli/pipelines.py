@@ -12,10 +12,11 @@ from typing import Any
 import click
 from rich.console import Console
 
+from ml_platform_cli.aws_calls import operation, ops_errors
 from ml_platform_cli.errors import FAILED, USAGE, CliError
-from ml_platform_cli.jobs import named_table, ops_errors, when
+from ml_platform_cli.jobs import named_table, when
 from ml_platform_cli.output import emit, stderr
-from ml_platform_cli.stack import json_option, resolve, stack_options
+from ml_platform_cli.stack import StackOptions, json_option, stack_options
 
 #: StartPipelineExecution's PipelineExecutionDisplayName: 1-82 letters, digits and inner hyphens.
 DISPLAY_NAME = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,81}$")
@@ -78,10 +79,7 @@ def start(
     display_name: str | None,
     wait: bool,
     poll_seconds: float,
-    stack: str | None,
-    stack_file: Any,
-    region: str | None,
-    profile: str | None,
+    where: StackOptions,
     as_json: bool,
 ) -> None:
     r"""Start an execution of pipeline NAME; print its ARN.
@@ -102,10 +100,10 @@ def start(
             f"--display-name '{display_name}' must be 1-82 letters, digits and inner hyphens",
             USAGE,
         )
-    context = resolve(stack, stack_file, region, profile)
-    pipeline = context.resource_name(name)
-    client = context.session().client("sagemaker")
-    with ops_errors():
+    target = where.connect()
+    pipeline = target.context.resource_name(name)
+    client = target.session.client("sagemaker")
+    with operation(target):
         declared = ops.parameter_names(ops.describe_pipeline(client, pipeline))
         unknown = [key for key in parameters if declared is not None and key not in declared]
         if unknown:
@@ -156,10 +154,7 @@ def start(
 def status(
     name: str,
     execution: str,
-    stack: str | None,
-    stack_file: Any,
-    region: str | None,
-    profile: str | None,
+    where: StackOptions,
     as_json: bool,
 ) -> None:
     r"""Show an execution of pipeline NAME: its status and each step's status and failure.
@@ -173,7 +168,9 @@ def status(
     """
     from workloads.ops import pipelines as ops
 
-    context = resolve(stack, stack_file, region, profile)
+    # Not where.connect(): an --execution ARN of another pipeline is refused before any call,
+    # so without credentials too.
+    context = where.context()
     pipeline = context.resource_name(name)
     client = context.session().client("sagemaker")
     with ops_errors():
@@ -205,10 +202,7 @@ def status(
 @stack_options
 @json_option
 def list_pipelines(
-    stack: str | None,
-    stack_file: Any,
-    region: str | None,
-    profile: str | None,
+    where: StackOptions,
     as_json: bool,
 ) -> None:
     r"""List the stack's pipelines (training, drift monitors, retraining) and their latest run.
@@ -222,13 +216,14 @@ def list_pipelines(
     """
     from workloads.ops import pipelines as ops
 
-    context = resolve(stack, stack_file, region, profile)
+    context = where.context()
     if context.environment is None:
         raise CliError(
             "pipelines list needs --stack or --stack-file: the pipelines come from the stack's"
             " config",
             USAGE,
         )
+    # Not where.connect(): a stack that configures no pipelines is listed without credentials.
     client = context.session().client("sagemaker")
     rows: list[dict[str, Any]] = []
     for pipeline in ops.stack_pipelines(context.config, context.environment):

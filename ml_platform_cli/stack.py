@@ -4,10 +4,15 @@
 ``mlp-<environment>-churn`` (the platform's naming rule, ``ml-platform:environment``), the region
 ``aws:region``. ``--region`` and ``--profile`` override; without a stack, names are taken as
 given and the region comes from the environment (``AWS_DEFAULT_REGION``, the profile).
+
+A command declares the four options with :func:`stack_options` and receives them as one
+:class:`StackOptions`; it reads the stack file (``.context()``) or opens a checked session
+(``.connect()``) only when it gets that far.
 """
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -15,14 +20,33 @@ from typing import Any
 import click
 import yaml
 
-from ml_platform_cli.errors import USAGE, CliError
+from ml_platform_cli.errors import FAILED, USAGE, CliError
 
 #: The platform's resource name prefix; a name that already starts with it is used as given.
 NAME_PREFIX = "mlp-"
 
+#: What to do about a missing region, for the commands with the stack options.
+REGION_ADVICE = "pass --region or --stack, or set AWS_DEFAULT_REGION"
+
 
 def stack_options(function: Any) -> Any:
-    """Add ``--stack``, ``--stack-file``, ``--region`` and ``--profile`` to a click command."""
+    """Add ``--stack``, ``--stack-file``, ``--region`` and ``--profile`` to a click command.
+
+    The command gets them as one parameter, ``where`` (a :class:`StackOptions`), which reads the
+    stack file and opens a session only when asked to.
+    """
+
+    @functools.wraps(function)
+    def command(
+        *args: Any,
+        stack: str | None,
+        stack_file: Path | None,
+        region: str | None,
+        profile: str | None,
+        **kwargs: Any,
+    ) -> Any:
+        return function(*args, where=StackOptions(stack, stack_file, region, profile), **kwargs)
+
     options = (
         click.option(
             "--stack",
@@ -41,8 +65,8 @@ def stack_options(function: Any) -> Any:
         click.option("--profile", help="AWS profile (default: the environment's)"),
     )
     for option in reversed(options):
-        function = option(function)
-    return function
+        command = option(command)
+    return command
 
 
 #: ``--json`` for every read command.
@@ -86,6 +110,78 @@ class StackContext:
             return boto3.Session(profile_name=self.profile, region_name=self.region)
         except ProfileNotFound as error:
             raise CliError(f"{error}; pass an existing --profile", USAGE) from error
+
+
+@dataclass(frozen=True)
+class StackOptions:
+    """A command's ``--stack``/``--stack-file``/``--region``/``--profile``, resolved on demand.
+
+    Nothing is read when it is made: a command that never calls AWS (``models register
+    --tracking-uri``) needs neither a stack file nor credentials.
+    """
+
+    stack: str | None
+    """``--stack``: the stack whose ``Pulumi.<stack>.yaml`` names things."""
+    stack_file: Path | None
+    """``--stack-file``: a stack file read instead of ``Pulumi.<stack>.yaml``."""
+    region: str | None
+    """``--region``: overrides the stack's ``aws:region``."""
+    profile: str | None
+    """``--profile``: the AWS profile (None: the environment's)."""
+
+    @property
+    def label(self) -> str | None:
+        """How messages name the stack (``stack dev``, ``stack file x.yaml``; None without one)."""
+        if self.stack_file is not None:
+            return f"stack file {self.stack_file}"
+        if self.stack is not None:
+            return f"stack {self.stack}"
+        return None
+
+    def context(self) -> StackContext:
+        """Names and settings from the stack file (an invalid or missing one: exit 2)."""
+        return self._context
+
+    @functools.cached_property
+    def _context(self) -> StackContext:
+        # Read once per command, so a command's usage checks and its AWS calls see one file.
+        return resolve(self.stack, self.stack_file, self.region, self.profile)
+
+    def connect(self) -> AwsTarget:
+        """A session that has a region and credentials; without either: one line, exit 1.
+
+        Both are checked before any call, so an operation never half-runs for want of them.
+        """
+        context = self.context()
+        session = context.session()
+        if not session.region_name:
+            raise CliError(f"no AWS region configured; {REGION_ADVICE}", FAILED)
+        if session.get_credentials() is None:
+            from botocore.exceptions import NoCredentialsError
+
+            from workloads.aws_errors import botocore_problem
+
+            raise CliError(botocore_problem(NoCredentialsError()), FAILED)
+        return AwsTarget(context, session, str(session.region_name), self.label)
+
+
+@dataclass(frozen=True)
+class AwsTarget:
+    """Where a command's AWS calls go: the stack context, its session and the region."""
+
+    context: StackContext
+    """Names and settings from the stack file (empty without one)."""
+    session: Any
+    """A boto3 session with a region and credentials."""
+    region: str
+    """The region the session calls."""
+    stack_label: str | None
+    """How messages name the stack (``stack dev``, ``stack file x.yaml``; None without one)."""
+
+    @property
+    def where(self) -> str:
+        """``in us-east-1 (stack dev)``: where a missing resource was looked for."""
+        return f"in {self.region}" + (f" ({self.stack_label})" if self.stack_label else "")
 
 
 def resolve(

@@ -24,13 +24,15 @@ from tests.ml_platform_cli.jobs_server import (
     PROCESSING_LOGS,
     TRAINING_LOGS,
     MotoServer,
-    create_processing_job,
-    create_training_job,
-    create_tuning_job,
     moto_server,
     put_logs,
 )
 from tests.workloads.dummy_credentials import use_dummy_credentials
+from tests.workloads.ops.sagemaker_samples import (
+    create_processing_job,
+    create_training_job,
+    create_tuning_job,
+)
 
 __all__ = ["moto_server"]  # a fixture, imported for pytest
 

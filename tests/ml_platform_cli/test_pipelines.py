@@ -18,12 +18,9 @@ from botocore.stub import Stubber
 from ml_platform_cli.main import main
 from tests.ml_platform_cli.aws_server import REGION
 from tests.ml_platform_cli.cli_runner import ROOT, run_cli
-from tests.ml_platform_cli.jobs_server import (
-    MotoServer,
-    create_pipeline,
-    moto_server,
-)
+from tests.ml_platform_cli.jobs_server import MotoServer, moto_server
 from tests.workloads.dummy_credentials import use_dummy_credentials
+from tests.workloads.ops.sagemaker_samples import create_pipeline
 
 __all__ = ["moto_server"]  # a fixture, imported for pytest
 

@@ -16,7 +16,8 @@ from botocore.exceptions import ClientError
 from botocore.stub import Stubber
 from moto.sagemaker.models import sagemaker_backends
 
-from tests.workloads.ops.conftest import ACCOUNT, REGION, ROLE_ARN
+from tests.workloads.ops.conftest import ACCOUNT, REGION
+from tests.workloads.ops.sagemaker_samples import create_processing_job, create_training_job
 from workloads.ops.errors import OpsError
 from workloads.ops.jobs import (
     JOB_KINDS,
@@ -37,33 +38,6 @@ from workloads.ops.jobs import (
 )
 
 TRAINING_LOGS = "/aws/sagemaker/TrainingJobs"
-
-
-def create_training_job(sagemaker: Any, name: str, **extra: Any) -> None:
-    sagemaker.create_training_job(
-        TrainingJobName=name,
-        AlgorithmSpecification={"TrainingImage": "image:1", "TrainingInputMode": "File"},
-        RoleArn=ROLE_ARN,
-        OutputDataConfig={"S3OutputPath": "s3://models/out"},
-        ResourceConfig={"InstanceType": "ml.m5.large", "InstanceCount": 1, "VolumeSizeInGB": 10},
-        StoppingCondition={"MaxRuntimeInSeconds": 600},
-        **extra,
-    )
-
-
-def create_processing_job(sagemaker: Any, name: str) -> None:
-    sagemaker.create_processing_job(
-        ProcessingJobName=name,
-        ProcessingResources={
-            "ClusterConfig": {
-                "InstanceCount": 1,
-                "InstanceType": "ml.m5.large",
-                "VolumeSizeInGB": 5,
-            }
-        },
-        AppSpecification={"ImageUri": "image:1"},
-        RoleArn=ROLE_ARN,
-    )
 
 
 def put_logs(logs: Any, stream: str, *messages: str, group: str = TRAINING_LOGS) -> None:

@@ -15,7 +15,8 @@ import pytest
 import yaml
 from botocore.stub import Stubber
 
-from tests.workloads.ops.conftest import ACCOUNT, REGION, ROLE_ARN
+from tests.workloads.ops.conftest import ACCOUNT, REGION
+from tests.workloads.ops.sagemaker_samples import create_pipeline
 from workloads.ops.errors import OpsError
 from workloads.ops.pipelines import (
     MAX_POLL_SECONDS,
@@ -40,20 +41,6 @@ STARTED = datetime(2026, 1, 31, 12, 0, tzinfo=UTC)
 
 def stack_config(stack: str) -> dict[str, Any]:
     return yaml.safe_load((ROOT / f"Pulumi.{stack}.yaml").read_text())["config"]
-
-
-def create_pipeline(sagemaker: Any, name: str, parameters: dict[str, str] | None = None) -> None:
-    definition = {
-        "Version": "2020-12-01",
-        "Parameters": [
-            {"Name": key, "Type": "String", "DefaultValue": value}
-            for key, value in (parameters or {}).items()
-        ],
-        "Steps": [],
-    }
-    sagemaker.create_pipeline(
-        PipelineName=name, PipelineDefinition=json.dumps(definition), RoleArn=ROLE_ARN
-    )
 
 
 def test_the_dev_stacks_pipelines() -> None:

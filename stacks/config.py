@@ -37,6 +37,7 @@ from components.feature_store.spec import FeatureStoreConfig
 from components.gpu.spec import GpuConfig
 from components.kubernetes.spec import KubernetesConfig
 from components.monitoring.spec import MonitoringConfig
+from components.optimization.spec import OptimizationConfig
 from components.serving.spec import ServingConfig
 from components.shared.spec_rules import (
     PROJECT_ROOT,
@@ -133,6 +134,8 @@ class PlatformConfig(Section):
     """The monitoring layer."""
     kubernetes: KubernetesConfig = KubernetesConfig()
     """The Kubernetes layer."""
+    optimization: OptimizationConfig = OptimizationConfig()
+    """The optimization layer."""
 
     @field_validator("serving")
     @classmethod

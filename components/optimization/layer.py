@@ -27,6 +27,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components.optimization.pipeline_definition import (
+    PROBLEM_PARAMETER,
     OptimizationPlatform,
     execution_role_policy,
     pipeline_definition,
@@ -92,6 +93,7 @@ class OptimizationJob(pulumi.ComponentResource):
         self.pipeline_name = optimization_name(environment, job.name)
         self.schedule, self.kind, self.problem = job.schedule, job.kind, job.problem
         buckets = platform.buckets
+        problem_uri = pulumi.Output.concat("s3://", buckets["processed"].bucket, "/", job.problem)
 
         execution_role, execution_policy = sagemaker_role_with_policy(
             f"{name}-execution",
@@ -207,6 +209,8 @@ class OptimizationJob(pulumi.ComponentResource):
                     description=f"Starts {self.pipeline_name} ({job.kind}) on {job.schedule}",
                     expression=job.schedule,
                     pipeline_arn=pipeline.arn,
+                    # Explicit, so the schedule shows what it solves: the configured problem.
+                    parameters=((PROBLEM_PARAMETER, problem_uri),),
                 ),
                 platform,
                 schedule_group,

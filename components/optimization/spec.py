@@ -21,7 +21,6 @@ from components.shared.spec_rules import (
     PathProblems,
     Section,
     email_addresses,
-    name_fits_validator,
     unique_names_validator,
 )
 
@@ -117,9 +116,10 @@ class TimeLimitsConfig(Section):
 class OptimizationJobConfig(Section):
     """One optimization job: a SageMaker Pipeline whose one step solves the problem."""
 
+    # At most 40 characters: with the longest environment (12) the pipeline's name is 61, within
+    # a training job name's 63 (MAX_JOB_NAME).
     name: str = Field(pattern=r"^[a-z][a-z0-9-]{0,38}[a-z0-9]$")
-    """Short name; the pipeline is ``mlp-<environment>-opt-<name>`` (at most 63 characters,
-    which prefix its training jobs)."""
+    """Short name; the pipeline is ``mlp-<environment>-opt-<name>``, which prefixes its jobs."""
     kind: Literal["routing", "jobshop"]
     """The problem: ``routing`` (vehicle routing) or ``jobshop`` (job-shop scheduling)."""
     problem: str = Field(pattern=PROBLEM_PREFIX, max_length=MAX_S3_KEY)
@@ -144,13 +144,6 @@ class OptimizationJobConfig(Section):
     schedule: ScheduleExpression | None = None
     """Start the pipeline on this EventBridge Scheduler expression (UTC): ``rate(1 day)``,
     ``cron(0 2 * * ? *)``; unset: executions are started by hand."""
-
-    _name_fits = name_fits_validator(
-        "name",
-        lambda environment, value: optimization_name(environment, value),
-        MAX_JOB_NAME,
-        "training job name",
-    )
 
     @field_validator("max_runtime_seconds")
     @classmethod

@@ -76,7 +76,7 @@ class PipelineSchedule:
     """A validated rate or cron expression (UTC)."""
     pipeline_arn: pulumi.Input[str]
     """The pipeline it starts."""
-    parameters: tuple[tuple[str, str], ...] = ()
+    parameters: tuple[tuple[str, pulumi.Input[str]], ...] = ()
     """Pipeline parameters it sets (name, value); the rest keep their defaults."""
 
 

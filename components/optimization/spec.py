@@ -9,11 +9,19 @@ multi-level time limits the solver obeys (:class:`workloads.optimization.limits.
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
-from pydantic import AfterValidator, Field, ValidationInfo, field_validator, model_validator
+from pydantic import AfterValidator, Field, ValidationInfo, field_validator
 
 from components.shared.instance_storage import has_instance_storage
+from components.shared.optimization_job import (
+    MAX_SOLVE_SECONDS,
+    MAX_WORKERS,
+    ProblemKind,
+    TimeLimitsConfig,
+    room_after_the_solve,
+    solver_hyperparameters,
+)
 from components.shared.spec_rules import (
     MAX_S3_KEY,
     SAGEMAKER_INSTANCE,
@@ -23,9 +31,6 @@ from components.shared.spec_rules import (
     email_addresses,
     unique_names_validator,
 )
-
-#: The problem kinds the workload solves (``workloads/optimization/<kind>``).
-KINDS = ("routing", "jobshop")
 
 #: The key prefix of a problem location in the processed bucket (ends in ``/``).
 PROBLEM_PREFIX = r"^[\w!\-.*'()][\w!\-.*'()/]*/$"
@@ -38,12 +43,8 @@ NAME_PREFIX = "opt-"
 #: (CreateTrainingJob ``TrainingJobName``).
 MAX_JOB_NAME = 63
 
-#: Seconds a job keeps after the solver's total time limit: the final checkpoint, the solution
-#: and its report written, and SageMaker's upload of both (it stops the job at the runtime).
-SHUTDOWN_MARGIN_SECONDS = 300
-
 #: SageMaker's longest training job (``MaxRuntimeInSeconds``: 28 days).
-MAX_RUNTIME_SECONDS = 2_419_200
+MAX_RUNTIME_SECONDS = MAX_SOLVE_SECONDS
 
 # EventBridge Scheduler expressions (https://docs.aws.amazon.com/scheduler/latest/UserGuide/
 # schedule-types.html): rate(value unit), a singular unit for 1; or a six-field cron.
@@ -87,32 +88,6 @@ class OptimizationSpotConfig(Section):
     """Longest the job may take including waiting for capacity (>= max_runtime_seconds)."""
 
 
-class TimeLimitsConfig(Section):
-    """When the solver stops (each stop keeps the best solution found so far)."""
-
-    total_seconds: int = Field(default=3600, ge=1, le=MAX_RUNTIME_SECONDS)
-    """The whole solve, restarts after spot interruptions included."""
-    iteration_seconds: int | None = Field(default=None, ge=1, le=MAX_RUNTIME_SECONDS)
-    """One round (a routing portfolio round, one CP-SAT call); unset: a round may take all the
-    time left."""
-    no_improvement_seconds: int | None = Field(default=None, ge=1, le=MAX_RUNTIME_SECONDS)
-    """Stop when the objective has not improved within this window; unset: never."""
-
-    @model_validator(mode="after")
-    def _within_total(self) -> TimeLimitsConfig:
-        problems = [
-            (field, f"({value}) is more than total_seconds ({self.total_seconds})")
-            for field, value in (
-                ("iteration_seconds", self.iteration_seconds),
-                ("no_improvement_seconds", self.no_improvement_seconds),
-            )
-            if value is not None and value > self.total_seconds
-        ]
-        if problems:
-            raise PathProblems(problems)
-        return self
-
-
 class OptimizationJobConfig(Section):
     """One optimization job: a SageMaker Pipeline whose one step solves the problem."""
 
@@ -120,7 +95,7 @@ class OptimizationJobConfig(Section):
     # a training job name's 63 (MAX_JOB_NAME).
     name: str = Field(pattern=r"^[a-z][a-z0-9-]{0,38}[a-z0-9]$")
     """Short name; the pipeline is ``mlp-<environment>-opt-<name>``, which prefixes its jobs."""
-    kind: Literal["routing", "jobshop"]
+    kind: ProblemKind
     """The problem: ``routing`` (vehicle routing) or ``jobshop`` (job-shop scheduling)."""
     problem: str = Field(pattern=PROBLEM_PREFIX, max_length=MAX_S3_KEY)
     """Key prefix (ending in ``/``) of the problem file in the processed bucket: the ``problem``
@@ -131,7 +106,7 @@ class OptimizationJobConfig(Section):
     """The instance type (CPU: OR-Tools uses no GPU)."""
     volume_size_gb: int = Field(default=30, ge=1, le=16384)
     """Storage for the problem, checkpoints and the solution, GB."""
-    workers: int = Field(default=8, ge=1, le=64)
+    workers: int = Field(default=8, ge=1, le=MAX_WORKERS)
     """Parallel workers: CP-SAT's search workers, or routing's portfolio processes (at most the
     instance's vCPUs to be useful)."""
     time_limits: TimeLimitsConfig = TimeLimitsConfig()
@@ -148,13 +123,7 @@ class OptimizationJobConfig(Section):
     @field_validator("max_runtime_seconds")
     @classmethod
     def _room_after_the_solve(cls, value: int, info: ValidationInfo) -> int:
-        limits = info.data.get("time_limits")
-        if limits is not None and value < limits.total_seconds + SHUTDOWN_MARGIN_SECONDS:
-            raise ValueError(
-                f"({value}) must be >= time_limits.total_seconds ({limits.total_seconds}) + "
-                f"{SHUTDOWN_MARGIN_SECONDS}: the job writes its last checkpoint and the solution "
-                "after the solver stops"
-            )
+        room_after_the_solve(value, info.data.get("time_limits"), "runtime")
         return value
 
     @field_validator("spot")
@@ -181,15 +150,7 @@ class OptimizationJobConfig(Section):
     @property
     def hyperparameters(self) -> dict[str, str]:
         """The job's hyperparameters as SageMaker passes them (strings), the workload's contract."""
-        limits = self.time_limits
-        values = {
-            "kind": self.kind,
-            "total_seconds": str(limits.total_seconds),
-            "iteration_seconds": limits.iteration_seconds,
-            "no_improvement_seconds": limits.no_improvement_seconds,
-            "workers": str(self.workers),
-        }
-        return {name: str(value) for name, value in sorted(values.items()) if value is not None}
+        return solver_hyperparameters(self.kind, self.time_limits, self.workers)
 
 
 class OptimizationConfig(Section):

@@ -120,7 +120,8 @@ def test_each_bad_field_is_one_line_at_its_path() -> None:
         "total_seconds (60)",
         "optimization.jobs[0].workers: must be >= 1",
         "optimization.jobs[1].max_runtime_seconds: (120) must be >= time_limits.total_seconds "
-        "(60) + 300: the job writes its last checkpoint and the solution after the solver stops",
+        "(60) + 300: the job writes its last checkpoint and the solution after the solver stops, "
+        "within its runtime",
         "optimization.jobs[2].image.tag: must not be 'latest' (pin an immutable tag)",
     ]
 

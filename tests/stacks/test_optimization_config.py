@@ -222,3 +222,31 @@ def test_the_layer_needs_the_training_layer() -> None:
     with pytest.raises(ConfigError) as raised:
         load_platform_config("dev", flat)
     assert raised.value.problems == ["layers: 'optimization' needs training, which is not listed"]
+
+
+def test_kubernetes_optimization_jobs_are_checked_at_their_paths() -> None:
+    # given dev's kubernetes section with solves that break each rule of their own
+    kubernetes = stack_file("dev")["ml-platform:kubernetes"]
+    solve = dict(kubernetes["optimization_jobs"][0])
+    kubernetes["optimization_jobs"] = [
+        {**solve, "resources": {"cpu": "4", "memory": "4Gi", "gpus": 1}},
+        {**solve, "name": "late", "active_deadline_seconds": 700},
+    ]
+    # when loaded
+    with pytest.raises(ConfigError) as raised:
+        load_platform_config("dev", with_section(DEV, "kubernetes", kubernetes))
+    # then each is one line at its path
+    assert raised.value.problems == [
+        "kubernetes.optimization_jobs[0].resources: gpus: must be 0 (OR-Tools solves on CPUs)",
+        "kubernetes.optimization_jobs[1].active_deadline_seconds: (700) must be >= "
+        "time_limits.total_seconds (600) + 300: the job writes its last checkpoint and the "
+        "solution after the solver stops, within its deadline",
+    ]
+    # and valid entries must have names of their own
+    kubernetes["optimization_jobs"] = [solve, solve]
+    with pytest.raises(ConfigError) as raised:
+        load_platform_config("dev", with_section(DEV, "kubernetes", kubernetes))
+    assert raised.value.problems == [
+        "kubernetes.optimization_jobs: optimization job names must be unique: "
+        "machine-schedule repeated"
+    ]

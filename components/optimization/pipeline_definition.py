@@ -319,20 +319,20 @@ def pipeline_role_policy(
     """
     name = optimization_name(environment, job.name)
     jobs = [platform.arn("sagemaker", f"training-job/{name}-*")]
-    equals: dict[str, object] = {
-        "sagemaker:OutputKmsKey": platform.kms_key_arn,
-        "sagemaker:InstanceTypes": job.instance_type,
-    }
+    equals: dict[str, object] = {"sagemaker:OutputKmsKey": platform.kms_key_arn}
     if job.encrypts_volume:
         equals["sagemaker:VolumeKmsKey"] = platform.kms_key_arn
+    # Multivalued keys (lists in the request): every value must be the configured one.
+    every = {
+        "sagemaker:InstanceTypes": [job.instance_type],
+        "sagemaker:VpcSubnets": sorted(platform.subnet_ids),
+        "sagemaker:VpcSecurityGroupIds": [platform.security_group_id],
+    }
     conditions: dict[str, dict[str, object]] = {
         "StringEquals": equals,
-        "ForAllValues:StringEquals": {
-            "sagemaker:VpcSubnets": sorted(platform.subnet_ids),
-            "sagemaker:VpcSecurityGroupIds": [platform.security_group_id],
-        },
-        # ForAllValues holds for a request without subnets too: require them.
-        "Null": {"sagemaker:VpcSubnets": "false", "sagemaker:VpcSecurityGroupIds": "false"},
+        "ForAllValues:StringEquals": dict(every),
+        # ForAllValues holds for a request without the key too: require each.
+        "Null": {key: "false" for key in every},
         "Bool": {"sagemaker:NetworkIsolation": "true"},
         "NumericLessThanEquals": {"sagemaker:MaxRuntimeInSeconds": job.max_runtime_seconds},
     }

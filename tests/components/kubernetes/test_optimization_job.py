@@ -33,6 +33,7 @@ from tests.components.kubernetes.cluster import run_on_cluster
 from tests.components.kubernetes.pod_templates import pod_template_problems, pod_templates
 from tests.components.kubernetes.recorded import one
 from tests.conftest import Plan
+from tests.iam_catalog import check_documents, policy_documents
 from tests.ml_platform_cli.aws_server import AwsServer, aws, moto_session  # noqa: F401
 from workloads.training import contract
 
@@ -170,6 +171,10 @@ def test_the_role_reaches_only_the_job_prefixes(run: PlanRun) -> None:
     ]
     assert statements["UsePlatformKeyThroughS3"]["Resource"] == KEY_ARN
     assert '"*"' not in json.dumps([s["Resource"] for s in statements.values()])
+    # and the role's policy and trust are valid against AWS's action catalog
+    documents = policy_documents(run.resources)
+    assert {document.kind for document in documents} >= {"inline", "trust"}
+    assert check_documents(documents) == []
 
 
 def test_invalid_args_are_reported_together() -> None:

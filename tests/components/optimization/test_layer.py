@@ -325,16 +325,17 @@ def test_the_pipeline_role_creates_only_guarded_jobs(layer: Plan) -> None:
             f"arn:aws:sagemaker:us-east-1:{MOCK_ACCOUNT_ID}:training-job/{name}-*"
         ]
         assert create["Condition"] == {
-            "StringEquals": {
-                "sagemaker:OutputKmsKey": key,
-                "sagemaker:VolumeKmsKey": key,
-                "sagemaker:InstanceTypes": job["instance_type"],
-            },
+            "StringEquals": {"sagemaker:OutputKmsKey": key, "sagemaker:VolumeKmsKey": key},
             "ForAllValues:StringEquals": {
+                "sagemaker:InstanceTypes": [job["instance_type"]],
                 "sagemaker:VpcSubnets": sorted(data(layer)["subnet_ids"]),
                 "sagemaker:VpcSecurityGroupIds": [data(layer)["workload_security_group_id"]],
             },
-            "Null": {"sagemaker:VpcSubnets": "false", "sagemaker:VpcSecurityGroupIds": "false"},
+            "Null": {
+                "sagemaker:InstanceTypes": "false",
+                "sagemaker:VpcSubnets": "false",
+                "sagemaker:VpcSecurityGroupIds": "false",
+            },
             "Bool": {"sagemaker:NetworkIsolation": "true"},
             "NumericLessThanEquals": {"sagemaker:MaxRuntimeInSeconds": job["max_runtime_seconds"]},
         }

@@ -12,13 +12,16 @@ filesystem, no privilege escalation, every capability dropped, an emptyDir on ea
   time limits, ``workers``), the ``problem`` channel downloaded from the processed bucket, and
   the newest intact checkpoint under ``k8s/optimization/<name>/checkpoints/`` of the experiments
   bucket, so a restarted pod resumes from the incumbent.
-* The container ``solve`` runs the workload with ``ML_PLATFORM_CHECKPOINT_S3_URI`` and
-  ``ML_PLATFORM_MODEL_S3_URI`` set: what SageMaker does around a job (sync the checkpoints,
-  upload the solution), the workload does here, as the training code does
-  (:class:`workloads.training.s3_sync.SyncedOutputs`).
-* A pod failure is retried ``backoff_limit`` times (each retry resumes); ``activeDeadlineSeconds``
-  bounds the whole Job. SIGTERM gets ``terminationGracePeriodSeconds`` (120 s, like a spot notice)
-  to write the final checkpoint.
+* The container ``solve`` does what SageMaker does around a job: :data:`SOLVE_PROGRAM` runs
+  ``python -m workloads.optimization`` (which, in the contract, uploads its checkpoints as it
+  writes them to ``ML_PLATFORM_CHECKPOINT_S3_URI``), forwards the pod's SIGTERM to it, and then
+  uploads ``/opt/ml/model`` (``solution.json``, ``report.html``) as ``model.tar.gz`` to
+  ``ML_PLATFORM_MODEL_S3_URI``, as SageMaker uploads a job's model.
+* A pod failure is retried ``backoff_limit`` times, each retry resuming from the checkpoint; a
+  solve stopped by SIGTERM (a node drain) exits 143 after its final checkpoint and the upload,
+  so the Job retries it rather than taking the interrupted incumbent as its result.
+  ``activeDeadlineSeconds`` bounds the whole Job; SIGTERM gets ``terminationGracePeriodSeconds``
+  (120 s, like a spot notice).
 * The pod's service account has its own IAM role (IRSA): read the problem's prefix, read and
   write the job's checkpoints and solution, use the platform key through S3; nothing else.
 * The Job is annotated ``pulumi.com/skipAwait`` (a long solve must not hold ``pulumi up``); its
@@ -61,8 +64,34 @@ from workloads.training import contract
 #: The containers: the init container that stages the contract, and the one that solves.
 STAGING_CONTAINER, SOLVE_CONTAINER = "stage", "solve"
 
-#: What the solve container runs (the image's installed package).
-SOLVE_COMMAND = ("python", "-m", "workloads.optimization")
+#: The module the solve container runs (the image's installed package).
+SOLVE_MODULE = "workloads.optimization"
+
+#: The solve container's program (``python -c``; argument: the module to run). It exits with the
+#: solve's status, 143 when the pod was asked to stop, and 1 when the upload failed.
+SOLVE_PROGRAM = """\
+import os, signal, subprocess, sys
+from workloads.training import contract
+solve = subprocess.Popen([sys.executable, "-m", sys.argv[1]])
+stopping = []
+def forward(number, frame):
+    stopping.append(number)
+    solve.send_signal(signal.SIGTERM)
+signal.signal(signal.SIGTERM, forward)
+status = solve.wait()
+status = 128 - status if status < 0 else status
+model = contract.root_from(os.environ) / contract.MODEL_DIR
+target = os.environ.get(contract.MODEL_S3_URI_ENV, "")
+if target and model.is_dir() and any(model.iterdir()):
+    from workloads.training.s3_sync import S3SyncError, S3Uri, s3_client, upload_model
+    try:
+        uri = S3Uri.parse(target, contract.MODEL_S3_URI_ENV)
+        print(f"solution uploaded to {upload_model(s3_client(), model, uri)}", flush=True)
+    except S3SyncError as error:
+        print(f"error: {error}", file=sys.stderr, flush=True)
+        status = status or 1
+sys.exit(128 + signal.SIGTERM if stopping and status == 0 else status)
+"""
 
 #: The init container's program (``python -c``; arguments: the hyperparameters as JSON, the
 #: problem's and the checkpoints' S3 URIs). One line on stderr and exit 1 when S3 fails it.
@@ -252,7 +281,7 @@ def pod_spec(args: KubernetesOptimizationJobArgs, service_account: str) -> k8s.c
             k8s.core.v1.ContainerArgs(
                 name=SOLVE_CONTAINER,
                 image=image,
-                command=list(SOLVE_COMMAND),
+                command=["python", "-c", SOLVE_PROGRAM, SOLVE_MODULE],
                 env=solve_environment(args),
                 resources=resource_requirements(
                     resources.cpu, resources.memory, resources.cpu_limit

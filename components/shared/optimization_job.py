@@ -39,6 +39,9 @@ class TimeLimitsConfig(Section):
     time left."""
     no_improvement_seconds: int | None = Field(default=None, ge=1, le=MAX_SOLVE_SECONDS)
     """Stop when the objective has not improved within this window; unset: never."""
+    min_improvement: float | None = Field(default=None, ge=0, lt=1)
+    """What counts as an improvement within the window: more than this share of the objective
+    (0 <= x < 1); unset: the workload's default (0.001)."""
 
     @model_validator(mode="after")
     def _within_total(self) -> TimeLimitsConfig:
@@ -58,13 +61,15 @@ class TimeLimitsConfig(Section):
 def solver_hyperparameters(kind: str, limits: TimeLimitsConfig, workers: int) -> dict[str, str]:
     """The workload's hyperparameters, as SageMaker passes them (strings; unset limits left out).
 
-    ``kind``, ``total_seconds``, ``iteration_seconds``, ``no_improvement_seconds``, ``workers``.
+    ``kind``, ``total_seconds``, ``iteration_seconds``, ``no_improvement_seconds``,
+    ``min_improvement``, ``workers`` (``checkpoint_seconds`` keeps the workload's default).
     """
     values = {
         "kind": kind,
         "total_seconds": limits.total_seconds,
         "iteration_seconds": limits.iteration_seconds,
         "no_improvement_seconds": limits.no_improvement_seconds,
+        "min_improvement": limits.min_improvement,
         "workers": workers,
     }
     return {name: str(value) for name, value in sorted(values.items()) if value is not None}

@@ -15,6 +15,18 @@ from components.optimization.spec import MAX_JOB_NAME, OptimizationJobConfig, op
 from stacks.config import ConfigError, load_platform_config
 from tests.conftest import stack_config, stack_file, with_section
 
+#: The hyperparameters the workload reads (``HYPERPARAMETERS`` of workloads/optimization/contract.py,
+#: which refuses any other name).
+CONTRACT_HYPERPARAMETERS = (
+    "kind",
+    "total_seconds",
+    "iteration_seconds",
+    "no_improvement_seconds",
+    "min_improvement",
+    "workers",
+    "checkpoint_seconds",
+)
+
 DEV = stack_config("dev")
 PROD = stack_config("prod")
 
@@ -66,18 +78,22 @@ def test_the_hyperparameters_are_the_workloads_contract_as_strings() -> None:
                 "total_seconds": 60,
                 "iteration_seconds": 20,
                 "no_improvement_seconds": 30,
+                "min_improvement": 0.01,
             },
         )
     )
-    # then they name the kind, the three limits and the workers, as strings
+    # then they name the kind, the limits and the workers, as strings
     assert entry.hyperparameters == {
         "iteration_seconds": "20",
         "kind": "jobshop",
+        "min_improvement": "0.01",
         "no_improvement_seconds": "30",
         "total_seconds": "60",
         "workers": "4",
     }
-    # and an unset limit is left out (the workload's default: none)
+    # and the names are the workload's contract (workloads/optimization/contract.py)
+    assert set(entry.hyperparameters) <= set(CONTRACT_HYPERPARAMETERS)
+    # and an unset limit is left out (the workload's default)
     plain = OptimizationJobConfig.model_validate(job())
     assert set(plain.hyperparameters) == {"kind", "total_seconds", "workers"}
 
@@ -102,7 +118,11 @@ def test_each_bad_field_is_one_line_at_its_path() -> None:
                     },
                 ),
                 job(max_runtime_seconds=120, spot={"max_wait_seconds": 60}),
-                job(name="bad", image={"repository": "ml-platform/training", "tag": "latest"}),
+                job(
+                    name="bad",
+                    image={"repository": "ml-platform/training", "tag": "latest"},
+                    time_limits={"total_seconds": 60, "min_improvement": 1.5},
+                ),
             ],
         }
     )
@@ -123,6 +143,7 @@ def test_each_bad_field_is_one_line_at_its_path() -> None:
         "(60) + 300: the job writes its last checkpoint and the solution after the solver stops, "
         "within its runtime",
         "optimization.jobs[2].image.tag: must not be 'latest' (pin an immutable tag)",
+        "optimization.jobs[2].time_limits.min_improvement: must be < 1.0",
     ]
 
 

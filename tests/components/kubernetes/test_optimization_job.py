@@ -13,14 +13,19 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import os
+import select
+import signal
 import subprocess
 import sys
+import tarfile
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from components.kubernetes.optimization_job import (
+    SOLVE_PROGRAM,
     STAGE_PROGRAM,
     KubernetesOptimizationJob,
     KubernetesOptimizationJobArgs,
@@ -93,7 +98,7 @@ def test_the_job_solves_with_the_workload_and_bounded_retries(run: PlanRun) -> N
     assert job.inputs["spec"]["backoffLimit"] == 2
     assert job.inputs["spec"]["activeDeadlineSeconds"] == 1800
     (solve,) = pod(run)["containers"]
-    assert solve["command"] == ["python", "-m", "workloads.optimization"]
+    assert solve["command"] == ["python", "-c", SOLVE_PROGRAM, "workloads.optimization"]
     assert solve["image"] == f"{BASE.image_repository}:1.1.0"
     assert solve["resources"] == {
         "requests": {"cpu": "4", "memory": "4Gi"},
@@ -267,3 +272,100 @@ def test_the_dev_stack_runs_one_solve_on_kubernetes(plans: dict[str, Plan]) -> N
         f"s3://{experiments}/k8s/optimization/machine-schedule/solution"
     )
     assert plans["prod"].run.exports["kubernetes"]["optimization_jobs"] == {}
+
+
+#: A stand-in for ``workloads.optimization`` (the solve program's child): writes its solution,
+#: after a SIGTERM when ``FAKE_SOLVE=wait``.
+FAKE_SOLVER = """\
+import os, pathlib, signal, sys, time
+model = pathlib.Path(os.environ["ML_PLATFORM_SAGEMAKER_ROOT"]) / "model"
+model.mkdir(parents=True, exist_ok=True)
+if os.environ.get("FAKE_SOLVE") == "wait":
+    stopped = []
+    signal.signal(signal.SIGTERM, lambda number, frame: stopped.append(number))
+    print("solving", flush=True)
+    deadline = time.monotonic() + 30
+    while not stopped and time.monotonic() < deadline:
+        time.sleep(0.05)
+(model / "solution.json").write_text('{"objective": 55}')
+sys.exit(0)
+"""
+
+
+def solve_environment(aws: AwsServer, tmp_path: Path) -> dict[str, str]:  # noqa: F811
+    """The solve container's environment on moto, with the fake solver importable."""
+    (tmp_path / "fake_solver.py").write_text(FAKE_SOLVER)
+    environment = aws.environment(tmp_path, region="us-east-1")
+    return environment | {
+        contract.ROOT_ENV: str(tmp_path / "opt-ml"),
+        contract.MODEL_S3_URI_ENV: "s3://experiments/k8s/optimization/plant/solution",
+        "PYTHONPATH": f"{environment['PYTHONPATH']}{os.pathsep}{tmp_path}",
+    }
+
+
+def uploaded_solution(aws: AwsServer, tmp_path: Path) -> dict[str, bytes]:  # noqa: F811
+    """The files of the uploaded ``model.tar.gz``, by name."""
+    archive = tmp_path / "downloaded.tar.gz"
+    aws.client("s3").download_file(
+        "experiments", "k8s/optimization/plant/solution/model.tar.gz", str(archive)
+    )
+    with tarfile.open(archive) as opened:
+        return {
+            member.name.lstrip("./"): opened.extractfile(member).read()  # type: ignore[union-attr]
+            for member in opened.getmembers()
+            if member.isfile()
+        }
+
+
+def test_the_solve_program_uploads_the_solution_as_sagemaker_would(
+    aws: AwsServer,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    # given the solve container's environment and an experiments bucket
+    aws.client("s3").create_bucket(Bucket="experiments")
+    # when the program runs a solve that finishes
+    done = subprocess.run(
+        [sys.executable, "-c", SOLVE_PROGRAM, "fake_solver"],
+        env=solve_environment(aws, tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    # then it exits with the solve's status, the model folder uploaded as model.tar.gz
+    assert done.returncode == 0, done.stderr
+    assert uploaded_solution(aws, tmp_path) == {"solution.json": b'{"objective": 55}'}
+    assert done.stdout.splitlines()[-1] == (
+        "solution uploaded to s3://experiments/k8s/optimization/plant/solution/model.tar.gz"
+    )
+
+
+def test_a_stopped_pod_forwards_sigterm_uploads_and_exits_for_a_retry(
+    aws: AwsServer,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    # given a solve in progress
+    aws.client("s3").create_bucket(Bucket="experiments")
+    environment = solve_environment(aws, tmp_path) | {"FAKE_SOLVE": "wait"}
+    running = subprocess.Popen(
+        [sys.executable, "-c", SOLVE_PROGRAM, "fake_solver"],
+        env=environment,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert running.stdout is not None
+        ready = select.select([running.stdout], [], [], 30)[0]
+        assert ready and running.stdout.readline() == "solving\n"
+        # when the pod is told to stop
+        running.send_signal(signal.SIGTERM)
+        stdout, stderr = running.communicate(timeout=60)
+    finally:
+        if running.poll() is None:
+            running.kill()
+            running.wait(timeout=10)
+    # then the solve got the signal, its incumbent is uploaded, and the exit asks for a retry
+    assert running.returncode == 143, stderr
+    assert uploaded_solution(aws, tmp_path) == {"solution.json": b'{"objective": 55}'}
+    assert "solution uploaded to" in stdout

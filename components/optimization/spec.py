@@ -9,7 +9,7 @@ multi-level time limits the solver obeys (:class:`workloads.optimization.limits.
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any
+from typing import Annotated
 
 from pydantic import AfterValidator, Field, ValidationInfo, field_validator
 
@@ -128,7 +128,9 @@ class OptimizationJobConfig(Section):
 
     @field_validator("spot")
     @classmethod
-    def _spot_wait(cls, value: OptimizationSpotConfig, info: ValidationInfo) -> Any:
+    def _spot_wait(
+        cls, value: OptimizationSpotConfig, info: ValidationInfo
+    ) -> OptimizationSpotConfig:
         max_runtime = info.data.get("max_runtime_seconds")
         if value.enabled and max_runtime is not None and value.max_wait_seconds < max_runtime:
             raise PathProblems(

@@ -31,16 +31,19 @@ ENV PIP_NO_CACHE_DIR=1 \
 # others), so serve these models with a container of the same version. torch stays the base
 # image's. skops: MLflow's safe format for scikit-learn models. mlflow: experiment tracking and
 # the model registry (MLFLOW_TRACKING_URI). sagemaker-mlflow: the plugin that lets MLflow talk
-# to a SageMaker managed MLflow tracking server given its ARN as the tracking URI.
+# to a SageMaker managed MLflow tracking server given its ARN as the tracking URI. ortools: the
+# optimization jobs (`python -m workloads.optimization`, components/optimization), the version the
+# test suite solves with (the `optimization` extra allows 9.12-9.x); from image 1.1.0 on.
 RUN pip install \
         scikit-learn==1.9.1 \
         xgboost==3.2.0 \
         skops==0.16.0 \
         mlflow==3.17.2 \
-        sagemaker-mlflow==0.5.0
+        sagemaker-mlflow==0.5.0 \
+        ortools==9.15.6755
 
 # Our package without its dependencies (installed above; torch is the base image's): it gives
-# `ml-platform-train` and `python -m workloads.training`. In script mode the job's own source
+# `ml-platform-train`, `python -m workloads.training` and `python -m workloads.optimization`. In script mode the job's own source
 # archive in /opt/ml/code comes first on sys.path, so the code that runs is the job's.
 COPY pyproject.toml README.md /tmp/src/
 COPY workloads /tmp/src/workloads

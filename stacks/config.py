@@ -37,6 +37,7 @@ from components.feature_store.spec import FeatureStoreConfig
 from components.gpu.spec import GpuConfig
 from components.kubernetes.spec import KubernetesConfig
 from components.monitoring.spec import MonitoringConfig
+from components.optimization.spec import NAME_PREFIX, OptimizationConfig
 from components.serving.spec import ServingConfig
 from components.shared.spec_rules import (
     PROJECT_ROOT,
@@ -133,6 +134,8 @@ class PlatformConfig(Section):
     """The monitoring layer."""
     kubernetes: KubernetesConfig = KubernetesConfig()
     """The Kubernetes layer."""
+    optimization: OptimizationConfig = OptimizationConfig()
+    """The optimization layer."""
 
     @field_validator("serving")
     @classmethod
@@ -347,6 +350,38 @@ class PlatformConfig(Section):
             )
         if problems:
             raise ValueError("; ".join(problems))
+        return value
+
+    @field_validator("optimization")
+    @classmethod
+    def _optimization_fits_training(
+        cls, value: OptimizationConfig, info: ValidationInfo
+    ) -> OptimizationConfig:
+        # The jobs pull the training layer's images (the layer needs it), and their pipelines share
+        # SageMaker's one namespace of pipeline names with the training pipelines.
+        training = info.data.get("training")
+        if training is None or "optimization" not in (info.data.get("layers") or ()):
+            return value  # the training section's own problems are reported
+        repositories = [f"ml-platform/{name}" for name in training.repositories.names]
+        pipelines = {pipeline.name for pipeline in training.pipelines}
+        problems = [
+            (
+                f"jobs[{index}].image.repository",
+                f"'{job.image.repository}' is not a repository of the training layer "
+                f"(training.repositories: {', '.join(repositories)})",
+            )
+            for index, job in enumerate(value.jobs)
+            if job.image.repository not in repositories
+        ] + [
+            (
+                f"jobs[{index}].name",
+                f"its pipeline would take the name of training pipeline '{NAME_PREFIX}{job.name}'",
+            )
+            for index, job in enumerate(value.jobs)
+            if f"{NAME_PREFIX}{job.name}" in pipelines
+        ]
+        if problems:
+            raise PathProblems(problems)
         return value
 
     @property

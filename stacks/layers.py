@@ -60,6 +60,12 @@ LAYERS: dict[str, Layer] = {
         Layer("serving", "components.serving.layer:ServingLayer", ("data",)),
         Layer("monitoring", "components.monitoring.layer:MonitoringLayer", ("data", "serving")),
         Layer("kubernetes", "components.kubernetes.layer:KubernetesLayer", ("data",)),
+        # Its jobs run the training layer's image (ml-platform/training, in its repositories).
+        Layer(
+            "optimization",
+            "components.optimization.layer:OptimizationLayer",
+            ("data", "training"),
+        ),
     )
 }
 

@@ -64,3 +64,26 @@ def test_the_training_pods_mount_an_emptydir_on_every_folder_the_image_documents
         "/opt/ml/checkpoints",
         SCRATCH_PATH,
     }
+
+
+def test_the_training_image_pins_the_ortools_the_optimization_extra_allows() -> None:
+    # given the training image's pip installs and the optimization extra in pyproject.toml
+    import tomllib
+
+    from packaging.requirements import Requirement
+
+    from tests.dockerfiles import DOCKER
+
+    runs = " ".join(
+        arguments for keyword, arguments in instructions("training") if keyword == "RUN"
+    )
+    pins = dict(re.findall(r"\b([a-z][a-z0-9_-]*)==(\S+)", runs))
+    project = tomllib.loads((DOCKER.parent / "pyproject.toml").read_text())
+    (wanted,) = [
+        Requirement(item)
+        for item in project["project"]["optional-dependencies"]["optimization"]
+        if Requirement(item).name == "ortools"
+    ]
+    # then the optimization jobs' image has one exact OR-Tools version, one the extra allows
+    assert "ortools" in pins
+    assert wanted.specifier.contains(pins["ortools"])

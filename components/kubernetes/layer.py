@@ -11,7 +11,8 @@ key, buckets, retention) and owns:
   installed on a created cluster and optional on an existing one;
 * the workload namespaces (restricted Pod Security, default-deny network policies) and the
   traffic each workload needs on top;
-* a KServe InferenceService per endpoint, a Kubeflow TrainJob per training job, an MLflow
+* a KServe InferenceService per endpoint, a Kubeflow TrainJob per training job, a Job per
+  optimization job (:mod:`components.kubernetes.optimization_job`), an MLflow
   tracking server and JupyterHub;
 * with the Prometheus operator, a PodMonitor for the predictors and the inference server's
   Grafana dashboard (:mod:`components.kubernetes.monitoring`).
@@ -33,6 +34,7 @@ from components.kubernetes.layer_workloads import (
     jupyterhub,
     kserve_endpoints,
     mlflow_server,
+    optimization_jobs,
     tracking_policies,
     train_jobs,
     workload_policies,
@@ -91,6 +93,9 @@ class KubernetesLayer(PlatformLayer[KubernetesConfig]):
         self.training_jobs = train_jobs(
             self, spec.training_jobs, platform, names["training"], workload_access["training"]
         )
+        self.optimization_jobs = optimization_jobs(
+            self, spec.optimization_jobs, platform, names["training"], workload_access["training"]
+        )
         self.mlflow = mlflow_server(
             self, spec.mlflow, platform, names["tracking"], workload_access["tracking"]
         )
@@ -113,6 +118,9 @@ class KubernetesLayer(PlatformLayer[KubernetesConfig]):
             "namespaces": dict(self.namespaces.names),
             "endpoints": {name: endpoint.exports() for name, endpoint in self.endpoints.items()},
             "training_jobs": {name: job.exports() for name, job in self.training_jobs.items()},
+            "optimization_jobs": {
+                name: job.exports() for name, job in self.optimization_jobs.items()
+            },
             "mlflow_tracking_uri": self.mlflow.tracking_uri if self.mlflow else None,
             "jupyterhub_service": self.jupyterhub.proxy_service_name if self.jupyterhub else None,
             "monitoring": self.monitoring.exports() if self.monitoring else None,

@@ -1,6 +1,7 @@
 """The KubernetesLayer's workloads and the traffic each needs on top of default-deny.
 
-A KServe InferenceService per endpoint, a Kubeflow TrainJob per training job, the MLflow
+A KServe InferenceService per endpoint, a Kubeflow TrainJob per training job, a Job per
+optimization job, the MLflow
 tracking server and JupyterHub, each in its namespace; and the network policies that let
 Knative reach the predictors, a training job's workers reach each other, the clients reach
 MLflow and MLflow reach its database.
@@ -28,11 +29,16 @@ from components.kubernetes.mlflow_server import (
     MlflowServerArgs,
 )
 from components.kubernetes.monitoring import InferenceMonitoring, InferenceMonitoringArgs
+from components.kubernetes.optimization_job import (
+    KubernetesOptimizationJob,
+    KubernetesOptimizationJobArgs,
+)
 from components.kubernetes.spec import (
     JupyterHubConfig,
     KServeEndpointConfig,
     KubernetesConfig,
     KubernetesMlflowConfig,
+    KubernetesOptimizationJobConfig,
     KubernetesTrainingJobConfig,
 )
 from components.kubernetes.train_job import KubernetesTrainJob, KubernetesTrainJobArgs
@@ -188,6 +194,41 @@ def train_jobs(
                 # Models and checkpoints of Kubernetes jobs, apart from SageMaker's.
                 model_uri=_uri(platform, "experiments", f"k8s/{job.name}/model"),
                 checkpoint_uri=_uri(platform, "experiments", f"k8s/{job.name}/checkpoints"),
+                data_bucket_arn=buckets["processed"].arn,
+                experiments_bucket_arn=buckets["experiments"].arn,
+                kms_key_arn=platform.kms_key_arn,
+                region=platform.region,
+            ),
+            access,
+            opts=pulumi.ResourceOptions(parent=layer),
+        )
+        for job in jobs
+    }
+
+
+def optimization_jobs(
+    layer: pulumi.Resource,
+    jobs: Sequence[KubernetesOptimizationJobConfig],
+    platform: PlatformContext,
+    namespace: str,
+    access: ClusterAccess,
+) -> dict[str, KubernetesOptimizationJob]:
+    """One Job per ``jobs`` entry in ``namespace``, by name."""
+    buckets = platform.buckets
+    return {
+        job.name: KubernetesOptimizationJob(
+            # Apart from the TrainJobs' logical names, which the same short names may take.
+            f"opt-{job.name}",
+            KubernetesOptimizationJobArgs(
+                job=job,
+                namespace=namespace,
+                image_repository=_repository(platform, job.image),
+                problem_uri=_uri(platform, "processed", job.problem.rstrip("/")),
+                # Apart from the training jobs' k8s/<name>/ (the same names are allowed).
+                solution_uri=_uri(platform, "experiments", f"k8s/optimization/{job.name}/solution"),
+                checkpoint_uri=_uri(
+                    platform, "experiments", f"k8s/optimization/{job.name}/checkpoints"
+                ),
                 data_bucket_arn=buckets["processed"].arn,
                 experiments_bucket_arn=buckets["experiments"].arn,
                 kms_key_arn=platform.kms_key_arn,

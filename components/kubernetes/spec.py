@@ -20,6 +20,12 @@ from components.shared.hyperparameters import (
     Hyperparameters,
     hyperparameters_accepted,
 )
+from components.shared.optimization_job import (
+    MAX_WORKERS,
+    ProblemKind,
+    TimeLimitsConfig,
+    room_after_the_solve,
+)
 from components.shared.spec_rules import (
     ARTIFACT_KEY,
     MAX_S3_KEY,
@@ -367,6 +373,46 @@ class KubernetesTrainingJobConfig(Section):
         return self.nodes * self.procs_per_node
 
 
+class KubernetesOptimizationJobConfig(Section):
+    """One OR-Tools solve (``python -m workloads.optimization``) as a Kubernetes Job."""
+
+    name: str = Field(pattern=r"^[a-z]([-a-z0-9]{0,38}[a-z0-9])?$")
+    """The Job's name in the training namespace (an RFC 1035 label of at most 40 characters,
+    so the pods' and the service account's suffixes fit)."""
+    image: ImageConfig
+    """Our training image in ECR (docker/training.Dockerfile: OR-Tools and the workload)."""
+    kind: ProblemKind
+    """The problem: ``routing`` (vehicle routing) or ``jobshop`` (job-shop scheduling)."""
+    problem: str = Field(pattern=_KEY_PREFIX, max_length=MAX_S3_KEY)
+    """Prefix of the problem file in the processed bucket (the ``problem`` channel)."""
+    workers: int = Field(default=4, ge=1, le=MAX_WORKERS)
+    """Parallel workers (CP-SAT's search workers or routing's portfolio processes); at most the
+    pod's CPUs to be useful."""
+    time_limits: TimeLimitsConfig = TimeLimitsConfig()
+    """The total, per-iteration and no-improvement limits."""
+    resources: ResourcesConfig = ResourcesConfig(cpu="4", memory="8Gi")
+    """The pod's CPU and memory (no GPUs: OR-Tools does not use them)."""
+    backoff_limit: int = Field(default=3, ge=0, le=20)
+    """Pod failures tolerated before the Job fails (each restart resumes from the newest
+    checkpoint on S3)."""
+    active_deadline_seconds: int = Field(default=7200, ge=60, le=30 * 86400)
+    """Longest the Job may run, restarts included: at least ``time_limits.total_seconds`` plus
+    300 s to write the last checkpoint and the solution."""
+
+    @field_validator("resources")
+    @classmethod
+    def _no_gpus(cls, value: ResourcesConfig) -> ResourcesConfig:
+        if value.gpus:
+            raise ValueError("gpus: must be 0 (OR-Tools solves on CPUs)")
+        return value
+
+    @field_validator("active_deadline_seconds")
+    @classmethod
+    def _room_after_the_solve(cls, value: int, info: ValidationInfo) -> int:
+        room_after_the_solve(value, info.data.get("time_limits"), "deadline")
+        return value
+
+
 class KubernetesMlflowConfig(Section):
     """An MLflow tracking server in the cluster: PostgreSQL metadata, S3 artifacts, auth on."""
 
@@ -469,6 +515,8 @@ class KubernetesConfig(Section):
     """KServe InferenceServices, one per entry."""
     training_jobs: tuple[KubernetesTrainingJobConfig, ...] = ()
     """Distributed training jobs, one TrainJob per entry."""
+    optimization_jobs: tuple[KubernetesOptimizationJobConfig, ...] = ()
+    """OR-Tools solves, one Job per entry (docs/optimization.md)."""
     mlflow: KubernetesMlflowConfig = KubernetesMlflowConfig()
     """The MLflow tracking server."""
     jupyterhub: JupyterHubConfig = JupyterHubConfig()
@@ -481,4 +529,7 @@ class KubernetesConfig(Section):
     )
     _unique_jobs = unique_names_validator(
         "training_jobs", "training job names", lambda entry: entry.name
+    )
+    _unique_optimization_jobs = unique_names_validator(
+        "optimization_jobs", "optimization job names", lambda entry: entry.name
     )

@@ -46,11 +46,11 @@ from components.monitoring.pipeline import (
 )
 from components.monitoring.policies import job_role_policy, pipeline_role_policy
 from components.monitoring.retraining import Retraining, retraining
-from components.monitoring.schedules import PipelineSchedule, pipeline_schedule
 from components.monitoring.spec import MonitoredEndpointConfig, MonitoringConfig
 from components.platform import PlatformContext
 from components.shared.code_archive import project_relative
 from components.shared.images import ResolvedImage
+from components.shared.pipeline_schedule import PipelineSchedule, pipeline_schedule
 from components.shared.service_role import sagemaker_role_with_policy, service_role
 from components.shared.spec_rules import PROJECT_ROOT
 from workloads.monitoring import contract

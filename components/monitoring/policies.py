@@ -18,6 +18,7 @@ from components.monitoring.pipeline import (
 )
 from components.monitoring.spec import MonitoringConfig
 from components.shared import iam_policies
+from components.shared.pipeline_schedule import start_pipeline_statement
 from workloads.monitoring import contract
 
 #: Where SageMaker writes processing job logs (one group for the account and region).
@@ -169,44 +170,6 @@ def pipeline_role_policy(monitoring: MonitoringConfig, access: MonitorAccess) ->
     )
 
 
-def schedule_arn(partition: str, region: str, account_id: str, group: str, name: str) -> str:
-    """An EventBridge Scheduler schedule's ARN (``schedule/<group>/<name>``)."""
-    return f"arn:{partition}:scheduler:{region}:{account_id}:schedule/{group}/{name}"
-
-
-def schedule_group_arn(partition: str, region: str, account_id: str, group: str) -> str:
-    """An EventBridge Scheduler schedule group's ARN: what Scheduler calls as ``aws:SourceArn``."""
-    return f"arn:{partition}:scheduler:{region}:{account_id}:schedule-group/{group}"
-
-
-def start_pipeline_statement(pipeline_arn: str) -> iam_policies.Statement:
-    """Start executions of this one pipeline, nothing else."""
-    return {
-        "Sid": "StartThisPipeline",
-        "Effect": "Allow",
-        "Action": "sagemaker:StartPipelineExecution",
-        "Resource": pipeline_arn,
-    }
-
-
 def retrain_role_policy(pipeline_arn: str) -> str:
     """The retraining rule's role: start the training pipeline, and nothing else."""
     return iam_policies.policy_json(start_pipeline_statement(pipeline_arn))
-
-
-def scheduler_role_policy(*, pipeline_arn: str, kms_key_arn: str, schedule: str) -> str:
-    """The schedule's role: start this one pipeline; read the schedule's encrypted payload."""
-    return iam_policies.policy_json(
-        start_pipeline_statement(pipeline_arn),
-        {
-            # The schedule's target input is encrypted with the platform key; Scheduler decrypts
-            # it with this role, under the schedule's ARN as encryption context.
-            "Sid": "DecryptThisSchedule",
-            "Effect": "Allow",
-            "Action": "kms:Decrypt",
-            "Resource": kms_key_arn,
-            "Condition": {
-                "StringEquals": {"kms:EncryptionContext:aws:scheduler:schedule:arn": schedule}
-            },
-        },
-    )

@@ -9,7 +9,7 @@ Per monitored endpoint with ``retrain_on_drift`` or ``retrain_schedule``:
   **role** EventBridge assumes only for that rule in this account, which may start that pipeline
   and nothing else;
 * optionally an **EventBridge Scheduler schedule** of the same name in the monitoring group that
-  starts the same pipeline (:mod:`components.monitoring.schedules`).
+  starts the same pipeline (:mod:`components.shared.pipeline_schedule`).
 
 The monitoring layer never imports the training layer: the pipeline's ARN is built from its
 deterministic name, and ``stacks/config.py`` checks that the pipeline is one of the stack's
@@ -26,15 +26,15 @@ import pulumi
 import pulumi_aws as aws
 
 from components.monitoring.policies import retrain_role_policy
-from components.monitoring.schedules import (
+from components.monitoring.spec import MonitoredEndpointConfig
+from components.platform import PlatformContext
+from components.shared import iam_policies
+from components.shared.pipeline_schedule import (
     SCHEDULE_MAX_EVENT_AGE_SECONDS,
     SCHEDULE_RETRY_ATTEMPTS,
     PipelineSchedule,
     pipeline_schedule,
 )
-from components.monitoring.spec import MonitoredEndpointConfig
-from components.platform import PlatformContext
-from components.shared import iam_policies
 
 #: The target's id on the rule (PutTargets ``Id``).
 TARGET_ID = "retrain-pipeline"

@@ -484,6 +484,18 @@ def _retraining_lines(exports: dict[str, Any]) -> list[str]:
     return ["\nretraining (what starts a training pipeline):", *lines] if lines else []
 
 
+def _optimization_lines(exports: dict[str, Any]) -> list[str]:
+    """Each optimization job: what it solves, from where, and what starts it."""
+    jobs = (exports.get("optimization") or {}).get("jobs") or {}
+    lines = [
+        f"  {name}: {job['kind']} from {job['problem']}, "
+        + (f"scheduled {job['schedule']}" if job["schedule"] else "started by hand")
+        + f" (failures: alarm {job['failure_alarm']})"
+        for name, job in sorted(jobs.items())
+    ]
+    return ["\noptimization jobs (OR-Tools solves, one pipeline each):", *lines] if lines else []
+
+
 def summarize(resource: RecordedResource) -> str:
     """The settings that matter for one resource, as ``label=value`` pairs."""
     parts = []
@@ -565,6 +577,7 @@ def render(run: PlanRun) -> str:
             for variant, model in (endpoint.get("variant_models") or {}).items():
                 lines.append(f"  {name}/{variant}: {_variant_model(model)}")
     lines += _retraining_lines(run.exports)
+    lines += _optimization_lines(run.exports)
     return "\n".join(lines)
 
 

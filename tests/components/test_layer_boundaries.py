@@ -27,9 +27,10 @@ def imported_modules(path: Path) -> set[str]:
 
 
 def test_every_layer_package_has_its_spec_and_its_component() -> None:
-    # given the components folder / then seven layer packages, each with spec.py and layer.py
+    # given the components folder / then eight layer packages, each with spec.py and layer.py
     assert LAYERS == [
-        "data", "feature_store", "gpu", "kubernetes", "monitoring", "serving", "training",
+        "data", "feature_store", "gpu", "kubernetes", "monitoring", "optimization", "serving",
+        "training",
     ]  # fmt: skip
     assert all((COMPONENTS / layer / "spec.py").is_file() for layer in LAYERS)
 

@@ -37,6 +37,7 @@ def test_dev_stack_file_is_valid_small_and_destroyable() -> None:
         "serving",
         "monitoring",
         "kubernetes",
+        "optimization",
     )
 
 
@@ -103,7 +104,7 @@ def test_error_message_names_the_stack_and_counts_problems() -> None:
         ("data", [], "data: must be a mapping"),
         ("training", {"jobs": []}, "training.jobs: unknown key"),
         ("layers", ["kubernetes"], "layers: 'kubernetes' needs data, which is not listed"),
-        ("layers", ["data", "bogus"], "layers[1]: 'bogus' is not a layer (known: data, feature_store, training, gpu, serving, monitoring, kubernetes)"),
+        ("layers", ["data", "bogus"], "layers[1]: 'bogus' is not a layer (known: data, feature_store, training, gpu, serving, monitoring, kubernetes, optimization)"),
         ("layers", ["data", "data"], "layers: lists data more than once"),
         ("layers", "data", "layers: must be a list"),
         ("tags", {"aws:owner": "me"}, "tags: 'aws:owner' is not a valid tag key (1-128 chars, no 'aws:' prefix)"),

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from components.kubernetes.spec import render_folder_problem
+from components.optimization.spec import optimization_name
 from stacks.config import (
     MAX_S3_OBJECT_TAGS,
     MAX_TAGS,
@@ -147,6 +148,10 @@ def test_the_names_the_config_checks_are_the_names_the_program_gives(
         for name, _ in monitor.derived_names(config.environment).values()
     }
     derived |= {f"mlp-{config.environment}-{e.name}" for e in config.serving.endpoints}
+    # (and the scheduled optimization jobs' schedules, named after their pipelines)
+    derived |= {
+        optimization_name(config.environment, job.name) for job in config.optimization.scheduled
+    }
     assert derived == names
 
 

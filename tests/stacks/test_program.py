@@ -74,6 +74,7 @@ def test_exports_hold_the_data_layer_contract(plan: Plan) -> None:
         "serving",
         "monitoring",
         "kubernetes",
+        "optimization",
     ]
     data = exports["data"]
     assert set(data) == {

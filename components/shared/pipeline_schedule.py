@@ -1,9 +1,10 @@
 """An EventBridge Scheduler schedule that starts one SageMaker pipeline, and the role it uses.
 
-The monitor's check (:mod:`components.monitoring.model_monitor`) and the optional retraining
-schedule (:mod:`components.monitoring.retraining`) start their pipelines this way: a schedule in
-the layer's group (UTC, no flexible window, retries), encrypted with the platform key, whose role
-trusts Scheduler only for the layer's group and may start that one pipeline and decrypt that one
+The monitor's check (:mod:`components.monitoring.model_monitor`), the optional retraining
+schedule (:mod:`components.monitoring.retraining`) and scheduled optimization jobs
+(:mod:`components.optimization.layer`) start their pipelines this way: a schedule in the layer's
+group (UTC, no flexible window, retries), encrypted with the platform key, whose role trusts
+Scheduler only for the layer's group and may start that one pipeline and decrypt that one
 schedule's payload, nothing else.
 """
 
@@ -15,17 +16,50 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-from components.monitoring.policies import (
-    schedule_arn,
-    schedule_group_arn,
-    scheduler_role_policy,
-)
 from components.platform import PlatformContext
 from components.shared import iam_policies
 
 #: EventBridge Scheduler's retries of a failed StartPipelineExecution.
 SCHEDULE_RETRY_ATTEMPTS = 3
 SCHEDULE_MAX_EVENT_AGE_SECONDS = 3600
+
+
+def schedule_arn(partition: str, region: str, account_id: str, group: str, name: str) -> str:
+    """An EventBridge Scheduler schedule's ARN (``schedule/<group>/<name>``)."""
+    return f"arn:{partition}:scheduler:{region}:{account_id}:schedule/{group}/{name}"
+
+
+def schedule_group_arn(partition: str, region: str, account_id: str, group: str) -> str:
+    """An EventBridge Scheduler schedule group's ARN: what Scheduler calls as ``aws:SourceArn``."""
+    return f"arn:{partition}:scheduler:{region}:{account_id}:schedule-group/{group}"
+
+
+def start_pipeline_statement(pipeline_arn: str) -> iam_policies.Statement:
+    """Start executions of this one pipeline, nothing else."""
+    return {
+        "Sid": "StartThisPipeline",
+        "Effect": "Allow",
+        "Action": "sagemaker:StartPipelineExecution",
+        "Resource": pipeline_arn,
+    }
+
+
+def scheduler_role_policy(*, pipeline_arn: str, kms_key_arn: str, schedule: str) -> str:
+    """The schedule's role: start this one pipeline; read the schedule's encrypted payload."""
+    return iam_policies.policy_json(
+        start_pipeline_statement(pipeline_arn),
+        {
+            # The schedule's target input is encrypted with the platform key; Scheduler decrypts
+            # it with this role, under the schedule's ARN as encryption context.
+            "Sid": "DecryptThisSchedule",
+            "Effect": "Allow",
+            "Action": "kms:Decrypt",
+            "Resource": kms_key_arn,
+            "Condition": {
+                "StringEquals": {"kms:EncryptionContext:aws:scheduler:schedule:arn": schedule}
+            },
+        },
+    )
 
 
 @dataclass(frozen=True)
@@ -42,7 +76,7 @@ class PipelineSchedule:
     """A validated rate or cron expression (UTC)."""
     pipeline_arn: pulumi.Input[str]
     """The pipeline it starts."""
-    parameters: tuple[tuple[str, str], ...] = ()
+    parameters: tuple[tuple[str, pulumi.Input[str]], ...] = ()
     """Pipeline parameters it sets (name, value); the rest keep their defaults."""
 
 

@@ -31,8 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from workloads.atomic_files import write_atomically
-from workloads.optimization.contract import positive_seconds
-from workloads.optimization.entrypoint import SOLUTION_FILE, say
+from workloads.optimization.contract import SOLUTION_FILE, positive_seconds, say
 from workloads.optimization.errors import ProblemError
 from workloads.optimization.limits import TimeLimits
 from workloads.optimization.spot import POLL_SECONDS, SolveStop

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import math
 import os
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -215,3 +216,13 @@ def job_from_sagemaker(
         experiment=environ.get(training_contract.MLFLOW_EXPERIMENT_NAME_ENV, ""),
         tags=tags,
     )
+
+
+SOLUTION_FILE = "solution.json"
+"""The solution file in each output directory."""
+
+
+def say(message: str) -> None:
+    """One note line on stderr (stdout carries only the metric lines)."""
+    sys.stderr.write(message + "\n")
+    sys.stderr.flush()

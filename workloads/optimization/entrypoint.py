@@ -49,11 +49,13 @@ from workloads.optimization.checkpoints import (
 from workloads.optimization.contract import (
     DEFAULT_MIN_IMPROVEMENT,
     DEFAULT_TOTAL_SECONDS,
+    SOLUTION_FILE,
     SolveJob,
     default_workers,
     job_from_sagemaker,
     make_limits,
     positive_seconds,
+    say,
 )
 from workloads.optimization.errors import ProblemError
 from workloads.optimization.report import REPORT_FILE, write_report
@@ -62,20 +64,12 @@ from workloads.optimization.spot import SolveStop, ignore_sigterm, run_in_thread
 from workloads.training.contract import SageMakerEnvironment
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
-SOLUTION_FILE = "solution.json"
-"""The solution file in each output directory."""
 DEFAULT_PROGRAM = "ml-platform-optimize"
 """The program name in usage lines (``ml-platform optimize`` when run through the one CLI)."""
 STOP_GRACE_SECONDS = 60.0
 """How long a solver may take to return after SIGTERM before its last incumbent is saved anyway."""
 
 Note = Callable[[str], None]
-
-
-def say(message: str) -> None:
-    """One note line on stderr (stdout carries only the metric lines)."""
-    sys.stderr.write(message + "\n")
-    sys.stderr.flush()
 
 
 @dataclasses.dataclass

@@ -88,7 +88,7 @@ def test_an_unknown_layer_is_exit_2_naming_the_valid_ones(tmp_path: Path) -> Non
     assert run.exit_code == 2
     assert run.stderr == (
         "ml-platform: error: unknown layer 'servng' for --layer (valid: data, feature_store, "
-        "training, gpu, serving, monitoring, kubernetes)\n"
+        "training, gpu, serving, monitoring, kubernetes, optimization)\n"
     )
     assert list(tmp_path.iterdir()) == []
 

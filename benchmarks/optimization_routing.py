@@ -160,9 +160,9 @@ def main() -> int:
     print()
     print(
         "| instance | optimum | ours: best | gap | first (s) | to 1% (s) "
-        "| baseline: best | gap | first (s) | to 1% (s) |"
+        "| baseline: best | gap | first (s) | to 1% (s) | load average |"
     )
-    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for row in rows:
         cells = [row["instance"], f"{row['optimum']:.0f}"]
         for side in ("ours", "baseline"):
@@ -173,6 +173,7 @@ def main() -> int:
                 _cell(data["first"], ".2f"),
                 _cell(data["to_1pct"], ".2f"),
             ]
+        cells.append(f"{row['load_average']:.1f}")
         print("| " + " | ".join(cells) + " |")
     failures = []
     never = args.seconds * 10  # a side that never got within 1% ranks after any that did

@@ -136,7 +136,7 @@ class _Errors:
     def add(self, field: str, message: str) -> None:
         self.messages.append(f"{field}: {message}")
 
-    def raise_any(self, name: str) -> None:
+    def raise_any(self) -> None:
         if self.messages:
             raise ProblemError("; ".join(self.messages))
 
@@ -322,7 +322,7 @@ def problem_from_dict(data: Mapping[str, Any], name: str) -> RoutingProblem:
     elif "drop_penalty" in data:
         errors.add("drop_penalty", "only applies when allow_dropping is true")
     distances = _distances(errors, data.get("matrix"), depots, customers)
-    errors.raise_any(name)
+    errors.raise_any()
     problem_name = data.get("name", name)
     return RoutingProblem(
         name=str(problem_name),

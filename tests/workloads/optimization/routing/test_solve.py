@@ -53,10 +53,8 @@ def test_a_tiny_instance_is_solved_by_two_workers(eight: RoutingProblem) -> None
     # then one route per cluster, the best there is
     assert result.status is SolveStatus.FEASIBLE
     assert result.stop_reason is StopReason.TOTAL_TIME_LIMIT
-    assert (
-        result.objective == solution_from_routes(eight, [[1, 2, 3, 4], [5, 6, 7, 8]])["objective"]
-        or result.objective < 75
-    )
+    in_index_order = solution_from_routes(eight, [[1, 2, 3, 4], [5, 6, 7, 8]])["objective"]
+    assert result.objective is not None and result.objective <= in_index_order
     assert {
         frozenset(r["stops"][i]["node"] for i in range(1, 5)) for r in result.solution["routes"]
     } == {

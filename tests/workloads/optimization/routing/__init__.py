@@ -1,0 +1,1 @@
+"""Tests of the vehicle routing problem kind."""

@@ -52,10 +52,23 @@ def pins() -> dict[str, str]:
 
 
 def test_it_installs_mlflow_its_sagemaker_plugin_and_the_frameworks_pinned() -> None:
-    """Given the RUN lines, then every library is pinned, MLflow to the version tested here."""
+    """Given the RUN lines, then every library is pinned; MLflow and OR-Tools as tested here.
+
+    The optimization jobs run in this image, so OR-Tools is the version their tests use.
+    """
+    from importlib.metadata import version
+
     found = pins()
-    assert set(found) == {"scikit-learn", "xgboost", "skops", "mlflow", "sagemaker-mlflow"}
+    assert set(found) == {
+        "scikit-learn",
+        "xgboost",
+        "skops",
+        "mlflow",
+        "sagemaker-mlflow",
+        "ortools",
+    }
     assert found["mlflow"] == "3.17.2"
+    assert found["ortools"] == version("ortools")
 
 
 def test_the_frameworks_are_the_versions_the_tests_train_with() -> None:

@@ -9,6 +9,7 @@ end as ``("done", worker, round, status)`` on the results queue. ``None`` ends i
 
 from __future__ import annotations
 
+import os
 import signal
 from dataclasses import dataclass
 from multiprocessing.queues import Queue
@@ -118,6 +119,10 @@ class RoutingModel:
         return parameters
 
 
+SUPPORT_NICENESS = 10
+"""How much lower the supporting workers' CPU priority is than the lead's (``nice``)."""
+
+
 def run(
     worker: int,
     problem: RoutingProblem,
@@ -128,6 +133,11 @@ def run(
     """The worker process's body: rounds until ``None`` arrives on ``commands``."""
     # Ctrl-C reaches the whole process group; the parent decides what stops (and stops us).
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if worker > 0:
+        # Worker 0 runs the lead search (the library's default start with guided local search);
+        # the others take only the CPU it leaves, so on a busy or small machine the portfolio
+        # never runs its lead slower than that search alone would run.
+        os.nice(SUPPORT_NICENESS)
     model = RoutingModel(problem)
     routing = model.routing
     routing.CloseModelWithParameters(model.parameters(strategy, 1.0))

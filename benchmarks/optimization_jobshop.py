@@ -18,9 +18,11 @@ optima of its ``optima.json``), one after the other in one run, each with the sa
 Both clocks start before the model is built; each incumbent's time comes from a solution
 callback. Reported: best makespan, whether proven optimal, the gap to the proven optimum, the
 time to the first solution, to within 1% of the optimum and to the end (proof or budget).
+Instances both sides finish within ``--repeat-under`` seconds (10) are run ``--repeats`` times (7),
+alternating sides, and the medians of the times are reported (the worst objective; optimal only
+if every run proved it): sub-second times on a shared machine vary by 2x from run to run.
 Floors: every instance of 10x10 or smaller solved to optimality by ours; our time to 1% no worse
-than the baseline's on any instance (a 0.5 s tolerance for timer noise on this shared machine)
-and better on the median. Exit 1 when a floor fails.
+than the baseline's on any instance and better on the median. Exit 1 when a floor fails.
 """
 
 from __future__ import annotations
@@ -49,8 +51,6 @@ from workloads.optimization.limits import TimeLimits  # noqa: E402
 
 INSTANCES = REPO / "workloads" / "optimization" / "instances" / "jobshop"
 DEFAULT_OUT = REPO / "build" / "bench" / "optimization_jobshop.json"
-#: Timer noise allowed when comparing times to 1% (the machine is shared).
-TOLERANCE_SECONDS = 0.5
 
 
 def baseline(problem: JobShopProblem, budget: float) -> dict[str, Any]:
@@ -136,6 +136,31 @@ def figures(run: dict[str, Any], optimum: int) -> dict[str, Any]:
     }
 
 
+def combined(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """Several runs' figures as one: the worst objective, the median of each time.
+
+    Optimal only if every run proved it; a time never reached counts as infinite.
+    """
+    if len(runs) == 1:
+        return runs[0] | {"runs": 1}
+    bests = [run["best"] for run in runs]
+    worst = None if None in bests else max(bests)
+
+    def median(key: str) -> float | None:
+        value = statistics.median(float("inf") if run[key] is None else run[key] for run in runs)
+        return None if value == float("inf") else value
+
+    return {
+        "best": worst,
+        "optimal": all(run["optimal"] for run in runs),
+        "gap_to_optimum": max(run["gap_to_optimum"] for run in runs) if worst else None,
+        "seconds_to_first": median("seconds_to_first"),
+        "seconds_to_1pct": median("seconds_to_1pct"),
+        "seconds_total": median("seconds_total"),
+        "runs": len(runs),
+    }
+
+
 def seconds(value: float | None) -> str:
     """A time for the table; ``-`` when never reached."""
     return "-" if value is None else f"{value:.2f}"
@@ -147,6 +172,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("instances", nargs="*", help="instance names (default: all shipped)")
     parser.add_argument("--budget", type=float, default=60.0, help="seconds per instance and side")
     parser.add_argument("--workers", type=int, default=2, help="our CP-SAT workers")
+    parser.add_argument(
+        "--repeats", type=int, default=7, help="runs per side of instances both finish quickly"
+    )
+    parser.add_argument(
+        "--repeat-under", type=float, default=10.0, help="what 'quickly' means, in seconds"
+    )
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="JSON results file")
     args = parser.parse_args(argv)
 
@@ -161,8 +192,14 @@ def main(argv: list[str] | None = None) -> int:
     for name in names:
         problem = jobshop.load(INSTANCES / f"{name}.txt")
         optimum = optima[name]["optimum"]
-        plain = figures(baseline(problem, args.budget), optimum)
-        tuned = figures(ours(problem, args.budget, args.workers), optimum)
+        plains = [figures(baseline(problem, args.budget), optimum)]
+        tuneds = [figures(ours(problem, args.budget, args.workers), optimum)]
+        if max(plains[0]["seconds_total"], tuneds[0]["seconds_total"]) < args.repeat_under:
+            # Short solves are at the mercy of the shared machine's load: alternate repeats.
+            for _ in range(args.repeats - 1):
+                plains.append(figures(baseline(problem, args.budget), optimum))
+                tuneds.append(figures(ours(problem, args.budget, args.workers), optimum))
+        plain, tuned = combined(plains), combined(tuneds)
         rows.append(
             {
                 "instance": name,
@@ -175,7 +212,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  {name}: ours {tuned}  baseline {plain}", flush=True)
 
     header = (
-        "| instance | size | optimum "
+        "| instance | size | optimum | runs "
         "| ours best | ours gap | ours first s | ours 1% s | ours end s "
         "| base best | base gap | base first s | base 1% s | base end s |"
     )
@@ -183,7 +220,7 @@ def main(argv: list[str] | None = None) -> int:
     print(header)
     print("|" + "---|" * (header.count("|") - 1))
     for row in rows:
-        cells = [row["instance"], row["size"], str(row["optimum"])]
+        cells = [row["instance"], row["size"], str(row["optimum"]), str(row["ours"]["runs"])]
         for side in ("ours", "baseline"):
             data = row[side]
             best = (
@@ -200,7 +237,10 @@ def main(argv: list[str] | None = None) -> int:
                 seconds(data["seconds_total"]),
             ]
         print("| " + " | ".join(cells) + " |")
-    print("(* proven optimal; times in seconds from before the model is built)")
+    print(
+        "(* proven optimal; times in seconds from before the model is built; "
+        "medians of the runs where runs > 1)"
+    )
 
     failures = []
     for row in rows:
@@ -209,7 +249,7 @@ def main(argv: list[str] | None = None) -> int:
             failures.append(f"{row['instance']}: not solved to optimality")
         ours_1pct = row["ours"]["seconds_to_1pct"] or float("inf")
         base_1pct = row["baseline"]["seconds_to_1pct"] or float("inf")
-        if ours_1pct > base_1pct + TOLERANCE_SECONDS:
+        if ours_1pct > base_1pct:
             failures.append(
                 f"{row['instance']}: time to 1% {ours_1pct:.2f} s > baseline's {base_1pct:.2f} s"
             )

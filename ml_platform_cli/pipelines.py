@@ -205,7 +205,7 @@ def list_pipelines(
     where: StackOptions,
     as_json: bool,
 ) -> None:
-    r"""List the stack's pipelines (training, drift monitors, retraining) and their latest run.
+    r"""List the stack's pipelines (training, drift, retraining, optimization) and their latest run.
 
     The pipelines come from the stack file's config; one not found in AWS shows as not deployed.
 

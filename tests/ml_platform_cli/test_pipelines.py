@@ -181,6 +181,7 @@ def test_list_shows_the_stacks_pipelines_and_their_latest_execution(
     assert [(row["name"], row["kinds"], row["started_by"], row["deployed"]) for row in rows] == [
         ("mlp-dev-churn", ["training", "retrain"], ["drift on endpoint mlp-dev-churn"], True),
         ("mlp-dev-churn-monitor", ["drift monitor"], ["schedule rate(1 day)"], False),
+        ("mlp-dev-opt-routing", ["optimization"], [], False),
     ]
     assert rows[0]["latest_execution"]["arn"] == arn
     assert rows[0]["latest_execution"]["status"] == "Succeeded"
@@ -193,7 +194,7 @@ def test_list_for_people_says_what_is_not_deployed(moto_server: MotoServer) -> N
     # then
     assert run.exit_code == 0, run.stderr
     assert run.stdout.split()[0] == "pipeline"
-    assert run.stdout.count("not deployed") == 3
+    assert run.stdout.count("not deployed") == 5  # 2 drift monitors, training, 2 optimization
 
 
 def test_list_needs_a_stack() -> None:

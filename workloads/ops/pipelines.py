@@ -79,6 +79,11 @@ def stack_pipelines(config: Mapping[str, Any], environment: str) -> list[StackPi
             add(retrain, "retrain", f"drift on endpoint mlp-{environment}-{endpoint}")
         if monitor.get("retrain_schedule"):
             add(retrain, "retrain", f"schedule {monitor['retrain_schedule']}")
+    optimization = _mapping(config.get("ml-platform:optimization"))
+    for job in _entries(optimization.get("jobs")):
+        if job.get("name"):
+            schedule = job.get("schedule")
+            add(f"opt-{job['name']}", "optimization", f"schedule {schedule}" if schedule else None)
     return [
         StackPipeline(name, tuple(kinds), tuple(starters))
         for name, (kinds, starters) in found.items()

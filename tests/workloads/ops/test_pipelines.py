@@ -52,12 +52,19 @@ def test_the_dev_stacks_pipelines() -> None:
             "mlp-dev-churn", ("training", "retrain"), ("drift on endpoint mlp-dev-churn",)
         ),
         StackPipeline("mlp-dev-churn-monitor", ("drift monitor",), ("schedule rate(1 day)",)),
+        StackPipeline("mlp-dev-opt-routing", ("optimization",), ()),
     ]
 
 
 def test_the_prod_stacks_pipelines_are_the_ones_its_plan_creates() -> None:
     # given the SageMaker pipelines `make plan STACK=prod` lists (aws:sagemaker/pipeline:Pipeline)
-    planned = {"mlp-prod-fraud", "mlp-prod-churn-monitor", "mlp-prod-fraud-monitor"}
+    planned = {
+        "mlp-prod-fraud",
+        "mlp-prod-churn-monitor",
+        "mlp-prod-fraud-monitor",
+        "mlp-prod-opt-delivery-routes",
+        "mlp-prod-opt-machine-schedule",
+    }
     # when
     names = {pipeline.name for pipeline in stack_pipelines(stack_config("prod"), "prod")}
     # then

@@ -18,7 +18,7 @@ from typing import Any
 from ortools.constraint_solver import pywrapcp, routing_enums_pb2
 
 from workloads.optimization.routing.model import RoutingProblem
-from workloads.optimization.routing.solution import Routes
+from workloads.optimization.routing.solution import Routes, objective_of
 
 
 @dataclass(frozen=True)
@@ -138,10 +138,39 @@ def run(
         # the others take only the CPU it leaves, so on a busy or small machine the portfolio
         # never runs its lead slower than that search alone would run.
         os.nice(SUPPORT_NICENESS)
-    model = RoutingModel(problem)
-    routing = model.routing
-    routing.CloseModelWithParameters(model.parameters(strategy, 1.0))
     state = {"round": 0, "best": None}
+    while True:
+        command = commands.get()
+        if command is None:
+            return
+        round_number, seconds, start = command
+        state["round"], state["best"] = round_number, None
+        # A fresh model each round: once a model has searched (guided local search leaves its
+        # penalties and limits in the solver), ReadAssignmentFromRoutes on it returns None and
+        # the round would silently start from scratch instead of from the incumbent.
+        model = RoutingModel(problem)
+        routing = model.routing
+        parameters = model.parameters(strategy, seconds)
+        routing.CloseModelWithParameters(parameters)
+        routing.AddAtSolutionCallback(_reporter(model, worker, state, results))
+        assignment = None
+        if start is not None:
+            assignment = routing.ReadAssignmentFromRoutes(start, True)
+        if assignment is not None:
+            # The round's start is its first solution: the search reports only what it finds
+            # from there, and (depending on timing) may not report the start itself.
+            state["best"] = objective_of(problem, start)
+            results.put(("improved", worker, round_number, state["best"], start))
+            routing.SolveFromAssignmentWithParameters(assignment, parameters)
+        else:
+            routing.SolveWithParameters(parameters)
+        status = routing_enums_pb2.RoutingSearchStatus.Value.Name(routing.status())
+        results.put(("done", worker, round_number, status))
+
+
+def _reporter(model: RoutingModel, worker: int, state: dict[str, Any], results: Queue[Any]) -> Any:
+    """The at-solution callback: report each solution better than the round's best so far."""
+    routing = model.routing
 
     def on_solution() -> None:
         objective = routing.CostVar().Value()
@@ -149,20 +178,4 @@ def run(
             state["best"] = objective
             results.put(("improved", worker, state["round"], objective, model.current_routes()))
 
-    routing.AddAtSolutionCallback(on_solution)
-    while True:
-        command = commands.get()
-        if command is None:
-            return
-        round_number, seconds, start = command
-        state["round"], state["best"] = round_number, None
-        parameters = model.parameters(strategy, seconds)
-        assignment = None
-        if start is not None:
-            assignment = routing.ReadAssignmentFromRoutes(start, True)
-        if assignment is not None:
-            routing.SolveFromAssignmentWithParameters(assignment, parameters)
-        else:
-            routing.SolveWithParameters(parameters)
-        status = routing_enums_pb2.RoutingSearchStatus.Value.Name(routing.status())
-        results.put(("done", worker, round_number, status))
+    return on_solution

@@ -44,22 +44,20 @@ from components.kubernetes.pod_security import (
     pinned_image,
     pod_security_context,
     resource_requirements,
-    scratch_environment,
-    scratch_mount,
-    scratch_volume,
 )
 from components.kubernetes.service_account_role import ServiceAccountRole, ServiceAccountRoleArgs
 from components.kubernetes.spec import KubernetesOptimizationJobConfig
 from components.kubernetes.train_job import (
-    CONTRACT_ROOT,
     SKIP_AWAIT_ANNOTATION,
-    STAGING_RESOURCES,
     TERMINATION_GRACE_SECONDS,
-    VOLUMES,
+    contract_environment,
+    contract_mounts,
+    contract_volumes,
+    staging_container,
+    upload_environment,
 )
 from components.shared import iam_policies
 from components.shared.optimization_job import solver_hyperparameters
-from workloads.training import contract
 
 #: The containers: the init container that stages the contract, and the one that solves.
 STAGING_CONTAINER, SOLVE_CONTAINER = "stage", "solve"
@@ -229,25 +227,9 @@ def staging_command(args: KubernetesOptimizationJobArgs) -> list[pulumi.Input[st
     ]
 
 
-def _mount(name: str, path: str) -> k8s.core.v1.VolumeMountArgs:
-    return k8s.core.v1.VolumeMountArgs(name=name, mount_path=path)
-
-
-def _environment(args: KubernetesOptimizationJobArgs) -> list[k8s.core.v1.EnvVarArgs]:
-    return [
-        *scratch_environment(),
-        k8s.core.v1.EnvVarArgs(name="AWS_DEFAULT_REGION", value=args.region),
-        k8s.core.v1.EnvVarArgs(name="AWS_STS_REGIONAL_ENDPOINTS", value="regional"),
-    ]
-
-
 def solve_environment(args: KubernetesOptimizationJobArgs) -> list[k8s.core.v1.EnvVarArgs]:
     """The solve container's environment: where checkpoints and the solution go on S3."""
-    return [
-        *_environment(args),
-        k8s.core.v1.EnvVarArgs(name=contract.CHECKPOINT_S3_URI_ENV, value=args.checkpoint_uri),
-        k8s.core.v1.EnvVarArgs(name=contract.MODEL_S3_URI_ENV, value=args.solution_uri),
-    ]
+    return upload_environment(args.region, args.checkpoint_uri, args.solution_uri)
 
 
 def pod_spec(args: KubernetesOptimizationJobArgs, service_account: str) -> k8s.core.v1.PodSpecArgs:
@@ -263,18 +245,8 @@ def pod_spec(args: KubernetesOptimizationJobArgs, service_account: str) -> k8s.c
         termination_grace_period_seconds=TERMINATION_GRACE_SECONDS,
         security_context=pod_security_context(),
         init_containers=[
-            k8s.core.v1.ContainerArgs(
-                name=STAGING_CONTAINER,
-                image=image,
-                command=staging_command(args),
-                env=_environment(args),
-                resources=resource_requirements(*STAGING_RESOURCES),
-                security_context=container_security_context(),
-                volume_mounts=[
-                    _mount("input", f"{CONTRACT_ROOT}/{contract.INPUT_DIR}"),
-                    _mount("checkpoints", f"{CONTRACT_ROOT}/{contract.CHECKPOINT_DIR}"),
-                    scratch_mount(),
-                ],
+            staging_container(
+                STAGING_CONTAINER, image, staging_command(args), contract_environment(args.region)
             )
         ],
         containers=[
@@ -287,10 +259,10 @@ def pod_spec(args: KubernetesOptimizationJobArgs, service_account: str) -> k8s.c
                     resources.cpu, resources.memory, resources.cpu_limit
                 ),
                 security_context=container_security_context(),
-                volume_mounts=[_mount(name, path) for name, path, _ in VOLUMES],
+                volume_mounts=contract_mounts(),
             )
         ],
-        volumes=[scratch_volume(name, size) for name, _, size in VOLUMES],
+        volumes=contract_volumes(),
     )
 
 

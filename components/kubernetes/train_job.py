@@ -218,22 +218,34 @@ def _mount(name: str, path: str, read_only: bool = False) -> k8s.core.v1.VolumeM
     return k8s.core.v1.VolumeMountArgs(name=name, mount_path=path, read_only=read_only or None)
 
 
-def _environment(args: KubernetesTrainJobArgs) -> list[k8s.core.v1.EnvVarArgs]:
+def contract_environment(region: pulumi.Input[str]) -> list[k8s.core.v1.EnvVarArgs]:
+    """Every contract container's environment: scratch homes, the region, regional STS."""
     return [
         # Homes and caches (MLflow, torch) go to scratch.
         *scratch_environment(),
-        k8s.core.v1.EnvVarArgs(name="AWS_DEFAULT_REGION", value=args.region),
+        k8s.core.v1.EnvVarArgs(name="AWS_DEFAULT_REGION", value=region),
         k8s.core.v1.EnvVarArgs(name="AWS_STS_REGIONAL_ENDPOINTS", value="regional"),
     ]
 
 
+def upload_environment(
+    region: pulumi.Input[str], checkpoint_uri: pulumi.Input[str], output_uri: pulumi.Input[str]
+) -> list[k8s.core.v1.EnvVarArgs]:
+    """The main container's environment: where its checkpoints and its output go on S3."""
+    return [
+        *contract_environment(region),
+        k8s.core.v1.EnvVarArgs(name=contract.CHECKPOINT_S3_URI_ENV, value=checkpoint_uri),
+        k8s.core.v1.EnvVarArgs(name=contract.MODEL_S3_URI_ENV, value=output_uri),
+    ]
+
+
+def _environment(args: KubernetesTrainJobArgs) -> list[k8s.core.v1.EnvVarArgs]:
+    return contract_environment(args.region)
+
+
 def trainer_env(args: KubernetesTrainJobArgs) -> list[k8s.core.v1.EnvVarArgs]:
     """The TrainJob's trainer environment: where checkpoints and the model go on S3."""
-    return [
-        *_environment(args),
-        k8s.core.v1.EnvVarArgs(name=contract.CHECKPOINT_S3_URI_ENV, value=args.checkpoint_uri),
-        k8s.core.v1.EnvVarArgs(name=contract.MODEL_S3_URI_ENV, value=args.model_uri),
-    ]
+    return upload_environment(args.region, args.checkpoint_uri, args.model_uri)
 
 
 def trainer_command() -> tuple[list[str], list[str]]:
@@ -246,7 +258,6 @@ def node_pod_spec(args: KubernetesTrainJobArgs, service_account: str) -> k8s.cor
     job = args.job
     image = pinned_image(args.image_repository, job.image.tag)
     command, arguments = trainer_command()
-    mounts = [_mount(name, path) for name, path, _ in VOLUMES]
     return k8s.core.v1.PodSpecArgs(
         service_account_name=service_account,
         # Nothing in the pod calls the Kubernetes API; the IRSA token is its own projected volume.
@@ -255,18 +266,8 @@ def node_pod_spec(args: KubernetesTrainJobArgs, service_account: str) -> k8s.cor
         termination_grace_period_seconds=TERMINATION_GRACE_SECONDS,
         security_context=pod_security_context(),
         init_containers=[
-            k8s.core.v1.ContainerArgs(
-                name=STAGING_INIT_CONTAINER,
-                image=image,
-                command=staging_command(args),
-                env=_environment(args),
-                resources=resource_requirements(*STAGING_RESOURCES),
-                security_context=container_security_context(),
-                volume_mounts=[
-                    _mount("input", f"{CONTRACT_ROOT}/{contract.INPUT_DIR}"),
-                    _mount("checkpoints", f"{CONTRACT_ROOT}/{contract.CHECKPOINT_DIR}"),
-                    scratch_mount(),
-                ],
+            staging_container(
+                STAGING_INIT_CONTAINER, image, staging_command(args), _environment(args)
             )
         ],
         containers=[
@@ -278,13 +279,49 @@ def node_pod_spec(args: KubernetesTrainJobArgs, service_account: str) -> k8s.cor
                 env=trainer_env(args),
                 resources=node_resources(job),
                 security_context=container_security_context(),
-                volume_mounts=mounts,
+                volume_mounts=contract_mounts(),
             )
         ],
-        volumes=[scratch_volume(name, size) for name, _, size in VOLUMES],
+        volumes=contract_volumes(),
         tolerations=gpu_tolerations(job.gpus_per_node),
         node_selector=gpu_node_selector(job.gpus_per_node),
     )
+
+
+def staging_container(
+    name: str,
+    image: pulumi.Input[str],
+    command: list[pulumi.Input[str]],
+    env: list[k8s.core.v1.EnvVarArgs],
+) -> k8s.core.v1.ContainerArgs:
+    """The init container that lays out SageMaker's contract from S3 before the main container.
+
+    It writes the input channels and the newest intact checkpoint under :data:`CONTRACT_ROOT`
+    (``command``), restricted like every container, with the staging resources.
+    """
+    return k8s.core.v1.ContainerArgs(
+        name=name,
+        image=image,
+        command=command,
+        env=env,
+        resources=resource_requirements(*STAGING_RESOURCES),
+        security_context=container_security_context(),
+        volume_mounts=[
+            _mount("input", f"{CONTRACT_ROOT}/{contract.INPUT_DIR}"),
+            _mount("checkpoints", f"{CONTRACT_ROOT}/{contract.CHECKPOINT_DIR}"),
+            scratch_mount(),
+        ],
+    )
+
+
+def contract_mounts() -> list[k8s.core.v1.VolumeMountArgs]:
+    """The main container's mounts of the contract's folders (:data:`VOLUMES`)."""
+    return [_mount(name, path) for name, path, _ in VOLUMES]
+
+
+def contract_volumes() -> list[k8s.core.v1.VolumeArgs]:
+    """The pod's scratch volumes behind the contract's folders (:data:`VOLUMES`)."""
+    return [scratch_volume(name, size) for name, _, size in VOLUMES]
 
 
 def node_resources(job: KubernetesTrainingJobConfig) -> k8s.core.v1.ResourceRequirementsArgs:

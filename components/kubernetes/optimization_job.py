@@ -31,7 +31,6 @@ filesystem, no privilege escalation, every capability dropped, an emptyDir on ea
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass
 
 import pulumi
@@ -48,11 +47,13 @@ from components.kubernetes.pod_security import (
 from components.kubernetes.service_account_role import ServiceAccountRole, ServiceAccountRoleArgs
 from components.kubernetes.spec import KubernetesOptimizationJobConfig
 from components.kubernetes.train_job import (
+    S3_PREFIX_URI,
     SKIP_AWAIT_ANNOTATION,
     TERMINATION_GRACE_SECONDS,
     contract_environment,
     contract_mounts,
     contract_volumes,
+    s3_prefix,
     staging_container,
     upload_environment,
 )
@@ -116,8 +117,6 @@ except S3SyncError as error:
 print(f"resuming from {found.name}" if found else f"no checkpoint in {checkpoints}", flush=True)
 """
 
-_S3_URI = re.compile(r"^s3://([a-z0-9][a-z0-9.-]{1,61}[a-z0-9])/(\S+?)/?$")
-
 
 @dataclass(frozen=True)
 class KubernetesOptimizationJobArgs:
@@ -145,13 +144,6 @@ class KubernetesOptimizationJobArgs:
     """The stack's region (the key is usable only through S3 in it)."""
 
 
-def _prefix(uri: str) -> str:
-    match = _S3_URI.match(uri)
-    if match is None:
-        raise ValueError(f"'{uri}' is not s3://<bucket>/<prefix>")
-    return match[2]
-
-
 def validate(args: KubernetesOptimizationJobArgs) -> None:
     """Raise one ValueError listing every invalid field of ``args`` (URIs once they are known)."""
     problems = [
@@ -161,7 +153,7 @@ def validate(args: KubernetesOptimizationJobArgs) -> None:
             ("solution_uri", args.solution_uri),
             ("checkpoint_uri", args.checkpoint_uri),
         )
-        if isinstance(uri, str) and not _S3_URI.match(uri)
+        if isinstance(uri, str) and not S3_PREFIX_URI.match(uri)
     ]
     problems += image_tag_problems(args.image_repository, args.job.image.tag)
     if problems:
@@ -179,8 +171,8 @@ def job_statements(
     region: str,
 ) -> list[iam_policies.Statement]:
     """Read the problem's prefix; read and write the checkpoints and the solution; no more."""
-    problem = _prefix(problem_uri)
-    outputs = [_prefix(checkpoint_uri), _prefix(solution_uri)]
+    problem = s3_prefix(problem_uri)
+    outputs = [s3_prefix(checkpoint_uri), s3_prefix(solution_uri)]
     return [
         {
             "Sid": "ListProblem",

@@ -89,7 +89,8 @@ TERMINATION_GRACE_SECONDS = 120
 #: Resources of the staging init container (it only downloads).
 STAGING_RESOURCES = ("250m", "512Mi")
 
-_S3_URI = re.compile(r"^s3://([a-z0-9][a-z0-9.-]{1,61}[a-z0-9])/(\S+?)/?$")
+S3_PREFIX_URI = re.compile(r"^s3://([a-z0-9][a-z0-9.-]{1,61}[a-z0-9])/(\S+?)/?$")
+"""``s3://<bucket>/<prefix>``, the form every channel, output and checkpoint URI of a job takes."""
 _NAME = re.compile(r"^[a-z]([-a-z0-9]{0,38}[a-z0-9])?$")
 
 
@@ -123,8 +124,9 @@ class KubernetesTrainJobArgs:
     data."""
 
 
-def _prefix(uri: str) -> str:
-    match = _S3_URI.match(uri)
+def s3_prefix(uri: str) -> str:
+    """The prefix of an :data:`S3_PREFIX_URI` (no trailing slash); ValueError for another form."""
+    match = S3_PREFIX_URI.match(uri)
     if match is None:
         raise ValueError(f"'{uri}' is not s3://<bucket>/<prefix>")
     return match[2]
@@ -147,7 +149,7 @@ def validate(args: KubernetesTrainJobArgs) -> None:
     }
     for key, uri in uris.items():
         # Outputs (a bucket's generated name) are checked when known, in the role's policy.
-        if isinstance(uri, str) and not _S3_URI.match(uri):
+        if isinstance(uri, str) and not S3_PREFIX_URI.match(uri):
             problems.append(f"{key}: '{uri}' is not s3://<bucket>/<prefix>")
     problems += image_tag_problems(args.image_repository, job.image.tag)
     if problems:
@@ -158,8 +160,8 @@ def job_statements(
     args: KubernetesTrainJobArgs, data_bucket_arn: str, experiments_bucket_arn: str, key_arn: str
 ) -> list[iam_policies.Statement]:
     """Read the channels' prefixes; read and write the checkpoint and model prefixes; no more."""
-    channels = [_prefix(uri) for uri in (args.train_uri, args.validation_uri) if uri]
-    outputs = [_prefix(args.checkpoint_uri), _prefix(args.model_uri)]
+    channels = [s3_prefix(uri) for uri in (args.train_uri, args.validation_uri) if uri]
+    outputs = [s3_prefix(args.checkpoint_uri), s3_prefix(args.model_uri)]
     return [
         {
             "Sid": "ListChannels",

@@ -16,12 +16,13 @@ oldest interpreter in the current prebuilt containers).
 
 from __future__ import annotations
 
+import functools
 import itertools
 import json
 import math
 import os
 import warnings
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -126,27 +127,6 @@ def _numeric_column(name: str, values: np.ndarray) -> np.ndarray:
             raise FeatureValueError(f"feature {name!r} takes numbers, got {what}")
         column[row] = value
     return column
-
-
-class FeatureNames(tuple):
-    """A model's feature names (a plain tuple of str to every reader) that carry its schema.
-
-    ``inputs`` is the model's input schema (:attr:`ModelMetadata.feature_types`). Every caller
-    that lines a request's columns up with ``metadata.feature_names``
-    (``workloads.inference.codecs.align``, which the server calls before it batches requests)
-    can so check each value against its feature's type, and refuse a bad one as that client's
-    400 instead of failing the batch it would join.
-    """
-
-    inputs: tuple[Mapping[str, Any], ...]
-
-    def __new__(
-        cls, names: Iterable[str], inputs: Iterable[Mapping[str, Any]] = ()
-    ) -> FeatureNames:
-        """The names, with ``inputs`` as their schema."""
-        made = super().__new__(cls, names)
-        made.inputs = tuple(inputs)
-        return made
 
 
 def check_rows(inputs: Sequence[Mapping[str, Any]], rows: np.ndarray) -> None:
@@ -318,9 +298,6 @@ class ModelMetadata:
         problems = self.problems()
         if problems:
             raise ModelLayoutError("invalid model metadata: " + "; ".join(problems))
-        object.__setattr__(
-            self, "feature_names", FeatureNames(self.feature_names, self.feature_types)
-        )
 
     def problems(self) -> list[str]:
         """Every problem with these values, each naming its field (empty when valid)."""
@@ -398,9 +375,12 @@ class ModelMetadata:
         """Whether any feature is categorical (requests may then carry text)."""
         return any(spec["type"] == CATEGORICAL for spec in self.inputs)
 
-    @property
+    @functools.cached_property
     def feature_types(self) -> tuple[Mapping[str, Any], ...]:
-        """The input schema: :attr:`inputs`, or every feature numeric for older directories."""
+        """The input schema: :attr:`inputs`, or every feature numeric for older directories.
+
+        Computed once: the server checks every request against it.
+        """
         return self.inputs or tuple({"name": name, "type": NUMERIC} for name in self.feature_names)
 
     @property

@@ -38,8 +38,9 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -421,16 +422,18 @@ def decode(body: bytes | str, content_type: str) -> Rows:
     return _DECODERS[content_type](body)
 
 
-def align(rows: Rows, feature_names: tuple[str, ...]) -> np.ndarray:
+def align(
+    rows: Rows, feature_names: tuple[str, ...], inputs: Sequence[Mapping[str, Any]] = ()
+) -> np.ndarray:
     """The rows as the model's input: one column per feature, in ``feature_names`` order.
 
-    When ``feature_names`` carry the model's input schema (a model's ``metadata.feature_names``,
-    ``workloads.model_layout.FeatureNames``), text and missing cells are checked against it: in a
-    numeric feature they are a 400 naming the feature (for a model without text features, the
-    400 numbers-only bodies always got).
+    With ``inputs``, the model's input schema (``metadata.feature_types``), text and missing
+    cells are checked against it: in a numeric feature they are a 400 naming the feature (for a
+    model without text features, the 400 numbers-only bodies always got). The server checks
+    here, before it batches requests, so a bad value is that client's 400 and never fails the
+    batch it would join.
     """
     aligned = _aligned(rows, feature_names)
-    inputs = getattr(feature_names, "inputs", ())
     if aligned.dtype.kind in _NUMERIC_KINDS or not inputs:
         return aligned
     if not any(spec["type"] == CATEGORICAL for spec in inputs):

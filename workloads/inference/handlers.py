@@ -174,7 +174,7 @@ def predict_fn(
     try:
         if not isinstance(input_data, codecs.Rows):  # a caller that decoded the body itself
             input_data = codecs.Rows(codecs.as_matrix(input_data))
-        rows = codecs.align(input_data, model.metadata.feature_names)
+        rows = codecs.align(input_data, model.metadata.feature_names, model.metadata.feature_types)
         output = model.metadata.default_output
         return Predicted(predict_output(model, rows, output), output, rows, model)
     except (FeatureCountError, FeatureValueError) as error:

@@ -188,7 +188,10 @@ class _Connection(HttpConnection):
             content_type = codecs.content_type_of(head.content_type)
             self.accept = codecs.accept_of(head.accept)
             output = requested_output(model, head.accept)
-            rows = codecs.align(codecs.decode(body, content_type), model.metadata.feature_names)
+            metadata = model.metadata
+            rows = codecs.align(
+                codecs.decode(body, content_type), metadata.feature_names, metadata.feature_types
+            )
         except InferenceError as error:
             self._error(error.status, error.message, "/invocations")
             return
